@@ -1,0 +1,171 @@
+// Configuration for each process: a YAML or JSON file plus GRAPEVINE_* environment
+// overrides, parsed once at start. Every problem is listed in one ConfigError.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, errorMessage } from './errors.js';
+import { envName, nodeName, roleName } from './names.js';
+import { describeIssues } from './schemas.js';
+
+const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port');
+const absolutePath = z.string().regex(/^\/[A-Za-z0-9._/@+-]*$/, 'must be an absolute path of plain characters');
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+
+export const SerfConfig = z.object({
+  binary: z.string().default('serf'),
+  bind: hostPort,
+  advertise: hostPort.optional(),
+  rpc: hostPort.default('127.0.0.1:7373'),
+  join: z.array(hostPort).default([]),
+  encryptKey: z.string().regex(/^[A-Za-z0-9+/]{22}==$|^[A-Za-z0-9+/]{43}=$/, 'must be a key from `serf keygen`').optional(),
+  rpcAuth: z.string().min(8, 'must be at least 8 characters'),
+  /** Folder for the generated serf config and the snapshot that replays missed events. */
+  dataDir: absolutePath,
+});
+export type SerfConfig = z.infer<typeof SerfConfig>;
+
+/** "1/3", "0.5" or a whole number of slots. */
+const slotsSetting = z.union([
+  z.number().int().positive(),
+  z
+    .string()
+    .regex(/^(\d+\/\d+|0?\.\d+|1(\.0+)?)$/, 'must be a fraction like "1/3" or "0.25", or a whole number')
+    .refine((text) => fractionOf(text) > 0 && fractionOf(text) <= 1, 'must be a fraction above 0 and at most 1'),
+]);
+
+export function fractionOf(text: string): number {
+  const [num, den] = text.split('/');
+  return den === undefined ? Number(num) : Number(num) / Number(den);
+}
+
+export const RoleConfig = z.object({
+  /** Compose file that runs this role on the host; its service takes the image from GRAPEVINE_IMAGE. */
+  compose: absolutePath,
+  service: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'must be a compose service name').default('app'),
+  project: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be a compose project name').optional(),
+  healthTimeoutMs: z.number().int().positive().default(120_000),
+  lb: z.object({
+    backend: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be an HAProxy backend name'),
+    /** Where the load balancer reaches this host's container. */
+    address: hostPort,
+  }),
+});
+export type RoleConfig = z.infer<typeof RoleConfig>;
+
+export const AgentConfig = z.object({
+  node: nodeName,
+  env: envName,
+  roles: z.record(roleName, RoleConfig).refine((roles) => Object.keys(roles).length > 0, 'must name at least one role'),
+  serf: SerfConfig,
+  redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  coordinator: z.object({ url: z.url(), token: z.string().min(1) }),
+  loadBalancer: z.object({
+    kind: z.literal('haproxy').default('haproxy'),
+    /** `unix:/run/haproxy/admin.sock` or `tcp:host:port`. */
+    runtimeApi: z.string().regex(/^(unix:\/\S+|tcp:[A-Za-z0-9.-]+:\d+)$/, 'must be unix:/path or tcp:host:port'),
+    drainTimeoutMs: z.number().int().nonnegative().default(10_000),
+  }),
+  slots: slotsSetting.default('1/3'),
+  lockTtlMs: z.number().int().min(1000).default(15 * 60_000),
+  /** Unix socket on which the Serf event handler hands events to this agent. */
+  socket: absolutePath,
+  dockerSocket: absolutePath.default('/var/run/docker.sock'),
+  logLevel,
+});
+export type AgentConfig = z.infer<typeof AgentConfig>;
+
+export const CoordinatorConfig = z.object({
+  listen: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(7700) }),
+  redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  token: z.string().min(8, 'must be at least 8 characters'),
+  /** Registry that images of published releases live in, when a publish names no image. */
+  registry: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'must be a registry address like 127.0.0.1:5000'),
+  serf: SerfConfig,
+  logLevel,
+});
+export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;
+
+type Env = Record<string, string | undefined>;
+
+/** Which GRAPEVINE_* variable overrides which config field, and how it is parsed. */
+const AGENT_ENV: Record<string, [string[], (v: string) => unknown]> = {
+  GRAPEVINE_NODE: [['node'], String],
+  GRAPEVINE_ENV: [['env'], String],
+  GRAPEVINE_REDIS_URL: [['redis'], String],
+  GRAPEVINE_COORDINATOR: [['coordinator', 'url'], String],
+  GRAPEVINE_TOKEN: [['coordinator', 'token'], String],
+  GRAPEVINE_SERF_RPC_AUTH: [['serf', 'rpcAuth'], String],
+  GRAPEVINE_SERF_ENCRYPT_KEY: [['serf', 'encryptKey'], String],
+  GRAPEVINE_LOCK_TTL_MS: [['lockTtlMs'], Number],
+  GRAPEVINE_LOG_LEVEL: [['logLevel'], String],
+};
+
+const COORDINATOR_ENV: Record<string, [string[], (v: string) => unknown]> = {
+  GRAPEVINE_REDIS_URL: [['redis'], String],
+  GRAPEVINE_TOKEN: [['token'], String],
+  GRAPEVINE_PORT: [['listen', 'port'], Number],
+  GRAPEVINE_SERF_RPC_AUTH: [['serf', 'rpcAuth'], String],
+  GRAPEVINE_SERF_ENCRYPT_KEY: [['serf', 'encryptKey'], String],
+  GRAPEVINE_LOG_LEVEL: [['logLevel'], String],
+};
+
+export function loadAgentConfig(file: string | undefined, env: Env): AgentConfig {
+  return load(AgentConfig, file, env, AGENT_ENV, 'agent config');
+}
+
+export function loadCoordinatorConfig(file: string | undefined, env: Env): CoordinatorConfig {
+  return load(CoordinatorConfig, file, env, COORDINATOR_ENV, 'coordinator config');
+}
+
+/** What the CLI takes from the environment: where the coordinator is and how to talk to it. */
+export function cliEnvironment(env: Env): { coordinator?: string; token?: string; logLevel?: string } {
+  return { coordinator: env.GRAPEVINE_COORDINATOR, token: env.GRAPEVINE_TOKEN, logLevel: env.GRAPEVINE_LOG_LEVEL };
+}
+
+function load<T>(
+  schema: z.ZodType<T>,
+  file: string | undefined,
+  env: Env,
+  overrides: Record<string, [string[], (v: string) => unknown]>,
+  what: string,
+): T {
+  const raw = file === undefined ? {} : readConfigFile(file);
+  for (const [name, [path, convert]] of Object.entries(overrides)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(raw, path, convert(value));
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(`${what}${file ? ` (${file})` : ''} is invalid: ${describeIssues(result.error)}`);
+  }
+  return result.data;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${errorMessage(error)}`, { cause: error });
+  }
+  let parsed: unknown;
+  try {
+    parsed = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${errorMessage(error)}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${file} must hold a mapping at its top level`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (next === null || typeof next !== 'object') node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}

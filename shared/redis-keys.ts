@@ -1,0 +1,25 @@
+// Every Redis key Grapevine uses. Keys of one role and environment share a hash tag
+// so the Lua scripts that touch several of them also run on Redis Cluster.
+
+const group = (role: string, env: string) => `gv:{${role}:${env}}`;
+
+export const redisKeys = {
+  /** Prefix of the slot locks; slot n is `${slotPrefix}${n}`. */
+  slotPrefix: (role: string, env: string) => `${group(role, env)}:lock:`,
+  slot: (role: string, env: string, n: number) => `${group(role, env)}:lock:${n}`,
+  /** Sorted set of waiting hosts' tokens, oldest first: a released slot wakes the head. */
+  waiters: (role: string, env: string) => `${group(role, env)}:waiters`,
+  /** List a waiting host blocks on; the releaser pushes to it. */
+  wake: (role: string, env: string, token: string) => `${group(role, env)}:wake:${token}`,
+  remaining: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:remaining`,
+  finishedHosts: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:done`,
+  broken: (role: string, env: string, tag: string) => `${group(role, env)}:broken:${tag}`,
+
+  // The coordinator's store.
+  releases: (role: string) => `gv:releases:${role}`,
+  roles: () => 'gv:roles',
+  deploy: (id: string) => `gv:deploy:${id}`,
+  deployHosts: (id: string) => `gv:deploy:${id}:hosts`,
+  deploys: () => 'gv:deploys',
+  desired: (role: string, env: string) => `gv:desired:${role}:${env}`,
+};

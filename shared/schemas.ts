@@ -1,0 +1,104 @@
+// The contract between CI, the coordinator and the agents: every body and payload
+// crossing a process boundary is parsed with one of these.
+import { z } from 'zod';
+import { deployId, envName, imageRef, nodeName, releaseTag, roleName } from './names.js';
+import { ValidationError } from './errors.js';
+
+export const EVENT_SCHEMA_VERSION = 1;
+
+/** What `serf event deploy` carries: never the tag, which the agent asks the coordinator for. */
+export const DeployEventPayload = z.object({
+  v: z.literal(EVENT_SCHEMA_VERSION),
+  role: roleName,
+  env: envName,
+  id: deployId,
+});
+export type DeployEventPayload = z.infer<typeof DeployEventPayload>;
+
+export const PublishReleaseBody = z.object({
+  role: roleName,
+  tag: releaseTag,
+  image: imageRef.optional(),
+});
+export type PublishReleaseBody = z.infer<typeof PublishReleaseBody>;
+
+export const Release = z.object({
+  role: roleName,
+  tag: releaseTag,
+  image: imageRef,
+  publishedAt: z.number(),
+  broken: z.object({ reason: z.string(), at: z.number(), by: z.string() }).optional(),
+});
+export type Release = z.infer<typeof Release>;
+
+export const CreateDeployBody = z.object({
+  role: roleName,
+  env: envName,
+  tag: releaseTag.optional(),
+});
+export type CreateDeployBody = z.infer<typeof CreateDeployBody>;
+
+export const HOST_STEPS = [
+  'received',
+  'waiting',
+  'slot',
+  'drain',
+  'pull',
+  'up',
+  'health',
+  'register',
+  'release',
+] as const;
+export const HostStep = z.enum(HOST_STEPS);
+export type HostStep = z.infer<typeof HostStep>;
+
+export const HOST_STATES = ['waiting', 'deploying', 'succeeded', 'failed', 'cancelled', 'lost'] as const;
+export const HostState = z.enum(HOST_STATES);
+export type HostState = z.infer<typeof HostState>;
+export const FINAL_HOST_STATES: ReadonlySet<HostState> = new Set(['succeeded', 'failed', 'cancelled', 'lost']);
+
+export const HostReport = z.object({
+  host: nodeName,
+  state: HostState,
+  /** Steps this host has reached, each with the time it started (ms since the epoch). */
+  steps: z.array(z.object({ step: HostStep, at: z.number() })).max(HOST_STEPS.length),
+  slot: z.number().int().positive().optional(),
+  /** Matching alive hosts this agent counted when the event reached it. */
+  counted: z.number().int().nonnegative().optional(),
+  /** Hosts of this deploy still to finish, after this host's own decrement. */
+  remaining: z.number().int().optional(),
+  error: z.string().max(2000).optional(),
+});
+export type HostReport = z.infer<typeof HostReport>;
+
+export const DEPLOY_STATUSES = ['in_progress', 'succeeded', 'failed', 'cancelled', 'partial'] as const;
+export const DeployStatus = z.enum(DEPLOY_STATUSES);
+export type DeployStatus = z.infer<typeof DeployStatus>;
+
+export const Deploy = z.object({
+  id: deployId,
+  role: roleName,
+  env: envName,
+  tag: releaseTag,
+  image: imageRef,
+  status: DeployStatus,
+  createdAt: z.number(),
+  finishedAt: z.number().optional(),
+  reason: z.string().optional(),
+  expectedHosts: z.number().int().nonnegative().optional(),
+  hosts: z.record(z.string(), HostReport),
+});
+export type Deploy = z.infer<typeof Deploy>;
+
+/** Parses `input` or throws a ValidationError naming every field that is wrong. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ValidationError(`${what}: ${describeIssues(result.error)}`);
+}
+
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'} ${issue.message}`)
+    .join('; ');
+}
