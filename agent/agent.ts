@@ -1,0 +1,108 @@
+// Wires one host's agent: its Serf agent, the event hand-off socket, and the deploy
+// runner with its Redis, Docker, HAProxy and coordinator adapters.
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { AgentConfig } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import { errorMessage } from '../shared/errors.js';
+import { CoordinatorClient } from '../shared/coordinator-client.js';
+import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
+import { DeployRunner } from './deploy/deploy-runner.js';
+import { decideDeployEvent } from './deploy/deploy-event.js';
+import { EventInbox, type ForwardedEvent } from './serf/event-inbox.js';
+import { SerfMemberCounter } from './serf/serf-members.js';
+import { RedisSlotLocks } from './locks/redis-slot-locks.js';
+import { RedisFleetState } from './locks/redis-fleet-state.js';
+import { DockerComposeRuntime } from './runtime/docker-compose-runtime.js';
+import { HAProxyRuntimeApi } from './lb/haproxy-runtime-api.js';
+
+const SHELL_SAFE_PATH = /^\/[A-Za-z0-9._/@+-]+$/;
+
+export interface RunningAgent {
+  stop(): Promise<void>;
+}
+
+/** The command Serf runs for deploy events; Serf passes it to /bin/sh, so every part is checked. */
+function handlerCommand(socket: string): string {
+  const handler = fileURLToPath(new URL('./serf/event-handler.js', import.meta.url));
+  for (const part of [process.execPath, handler, socket]) {
+    if (!SHELL_SAFE_PATH.test(part)) throw new Error(`path ${part} has characters a shell would interpret`);
+  }
+  return `${process.execPath} ${handler} ${socket}`;
+}
+
+export async function startAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
+  const log = logger.child({ node: config.node });
+  const roles = Object.keys(config.roles);
+  const redis = new Redis(config.redis, { maxRetriesPerRequest: 3, lazyConnect: true });
+  redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
+  await redis.connect();
+
+  const serf = new SerfAgentProcess({
+    nodeName: config.node,
+    serf: config.serf,
+    tags: { env: config.env, roles: roles.join(',') },
+    deployHandler: handlerCommand(config.socket),
+    logger: log.child({ component: 'serf' }),
+  });
+
+  const runner = new DeployRunner({
+    node: config.node,
+    lb: Object.fromEntries(Object.entries(config.roles).map(([role, settings]) => [role, settings.lb])),
+    slots: config.slots,
+    members: new SerfMemberCounter(serf.cli),
+    locks: new RedisSlotLocks({ redis, ttlMs: config.lockTtlMs, logger: log.child({ component: 'locks' }) }),
+    fleet: new RedisFleetState({ redis, logger: log.child({ component: 'fleet' }) }),
+    runtime: new DockerComposeRuntime({
+      node: config.node,
+      roles: config.roles,
+      dockerSocket: config.dockerSocket,
+      logger: log.child({ component: 'runtime' }),
+    }),
+    loadBalancer: new HAProxyRuntimeApi({
+      address: config.loadBalancer.runtimeApi,
+      drainTimeoutMs: config.loadBalancer.drainTimeoutMs,
+      logger: log.child({ component: 'haproxy' }),
+    }),
+    coordinator: new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token }),
+    logger: log,
+  });
+
+  const shutdown = new AbortController();
+  const handled = new Set<string>();
+  const running = new Set<Promise<unknown>>();
+
+  const onEvent = (forwarded: ForwardedEvent) => {
+    const decision = decideDeployEvent(forwarded.event, forwarded.payload, { env: config.env, roles }, (id) => handled.has(id));
+    if (decision.kind === 'invalid') {
+      log.warn({ event: forwarded.event, reason: decision.reason }, 'rejected an invalid deploy event');
+      return;
+    }
+    if (decision.kind === 'ignore') {
+      log.debug({ reason: decision.reason }, 'event ignored');
+      return;
+    }
+    handled.add(decision.payload.id);
+    const run = runner.run(decision.payload, shutdown.signal).then(
+      (report) => log.info({ deployId: decision.payload.id, state: report.state }, 'deploy finished on this host'),
+      (error: unknown) => log.error({ deployId: decision.payload.id, err: errorMessage(error) }, 'deploy crashed'),
+    );
+    running.add(run);
+    void run.finally(() => running.delete(run));
+  };
+
+  const inbox = new EventInbox(config.socket, onEvent, log.child({ component: 'inbox' }));
+  await inbox.listen();
+  await serf.start();
+  log.info({ env: config.env, roles, serf: config.serf.bind }, 'agent started');
+
+  return {
+    async stop() {
+      shutdown.abort(new Error('agent stopping'));
+      await inbox.close();
+      await Promise.allSettled([...running]);
+      await serf.stop();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,231 @@
+// One host's part in a deploy, step by step (DESIGN.md, "The deploy"): count the
+// group, take a slot, replace the container, and always finish with a report.
+import type { Logger } from '../../shared/logger.js';
+import type { Deploy, DeployEventPayload, HostReport, HostState, HostStep } from '../../shared/schemas.js';
+import { DeployStepError, ReleaseBrokenError, errorMessage } from '../../shared/errors.js';
+import type { DeployGroup, FleetState, SlotLocks } from '../locks/slot-locks.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { LoadBalancer } from '../lb/load-balancer.js';
+import { ProgressReporter, type ReportSink } from './progress-reporter.js';
+import { slotCount } from './slot-count.js';
+
+export interface MemberCounter {
+  /** Alive hosts whose tags match the role and environment, this one included. */
+  countAlive(group: DeployGroup): Promise<number>;
+}
+
+export interface DeployLookup extends ReportSink {
+  getDeploy(id: string): Promise<Deploy>;
+}
+
+export interface DeployRunnerDeps {
+  node: string;
+  /** Load-balancer backend and address of this host, per role. */
+  lb: Record<string, { backend: string; address: string }>;
+  slots: number | string;
+  members: MemberCounter;
+  locks: SlotLocks;
+  fleet: FleetState;
+  runtime: ContainerRuntime;
+  loadBalancer: LoadBalancer;
+  coordinator: DeployLookup;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Raised inside a deploy when the host must stop and put its previous state back. */
+class StandDown extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+export class DeployRunner {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: DeployRunnerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Runs this host's part of a deploy to its end and returns the final report. Never throws. */
+  async run(event: DeployEventPayload, signal: AbortSignal): Promise<HostReport> {
+    const logger = this.deps.logger.child({ deployId: event.id, role: event.role, env: event.env });
+    const host = new HostProgress(this.deps.node, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger));
+    host.step('received');
+    const group: DeployGroup = { role: event.role, env: event.env };
+    try {
+      await this.takePart(event, group, host, signal, logger);
+    } catch (error) {
+      logger.error({ err: errorMessage(error) }, 'deploy ended in error');
+      host.end('failed', errorMessage(error));
+      // A host that was counted must count itself out, or the deploy would never end.
+      if (host.counted !== undefined && host.remaining === undefined) {
+        await this.finishHost(group, event.id, host).catch((finishError: unknown) => {
+          logger.error({ err: errorMessage(finishError) }, 'could not count this host as finished');
+        });
+      }
+    }
+    return host.finish();
+  }
+
+  private async takePart(
+    event: DeployEventPayload,
+    group: DeployGroup,
+    host: HostProgress,
+    signal: AbortSignal,
+    logger: Logger,
+  ): Promise<void> {
+    const { locks, fleet, members, coordinator } = this.deps;
+    const deploy = await coordinator.getDeploy(event.id);
+    const counted = await members.countAlive(group);
+    host.counted = counted;
+    await fleet.initRemaining(group, event.id, counted);
+    const slots = slotCount(counted, this.deps.slots);
+    logger.info({ tag: deploy.tag, counted, slots }, 'deploy received');
+    host.state = 'waiting';
+    host.publish();
+
+    const acquired = await locks.acquire({ group, slots, tag: deploy.tag, signal, onWait: () => host.step('waiting') });
+    if (acquired.kind === 'broken') {
+      logger.info({ reason: acquired.reason }, 'release is broken; standing down');
+      host.end('cancelled', `release ${deploy.tag} is broken: ${acquired.reason}`);
+      await this.finishHost(group, event.id, host);
+      return;
+    }
+    const lease = acquired.lease;
+    host.slot = lease.slot;
+    host.state = 'deploying';
+    host.step('slot');
+    try {
+      await this.replace(group, deploy, host, AbortSignal.any([signal, lease.signal]), logger);
+    } finally {
+      await lease.release();
+      host.step('release');
+    }
+    await this.finishHost(group, event.id, host);
+  }
+
+  private async replace(group: DeployGroup, deploy: Deploy, host: HostProgress, signal: AbortSignal, logger: Logger): Promise<void> {
+    const { runtime, loadBalancer, fleet, node } = this.deps;
+    const lb = this.deps.lb[group.role];
+    if (!lb) throw new Error(`no load balancer settings for role ${group.role}`);
+    const previousImage = await runtime.runningImage(group.role);
+    const checkBroken = async () => {
+      const reason = await fleet.brokenReason(group, deploy.tag);
+      if (reason !== null) throw new StandDown(reason);
+    };
+
+    let replaced = false;
+    try {
+      await checkBroken();
+      host.step('drain');
+      await loadBalancer.drain(lb.backend, node, signal);
+      await checkBroken();
+      host.step('pull');
+      await runtime.pull(deploy.image, signal);
+      await checkBroken();
+      host.step('up');
+      replaced = true;
+      await runtime.up(group.role, deploy.image, signal);
+      host.step('health');
+      await runtime.waitHealthy(group.role, signal);
+      await checkBroken();
+      host.step('register');
+      await loadBalancer.register(lb.backend, node, lb.address);
+      host.end('succeeded');
+      logger.info('host deployed');
+    } catch (error) {
+      if (error instanceof StandDown) {
+        logger.info({ reason: error.reason }, 'release became broken mid-deploy; standing down');
+        host.end('cancelled', new ReleaseBrokenError(error.reason).message);
+      } else {
+        const reason = describeFailure(error);
+        logger.error({ err: reason }, 'deploy failed on this host; marking the release broken');
+        host.end('failed', reason);
+        await fleet.markBroken(group, deploy.tag, `${node}: ${reason}`).catch((markError: unknown) => {
+          logger.error({ err: errorMessage(markError) }, 'could not mark the release broken');
+        });
+      }
+      await this.restore(group.role, previousImage, replaced, lb, logger);
+    }
+  }
+
+  /** Puts the host back the way it was before this deploy touched it, as far as it can. */
+  private async restore(
+    role: string,
+    previousImage: string | null,
+    replaced: boolean,
+    lb: { backend: string; address: string },
+    logger: Logger,
+  ): Promise<void> {
+    const { runtime, loadBalancer, node } = this.deps;
+    const signal = AbortSignal.timeout(5 * 60_000);
+    try {
+      if (replaced && previousImage) {
+        await runtime.up(role, previousImage, signal);
+        await runtime.waitHealthy(role, signal);
+      }
+      if (previousImage) await loadBalancer.register(lb.backend, node, lb.address);
+      logger.info({ image: previousImage }, 'previous version restored');
+    } catch (error) {
+      logger.error({ err: errorMessage(error), image: previousImage }, 'could not restore the previous version');
+    }
+  }
+
+  private async finishHost(group: DeployGroup, deployId: string, host: HostProgress): Promise<void> {
+    host.remaining = await this.deps.fleet.finishHost(group, deployId, this.deps.node);
+  }
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof DeployStepError) return `${error.step}: ${error.message}`;
+  return errorMessage(error);
+}
+
+/** The host's report as it grows; every change is published to the coordinator. */
+class HostProgress {
+  state: HostState = 'waiting';
+  slot: number | undefined;
+  counted: number | undefined;
+  remaining: number | undefined;
+  private error: string | undefined;
+  private readonly steps: Array<{ step: HostStep; at: number }> = [];
+
+  constructor(
+    private readonly host: string,
+    private readonly now: () => number,
+    private readonly reporter: ProgressReporter,
+  ) {}
+
+  step(step: HostStep): void {
+    if (!this.steps.some((s) => s.step === step)) this.steps.push({ step, at: this.now() });
+    this.publish();
+  }
+
+  end(state: HostState, error?: string): void {
+    this.state = state;
+    this.error ??= error;
+  }
+
+  publish(): void {
+    this.reporter.update(this.snapshot());
+  }
+
+  async finish(): Promise<HostReport> {
+    const report = this.snapshot();
+    await this.reporter.finish(report);
+    return report;
+  }
+
+  private snapshot(): HostReport {
+    return {
+      host: this.host,
+      state: this.state,
+      steps: [...this.steps],
+      ...(this.slot !== undefined ? { slot: this.slot } : {}),
+      ...(this.counted !== undefined ? { counted: this.counted } : {}),
+      ...(this.remaining !== undefined ? { remaining: this.remaining } : {}),
+      ...(this.error !== undefined ? { error: this.error } : {}),
+    };
+  }
+}

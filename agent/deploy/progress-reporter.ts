@@ -1,0 +1,59 @@
+// Sends a host's progress to the coordinator without holding up the deploy: each
+// update replaces the one not yet sent, and only the final report is awaited.
+import type { Logger } from '../../shared/logger.js';
+import type { HostReport } from '../../shared/schemas.js';
+import { errorMessage } from '../../shared/errors.js';
+
+export interface ReportSink {
+  report(deployId: string, report: HostReport): Promise<unknown>;
+}
+
+const ATTEMPTS = 3;
+const RETRY_DELAY_MS = 500;
+
+export class ProgressReporter {
+  private pending: HostReport | undefined;
+  private sending: Promise<void> | undefined;
+
+  constructor(
+    private readonly sink: ReportSink,
+    private readonly deployId: string,
+    private readonly logger: Logger,
+  ) {}
+
+  update(report: HostReport): void {
+    this.pending = structuredClone(report);
+    this.sending ??= this.drain().finally(() => {
+      this.sending = undefined;
+    });
+  }
+
+  /** Sends the final report and waits until it is delivered or every attempt failed. */
+  async finish(report: HostReport): Promise<void> {
+    this.update(report);
+    while (this.sending) await this.sending;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending) {
+      const report = this.pending;
+      this.pending = undefined;
+      await this.send(report);
+    }
+  }
+
+  private async send(report: HostReport): Promise<void> {
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      try {
+        await this.sink.report(this.deployId, report);
+        return;
+      } catch (error) {
+        if (attempt === ATTEMPTS) {
+          this.logger.warn({ err: errorMessage(error), state: report.state }, 'could not report progress to the coordinator');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * attempt));
+      }
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// Replaces a role's container with Docker Compose v2 (`docker compose`), and uses the
+// Engine API (dockerode) to pull images and to watch the container's health.
+import Docker from 'dockerode';
+import { execa } from 'execa';
+import type { Logger } from '../../shared/logger.js';
+import type { RoleConfig } from '../../shared/config.js';
+import { DeployStepError, errorMessage } from '../../shared/errors.js';
+import type { ContainerRuntime } from './container-runtime.js';
+import { waitForHealth } from './health-wait.js';
+
+export interface DockerComposeRuntimeOptions {
+  node: string;
+  roles: Record<string, RoleConfig>;
+  dockerSocket: string;
+  logger: Logger;
+  /** How compose is run: `docker compose` (v2) unless told otherwise. */
+  composeCommand?: readonly [string, ...string[]];
+}
+
+export class DockerComposeRuntime implements ContainerRuntime {
+  private readonly docker: Docker;
+  private readonly compose: readonly [string, ...string[]];
+
+  constructor(private readonly options: DockerComposeRuntimeOptions) {
+    this.docker = new Docker({ socketPath: options.dockerSocket });
+    this.compose = options.composeCommand ?? ['docker', 'compose'];
+  }
+
+  async runningImage(role: string): Promise<string | null> {
+    const container = await this.findContainer(role);
+    if (!container) return null;
+    const info = await this.docker.getContainer(container).inspect();
+    return info.State.Running ? info.Config.Image : null;
+  }
+
+  async pull(image: string, signal: AbortSignal): Promise<void> {
+    try {
+      const stream = await this.docker.pull(image, { abortSignal: signal });
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string }>) => {
+          const failure = error?.message ?? output.find((line) => line.error)?.error;
+          if (failure) reject(new Error(failure));
+          else resolve();
+        });
+      });
+    } catch (error) {
+      throw new DeployStepError('pull', `cannot pull ${image}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async up(role: string, image: string, signal: AbortSignal): Promise<void> {
+    const settings = this.role(role);
+    const [command, ...prefix] = this.compose;
+    const args = [
+      ...prefix,
+      '--project-name',
+      this.project(role),
+      '--file',
+      settings.compose,
+      'up',
+      '--detach',
+      '--pull',
+      'never',
+      '--no-deps',
+      settings.service,
+    ];
+    try {
+      await execa(command, args, {
+        env: { GRAPEVINE_IMAGE: image, GRAPEVINE_NODE: this.options.node, GRAPEVINE_ROLE: role },
+        cancelSignal: signal,
+        timeout: settings.healthTimeoutMs,
+        stdin: 'ignore',
+      });
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr?.trim();
+      throw new DeployStepError('up', `docker compose up failed for ${image}: ${lastLines(stderr) || errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async waitHealthy(role: string, signal: AbortSignal): Promise<void> {
+    const container = await this.findContainer(role);
+    if (!container) throw new DeployStepError('health', `no container of ${this.project(role)} is running`);
+    const timeout = AbortSignal.timeout(this.role(role).healthTimeoutMs);
+    await waitForHealth(this.docker, container, AbortSignal.any([signal, timeout]), this.role(role).healthTimeoutMs);
+  }
+
+  private role(role: string): RoleConfig {
+    const settings = this.options.roles[role];
+    if (!settings) throw new DeployStepError('up', `this host has no settings for role ${role}`);
+    return settings;
+  }
+
+  private project(role: string): string {
+    return this.role(role).project ?? `${this.options.node}-${role}`.toLowerCase();
+  }
+
+  private async findContainer(role: string): Promise<string | null> {
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: {
+        label: [`com.docker.compose.project=${this.project(role)}`, `com.docker.compose.service=${this.role(role).service}`],
+      },
+    });
+    const newest = containers.sort((a, b) => b.Created - a.Created)[0];
+    return newest?.Id ?? null;
+  }
+}
+
+function lastLines(text: string | undefined, count = 3): string {
+  return (text ?? '').split('\n').slice(-count).join(' ').trim();
+}

@@ -1,0 +1,89 @@
+// `grapevine dev up|down|status`: the local cluster from the command line.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { ValidationError } from '../../shared/errors.js';
+import { DevCluster, agentRunning, defaultHosts } from './dev-cluster.js';
+import { isRunning } from './local-process.js';
+
+export const DEV_DEFAULTS = {
+  name: 'grapevine-dev',
+  dir: join(homedir(), '.grapevine', 'dev'),
+  subnet: '10.213.0',
+  ports: { coordinator: 7700, redis: 6399, registry: 5000, lb: 8800, serfRpc: 7373 },
+};
+
+const MAX_HOSTS = 200;
+
+function count(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_HOSTS) throw new ValidationError(`${what} must be a whole number from 0 to ${MAX_HOSTS}, not "${value}"`);
+  return n;
+}
+
+export function registerDevCommands(program: Command, output: { print(value: unknown, text: string): void }): void {
+  const dev = program.command('dev').description('a whole local cluster on this machine (needs root)');
+  const dirOption = () => new Option('--dir <dir>', 'where the cluster keeps its state').default(DEV_DEFAULTS.dir);
+
+  dev
+    .command('up')
+    .description('start registry, Redis, HAProxy, the coordinator and N hosts, each with its own address')
+    .option('--hosts <n>', 'production hosts', '6')
+    .option('--staging <n>', 'staging hosts', '0')
+    .option('--start-delay <seconds>', "seconds the sample app waits before serving", '0')
+    .addOption(dirOption())
+    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string }) => {
+      const production = count(options.hosts, '--hosts');
+      const staging = count(options.staging, '--staging');
+      if (production + staging === 0) throw new ValidationError('--hosts and --staging add up to 0: a cluster needs at least one host');
+      const startDelay = Number(options.startDelay);
+      if (!(startDelay >= 0 && startDelay <= 600)) throw new ValidationError(`--start-delay must be 0 to 600 seconds, not "${options.startDelay}"`);
+      const cluster = await DevCluster.up(
+        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay },
+        (line) => process.stderr.write(`dev: ${line}\n`),
+      );
+      output.print(cluster.state, describe(cluster));
+    });
+
+  dev
+    .command('down')
+    .description('stop and remove everything `dev up` started')
+    .addOption(dirOption())
+    .action(async (options: { dir: string }) => {
+      const cluster = DevCluster.attach(options.dir);
+      if (!cluster) {
+        output.print({ removed: false }, `no local cluster recorded in ${options.dir}`);
+        return;
+      }
+      await cluster.down();
+      output.print({ removed: true }, 'local cluster removed');
+    });
+
+  dev
+    .command('status')
+    .description('where the load balancer and the coordinator answer, and which hosts run')
+    .addOption(dirOption())
+    .action((options: { dir: string }) => {
+      const cluster = DevCluster.attach(options.dir);
+      if (!cluster) throw new ValidationError(`no local cluster recorded in ${options.dir}: run grapevine dev up`);
+      output.print({ ...cluster.state, env: cluster.cliEnv() }, describe(cluster));
+    });
+}
+
+function describe(cluster: DevCluster): string {
+  const { state } = cluster;
+  const services = Object.entries(state.processes).map(([name, p]) => `  ${name.padEnd(12)} ${p && isRunning(p) ? 'running' : 'STOPPED'}`);
+  const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${agentRunning(h) ? 'running' : 'STOPPED'}`);
+  const env = Object.entries(cluster.cliEnv()).map(([k, v]) => `  export ${k}=${v}`);
+  return [
+    `load balancer: ${state.lbUrl}`,
+    `coordinator:   ${state.coordinatorUrl}`,
+    `registry:      ${state.registry}`,
+    'services:',
+    ...services,
+    'hosts:',
+    ...hosts,
+    'to use the CLI against it:',
+    ...env,
+  ].join('\n');
+}

@@ -1,0 +1,69 @@
+// The haproxy.cfg of a local cluster: one frontend, one empty backend per role; hosts add
+// themselves as dynamic servers through the admin socket.
+
+import path from 'node:path';
+import { ValidationError } from '../../shared/errors.js';
+
+export interface HAProxyConfigOptions {
+  /** ip:port the frontend listens on. */
+  frontendBind: string;
+  /** One backend per role; the first one takes all traffic of the frontend. */
+  backends: string[];
+  /** Absolute path of the admin unix socket. */
+  runtimeSocket: string;
+  /** Only written when HAProxy runs as a daemon (-D); ignored in the foreground. */
+  pidFile?: string;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const BIND = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
+// A config line ends at whitespace and `#`, so paths are held to a safe set.
+const SAFE_PATH = /^\/[A-Za-z0-9_.\/-]+$/;
+
+export function haproxyConfig(options: HAProxyConfigOptions): string {
+  const { frontendBind, backends, runtimeSocket, pidFile } = options;
+  if (backends.length === 0) throw new ValidationError('haproxy config needs at least one backend');
+  for (const name of backends) {
+    if (!NAME.test(name)) throw new ValidationError(`backend name ${JSON.stringify(name)} must be letters, digits, _ . or -`);
+  }
+  if (new Set(backends).size !== backends.length) throw new ValidationError('backend names must be unique');
+  if (!BIND.test(frontendBind)) throw new ValidationError(`frontendBind ${JSON.stringify(frontendBind)} must be ip:port`);
+  for (const file of pidFile === undefined ? [runtimeSocket] : [runtimeSocket, pidFile]) {
+    if (!path.isAbsolute(file) || !SAFE_PATH.test(file)) {
+      throw new ValidationError(`${JSON.stringify(file)} must be an absolute path of letters, digits, _ . / -`);
+    }
+  }
+
+  const lines = [
+    'global',
+    `  stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`,
+    ...(pidFile === undefined ? [] : [`  pidfile ${pidFile}`]),
+    '',
+    'defaults',
+    '  mode http',
+    '  timeout connect 2s',
+    '  timeout client 30s',
+    '  timeout server 30s',
+    '  timeout http-request 10s',
+    '  timeout http-keep-alive 2s',
+    // Server-side connections close after each response, so a draining server has no idle
+    // keep-alive sessions holding it open.
+    '  option http-server-close',
+    '',
+    'frontend fleet',
+    `  bind ${frontendBind}`,
+    `  default_backend ${backends[0]}`,
+  ];
+  for (const name of backends) {
+    lines.push(
+      '',
+      `backend ${name}`,
+      '  balance roundrobin',
+      // A host that vanished between deploy steps costs a retry on another server, not an error.
+      '  retry-on conn-failure',
+      '  retries 2',
+      '  option redispatch',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

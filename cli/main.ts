@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+// The `grapevine` command: exit 0 on success, 1 when a deploy failed or was cancelled,
+// 2 on bad input or an unreachable service, with a one-line reason on stderr.
+import { Command, CommanderError, Option } from 'commander';
+import { cliEnvironment, loadAgentConfig, loadCoordinatorConfig } from '../shared/config.js';
+import { createLogger } from '../shared/logger.js';
+import { CoordinatorClient } from '../shared/coordinator-client.js';
+import { GrapevineError, ValidationError, errorMessage } from '../shared/errors.js';
+import { deployId, envName, imageRef, releaseTag, roleName } from '../shared/names.js';
+import { parseOrThrow, type Deploy } from '../shared/schemas.js';
+import { SerfCli, rolesTagPattern } from '../shared/serf/serf-cli.js';
+import { startCoordinator } from '../coordinator/server.js';
+import { startAgent } from '../agent/agent.js';
+import { summarize, watchDeploy } from './deploy-watch.js';
+import { registerDevCommands } from './dev/dev-commands.js';
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const WATCH_TIMEOUT_MS = 60 * 60_000;
+
+const env = cliEnvironment(process.env);
+const program = new Command('grapevine')
+  .description('Gossip-driven, slot-limited deploys for fleets of Docker hosts')
+  .option('--coordinator <url>', 'coordinator URL (or GRAPEVINE_COORDINATOR)')
+  .option('--token <token>', 'coordinator token (or GRAPEVINE_TOKEN)')
+  .option('--json', 'print machine-readable JSON')
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+interface GlobalOptions {
+  coordinator?: string;
+  token?: string;
+  json?: boolean;
+}
+
+function globals(): GlobalOptions {
+  return program.opts<GlobalOptions>();
+}
+
+function client(): CoordinatorClient {
+  const { coordinator = env.coordinator, token = env.token } = globals();
+  if (!coordinator) throw new ValidationError('no coordinator: pass --coordinator URL or set GRAPEVINE_COORDINATOR');
+  if (!token) throw new ValidationError('no token: pass --token or set GRAPEVINE_TOKEN');
+  return new CoordinatorClient({ url: coordinator, token });
+}
+
+function print(value: unknown, text: string): void {
+  process.stdout.write(globals().json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+async function finishDeploy(deploy: Deploy, wait: boolean): Promise<void> {
+  if (!wait) {
+    print(deploy, `deploy ${deploy.id} of ${deploy.role}:${deploy.tag} to ${deploy.env} started`);
+    return;
+  }
+  const progress = globals().json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
+  const final = await watchDeploy(client(), deploy.id, progress, WATCH_TIMEOUT_MS);
+  print(final, summarize(final));
+  if (final.status !== 'succeeded') process.exitCode = EXIT_FAILED;
+}
+
+function runForever(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+  return start().then(
+    (running) =>
+      new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          void running.stop().finally(resolve);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      }),
+  );
+}
+
+program
+  .command('coordinator')
+  .description('run the coordinator (releases, deploys, Serf events)')
+  .option('--config <file>', 'YAML or JSON config file')
+  .action(async (options: { config?: string }) => {
+    const config = loadCoordinatorConfig(options.config, process.env);
+    const logger = createLogger('coordinator', config.logLevel);
+    await runForever(() => startCoordinator(config, logger));
+  });
+
+program
+  .command('agent')
+  .description("run a host's agent beside its own Serf agent")
+  .option('--config <file>', 'YAML or JSON config file')
+  .action(async (options: { config?: string }) => {
+    const config = loadAgentConfig(options.config, process.env);
+    const logger = createLogger('agent', config.logLevel);
+    await runForever(() => startAgent(config, logger));
+  });
+
+const release = program.command('release').description('releases of a role');
+release
+  .command('publish <role> <tag>')
+  .description('record a tag (already pushed to the registry) as a release of ROLE')
+  .option('--image <ref>', 'image reference (default: <registry>/<role>:<tag>)')
+  .action(async (role: string, tag: string, options: { image?: string }) => {
+    const body = {
+      role: parseOrThrow(roleName, role, 'role'),
+      tag: parseOrThrow(releaseTag, tag, 'tag'),
+      ...(options.image ? { image: parseOrThrow(imageRef, options.image, '--image') } : {}),
+    };
+    const published = await client().publishRelease(body);
+    print(published, `published ${published.role}:${published.tag} (${published.image})`);
+  });
+release
+  .command('list <role>')
+  .description('releases of ROLE, newest first')
+  .action(async (role: string) => {
+    const releases = await client().listReleases(parseOrThrow(roleName, role, 'role'));
+    const lines = releases.map((r) => `${r.tag.padEnd(16)} ${r.image}${r.broken ? `  BROKEN: ${r.broken.reason}` : ''}`);
+    print(releases, lines.join('\n') || `no releases of ${role}`);
+  });
+
+program
+  .command('deploy <role>')
+  .description('deploy a release of ROLE to every matching host, a third at a time')
+  .requiredOption('--env <env>', 'environment, e.g. production')
+  .option('--tag <tag>', 'release tag (default: the newest published)')
+  .option('--wait', "follow the deploy and exit with its outcome")
+  .action(async (role: string, options: { env: string; tag?: string; wait?: boolean }) => {
+    const deploy = await client().createDeploy({
+      role: parseOrThrow(roleName, role, 'role'),
+      env: parseOrThrow(envName, options.env, '--env'),
+      ...(options.tag ? { tag: parseOrThrow(releaseTag, options.tag, '--tag') } : {}),
+    });
+    await finishDeploy(deploy, options.wait ?? false);
+  });
+
+program
+  .command('status [deployId]')
+  .description('one deploy with every host, or the latest deploys')
+  .option('--wait', 'follow the deploy until it ends')
+  .action(async (id: string | undefined, options: { wait?: boolean }) => {
+    if (id === undefined) {
+      const deploys = await client().listDeploys({});
+      print(deploys, deploys.map(summarize).join('\n') || 'no deploys yet');
+      return;
+    }
+    const deploy = await client().getDeploy(parseOrThrow(deployId, id, 'deploy id'));
+    if (options.wait) return finishDeploy(deploy, true);
+    const hosts = Object.values(deploy.hosts)
+      .sort((a, b) => a.host.localeCompare(b.host))
+      .map((h) => `  ${h.host.padEnd(12)} ${h.state.padEnd(10)} ${h.steps.map((s) => s.step).join(' > ')}${h.error ? `  (${h.error})` : ''}`);
+    print(deploy, [summarize(deploy), ...hosts].join('\n'));
+    if (deploy.status === 'failed' || deploy.status === 'cancelled' || deploy.status === 'partial') process.exitCode = EXIT_FAILED;
+  });
+
+program
+  .command('members')
+  .description("alive hosts as this machine's Serf agent sees them")
+  .option('--role <role>', 'only hosts of this role')
+  .option('--env <env>', 'only hosts of this environment')
+  .addOption(new Option('--rpc-addr <addr>', 'Serf RPC address').env('GRAPEVINE_SERF_RPC').default('127.0.0.1:7373'))
+  .addOption(new Option('--rpc-auth <token>', 'Serf RPC token').env('GRAPEVINE_SERF_RPC_AUTH'))
+  .action(async (options: { role?: string; env?: string; rpcAddr: string; rpcAuth?: string }) => {
+    const tags: Record<string, string> = {};
+    if (options.role) tags.roles = rolesTagPattern(parseOrThrow(roleName, options.role, '--role'));
+    if (options.env) tags.env = parseOrThrow(envName, options.env, '--env');
+    const serf = new SerfCli({ rpcAddr: options.rpcAddr, rpcAuth: options.rpcAuth ?? '' });
+    const members = (await serf.members({ tags, status: 'alive' })).filter((m) => m.tags.roles !== undefined);
+    const lines = members
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((m) => `${m.name.padEnd(12)} ${`${m.addr}:${m.port}`.padEnd(22)} env=${m.tags.env ?? ''} roles=${m.tags.roles ?? ''}`);
+    print(members, lines.join('\n') || 'no matching hosts');
+  });
+
+registerDevCommands(program, { print: (value, text) => print(value, text) });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else {
+    process.stderr.write(`grapevine: ${errorMessage(error)}\n`);
+    process.exitCode = error instanceof GrapevineError && isDeployOutcome(error) ? EXIT_FAILED : EXIT_USAGE;
+  }
+}
+
+function isDeployOutcome(error: GrapevineError): boolean {
+  return error.code === 'watch_timeout';
+}

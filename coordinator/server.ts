@@ -1,0 +1,56 @@
+// Runs the coordinator: its Redis store, its own Serf agent (no roles tag, so it is
+// never counted as a host) and the HTTP API.
+import { serve } from '@hono/node-server';
+import { Redis } from 'ioredis';
+import type { CoordinatorConfig } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
+import { createApp } from './app.js';
+import { RedisStore } from './store.js';
+import { SerfDeployEvents } from './serf-deploy-events.js';
+
+export interface RunningCoordinator {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startCoordinator(config: CoordinatorConfig, logger: Logger): Promise<RunningCoordinator> {
+  const redis = new Redis(config.redis, { maxRetriesPerRequest: 3, lazyConnect: true });
+  redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
+  await redis.connect();
+
+  const serf = new SerfAgentProcess({
+    nodeName: 'grapevine-coordinator',
+    serf: config.serf,
+    tags: { grapevine: 'coordinator' },
+    logger: logger.child({ component: 'serf' }),
+  });
+  await serf.start();
+
+  const app = createApp({
+    store: new RedisStore({ redis, logger }),
+    events: new SerfDeployEvents(serf.cli),
+    token: config.token,
+    registry: config.registry,
+    logger,
+  });
+
+  const server = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listen.port;
+  const url = `http://${config.listen.host}:${port}`;
+  logger.info({ url }, 'coordinator listening');
+
+  return {
+    url,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await serf.stop();
+      redis.disconnect();
+    },
+  };
+}

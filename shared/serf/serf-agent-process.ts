@@ -1,0 +1,125 @@
+// Runs and supervises one `serf agent`: writes its config file (the RPC token can only
+// be set there), starts it, restarts it if it dies, and stops it with a graceful leave.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import type { Logger } from '../logger.js';
+import type { SerfConfig } from '../config.js';
+import { UnreachableError } from '../errors.js';
+import { SerfCli } from './serf-cli.js';
+
+export interface SerfAgentOptions {
+  nodeName: string;
+  serf: SerfConfig;
+  tags: Record<string, string>;
+  /** Shell command Serf runs for `user:deploy` events (Serf always runs handlers through /bin/sh). */
+  deployHandler?: string;
+  logger: Logger;
+}
+
+const MAX_RESTARTS = 5;
+const START_TIMEOUT_MS = 15_000;
+
+export class SerfAgentProcess {
+  readonly cli: SerfCli;
+  private child: ResultPromise | undefined;
+  private stopping = false;
+  private restarts = 0;
+  private readonly configFile: string;
+
+  constructor(private readonly options: SerfAgentOptions) {
+    const { serf } = options;
+    this.cli = new SerfCli({ binary: serf.binary, rpcAddr: serf.rpc, rpcAuth: serf.rpcAuth });
+    this.configFile = join(serf.dataDir, 'serf.json');
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.options.serf.dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(this.configFile, JSON.stringify(this.serfConfig(), null, 2), { mode: 0o600 });
+    this.spawn();
+    await this.waitForRpc();
+  }
+
+  /** Leaves the cluster gracefully (SIGINT), then makes sure the process is gone. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    child.kill('SIGINT');
+    const exited = await Promise.race([
+      child.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => setTimeout(resolve, 5_000, false).unref()),
+    ]);
+    if (!exited) child.kill('SIGKILL');
+    rmSync(join(this.options.serf.dataDir, 'serf.pid'), { force: true });
+  }
+
+  private serfConfig(): Record<string, unknown> {
+    const { serf, nodeName, tags, deployHandler } = this.options;
+    return {
+      node_name: nodeName,
+      bind: serf.bind,
+      ...(serf.advertise ? { advertise: serf.advertise } : {}),
+      rpc_addr: serf.rpc,
+      rpc_auth: serf.rpcAuth,
+      ...(serf.encryptKey ? { encrypt_key: serf.encryptKey } : {}),
+      tags,
+      snapshot_path: join(serf.dataDir, 'snapshot'),
+      // Keep trying to join for five minutes so hosts may start before the rest of the fleet.
+      retry_join: serf.join,
+      retry_interval: '2s',
+      retry_max: 150,
+      log_level: 'warn',
+      event_handlers: deployHandler ? [`user:deploy=${deployHandler}`] : [],
+    };
+  }
+
+  private spawn(): void {
+    const { serf, logger } = this.options;
+    const child = execa(serf.binary, ['agent', `-config-file=${this.configFile}`], {
+      reject: false,
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+    });
+    this.child = child;
+    // Lets whoever started this agent end an orphaned serf by its id if the agent is killed.
+    if (child.pid !== undefined) writeFileSync(join(serf.dataDir, 'serf.pid'), `${child.pid}\n`);
+    child.stdout?.on('data', (chunk: Buffer) => logger.debug({ serf: chunk.toString().trim() }, 'serf output'));
+    child.stderr?.on('data', (chunk: Buffer) => logger.warn({ serf: chunk.toString().trim() }, 'serf output'));
+    void child.then((result) => {
+      if (this.stopping) return;
+      logger.error({ exitCode: result.exitCode, signal: result.signal }, 'serf agent exited');
+      if (this.restarts >= MAX_RESTARTS) {
+        logger.fatal('serf agent keeps exiting; giving up');
+        return;
+      }
+      this.restarts += 1;
+      setTimeout(() => this.spawn(), 1_000 * this.restarts).unref();
+    });
+  }
+
+  private async waitForRpc(): Promise<void> {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) break;
+      try {
+        await this.cli.members();
+        return;
+      } catch (error) {
+        lastError = error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    throw new UnreachableError(`serf agent on ${this.options.serf.rpc} did not start`, { cause: lastError });
+  }
+}
