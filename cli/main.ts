@@ -166,7 +166,7 @@ program
     const members = (await serf.members({ tags, status: 'alive' })).filter((m) => m.tags.roles !== undefined);
     const lines = members
       .sort((a, b) => a.name.localeCompare(b.name))
-      .map((m) => `${m.name.padEnd(12)} ${`${m.addr}:${m.port}`.padEnd(22)} env=${m.tags.env ?? ''} roles=${m.tags.roles ?? ''}`);
+      .map((m) => `${m.name.padEnd(12)} ${m.addr.padEnd(22)} env=${m.tags.env ?? ''} roles=${m.tags.roles ?? ''}`);
     print(members, lines.join('\n') || 'no matching hosts');
   });
 

@@ -21,5 +21,9 @@ export const redisKeys = {
   deploy: (id: string) => `gv:deploy:${id}`,
   deployHosts: (id: string) => `gv:deploy:${id}:hosts`,
   deploys: () => 'gv:deploys',
+  /** Narrower indexes of the same deploys, so a filtered list reads only what it returns. */
+  deploysOfRole: (role: string) => `gv:deploys-by-role:${role}`,
+  deploysOfEnv: (env: string) => `gv:deploys-by-env:${env}`,
+  deploysOfGroup: (role: string, env: string) => `gv:deploys-by-group:${role}:${env}`,
   desired: (role: string, env: string) => `gv:desired:${role}:${env}`,
 };

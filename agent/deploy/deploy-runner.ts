@@ -99,8 +99,9 @@ export class DeployRunner {
     try {
       await this.replace(group, deploy, host, AbortSignal.any([signal, lease.signal]), logger);
     } finally {
-      await lease.release();
+      // Stamped before the key is deleted, so no other host's slot time can precede it.
       host.step('release');
+      await lease.release();
     }
     await this.finishHost(group, event.id, host);
   }

@@ -32,7 +32,8 @@ export interface DevClusterOptions {
   /** First three octets of the cluster's private /24, e.g. "10.213.0". */
   subnet: string;
   hosts: DevHostSpec[];
-  ports: { coordinator: number; redis: number; registry: number; lb: number; serfRpc: number };
+  /** `lb` serves production; `stagingLb` serves the staging hosts. */
+  ports: { coordinator: number; redis: number; registry: number; lb: number; stagingLb: number; serfRpc: number };
   /** Seconds the sample app waits before it serves, to make a deploy's progress visible. */
   startDelay?: number;
   healthTimeoutMs?: number;
@@ -56,6 +57,7 @@ export interface DevClusterState {
   serfRpcAuth: string;
   coordinatorUrl: string;
   lbUrl: string;
+  stagingLbUrl: string;
   redisUrl: string;
   registry: string;
   serfRpc: string;
@@ -100,6 +102,7 @@ export class DevCluster {
       serfRpcAuth: randomBytes(18).toString('base64url'),
       coordinatorUrl: `http://${gateway}:${options.ports.coordinator}`,
       lbUrl: `http://127.0.0.1:${options.ports.lb}`,
+      stagingLbUrl: `http://127.0.0.1:${options.ports.stagingLb}`,
       redisUrl: `redis://${gateway}:${options.ports.redis}`,
       registry: `127.0.0.1:${options.ports.registry}`,
       serfRpc: `127.0.0.1:${options.ports.serfRpc}`,
@@ -184,7 +187,15 @@ export class DevCluster {
 
     log(`haproxy on ${state.lbUrl}`);
     const haproxyFile = join(state.dir, 'haproxy.cfg');
-    writeFileSync(haproxyFile, haproxyConfig({ frontendBind: `127.0.0.1:${options.ports.lb}`, backends: [SAMPLE_ROLE], runtimeSocket: state.runtimeSocket }));
+    writeFileSync(
+      haproxyFile,
+      haproxyConfig({
+        frontendBind: `127.0.0.1:${options.ports.lb}`,
+        backends: [backendFor('production'), backendFor('staging')],
+        runtimeSocket: state.runtimeSocket,
+        extraFrontends: [{ bind: `127.0.0.1:${options.ports.stagingLb}`, backend: backendFor('staging') }],
+      }),
+    );
     state.processes.haproxy = startDetached('haproxy', ['-f', haproxyFile, '-db'], join(state.dir, 'haproxy.log'), haproxyFile);
     this.save();
 
@@ -266,7 +277,7 @@ export class DevCluster {
             service: 'app',
             project,
             healthTimeoutMs: options.healthTimeoutMs ?? 60_000,
-            lb: { backend: SAMPLE_ROLE, address: `${address}:${APP_PORT}` },
+            lb: { backend: backendFor(spec.env), address: `${address}:${APP_PORT}` },
           },
         },
         serf: { bind: `${address}:7946`, rpc: '127.0.0.1:7373', join: [`${gateway}:7946`], rpcAuth: state.serfRpcAuth, dataDir: join(dir, 'serf') },
@@ -282,6 +293,11 @@ export class DevCluster {
     const agent = startDetached('nsenter', [`--net=/proc/${pid}/ns/net`, '--', process.execPath, CLI, 'agent', '--config', agentConfig], join(dir, 'agent.log'), agentConfig);
     return { ...spec, address, holder, agent, dir, project };
   }
+}
+
+/** Each environment has its own load balancer backend, as it would have its own load balancer. */
+function backendFor(env: string): string {
+  return env === 'production' ? SAMPLE_ROLE : `${SAMPLE_ROLE}-${env}`;
 }
 
 async function stopAgent(host: DevHostState): Promise<void> {

@@ -10,7 +10,7 @@ export const DEV_DEFAULTS = {
   name: 'grapevine-dev',
   dir: join(homedir(), '.grapevine', 'dev'),
   subnet: '10.213.0',
-  ports: { coordinator: 7700, redis: 6399, registry: 5000, lb: 8800, serfRpc: 7373 },
+  ports: { coordinator: 7700, redis: 6399, registry: 5055, lb: 8800, stagingLb: 8801, serfRpc: 7373 },
 };
 
 const MAX_HOSTS = 200;
@@ -76,7 +76,7 @@ function describe(cluster: DevCluster): string {
   const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${agentRunning(h) ? 'running' : 'STOPPED'}`);
   const env = Object.entries(cluster.cliEnv()).map(([k, v]) => `  export ${k}=${v}`);
   return [
-    `load balancer: ${state.lbUrl}`,
+    `load balancer: ${state.lbUrl} (production), ${state.stagingLbUrl} (staging)`,
     `coordinator:   ${state.coordinatorUrl}`,
     `registry:      ${state.registry}`,
     'services:',

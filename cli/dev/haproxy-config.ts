@@ -13,6 +13,8 @@ export interface HAProxyConfigOptions {
   runtimeSocket: string;
   /** Only written when HAProxy runs as a daemon (-D); ignored in the foreground. */
   pidFile?: string;
+  /** More frontends, each sending everything to one backend (e.g. a staging environment's). */
+  extraFrontends?: Array<{ bind: string; backend: string }>;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -21,13 +23,18 @@ const BIND = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
 const SAFE_PATH = /^\/[A-Za-z0-9_.\/-]+$/;
 
 export function haproxyConfig(options: HAProxyConfigOptions): string {
-  const { frontendBind, backends, runtimeSocket, pidFile } = options;
+  const { frontendBind, backends, runtimeSocket, pidFile, extraFrontends = [] } = options;
   if (backends.length === 0) throw new ValidationError('haproxy config needs at least one backend');
   for (const name of backends) {
     if (!NAME.test(name)) throw new ValidationError(`backend name ${JSON.stringify(name)} must be letters, digits, _ . or -`);
   }
   if (new Set(backends).size !== backends.length) throw new ValidationError('backend names must be unique');
-  if (!BIND.test(frontendBind)) throw new ValidationError(`frontendBind ${JSON.stringify(frontendBind)} must be ip:port`);
+  for (const bind of [frontendBind, ...extraFrontends.map((f) => f.bind)]) {
+    if (!BIND.test(bind)) throw new ValidationError(`frontend bind ${JSON.stringify(bind)} must be ip:port`);
+  }
+  for (const { backend } of extraFrontends) {
+    if (!backends.includes(backend)) throw new ValidationError(`frontend backend ${JSON.stringify(backend)} is not one of the backends`);
+  }
   for (const file of pidFile === undefined ? [runtimeSocket] : [runtimeSocket, pidFile]) {
     if (!path.isAbsolute(file) || !SAFE_PATH.test(file)) {
       throw new ValidationError(`${JSON.stringify(file)} must be an absolute path of letters, digits, _ . / -`);
@@ -54,6 +61,9 @@ export function haproxyConfig(options: HAProxyConfigOptions): string {
     `  bind ${frontendBind}`,
     `  default_backend ${backends[0]}`,
   ];
+  for (const [index, { bind, backend }] of extraFrontends.entries()) {
+    lines.push('', `frontend fleet-${index + 2}`, `  bind ${bind}`, `  default_backend ${backend}`);
+  }
   for (const name of backends) {
     lines.push(
       '',

@@ -75,7 +75,7 @@ export class SerfAgentProcess {
       // Keep trying to join for five minutes so hosts may start before the rest of the fleet.
       retry_join: serf.join,
       retry_interval: '2s',
-      retry_max: 150,
+      retry_max_attempts: 150,
       log_level: 'warn',
       event_handlers: deployHandler ? [`user:deploy=${deployHandler}`] : [],
     };

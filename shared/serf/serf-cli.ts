@@ -75,8 +75,10 @@ export class SerfCli {
       const result = await execa(this.binary, args, { timeout: this.timeoutMs, stripFinalNewline: true });
       return result.stdout;
     } catch (error) {
-      const stderr = (error as { stderr?: string }).stderr?.trim();
-      throw new UnreachableError(`serf ${args[0]} failed: ${stderr || errorMessage(error)}`, { cause: error });
+      // serf prints its own errors on stdout.
+      const { stderr, stdout } = error as { stderr?: string; stdout?: string };
+      const said = stderr?.trim() || stdout?.trim();
+      throw new UnreachableError(`serf ${args[0]} failed: ${said || errorMessage(error)}`, { cause: error });
     }
   }
 }

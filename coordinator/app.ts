@@ -1,0 +1,271 @@
+// The coordinator's HTTP API: releases, deploys and the per-host reports agents send.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { zValidator } from '@hono/zod-validator';
+import { Hono, type Context, type ValidationTargets } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import {
+  ConflictError,
+  errorMessage,
+  GrapevineError,
+  NotFoundError,
+  UnauthorizedError,
+  UnreachableError,
+  ValidationError,
+} from '../shared/errors.js';
+import { deployId, envName, releaseTag, roleName } from '../shared/names.js';
+import {
+  CreateDeployBody,
+  type Deploy,
+  type DeployEventPayload,
+  describeIssues,
+  EVENT_SCHEMA_VERSION,
+  HostReport,
+  PublishReleaseBody,
+  type Release,
+} from '../shared/schemas.js';
+import type { RedisStore } from './store.js';
+
+/** Tells the fleet about a new deploy; the real one fires `serf event -coalesce=false deploy <json>`. */
+export interface DeployEvents {
+  fireDeploy(payload: DeployEventPayload): Promise<void>;
+}
+
+export interface AppDeps {
+  store: RedisStore;
+  events: DeployEvents;
+  /** Bearer token every /v1 request must carry. */
+  token: string;
+  /** Where images of published releases live when a publish names none, e.g. `127.0.0.1:5000`. */
+  registry: string;
+  logger: Logger;
+  now?: () => number;
+  newId?: () => string;
+}
+
+/** Not in shared/schemas.ts yet: the body of `POST /v1/releases/:role/:tag/broken`. */
+export const MarkBrokenBody = z.object({
+  reason: z.string().min(1).max(2000),
+  by: z.string().min(1).max(200).optional(),
+});
+export type MarkBrokenBody = z.infer<typeof MarkBrokenBody>;
+
+const RoleParams = z.object({ role: roleName });
+const ReleaseParams = z.object({ role: roleName, tag: releaseTag });
+const DeployParams = z.object({ id: deployId });
+/** An empty query value (`?role=`) means no filter, as a shell script leaving a variable unset would expect. */
+const emptyAsMissing = (value: unknown) => (value === '' ? undefined : value);
+const DeployListQuery = z.object({
+  role: z.preprocess(emptyAsMissing, roleName.optional()),
+  env: z.preprocess(emptyAsMissing, envName.optional()),
+  limit: z.preprocess(emptyAsMissing, z.coerce.number().int().min(1).max(200).default(20)),
+});
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** Time-ordered and unique enough for one coordinator: `d-` + base36 milliseconds + 8 random hex digits. */
+export function newDeployId(now = Date.now()): string {
+  return `d-${now.toString(36)}${randomBytes(4).toString('hex')}`;
+}
+
+const TARGET_NAMES: Partial<Record<keyof ValidationTargets, string>> = { json: 'body', query: 'query', param: 'path' };
+
+/** zValidator whose failures become a ValidationError naming every wrong field, answered by onError. */
+function valid<Target extends keyof ValidationTargets, Schema extends z.ZodType>(target: Target, schema: Schema) {
+  return zValidator(target, schema, (result) => {
+    if (!result.success) {
+      throw new ValidationError(`invalid ${TARGET_NAMES[target] ?? target}: ${describeIssues(new z.ZodError(result.error.issues))}`);
+    }
+  });
+}
+
+/** The validator reads a body only when its Content-Type says JSON; anything else would pass as `{}`. */
+async function requireJson(c: Context, next: () => Promise<void>): Promise<void> {
+  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') throw new ValidationError('request body must be JSON sent with Content-Type: application/json');
+  await next();
+}
+
+function statusOf(error: GrapevineError): ContentfulStatusCode {
+  if (error instanceof ValidationError) return 400;
+  if (error instanceof UnauthorizedError) return 401;
+  if (error instanceof NotFoundError) return 404;
+  if (error instanceof ConflictError) return 409;
+  if (error instanceof UnreachableError) return 502;
+  const byCode: Record<string, ContentfulStatusCode> = {
+    invalid_input: 400,
+    unauthorized: 401,
+    not_found: 404,
+    release_not_found: 404,
+    release_exists: 409,
+    release_broken: 409,
+    unreachable: 502,
+  };
+  return byCode[error.code] ?? 500;
+}
+
+function sameToken(given: string, expected: string): boolean {
+  // Hashing first gives equal lengths, so the comparison leaks neither content nor length.
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const { store, events, token, registry } = deps;
+  const logger = deps.logger.child({ component: 'coordinator-http' });
+  const now = deps.now ?? Date.now;
+  const newId = deps.newId ?? (() => newDeployId(now()));
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    if (error instanceof GrapevineError) {
+      const status = statusOf(error);
+      // A 502 is logged where it happens, with the deploy id; only faults of the coordinator itself here.
+      if (status === 500) logger.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
+      if (status === 401) c.header('WWW-Authenticate', 'Bearer');
+      return c.json({ error: { code: error.code, message: error.message } }, status);
+    }
+    // Hono's own refusals: malformed JSON (400), and the like.
+    if (error instanceof HTTPException && error.status < 500) {
+      const code = error.status === 400 ? 'invalid_input' : 'http_error';
+      return c.json({ error: { code, message: error.message || 'bad request' } }, error.status);
+    }
+    logger.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed unexpectedly');
+    return c.json({ error: { code: 'internal', message: 'internal error; see the coordinator log' } }, 500);
+  });
+
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.get('/healthz', async (c) => {
+    if (await store.ping()) return c.json({ ok: true });
+    return c.json({ ok: false, error: { code: 'unreachable', message: "the coordinator's redis does not answer" } }, 503);
+  });
+
+  app.use('/v1/*', async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match?.[1] || !sameToken(match[1], token)) throw new UnauthorizedError();
+    await next();
+  });
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ error: { code: 'too_large', message: `request body is over ${MAX_BODY_BYTES} bytes` } }, 413),
+    }),
+  );
+
+  app.post('/v1/releases', requireJson, valid('json', PublishReleaseBody), async (c) => {
+    const body = c.req.valid('json');
+    const release: Release = {
+      role: body.role,
+      tag: body.tag,
+      image: body.image ?? `${registry}/${body.role}:${body.tag}`,
+      publishedAt: now(),
+    };
+    const stored = await store.publishRelease(release);
+    if (stored.created) {
+      logger.info({ role: release.role, tag: release.tag, image: release.image }, 'release published');
+      return c.json(stored.release, 201);
+    }
+    if (stored.release.image === release.image) return c.json(stored.release, 200);
+    throw new ConflictError(
+      'release_exists',
+      `release ${release.role}:${release.tag} is already published with image ${stored.release.image}, not ${release.image}; publish a new tag`,
+    );
+  });
+
+  app.get('/v1/releases/:role', valid('param', RoleParams), async (c) => {
+    const { role } = c.req.valid('param');
+    return c.json({ releases: await store.listReleases(role) });
+  });
+
+  app.post('/v1/releases/:role/:tag/broken', valid('param', ReleaseParams), requireJson, valid('json', MarkBrokenBody), async (c) => {
+    const { role, tag } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const release = await store.markReleaseBroken(role, tag, { reason: body.reason, at: now(), by: body.by ?? 'operator' });
+    if (!release) throw new GrapevineError('release_not_found', `role ${role} has no release ${tag}`);
+    logger.warn({ role, tag, reason: release.broken?.reason }, 'release marked broken');
+    return c.json(release);
+  });
+
+  app.post('/v1/deploys', requireJson, valid('json', CreateDeployBody), async (c) => {
+    const { role, env, tag } = c.req.valid('json');
+    const release = tag === undefined ? await store.newestRelease(role) : await store.getRelease(role, tag);
+    if (!release) {
+      throw new GrapevineError(
+        'release_not_found',
+        tag === undefined ? `role ${role} has no published release` : `role ${role} has no release ${tag}; publish it first`,
+      );
+    }
+    if (release.broken) {
+      throw new ConflictError(
+        'release_broken',
+        `release ${role}:${release.tag} is marked broken (${release.broken.reason}); publish a new tag or name another with --tag`,
+      );
+    }
+    const deploy: Deploy = {
+      id: newId(),
+      role,
+      env,
+      tag: release.tag,
+      image: release.image,
+      status: 'in_progress',
+      createdAt: now(),
+      hosts: {},
+    };
+    const { hosts: _, ...record } = deploy;
+    await store.createDeploy(record);
+    const log = logger.child({ deployId: deploy.id, role, env });
+    log.info({ tag: deploy.tag, image: deploy.image }, 'deploy created');
+    try {
+      await events.fireDeploy({ v: EVENT_SCHEMA_VERSION, role, env, id: deploy.id });
+    } catch (error) {
+      const reason = `could not fire the deploy event: ${errorMessage(error)}`;
+      log.error({ err: error }, 'deploy event not fired');
+      await store.finishDeploy(deploy.id, 'failed', reason, now());
+      throw new UnreachableError(`deploy ${deploy.id} failed: ${reason}`, { cause: error });
+    }
+    return c.json(deploy, 201);
+  });
+
+  app.get('/v1/deploys', valid('query', DeployListQuery), async (c) => {
+    return c.json({ deploys: await store.listDeploys(c.req.valid('query')) });
+  });
+
+  app.get('/v1/deploys/:id', valid('param', DeployParams), async (c) => {
+    const { id } = c.req.valid('param');
+    const deploy = await store.getDeploy(id);
+    if (!deploy) throw new NotFoundError(`no deploy ${id}`);
+    return c.json(deploy);
+  });
+
+  app.post('/v1/deploys/:id/reports', valid('param', DeployParams), requireJson, valid('json', HostReport), async (c) => {
+    const { id } = c.req.valid('param');
+    const report = c.req.valid('json');
+    const at = now();
+    const record = await store.applyReport(id, report, at);
+    if (!record) throw new NotFoundError(`no deploy ${id}`);
+    const log = logger.child({ deployId: id, host: report.host });
+    log.debug({ state: report.state, remaining: report.remaining }, 'host report');
+    if (report.state === 'failed') {
+      // The design has the coordinator remember a failed release so it is never deployed again.
+      await store.markReleaseBroken(record.role, record.tag, {
+        reason: `host ${report.host} failed: ${report.error ?? 'no error given'}`,
+        at,
+        by: report.host,
+      });
+      log.warn({ error: report.error }, 'host failed; release marked broken');
+    }
+    if (record.status !== 'in_progress' && record.finishedAt === at) {
+      log.info({ status: record.status, reason: record.reason }, 'deploy finished');
+    }
+    return c.json({ status: record.status });
+  });
+
+  return app;
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds the sample app's three images, REPOSITORY:v1, :v2 and :bad (fails its health
+# check), and with --push pushes them. Builds the base image first when it is missing.
+# Usage: build.sh REPOSITORY [--push]
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly HERE
+readonly BASE_IMAGE=grapevine-base:bookworm
+
+say() { printf 'sample-app: %s\n' "$*"; }
+die() {
+  printf 'sample-app: error: %s\n' "$*" >&2
+  exit 1
+}
+usage() { die "usage: build.sh REPOSITORY [--push]   (REPOSITORY like 127.0.0.1:5000/web)"; }
+
+[[ $# -ge 1 && $# -le 2 ]] || usage
+readonly REPOSITORY="$1"
+push=false
+if [[ $# -eq 2 ]]; then
+  [[ "$2" == --push ]] || usage
+  push=true
+fi
+# Docker's repository grammar, lower case only: an optional registry host[:port]/ and
+# path components separated by '/', each of a-z0-9 joined by '.', '_', '__' or dashes.
+component='[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*'
+if [[ ! "$REPOSITORY" =~ ^([a-z0-9.-]+:[0-9]{1,5}/)?${component}(/${component})*$ ]] || [[ ${#REPOSITORY} -gt 200 ]]; then
+  die "'$REPOSITORY' is not a repository name: use lower-case letters, digits, '.', '_', '-' and '/', with an optional host:port/ in front (no tag)"
+fi
+
+command -v docker >/dev/null 2>&1 || die "docker not found: run provisioning/install.sh first"
+docker info >/dev/null 2>&1 || die "the docker engine does not answer: run provisioning/install.sh first"
+if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  bash "$HERE/../base-image.sh" "$BASE_IMAGE"
+fi
+
+LOG_FILE="$(mktemp /tmp/grapevine-sample-build.XXXXXX)"
+trap 'rm -f -- "$LOG_FILE"' EXIT
+
+# Output is kept only to be shown when a step fails.
+quietly() {
+  local what="$1"
+  shift
+  if ! "$@" >"$LOG_FILE" 2>&1; then
+    tail -n 30 "$LOG_FILE" >&2 || true
+    die "$what failed"
+  fi
+}
+
+build() {
+  local tag="$1" version="$2" healthy="$3"
+  quietly "building $REPOSITORY:$tag" docker build --quiet \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+    --build-arg "VERSION=$version" \
+    --build-arg "HEALTHY=$healthy" \
+    --tag "$REPOSITORY:$tag" "$HERE"
+  say "built $REPOSITORY:$tag ($(docker image inspect --format '{{.Id}}' "$REPOSITORY:$tag"))"
+}
+
+build v1 v1 true
+build v2 v2 true
+build bad bad false
+
+if [[ "$push" == true ]]; then
+  for tag in v1 v2 bad; do
+    quietly "pushing $REPOSITORY:$tag" docker push --quiet "$REPOSITORY:$tag"
+    say "pushed $REPOSITORY:$tag"
+  done
+fi

@@ -1,0 +1,169 @@
+// How the CLI and the agents talk to the coordinator's HTTP API: every answer is parsed
+// with the shared schemas and every failure becomes a GrapevineError a caller can act on.
+import { z } from 'zod';
+import {
+  ConflictError,
+  errorMessage,
+  GrapevineError,
+  NotFoundError,
+  UnauthorizedError,
+  UnreachableError,
+  ValidationError,
+} from './errors.js';
+import {
+  type CreateDeployBody,
+  Deploy,
+  DeployStatus,
+  describeIssues,
+  type HostReport,
+  type PublishReleaseBody,
+  Release,
+} from './schemas.js';
+
+export interface CoordinatorClientOptions {
+  /** Base URL, e.g. `http://127.0.0.1:7700`. */
+  url: string;
+  token: string;
+  /** Per request, connecting included; 10 s unless set. */
+  timeoutMs?: number;
+}
+
+export interface DeployListFilter {
+  role?: string;
+  env?: string;
+  /** 1-200; the coordinator returns 20 when unset. */
+  limit?: number;
+}
+
+export interface MarkBrokenRequest {
+  reason: string;
+  /** Who marks it; the coordinator records `operator` when unset. */
+  by?: string;
+}
+
+const Health = z.object({ ok: z.boolean() });
+const ReleaseList = z.object({ releases: z.array(Release) });
+const DeployList = z.object({ deploys: z.array(Deploy) });
+const ReportAnswer = z.object({ status: DeployStatus });
+const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+export class CoordinatorClient {
+  readonly url: string;
+  readonly #token: string;
+  readonly #timeoutMs: number;
+
+  constructor({ url, token, timeoutMs = 10_000 }: CoordinatorClientOptions) {
+    this.url = url.replace(/\/+$/, '');
+    this.#token = token;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Resolves when the coordinator and its Redis answer; a coordinator whose Redis is down is unreachable. */
+  async health(): Promise<{ ok: true }> {
+    await this.#request('GET', '/healthz', Health);
+    return { ok: true };
+  }
+
+  /** Publishing the same role, tag and image again returns the stored release. */
+  async publishRelease(body: PublishReleaseBody): Promise<Release> {
+    return this.#request('POST', '/v1/releases', Release, body);
+  }
+
+  /** Newest first. */
+  async listReleases(role: string): Promise<Release[]> {
+    return (await this.#request('GET', `/v1/releases/${encodeURIComponent(role)}`, ReleaseList)).releases;
+  }
+
+  async markBroken(role: string, tag: string, request: MarkBrokenRequest): Promise<Release> {
+    return this.#request('POST', `/v1/releases/${encodeURIComponent(role)}/${encodeURIComponent(tag)}/broken`, Release, request);
+  }
+
+  async createDeploy(body: CreateDeployBody): Promise<Deploy> {
+    return this.#request('POST', '/v1/deploys', Deploy, body);
+  }
+
+  async getDeploy(id: string): Promise<Deploy> {
+    return this.#request('GET', `/v1/deploys/${encodeURIComponent(id)}`, Deploy);
+  }
+
+  /** Newest first. */
+  async listDeploys(filter: DeployListFilter = {}): Promise<Deploy[]> {
+    const query = new URLSearchParams();
+    if (filter.role !== undefined) query.set('role', filter.role);
+    if (filter.env !== undefined) query.set('env', filter.env);
+    if (filter.limit !== undefined) query.set('limit', String(filter.limit));
+    const search = query.size > 0 ? `?${query.toString()}` : '';
+    return (await this.#request('GET', `/v1/deploys${search}`, DeployList)).deploys;
+  }
+
+  /** Sends one host's whole report; answers with the deploy's status after it. */
+  async report(id: string, report: HostReport): Promise<{ status: DeployStatus }> {
+    return this.#request('POST', `/v1/deploys/${encodeURIComponent(id)}/reports`, ReportAnswer, report);
+  }
+
+  async #request<T>(method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+    const url = `${this.url}${path}`;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      throw new UnreachableError(`coordinator at ${this.url} ${describeFetchFailure(error, this.#timeoutMs)}`, { cause: error });
+    }
+    const json = parseJson(text);
+    if (!response.ok) throw errorFor(response.status, json, text, `${method} ${url}`);
+    const result = schema.safeParse(json);
+    if (!result.success) {
+      throw new GrapevineError('coordinator_error', `unexpected answer to ${method} ${url}: ${describeIssues(result.error)}`);
+    }
+    return result.data;
+  }
+}
+
+function describeFetchFailure(error: unknown, timeoutMs: number): string {
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    return `did not answer within ${timeoutMs} ms`;
+  }
+  // fetch reports "fetch failed" and keeps the useful part (ECONNREFUSED, ENOTFOUND) in its cause.
+  const cause = error instanceof Error && error.cause !== undefined ? `: ${errorMessage(error.cause)}` : '';
+  return `is unreachable (${errorMessage(error)}${cause})`;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function errorFor(status: number, json: unknown, text: string, what: string): GrapevineError {
+  const parsed = ErrorBody.safeParse(json);
+  const code = parsed.success ? parsed.data.error.code : undefined;
+  const message = parsed.success ? parsed.data.error.message : `${what} answered ${status}: ${text.slice(0, 200) || '(empty body)'}`;
+  switch (status) {
+    case 400:
+      return new ValidationError(message);
+    case 401:
+      return new UnauthorizedError(message);
+    case 404:
+      return new NotFoundError(message);
+    case 409:
+      return new ConflictError(code ?? 'conflict', message);
+    case 502:
+    case 503:
+      // The coordinator is up but something behind it (Serf, Redis) did not answer.
+      if (code === 'unreachable') return new UnreachableError(message);
+      return new GrapevineError('coordinator_error', message);
+    default:
+      return new GrapevineError('coordinator_error', message);
+  }
+}

@@ -1,0 +1,121 @@
+// The Serf wrapper against real `serf agent` processes on loopback addresses.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { SerfAgentProcess } from '../../shared/serf/serf-agent-process.js';
+import { SerfCli, rolesTagPattern } from '../../shared/serf/serf-cli.js';
+import { EventInbox, type ForwardedEvent } from '../../agent/serf/event-inbox.js';
+import { UnreachableError } from '../../shared/errors.js';
+import { PROJECT_ROOT } from '../../cli/dev/dev-cluster.js';
+import { freePort } from '../fixtures/cluster.js';
+
+const logger = pino({ level: 'silent' });
+const handler = join(PROJECT_ROOT, 'dist', 'agent', 'serf', 'event-handler.js');
+const rpcAuth = 'serf-test-token-1234';
+
+interface Node {
+  name: string;
+  serf: SerfAgentProcess;
+  inbox: EventInbox;
+  received: ForwardedEvent[];
+}
+
+async function poll<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('serf wrapper on real agents', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gvtest-serf-'));
+  const nodes: Node[] = [];
+  const specs = [
+    { name: 'a1', ip: '127.0.0.21', tags: { env: 'production', roles: 'web' } },
+    { name: 'a2', ip: '127.0.0.22', tags: { env: 'production', roles: 'api,web' } },
+    { name: 'a3', ip: '127.0.0.23', tags: { env: 'staging', roles: 'web' } },
+  ];
+  let cli: SerfCli;
+
+  beforeAll(async () => {
+    expect(existsSync(handler), 'run npm run build first: the Serf handler runs from dist/').toBe(true);
+    const gossipPort = await freePort();
+    for (const spec of specs) {
+      const received: ForwardedEvent[] = [];
+      const socket = join(dir, `${spec.name}.sock`);
+      const inbox = new EventInbox(socket, (event) => received.push(event), logger);
+      await inbox.listen();
+      const serf = new SerfAgentProcess({
+        nodeName: spec.name,
+        serf: {
+          binary: 'serf',
+          bind: `${spec.ip}:${gossipPort}`,
+          rpc: `${spec.ip}:${await freePort(spec.ip)}`,
+          join: [`${specs[0]!.ip}:${gossipPort}`],
+          rpcAuth,
+          dataDir: join(dir, spec.name),
+        },
+        tags: spec.tags,
+        deployHandler: `${process.execPath} ${handler} ${socket}`,
+        logger,
+      });
+      await serf.start();
+      nodes.push({ name: spec.name, serf, inbox, received });
+    }
+    cli = nodes[0]!.serf.cli;
+    await poll('all three agents to see each other', async () => ((await cli.members({ status: 'alive' })).length === 3 ? true : undefined));
+  });
+
+  afterAll(async () => {
+    for (const node of nodes) {
+      await node.serf.stop();
+      await node.inbox.close();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists alive members filtered by environment and role tags', async () => {
+    const web = await cli.members({ status: 'alive', tags: { env: 'production', roles: rolesTagPattern('web') } });
+    expect(web.map((m) => m.name).sort()).toEqual(['a1', 'a2']);
+    const api = await cli.members({ status: 'alive', tags: { env: 'production', roles: rolesTagPattern('api') } });
+    expect(api.map((m) => m.name)).toEqual(['a2']);
+    expect(await cli.members({ tags: { env: 'qa' } })).toEqual([]);
+    // Full-match filters: "we" must not match the role "web".
+    expect(await cli.members({ tags: { roles: rolesTagPattern('we') } })).toEqual([]);
+  });
+
+  it('carries an event to every agent through its handler, once each, with the payload intact', async () => {
+    const payload = JSON.stringify({ v: 1, role: 'web', env: 'production', id: 'd-serftest1' });
+    await cli.event('deploy', payload);
+    await poll('every agent to hand the event over', () => (nodes.every((n) => n.received.length >= 1) ? true : undefined));
+    for (const node of nodes) {
+      expect(node.received).toHaveLength(1);
+      expect(node.received[0]).toMatchObject({ event: 'deploy', payload });
+    }
+    await cli.event('deploy', payload.replace('serftest1', 'serftest2'));
+    await poll('the second event', () => (nodes.every((n) => n.received.length >= 2) ? true : undefined));
+    expect(nodes.map((n) => n.received.length)).toEqual([2, 2, 2]);
+  });
+
+  it('drops a member that left from the alive list', async () => {
+    const leaving = nodes.pop()!;
+    await leaving.serf.stop();
+    await leaving.inbox.close();
+    await poll('a3 to be gone from the alive members', async () =>
+      (await cli.members({ status: 'alive' })).some((m) => m.name === 'a3') ? undefined : true,
+    );
+    const all = await cli.members();
+    expect(all.find((m) => m.name === 'a3')?.status).toBe('left');
+  });
+
+  it('refuses a wrong RPC token with a clear error', async () => {
+    const address = (nodes[0]!.serf.cli as unknown as { rpc: string[] }).rpc[0]!.replace('-rpc-addr=', '');
+    const intruder = new SerfCli({ rpcAddr: address, rpcAuth: 'wrong-token-0000' });
+    await expect(intruder.members()).rejects.toBeInstanceOf(UnreachableError);
+  });
+});

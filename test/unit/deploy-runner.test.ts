@@ -1,0 +1,111 @@
+// The deploy's step order and its failure handling, with fakes for every adapter.
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { DeployRunner } from '../../agent/deploy/deploy-runner.js';
+import type { AcquireOptions, AcquireResult, DeployGroup, FleetState, SlotLocks } from '../../agent/locks/slot-locks.js';
+import type { ContainerRuntime } from '../../agent/runtime/container-runtime.js';
+import type { BackendServer, LoadBalancer } from '../../agent/lb/load-balancer.js';
+import type { Deploy, HostReport } from '../../shared/schemas.js';
+import { DeployStepError } from '../../shared/errors.js';
+
+const logger = pino({ level: 'silent' });
+const event = { v: 1 as const, role: 'web', env: 'production', id: 'd-test01' };
+const deploy: Deploy = {
+  id: 'd-test01', role: 'web', env: 'production', tag: 'v2', image: 'registry:5000/web:v2',
+  status: 'in_progress', createdAt: 0, hosts: {},
+};
+
+function setup(options: { failAt?: string; brokenAt?: string; brokenBeforeSlot?: boolean } = {}) {
+  const calls: string[] = [];
+  let broken: string | null = options.brokenBeforeSlot ? 'bad health' : null;
+  const reports: HostReport[] = [];
+  const fail = (step: string) => {
+    if (options.failAt === step) throw new DeployStepError(step, `${step} exploded`);
+    if (options.brokenAt === step) broken = 'marked by an engineer';
+  };
+  const locks: SlotLocks = {
+    async acquire(o: AcquireOptions): Promise<AcquireResult> {
+      calls.push(`acquire ${o.slots}`);
+      if (broken) return { kind: 'broken', reason: broken };
+      return { kind: 'acquired', lease: { slot: 1, signal: new AbortController().signal, release: async () => void calls.push('release') } };
+    },
+  };
+  const fleet: FleetState = {
+    initRemaining: async (_g: DeployGroup, _id: string, n: number) => (calls.push(`init ${n}`), n),
+    finishHost: async () => (calls.push('finish'), 0),
+    brokenReason: async () => broken,
+    markBroken: async (_g, tag, reason) => void calls.push(`markBroken ${tag} ${reason}`),
+  };
+  let image: string | null = 'registry:5000/web:v1';
+  const runtime: ContainerRuntime = {
+    runningImage: async () => image,
+    pull: async (ref) => (calls.push(`pull ${ref}`), fail('pull')),
+    up: async (_role, ref) => (calls.push(`up ${ref}`), fail('up'), void (image = ref)),
+    waitHealthy: async () => (calls.push('health'), image === deploy.image ? fail('health') : undefined),
+  };
+  const loadBalancer: LoadBalancer = {
+    drain: async (backend, server) => (calls.push(`drain ${backend}/${server}`), fail('drain')),
+    register: async (backend, server, address) => void calls.push(`register ${backend}/${server} ${address}`),
+    servers: async (): Promise<BackendServer[]> => [],
+  };
+  const runner = new DeployRunner({
+    node: 'h1',
+    lb: { web: { backend: 'web', address: '10.0.0.11:8080' } },
+    slots: '1/3',
+    members: { countAlive: async () => 6 },
+    locks, fleet, runtime, loadBalancer,
+    coordinator: { getDeploy: async () => deploy, report: async (_id, r) => void reports.push(r) },
+    logger,
+  });
+  return { runner, calls, reports };
+}
+
+describe('deploy runner', () => {
+  it('counts, takes a slot, drains, pulls, starts, waits for health, registers, releases and counts itself out', async () => {
+    const { runner, calls, reports } = setup();
+    const report = await runner.run(event, new AbortController().signal);
+    expect(calls).toEqual([
+      'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
+      'register web/h1 10.0.0.11:8080', 'release', 'finish',
+    ]);
+    expect(report).toMatchObject({ host: 'h1', state: 'succeeded', slot: 1, counted: 6, remaining: 0 });
+    expect(report.steps.map((s) => s.step)).toEqual(['received', 'slot', 'drain', 'pull', 'up', 'health', 'register', 'release']);
+    expect(reports.at(-1)).toEqual(report);
+  });
+
+  it('on a failed health check marks the release broken, puts the previous tag back and re-registers', async () => {
+    const { runner, calls } = setup({ failAt: 'health' });
+    const report = await runner.run(event, new AbortController().signal);
+    expect(report.state).toBe('failed');
+    expect(report.error).toContain('health exploded');
+    expect(calls).toEqual([
+      'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
+      'markBroken v2 h1: health: health exploded',
+      'up registry:5000/web:v1', 'health', 'register web/h1 10.0.0.11:8080', 'release', 'finish',
+    ]);
+  });
+
+  it('a failed pull leaves the running container alone and re-registers it', async () => {
+    const { runner, calls } = setup({ failAt: 'pull' });
+    const report = await runner.run(event, new AbortController().signal);
+    expect(report.state).toBe('failed');
+    expect(calls.filter((c) => c.startsWith('up'))).toEqual([]);
+    expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
+  });
+
+  it('stands down without touching anything when the release is broken while it waits', async () => {
+    const { runner, calls } = setup({ brokenBeforeSlot: true });
+    const report = await runner.run(event, new AbortController().signal);
+    expect(report).toMatchObject({ state: 'cancelled', remaining: 0 });
+    expect(report.error).toContain('bad health');
+    expect(calls).toEqual(['init 6', 'acquire 2', 'finish']);
+  });
+
+  it('stands down before pulling when the release is marked broken after it drained', async () => {
+    const { runner, calls } = setup({ brokenAt: 'drain' });
+    const report = await runner.run(event, new AbortController().signal);
+    expect(report.state).toBe('cancelled');
+    expect(calls.some((c) => c.startsWith('pull'))).toBe(false);
+    expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
+  });
+});
