@@ -52,7 +52,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     slots: config.slots,
     members: new SerfMemberCounter(serf.cli),
     locks: new RedisSlotLocks({ redis, ttlMs: config.lockTtlMs, logger: log.child({ component: 'locks' }) }),
-    fleet: new RedisFleetState({ redis, logger: log.child({ component: 'fleet' }) }),
+    fleet: new RedisFleetState({ redis, host: config.node, logger: log.child({ component: 'fleet' }) }),
     runtime: new DockerComposeRuntime({
       node: config.node,
       roles: config.roles,

@@ -206,6 +206,8 @@ export class RedisSlotLocks implements SlotLocks {
   private openWaiter(log: Logger): Redis {
     const waiter = this.redis.duplicate({
       commandTimeout: undefined,
+      // The BLPOP is sent before the new connection is ready; it must queue, not fail.
+      enableOfflineQueue: true,
       // Resolves a BLPOP stuck on a dead socket just after its own timeout.
       blockingTimeout: this.pollMs + 1_000,
       disableClientInfo: true,

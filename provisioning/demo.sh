@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `npm run demo`: from a fresh clone, sets this machine up, brings up a local cluster of
+# six hosts, deploys v1 and then v2 with live progress, shows the load balancer answering
+# v2 from every host, and removes the cluster again (pass --keep to leave it running).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+keep=false
+for arg in "$@"; do
+  case "$arg" in
+    --keep) keep=true ;;
+    *) printf 'demo: unknown argument %s (only --keep is accepted)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
+
+if [[ "$(id -u)" -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then exec sudo -E -- bash "${BASH_SOURCE[0]}" "$@"; fi
+  printf 'demo: needs root (Docker engine, network namespaces), and sudo is not installed\n' >&2
+  exit 2
+fi
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+grapevine() { node dist/cli/main.js "$@"; }
+
+step "setting up this machine (packages, Compose v2, Docker engine)"
+bash provisioning/install.sh
+if [[ ! -d node_modules ]]; then npm ci --no-audit --no-fund; fi
+npm run --silent build
+
+if grapevine dev status >/dev/null 2>&1; then
+  step "removing the local cluster left from an earlier run"
+  grapevine dev down
+fi
+
+step "bringing up the local cluster: registry, Redis, HAProxy, coordinator, 6 hosts"
+grapevine dev up --hosts 6 --start-delay 0.5
+if [[ "$keep" == false ]]; then trap 'printf "\n"; grapevine dev down' EXIT; fi
+
+status_json="$(grapevine --json dev status)"
+field() { node -e 'const s = JSON.parse(process.argv[1]); console.log(process.argv[2].split(".").reduce((o, k) => o[k], s))' "$status_json" "$1"; }
+GRAPEVINE_COORDINATOR="$(field coordinatorUrl)"
+GRAPEVINE_TOKEN="$(field token)"
+lb="$(field lbUrl)"
+export GRAPEVINE_COORDINATOR GRAPEVINE_TOKEN
+
+step "deploying web:v1 to production (at most 2 of 6 hosts at a time)"
+grapevine deploy web --env production --tag v1 --wait
+
+step "deploying web:v2 to production"
+grapevine deploy web --env production --tag v2 --wait
+
+step "asking the load balancer ($lb) 18 times"
+for _ in $(seq 1 18); do curl -fsS --max-time 5 "$lb/"; done | sort | uniq -c
+
+if [[ "$keep" == true ]]; then
+  step "the cluster keeps running; see it with: node dist/cli/main.js dev status; remove it with: node dist/cli/main.js dev down"
+fi

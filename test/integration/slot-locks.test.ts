@@ -1,0 +1,434 @@
+// Slot locks and deploy counters against a real redis-server: what an operator could see in Redis.
+
+import { setTimeout as delay } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LockScripts } from '../../agent/locks/lua-scripts.js';
+import { RedisFleetState } from '../../agent/locks/redis-fleet-state.js';
+import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../agent/locks/redis-slot-locks.js';
+import type { DeployGroup } from '../../agent/locks/slot-locks.js';
+import { LockLostError } from '../../shared/errors.js';
+import { redisKeys } from '../../shared/redis-keys.js';
+import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
+
+const silent = pino({ level: 'silent' });
+
+let server: RedisInstance;
+let admin: Redis;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  admin = client();
+});
+
+afterEach(async () => {
+  // Every test leaves its clients closed, so the next one (and the command count) starts quiet.
+  await Promise.all(clients.splice(1).map((c) => c.quit().catch(() => c.disconnect())));
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+  await server?.[Symbol.asyncDispose]();
+});
+
+/** One connection per simulated host, as on a real fleet. */
+function client(): Redis {
+  const c = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  c.on('error', () => undefined);
+  clients.push(c);
+  return c;
+}
+
+function locks(options: { ttlMs?: number; pollMs?: number; logger?: typeof silent; redis?: Redis } = {}) {
+  return new RedisSlotLocks({
+    redis: options.redis ?? client(),
+    ttlMs: options.ttlMs ?? 10_000,
+    logger: options.logger ?? silent,
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+  });
+}
+
+function recordingLogger() {
+  const lines: { level: number; msg: string }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+  return { logger, lines };
+}
+
+async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(20);
+  }
+}
+
+function acquired(result: RedisAcquireResult): RedisSlotLease {
+  if (result.kind !== 'acquired') throw new Error(`expected a slot, got ${JSON.stringify(result)}`);
+  return result.lease;
+}
+
+/** Tracks whether a promise has settled, without awaiting it. */
+function track<T>(promise: Promise<T>) {
+  const state = { settled: false, promise };
+  promise.then(
+    () => (state.settled = true),
+    () => (state.settled = true),
+  );
+  return state;
+}
+
+async function keysMatching(pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await admin.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    found.push(...batch);
+  } while (cursor !== '0');
+  return found;
+}
+
+async function commandCalls(): Promise<Map<string, number>> {
+  const info = await admin.info('commandstats');
+  const calls = new Map<string, number>();
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1]!, Number(match[2]));
+  return calls;
+}
+
+function callsDelta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  const delta = new Map<string, number>();
+  for (const [name, count] of after) {
+    const d = count - (before.get(name) ?? 0);
+    if (d > 0) delta.set(name, d);
+  }
+  return delta;
+}
+
+const waiters = (group: DeployGroup) => admin.zcard(redisKeys.waiters(group.role, group.env));
+const wakeLists = (group: DeployGroup) => keysMatching(`${redisKeys.wake(group.role, group.env, '')}*`);
+
+describe('slot locks on a real redis-server', () => {
+  it('never lets more hosts hold slots than there are slots, and every contender gets one', async () => {
+    const group = { role: 'contend', env: 'test' };
+    const slots = 3;
+    let holding = 0;
+    let mostHolding = 0;
+    let mostKeys = 0;
+    const problems: string[] = [];
+    const heldSlots = new Set<number>();
+
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const keys = await keysMatching(`${redisKeys.slotPrefix(group.role, group.env)}*`);
+        mostKeys = Math.max(mostKeys, keys.length);
+        for (const key of keys) {
+          if (!/:lock:[123]$/.test(key)) problems.push(`unexpected lock key ${key}`);
+        }
+        await delay(5);
+      }
+    })();
+
+    const contenders = Array.from({ length: 12 }, () => locks({ pollMs: 30_000 }));
+    const results = await Promise.all(
+      contenders.map(async (contender) => {
+        const lease = acquired(await contender.acquire({ group, slots, tag: 'v1', signal: AbortSignal.timeout(30_000) }));
+        holding++;
+        mostHolding = Math.max(mostHolding, holding);
+        if (heldSlots.has(lease.slot)) problems.push(`slot ${lease.slot} granted twice`);
+        heldSlots.add(lease.slot);
+        const slotKey = redisKeys.slot(group.role, group.env, lease.slot);
+        if ((await admin.get(slotKey)) !== lease.token) problems.push(`slot ${lease.slot} key does not hold its holder's token`);
+        // The "deploy": a short, random hold.
+        await delay(20 + Math.floor(Math.random() * 60));
+        if ((await admin.get(slotKey)) !== lease.token) problems.push(`slot ${lease.slot} key changed while held`);
+        heldSlots.delete(lease.slot);
+        holding--;
+        await lease.release();
+        return lease.slot;
+      }),
+    );
+    sampling = false;
+    await sampler;
+
+    expect(problems).toEqual([]);
+    expect(results).toHaveLength(12);
+    expect(mostHolding).toBeLessThanOrEqual(slots);
+    expect(mostHolding).toBeGreaterThanOrEqual(2);
+    expect(mostKeys).toBeLessThanOrEqual(slots);
+    expect(await keysMatching(`${redisKeys.slotPrefix(group.role, group.env)}*`)).toEqual([]);
+    expect(await waiters(group)).toBe(0);
+    expect(await wakeLists(group)).toEqual([]);
+  }, 40_000);
+
+  it('a release wakes exactly one waiter, the oldest, without waiting for the fallback poll', async () => {
+    const group = { role: 'handover', env: 'test' };
+    const signal = AbortSignal.timeout(20_000);
+    const holder = acquired(await locks().acquire({ group, slots: 1, tag: 'v1', signal }));
+
+    // A 30 s poll means only a wake-up can hand the slot over within the test's time.
+    const queue = [];
+    for (let i = 1; i <= 3; i++) {
+      queue.push(track(locks({ pollMs: 30_000 }).acquire({ group, slots: 1, tag: 'v1', signal })));
+      await waitFor(`waiter ${i} in the queue`, async () => (await waiters(group)) === i);
+    }
+    const [first, second, third] = queue as [(typeof queue)[0], (typeof queue)[0], (typeof queue)[0]];
+
+    const before = await commandCalls();
+    await holder.release();
+    const firstLease = acquired(await first.promise);
+    const afterFirst = callsDelta(before, await commandCalls());
+    expect(afterFirst.get('lpush')).toBe(1);
+    expect(await waiters(group)).toBe(2);
+    expect(second.settled || third.settled).toBe(false);
+
+    await firstLease.release();
+    const secondLease = acquired(await second.promise);
+    expect(third.settled).toBe(false);
+    await secondLease.release();
+    const thirdLease = acquired(await third.promise);
+    await thirdLease.release();
+
+    // Three releases found someone waiting; the last found nobody.
+    expect(callsDelta(before, await commandCalls()).get('lpush')).toBe(3);
+    expect(await waiters(group)).toBe(0);
+    expect(await wakeLists(group)).toEqual([]);
+  }, 20_000);
+
+  it('a holder that dies keeps its slot until the TTL ends, then a waiter gets it', async () => {
+    const group = { role: 'deadholder', env: 'test' };
+    const slotKey = redisKeys.slot(group.role, group.env, 1);
+    const holderRedis = client();
+    const holder = acquired(await locks({ redis: holderRedis, ttlMs: 1_500 }).acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+
+    const waiter = track(locks({ ttlMs: 1_500, pollMs: 200 }).acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
+
+    // Dies without releasing: its connection is gone, so it cannot renew either.
+    holderRedis.disconnect();
+    expect(await admin.get(slotKey)).toBe(holder.token);
+    expect(await admin.pttl(slotKey)).toBeGreaterThan(0);
+    expect(waiter.settled).toBe(false);
+
+    const lease = acquired(await waiter.promise);
+    expect(lease.slot).toBe(1);
+    expect(await admin.get(slotKey)).toBe(lease.token);
+    await waitFor('the dead holder to notice its loss', () => holder.signal.aborted);
+    expect(holder.signal.reason).toBeInstanceOf(LockLostError);
+    await lease.release();
+  }, 20_000);
+
+  it('a wake-up sent to a waiter that died is made up for by the next poll', async () => {
+    const group = { role: 'deadwaiter', env: 'test' };
+    const signal = AbortSignal.timeout(20_000);
+    const holder = acquired(await locks().acquire({ group, slots: 1, tag: 'v1', signal }));
+    const waiter = track(locks({ pollMs: 300 }).acquire({ group, slots: 1, tag: 'v1', signal }));
+    await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
+    // A host that queued earlier and then crashed: first in line, never reads its wake list.
+    await admin.zadd(redisKeys.waiters(group.role, group.env), '0', 'crashed-host');
+
+    await holder.release();
+    const lease = acquired(await waiter.promise);
+    expect(lease.slot).toBe(1);
+    expect(await admin.zrange(redisKeys.waiters(group.role, group.env), '0', '-1')).toEqual([]);
+    await lease.release();
+    await admin.del(redisKeys.wake(group.role, group.env, 'crashed-host'));
+  }, 20_000);
+
+  it('a release by a non-holder changes nothing and wakes nobody', async () => {
+    const group = { role: 'nonholder', env: 'test' };
+    const slotKey = redisKeys.slot(group.role, group.env, 1);
+    const signal = AbortSignal.timeout(20_000);
+    const lease = acquired(await locks().acquire({ group, slots: 1, tag: 'v1', signal }));
+    const waiter = track(locks({ pollMs: 30_000 }).acquire({ group, slots: 1, tag: 'v1', signal }));
+    await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
+
+    const scripts = LockScripts.for(admin);
+    const before = await commandCalls();
+    const outcome = await scripts.releaseSlot(
+      { slot: slotKey, waiters: redisKeys.waiters(group.role, group.env) },
+      'not-the-holder',
+      redisKeys.wake(group.role, group.env, ''),
+    );
+    expect(outcome).toBe('not-held');
+    expect(await admin.get(slotKey)).toBe(lease.token);
+    expect(await waiters(group)).toBe(1);
+    expect(callsDelta(before, await commandCalls()).get('lpush')).toBeUndefined();
+
+    // Releasing twice is safe: the second call does nothing.
+    await lease.release();
+    await lease.release();
+    const next = acquired(await waiter.promise);
+    expect(await admin.get(slotKey)).toBe(next.token);
+
+    // A lease whose key was taken behind its back leaves the new value alone.
+    await admin.set(slotKey, 'intruder');
+    await next.release();
+    expect(await admin.get(slotKey)).toBe('intruder');
+  }, 20_000);
+
+  it('renewal keeps a held lock past its TTL, and a lock taken away aborts the lease signal once', async () => {
+    const group = { role: 'renewal', env: 'test' };
+    const slotKey = redisKeys.slot(group.role, group.env, 1);
+    const { logger, lines } = recordingLogger();
+    const slotLocks = locks({ ttlMs: 1_000, logger });
+    const lease = acquired(await slotLocks.acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+
+    // Three renewals at TTL/2 carry the lock past 1.5 TTLs.
+    let renewals = 0;
+    let lastTtl = await admin.pttl(slotKey);
+    await waitFor('three renewals', async () => {
+      expect(await admin.get(slotKey)).toBe(lease.token);
+      const ttl = await admin.pttl(slotKey);
+      if (ttl > lastTtl) renewals++;
+      lastTtl = ttl;
+      return renewals >= 3;
+    });
+    expect(lease.signal.aborted).toBe(false);
+
+    await admin.del(slotKey);
+    await waitFor('the lease to notice the deleted key', () => lease.signal.aborted);
+    expect(lease.signal.reason).toBeInstanceOf(LockLostError);
+    expect((lease.signal.reason as LockLostError).code).toBe('lock_lost');
+    await lease.release();
+    expect(lines.filter((line) => line.level === 40 && /no longer held/.test(line.msg))).toHaveLength(1);
+
+    // Replaced by another token: the same, and the release leaves the other holder's key alone.
+    const second = acquired(await slotLocks.acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    await admin.set(slotKey, 'someone-else', 'PX', 60_000);
+    await waitFor('the lease to notice the replaced key', () => second.signal.aborted);
+    expect(second.signal.reason).toBeInstanceOf(LockLostError);
+    await second.release();
+    expect(await admin.get(slotKey)).toBe('someone-else');
+    await admin.del(slotKey);
+  }, 20_000);
+
+  it('every waiting host stands down with the reason when the release is marked broken', async () => {
+    const group = { role: 'broken', env: 'test' };
+    const signal = AbortSignal.timeout(20_000);
+    const holder = acquired(await locks().acquire({ group, slots: 1, tag: 'v1', signal }));
+    const waiting = Array.from({ length: 5 }, () => locks({ pollMs: 30_000 }).acquire({ group, slots: 1, tag: 'v1', signal }));
+    await waitFor('five waiters in the queue', async () => (await waiters(group)) === 5);
+
+    const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'host-7' });
+    await fleet.markBroken(group, 'v1', 'health check failed on host-7');
+
+    // A 30 s poll: only the wake-ups can end these waits within the test's time.
+    const results = await Promise.all(waiting);
+    expect(results).toEqual(Array.from({ length: 5 }, () => ({ kind: 'broken', reason: 'health check failed on host-7' })));
+    expect(await waiters(group)).toBe(0);
+    expect(await wakeLists(group)).toEqual([]);
+
+    const mark = JSON.parse((await admin.get(redisKeys.broken(group.role, group.env, 'v1')))!) as Record<string, unknown>;
+    expect(mark).toMatchObject({ reason: 'health check failed on host-7', host: 'host-7' });
+    expect(Number.isNaN(Date.parse(String(mark.at)))).toBe(false);
+    expect(await admin.pttl(redisKeys.broken(group.role, group.env, 'v1'))).toBe(-1);
+    expect(await fleet.brokenReason(group, 'v1')).toBe('health check failed on host-7');
+
+    // A host arriving later stands down on its first try, without waiting.
+    let waited = false;
+    const late = await locks().acquire({ group, slots: 1, tag: 'v1', signal, onWait: () => (waited = true) });
+    expect(late).toEqual({ kind: 'broken', reason: 'health check failed on host-7' });
+    expect(waited).toBe(false);
+    await holder.release();
+  }, 20_000);
+
+  it('an abort while waiting rejects at once and takes the host out of the queue', async () => {
+    const group = { role: 'abort', env: 'test' };
+    const holder = acquired(await locks().acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const controller = new AbortController();
+    let waits = 0;
+    const waiting = locks({ pollMs: 30_000 }).acquire({ group, slots: 1, tag: 'v1', signal: controller.signal, onWait: () => waits++ });
+    waiting.catch(() => undefined);
+    await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
+    await waitFor('the waiter blocked on its wake list', async () => /blocked_clients:1\r?\n/.test(await admin.info('clients')));
+
+    controller.abort(new Error('deploy deadline passed'));
+    await expect(waiting).rejects.toThrow('deploy deadline passed');
+    expect(waits).toBe(1);
+    expect(await waiters(group)).toBe(0);
+    expect(await wakeLists(group)).toEqual([]);
+    await waitFor('the blocking connection to close', async () => /blocked_clients:0\r?\n/.test(await admin.info('clients')));
+    await holder.release();
+  }, 20_000);
+
+  it('a waiter that stands down hands an unused wake-up to the next waiter', async () => {
+    const group = { role: 'passon', env: 'test' };
+    const waitersKey = redisKeys.waiters(group.role, group.env);
+    const prefix = redisKeys.wake(group.role, group.env, '');
+    const scripts = LockScripts.for(admin);
+    await admin.zadd(waitersKey, '1', 'token-b', '2', 'token-c');
+    // token-a was popped by a release and its wake-up is still unread.
+    await admin.lpush(redisKeys.wake(group.role, group.env, 'token-a'), '0');
+
+    expect(await scripts.wakeNext({ waiters: waitersKey, ownWake: redisKeys.wake(group.role, group.env, 'token-a') }, 'token-a', prefix)).toBe('woke');
+    expect(await admin.lrange(redisKeys.wake(group.role, group.env, 'token-b'), 0, -1)).toEqual(['1']);
+    expect(await admin.exists(redisKeys.wake(group.role, group.env, 'token-a'))).toBe(0);
+    expect(await admin.zrange(waitersKey, '0', '-1')).toEqual(['token-c']);
+
+    // token-c is still queued and was never woken: it owes nobody anything.
+    expect(await scripts.wakeNext({ waiters: waitersKey, ownWake: redisKeys.wake(group.role, group.env, 'token-c') }, 'token-c', prefix)).toBe('none');
+    expect(await admin.zcard(waitersKey)).toBe(0);
+    await admin.del(redisKeys.wake(group.role, group.env, 'token-b'));
+  });
+
+  it('counts each host once down to zero, and only the first host sets the counter', async () => {
+    const group = { role: 'counter', env: 'test' };
+    const fleet = new RedisFleetState({ redis: client(), logger: silent });
+    const other = new RedisFleetState({ redis: client(), logger: silent });
+
+    expect(await fleet.initRemaining(group, 'd-count01', 3)).toBe(3);
+    expect(await other.initRemaining(group, 'd-count01', 5)).toBe(3);
+    const ttl = await admin.ttl(redisKeys.remaining(group.role, group.env, 'd-count01'));
+    expect(ttl).toBeGreaterThan(6 * 24 * 3600);
+    expect(ttl).toBeLessThanOrEqual(7 * 24 * 3600);
+
+    expect(await fleet.finishHost(group, 'd-count01', 'host-a')).toBe(2);
+    expect(await other.finishHost(group, 'd-count01', 'host-a')).toBe(2);
+    expect(await other.finishHost(group, 'd-count01', 'host-b')).toBe(1);
+    expect(await fleet.finishHost(group, 'd-count01', 'host-c')).toBe(0);
+    expect(await fleet.finishHost(group, 'd-count01', 'host-c')).toBe(0);
+    expect(await admin.get(redisKeys.remaining(group.role, group.env, 'd-count01'))).toBe('0');
+    expect(await admin.smembers(redisKeys.finishedHosts(group.role, group.env, 'd-count01'))).toHaveLength(3);
+    expect(await admin.ttl(redisKeys.finishedHosts(group.role, group.env, 'd-count01'))).toBeGreaterThan(6 * 24 * 3600);
+
+    await expect(fleet.finishHost(group, 'd-never01', 'host-a')).rejects.toMatchObject({ code: 'deploy_counter_missing' });
+    expect(await fleet.brokenReason(group, 'v9')).toBeNull();
+  });
+
+  it('a waiting host costs Redis about one command per second', async () => {
+    const group = { role: 'cost', env: 'test' };
+    const holder = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const controller = new AbortController();
+    const waiting = locks({ ttlMs: 60_000 }).acquire({ group, slots: 1, tag: 'v1', signal: controller.signal });
+    waiting.catch(() => undefined);
+    await waitFor('the waiter blocked on its wake list', async () => /blocked_clients:1\r?\n/.test(await admin.info('clients')));
+
+    const before = await commandCalls();
+    const startedAt = Date.now();
+    await delay(3_000); // the measuring window itself, not a wait for a condition
+    const after = await commandCalls();
+    const seconds = (Date.now() - startedAt) / 1000;
+
+    // Commands run inside the acquire script are counted by Redis too; they are not round trips.
+    const insideScripts = new Set(['exists', 'set', 'zadd', 'zrem', 'pexpire', 'time']);
+    const delta = callsDelta(before, after);
+    delta.delete('info');
+    let sent = 0;
+    let scripted = 0;
+    for (const [name, count] of delta) {
+      if (insideScripts.has(name)) scripted += count;
+      else sent += count;
+    }
+    console.log(
+      `one waiting host over ${seconds.toFixed(1)} s: ${sent} commands sent (${[...delta].map(([n, c]) => `${n}=${c}`).join(', ')}; ${scripted} of them inside scripts)`,
+    );
+    expect(sent).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
+
+    controller.abort(new Error('done measuring'));
+    await expect(waiting).rejects.toThrow('done measuring');
+    await holder.release();
+  }, 20_000);
+});
