@@ -1,0 +1,92 @@
+// The compose runtime against the real Docker engine with the sample app images.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { pino } from 'pino';
+import { stringify as toYaml } from 'yaml';
+import { DockerComposeRuntime } from '../../agent/runtime/docker-compose-runtime.js';
+import { DeployStepError } from '../../shared/errors.js';
+import { PROJECT_ROOT } from '../../cli/dev/dev-cluster.js';
+import { freePort } from '../fixtures/cluster.js';
+
+const REPOSITORY = 'gvtest-runtime';
+const PROJECT = 'gvtest-runtime-web';
+
+describe('docker compose runtime', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gvtest-runtime-'));
+  const compose = join(dir, 'web.yml');
+  let runtime: DockerComposeRuntime;
+  let url: string;
+
+  beforeAll(async () => {
+    await execa('bash', [join(PROJECT_ROOT, 'provisioning', 'sample-app', 'build.sh'), REPOSITORY]);
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}/`;
+    writeFileSync(
+      compose,
+      toYaml({
+        services: {
+          app: {
+            image: '${GRAPEVINE_IMAGE}',
+            ports: [`127.0.0.1:${port}:8080`],
+            environment: { HOST_NAME: '${GRAPEVINE_NODE}' },
+            healthcheck: { test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/healthz'], interval: '1s', timeout: '1s', retries: 2 },
+          },
+        },
+      }),
+    );
+    runtime = new DockerComposeRuntime({
+      node: 'rt1',
+      roles: { web: { compose, service: 'app', project: PROJECT, healthTimeoutMs: 20_000, lb: { backend: 'web', address: '127.0.0.1:1' } } },
+      dockerSocket: '/var/run/docker.sock',
+      logger: pino({ level: 'silent' }),
+    });
+  });
+
+  afterAll(async () => {
+    await execa('docker', ['compose', '--project-name', PROJECT, '--file', compose, 'down', '--timeout', '1'], {
+      env: { GRAPEVINE_IMAGE: `${REPOSITORY}:v1` },
+      reject: false,
+    });
+    await execa('docker', ['image', 'rm', `${REPOSITORY}:v1`, `${REPOSITORY}:v2`, `${REPOSITORY}:bad`], { reject: false });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts a version, waits for its health check and reports what runs', async () => {
+    expect(await runtime.runningImage('web')).toBeNull();
+    const signal = AbortSignal.timeout(30_000);
+    await runtime.up('web', `${REPOSITORY}:v1`, signal);
+    await runtime.waitHealthy('web', signal);
+    expect(await runtime.runningImage('web')).toBe(`${REPOSITORY}:v1`);
+    expect(await (await fetch(url)).text()).toBe('v1 rt1\n');
+
+    await runtime.up('web', `${REPOSITORY}:v2`, signal);
+    await runtime.waitHealthy('web', signal);
+    expect(await runtime.runningImage('web')).toBe(`${REPOSITORY}:v2`);
+    expect(await (await fetch(url)).text()).toBe('v2 rt1\n');
+  });
+
+  it('rejects a container whose health check fails, naming the step and the check output', async () => {
+    const signal = AbortSignal.timeout(30_000);
+    await runtime.up('web', `${REPOSITORY}:bad`, signal);
+    const failure = await runtime.waitHealthy('web', signal).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DeployStepError);
+    expect((failure as DeployStepError).step).toBe('health');
+    expect((failure as DeployStepError).message).toMatch(/unhealthy: .*404/);
+  });
+
+  it('rejects a pull from an unreachable registry as a pull failure', async () => {
+    const failure = await runtime.pull('127.0.0.1:1/nothing:v1', AbortSignal.timeout(20_000)).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DeployStepError);
+    expect((failure as DeployStepError).step).toBe('pull');
+    expect((failure as DeployStepError).message).toContain('127.0.0.1:1/nothing:v1');
+  });
+
+  it('rejects an image that does not exist locally without pulling it', async () => {
+    const failure = await runtime.up('web', `${REPOSITORY}:never-built`, AbortSignal.timeout(20_000)).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DeployStepError);
+    expect((failure as DeployStepError).step).toBe('up');
+  });
+});
