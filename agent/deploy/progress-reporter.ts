@@ -2,7 +2,7 @@
 // update replaces the one not yet sent, and only the final report is awaited.
 import type { Logger } from '../../shared/logger.js';
 import type { HostReport } from '../../shared/schemas.js';
-import { errorMessage } from '../../shared/errors.js';
+import { UnreachableError, errorMessage } from '../../shared/errors.js';
 
 export interface ReportSink {
   report(deployId: string, report: HostReport): Promise<unknown>;
@@ -48,7 +48,8 @@ export class ProgressReporter {
         await this.sink.report(this.deployId, report);
         return;
       } catch (error) {
-        if (attempt === ATTEMPTS) {
+        // Only a coordinator that did not answer is worth asking again; a refusal stays a refusal.
+        if (attempt === ATTEMPTS || !(error instanceof UnreachableError)) {
           this.logger.warn({ err: errorMessage(error), state: report.state }, 'could not report progress to the coordinator');
           return;
         }

@@ -9,7 +9,7 @@ import { stringify as toYaml } from 'yaml';
 import { DockerComposeRuntime } from '../../agent/runtime/docker-compose-runtime.js';
 import { DeployStepError } from '../../shared/errors.js';
 import { PROJECT_ROOT } from '../../cli/dev/dev-cluster.js';
-import { freePort } from '../fixtures/cluster.js';
+import { freePort } from '../fixtures/server-process.js';
 
 const REPOSITORY = 'gvtest-runtime';
 const PROJECT = 'gvtest-runtime-web';

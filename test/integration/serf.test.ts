@@ -9,7 +9,7 @@ import { SerfCli, rolesTagPattern } from '../../shared/serf/serf-cli.js';
 import { EventInbox, type ForwardedEvent } from '../../agent/serf/event-inbox.js';
 import { UnreachableError } from '../../shared/errors.js';
 import { PROJECT_ROOT } from '../../cli/dev/dev-cluster.js';
-import { freePort } from '../fixtures/cluster.js';
+import { freePort } from '../fixtures/server-process.js';
 
 const logger = pino({ level: 'silent' });
 const handler = join(PROJECT_ROOT, 'dist', 'agent', 'serf', 'event-handler.js');
