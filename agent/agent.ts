@@ -12,7 +12,7 @@ import { decideDeployEvent } from './deploy/deploy-event.js';
 import { EventInbox, type ForwardedEvent } from './serf/event-inbox.js';
 import { SerfMemberCounter } from './serf/serf-members.js';
 import { RedisSlotLocks } from './locks/redis-slot-locks.js';
-import { RedisFleetState } from './locks/redis-fleet-state.js';
+import { RedisFleetState } from '../shared/fleet/redis-fleet-state.js';
 import { DockerComposeRuntime } from './runtime/docker-compose-runtime.js';
 import { HAProxyRuntimeApi } from './lb/haproxy-runtime-api.js';
 

@@ -85,7 +85,7 @@ export class DeployRunner {
     host.state = 'waiting';
     host.publish();
 
-    const acquired = await locks.acquire({ group, slots, tag: deploy.tag, signal, onWait: () => host.step('waiting') });
+    const acquired = await locks.acquire({ group, slots, holder: this.deps.node, tag: deploy.tag, signal, onWait: () => host.step('waiting') });
     if (acquired.kind === 'broken') {
       logger.info({ reason: acquired.reason }, 'release is broken; standing down');
       host.end('cancelled', `release ${deploy.tag} is broken: ${acquired.reason}`);

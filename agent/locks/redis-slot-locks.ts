@@ -6,8 +6,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.js';
 import { redisKeys } from '../../shared/redis-keys.js';
 import { LockLostError, ValidationError, errorMessage } from '../../shared/errors.js';
-import { LockScripts } from './lua-scripts.js';
-import { readBrokenReason } from './redis-fleet-state.js';
+import { LockScripts } from '../../shared/fleet/lua-scripts.js';
+import { readBrokenReason } from '../../shared/fleet/redis-fleet-state.js';
 import type { AcquireOptions, SlotLease, SlotLocks } from './slot-locks.js';
 
 const DEFAULT_POLL_MS = 2_000;
@@ -121,7 +121,8 @@ export class RedisSlotLocks implements SlotLocks {
     }
     signal.throwIfAborted();
 
-    const token = randomUUID();
+    // The holder's name leads the token, so a host lost mid-deploy can have its slot freed by name.
+    const token = `${options.holder}/${randomUUID()}`;
     const keys: GroupKeys = {
       broken: redisKeys.broken(group.role, group.env, tag),
       waiters: redisKeys.waiters(group.role, group.env),

@@ -1,10 +1,8 @@
 // What the deploy needs from the shared lock store. The Redis adapter is the only
 // implementation; unit tests of the deploy logic use fakes.
+import type { DeployGroup } from '../../shared/fleet/fleet-state.js';
 
-export interface DeployGroup {
-  role: string;
-  env: string;
-}
+export type { DeployGroup, FleetState } from '../../shared/fleet/fleet-state.js';
 
 export interface SlotLease {
   /** Which slot (1..k) this host holds. */
@@ -21,6 +19,8 @@ export interface AcquireOptions {
   group: DeployGroup;
   /** How many slots exist for this group: ceil(n/3) of the matching hosts by default. */
   slots: number;
+  /** Name of the host asking; it leads the lock token so the host's slot can be found if it is lost. */
+  holder: string;
   /** Release being deployed: while waiting, a broken mark on it ends the wait. */
   tag: string;
   signal: AbortSignal;
@@ -30,14 +30,4 @@ export interface AcquireOptions {
 
 export interface SlotLocks {
   acquire(options: AcquireOptions): Promise<AcquireResult>;
-}
-
-/** The per-deploy counters and the broken-release mark, shared by every host of a group. */
-export interface FleetState {
-  /** Sets the deploy's remaining-hosts counter to `hosts` unless a host already did; returns its value. */
-  initRemaining(group: DeployGroup, deployId: string, hosts: number): Promise<number>;
-  /** Counts this host as finished once (idempotent); returns the hosts still to finish. */
-  finishHost(group: DeployGroup, deployId: string, host: string): Promise<number>;
-  brokenReason(group: DeployGroup, tag: string): Promise<string | null>;
-  markBroken(group: DeployGroup, tag: string, reason: string): Promise<void>;
 }

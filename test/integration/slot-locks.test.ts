@@ -4,8 +4,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LockScripts } from '../../agent/locks/lua-scripts.js';
-import { RedisFleetState } from '../../agent/locks/redis-fleet-state.js';
+import { LockScripts } from '../../shared/fleet/lua-scripts.js';
+import { RedisFleetState } from '../../shared/fleet/redis-fleet-state.js';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../agent/locks/redis-slot-locks.js';
 import type { DeployGroup } from '../../agent/locks/slot-locks.js';
 import { LockLostError } from '../../shared/errors.js';
@@ -134,7 +134,7 @@ describe('slot locks on a real redis-server', () => {
     const contenders = Array.from({ length: 12 }, () => locks({ pollMs: 30_000 }));
     const results = await Promise.all(
       contenders.map(async (contender) => {
-        const lease = acquired(await contender.acquire({ group, slots, tag: 'v1', signal: AbortSignal.timeout(30_000) }));
+        const lease = acquired(await contender.acquire({ group, slots, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(30_000) }));
         holding++;
         mostHolding = Math.max(mostHolding, holding);
         if (heldSlots.has(lease.slot)) problems.push(`slot ${lease.slot} granted twice`);
@@ -166,12 +166,12 @@ describe('slot locks on a real redis-server', () => {
   it('a release wakes exactly one waiter, the oldest, without waiting for the fallback poll', async () => {
     const group = { role: 'handover', env: 'test' };
     const signal = AbortSignal.timeout(20_000);
-    const holder = acquired(await locks().acquire({ group, slots: 1, tag: 'v1', signal }));
+    const holder = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
 
     // A 30 s poll means only a wake-up can hand the slot over within the test's time.
     const queue = [];
     for (let i = 1; i <= 3; i++) {
-      queue.push(track(locks({ pollMs: 30_000 }).acquire({ group, slots: 1, tag: 'v1', signal })));
+      queue.push(track(locks({ pollMs: 30_000 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal })));
       await waitFor(`waiter ${i} in the queue`, async () => (await waiters(group)) === i);
     }
     const [first, second, third] = queue as [(typeof queue)[0], (typeof queue)[0], (typeof queue)[0]];
@@ -201,9 +201,9 @@ describe('slot locks on a real redis-server', () => {
     const group = { role: 'deadholder', env: 'test' };
     const slotKey = redisKeys.slot(group.role, group.env, 1);
     const holderRedis = client();
-    const holder = acquired(await locks({ redis: holderRedis, ttlMs: 1_500 }).acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const holder = acquired(await locks({ redis: holderRedis, ttlMs: 1_500 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
 
-    const waiter = track(locks({ ttlMs: 1_500, pollMs: 200 }).acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const waiter = track(locks({ ttlMs: 1_500, pollMs: 200 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
     await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
 
     // Dies without releasing: its connection is gone, so it cannot renew either.
@@ -223,8 +223,8 @@ describe('slot locks on a real redis-server', () => {
   it('a wake-up sent to a waiter that died is made up for by the next poll', async () => {
     const group = { role: 'deadwaiter', env: 'test' };
     const signal = AbortSignal.timeout(20_000);
-    const holder = acquired(await locks().acquire({ group, slots: 1, tag: 'v1', signal }));
-    const waiter = track(locks({ pollMs: 300 }).acquire({ group, slots: 1, tag: 'v1', signal }));
+    const holder = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const waiter = track(locks({ pollMs: 300 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
     await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
     // A host that queued earlier and then crashed: first in line, never reads its wake list.
     await admin.zadd(redisKeys.waiters(group.role, group.env), '0', 'crashed-host');
@@ -241,8 +241,8 @@ describe('slot locks on a real redis-server', () => {
     const group = { role: 'nonholder', env: 'test' };
     const slotKey = redisKeys.slot(group.role, group.env, 1);
     const signal = AbortSignal.timeout(20_000);
-    const lease = acquired(await locks().acquire({ group, slots: 1, tag: 'v1', signal }));
-    const waiter = track(locks({ pollMs: 30_000 }).acquire({ group, slots: 1, tag: 'v1', signal }));
+    const lease = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const waiter = track(locks({ pollMs: 30_000 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
     await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
 
     const scripts = LockScripts.for(admin);
@@ -274,7 +274,7 @@ describe('slot locks on a real redis-server', () => {
     const slotKey = redisKeys.slot(group.role, group.env, 1);
     const { logger, lines } = recordingLogger();
     const slotLocks = locks({ ttlMs: 1_000, logger });
-    const lease = acquired(await slotLocks.acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const lease = acquired(await slotLocks.acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
 
     // Three renewals at TTL/2 carry the lock past 1.5 TTLs.
     let renewals = 0;
@@ -296,7 +296,7 @@ describe('slot locks on a real redis-server', () => {
     expect(lines.filter((line) => line.level === 40 && /no longer held/.test(line.msg))).toHaveLength(1);
 
     // Replaced by another token: the same, and the release leaves the other holder's key alone.
-    const second = acquired(await slotLocks.acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const second = acquired(await slotLocks.acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
     await admin.set(slotKey, 'someone-else', 'PX', 60_000);
     await waitFor('the lease to notice the replaced key', () => second.signal.aborted);
     expect(second.signal.reason).toBeInstanceOf(LockLostError);
@@ -305,11 +305,31 @@ describe('slot locks on a real redis-server', () => {
     await admin.del(slotKey);
   }, 20_000);
 
+  it('the slots of a lost host are freed by its name at once, and the next waiter takes over', async () => {
+    const group = { role: 'lost', env: 'test' };
+    const signal = AbortSignal.timeout(20_000);
+    // The lost host's lease is never released or renewed again: only its lock key remains.
+    const lost = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, slots: 2, holder: 'host-lost', tag: 'v1', signal }));
+    const other = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, slots: 2, holder: 'host-b', tag: 'v1', signal }));
+    const waiter = track(locks({ pollMs: 30_000 }).acquire({ group, slots: 2, holder: 'host-c', tag: 'v1', signal }));
+    await waitFor('one waiter in the queue', async () => (await waiters(group)) === 1);
+
+    const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'coordinator' });
+    expect(await fleet.freeSlotsOf(group, 'host-nobody', 2)).toEqual([]);
+    expect(await fleet.freeSlotsOf(group, 'host-lost', 2)).toEqual([lost.slot]);
+
+    // A 30 s poll: only the wake-up sent by the freeing can end this wait in time.
+    const taken = acquired(await waiter.promise);
+    expect(taken.slot).toBe(lost.slot);
+    expect(await admin.get(redisKeys.slot(group.role, group.env, other.slot))).toBe(other.token);
+    await Promise.all([taken.release(), other.release()]);
+  }, 20_000);
+
   it('every waiting host stands down with the reason when the release is marked broken', async () => {
     const group = { role: 'broken', env: 'test' };
     const signal = AbortSignal.timeout(20_000);
-    const holder = acquired(await locks().acquire({ group, slots: 1, tag: 'v1', signal }));
-    const waiting = Array.from({ length: 5 }, () => locks({ pollMs: 30_000 }).acquire({ group, slots: 1, tag: 'v1', signal }));
+    const holder = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const waiting = Array.from({ length: 5 }, () => locks({ pollMs: 30_000 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
     await waitFor('five waiters in the queue', async () => (await waiters(group)) === 5);
 
     const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'host-7' });
@@ -329,7 +349,7 @@ describe('slot locks on a real redis-server', () => {
 
     // A host arriving later stands down on its first try, without waiting.
     let waited = false;
-    const late = await locks().acquire({ group, slots: 1, tag: 'v1', signal, onWait: () => (waited = true) });
+    const late = await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal, onWait: () => (waited = true) });
     expect(late).toEqual({ kind: 'broken', reason: 'health check failed on host-7' });
     expect(waited).toBe(false);
     await holder.release();
@@ -337,10 +357,10 @@ describe('slot locks on a real redis-server', () => {
 
   it('an abort while waiting rejects at once and takes the host out of the queue', async () => {
     const group = { role: 'abort', env: 'test' };
-    const holder = acquired(await locks().acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const holder = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
     const controller = new AbortController();
     let waits = 0;
-    const waiting = locks({ pollMs: 30_000 }).acquire({ group, slots: 1, tag: 'v1', signal: controller.signal, onWait: () => waits++ });
+    const waiting = locks({ pollMs: 30_000 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: controller.signal, onWait: () => waits++ });
     waiting.catch(() => undefined);
     await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
     await waitFor('the waiter blocked on its wake list', async () => /blocked_clients:1\r?\n/.test(await admin.info('clients')));
@@ -400,9 +420,9 @@ describe('slot locks on a real redis-server', () => {
 
   it('a waiting host costs Redis about one command per second', async () => {
     const group = { role: 'cost', env: 'test' };
-    const holder = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, slots: 1, tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const holder = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
     const controller = new AbortController();
-    const waiting = locks({ ttlMs: 60_000 }).acquire({ group, slots: 1, tag: 'v1', signal: controller.signal });
+    const waiting = locks({ ttlMs: 60_000 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: controller.signal });
     waiting.catch(() => undefined);
     await waitFor('the waiter blocked on its wake list', async () => /blocked_clients:1\r?\n/.test(await admin.info('clients')));
 

@@ -1,11 +1,11 @@
 // The per-deploy counters and the broken-release mark in Redis, shared by every host of a group.
 
 import type { Redis } from 'ioredis';
-import type { Logger } from '../../shared/logger.js';
-import { redisKeys } from '../../shared/redis-keys.js';
-import { ValidationError } from '../../shared/errors.js';
+import type { Logger } from '../logger.js';
+import { redisKeys } from '../redis-keys.js';
+import { ValidationError } from '../errors.js';
 import { LockScripts, redisFailure } from './lua-scripts.js';
-import type { DeployGroup, FleetState } from './slot-locks.js';
+import type { DeployGroup, FleetState } from './fleet-state.js';
 
 /** Long enough for any deploy to end; short enough that finished deploys do not pile up. */
 const COUNTER_TTL_SECONDS = 7 * 24 * 60 * 60;
@@ -89,6 +89,31 @@ export class RedisFleetState implements FleetState {
 
   brokenReason(group: DeployGroup, tag: string): Promise<string | null> {
     return readBrokenReason(this.redis, redisKeys.broken(group.role, group.env, tag));
+  }
+
+  /**
+   * Frees every slot of the group that `host` holds (its token starts with the host's name):
+   * for a host that died mid-deploy, so the others need not wait for the lock's TTL. Each
+   * freed slot wakes the next waiting host. Returns the slots freed.
+   */
+  async freeSlotsOf(group: DeployGroup, host: string, maxSlots: number): Promise<number[]> {
+    const keys = Array.from({ length: Math.max(1, maxSlots) }, (_, i) => redisKeys.slot(group.role, group.env, i + 1));
+    let holders: Array<string | null>;
+    try {
+      holders = await this.redis.mget(...keys);
+    } catch (error) {
+      throw redisFailure(error, 'reading the slot locks');
+    }
+    const freed: number[] = [];
+    const wakePrefix = this.scripts.argKey(redisKeys.wake(group.role, group.env, ''));
+    for (const [index, token] of holders.entries()) {
+      if (token === null || !token.startsWith(`${host}/`)) continue;
+      // Compare-and-delete on the token just read: if the host let go meanwhile, nothing happens.
+      const outcome = await this.scripts.releaseSlot({ slot: keys[index]!, waiters: redisKeys.waiters(group.role, group.env) }, token, wakePrefix);
+      if (outcome === 'released') freed.push(index + 1);
+    }
+    if (freed.length > 0) this.logger.warn({ role: group.role, env: group.env, host, freed }, 'freed the slots of a lost host');
+    return freed;
   }
 
   async markBroken(group: DeployGroup, tag: string, reason: string): Promise<void> {

@@ -1,0 +1,18 @@
+// The state every host of a role and environment shares in Redis during a deploy. The
+// agents use it while they deploy; the coordinator uses it to stop a rollout and to
+// count out hosts that were lost.
+
+export interface DeployGroup {
+  role: string;
+  env: string;
+}
+
+/** The per-deploy counters and the broken-release mark, shared by every host of a group. */
+export interface FleetState {
+  /** Sets the deploy's remaining-hosts counter to `hosts` unless a host already did; returns its value. */
+  initRemaining(group: DeployGroup, deployId: string, hosts: number): Promise<number>;
+  /** Counts this host as finished once (idempotent); returns the hosts still to finish. */
+  finishHost(group: DeployGroup, deployId: string, host: string): Promise<number>;
+  brokenReason(group: DeployGroup, tag: string): Promise<string | null>;
+  markBroken(group: DeployGroup, tag: string, reason: string): Promise<void>;
+}
