@@ -56,6 +56,9 @@ async function finishDeploy(deploy: Deploy, wait: boolean): Promise<void> {
   const progress = globals().json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
   const final = await watchDeploy(client(), deploy.id, progress, WATCH_TIMEOUT_MS);
   print(final, summarize(final));
+  if (final.promotedTo && !globals().json) {
+    process.stdout.write(`promoted: ${final.tag} now deploys to production as ${final.promotedTo}; follow it with: grapevine status ${final.promotedTo} --wait\n`);
+  }
   if (final.status !== 'succeeded') process.exitCode = EXIT_FAILED;
 }
 
@@ -129,6 +132,27 @@ program
       env: parseOrThrow(envName, options.env, '--env'),
       ...(options.tag ? { tag: parseOrThrow(releaseTag, options.tag, '--tag') } : {}),
     });
+    await finishDeploy(deploy, options.wait ?? false);
+  });
+
+program
+  .command('mark-broken <role> <tag>')
+  .description('mark a release broken: rollouts of it stop at once and it can never be deployed again')
+  .requiredOption('--reason <text>', 'why, for the people who will read the deploy status')
+  .action(async (role: string, tag: string, options: { reason: string }) => {
+    const reason = options.reason.trim();
+    if (reason === '') throw new ValidationError('--reason must say why the release is broken');
+    const release = await client().markBroken(parseOrThrow(roleName, role, 'role'), parseOrThrow(releaseTag, tag, 'tag'), { reason });
+    print(release, `marked ${release.role}:${release.tag} broken: ${release.broken?.reason ?? reason}`);
+  });
+
+program
+  .command('rollback <role>')
+  .description('deploy the newest release that last succeeded in ENV and is not broken')
+  .requiredOption('--env <env>', 'environment, e.g. production')
+  .option('--wait', 'follow the deploy and exit with its outcome')
+  .action(async (role: string, options: { env: string; wait?: boolean }) => {
+    const deploy = await client().rollback(parseOrThrow(roleName, role, 'role'), parseOrThrow(envName, options.env, '--env'));
     await finishDeploy(deploy, options.wait ?? false);
   });
 

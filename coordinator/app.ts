@@ -1,5 +1,5 @@
 // The coordinator's HTTP API: releases, deploys and the per-host reports agents send.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { zValidator } from '@hono/zod-validator';
 import { Hono, type Context, type ValidationTargets } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -9,7 +9,6 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
   ConflictError,
-  errorMessage,
   GrapevineError,
   NotFoundError,
   UnauthorizedError,
@@ -19,24 +18,31 @@ import {
 import { deployId, envName, releaseTag, roleName } from '../shared/names.js';
 import {
   CreateDeployBody,
-  type Deploy,
-  type DeployEventPayload,
   describeIssues,
-  EVENT_SCHEMA_VERSION,
   HostReport,
+  MarkBrokenBody,
   PublishReleaseBody,
   type Release,
+  RollbackBody,
 } from '../shared/schemas.js';
+import { DeployStarter, type DeployEvents, newDeployId } from './deploy-starter.js';
+import { type FleetControl, stopRollouts } from './fleet-control.js';
+import type { Membership } from './membership.js';
+import { Promoter, type PromotionStep } from './promotion.js';
+import { chooseRollback } from './rollback.js';
 import type { RedisStore } from './store.js';
 
-/** Tells the fleet about a new deploy; the real one fires `serf event -coalesce=false deploy <json>`. */
-export interface DeployEvents {
-  fireDeploy(payload: DeployEventPayload): Promise<void>;
-}
+export { type DeployEvents, newDeployId } from './deploy-starter.js';
 
 export interface AppDeps {
   store: RedisStore;
   events: DeployEvents;
+  /** Which hosts exist: a new deploy's targets are the alive hosts of its role and environment. */
+  membership: Membership;
+  /** The agents' shared state, where a broken mark stops rollouts at once. */
+  fleet: FleetControl;
+  /** Per role, the environment whose successful deploy is deployed on to the next one. */
+  promote?: Record<string, PromotionStep>;
   /** Bearer token every /v1 request must carry. */
   token: string;
   /** Where images of published releases live when a publish names none, e.g. `127.0.0.1:5000`. */
@@ -45,13 +51,6 @@ export interface AppDeps {
   now?: () => number;
   newId?: () => string;
 }
-
-/** Not in shared/schemas.ts yet: the body of `POST /v1/releases/:role/:tag/broken`. */
-export const MarkBrokenBody = z.object({
-  reason: z.string().min(1).max(2000),
-  by: z.string().min(1).max(200).optional(),
-});
-export type MarkBrokenBody = z.infer<typeof MarkBrokenBody>;
 
 const RoleParams = z.object({ role: roleName });
 const ReleaseParams = z.object({ role: roleName, tag: releaseTag });
@@ -65,11 +64,6 @@ const DeployListQuery = z.object({
 });
 
 const MAX_BODY_BYTES = 64 * 1024;
-
-/** Time-ordered and unique enough for one coordinator: `d-` + base36 milliseconds + 8 random hex digits. */
-export function newDeployId(now = Date.now()): string {
-  return `d-${now.toString(36)}${randomBytes(4).toString('hex')}`;
-}
 
 const TARGET_NAMES: Partial<Record<keyof ValidationTargets, string>> = { json: 'body', query: 'query', param: 'path' };
 
@@ -114,10 +108,12 @@ function sameToken(given: string, expected: string): boolean {
 }
 
 export function createApp(deps: AppDeps): Hono {
-  const { store, events, token, registry } = deps;
+  const { store, events, membership, fleet, token, registry } = deps;
   const logger = deps.logger.child({ component: 'coordinator-http' });
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? (() => newDeployId(now()));
+  const starter = new DeployStarter({ store, events, membership, logger: deps.logger, now, newId });
+  const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger });
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -187,49 +183,24 @@ export function createApp(deps: AppDeps): Hono {
   app.post('/v1/releases/:role/:tag/broken', valid('param', ReleaseParams), requireJson, valid('json', MarkBrokenBody), async (c) => {
     const { role, tag } = c.req.valid('param');
     const body = c.req.valid('json');
-    const release = await store.markReleaseBroken(role, tag, { reason: body.reason, at: now(), by: body.by ?? 'operator' });
+    const by = body.by ?? 'operator';
+    const release = await store.markReleaseBroken(role, tag, { reason: body.reason, at: now(), by });
     if (!release) throw new GrapevineError('release_not_found', `role ${role} has no release ${tag}`);
-    logger.warn({ role, tag, reason: release.broken?.reason }, 'release marked broken');
+    logger.warn({ role, tag, reason: release.broken?.reason, by }, 'release marked broken');
+    // Hosts waiting for a slot stand down at once, in every environment.
+    await stopRollouts({ fleet, store, logger }, role, tag, `${by}: ${body.reason}`);
     return c.json(release);
   });
 
   app.post('/v1/deploys', requireJson, valid('json', CreateDeployBody), async (c) => {
-    const { role, env, tag } = c.req.valid('json');
-    const release = tag === undefined ? await store.newestRelease(role) : await store.getRelease(role, tag);
-    if (!release) {
-      throw new GrapevineError(
-        'release_not_found',
-        tag === undefined ? `role ${role} has no published release` : `role ${role} has no release ${tag}; publish it first`,
-      );
-    }
-    if (release.broken) {
-      throw new ConflictError(
-        'release_broken',
-        `release ${role}:${release.tag} is marked broken (${release.broken.reason}); publish a new tag or name another with --tag`,
-      );
-    }
-    const deploy: Deploy = {
-      id: newId(),
-      role,
-      env,
-      tag: release.tag,
-      image: release.image,
-      status: 'in_progress',
-      createdAt: now(),
-      hosts: {},
-    };
-    const { hosts: _, ...record } = deploy;
-    await store.createDeploy(record);
-    const log = logger.child({ deployId: deploy.id, role, env });
-    log.info({ tag: deploy.tag, image: deploy.image }, 'deploy created');
-    try {
-      await events.fireDeploy({ v: EVENT_SCHEMA_VERSION, role, env, id: deploy.id });
-    } catch (error) {
-      const reason = `could not fire the deploy event: ${errorMessage(error)}`;
-      log.error({ err: error }, 'deploy event not fired');
-      await store.finishDeploy(deploy.id, 'failed', reason, now());
-      throw new UnreachableError(`deploy ${deploy.id} failed: ${reason}`, { cause: error });
-    }
+    return c.json(await starter.start(c.req.valid('json')), 201);
+  });
+
+  app.post('/v1/rollbacks', requireJson, valid('json', RollbackBody), async (c) => {
+    const { role, env } = c.req.valid('json');
+    const choice = await chooseRollback(store, role, env);
+    const deploy = await starter.start({ role, env, tag: choice.tag }, { rollbackOf: choice.rollbackOf });
+    logger.warn({ deployId: deploy.id, role, env, tag: choice.tag, rollbackOf: choice.rollbackOf }, 'rollback started');
     return c.json(deploy, 201);
   });
 
@@ -254,16 +225,19 @@ export function createApp(deps: AppDeps): Hono {
     log.debug({ state: report.state, remaining: report.remaining }, 'host report');
     if (report.state === 'failed') {
       // The design has the coordinator remember a failed release so it is never deployed again.
-      await store.markReleaseBroken(record.role, record.tag, {
-        reason: `host ${report.host} failed: ${report.error ?? 'no error given'}`,
-        at,
-        by: report.host,
-      });
+      const reason = `host ${report.host} failed: ${report.error ?? 'no error given'}`;
+      await store.markReleaseBroken(record.role, record.tag, { reason, at, by: report.host });
       log.warn({ error: report.error }, 'host failed; release marked broken');
+      // The failing host marked its own environment; rollouts of the tag elsewhere stop too.
+      // The report is stored either way, so a failure here must not make the agent resend it.
+      await stopRollouts({ fleet, store, logger: log }, record.role, record.tag, `${report.host}: ${report.error ?? 'no error given'}`).catch(
+        (error: unknown) => log.error({ err: error }, 'could not stop the rollouts of the broken release in other environments'),
+      );
     }
     if (record.status !== 'in_progress' && record.finishedAt === at) {
       log.info({ status: record.status, reason: record.reason }, 'deploy finished');
     }
+    await promoter.afterReport(record);
     return c.json({ status: record.status });
   });
 

@@ -1,13 +1,15 @@
 // Runs the coordinator: its Redis store, its own Serf agent (no roles tag, so it is
-// never counted as a host) and the HTTP API.
+// never counted as a host), the HTTP API and the watchdog that ends every deploy.
 import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import type { CoordinatorConfig } from '../shared/config.js';
+import { RedisFleetState } from '../shared/fleet/redis-fleet-state.js';
 import type { Logger } from '../shared/logger.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
 import { createApp } from './app.js';
 import { RedisStore } from './store.js';
 import { SerfDeployEvents } from './serf-deploy-events.js';
+import { DeployWatchdog } from './watchdog.js';
 
 export interface RunningCoordinator {
   url: string;
@@ -27,19 +29,33 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   });
   await serf.start();
 
+  const store = new RedisStore({ redis, logger });
+  // Broken marks it sets name the coordinator, as an agent's name the host that failed.
+  const fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
   const app = createApp({
-    store: new RedisStore({ redis, logger }),
+    store,
     events: new SerfDeployEvents(serf.cli),
+    membership: serf.cli,
+    fleet,
+    promote: config.promote,
     token: config.token,
     registry: config.registry,
     logger,
   });
 
   const server = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (error) {
+    await serf.stop();
+    redis.disconnect();
+    throw error;
+  }
+  const watchdog = new DeployWatchdog({ store, membership: serf.cli, fleet, deadlineMs: config.deployDeadlineMs, logger });
+  watchdog.start();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   const url = `http://${config.listen.host}:${port}`;
@@ -48,6 +64,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   return {
     url,
     async stop() {
+      await watchdog.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await serf.stop();
       redis.disconnect();

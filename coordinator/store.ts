@@ -24,14 +24,26 @@ export interface DeployFilter {
 // this script), so the coordinator's Redis must be a single node, not a Cluster.
 const APPLY_REPORT_LUA = `
 -- Stores one host's report and, when it ends the deploy, finalises the deploy.
--- KEYS[1] deploy record (JSON), KEYS[2] hash host -> report JSON
+-- KEYS[1] deploy record (JSON), KEYS[2] hash host -> report JSON, KEYS[3] sorted set of deploys in progress
 -- ARGV[1] host, ARGV[2] report JSON, ARGV[3] hosts counted or '',
--- ARGV[4] '1' when this host's decrement reached zero, ARGV[5] now (ms)
--- Returns '' when the deploy does not exist, else the deploy record JSON after the update.
+-- ARGV[4] '1' when this host's decrement reached zero, ARGV[5] now (ms),
+-- ARGV[6] '1' to store the report only while the deploy is in progress and the host's
+--         stored report is not final (the watchdog declaring a host lost must not
+--         overwrite the outcome the host reported itself)
+-- Returns {0, ''} when the deploy does not exist, else {1 when the report was stored
+-- (0 when ARGV[6] held it back), the deploy record JSON after the update}.
 local raw = redis.call('GET', KEYS[1])
-if not raw then return '' end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if not raw then return {0, ''} end
 local deploy = cjson.decode(raw)
+local function isFinal(state)
+  return state == 'succeeded' or state == 'failed' or state == 'cancelled' or state == 'lost'
+end
+if ARGV[6] == '1' then
+  if deploy.status ~= 'in_progress' then return {0, raw} end
+  local previous = redis.call('HGET', KEYS[2], ARGV[1])
+  if previous and isFinal(cjson.decode(previous).state) then return {0, raw} end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 local changed = false
 if ARGV[3] ~= '' and deploy.expectedHosts == nil then
   deploy.expectedHosts = tonumber(ARGV[3])
@@ -47,11 +59,13 @@ end
 if deploy.countedDownAt ~= nil and deploy.status == 'in_progress' then
   local reports = redis.call('HGETALL', KEYS[2])
   local hosts, final = 0, true
+  local states = {}
   local failedHost, failedError, failedCount = nil, nil, 0
   local cancelledHost, cancelledError, cancelled, lost = nil, nil, 0, {}
   for i = 1, #reports, 2 do
     local host, report = reports[i], cjson.decode(reports[i + 1])
     hosts = hosts + 1
+    states[host] = report.state
     if report.state == 'failed' then
       failedCount = failedCount + 1
       if failedHost == nil or host < failedHost then
@@ -68,6 +82,13 @@ if deploy.countedDownAt ~= nil and deploy.status == 'in_progress' then
       table.insert(lost, host)
     elseif report.state ~= 'succeeded' then
       final = false
+    end
+  end
+  -- Every host that matched when the deploy was created must end it, by its own report
+  -- or by the watchdog declaring it lost.
+  if final and type(deploy.targets) == 'table' then
+    for _, target in ipairs(deploy.targets) do
+      if not isFinal(states[target]) then final = false end
     end
   end
   if final and hosts >= (deploy.expectedHosts or 0) then
@@ -93,6 +114,7 @@ if deploy.countedDownAt ~= nil and deploy.status == 'in_progress' then
       deploy.status = 'succeeded'
     end
     deploy.finishedAt = tonumber(ARGV[5])
+    redis.call('ZREM', KEYS[3], deploy.id)
     changed = true
   end
 end
@@ -100,14 +122,15 @@ if changed then
   raw = cjson.encode(deploy)
   redis.call('SET', KEYS[1], raw)
 end
-return raw
+return {1, raw}
 `;
 
 const FINISH_OPEN_DEPLOY_LUA = `
 -- Ends a deploy that is still in progress; a finished deploy keeps its outcome.
--- KEYS[1] deploy record (JSON)
--- ARGV[1] status, ARGV[2] reason, ARGV[3] now (ms)
+-- KEYS[1] deploy record (JSON), KEYS[2] sorted set of deploys in progress
+-- ARGV[1] status, ARGV[2] reason, ARGV[3] now (ms), ARGV[4] deploy id
 -- Returns '' when the deploy does not exist, else the deploy record JSON after the update.
+redis.call('ZREM', KEYS[2], ARGV[4])
 local raw = redis.call('GET', KEYS[1])
 if not raw then return '' end
 local deploy = cjson.decode(raw)
@@ -135,11 +158,44 @@ redis.call('HSET', KEYS[1], ARGV[1], raw)
 return raw
 `;
 
+const ANNOTATE_DEPLOY_LUA = `
+-- Adds fields to a deploy record (promotedTo, promotion) whatever its status; the
+-- fields the deploy's outcome lives in are never touched here.
+-- KEYS[1] deploy record (JSON)
+-- ARGV[1] JSON object of the fields to set
+-- Returns '' when the deploy does not exist, else the deploy record JSON after the update.
+local raw = redis.call('GET', KEYS[1])
+if not raw then return '' end
+local deploy = cjson.decode(raw)
+for name, value in pairs(cjson.decode(ARGV[1])) do
+  if name ~= 'status' and name ~= 'reason' and name ~= 'finishedAt' and name ~= 'id' then
+    deploy[name] = value
+  end
+end
+raw = cjson.encode(deploy)
+redis.call('SET', KEYS[1], raw)
+return raw
+`;
+
 interface StoreScripts {
-  gvApplyReport(deployKey: string, hostsKey: string, host: string, report: string, counted: string, reachedZero: string, now: string): Promise<string>;
-  gvFinishOpenDeploy(deployKey: string, status: string, reason: string, now: string): Promise<string>;
+  gvApplyReport(
+    deployKey: string,
+    hostsKey: string,
+    inProgressKey: string,
+    host: string,
+    report: string,
+    counted: string,
+    reachedZero: string,
+    now: string,
+    onlyUnfinished: string,
+  ): Promise<[number, string]>;
+  gvFinishOpenDeploy(deployKey: string, inProgressKey: string, status: string, reason: string, now: string, id: string): Promise<string>;
   gvMarkReleaseBroken(releasesKey: string, tag: string, mark: string): Promise<string>;
+  gvAnnotateDeploy(deployKey: string, fields: string): Promise<string>;
 }
+
+/** Fields a deploy record gains after its creation, outside its outcome. */
+export type DeployAnnotation = Partial<Pick<DeployRecord, 'promotedTo' | 'promotion'>>;
 
 const DeployRecordSchema = Deploy.omit({ hosts: true });
 
@@ -151,9 +207,10 @@ export class RedisStore {
   constructor({ redis, logger }: { redis: Redis; logger: Logger }) {
     this.#redis = redis;
     this.#logger = logger.child({ component: 'store' });
-    redis.defineCommand('gvApplyReport', { numberOfKeys: 2, lua: APPLY_REPORT_LUA });
-    redis.defineCommand('gvFinishOpenDeploy', { numberOfKeys: 1, lua: FINISH_OPEN_DEPLOY_LUA });
+    redis.defineCommand('gvApplyReport', { numberOfKeys: 3, lua: APPLY_REPORT_LUA });
+    redis.defineCommand('gvFinishOpenDeploy', { numberOfKeys: 2, lua: FINISH_OPEN_DEPLOY_LUA });
     redis.defineCommand('gvMarkReleaseBroken', { numberOfKeys: 1, lua: MARK_BROKEN_LUA });
+    redis.defineCommand('gvAnnotateDeploy', { numberOfKeys: 1, lua: ANNOTATE_DEPLOY_LUA });
     // defineCommand adds methods that ioredis' types cannot know about.
     this.#scripts = redis as unknown as StoreScripts;
   }
@@ -219,6 +276,8 @@ export class RedisStore {
   /** Stores a new deploy, indexes it and makes its tag the desired one for its role and environment. */
   async createDeploy(deploy: DeployRecord): Promise<void> {
     const { id, role, env, createdAt } = deploy;
+    // The scripts re-encode the record with cjson, which writes an empty array as {}.
+    if (deploy.targets?.length === 0) throw new GrapevineError('store_error', `deploy ${id} names no target hosts`);
     const results = await this.#redis
       .multi()
       .set(redisKeys.deploy(id), JSON.stringify(DeployRecordSchema.parse(deploy)))
@@ -226,10 +285,38 @@ export class RedisStore {
       .zadd(redisKeys.deploysOfRole(role), createdAt, id)
       .zadd(redisKeys.deploysOfEnv(env), createdAt, id)
       .zadd(redisKeys.deploysOfGroup(role, env), createdAt, id)
+      .zadd(redisKeys.deploysInProgress(), createdAt, id)
+      .sadd(redisKeys.envsOfRole(role), env)
       .set(redisKeys.desired(role, env), deploy.tag)
       .exec();
     const failure = results?.find(([error]) => error)?.[0];
     if (failure) throw failure;
+  }
+
+  /** Every environment the role was ever deployed to, sorted. */
+  async envsOfRole(role: string): Promise<string[]> {
+    return (await this.#redis.smembers(redisKeys.envsOfRole(role))).sort();
+  }
+
+  /** Ids of the deploys still in progress, oldest first, at most `limit`. */
+  async inProgressDeployIds(limit: number): Promise<string[]> {
+    return this.#redis.zrange(redisKeys.deploysInProgress(), '0', String(limit - 1));
+  }
+
+  /** Takes a deploy out of the in-progress index (one whose record is gone or already ended). */
+  async dropFromInProgress(id: string): Promise<void> {
+    await this.#redis.zrem(redisKeys.deploysInProgress(), id);
+  }
+
+  /** True for exactly one caller per deploy: the one that gets to promote it. */
+  async claimPromotion(id: string): Promise<boolean> {
+    return (await this.#redis.set(redisKeys.promotionClaim(id), String(Date.now()), 'NX')) === 'OK';
+  }
+
+  /** Records what came of a deploy's promotion; returns the record after, or undefined when unknown. */
+  async annotateDeploy(id: string, fields: DeployAnnotation): Promise<DeployRecord | undefined> {
+    const raw = await this.#scripts.gvAnnotateDeploy(redisKeys.deploy(id), JSON.stringify(fields));
+    return raw === '' ? undefined : parseStored(DeployRecordSchema, raw, `deploy ${id}`);
   }
 
   async getDesiredTag(role: string, env: string): Promise<string | undefined> {
@@ -277,21 +364,37 @@ export class RedisStore {
    * Returns the deploy record after the update, or undefined when the deploy is unknown.
    */
   async applyReport(id: string, report: HostReport, now: number): Promise<DeployRecord | undefined> {
-    const raw = await this.#scripts.gvApplyReport(
+    return (await this.#applyReport(id, report, now, false))?.record;
+  }
+
+  /**
+   * Stores the watchdog's `lost` report for a host unless the deploy already ended or the
+   * host already reported a final state itself, then finalises the deploy as applyReport does.
+   * `applied` says whether the report was stored.
+   */
+  async applyLostReport(id: string, report: HostReport & { state: 'lost' }, now: number): Promise<{ applied: boolean; record: DeployRecord } | undefined> {
+    return this.#applyReport(id, report, now, true);
+  }
+
+  async #applyReport(id: string, report: HostReport, now: number, onlyUnfinished: boolean): Promise<{ applied: boolean; record: DeployRecord } | undefined> {
+    const [applied, raw] = await this.#scripts.gvApplyReport(
       redisKeys.deploy(id),
       redisKeys.deployHosts(id),
+      redisKeys.deploysInProgress(),
       report.host,
       JSON.stringify(report),
       report.counted === undefined ? '' : String(report.counted),
       report.remaining === 0 ? '1' : '0',
       String(now),
+      onlyUnfinished ? '1' : '0',
     );
-    return raw === '' ? undefined : parseStored(DeployRecordSchema, raw, `deploy ${id}`);
+    if (raw === '') return undefined;
+    return { applied: applied === 1, record: parseStored(DeployRecordSchema, raw, `deploy ${id}`) };
   }
 
   /** Ends a deploy still in progress with `status`; a deploy that already ended keeps its outcome. */
   async finishDeploy(id: string, status: Exclude<Deploy['status'], 'in_progress'>, reason: string, now: number): Promise<DeployRecord | undefined> {
-    const raw = await this.#scripts.gvFinishOpenDeploy(redisKeys.deploy(id), status, reason, String(now));
+    const raw = await this.#scripts.gvFinishOpenDeploy(redisKeys.deploy(id), redisKeys.deploysInProgress(), status, reason, String(now), id);
     return raw === '' ? undefined : parseStored(DeployRecordSchema, raw, `deploy ${id}`);
   }
 

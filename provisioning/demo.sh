@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `npm run demo`: from a fresh clone, sets this machine up, brings up a local cluster of
-# six hosts, deploys v1 and then v2 with live progress, shows the load balancer answering
-# v2 from every host, and removes the cluster again (pass --keep to leave it running).
+# six production and three staging hosts, deploys v1, then v2 through staging (which
+# promotes itself to production), shows the load balancer answering v2 from every host,
+# then shows a broken release stopping itself, and removes the cluster again (pass --keep
+# to leave it running).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,8 +35,8 @@ if grapevine dev status >/dev/null 2>&1; then
   grapevine dev down
 fi
 
-step "bringing up the local cluster: registry, Redis, HAProxy, coordinator, 6 hosts"
-grapevine dev up --hosts 6 --start-delay 0.5
+step "bringing up the local cluster: registry, Redis, HAProxy, coordinator, 6 production and 3 staging hosts"
+grapevine dev up --hosts 6 --staging 3 --start-delay 0.5
 if [[ "$keep" == false ]]; then trap 'printf "\n"; grapevine dev down' EXIT; fi
 
 status_json="$(grapevine --json dev status)"
@@ -47,11 +49,27 @@ export GRAPEVINE_COORDINATOR GRAPEVINE_TOKEN
 step "deploying web:v1 to production (at most 2 of 6 hosts at a time)"
 grapevine deploy web --env production --tag v1 --wait
 
-step "deploying web:v2 to production"
-grapevine deploy web --env production --tag v2 --wait
+step "deploying web:v2 to staging; on success it promotes itself to production"
+grapevine deploy web --env staging --tag v2 --wait
+promoted="$(grapevine --json status | node -e 'const d = JSON.parse(require("fs").readFileSync(0, "utf8")).find((x) => x.promotedFrom); if (d) console.log(d.id)')"
+if [[ -z "$promoted" ]]; then printf 'demo: the staging deploy did not promote itself\n' >&2; exit 1; fi
+step "following the production deploy the promotion started ($promoted)"
+grapevine status "$promoted" --wait
 
-step "asking the load balancer ($lb) 18 times"
-for _ in $(seq 1 18); do curl -fsS --max-time 5 "$lb/"; done | sort | uniq -c
+ask_lb() {
+  step "asking the load balancer ($lb) 18 times"
+  for _ in $(seq 1 18); do curl -fsS --max-time 5 "$lb/"; done | sort | uniq -c
+}
+ask_lb
+
+step "deploying web:bad (its health check fails): the first host marks it broken, the rest stand down"
+if grapevine deploy web --env production --tag bad --wait; then
+  printf 'demo: the broken release was not stopped\n' >&2
+  exit 1
+fi
+ask_lb
+step "deploying web:bad again is refused"
+grapevine deploy web --env production --tag bad || true
 
 if [[ "$keep" == true ]]; then
   step "the cluster keeps running; see it with: node dist/cli/main.js dev status; remove it with: node dist/cli/main.js dev down"

@@ -81,6 +81,17 @@ export const CoordinatorConfig = z.object({
   /** Registry that images of published releases live in, when a publish names no image. */
   registry: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'must be a registry address like 127.0.0.1:5000'),
   serf: SerfConfig,
+  /** Roles whose successful deploy in `from` is deployed to `to` by the coordinator itself. */
+  promote: z
+    .record(
+      roleName,
+      z
+        .object({ from: envName.default('staging'), to: envName.default('production') })
+        .refine((step) => step.from !== step.to, 'from and to must be different environments'),
+    )
+    .default({}),
+  /** A deploy still in progress after this long ends `failed`, naming the hosts that did not finish. */
+  deployDeadlineMs: z.number().int().min(1000).default(30 * 60_000),
   logLevel,
 });
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;
@@ -106,6 +117,7 @@ const COORDINATOR_ENV: Record<string, [string[], (v: string) => unknown]> = {
   GRAPEVINE_PORT: [['listen', 'port'], Number],
   GRAPEVINE_SERF_RPC_AUTH: [['serf', 'rpcAuth'], String],
   GRAPEVINE_SERF_ENCRYPT_KEY: [['serf', 'encryptKey'], String],
+  GRAPEVINE_DEPLOY_DEADLINE_MS: [['deployDeadlineMs'], Number],
   GRAPEVINE_LOG_LEVEL: [['logLevel'], String],
 };
 

@@ -18,6 +18,7 @@ import {
   type HostReport,
   type PublishReleaseBody,
   Release,
+  type RollbackBody,
 } from './schemas.js';
 
 export interface CoordinatorClientOptions {
@@ -74,12 +75,23 @@ export class CoordinatorClient {
     return (await this.#request('GET', `/v1/releases/${encodeURIComponent(role)}`, ReleaseList)).releases;
   }
 
+  /** Marks the release broken and stops its rollouts in every environment at once; answers with the release. */
   async markBroken(role: string, tag: string, request: MarkBrokenRequest): Promise<Release> {
     return this.#request('POST', `/v1/releases/${encodeURIComponent(role)}/${encodeURIComponent(tag)}/broken`, Release, request);
   }
 
   async createDeploy(body: CreateDeployBody): Promise<Deploy> {
     return this.#request('POST', '/v1/deploys', Deploy, body);
+  }
+
+  /**
+   * Deploys again the newest tag that succeeded in the role and environment, is not broken
+   * and is not the one wanted there now; the Deploy it answers carries `rollbackOf`.
+   * A ConflictError with code `nothing_to_roll_back` when there is none.
+   */
+  async rollback(role: string, env: string): Promise<Deploy> {
+    const body: RollbackBody = { role, env };
+    return this.#request('POST', '/v1/rollbacks', Deploy, body);
   }
 
   async getDeploy(id: string): Promise<Deploy> {

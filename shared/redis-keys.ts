@@ -26,4 +26,10 @@ export const redisKeys = {
   deploysOfEnv: (env: string) => `gv:deploys-by-env:${env}`,
   deploysOfGroup: (role: string, env: string) => `gv:deploys-by-group:${role}:${env}`,
   desired: (role: string, env: string) => `gv:desired:${role}:${env}`,
+  /** Sorted set of the deploys still in progress (score: created at), so the watchdog never scans history. */
+  deploysInProgress: () => 'gv:deploys-in-progress',
+  /** Set of the environments a role was ever deployed to: where a broken mark must stop its rollouts. */
+  envsOfRole: (role: string) => `gv:envs-of-role:${role}`,
+  /** Claimed (SET NX) by the one report that promotes a succeeded deploy. */
+  promotionClaim: (id: string) => `gv:deploy:${id}:promotion`,
 };

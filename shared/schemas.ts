@@ -38,6 +38,21 @@ export const CreateDeployBody = z.object({
 });
 export type CreateDeployBody = z.infer<typeof CreateDeployBody>;
 
+/** Body of `POST /v1/releases/:role/:tag/broken`. */
+export const MarkBrokenBody = z.object({
+  reason: z.string().min(1).max(2000),
+  /** Who marks it; the coordinator records `operator` when unset. */
+  by: z.string().min(1).max(200).optional(),
+});
+export type MarkBrokenBody = z.infer<typeof MarkBrokenBody>;
+
+/** Body of `POST /v1/rollbacks`: deploy again the release that last succeeded before the current one. */
+export const RollbackBody = z.object({
+  role: roleName,
+  env: envName,
+});
+export type RollbackBody = z.infer<typeof RollbackBody>;
+
 export const HOST_STEPS = [
   'received',
   'waiting',
@@ -86,6 +101,16 @@ export const Deploy = z.object({
   finishedAt: z.number().optional(),
   reason: z.string().optional(),
   expectedHosts: z.number().int().nonnegative().optional(),
+  /** Alive hosts whose tags matched when the deploy was created: the hosts that must each end it. */
+  targets: z.array(nodeName).optional(),
+  /** Set on a rollback: the tag it replaces. */
+  rollbackOf: releaseTag.optional(),
+  /** Set on a deploy the coordinator created because this one's source deploy succeeded. */
+  promotedFrom: deployId.optional(),
+  /** Set on a succeeded deploy that promoted its tag to the next environment. */
+  promotedTo: deployId.optional(),
+  /** Set instead of promotedTo when the promotion was due but could not be created. */
+  promotion: z.object({ error: z.string() }).optional(),
   hosts: z.record(z.string(), HostReport),
 });
 export type Deploy = z.infer<typeof Deploy>;

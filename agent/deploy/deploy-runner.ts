@@ -139,6 +139,11 @@ export class DeployRunner {
       if (error instanceof StandDown) {
         logger.info({ reason: error.reason }, 'release became broken mid-deploy; standing down');
         host.end('cancelled', new ReleaseBrokenError(error.reason).message);
+      } else if (signal.aborted) {
+        // Losing the slot or stopping the agent says nothing about the release: stand down, mark nothing.
+        const reason = errorMessage(signal.reason);
+        logger.warn({ reason }, 'deploy interrupted; standing down');
+        host.end('cancelled', `interrupted: ${reason}`);
       } else {
         const reason = describeFailure(error);
         logger.error({ err: reason }, 'deploy failed on this host; marking the release broken');

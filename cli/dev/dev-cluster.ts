@@ -37,6 +37,8 @@ export interface DevClusterOptions {
   /** Seconds the sample app waits before it serves, to make a deploy's progress visible. */
   startDelay?: number;
   healthTimeoutMs?: number;
+  /** Whether a successful staging deploy of the sample app promotes itself to production. */
+  promote?: boolean;
   logLevel?: string;
 }
 
@@ -216,6 +218,7 @@ export class DevCluster {
         token: state.token,
         registry: state.registry,
         serf: { bind: `${gateway}:7946`, rpc: state.serfRpc, rpcAuth: state.serfRpcAuth, dataDir: join(state.dir, 'coordinator-serf') },
+        promote: options.promote === false ? {} : { [SAMPLE_ROLE]: { from: 'staging', to: 'production' } },
         logLevel: options.logLevel ?? 'info',
       }),
       { mode: 0o600 },

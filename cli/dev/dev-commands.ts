@@ -29,17 +29,18 @@ export function registerDevCommands(program: Command, output: { print(value: unk
     .command('up')
     .description('start registry, Redis, HAProxy, the coordinator and N hosts, each with its own address')
     .option('--hosts <n>', 'production hosts', '6')
-    .option('--staging <n>', 'staging hosts', '0')
+    .option('--staging <n>', 'staging hosts', '3')
+    .option('--no-promote', 'do not promote a successful staging deploy to production')
     .option('--start-delay <seconds>', "seconds the sample app waits before serving", '0')
     .addOption(dirOption())
-    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string }) => {
+    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean }) => {
       const production = count(options.hosts, '--hosts');
       const staging = count(options.staging, '--staging');
       if (production + staging === 0) throw new ValidationError('--hosts and --staging add up to 0: a cluster needs at least one host');
       const startDelay = Number(options.startDelay);
       if (!(startDelay >= 0 && startDelay <= 600)) throw new ValidationError(`--start-delay must be 0 to 600 seconds, not "${options.startDelay}"`);
       const cluster = await DevCluster.up(
-        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay },
+        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote },
         (line) => process.stderr.write(`dev: ${line}\n`),
       );
       output.print(cluster.state, describe(cluster));

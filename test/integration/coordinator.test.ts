@@ -7,12 +7,15 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp, type DeployEvents } from '../../coordinator/app.js';
+import type { Membership, MembershipFilter } from '../../coordinator/membership.js';
 import { RedisStore } from '../../coordinator/store.js';
 import { CoordinatorClient } from '../../shared/coordinator-client.js';
+import { RedisFleetState } from '../../shared/fleet/redis-fleet-state.js';
 import { NotFoundError, UnreachableError, ValidationError } from '../../shared/errors.js';
 import { deployId } from '../../shared/names.js';
 import { redisKeys } from '../../shared/redis-keys.js';
 import type { Deploy, DeployEventPayload, HostReport, Release } from '../../shared/schemas.js';
+import type { SerfMember } from '../../shared/serf/serf-cli.js';
 import { startRedis } from '../fixtures/redis-server.js';
 
 const TOKEN = 'test-token-0123456789';
@@ -28,9 +31,30 @@ class RecordingEvents implements DeployEvents {
   }
 }
 
+/** Serf's member list as a test sets it; filtered the way `serf members` filters. */
+class ListedMembers implements Membership {
+  list: SerfMember[] = [];
+  /** Alive hosts with roles web and api: `names` in production, the same names with an `s` in staging. */
+  constructor(names: string[] = ['h1', 'h2', 'h3']) {
+    this.set(names);
+  }
+  set(names: string[]): void {
+    const host = (name: string, env: string): SerfMember => ({ name, addr: '127.0.0.1', port: 7946, status: 'alive', tags: { env, roles: 'web,api' } });
+    this.list = [...names.map((name) => host(name, 'production')), ...names.map((name) => host(`${name}s`, 'staging'))];
+  }
+  async members(filter: MembershipFilter = {}): Promise<SerfMember[]> {
+    return this.list.filter(
+      (member) =>
+        (filter.status === undefined || member.status === filter.status) &&
+        Object.entries(filter.tags ?? {}).every(([tag, pattern]) => new RegExp(`^(?:${pattern})$`).test(member.tags[tag] ?? '')),
+    );
+  }
+}
+
 let redisServer: Awaited<ReturnType<typeof startRedis>>;
 let redis: Redis;
 let events: RecordingEvents;
+let membership: ListedMembers;
 let clock: number;
 let app: ReturnType<typeof createApp>;
 const logger = pino({ level: 'silent' });
@@ -48,10 +72,13 @@ afterAll(async () => {
 beforeEach(async () => {
   await redis.flushdb();
   events = new RecordingEvents();
+  membership = new ListedMembers();
   clock = 1_700_000_000_000;
   app = createApp({
     store: new RedisStore({ redis, logger }),
     events,
+    membership,
+    fleet: new RedisFleetState({ redis, logger, host: 'coordinator' }),
     token: TOKEN,
     registry: REGISTRY,
     logger,
@@ -109,7 +136,15 @@ describe('coordinator API', () => {
     });
     deadRedis.on('error', () => {});
     try {
-      const orphan = createApp({ store: new RedisStore({ redis: deadRedis, logger }), events, token: TOKEN, registry: REGISTRY, logger });
+      const orphan = createApp({
+        store: new RedisStore({ redis: deadRedis, logger }),
+        events,
+        membership,
+        fleet: new RedisFleetState({ redis: deadRedis, logger }),
+        token: TOKEN,
+        registry: REGISTRY,
+        logger,
+      });
       const response = await orphan.request('/healthz');
       expect(response.status).toBe(503);
       expect(await response.json()).toMatchObject({ ok: false });
@@ -206,6 +241,7 @@ describe('coordinator API', () => {
     const created = await deploy('web', 'production', 'v1');
     expect(deployId.safeParse(created.id).success).toBe(true);
     expect(created).toMatchObject({ role: 'web', env: 'production', tag: 'v1', image: `${REGISTRY}/web:v1`, status: 'in_progress', hosts: {} });
+    expect(created).toMatchObject({ targets: ['h1', 'h2', 'h3'], expectedHosts: 3 });
 
     expect(events.fired).toEqual([{ v: 1, role: 'web', env: 'production', id: created.id }]);
     expect(events.fired[0]).not.toHaveProperty('tag');
@@ -262,6 +298,7 @@ describe('coordinator API', () => {
   });
 
   it('waits for a final report overtaken by the host that counted down to zero', async () => {
+    membership.set(['h1', 'h2']);
     await publish('web', 'v1');
     const { id } = await deploy('web', 'production');
     await call('POST', `/v1/deploys/${id}/reports`, hostReport('h1', 'deploying', { counted: 2, slot: 1 }));
@@ -337,6 +374,7 @@ describe('CoordinatorClient over HTTP', () => {
   });
 
   it('round-trips releases and deploys', async () => {
+    membership.set(['h1']);
     await expect(client.health()).resolves.toEqual({ ok: true });
     const release = await client.publishRelease({ role: 'web', tag: 'v1' });
     expect(await client.listReleases('web')).toEqual([release]);

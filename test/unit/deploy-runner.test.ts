@@ -15,19 +15,24 @@ const deploy: Deploy = {
   status: 'in_progress', createdAt: 0, hosts: {},
 };
 
-function setup(options: { failAt?: string; brokenAt?: string; brokenBeforeSlot?: boolean } = {}) {
+function setup(options: { failAt?: string; brokenAt?: string; brokenBeforeSlot?: boolean; loseLockAt?: string } = {}) {
+  const lease = new AbortController();
   const calls: string[] = [];
   let broken: string | null = options.brokenBeforeSlot ? 'bad health' : null;
   const reports: HostReport[] = [];
   const fail = (step: string) => {
     if (options.failAt === step) throw new DeployStepError(step, `${step} exploded`);
     if (options.brokenAt === step) broken = 'marked by an engineer';
+    if (options.loseLockAt === step) {
+      lease.abort(new Error('slot lock lost'));
+      throw new DeployStepError(step, 'aborted');
+    }
   };
   const locks: SlotLocks = {
     async acquire(o: AcquireOptions): Promise<AcquireResult> {
       calls.push(`acquire ${o.slots}`);
       if (broken) return { kind: 'broken', reason: broken };
-      return { kind: 'acquired', lease: { slot: 1, signal: new AbortController().signal, release: async () => void calls.push('release') } };
+      return { kind: 'acquired', lease: { slot: 1, signal: lease.signal, release: async () => void calls.push('release') } };
     },
   };
   const fleet: FleetState = {
@@ -99,6 +104,14 @@ describe('deploy runner', () => {
     expect(report).toMatchObject({ state: 'cancelled', remaining: 0 });
     expect(report.error).toContain('bad health');
     expect(calls).toEqual(['init 6', 'acquire 2', 'finish']);
+  });
+
+  it('stands down without marking the release broken when it loses its slot lock', async () => {
+    const { runner, calls } = setup({ loseLockAt: 'pull' });
+    const report = await runner.run(event, new AbortController().signal);
+    expect(report).toMatchObject({ state: 'cancelled', error: 'interrupted: slot lock lost' });
+    expect(calls.some((c) => c.startsWith('markBroken'))).toBe(false);
+    expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
   });
 
   it('stands down before pulling when the release is marked broken after it drained', async () => {

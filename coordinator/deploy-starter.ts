@@ -1,0 +1,100 @@
+// The one way a deploy comes to exist, whoever asks: CI, a rollback, or a promotion.
+// It checks the release, snapshots the hosts that must take part, stores the record and
+// fires the Serf event.
+import { randomBytes } from 'node:crypto';
+import { ConflictError, errorMessage, GrapevineError, UnreachableError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { type CreateDeployBody, type Deploy, type DeployEventPayload, EVENT_SCHEMA_VERSION } from '../shared/schemas.js';
+import { type Membership, targetHosts } from './membership.js';
+import type { DeployRecord, RedisStore } from './store.js';
+
+/** Tells the fleet about a new deploy; the real one fires `serf event -coalesce=false deploy <json>`. */
+export interface DeployEvents {
+  fireDeploy(payload: DeployEventPayload): Promise<void>;
+}
+
+/** Why a deploy exists when no one asked for it by tag. */
+export type DeployOrigin = Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom'>>;
+
+/** Time-ordered and unique enough for one coordinator: `d-` + base36 milliseconds + 8 random hex digits. */
+export function newDeployId(now = Date.now()): string {
+  return `d-${now.toString(36)}${randomBytes(4).toString('hex')}`;
+}
+
+export interface DeployStarterDeps {
+  store: RedisStore;
+  events: DeployEvents;
+  membership: Membership;
+  logger: Logger;
+  now: () => number;
+  newId: () => string;
+}
+
+export class DeployStarter {
+  readonly #deps: DeployStarterDeps;
+  readonly #logger: Logger;
+
+  constructor(deps: DeployStarterDeps) {
+    this.#deps = deps;
+    this.#logger = deps.logger.child({ component: 'deploy-starter' });
+  }
+
+  /**
+   * Creates and announces a deploy of `tag` (the newest release when unset). Throws
+   * release_not_found, release_broken, no_hosts (nothing stored, nothing fired), or an
+   * UnreachableError when Serf cannot be asked or told (the deploy is then stored as failed).
+   */
+  async start(request: CreateDeployBody, origin: DeployOrigin = {}): Promise<Deploy> {
+    const { store, events, membership, now, newId } = this.#deps;
+    const { role, env, tag } = request;
+    const release = tag === undefined ? await store.newestRelease(role) : await store.getRelease(role, tag);
+    if (!release) {
+      throw new GrapevineError(
+        'release_not_found',
+        tag === undefined ? `role ${role} has no published release` : `role ${role} has no release ${tag}; publish it first`,
+      );
+    }
+    if (release.broken) {
+      throw new ConflictError(
+        'release_broken',
+        `release ${role}:${release.tag} is marked broken (${release.broken.reason}); publish a new tag or name another with --tag`,
+      );
+    }
+
+    let targets: string[];
+    try {
+      targets = await targetHosts(membership, role, env);
+    } catch (error) {
+      if (error instanceof UnreachableError) throw new UnreachableError(`cannot list the hosts of role ${role} in ${env}: ${error.message}`, { cause: error });
+      throw error;
+    }
+    if (targets.length === 0) {
+      throw new ConflictError('no_hosts', `no alive host has role ${role} in environment ${env}`);
+    }
+
+    const record: DeployRecord = {
+      id: newId(),
+      role,
+      env,
+      tag: release.tag,
+      image: release.image,
+      status: 'in_progress',
+      createdAt: now(),
+      expectedHosts: targets.length,
+      targets,
+      ...origin,
+    };
+    await store.createDeploy(record);
+    const log = this.#logger.child({ deployId: record.id, role, env });
+    log.info({ tag: record.tag, image: record.image, targets, ...origin }, 'deploy created');
+    try {
+      await events.fireDeploy({ v: EVENT_SCHEMA_VERSION, role, env, id: record.id });
+    } catch (error) {
+      const reason = `could not fire the deploy event: ${errorMessage(error)}`;
+      log.error({ err: error }, 'deploy event not fired');
+      await store.finishDeploy(record.id, 'failed', reason, now());
+      throw new UnreachableError(`deploy ${record.id} failed: ${reason}`, { cause: error });
+    }
+    return { ...record, hosts: {} };
+  }
+}

@@ -1,0 +1,70 @@
+// Staging first: a deploy that succeeds in a role's `from` environment makes the
+// coordinator deploy the same tag to its `to` environment, exactly once.
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { DeployStarter } from './deploy-starter.js';
+import type { DeployRecord, RedisStore } from './store.js';
+
+export interface PromotionStep {
+  from: string;
+  to: string;
+}
+
+export interface PromoterDeps {
+  store: RedisStore;
+  starter: DeployStarter;
+  /** Per role, from which environment to which a successful deploy is promoted. */
+  promote: Record<string, PromotionStep>;
+  logger: Logger;
+}
+
+export class Promoter {
+  readonly #deps: PromoterDeps;
+  readonly #logger: Logger;
+
+  constructor(deps: PromoterDeps) {
+    this.#deps = deps;
+    this.#logger = deps.logger.child({ component: 'promotion' });
+  }
+
+  /** Whether a succeeded deploy like this one is promoted at all. */
+  isDue(record: DeployRecord): boolean {
+    return record.status === 'succeeded' && this.#deps.promote[record.role]?.from === record.env;
+  }
+
+  /**
+   * Promotes a succeeded deploy when its role is configured for it. Reports race, so every
+   * report that sees the deploy succeeded may call this: an atomic claim in Redis lets one
+   * through. Never throws: a promotion that cannot be created is recorded on the deploy.
+   */
+  async afterReport(record: DeployRecord): Promise<void> {
+    if (!this.isDue(record)) return;
+    const step = this.#deps.promote[record.role];
+    if (!step) return;
+    const { store, starter } = this.#deps;
+    const log = this.#logger.child({ deployId: record.id, role: record.role, tag: record.tag, from: step.from, to: step.to });
+    try {
+      if (!(await store.claimPromotion(record.id))) return;
+    } catch (error) {
+      log.error({ err: error }, 'could not claim the promotion; it is not made');
+      await this.#recordFailure(record.id, `could not claim the promotion: ${errorMessage(error)}`, log);
+      return;
+    }
+    try {
+      const promoted = await starter.start({ role: record.role, env: step.to, tag: record.tag }, { promotedFrom: record.id });
+      await store.annotateDeploy(record.id, { promotedTo: promoted.id });
+      log.info({ promotedTo: promoted.id }, `promoted ${record.role}:${record.tag} from ${step.from} to ${step.to}`);
+    } catch (error) {
+      log.error({ err: error }, `promotion to ${step.to} failed`);
+      await this.#recordFailure(record.id, `promotion to ${step.to} failed: ${errorMessage(error)}`, log);
+    }
+  }
+
+  async #recordFailure(id: string, error: string, log: Logger): Promise<void> {
+    try {
+      await this.#deps.store.annotateDeploy(id, { promotion: { error } });
+    } catch (annotateError) {
+      log.error({ err: annotateError }, 'could not record the failed promotion on the deploy');
+    }
+  }
+}

@@ -1,0 +1,32 @@
+// Picks what a rollback deploys: the newest tag that last succeeded in the role and
+// environment, is not broken, and is not the tag wanted there now.
+import { ConflictError } from '../shared/errors.js';
+import type { RedisStore } from './store.js';
+
+/** How far back in a group's history a rollback looks: the list endpoint's own maximum. */
+const HISTORY_LIMIT = 200;
+
+export interface RollbackChoice {
+  tag: string;
+  /** The tag currently desired, which the rollback replaces. */
+  rollbackOf: string;
+}
+
+export async function chooseRollback(store: RedisStore, role: string, env: string): Promise<RollbackChoice> {
+  const current = await store.getDesiredTag(role, env);
+  if (current === undefined) {
+    throw new ConflictError('nothing_to_roll_back', `role ${role} was never deployed to ${env}; there is nothing to roll back`);
+  }
+  const deploys = await store.listDeploys({ role, env, limit: HISTORY_LIMIT });
+  const brokenSeen = new Set<string>();
+  for (const deploy of deploys) {
+    if (deploy.status !== 'succeeded' || deploy.tag === current || brokenSeen.has(deploy.tag)) continue;
+    const release = await store.getRelease(role, deploy.tag);
+    if (release && !release.broken) return { tag: deploy.tag, rollbackOf: current };
+    brokenSeen.add(deploy.tag);
+  }
+  throw new ConflictError(
+    'nothing_to_roll_back',
+    `no earlier release of ${role} succeeded in ${env} and is not broken (${env} wants ${current}); deploy a tag by name with --tag`,
+  );
+}

@@ -1,0 +1,192 @@
+// Every deploy ends: once a second, hosts Serf reports gone are counted out of the deploys
+// they were part of (their slots freed at once), and deploys past their deadline fail.
+import { ConflictError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { FINAL_HOST_STATES, type Deploy, type HostReport } from '../shared/schemas.js';
+import type { SerfMember } from '../shared/serf/serf-cli.js';
+import type { FleetControl } from './fleet-control.js';
+import type { Membership } from './membership.js';
+import type { RedisStore } from './store.js';
+
+/** Deploys looked at per tick, oldest first; the rest wait for the next tick. */
+const MAX_DEPLOYS_PER_TICK = 500;
+const DEFAULT_INTERVAL_MS = 1_000;
+
+export interface DeployWatchdogOptions {
+  store: RedisStore;
+  membership: Membership;
+  fleet: FleetControl;
+  /** A deploy still in progress this long after its creation ends `failed`. */
+  deadlineMs: number;
+  intervalMs?: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface TickSummary {
+  /** Deploys looked at. */
+  checked: number;
+  /** `deployId/host` of each host counted out as lost. */
+  lost: string[];
+  /** Ids of the deploys that ran past their deadline. */
+  timedOut: string[];
+}
+
+export class DeployWatchdog implements AsyncDisposable {
+  readonly #options: DeployWatchdogOptions;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<TickSummary> | undefined;
+  #membershipFailing = false;
+
+  constructor(options: DeployWatchdogOptions) {
+    this.#options = options;
+    this.#logger = options.logger.child({ component: 'watchdog' });
+    this.#now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => {
+      // A tick slower than the interval is not overlapped by the next.
+      if (!this.#running) void this.tick();
+    }, this.#options.intervalMs ?? DEFAULT_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  /** Stops the timer and waits for a tick under way. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  /** One pass over the deploys in progress. Never rejects; a failure is logged and retried next tick. */
+  tick(): Promise<TickSummary> {
+    this.#running ??= this.#tick()
+      .catch((error: unknown) => {
+        this.#logger.error({ err: error }, 'watchdog tick failed');
+        return { checked: 0, lost: [], timedOut: [] };
+      })
+      .finally(() => {
+        this.#running = undefined;
+      });
+    return this.#running;
+  }
+
+  async #tick(): Promise<TickSummary> {
+    const { store } = this.#options;
+    const summary: TickSummary = { checked: 0, lost: [], timedOut: [] };
+    const ids = await store.inProgressDeployIds(MAX_DEPLOYS_PER_TICK);
+    if (ids.length === 0) return summary;
+    const members = await this.#members();
+    for (const id of ids) {
+      try {
+        await this.#check(id, members, summary);
+      } catch (error) {
+        this.#logger.error({ err: error, deployId: id }, 'could not check a deploy in progress');
+      }
+    }
+    return summary;
+  }
+
+  /** Every member with its status, by name; undefined when Serf cannot say, so nobody is declared lost. */
+  async #members(): Promise<Map<string, SerfMember> | undefined> {
+    let members: SerfMember[];
+    try {
+      members = await this.#options.membership.members();
+    } catch (error) {
+      if (!this.#membershipFailing) this.#logger.warn({ err: errorMessage(error) }, 'cannot list Serf members; lost hosts are not detected until it answers');
+      this.#membershipFailing = true;
+      return undefined;
+    }
+    if (this.#membershipFailing) this.#logger.info('Serf members listed again');
+    this.#membershipFailing = false;
+    // An agent that lists nobody, itself included, has no view of the cluster to judge by.
+    if (members.length === 0) return undefined;
+    return new Map(members.map((member) => [member.name, member]));
+  }
+
+  async #check(id: string, members: Map<string, SerfMember> | undefined, summary: TickSummary): Promise<void> {
+    const { store, deadlineMs } = this.#options;
+    const deploy = await store.getDeploy(id);
+    if (!deploy || deploy.status !== 'in_progress') {
+      await store.dropFromInProgress(id);
+      return;
+    }
+    summary.checked += 1;
+    const log = this.#logger.child({ deployId: id, role: deploy.role, env: deploy.env });
+    const now = this.#now();
+
+    if (now - deploy.createdAt >= deadlineMs) {
+      const unfinished = unfinishedHosts(deploy);
+      const seconds = Math.round(deadlineMs / 1000);
+      const reason =
+        unfinished.length > 0
+          ? `did not finish within ${seconds} s; hosts not finished: ${unfinished.join(', ')}`
+          : `did not finish within ${seconds} s; every host reported an end but the remaining-hosts count never reached zero`;
+      const record = await store.finishDeploy(id, 'failed', reason, now);
+      if (record?.status === 'failed' && record.reason === reason) {
+        summary.timedOut.push(id);
+        log.warn({ unfinished }, 'deploy ran past its deadline; failed');
+      }
+      return;
+    }
+
+    if (!members) return;
+    for (const host of deploy.targets ?? []) {
+      const report = deploy.hosts[host];
+      if (report && FINAL_HOST_STATES.has(report.state)) continue;
+      const status = members.get(host)?.status;
+      if (status !== undefined && status !== 'failed' && status !== 'left') continue;
+      if (await this.#countOut(deploy, host, report, status, log)) summary.lost.push(`${id}/${host}`);
+    }
+  }
+
+  /** Frees a lost host's slots, counts it out and stores its `lost` report; true when the report was stored. */
+  async #countOut(deploy: Deploy, host: string, last: HostReport | undefined, status: string | undefined, log: Logger): Promise<boolean> {
+    const { store, fleet } = this.#options;
+    const group = { role: deploy.role, env: deploy.env };
+    const targets = deploy.targets?.length ?? 1;
+    const freed = await fleet.freeSlotsOf(group, host, targets);
+    let remaining: number;
+    try {
+      remaining = await fleet.finishHost(group, deploy.id, host);
+    } catch (error) {
+      if (!(error instanceof ConflictError && error.code === 'deploy_counter_missing')) throw error;
+      // No host has counted the group yet (the event may not have reached any): count it
+      // from the targets, as the agents will find it set.
+      await fleet.initRemaining(group, deploy.id, targets);
+      remaining = await fleet.finishHost(group, deploy.id, host);
+    }
+    const error = status === undefined ? 'Serf no longer lists the host' : `Serf reports the host ${status}`;
+    const report: HostReport & { state: 'lost' } = {
+      host,
+      state: 'lost',
+      steps: last?.steps ?? [],
+      ...(last?.slot !== undefined ? { slot: last.slot } : {}),
+      ...(last?.counted !== undefined ? { counted: last.counted } : {}),
+      remaining,
+      error,
+    };
+    const outcome = await store.applyLostReport(deploy.id, report, this.#now());
+    if (!outcome?.applied) return false;
+    log.warn({ host, serfStatus: status ?? 'not listed', freedSlots: freed, remaining }, 'host lost; counted out of the deploy');
+    if (outcome.record.status !== 'in_progress') log.info({ status: outcome.record.status, reason: outcome.record.reason }, 'deploy finished');
+    return true;
+  }
+}
+
+/** Hosts that must still end the deploy: its targets and any other reporting host without a final state. */
+function unfinishedHosts(deploy: Deploy): string[] {
+  const hosts = new Set([...(deploy.targets ?? []), ...Object.keys(deploy.hosts)]);
+  return [...hosts].filter((host) => {
+    const report = deploy.hosts[host];
+    return !report || !FINAL_HOST_STATES.has(report.state);
+  }).sort();
+}

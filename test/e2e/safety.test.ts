@@ -1,0 +1,153 @@
+// A bad release stops itself, an engineer can stop any rollout, staging guards
+// production, and every deploy ends: on a local cluster of 6 production and 3 staging
+// hosts with real Serf, Redis, Docker and HAProxy.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Deploy } from '../../shared/schemas.js';
+import { maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
+
+const PRODUCTION = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
+const answersFrom = (tag: string, hosts: string[]) => new Set(hosts.map((h) => `200 ${tag} ${h}`));
+const stepAt = (deploy: Deploy, host: string, step: string) => deploy.hosts[host]?.steps.find((s) => s.step === step)?.at;
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('a bad release stops itself and every deploy ends', () => {
+  let fleet: TestCluster;
+  const client = () => fleet.cluster.client();
+  const ended = (id: string) => until(`deploy ${id} to end`, async () => {
+    const deploy = await client().getDeploy(id);
+    return deploy.status === 'in_progress' ? undefined : deploy;
+  });
+  const startDeploy = async (tag: string): Promise<string> => {
+    const started = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', tag, '--json']);
+    expect(started.exitCode, started.stderr).toBe(0);
+    return (JSON.parse(started.stdout) as Deploy).id;
+  };
+
+  beforeAll(async () => {
+    // A slow start keeps each host's deploy in progress long enough to act on it mid-rollout.
+    fleet = await startCluster({ name: 'gvtest-safe', subnet: '10.216.0', production: 6, staging: 3, startDelay: 1.5, promote: true });
+    const v1 = await fleet.deploy('web', 'production', 'v1');
+    expect(v1.deploy.status, v1.stderr).toBe('succeeded');
+  });
+  afterAll(async () => {
+    await fleet?.[Symbol.asyncDispose]();
+  });
+
+  it('promotes a successful staging deploy to production by itself', async () => {
+    const staging = await fleet.deploy('web', 'staging', 'v2');
+    expect(staging.exitCode, staging.stderr).toBe(0);
+    expect(staging.deploy.status).toBe('succeeded');
+    const promotedId = await until('the promotion to be recorded', async () => (await client().getDeploy(staging.deploy.id)).promotedTo);
+    const production = await ended(promotedId);
+    expect(production).toMatchObject({ env: 'production', tag: 'v2', status: 'succeeded', promotedFrom: staging.deploy.id });
+    expect(maxConcurrentDeploying(production)).toBeLessThanOrEqual(2);
+    expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v2', PRODUCTION));
+  });
+
+  it('rolls production back from v2 to v1', async () => {
+    const rollback = await fleet.cli(['rollback', 'web', '--env', 'production', '--wait', '--json']);
+    expect(rollback.exitCode, rollback.stderr).toBe(0);
+    expect(JSON.parse(rollback.stdout)).toMatchObject({ tag: 'v1', status: 'succeeded', rollbackOf: 'v2' });
+    expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v1', PRODUCTION));
+  });
+
+  it('stops a release whose health check fails after at most two hosts started it', async () => {
+    expect((await fleet.deploy('web', 'production', 'v2')).deploy.status).toBe('succeeded');
+
+    const bad = await fleet.deploy('web', 'production', 'bad');
+    expect(bad.exitCode).toBe(1);
+    expect(bad.deploy.status).toBe('failed');
+    expect(bad.deploy.reason).toMatch(/health: container \w+ is unhealthy/);
+    const hosts = Object.values(bad.deploy.hosts);
+    expect(hosts.filter((h) => h.steps.some((s) => s.step === 'up')).length).toBeLessThanOrEqual(2);
+    expect(hosts.filter((h) => h.state === 'failed').length).toBeGreaterThanOrEqual(1);
+    expect(hosts.filter((h) => h.state === 'cancelled').length).toBeGreaterThanOrEqual(4);
+    expect(hosts.every((h) => h.state === 'failed' || h.state === 'cancelled')).toBe(true);
+    // The hosts that tried it put v2 back, the others never left it.
+    expect(await fleet.lbAnswers(24)).toEqual(answersFrom('v2', PRODUCTION));
+
+    for (const env of ['production', 'staging']) {
+      const again = await fleet.cli(['deploy', 'web', '--env', env, '--tag', 'bad']);
+      expect(again.exitCode).toBe(2);
+      expect(again.stderr).toMatch(/web:bad is marked broken/);
+    }
+  });
+
+  it('promotes nothing when the staging deploy fails', async () => {
+    const before = (await client().listDeploys({ role: 'web', env: 'production' }))[0]!.id;
+    const badImage = `${fleet.cluster.state.registry}/web:bad`;
+    expect((await fleet.cli(['release', 'publish', 'web', 'bad2', '--image', badImage])).exitCode).toBe(0);
+    const staging = await fleet.deploy('web', 'staging', 'bad2');
+    expect(staging.exitCode).toBe(1);
+    expect(staging.deploy.status).toBe('failed');
+    expect(staging.deploy.promotedTo).toBeUndefined();
+    expect((await client().listDeploys({ role: 'web', env: 'production' }))[0]!.id).toBe(before);
+    expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v2', PRODUCTION));
+  });
+
+  it('stops a rollout an engineer marks broken: no host starts it afterwards', async () => {
+    const v1Image = `${fleet.cluster.state.registry}/web:v1`;
+    expect((await fleet.cli(['release', 'publish', 'web', 'v3', '--image', v1Image])).exitCode).toBe(0);
+    const id = await startDeploy('v3');
+    await until('a host to start v3', async () => {
+      const deploy = await client().getDeploy(id);
+      return Object.values(deploy.hosts).some((h) => h.steps.some((s) => s.step === 'up')) ? true : undefined;
+    });
+    const marked = await fleet.cli(['mark-broken', 'web', 'v3', '--reason', 'error rate doubled']);
+    const markedAt = Date.now();
+    expect(marked.exitCode, marked.stderr).toBe(0);
+
+    const deploy = await ended(id);
+    expect(deploy.status).toBe('cancelled');
+    for (const host of PRODUCTION) {
+      const up = stepAt(deploy, host, 'up');
+      if (up !== undefined) expect(up).toBeLessThan(markedAt);
+    }
+    expect(Object.values(deploy.hosts).filter((h) => h.state === 'cancelled').length).toBeGreaterThanOrEqual(4);
+    expect((await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', 'v3'])).exitCode).toBe(2);
+    // Whatever had not finished v3 went back to v2; v3 (the v1 image) was never registered after the mark.
+    const answers = await fleet.lbAnswers(24);
+    expect([...answers].filter((a) => !a.startsWith('200 v2 ') && !a.startsWith('200 v1 '))).toEqual([]);
+    expect(new Set([...answers].map((a) => a.split(' ')[2]))).toEqual(new Set(PRODUCTION));
+  });
+
+  it('counts a host that dies holding a slot as lost and finishes with the rest, well before the lock TTL', async () => {
+    expect((await fleet.deploy('web', 'production', 'v2')).deploy.status).toBe('succeeded');
+    const v1Image = `${fleet.cluster.state.registry}/web:v1`;
+    expect((await fleet.cli(['release', 'publish', 'web', 'v4', '--image', v1Image])).exitCode).toBe(0);
+    const id = await startDeploy('v4');
+    const victim = await until('a host to hold a slot', async () => {
+      const deploy = await client().getDeploy(id);
+      return Object.values(deploy.hosts).find((h) => h.steps.some((s) => s.step === 'slot') && !h.steps.some((s) => s.step === 'release'))?.host;
+    });
+    const host = fleet.cluster.state.hosts.find((h) => h.name === victim)!;
+    const serfPid = Number(readFileSync(join(host.dir, 'serf', 'serf.pid'), 'utf8'));
+    process.kill(host.agent.pid, 'SIGKILL');
+    process.kill(serfPid, 'SIGKILL');
+    const killedAt = Date.now();
+
+    const deploy = await ended(id);
+    expect(deploy.status).toBe('partial');
+    expect(deploy.reason).toContain(victim);
+    expect(deploy.hosts[victim]?.state).toBe('lost');
+    const others = Object.values(deploy.hosts).filter((h) => h.host !== victim);
+    expect(others.map((h) => h.state)).toEqual(others.map(() => 'succeeded'));
+    expect(others).toHaveLength(5);
+    // Freed when Serf saw the host fail, not after the 15-minute lock TTL.
+    expect(deploy.finishedAt! - killedAt).toBeLessThan(5 * 60_000);
+    const status = await fleet.cli(['status', id]);
+    expect(status.exitCode).toBe(1);
+    expect(status.stdout).toContain('partial');
+  });
+});

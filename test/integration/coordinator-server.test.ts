@@ -1,0 +1,102 @@
+// The coordinator as `grapevine coordinator` runs it: real Redis, its own real Serf agent,
+// a real host agent joining it, and the watchdog on its own timer.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import { CoordinatorConfig } from '../../shared/config.js';
+import { CoordinatorClient } from '../../shared/coordinator-client.js';
+import { ConflictError } from '../../shared/errors.js';
+import { SerfAgentProcess } from '../../shared/serf/serf-agent-process.js';
+import { SerfCli } from '../../shared/serf/serf-cli.js';
+import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
+import { freePort } from '../fixtures/server-process.js';
+
+const logger = pino({ level: 'silent' });
+const TOKEN = 'test-token-0123456789';
+const RPC_AUTH = 'serf-test-token-1234';
+const COORDINATOR_IP = '127.0.0.41';
+const HOST_IP = '127.0.0.42';
+
+async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('coordinator server', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gvtest-coordinator-'));
+  let redis: RedisInstance;
+  let coordinator: RunningCoordinator | undefined;
+  let host: SerfAgentProcess | undefined;
+  let client: CoordinatorClient;
+  let coordinatorSerf: SerfCli;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const gossipPort = await freePort(COORDINATOR_IP);
+    const rpc = `${COORDINATOR_IP}:${await freePort(COORDINATOR_IP)}`;
+    const config = CoordinatorConfig.parse({
+      listen: { host: '127.0.0.1', port: 0 },
+      redis: redis.url,
+      token: TOKEN,
+      registry: '127.0.0.1:5000',
+      serf: { bind: `${COORDINATOR_IP}:${gossipPort}`, rpc, rpcAuth: RPC_AUTH, dataDir: join(dir, 'coordinator-serf') },
+    });
+    coordinator = await startCoordinator(config, logger);
+    client = new CoordinatorClient({ url: coordinator.url, token: TOKEN, timeoutMs: 15_000 });
+    coordinatorSerf = new SerfCli({ rpcAddr: rpc, rpcAuth: RPC_AUTH });
+
+    host = new SerfAgentProcess({
+      nodeName: 'w1',
+      serf: {
+        binary: 'serf',
+        bind: `${HOST_IP}:${gossipPort}`,
+        rpc: `${HOST_IP}:${await freePort(HOST_IP)}`,
+        join: [`${COORDINATOR_IP}:${gossipPort}`],
+        rpcAuth: RPC_AUTH,
+        dataDir: join(dir, 'w1-serf'),
+      },
+      tags: { env: 'production', roles: 'web' },
+      logger,
+    });
+    await host.start();
+    await poll('w1 alive in the coordinator\'s view', async () =>
+      (await coordinatorSerf.members({ status: 'alive' })).some((m) => m.name === 'w1') ? true : undefined,
+    );
+  });
+
+  afterAll(async () => {
+    await host?.stop();
+    await coordinator?.stop();
+    await redis?.[Symbol.asyncDispose]();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('targets the alive hosts Serf lists, refuses an environment with none, and ends a deploy whose only host left', async () => {
+    await client.publishRelease({ role: 'web', tag: 'v1' });
+
+    const refused = client.createDeploy({ role: 'web', env: 'qa' });
+    await expect(refused).rejects.toBeInstanceOf(ConflictError);
+    await expect(refused).rejects.toMatchObject({ code: 'no_hosts', message: 'no alive host has role web in environment qa' });
+
+    const created = await client.createDeploy({ role: 'web', env: 'production' });
+    expect(created).toMatchObject({ targets: ['w1'], expectedHosts: 1, status: 'in_progress' });
+
+    // The host leaves before its agent ever answers: the watchdog must end the deploy by itself.
+    await host?.stop();
+    host = undefined;
+    const ended = await poll('the deploy to end', async () => {
+      const deploy = await client.getDeploy(created.id);
+      return deploy.status === 'in_progress' ? undefined : deploy;
+    });
+    expect(ended).toMatchObject({ status: 'partial', reason: 'hosts lost: w1' });
+    expect(ended.hosts.w1).toMatchObject({ state: 'lost', error: 'Serf reports the host left' });
+  });
+});
