@@ -1,16 +1,15 @@
 #!/usr/bin/env node
 // The `grapevine` command: exit 0 on success, 1 when a deploy failed or was cancelled,
 // 2 on bad input or an unreachable service, with a one-line reason on stderr.
+// The agent, the coordinator, Serf and the local cluster are imported only by the
+// commands that run them: CI calls `grapevine deploy` on every build, and its start-up
+// time is part of every deploy's wall time.
 import { Command, CommanderError, Option } from 'commander';
-import { cliEnvironment, loadAgentConfig, loadCoordinatorConfig } from '../shared/config.js';
-import { createLogger } from '../shared/logger.js';
+import { cliEnvironment } from '../shared/config.js';
 import { CoordinatorClient } from '../shared/coordinator-client.js';
 import { GrapevineError, ValidationError, errorMessage } from '../shared/errors.js';
 import { deployId, envName, imageRef, releaseTag, roleName } from '../shared/names.js';
 import { parseOrThrow, type Deploy } from '../shared/schemas.js';
-import { SerfCli, rolesTagPattern } from '../shared/serf/serf-cli.js';
-import { startCoordinator } from '../coordinator/server.js';
-import { startAgent } from '../agent/agent.js';
 import { summarize, watchDeploy } from './deploy-watch.js';
 import { registerDevCommands } from './dev/dev-commands.js';
 
@@ -82,6 +81,11 @@ program
   .description('run the coordinator (releases, deploys, Serf events)')
   .option('--config <file>', 'YAML or JSON config file')
   .action(async (options: { config?: string }) => {
+    const [{ loadCoordinatorConfig }, { createLogger }, { startCoordinator }] = await Promise.all([
+      import('../shared/config.js'),
+      import('../shared/logger.js'),
+      import('../coordinator/server.js'),
+    ]);
     const config = loadCoordinatorConfig(options.config, process.env);
     const logger = createLogger('coordinator', config.logLevel);
     await runForever(() => startCoordinator(config, logger));
@@ -92,6 +96,11 @@ program
   .description("run a host's agent beside its own Serf agent")
   .option('--config <file>', 'YAML or JSON config file')
   .action(async (options: { config?: string }) => {
+    const [{ loadAgentConfig }, { createLogger }, { startAgent }] = await Promise.all([
+      import('../shared/config.js'),
+      import('../shared/logger.js'),
+      import('../agent/agent.js'),
+    ]);
     const config = loadAgentConfig(options.config, process.env);
     const logger = createLogger('agent', config.logLevel);
     await runForever(() => startAgent(config, logger));
@@ -183,6 +192,7 @@ program
   .addOption(new Option('--rpc-addr <addr>', 'Serf RPC address').env('GRAPEVINE_SERF_RPC').default('127.0.0.1:7373'))
   .addOption(new Option('--rpc-auth <token>', 'Serf RPC token').env('GRAPEVINE_SERF_RPC_AUTH'))
   .action(async (options: { role?: string; env?: string; rpcAddr: string; rpcAuth?: string }) => {
+    const { SerfCli, rolesTagPattern } = await import('../shared/serf/serf-cli.js');
     const tags: Record<string, string> = {};
     if (options.role) tags.roles = rolesTagPattern(parseOrThrow(roleName, options.role, '--role'));
     if (options.env) tags.env = parseOrThrow(envName, options.env, '--env');

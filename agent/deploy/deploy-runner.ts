@@ -76,8 +76,7 @@ export class DeployRunner {
     logger: Logger,
   ): Promise<void> {
     const { locks, fleet, members, coordinator } = this.deps;
-    const deploy = await coordinator.getDeploy(event.id);
-    const counted = await members.countAlive(group);
+    const [deploy, counted] = await Promise.all([coordinator.getDeploy(event.id), members.countAlive(group)]);
     host.counted = counted;
     await fleet.initRemaining(group, event.id, counted);
     const slots = slotCount(counted, this.deps.slots);
