@@ -84,7 +84,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     }
     handled.add(decision.payload.id);
     const run = runner.run(decision.payload, shutdown.signal).then(
-      (report) => log.info({ deployId: decision.payload.id, state: report.state }, 'deploy finished on this host'),
+      (report) => report && log.info({ deployId: decision.payload.id, state: report.state }, 'deploy finished on this host'),
       (error: unknown) => log.error({ deployId: decision.payload.id, err: errorMessage(error) }, 'deploy crashed'),
     );
     running.add(run);

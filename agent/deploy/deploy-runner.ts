@@ -1,7 +1,7 @@
 // One host's part in a deploy, step by step (DESIGN.md, "The deploy"): count the
 // group, take a slot, replace the container, and always finish with a report.
 import type { Logger } from '../../shared/logger.js';
-import type { Deploy, DeployEventPayload, HostReport, HostState, HostStep } from '../../shared/schemas.js';
+import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport, type HostState, type HostStep } from '../../shared/schemas.js';
 import { DeployStepError, ReleaseBrokenError, errorMessage } from '../../shared/errors.js';
 import type { DeployGroup, FleetState, SlotLocks } from '../locks/slot-locks.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
@@ -47,19 +47,39 @@ export class DeployRunner {
     this.now = deps.now ?? Date.now;
   }
 
-  /** Runs this host's part of a deploy to its end and returns the final report. Never throws. */
-  async run(event: DeployEventPayload, signal: AbortSignal): Promise<HostReport> {
+  /**
+   * Runs this host's part of a deploy to its end and returns the final report, or null when
+   * there is nothing to do (a replayed event of a deploy that is over). Never throws.
+   */
+  async run(event: DeployEventPayload, signal: AbortSignal): Promise<HostReport | null> {
     const logger = this.deps.logger.child({ deployId: event.id, role: event.role, env: event.env });
-    const host = new HostProgress(this.deps.node, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger));
-    host.step('received');
+    const receivedAt = this.now();
     const group: DeployGroup = { role: event.role, env: event.env };
+    let deploy: Deploy;
+    let counted: number;
     try {
-      await this.takePart(event, group, host, signal, logger);
+      [deploy, counted] = await Promise.all([this.deps.coordinator.getDeploy(event.id), this.deps.members.countAlive(group)]);
+    } catch (error) {
+      logger.error({ err: errorMessage(error) }, 'cannot take part: the deploy or the host count could not be read');
+      return null;
+    }
+    const mine = deploy.hosts[this.deps.node];
+    if (deploy.status !== 'in_progress' || (mine && FINAL_HOST_STATES.has(mine.state))) {
+      // Serf replays events to an agent that restarts: a deploy that is over stays over.
+      logger.info({ status: deploy.status, state: mine?.state }, 'deploy already over here; event ignored');
+      return null;
+    }
+
+    const host = new HostProgress(this.deps.node, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger));
+    host.step('received', receivedAt);
+    host.counted = counted;
+    try {
+      await this.takePart(event, group, deploy, host, signal, logger);
     } catch (error) {
       logger.error({ err: errorMessage(error) }, 'deploy ended in error');
       host.end('failed', errorMessage(error));
       // A host that was counted must count itself out, or the deploy would never end.
-      if (host.counted !== undefined && host.remaining === undefined) {
+      if (host.remaining === undefined) {
         await this.finishHost(group, event.id, host).catch((finishError: unknown) => {
           logger.error({ err: errorMessage(finishError) }, 'could not count this host as finished');
         });
@@ -71,13 +91,13 @@ export class DeployRunner {
   private async takePart(
     event: DeployEventPayload,
     group: DeployGroup,
+    deploy: Deploy,
     host: HostProgress,
     signal: AbortSignal,
     logger: Logger,
   ): Promise<void> {
-    const { locks, fleet, members, coordinator } = this.deps;
-    const [deploy, counted] = await Promise.all([coordinator.getDeploy(event.id), members.countAlive(group)]);
-    host.counted = counted;
+    const { locks, fleet } = this.deps;
+    const counted = host.counted ?? 0;
     await fleet.initRemaining(group, event.id, counted);
     const slots = slotCount(counted, this.deps.slots);
     logger.info({ tag: deploy.tag, counted, slots }, 'deploy received');
@@ -202,8 +222,8 @@ class HostProgress {
     private readonly reporter: ProgressReporter,
   ) {}
 
-  step(step: HostStep): void {
-    if (!this.steps.some((s) => s.step === step)) this.steps.push({ step, at: this.now() });
+  step(step: HostStep, at = this.now()): void {
+    if (!this.steps.some((s) => s.step === step)) this.steps.push({ step, at });
     this.publish();
   }
 

@@ -15,7 +15,7 @@ const deploy: Deploy = {
   status: 'in_progress', createdAt: 0, hosts: {},
 };
 
-function setup(options: { failAt?: string; brokenAt?: string; brokenBeforeSlot?: boolean; loseLockAt?: string } = {}) {
+function setup(options: { failAt?: string; brokenAt?: string; brokenBeforeSlot?: boolean; loseLockAt?: string; deploy?: Deploy } = {}) {
   const lease = new AbortController();
   const calls: string[] = [];
   let broken: string | null = options.brokenBeforeSlot ? 'bad health' : null;
@@ -59,7 +59,7 @@ function setup(options: { failAt?: string; brokenAt?: string; brokenBeforeSlot?:
     slots: '1/3',
     members: { countAlive: async () => 6 },
     locks, fleet, runtime, loadBalancer,
-    coordinator: { getDeploy: async () => deploy, report: async (_id, r) => void reports.push(r) },
+    coordinator: { getDeploy: async () => options.deploy ?? deploy, report: async (_id, r) => void reports.push(r) },
     logger,
   });
   return { runner, calls, reports };
@@ -68,7 +68,7 @@ function setup(options: { failAt?: string; brokenAt?: string; brokenBeforeSlot?:
 describe('deploy runner', () => {
   it('counts, takes a slot, drains, pulls, starts, waits for health, registers, releases and counts itself out', async () => {
     const { runner, calls, reports } = setup();
-    const report = await runner.run(event, new AbortController().signal);
+    const report = (await runner.run(event, new AbortController().signal))!;
     expect(calls).toEqual([
       'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
       'register web/h1 10.0.0.11:8080', 'release', 'finish',
@@ -80,7 +80,7 @@ describe('deploy runner', () => {
 
   it('on a failed health check marks the release broken, puts the previous tag back and re-registers', async () => {
     const { runner, calls } = setup({ failAt: 'health' });
-    const report = await runner.run(event, new AbortController().signal);
+    const report = (await runner.run(event, new AbortController().signal))!;
     expect(report.state).toBe('failed');
     expect(report.error).toContain('health exploded');
     expect(calls).toEqual([
@@ -92,7 +92,7 @@ describe('deploy runner', () => {
 
   it('a failed pull leaves the running container alone and re-registers it', async () => {
     const { runner, calls } = setup({ failAt: 'pull' });
-    const report = await runner.run(event, new AbortController().signal);
+    const report = (await runner.run(event, new AbortController().signal))!;
     expect(report.state).toBe('failed');
     expect(calls.filter((c) => c.startsWith('up'))).toEqual([]);
     expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
@@ -100,7 +100,7 @@ describe('deploy runner', () => {
 
   it('stands down without touching anything when the release is broken while it waits', async () => {
     const { runner, calls } = setup({ brokenBeforeSlot: true });
-    const report = await runner.run(event, new AbortController().signal);
+    const report = (await runner.run(event, new AbortController().signal))!;
     expect(report).toMatchObject({ state: 'cancelled', remaining: 0 });
     expect(report.error).toContain('bad health');
     expect(calls).toEqual(['init 6', 'acquire 2', 'finish']);
@@ -108,15 +108,27 @@ describe('deploy runner', () => {
 
   it('stands down without marking the release broken when it loses its slot lock', async () => {
     const { runner, calls } = setup({ loseLockAt: 'pull' });
-    const report = await runner.run(event, new AbortController().signal);
+    const report = (await runner.run(event, new AbortController().signal))!;
     expect(report).toMatchObject({ state: 'cancelled', error: 'interrupted: slot lock lost' });
     expect(calls.some((c) => c.startsWith('markBroken'))).toBe(false);
     expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
   });
 
+  it('ignores a replayed event of a deploy that is over, or that this host finished', async () => {
+    for (const over of [
+      { ...deploy, status: 'succeeded' as const },
+      { ...deploy, hosts: { h1: { host: 'h1', state: 'succeeded' as const, steps: [] } } },
+    ]) {
+      const { runner, calls, reports } = setup({ deploy: over });
+      expect(await runner.run(event, new AbortController().signal)).toBeNull();
+      expect(calls).toEqual([]);
+      expect(reports).toEqual([]);
+    }
+  });
+
   it('stands down before pulling when the release is marked broken after it drained', async () => {
     const { runner, calls } = setup({ brokenAt: 'drain' });
-    const report = await runner.run(event, new AbortController().signal);
+    const report = (await runner.run(event, new AbortController().signal))!;
     expect(report.state).toBe('cancelled');
     expect(calls.some((c) => c.startsWith('pull'))).toBe(false);
     expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
