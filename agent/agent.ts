@@ -1,6 +1,5 @@
-// Wires one host's agent: its Serf agent, the event hand-off socket, and the deploy
+// Wires one host's agent: its Serf agent, the event hand-off pipe, and the deploy
 // runner with its Redis, Docker, HAProxy and coordinator adapters.
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { AgentConfig } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
@@ -9,26 +8,15 @@ import { CoordinatorClient } from '../shared/coordinator-client.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
 import { DeployRunner } from './deploy/deploy-runner.js';
 import { decideDeployEvent } from './deploy/deploy-event.js';
-import { EventInbox, type ForwardedEvent } from './serf/event-inbox.js';
+import { EventInbox, deployHandlerCommand, type ForwardedEvent } from './serf/event-inbox.js';
 import { SerfMemberCounter } from './serf/serf-members.js';
 import { RedisSlotLocks } from './locks/redis-slot-locks.js';
 import { RedisFleetState } from '../shared/fleet/redis-fleet-state.js';
 import { DockerComposeRuntime } from './runtime/docker-compose-runtime.js';
 import { HAProxyRuntimeApi } from './lb/haproxy-runtime-api.js';
 
-const SHELL_SAFE_PATH = /^\/[A-Za-z0-9._/@+-]+$/;
-
 export interface RunningAgent {
   stop(): Promise<void>;
-}
-
-/** The command Serf runs for deploy events; Serf passes it to /bin/sh, so every part is checked. */
-function handlerCommand(socket: string): string {
-  const handler = fileURLToPath(new URL('./serf/event-handler.js', import.meta.url));
-  for (const part of [process.execPath, handler, socket]) {
-    if (!SHELL_SAFE_PATH.test(part)) throw new Error(`path ${part} has characters a shell would interpret`);
-  }
-  return `${process.execPath} ${handler} ${socket}`;
 }
 
 export async function startAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
@@ -42,7 +30,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     nodeName: config.node,
     serf: config.serf,
     tags: { env: config.env, roles: roles.join(',') },
-    deployHandler: handlerCommand(config.socket),
+    deployHandler: deployHandlerCommand(config.eventPipe),
     logger: log.child({ component: 'serf' }),
   });
 
@@ -91,15 +79,15 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     void run.finally(() => running.delete(run));
   };
 
-  const inbox = new EventInbox(config.socket, onEvent, log.child({ component: 'inbox' }));
-  await inbox.listen();
+  const inbox = new EventInbox(config.eventPipe, onEvent, log.child({ component: 'inbox' }));
+  inbox.listen();
   await serf.start();
   log.info({ env: config.env, roles, serf: config.serf.bind }, 'agent started');
 
   return {
     async stop() {
       shutdown.abort(new Error('agent stopping'));
-      await inbox.close();
+      inbox.close();
       await Promise.allSettled([...running]);
       await serf.stop();
       redis.disconnect();

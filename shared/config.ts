@@ -67,8 +67,8 @@ export const AgentConfig = z.object({
   }),
   slots: slotsSetting.default('1/3'),
   lockTtlMs: z.number().int().min(1000).default(15 * 60_000),
-  /** Unix socket on which the Serf event handler hands events to this agent. */
-  socket: absolutePath,
+  /** Named pipe through which the Serf event handler hands deploy events to this agent. */
+  eventPipe: absolutePath,
   dockerSocket: absolutePath.default('/var/run/docker.sock'),
   logLevel,
 });

@@ -1,74 +1,75 @@
-// The agent's end of the hand-off: a local socket that receives the events Serf's
-// handler forwards, one JSON line per connection.
-import { createServer, type Server } from 'node:net';
-import { rmSync } from 'node:fs';
+// The agent's end of the Serf hand-off: a named pipe that Serf's deploy handler writes
+// each event's payload into. Serf runs handlers one at a time through /bin/sh with no
+// timeout, so the handler is `timeout 2 dd ... of=PIPE`: no interpreter to start (a
+// Node.js handler cost ~100 ms of CPU per host per event), bounded if the agent is down.
+import { closeSync, constants, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Socket } from 'node:net';
+import { execFileSync } from 'node:child_process';
 import type { Logger } from '../../shared/logger.js';
 
 export interface ForwardedEvent {
   event: string;
-  ltime: string;
   payload: string;
 }
 
+const HANDOFF_TIMEOUT_SECONDS = 2;
+// Serf's own limit is 512 bytes per event; anything longer is not a Serf payload.
 const MAX_LINE_BYTES = 4096;
+const SHELL_SAFE_PATH = /^\/[A-Za-z0-9._/@+-]+$/;
+
+/** The command Serf runs for deploy events; Serf passes it to /bin/sh, so the path is checked. */
+export function deployHandlerCommand(pipe: string): string {
+  if (!SHELL_SAFE_PATH.test(pipe)) throw new Error(`event pipe path ${pipe} has characters a shell would interpret`);
+  return `timeout ${HANDOFF_TIMEOUT_SECONDS} dd bs=${MAX_LINE_BYTES} of=${pipe} status=none`;
+}
 
 export class EventInbox {
-  private server: Server | undefined;
+  private reader: Socket | undefined;
+  private buffered = '';
 
   constructor(
-    private readonly socketPath: string,
+    private readonly pipePath: string,
     private readonly onEvent: (event: ForwardedEvent) => void,
     private readonly logger: Logger,
   ) {}
 
-  async listen(): Promise<void> {
-    rmSync(this.socketPath, { force: true });
-    const server = createServer({ allowHalfOpen: true }, (socket) => {
-      let data = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk: string) => {
-        data += chunk;
-        if (data.length > MAX_LINE_BYTES) {
-          this.logger.warn({ bytes: data.length }, 'dropping oversized event hand-off');
-          socket.destroy();
-        }
-      });
-      socket.on('end', () => {
-        socket.end();
-        this.accept(data);
-      });
-      socket.on('error', (error) => this.logger.warn({ err: error }, 'event hand-off connection failed'));
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.socketPath, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    rmSync(this.socketPath, { force: true });
-  }
-
-  private accept(line: string): void {
-    let parsed: unknown;
+  listen(): void {
+    mkdirSync(dirname(this.pipePath), { recursive: true, mode: 0o700 });
+    rmSync(this.pipePath, { force: true });
+    execFileSync('mkfifo', ['-m', '600', this.pipePath]);
+    if (!statSync(this.pipePath).isFIFO()) throw new Error(`${this.pipePath} is not a named pipe`);
+    // Read-write keeps a writer open, so the pipe never reports end-of-file between events.
+    const fd = openSync(this.pipePath, constants.O_RDWR | constants.O_NONBLOCK);
     try {
-      parsed = JSON.parse(line);
-    } catch {
-      this.logger.warn({ line: line.slice(0, 200) }, 'event hand-off is not JSON; dropped');
-      return;
+      this.reader = new Socket({ fd, readable: true, writable: false });
+    } catch (error) {
+      closeSync(fd);
+      throw error;
     }
-    const candidate = parsed as Partial<ForwardedEvent>;
-    if (typeof candidate.event !== 'string' || typeof candidate.payload !== 'string') {
-      this.logger.warn('event hand-off lacks event or payload; dropped');
-      return;
+    this.reader.setEncoding('utf8');
+    this.reader.on('data', (chunk: string) => this.take(chunk));
+    this.reader.on('error', (error) => this.logger.error({ err: error.message }, 'event pipe failed'));
+  }
+
+  close(): void {
+    this.reader?.destroy();
+    this.reader = undefined;
+    rmSync(this.pipePath, { force: true });
+  }
+
+  private take(chunk: string): void {
+    this.buffered += chunk;
+    const lines = this.buffered.split('\n');
+    this.buffered = lines.pop() ?? '';
+    if (this.buffered.length > MAX_LINE_BYTES) {
+      this.logger.warn({ bytes: this.buffered.length }, 'dropping an oversized event');
+      this.buffered = '';
     }
-    this.onEvent({ event: candidate.event, ltime: String(candidate.ltime ?? ''), payload: candidate.payload });
+    for (const line of lines) {
+      const payload = line.trim();
+      // The handler is registered for `user:deploy` only, so every line is a deploy payload.
+      if (payload !== '') this.onEvent({ event: 'deploy', payload });
+    }
   }
 }

@@ -287,7 +287,7 @@ export class DevCluster {
         redis: state.redisUrl,
         coordinator: { url: state.coordinatorUrl, token: state.token },
         loadBalancer: { runtimeApi: `unix:${state.runtimeSocket}`, drainTimeoutMs: 2_000 },
-        socket: join(dir, 'agent.sock'),
+        eventPipe: join(dir, 'events.pipe'),
         logLevel: options.logLevel ?? 'info',
       }),
       { mode: 0o600 },

@@ -1,18 +1,16 @@
 // The Serf wrapper against real `serf agent` processes on loopback addresses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { SerfAgentProcess } from '../../shared/serf/serf-agent-process.js';
 import { SerfCli, rolesTagPattern } from '../../shared/serf/serf-cli.js';
-import { EventInbox, type ForwardedEvent } from '../../agent/serf/event-inbox.js';
+import { EventInbox, deployHandlerCommand, type ForwardedEvent } from '../../agent/serf/event-inbox.js';
 import { UnreachableError } from '../../shared/errors.js';
-import { PROJECT_ROOT } from '../../cli/dev/dev-cluster.js';
 import { freePort } from '../fixtures/server-process.js';
 
 const logger = pino({ level: 'silent' });
-const handler = join(PROJECT_ROOT, 'dist', 'agent', 'serf', 'event-handler.js');
 const rpcAuth = 'serf-test-token-1234';
 
 interface Node {
@@ -43,13 +41,12 @@ describe('serf wrapper on real agents', () => {
   let cli: SerfCli;
 
   beforeAll(async () => {
-    expect(existsSync(handler), 'run npm run build first: the Serf handler runs from dist/').toBe(true);
     const gossipPort = await freePort();
     for (const spec of specs) {
       const received: ForwardedEvent[] = [];
-      const socket = join(dir, `${spec.name}.sock`);
-      const inbox = new EventInbox(socket, (event) => received.push(event), logger);
-      await inbox.listen();
+      const pipe = join(dir, `${spec.name}.pipe`);
+      const inbox = new EventInbox(pipe, (event) => received.push(event), logger);
+      inbox.listen();
       const serf = new SerfAgentProcess({
         nodeName: spec.name,
         serf: {
@@ -61,7 +58,7 @@ describe('serf wrapper on real agents', () => {
           dataDir: join(dir, spec.name),
         },
         tags: spec.tags,
-        deployHandler: `${process.execPath} ${handler} ${socket}`,
+        deployHandler: deployHandlerCommand(pipe),
         logger,
       });
       await serf.start();
@@ -74,7 +71,7 @@ describe('serf wrapper on real agents', () => {
   afterAll(async () => {
     for (const node of nodes) {
       await node.serf.stop();
-      await node.inbox.close();
+      node.inbox.close();
     }
     rmSync(dir, { recursive: true, force: true });
   });
@@ -105,7 +102,7 @@ describe('serf wrapper on real agents', () => {
   it('drops a member that left from the alive list', async () => {
     const leaving = nodes.pop()!;
     await leaving.serf.stop();
-    await leaving.inbox.close();
+    leaving.inbox.close();
     await poll('a3 to be gone from the alive members', async () =>
       (await cli.members({ status: 'alive' })).some((m) => m.name === 'a3') ? undefined : true,
     );
