@@ -6,20 +6,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deploy } from '../../shared/schemas.js';
 import { maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { until } from '../fixtures/poll.js';
 
 const PRODUCTION = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
 const answersFrom = (tag: string, hosts: string[]) => new Set(hosts.map((h) => `200 ${tag} ${h}`));
 const stepAt = (deploy: Deploy, host: string, step: string) => deploy.hosts[host]?.steps.find((s) => s.step === step)?.at;
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** A rollout over six hosts with slow starts takes minutes, not seconds. */
+const ROLLOUT = { timeoutMs: 120_000 };
 
 describe('a bad release stops itself and every deploy ends', () => {
   let fleet: TestCluster;
@@ -27,7 +20,7 @@ describe('a bad release stops itself and every deploy ends', () => {
   const ended = (id: string) => until(`deploy ${id} to end`, async () => {
     const deploy = await client().getDeploy(id);
     return deploy.status === 'in_progress' ? undefined : deploy;
-  });
+  }, ROLLOUT);
   const startDeploy = async (tag: string): Promise<string> => {
     const started = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', tag, '--json']);
     expect(started.exitCode, started.stderr).toBe(0);
@@ -48,7 +41,7 @@ describe('a bad release stops itself and every deploy ends', () => {
     const staging = await fleet.deploy('web', 'staging', 'v2');
     expect(staging.exitCode, staging.stderr).toBe(0);
     expect(staging.deploy.status).toBe('succeeded');
-    const promotedId = await until('the promotion to be recorded', async () => (await client().getDeploy(staging.deploy.id)).promotedTo);
+    const promotedId = await until('the promotion to be recorded', async () => (await client().getDeploy(staging.deploy.id)).promotedTo, ROLLOUT);
     const production = await ended(promotedId);
     expect(production).toMatchObject({ env: 'production', tag: 'v2', status: 'succeeded', promotedFrom: staging.deploy.id });
     expect(maxConcurrentDeploying(production)).toBeLessThanOrEqual(2);
@@ -103,7 +96,7 @@ describe('a bad release stops itself and every deploy ends', () => {
     await until('a host to start v3', async () => {
       const deploy = await client().getDeploy(id);
       return Object.values(deploy.hosts).some((h) => h.steps.some((s) => s.step === 'up')) ? true : undefined;
-    });
+    }, ROLLOUT);
     const marked = await fleet.cli(['mark-broken', 'web', 'v3', '--reason', 'error rate doubled']);
     const markedAt = Date.now();
     expect(marked.exitCode, marked.stderr).toBe(0);
@@ -130,7 +123,7 @@ describe('a bad release stops itself and every deploy ends', () => {
     const victim = await until('a host to hold a slot', async () => {
       const deploy = await client().getDeploy(id);
       return Object.values(deploy.hosts).find((h) => h.steps.some((s) => s.step === 'slot') && !h.steps.some((s) => s.step === 'release'))?.host;
-    });
+    }, ROLLOUT);
     const host = fleet.cluster.state.hosts.find((h) => h.name === victim)!;
     const serfPid = Number(readFileSync(join(host.dir, 'serf', 'serf.pid'), 'utf8'));
     process.kill(host.agent.pid, 'SIGKILL');

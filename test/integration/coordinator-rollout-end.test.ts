@@ -8,8 +8,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../agent/locks/redis-slot-locks.js';
-import { createApp, type DeployEvents } from '../../coordinator/app.js';
-import type { Membership, MembershipFilter } from '../../coordinator/membership.js';
+import { createApp } from '../../coordinator/app.js';
 import { RedisStore } from '../../coordinator/store.js';
 import { DeployWatchdog } from '../../coordinator/watchdog.js';
 import { loadCoordinatorConfig } from '../../shared/config.js';
@@ -17,45 +16,13 @@ import { CoordinatorClient } from '../../shared/coordinator-client.js';
 import { ConfigError, ConflictError } from '../../shared/errors.js';
 import { brokenMarkReason, RedisFleetState } from '../../shared/fleet/redis-fleet-state.js';
 import { redisKeys } from '../../shared/redis-keys.js';
-import type { Deploy, DeployEventPayload, HostReport } from '../../shared/schemas.js';
-import type { SerfMember } from '../../shared/serf/serf-cli.js';
+import type { Deploy, HostReport } from '../../shared/schemas.js';
+import { ListedMembers, RecordingEvents } from '../fixtures/coordinator-fakes.js';
 import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
 
 const TOKEN = 'test-token-0123456789';
 const DEADLINE_MS = 10 * 60_000;
 const logger = pino({ level: 'silent' });
-
-class RecordingEvents implements DeployEvents {
-  fired: DeployEventPayload[] = [];
-  async fireDeploy(payload: DeployEventPayload): Promise<void> {
-    this.fired.push(payload);
-  }
-}
-
-/** Serf's member list as a test sets it, filtered the way `serf members` filters; `failWith` makes it fail like a dead agent. */
-class ListedMembers implements Membership {
-  readonly list = new Map<string, SerfMember>();
-  failWith: string | undefined;
-
-  add(env: string, names: string[], roles = 'web'): void {
-    for (const name of names) this.list.set(name, { name, addr: '127.0.0.1', port: 7946, status: 'alive', tags: { env, roles } });
-  }
-
-  setStatus(name: string, status: string): void {
-    const member = this.list.get(name);
-    if (!member) throw new Error(`no member ${name}`);
-    member.status = status;
-  }
-
-  async members(filter: MembershipFilter = {}): Promise<SerfMember[]> {
-    if (this.failWith !== undefined) throw new Error(this.failWith);
-    return [...this.list.values()].filter(
-      (member) =>
-        (filter.status === undefined || member.status === filter.status) &&
-        Object.entries(filter.tags ?? {}).every(([tag, pattern]) => new RegExp(`^(?:${pattern})$`).test(member.tags[tag] ?? '')),
-    );
-  }
-}
 
 let redisServer: RedisInstance;
 let redis: Redis;

@@ -11,6 +11,7 @@ import { CoordinatorClient } from '../../shared/coordinator-client.js';
 import { ConflictError } from '../../shared/errors.js';
 import { SerfAgentProcess } from '../../shared/serf/serf-agent-process.js';
 import { SerfCli } from '../../shared/serf/serf-cli.js';
+import { until } from '../fixtures/poll.js';
 import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
 import { freePort } from '../fixtures/server-process.js';
 
@@ -19,16 +20,8 @@ const TOKEN = 'test-token-0123456789';
 const RPC_AUTH = 'serf-test-token-1234';
 const COORDINATOR_IP = '127.0.0.41';
 const HOST_IP = '127.0.0.42';
-
-async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Serf notices a join or a departure within seconds; the watchdog runs on its own timer on top. */
+const PATIENCE = { timeoutMs: 20_000 };
 
 describe('coordinator server', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gvtest-coordinator-'));
@@ -67,8 +60,10 @@ describe('coordinator server', () => {
       logger,
     });
     await host.start();
-    await poll('w1 alive in the coordinator\'s view', async () =>
-      (await coordinatorSerf.members({ status: 'alive' })).some((m) => m.name === 'w1') ? true : undefined,
+    await until(
+      "w1 alive in the coordinator's view",
+      async () => ((await coordinatorSerf.members({ status: 'alive' })).some((m) => m.name === 'w1') ? true : undefined),
+      PATIENCE,
     );
   });
 
@@ -92,10 +87,14 @@ describe('coordinator server', () => {
     // The host leaves before its agent ever answers: the watchdog must end the deploy by itself.
     await host?.stop();
     host = undefined;
-    const ended = await poll('the deploy to end', async () => {
-      const deploy = await client.getDeploy(created.id);
-      return deploy.status === 'in_progress' ? undefined : deploy;
-    });
+    const ended = await until(
+      'the deploy to end',
+      async () => {
+        const deploy = await client.getDeploy(created.id);
+        return deploy.status === 'in_progress' ? undefined : deploy;
+      },
+      PATIENCE,
+    );
     expect(ended).toMatchObject({ status: 'partial', reason: 'hosts lost: w1' });
     expect(ended.hosts.w1).toMatchObject({ state: 'lost', error: 'Serf reports the host left' });
   });

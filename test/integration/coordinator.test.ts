@@ -6,50 +6,19 @@ import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createApp, type DeployEvents } from '../../coordinator/app.js';
-import type { Membership, MembershipFilter } from '../../coordinator/membership.js';
+import { createApp } from '../../coordinator/app.js';
 import { RedisStore } from '../../coordinator/store.js';
 import { CoordinatorClient } from '../../shared/coordinator-client.js';
 import { RedisFleetState } from '../../shared/fleet/redis-fleet-state.js';
 import { NotFoundError, UnreachableError, ValidationError } from '../../shared/errors.js';
 import { deployId } from '../../shared/names.js';
 import { redisKeys } from '../../shared/redis-keys.js';
-import type { Deploy, DeployEventPayload, HostReport, Release } from '../../shared/schemas.js';
-import type { SerfMember } from '../../shared/serf/serf-cli.js';
+import type { Deploy, HostReport, Release } from '../../shared/schemas.js';
+import { ListedMembers, RecordingEvents } from '../fixtures/coordinator-fakes.js';
 import { startRedis } from '../fixtures/redis-server.js';
 
 const TOKEN = 'test-token-0123456789';
 const REGISTRY = '127.0.0.1:5000';
-
-/** Records every event it is asked to fire; `failWith` makes the next fires throw like an unreachable Serf. */
-class RecordingEvents implements DeployEvents {
-  fired: DeployEventPayload[] = [];
-  failWith: string | undefined;
-  async fireDeploy(payload: DeployEventPayload): Promise<void> {
-    if (this.failWith !== undefined) throw new Error(this.failWith);
-    this.fired.push(payload);
-  }
-}
-
-/** Serf's member list as a test sets it; filtered the way `serf members` filters. */
-class ListedMembers implements Membership {
-  list: SerfMember[] = [];
-  /** Alive hosts with roles web and api: `names` in production, the same names with an `s` in staging. */
-  constructor(names: string[] = ['h1', 'h2', 'h3']) {
-    this.set(names);
-  }
-  set(names: string[]): void {
-    const host = (name: string, env: string): SerfMember => ({ name, addr: '127.0.0.1', port: 7946, status: 'alive', tags: { env, roles: 'web,api' } });
-    this.list = [...names.map((name) => host(name, 'production')), ...names.map((name) => host(`${name}s`, 'staging'))];
-  }
-  async members(filter: MembershipFilter = {}): Promise<SerfMember[]> {
-    return this.list.filter(
-      (member) =>
-        (filter.status === undefined || member.status === filter.status) &&
-        Object.entries(filter.tags ?? {}).every(([tag, pattern]) => new RegExp(`^(?:${pattern})$`).test(member.tags[tag] ?? '')),
-    );
-  }
-}
 
 let redisServer: Awaited<ReturnType<typeof startRedis>>;
 let redis: Redis;
@@ -72,7 +41,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await redis.flushdb();
   events = new RecordingEvents();
-  membership = new ListedMembers();
+  membership = new ListedMembers(['h1', 'h2', 'h3']);
   clock = 1_700_000_000_000;
   app = createApp({
     store: new RedisStore({ redis, logger }),

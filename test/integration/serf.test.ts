@@ -8,26 +8,19 @@ import { SerfAgentProcess } from '../../shared/serf/serf-agent-process.js';
 import { SerfCli, rolesTagPattern } from '../../shared/serf/serf-cli.js';
 import { EventInbox, deployHandlerCommand, type ForwardedEvent } from '../../agent/serf/event-inbox.js';
 import { UnreachableError } from '../../shared/errors.js';
+import { until } from '../fixtures/poll.js';
 import { freePort } from '../fixtures/server-process.js';
 
 const logger = pino({ level: 'silent' });
 const rpcAuth = 'serf-test-token-1234';
+/** Gossip settles within seconds on loopback; checks are cheap, so ask often. */
+const gossip = { timeoutMs: 15_000, intervalMs: 50 };
 
 interface Node {
   name: string;
   serf: SerfAgentProcess;
   inbox: EventInbox;
   received: ForwardedEvent[];
-}
-
-async function poll<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('serf wrapper on real agents', () => {
@@ -65,7 +58,7 @@ describe('serf wrapper on real agents', () => {
       nodes.push({ name: spec.name, serf, inbox, received });
     }
     cli = nodes[0]!.serf.cli;
-    await poll('all three agents to see each other', async () => ((await cli.members({ status: 'alive' })).length === 3 ? true : undefined));
+    await until('all three agents to see each other', async () => ((await cli.members({ status: 'alive' })).length === 3 ? true : undefined), gossip);
   });
 
   afterAll(async () => {
@@ -89,13 +82,13 @@ describe('serf wrapper on real agents', () => {
   it('carries an event to every agent through its handler, once each, with the payload intact', async () => {
     const payload = JSON.stringify({ v: 1, role: 'web', env: 'production', id: 'd-serftest1' });
     await cli.event('deploy', payload);
-    await poll('every agent to hand the event over', () => (nodes.every((n) => n.received.length >= 1) ? true : undefined));
+    await until('every agent to hand the event over', () => (nodes.every((n) => n.received.length >= 1) ? true : undefined), gossip);
     for (const node of nodes) {
       expect(node.received).toHaveLength(1);
       expect(node.received[0]).toMatchObject({ event: 'deploy', payload });
     }
     await cli.event('deploy', payload.replace('serftest1', 'serftest2'));
-    await poll('the second event', () => (nodes.every((n) => n.received.length >= 2) ? true : undefined));
+    await until('the second event', () => (nodes.every((n) => n.received.length >= 2) ? true : undefined), gossip);
     expect(nodes.map((n) => n.received.length)).toEqual([2, 2, 2]);
   });
 
@@ -103,8 +96,10 @@ describe('serf wrapper on real agents', () => {
     const leaving = nodes.pop()!;
     await leaving.serf.stop();
     leaving.inbox.close();
-    await poll('a3 to be gone from the alive members', async () =>
-      (await cli.members({ status: 'alive' })).some((m) => m.name === 'a3') ? undefined : true,
+    await until(
+      'a3 to be gone from the alive members',
+      async () => ((await cli.members({ status: 'alive' })).some((m) => m.name === 'a3') ? undefined : true),
+      gossip,
     );
     const all = await cli.members();
     expect(all.find((m) => m.name === 'a3')?.status).toBe('left');
