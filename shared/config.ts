@@ -1,7 +1,7 @@
 // Configuration for each process: a YAML or JSON file plus GRAPEVINE_* environment
 // overrides, parsed once at start. Every problem is listed in one ConfigError.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from './errors.js';
 import { envName, nodeName, roleName } from './names.js';
@@ -151,6 +151,12 @@ function load<T>(
     throw new ConfigError(`${what}${file ? ` (${file})` : ''} is invalid: ${describeIssues(result.error)}`);
   }
   return result.data;
+}
+
+/** Loaded on first use: the CLI's deploy and status commands import this module and never read YAML. */
+function parseYaml(text: string): unknown {
+  const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return parse(text);
 }
 
 function readConfigFile(file: string): Record<string, unknown> {
