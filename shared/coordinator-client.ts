@@ -1,5 +1,7 @@
 // How the CLI and the agents talk to the coordinator's HTTP API: every answer is parsed
 // with the shared schemas and every failure becomes a GrapevineError a caller can act on.
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { z } from 'zod';
 import {
   ConflictError,
@@ -52,11 +54,16 @@ export class CoordinatorClient {
   readonly url: string;
   readonly #token: string;
   readonly #timeoutMs: number;
+  /** Keeps connections open between an agent's progress reports; idle ones never hold a process open. */
+  readonly #agent: HttpAgent;
 
   constructor({ url, token, timeoutMs = 10_000 }: CoordinatorClientOptions) {
     this.url = url.replace(/\/+$/, '');
     this.#token = token;
     this.#timeoutMs = timeoutMs;
+    const protocol = URL.canParse(this.url) ? new URL(this.url).protocol : '';
+    if (protocol !== 'http:' && protocol !== 'https:') throw new ValidationError(`coordinator URL ${url} must start with http:// or https://`);
+    this.#agent = protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   }
 
   /** Resolves when the coordinator and its Redis answer; a coordinator whose Redis is down is unreachable. */
@@ -117,21 +124,15 @@ export class CoordinatorClient {
     const url = `${this.url}${path}`;
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    let text: string;
+    let response: { status: number; text: string };
     try {
-      response = await fetch(url, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-      text = await response.text();
+      response = await exchange(url, method, headers, body === undefined ? undefined : JSON.stringify(body), this.#timeoutMs, this.#agent);
     } catch (error) {
-      throw new UnreachableError(`coordinator at ${this.url} ${describeFetchFailure(error, this.#timeoutMs)}`, { cause: error });
+      throw new UnreachableError(`coordinator at ${this.url} ${describeFailure(error, this.#timeoutMs)}`, { cause: error });
     }
+    const { status, text } = response;
     const json = parseJson(text);
-    if (!response.ok) throw errorFor(response.status, json, text, `${method} ${url}`);
+    if (status < 200 || status > 299) throw errorFor(status, json, text, `${method} ${url}`);
     const result = schema.safeParse(json);
     if (!result.success) {
       throw new GrapevineError('coordinator_error', `unexpected answer to ${method} ${url}: ${describeIssues(result.error)}`);
@@ -140,13 +141,44 @@ export class CoordinatorClient {
   }
 }
 
-function describeFetchFailure(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-    return `did not answer within ${timeoutMs} ms`;
-  }
-  // fetch reports "fetch failed" and keeps the useful part (ECONNREFUSED, ENOTFOUND) in its cause.
-  const cause = error instanceof Error && error.cause !== undefined ? `: ${errorMessage(error.cause)}` : '';
-  return `is unreachable (${errorMessage(error)}${cause})`;
+class TimeoutError extends Error {}
+
+/**
+ * One request with node:http. Not fetch: it loads a second HTTP stack (undici) of about
+ * 11 MB into every agent, and its start-up is on the CLI's path.
+ */
+function exchange(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+  agent: HttpAgent,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(target, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    const timer = setTimeout(() => req.destroy(new TimeoutError()), timeoutMs);
+    req.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    req.end(body);
+  });
+}
+
+function describeFailure(error: unknown, timeoutMs: number): string {
+  if (error instanceof TimeoutError) return `did not answer within ${timeoutMs} ms`;
+  return `is unreachable (${errorMessage(error)})`;
 }
 
 function parseJson(text: string): unknown {

@@ -1,12 +1,12 @@
 // Replaces a role's container with Docker Compose v2 (`docker compose`), and uses the
-// Engine API (dockerode) to pull images and to watch the container's health.
-import Docker from 'dockerode';
+// Engine API to pull images and to watch the container's health.
 import { execa } from 'execa';
 import type { Logger } from '../../shared/logger.js';
 import type { RoleConfig } from '../../shared/config.js';
 import { DeployStepError, errorMessage } from '../../shared/errors.js';
 import type { ContainerRuntime } from './container-runtime.js';
 import { waitForHealth } from './health-wait.js';
+import { DockerEngine } from './docker-engine.js';
 
 export interface DockerComposeRuntimeOptions {
   node: string;
@@ -18,31 +18,24 @@ export interface DockerComposeRuntimeOptions {
 }
 
 export class DockerComposeRuntime implements ContainerRuntime {
-  private readonly docker: Docker;
+  private readonly docker: DockerEngine;
   private readonly compose: readonly [string, ...string[]];
 
   constructor(private readonly options: DockerComposeRuntimeOptions) {
-    this.docker = new Docker({ socketPath: options.dockerSocket });
+    this.docker = new DockerEngine(options.dockerSocket);
     this.compose = options.composeCommand ?? ['docker', 'compose'];
   }
 
   async runningImage(role: string): Promise<string | null> {
     const container = await this.findContainer(role);
     if (!container) return null;
-    const info = await this.docker.getContainer(container).inspect();
+    const info = await this.docker.inspect(container);
     return info.State.Running ? info.Config.Image : null;
   }
 
   async pull(image: string, signal: AbortSignal): Promise<void> {
     try {
-      const stream = await this.docker.pull(image, { abortSignal: signal });
-      await new Promise<void>((resolve, reject) => {
-        this.docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string }>) => {
-          const failure = error?.message ?? output.find((line) => line.error)?.error;
-          if (failure) reject(new Error(failure));
-          else resolve();
-        });
-      });
+      await this.docker.pull(image, signal);
     } catch (error) {
       throw new DeployStepError('pull', `cannot pull ${image}: ${errorMessage(error)}`, { cause: error });
     }
@@ -98,10 +91,7 @@ export class DockerComposeRuntime implements ContainerRuntime {
 
   private async findContainer(role: string): Promise<string | null> {
     const containers = await this.docker.listContainers({
-      all: true,
-      filters: {
-        label: [`com.docker.compose.project=${this.project(role)}`, `com.docker.compose.service=${this.role(role).service}`],
-      },
+      label: [`com.docker.compose.project=${this.project(role)}`, `com.docker.compose.service=${this.role(role).service}`],
     });
     const newest = containers.sort((a, b) => b.Created - a.Created)[0];
     return newest?.Id ?? null;

@@ -1,6 +1,6 @@
 // Waits for a container's Docker health check: the engine's event stream wakes the
 // wait as soon as the status changes; an inspect covers what happened before it.
-import type Docker from 'dockerode';
+import type { DockerEngine } from './docker-engine.js';
 import { DeployStepError } from '../../shared/errors.js';
 
 interface HealthSnapshot {
@@ -10,8 +10,8 @@ interface HealthSnapshot {
   lastOutput: string | undefined;
 }
 
-async function snapshot(docker: Docker, id: string): Promise<HealthSnapshot> {
-  const info = await docker.getContainer(id).inspect();
+async function snapshot(docker: DockerEngine, id: string): Promise<HealthSnapshot> {
+  const info = await docker.inspect(id);
   const log = info.State.Health?.Log ?? [];
   return {
     running: info.State.Running,
@@ -22,11 +22,9 @@ async function snapshot(docker: Docker, id: string): Promise<HealthSnapshot> {
 }
 
 /** Resolves when healthy (or running, for an image without a health check); rejects on unhealthy, exit or timeout. */
-export async function waitForHealth(docker: Docker, id: string, signal: AbortSignal, timeoutMs: number): Promise<void> {
+export async function waitForHealth(docker: DockerEngine, id: string, signal: AbortSignal, timeoutMs: number): Promise<void> {
   const short = id.slice(0, 12);
-  const stream = (await docker.getEvents({
-    filters: { type: ['container'], container: [id], event: ['health_status', 'die', 'destroy'] },
-  })) as NodeJS.ReadableStream;
+  const stream = await docker.events({ type: ['container'], container: [id], event: ['health_status', 'die', 'destroy'] });
   // Subscribed before the first inspect, so no change between the two can be missed.
   const changes = new ChangeCounter(stream, signal);
   try {

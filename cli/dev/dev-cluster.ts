@@ -19,6 +19,12 @@ const BASE_IMAGE = 'grapevine-base:bookworm';
 export const SAMPLE_ROLE = 'web';
 export const SAMPLE_TAGS = ['v1', 'v2', 'bad'] as const;
 const APP_PORT = 8080;
+/**
+ * The agent is a long-lived, mostly idle process that allocates little: a 1 MB young
+ * generation instead of V8's default 16 MB keeps about 13 MB off each host's resident
+ * memory. The systemd unit sets the same through NODE_OPTIONS.
+ */
+export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1'];
 
 export interface DevHostSpec {
   name: string;
@@ -293,7 +299,12 @@ export class DevCluster {
       { mode: 0o600 },
     );
     // The agent, and the Serf agent it starts, live in the host's network namespace.
-    const agent = startDetached('nsenter', [`--net=/proc/${pid}/ns/net`, '--', process.execPath, CLI, 'agent', '--config', agentConfig], join(dir, 'agent.log'), agentConfig);
+    const agent = startDetached(
+      'nsenter',
+      [`--net=/proc/${pid}/ns/net`, '--', process.execPath, ...AGENT_NODE_FLAGS, CLI, 'agent', '--config', agentConfig],
+      join(dir, 'agent.log'),
+      agentConfig,
+    );
     return { ...spec, address, holder, agent, dir, project };
   }
 }
