@@ -10,7 +10,9 @@ import { LockScripts } from '../../shared/fleet/lua-scripts.js';
 import { readBrokenReason } from '../../shared/fleet/redis-fleet-state.js';
 import type { AcquireOptions, SlotLease, SlotLocks } from './slot-locks.js';
 
-const DEFAULT_POLL_MS = 2_000;
+// Only a fallback: releases and broken marks wake waiters at once. At 5 s a waiting host
+// sends Redis two commands (BLPOP, the acquire script) per 5 s.
+const DEFAULT_POLL_MS = 5_000;
 /** 1 000 hosts at a third each is 334 keys in one call; far past that is a bad slot count. */
 const MAX_SLOTS = 10_000;
 /** Clean-up after a wait (leaving the queue, a release) never holds the caller longer than this. */
