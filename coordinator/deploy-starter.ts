@@ -47,6 +47,11 @@ export class DeployStarter {
   async start(request: CreateDeployBody, origin: DeployOrigin = {}): Promise<Deploy> {
     const { store, events, membership, now, newId } = this.#deps;
     const { role, env, tag } = request;
+    // Serf is asked while Redis is read: both are on the path of every `grapevine deploy`.
+    const lookup = targetHosts(membership, role, env).then(
+      (hosts) => ({ hosts }),
+      (error: unknown) => ({ error }),
+    );
     const release = tag === undefined ? await store.newestRelease(role) : await store.getRelease(role, tag);
     if (!release) {
       throw new GrapevineError(
@@ -61,13 +66,13 @@ export class DeployStarter {
       );
     }
 
-    let targets: string[];
-    try {
-      targets = await targetHosts(membership, role, env);
-    } catch (error) {
+    const found = await lookup;
+    if ('error' in found) {
+      const { error } = found;
       if (error instanceof UnreachableError) throw new UnreachableError(`cannot list the hosts of role ${role} in ${env}: ${error.message}`, { cause: error });
       throw error;
     }
+    const targets = found.hosts;
     if (targets.length === 0) {
       throw new ConflictError('no_hosts', `no alive host has role ${role} in environment ${env}`);
     }
