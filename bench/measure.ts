@@ -141,3 +141,60 @@ export function parseVmRss(status: string): number | undefined {
   const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   return match ? Number(match[1]) * 1024 : undefined;
 }
+
+/** One command as MONITOR showed it. */
+export interface MonitorLine {
+  /** Redis's clock, ms since the epoch. */
+  at: number;
+  name: string;
+  /** IP address of the client that sent it, or that called the script it ran in. */
+  client: string;
+  /** Run inside a Lua script. */
+  lua: boolean;
+  /** The client is one of the hosts' agents. */
+  agent: boolean;
+}
+
+export interface WaitingHostRate {
+  client: string;
+  /** Whole poll cycles seen: from the host's first slot attempt to its last. */
+  cycles: number;
+  periodMs: number;
+  /** Commands per second over those cycles: what the agent sent, and with its scripts' commands. */
+  sentPerSec: number;
+  allPerSec: number;
+}
+
+/**
+ * A waiting host's steady rate, free of where the window happens to cut its poll cycle:
+ * the commands of whole cycles, from its first slot attempt (`cycleCommand`, the acquire
+ * script) to its last, over the time between them. Hosts with fewer than two attempts
+ * in the window are left out.
+ */
+export function waitingHostRates(lines: readonly MonitorLine[], cycleCommand = 'evalsha'): WaitingHostRate[] {
+  const byClient = new Map<string, MonitorLine[]>();
+  for (const line of lines) {
+    if (!line.agent) continue;
+    const list = byClient.get(line.client) ?? [];
+    list.push(line);
+    byClient.set(line.client, list);
+  }
+  const rates: WaitingHostRate[] = [];
+  for (const [client, own] of byClient) {
+    const attempts = own.filter((l) => !l.lua && l.name === cycleCommand).map((l) => l.at);
+    if (attempts.length < 2) continue;
+    const first = attempts[0]!;
+    const last = attempts[attempts.length - 1]!;
+    if (last <= first) continue;
+    const inCycles = own.filter((l) => l.at >= first && l.at < last);
+    const seconds = (last - first) / 1000;
+    rates.push({
+      client,
+      cycles: attempts.length - 1,
+      periodMs: (last - first) / (attempts.length - 1),
+      sentPerSec: inCycles.filter((l) => !l.lua).length / seconds,
+      allPerSec: inCycles.length / seconds,
+    });
+  }
+  return rates;
+}

@@ -1,7 +1,40 @@
 // The benchmark's own connection to the cluster's Redis. It counts every command it
-// sends, so that a commandstats delta can be cleaned of the benchmark's own traffic.
+// sends, so that a commandstats delta can be cleaned of the benchmark's own traffic, and
+// watches a measured window through MONITOR to tell who sent what.
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { parseCommandStats, type CommandCounts } from './measure.js';
+import { commandDelta, parseCommandStats, type CommandCounts, type MonitorLine } from './measure.js';
+
+const MONITOR_DRAIN_TIMEOUT_MS = 5_000;
+
+/** Commands of a window by where they came from. */
+export interface CommandOrigins {
+  /** Sent by the agents (connections from the hosts' own addresses). */
+  agents: CommandCounts;
+  /** Sent from anywhere else but this probe: the coordinator. */
+  coordinator: CommandCounts;
+  /** Run inside Lua scripts (commandstats counts these too). */
+  lua: CommandCounts;
+}
+
+export interface MeasuredWindow<T> {
+  result: T;
+  /** commandstats delta across the window, the benchmark's own commands taken out. */
+  commands: CommandCounts;
+  origins: CommandOrigins;
+  /** Every command MONITOR showed in the window but the probe's own. */
+  lines: MonitorLine[];
+  durationMs: number;
+}
+
+function countOrigins(lines: readonly MonitorLine[]): CommandOrigins {
+  const origins: CommandOrigins = { agents: new Map(), coordinator: new Map(), lua: new Map() };
+  for (const line of lines) {
+    const bucket = line.lua ? origins.lua : line.agent ? origins.agents : origins.coordinator;
+    bucket.set(line.name, (bucket.get(line.name) ?? 0) + 1);
+  }
+  return origins;
+}
 
 export class RedisProbe implements AsyncDisposable {
   private readonly redis: Redis;
@@ -55,6 +88,71 @@ export class RedisProbe implements AsyncDisposable {
     await this.call('eval', () =>
       this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, key, value),
     );
+  }
+
+  /**
+   * Runs `body` between two commandstats snapshots, with MONITOR recording every command
+   * between two ECHO markers this connection sends (MONITOR lists commands in the order
+   * Redis ran them, so the markers bound the window exactly). `body` sees the lines as
+   * they arrive. Commands run inside a script are credited to the client that called it.
+   */
+  async window<T>(agentIps: ReadonlySet<string>, body: (lines: readonly MonitorLine[]) => Promise<T>): Promise<MeasuredWindow<T>> {
+    const mark = `gvbench-${randomUUID()}`;
+    const own = await this.ownAddress();
+    const lines: MonitorLine[] = [];
+    const seen: { phase: 'before' | 'counting' | 'after'; caller: string; total: number } = { phase: 'before', caller: '', total: 0 };
+    let sawEnd: () => void = () => {};
+    const ended = new Promise<void>((resolve) => (sawEnd = resolve));
+    const monitor = await this.redis.monitor();
+    monitor.on('error', () => {});
+    monitor.on('monitor', (time: unknown, args: unknown, source: unknown) => {
+      seen.total += 1;
+      const words = Array.isArray(args) ? (args as unknown[]).map(String) : [];
+      const from = typeof source === 'string' ? source : '';
+      const name = (words[0] ?? '').toLowerCase();
+      const lua = from === 'lua';
+      // A script's commands follow the line of the script's own call.
+      if (!lua) seen.caller = from;
+      if (seen.caller === own) {
+        if (name === 'echo' && words[1] === `${mark}-start`) seen.phase = 'counting';
+        if (name === 'echo' && words[1] === `${mark}-end`) {
+          seen.phase = 'after';
+          sawEnd();
+        }
+        return;
+      }
+      if (seen.phase !== 'counting') return;
+      const client = seen.caller.slice(0, seen.caller.lastIndexOf(':'));
+      lines.push({ at: Number(time) * 1000, name, client, lua, agent: agentIps.has(client) });
+    });
+    try {
+      const sentBefore = this.sentSoFar();
+      const before = await this.commandStats();
+      await this.call('echo', () => this.redis.echo(`${mark}-start`));
+      const openedAt = performance.now();
+      const result = await body(lines);
+      const durationMs = performance.now() - openedAt;
+      await this.call('echo', () => this.redis.echo(`${mark}-end`));
+      const sentAfter = this.sentSoFar();
+      const after = await this.commandStats();
+      const timer = setTimeout(sawEnd, MONITOR_DRAIN_TIMEOUT_MS);
+      await ended;
+      clearTimeout(timer);
+      if (seen.phase !== 'after') {
+        throw new Error(`MONITOR did not show the end of the measured window (${seen.total} lines seen, phase ${seen.phase}, probe at ${own})`);
+      }
+      return { result, commands: commandDelta(before, after, sentBetween(sentBefore, sentAfter)), origins: countOrigins(lines), lines, durationMs };
+    } finally {
+      monitor.disconnect();
+    }
+  }
+
+  /** This connection's address as Redis sees it, which is not always the socket's own (NAT). */
+  private async ownAddress(): Promise<string> {
+    const info = String(await this.call('client', () => this.redis.call('CLIENT', 'INFO')));
+    const addr = /(?:^|\s)addr=(\S+)/.exec(info)?.[1];
+    if (!addr) throw new Error(`CLIENT INFO gave no addr: ${info.slice(0, 200)}`);
+    return addr;
   }
 
   private async call<T>(name: string, send: () => Promise<T>): Promise<T> {

@@ -6,7 +6,7 @@ set -euo pipefail
 
 readonly PACKAGES=(
   serf docker.io docker-compose redis-server haproxy docker-registry
-  debootstrap iproute2 curl ca-certificates
+  debootstrap iproute2 curl ca-certificates ansible-core
 )
 readonly PLUGIN_DIR=/usr/libexec/docker/cli-plugins
 readonly DOCKERD_LOG=/var/log/grapevine-dockerd.log

@@ -1,0 +1,154 @@
+// `npm run bench`: rollout time, coordination overhead, Redis traffic and agent memory of
+// Grapevine on real local clusters of several sizes, against the same rollout by Ansible.
+// Usage: run.js [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay S] [--health-timeout S]
+//               [--ansible-health-delay S] [--ansible-strategy free|linear]
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { RolloutFailedError, benchSize, type SizeResult } from './cluster-bench.js';
+import { renderTable } from './table.js';
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_INTERRUPTED = 130;
+/** Host addresses start at .11 of the cluster's /24. */
+const MAX_HOSTS = 200;
+
+interface BenchOptions {
+  sizes: number[];
+  runs: number;
+  json: string | undefined;
+  startDelay: number;
+  healthCheckTimeout: number;
+  ansibleHealthDelay: number;
+  ansibleStrategy: 'free' | 'linear';
+}
+
+function usage(message: string): never {
+  process.stderr.write(
+    `bench: ${message}\nusage: npm run bench -- [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay SECONDS] [--health-timeout SECONDS] [--ansible-health-delay SECONDS] [--ansible-strategy free|linear]\n`,
+  );
+  process.exit(EXIT_USAGE);
+}
+
+function parseOptions(argv: string[]): BenchOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        sizes: { type: 'string' },
+        runs: { type: 'string' },
+        smoke: { type: 'boolean', default: false },
+        json: { type: 'string' },
+        'start-delay': { type: 'string', default: '0.5' },
+        'health-timeout': { type: 'string', default: '5' },
+        'ansible-health-delay': { type: 'string', default: '1' },
+        'ansible-strategy': { type: 'string', default: 'free' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    usage(error instanceof Error ? error.message : String(error));
+  }
+  if (parsed.help) usage('measures Grapevine rollouts on local clusters');
+  const sizes = (parsed.sizes ?? (parsed.smoke ? '3' : '6,12,30')).split(',').map((s) => Number(s.trim()));
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_HOSTS)) usage(`--sizes takes whole numbers from 1 to ${MAX_HOSTS}`);
+  if (new Set(sizes).size !== sizes.length) usage('--sizes lists a size twice');
+  const runs = Number(parsed.runs ?? (parsed.smoke ? '1' : '3'));
+  if (!Number.isInteger(runs) || runs < 1 || runs > 50) usage('--runs takes a whole number from 1 to 50');
+  const startDelay = Number(parsed['start-delay']);
+  if (!Number.isFinite(startDelay) || startDelay < 0 || startDelay > 60) usage('--start-delay takes seconds from 0 to 60');
+  const healthCheckTimeout = Number(parsed['health-timeout']);
+  if (!Number.isInteger(healthCheckTimeout) || healthCheckTimeout < 1 || healthCheckTimeout > 60) usage('--health-timeout takes whole seconds from 1 to 60');
+  const ansibleHealthDelay = Number(parsed['ansible-health-delay']);
+  if (!Number.isInteger(ansibleHealthDelay) || ansibleHealthDelay < 0 || ansibleHealthDelay > 10) {
+    usage('--ansible-health-delay takes whole seconds from 0 to 10 (Ansible has no finer delay)');
+  }
+  const ansibleStrategy = parsed['ansible-strategy'];
+  if (ansibleStrategy !== 'free' && ansibleStrategy !== 'linear') usage('--ansible-strategy takes free or linear');
+  return { sizes, runs, json: parsed.json, startDelay, healthCheckTimeout, ansibleHealthDelay, ansibleStrategy };
+}
+
+function log(line: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${line}\n`);
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    interrupts += 1;
+    if (interrupts === 1) log(`${name}: stopping; the cluster is being taken down, please wait`);
+    else log(`${name}: still taking the cluster down`);
+    controller.abort(new Error(`interrupted by ${name}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const startedAt = new Date().toISOString();
+  const results: SizeResult[] = [];
+  let failure: unknown;
+  for (const hosts of options.sizes) {
+    if (controller.signal.aborted) break;
+    try {
+      const { result, error } = await benchSize({
+        hosts,
+        runs: options.runs,
+        subnet: `10.220.${hosts}`,
+        startDelay: options.startDelay,
+        healthCheckTimeout: options.healthCheckTimeout,
+        ansibleHealthDelay: options.ansibleHealthDelay,
+        ansibleStrategy: options.ansibleStrategy,
+        log,
+        signal: controller.signal,
+      });
+      if (result.runs.length > 0) results.push(result);
+      if (error !== undefined) {
+        failure = error;
+        break;
+      }
+    } catch (error) {
+      failure = error;
+      break;
+    }
+  }
+
+  if (results.length > 0) {
+    process.stdout.write(
+      [
+        '',
+        `Grapevine rollout benchmark, ${startedAt} (${cpus().length} CPUs, Node ${process.version}; app start delay ${options.startDelay} s,`,
+        `health check every 1 s with a ${options.healthCheckTimeout} s timeout;`,
+        `Ansible: serial = slots, strategy ${options.ansibleStrategy}, forks >= batch, pipelining, health poll delay ${options.ansibleHealthDelay} s).`,
+        'Each cell: median [min–max] over runs.',
+        ...(failure === undefined ? [] : ['Incomplete: the benchmark stopped early (see the reason below); a column holds the runs done before it.']),
+        '',
+        renderTable(results),
+        '',
+      ].join('\n'),
+    );
+  }
+  if (options.json) {
+    writeFileSync(options.json, `${JSON.stringify({ startedAt, options, cpus: cpus().length, node: process.version, sizes: results }, null, 2)}\n`);
+    log(`raw numbers written to ${options.json}`);
+  }
+  if (controller.signal.aborted) return EXIT_INTERRUPTED;
+  if (failure !== undefined) {
+    const reason = failure instanceof Error ? failure.message : String(failure);
+    log(`${failure instanceof RolloutFailedError ? 'a rollout did not succeed' : 'failed'}: ${reason}`);
+    return EXIT_FAILED;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(EXIT_FAILED);
+  },
+);

@@ -1,0 +1,144 @@
+// The benchmark's one table: a row per figure, a column per cluster size, each cell the
+// median over runs with min and max beside it, and the target the figure is held to.
+import type { RunFigures, SizeResult } from './cluster-bench.js';
+import { spread, type Spread } from './measure.js';
+
+interface Target {
+  text: string;
+  /** Whether the median meets the target at this size; undefined where the target does not apply. */
+  met(median: number, size: SizeResult): boolean | undefined;
+}
+
+interface Row {
+  label: string;
+  unit: string;
+  value: (run: RunFigures) => number;
+  digits?: number;
+  target?: Target;
+}
+
+const MB = 1024 * 1024;
+
+const overheadTarget: Target = {
+  text: '≤ max(300 ms, 3 %) at 12; ≤ 1 s at 30',
+  met(overhead, size) {
+    const ideal = spread(size.runs.map((r) => r.idealMs)).median;
+    if (size.hosts === 12) return overhead <= Math.max(300, 0.03 * ideal);
+    if (size.hosts === 30) return overhead <= 1_000;
+    return undefined;
+  },
+};
+
+const ROWS: Array<Row | string> = [
+  'rollout',
+  { label: 'per-host work T (pull → release)', unit: 'ms', value: (r) => r.perHostWorkMs },
+  { label: '  slowest host', unit: 'ms', value: (r) => r.perHostWorkMaxMs },
+  { label: 'gossip delay (created → last received)', unit: 'ms', value: (r) => r.gossipMs },
+  { label: 'Grapevine wall (CLI start → finishedAt)', unit: 'ms', value: (r) => r.wallMs },
+  { label: 'ideal (waves × T + gossip)', unit: 'ms', value: (r) => r.idealMs },
+  { label: 'overhead', unit: 'ms', value: (r) => r.overheadMs, target: overheadTarget },
+  { label: 'overhead', unit: '%', value: (r) => r.overheadPct, digits: 1 },
+  { label: 'slot hand-over, median', unit: 'ms', value: (r) => r.handOverMedianMs },
+  { label: 'slot hand-over, max', unit: 'ms', value: (r) => r.handOverMaxMs },
+  { label: 'Ansible wall (same rollout)', unit: 'ms', value: (r) => r.ansibleWallMs },
+  {
+    label: 'Ansible ÷ Grapevine',
+    unit: '×',
+    value: (r) => r.ratio,
+    digits: 2,
+    target: { text: '> 1', met: (ratio) => ratio > 1 },
+  },
+  'Redis',
+  { label: 'commands per host per deploy (commandstats, all)', unit: 'cmd', value: (r) => r.redisPerHostPerDeploy, digits: 1 },
+  { label: '  of which the agents sent (no Lua internals)', unit: 'cmd', value: (r) => r.redisAgentSentPerHostPerDeploy, digits: 1 },
+  {
+    label: 'commands per waiting host per second (commandstats)',
+    unit: 'cmd/s',
+    value: (r) => r.redisPerWaitingHostPerSec,
+    digits: 2,
+    target: { text: '≤ 1', met: (rate) => rate <= 1 },
+  },
+  { label: '  steady, whole poll cycles (MONITOR), all', unit: 'cmd/s', value: (r) => r.waitingAllPerHostPerSec, digits: 2 },
+  {
+    label: '  steady, of which the agent sent itself',
+    unit: 'cmd/s',
+    value: (r) => r.waitingSentPerHostPerSec,
+    digits: 2,
+    target: { text: '≤ 1', met: (rate) => rate <= 1 },
+  },
+  { label: '  poll period of a waiting agent', unit: 'ms', value: (r) => r.waitingPollPeriodMs },
+  { label: 'coordinator while hosts wait (whole group)', unit: 'cmd/s', value: (r) => r.redisCoordinatorPerSecWhileWaiting, digits: 1 },
+  'agent memory (max over hosts)',
+  { label: 'RSS idle, before the deploy', unit: 'MB', value: (r) => r.rssIdleMaxBytes / MB, digits: 1 },
+  {
+    label: 'RSS peak during the deploy (100 ms samples)',
+    unit: 'MB',
+    value: (r) => r.rssPeakMaxBytes / MB,
+    digits: 1,
+    target: { text: '≤ 80 MB', met: (peak) => peak <= 80 },
+  },
+  'where the time goes (median over hosts)',
+  { label: 'CLI start → createdAt', unit: 'ms', value: (r) => r.breakdown.cliToCreated },
+  { label: 'createdAt → received', unit: 'ms', value: (r) => r.breakdown.createdToReceived },
+  { label: 'received → slot (hosts that did not wait)', unit: 'ms', value: (r) => r.breakdown.receivedToSlotFirstWave },
+  { label: 'slot → drain', unit: 'ms', value: (r) => r.breakdown.slotToDrain },
+  { label: 'drain', unit: 'ms', value: (r) => r.breakdown.drain },
+  { label: 'pull', unit: 'ms', value: (r) => r.breakdown.pull },
+  { label: 'compose up', unit: 'ms', value: (r) => r.breakdown.up },
+  { label: 'health wait', unit: 'ms', value: (r) => r.breakdown.health },
+  { label: 'register → release', unit: 'ms', value: (r) => r.breakdown.register },
+  { label: 'last release → finishedAt', unit: 'ms', value: (r) => r.breakdown.lastReleaseToFinished },
+];
+
+function format(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '–';
+}
+
+function cell(stats: Spread, digits: number): string {
+  if (!Number.isFinite(stats.median)) return '–';
+  if (stats.min === stats.max) return format(stats.median, digits);
+  return `${format(stats.median, digits)} [${format(stats.min, digits)}–${format(stats.max, digits)}]`;
+}
+
+export function renderTable(sizes: SizeResult[]): string {
+  const header = ['', 'unit', ...sizes.map((s) => `${s.hosts} hosts (${s.slots} slots, ${s.waves} waves, ${s.runs.length} runs)`), 'target'];
+  const lines: string[][] = [header];
+  const sections: number[] = [];
+  for (const row of ROWS) {
+    if (typeof row === 'string') {
+      sections.push(lines.length);
+      lines.push([row]);
+      continue;
+    }
+    const digits = row.digits ?? 0;
+    const cells = sizes.map((size) => {
+      const stats = spread(size.runs.map(row.value));
+      const met = row.target?.met(stats.median, size);
+      return `${cell(stats, digits)}${met === undefined ? '' : met ? ' ✓' : ' ✗'}`;
+    });
+    lines.push([`  ${row.label}`, row.unit, ...cells, row.target?.text ?? '']);
+  }
+  const widths = header.map((_, column) =>
+    Math.max(...lines.filter((_, i) => !sections.includes(i)).map((line) => [...(line[column] ?? '')].length)),
+  );
+  const pad = (text: string, width: number, right: boolean) => {
+    const space = ' '.repeat(Math.max(0, width - [...text].length));
+    return right ? space + text : text + space;
+  };
+  const rule = '-'.repeat(widths.reduce((sum, w) => sum + w + 3, -3));
+  const out: string[] = [];
+  for (const [index, line] of lines.entries()) {
+    if (sections.includes(index)) {
+      out.push(line[0] ?? '');
+      continue;
+    }
+    out.push(
+      line
+        .map((text, column) => pad(text, widths[column] ?? 0, column >= 2 && column < line.length - 1))
+        .join('   ')
+        .trimEnd(),
+    );
+    if (index === 0) out.push(rule);
+  }
+  return out.join('\n');
+}
