@@ -23,7 +23,7 @@ if [[ "$(id -u)" -ne 0 ]]; then
 fi
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-grapevine() { node dist/cli/main.js "$@"; }
+grapevine() { node dist/bundle/main.js "$@"; }
 
 step "setting up this machine (packages, Compose v2, Docker engine)"
 bash provisioning/install.sh
@@ -72,5 +72,5 @@ step "deploying web:bad again is refused"
 grapevine deploy web --env production --tag bad || true
 
 if [[ "$keep" == true ]]; then
-  step "the cluster keeps running; see it with: node dist/cli/main.js dev status; remove it with: node dist/cli/main.js dev down"
+  step "the cluster keeps running; see it with: node dist/bundle/main.js dev status; remove it with: node dist/bundle/main.js dev down"
 fi

@@ -14,7 +14,12 @@ import { haproxyConfig } from './haproxy-config.js';
 import { isRunning, startDetached, stopProcess, waitFor, type StartedProcess } from './local-process.js';
 
 export const PROJECT_ROOT = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
-const CLI = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
+/**
+ * The built CLI: one bundle (esbuild) rather than the compiled module tree, because Node
+ * resolves and compiles hundreds of small modules at every start; the bundle starts in
+ * about two thirds of the time, which every `grapevine deploy` pays.
+ */
+export const CLI = join(PROJECT_ROOT, 'dist', 'bundle', 'main.js');
 const BASE_IMAGE = 'grapevine-base:bookworm';
 export const SAMPLE_ROLE = 'web';
 export const SAMPLE_TAGS = ['v1', 'v2', 'bad'] as const;
