@@ -14,23 +14,26 @@ import { redisKeys } from '../shared/redis-keys.js';
 import type { Deploy } from '../shared/schemas.js';
 import { prepareAnsible } from './ansible-rollout.js';
 import {
+  criticalPath,
   gossipDelayMs,
   median,
   perHostWorkMs,
   phaseBreakdown,
-  waitingHostRates,
-  type WaitingHostRate,
   slotHandOversMs,
   slotsFor,
   totalCommands,
+  waitingHostRates,
   wavesFor,
   type CommandCounts,
+  type CriticalPath,
   type PhaseBreakdown,
+  type WaitingHostRate,
 } from './measure.js';
 import { MemorySampler, rssBytes } from './memory-sampler.js';
 import { RedisProbe, type CommandOrigins } from './redis-probe.js';
 
-const CLI = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
+/** The `grapevine` command as installed: the package's bin, whatever the build makes it. */
+const CLI = join(PROJECT_ROOT, (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { bin: { grapevine: string } }).bin.grapevine);
 const ENV = 'production';
 const POLL_MS = 50;
 const WAIT_WINDOW_MS = 5_000;
@@ -107,6 +110,7 @@ export interface RunFigures {
   ansibleWallMs: number;
   ratio: number;
   breakdown: PhaseBreakdown;
+  critical: CriticalPath;
   /** The timed deploy as the coordinator recorded it, steps and all. */
   deploy: Deploy;
 }
@@ -271,6 +275,7 @@ class SizeBench implements AsyncDisposable {
       ansibleWallMs,
       ratio: ansibleWallMs / timed.wallMs,
       breakdown: phaseBreakdown(deploy, timed.spawnedAt),
+      critical: criticalPath(deploy, timed.spawnedAt, waves),
       deploy,
     };
   }

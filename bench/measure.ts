@@ -108,6 +108,60 @@ export function phaseBreakdown(deploy: Deploy, spawnedAt: number): PhaseBreakdow
   };
 }
 
+/**
+ * The overhead split along the chain of hosts that ended last: the last host to release,
+ * the host whose release it waited for, and so on back to a host of the first wave. The
+ * parts add up to wall − ideal exactly.
+ */
+export interface CriticalPath {
+  hosts: string[];
+  /** Spawning `grapevine deploy` → createdAt: not in the ideal at all. */
+  cliMs: number;
+  /** createdAt → the chain's first slot, less the gossip delay the ideal allows for. */
+  firstSlotBeyondGossipMs: number;
+  /** slot → pull of every host of the chain: lookups, broken checks, drain. */
+  slotToPullMs: number;
+  /** The chain's pull → release, less waves × median T: the chain's hosts were slower (or faster) than the median. */
+  workBeyondMedianMs: number;
+  /** A release → the next slot, along the chain. */
+  handOversMs: number;
+  /** The last release → finishedAt. */
+  tailMs: number;
+}
+
+export function criticalPath(deploy: Deploy, spawnedAt: number, waves: number): CriticalPath {
+  const hosts = Object.values(deploy.hosts);
+  const release = (h: HostReport) => requireStep(h, 'release');
+  const last = hosts.reduce((a, b) => (release(b) > release(a) ? b : a));
+  const chain = [last];
+  // Bounded by the number of hosts: each step goes to a host that released strictly earlier.
+  for (let i = 0; i < hosts.length; i++) {
+    const head = chain[chain.length - 1]!;
+    if (stepAt(head, 'waiting') === undefined) break;
+    const slot = requireStep(head, 'slot');
+    const before = hosts.filter((h) => h !== head && !chain.includes(h) && release(h) <= slot);
+    if (before.length === 0) break;
+    chain.push(before.reduce((a, b) => (release(b) > release(a) ? b : a)));
+  }
+  chain.reverse();
+  const work = perHostWorkMs(deploy);
+  const medianWork = median(work);
+  const first = chain[0]!;
+  let handOvers = 0;
+  for (let i = 1; i < chain.length; i++) handOvers += requireStep(chain[i]!, 'slot') - release(chain[i - 1]!);
+  const chainWork = chain.reduce((sum, h) => sum + release(h) - requireStep(h, 'pull'), 0);
+  return {
+    hosts: chain.map((h) => h.host),
+    cliMs: deploy.createdAt - spawnedAt,
+    firstSlotBeyondGossipMs: requireStep(first, 'slot') - deploy.createdAt - gossipDelayMs(deploy),
+    slotToPullMs: chain.reduce((sum, h) => sum + requireStep(h, 'pull') - requireStep(h, 'slot'), 0),
+    // A chain shorter than the waves (a wave that started late) leaves the missing waves in this term.
+    workBeyondMedianMs: chainWork - waves * medianWork,
+    handOversMs: handOvers,
+    tailMs: (deploy.finishedAt ?? Number.NaN) - release(last),
+  };
+}
+
 /** `INFO commandstats` as command name → calls. */
 export type CommandCounts = Map<string, number>;
 

@@ -48,6 +48,13 @@ const ROWS: Array<Row | string> = [
     digits: 2,
     target: { text: '> 1', met: (ratio) => ratio > 1 },
   },
+  'overhead along the critical path (the parts add up to the overhead)',
+  { label: 'CLI start → createdAt', unit: 'ms', value: (r) => r.critical.cliMs },
+  { label: 'createdAt → first slot, beyond gossip', unit: 'ms', value: (r) => r.critical.firstSlotBeyondGossipMs },
+  { label: 'slot → pull, summed over the waves', unit: 'ms', value: (r) => r.critical.slotToPullMs },
+  { label: 'pull → release beyond waves × T', unit: 'ms', value: (r) => r.critical.workBeyondMedianMs },
+  { label: 'slot hand-overs', unit: 'ms', value: (r) => r.critical.handOversMs },
+  { label: 'last release → finishedAt', unit: 'ms', value: (r) => r.critical.tailMs },
   'Redis',
   { label: 'commands per host per deploy (commandstats, all)', unit: 'cmd', value: (r) => r.redisPerHostPerDeploy, digits: 1 },
   { label: '  of which the agents sent (no Lua internals)', unit: 'cmd', value: (r) => r.redisAgentSentPerHostPerDeploy, digits: 1 },
@@ -78,7 +85,6 @@ const ROWS: Array<Row | string> = [
     target: { text: '≤ 80 MB', met: (peak) => peak <= 80 },
   },
   'where the time goes (median over hosts)',
-  { label: 'CLI start → createdAt', unit: 'ms', value: (r) => r.breakdown.cliToCreated },
   { label: 'createdAt → received', unit: 'ms', value: (r) => r.breakdown.createdToReceived },
   { label: 'received → slot (hosts that did not wait)', unit: 'ms', value: (r) => r.breakdown.receivedToSlotFirstWave },
   { label: 'slot → drain', unit: 'ms', value: (r) => r.breakdown.slotToDrain },
@@ -87,7 +93,6 @@ const ROWS: Array<Row | string> = [
   { label: 'compose up', unit: 'ms', value: (r) => r.breakdown.up },
   { label: 'health wait', unit: 'ms', value: (r) => r.breakdown.health },
   { label: 'register → release', unit: 'ms', value: (r) => r.breakdown.register },
-  { label: 'last release → finishedAt', unit: 'ms', value: (r) => r.breakdown.lastReleaseToFinished },
 ];
 
 function format(value: number, digits: number): string {
