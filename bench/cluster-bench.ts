@@ -37,7 +37,7 @@ const CLI = join(PROJECT_ROOT, (JSON.parse(readFileSync(join(PROJECT_ROOT, 'pack
 const ENV = 'production';
 const POLL_MS = 50;
 const WAIT_WINDOW_MS = 5_000;
-const MAX_WAIT_WINDOW_MS = 30_000;
+const MAX_WAIT_WINDOW_MS = 40_000;
 /** After every host queued, the reports of their `waiting` step land before the window opens. */
 const WAIT_SETTLE_MS = 1_000;
 const HELD_SLOT_TTL_MS = 120_000;

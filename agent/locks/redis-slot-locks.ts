@@ -10,11 +10,16 @@ import { LockScripts } from '../../shared/fleet/lua-scripts.js';
 import { readBrokenReason } from '../../shared/fleet/redis-fleet-state.js';
 import type { AcquireOptions, SlotLease, SlotLocks } from './slot-locks.js';
 
-// Only a fallback: releases and broken marks wake waiters at once. At 5 s a waiting host
-// sends Redis two commands (BLPOP, the acquire script) per 5 s.
-const DEFAULT_POLL_MS = 5_000;
-/** 1 000 hosts at a third each is 334 keys in one call; far past that is a bad slot count. */
-const MAX_SLOTS = 10_000;
+/**
+ * Only a fallback: releases, freed slots of lost hosts and broken marks wake waiters at
+ * once; a poll finds what no wake-up announces (a waiter killed while it held a wake-up,
+ * a lock that ran out its TTL). Each poll costs Redis five commands, whatever the slot
+ * count: BLPOP, the acquire script, and EXISTS, EXISTS and ZSCORE inside it, so a
+ * waiting host costs half a command per second.
+ */
+export const DEFAULT_POLL_MS = 10_000;
+/** 3 000 hosts at a third each is 1 000 keys in one call (and one EXISTS); past that is a bad slot count. */
+const MAX_SLOTS = 1_000;
 /** Clean-up after a wait (leaving the queue, a release) never holds the caller longer than this. */
 const CLEANUP_TIMEOUT_MS = 5_000;
 
@@ -77,8 +82,7 @@ export interface RedisSlotLocksOptions {
   logger: Logger;
   /**
    * Longest a waiting host blocks before it looks again by itself: the fallback for a
-   * lost wake-up, an expired lock or a dead waiter. A waiting host sends about two
-   * commands per poll.
+   * lost wake-up, an expired lock or a dead waiter. A poll costs Redis five commands.
    */
   pollMs?: number;
 }

@@ -7,7 +7,7 @@ import { ConflictError, GrapevineError, UnreachableError, errorMessage } from '.
 
 /** A wake list outlives the gap between a waiter's queueing and its BLPOP, and no more. */
 export const WAKE_TTL_MS = 30_000;
-/** Live waiters re-add themselves on every poll; this only clears the set of a quiet group. */
+/** Renewed on every arrival; clears the set of a quiet group. A waiter that finds the set gone joins again on its next poll. */
 export const WAITERS_TTL_MS = 60 * 60 * 1000;
 
 const scriptFiles = {

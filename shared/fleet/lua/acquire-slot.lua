@@ -24,13 +24,23 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return -1
 end
 
-for i = 3, #KEYS do
-  if redis.call('SET', KEYS[i], token, 'NX', 'PX', ARGV[2]) then
-    redis.call('ZREM', KEYS[2], token)
-    return i - 2
+-- A waiting host calls this on every poll: while every slot is taken, one EXISTS over
+-- all of them (and one ZSCORE below) is all it costs, however many slots there are.
+local slots = #KEYS - 2
+if redis.call('EXISTS', unpack(KEYS, 3)) < slots then
+  for i = 3, #KEYS do
+    if redis.call('SET', KEYS[i], token, 'NX', 'PX', ARGV[2]) then
+      redis.call('ZREM', KEYS[2], token)
+      return i - 2
+    end
   end
 end
 
+-- Already queued: keep the place. Not queued (first call, or popped by a wake-up, or the
+-- set expired): join with the handed-back score, or with the time now.
+if redis.call('ZSCORE', KEYS[2], token) then
+  return 0
+end
 local score = ARGV[3]
 if score == '' then
   -- Seconds and microseconds joined as text: a Lua number would print with
@@ -38,7 +48,6 @@ if score == '' then
   local now = redis.call('TIME')
   score = now[1] .. string.format('%06d', tonumber(now[2]))
 end
--- NX keeps the first arrival's place when a waiter retries.
-redis.call('ZADD', KEYS[2], 'NX', score, token)
+redis.call('ZADD', KEYS[2], score, token)
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return 0
