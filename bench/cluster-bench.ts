@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { DevCluster, PROJECT_ROOT, SAMPLE_ROLE, defaultHosts } from '../cli/dev/dev-cluster.js';
+import { DevCluster, PROJECT_ROOT, SAMPLE_ROLE, defaultHosts, freeClusterPorts } from '../cli/dev/dev-cluster.js';
 import { redisKeys } from '../shared/redis-keys.js';
 import type { Deploy } from '../shared/schemas.js';
 import { prepareAnsible } from './ansible-rollout.js';
@@ -131,14 +131,7 @@ export interface SizeResult {
 export async function benchSize(options: SizeOptions): Promise<{ result: SizeResult; error?: unknown }> {
   const { hosts: size, runs, subnet, log, signal } = options;
   const name = `gvbench-${size}`;
-  const ports = {
-    coordinator: await freePort(),
-    redis: await freePort(),
-    registry: await freePort(),
-    lb: await freePort(),
-    stagingLb: await freePort(),
-    serfRpc: await freePort(),
-  };
+  const ports = await freeClusterPorts();
   signal.throwIfAborted();
   log(`${name}: bringing up ${size} hosts on ${subnet}.0/24`);
   const cluster = await DevCluster.up(
@@ -567,15 +560,4 @@ function haproxyServers(socketPath: string, backend: string): Promise<Array<Reco
       resolve(rows.map((line) => Object.fromEntries(line.split(' ').map((cell, i) => [columns[i] ?? `c${i}`, cell]))));
     });
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

@@ -11,7 +11,28 @@ import { stringify as toYaml } from 'yaml';
 import { CoordinatorClient } from '../../shared/coordinator-client.js';
 import { SerfCli } from '../../shared/serf/serf-cli.js';
 import { haproxyConfig } from './haproxy-config.js';
-import { isRunning, startDetached, stopProcess, waitFor, type StartedProcess } from './local-process.js';
+import { freePort, isRunning, startDetached, stopProcess, waitFor, type StartedProcess } from './local-process.js';
+
+export interface ClusterPorts {
+  coordinator: number;
+  redis: number;
+  registry: number;
+  lb: number;
+  stagingLb: number;
+  serfRpc: number;
+}
+
+/** A port for each of a cluster's services, for clusters (tests, benchmarks) that must not collide with another. */
+export async function freeClusterPorts(): Promise<ClusterPorts> {
+  return {
+    coordinator: await freePort(),
+    redis: await freePort(),
+    registry: await freePort(),
+    lb: await freePort(),
+    stagingLb: await freePort(),
+    serfRpc: await freePort(),
+  };
+}
 
 export const PROJECT_ROOT = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
 /**
@@ -44,7 +65,7 @@ export interface DevClusterOptions {
   subnet: string;
   hosts: DevHostSpec[];
   /** `lb` serves production; `stagingLb` serves the staging hosts. */
-  ports: { coordinator: number; redis: number; registry: number; lb: number; stagingLb: number; serfRpc: number };
+  ports: ClusterPorts;
   /** Seconds the sample app waits before it serves, to make a deploy's progress visible. */
   startDelay?: number;
   healthTimeoutMs?: number;

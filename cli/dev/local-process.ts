@@ -3,6 +3,7 @@
 // id still belongs to the same program.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 
 export interface StartedProcess {
   pid: number;
@@ -56,7 +57,11 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-/** Polls `check` until it returns a value other than undefined, or throws with `what` after `timeoutMs`. */
+/**
+ * Polls `check` until it returns a value other than undefined, or throws with `what` after
+ * `timeoutMs`. A check that throws counts as "not yet": the condition may hinge on a service
+ * still coming up, so only the deadline ends the wait, and its error names the last failure.
+ */
 export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -71,4 +76,16 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
   }
   const detail = lastError instanceof Error ? `: ${lastError.message}` : '';
   throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${detail}`);
+}
+
+/** A TCP port nobody listens on right now, as the kernel hands it out. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -10,6 +10,7 @@ import { DEFAULT_POLL_MS, RedisSlotLocks, type RedisAcquireResult, type RedisSlo
 import type { DeployGroup } from '../../agent/locks/slot-locks.js';
 import { LockLostError } from '../../shared/errors.js';
 import { redisKeys } from '../../shared/redis-keys.js';
+import { until } from '../fixtures/poll.js';
 import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
 
 const silent = pino({ level: 'silent' });
@@ -57,11 +58,7 @@ function recordingLogger() {
 }
 
 async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(20);
-  }
+  await until(what, async () => ((await condition()) ? true : undefined), { timeoutMs, intervalMs: 20 });
 }
 
 function acquired(result: RedisAcquireResult): RedisSlotLease {
