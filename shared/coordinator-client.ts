@@ -124,11 +124,17 @@ export class CoordinatorClient {
     const url = `${this.url}${path}`;
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: { status: number; text: string };
-    try {
-      response = await exchange(url, method, headers, body === undefined ? undefined : JSON.stringify(body), this.#timeoutMs, this.#agent);
-    } catch (error) {
-      throw new UnreachableError(`coordinator at ${this.url} ${describeFailure(error, this.#timeoutMs)}`, { cause: error });
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    let response: { status: number; text: string } | undefined;
+    for (let attempt = 0; response === undefined; attempt++) {
+      try {
+        response = await exchange(url, method, headers, payload, this.#timeoutMs, this.#agent);
+      } catch (error) {
+        // A kept-alive connection the coordinator closed while it sat idle fails on its first
+        // use, before the request reached anyone: it goes once more, on a new connection.
+        if (error instanceof StaleConnectionError && attempt === 0) continue;
+        throw new UnreachableError(`coordinator at ${this.url} ${describeFailure(error, this.#timeoutMs)}`, { cause: error });
+      }
     }
     const { status, text } = response;
     const json = parseJson(text);
@@ -142,6 +148,9 @@ export class CoordinatorClient {
 }
 
 class TimeoutError extends Error {}
+
+/** A reset on a reused keep-alive connection before any answer arrived. */
+class StaleConnectionError extends Error {}
 
 /**
  * One request with node:http. Not fetch: it loads a second HTTP stack (undici) of about
@@ -168,9 +177,10 @@ function exchange(
       res.on('error', reject);
     });
     const timer = setTimeout(() => req.destroy(new TimeoutError()), timeoutMs);
-    req.on('error', (error) => {
+    req.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(error);
+      const stale = req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+      reject(stale ? new StaleConnectionError(error.message, { cause: error }) : error);
     });
     req.end(body);
   });

@@ -1,8 +1,9 @@
 // One host's part in a deploy, step by step (DESIGN.md, "The deploy"): count the
 // group, take a slot, replace the container, and always finish with a report.
 import type { Logger } from '../../shared/logger.js';
+import { pause } from '../../shared/pause.js';
 import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport, type HostState, type HostStep } from '../../shared/schemas.js';
-import { DeployStepError, ReleaseBrokenError, errorMessage } from '../../shared/errors.js';
+import { DeployStepError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/errors.js';
 import type { DeployGroup, FleetState, SlotLocks } from '../locks/slot-locks.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { LoadBalancer } from '../lb/load-balancer.js';
@@ -31,7 +32,19 @@ export interface DeployRunnerDeps {
   coordinator: DeployLookup;
   logger: Logger;
   now?: () => number;
+  /**
+   * Pauses before each new try when the coordinator or Serf does not answer the first
+   * lookups of a deploy; their count is the number of retries.
+   */
+  lookupRetriesMs?: readonly number[];
 }
+
+/**
+ * A host that cannot read the deploy would never count itself out, and the deploy would
+ * wait for it until its deadline: a coordinator restarting or a connection reset while a
+ * whole fleet asks at once is worth about 8 s of retries.
+ */
+const LOOKUP_RETRIES_MS = [250, 500, 1_000, 2_000, 4_000] as const;
 
 /** Raised inside a deploy when the host must stop and put its previous state back. */
 class StandDown extends Error {
@@ -58,7 +71,7 @@ export class DeployRunner {
     let deploy: Deploy;
     let counted: number;
     try {
-      [deploy, counted] = await Promise.all([this.deps.coordinator.getDeploy(event.id), this.deps.members.countAlive(group)]);
+      [deploy, counted] = await this.lookUp(event, group, signal, logger);
     } catch (error) {
       logger.error({ err: errorMessage(error) }, 'cannot take part: the deploy or the host count could not be read');
       return null;
@@ -86,6 +99,21 @@ export class DeployRunner {
       }
     }
     return host.finish();
+  }
+
+  /** The deploy and the host count, asked at the same time; retried while the answer is that nobody answered. */
+  private async lookUp(event: DeployEventPayload, group: DeployGroup, signal: AbortSignal, logger: Logger): Promise<[Deploy, number]> {
+    const retries = this.deps.lookupRetriesMs ?? LOOKUP_RETRIES_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await Promise.all([this.deps.coordinator.getDeploy(event.id), this.deps.members.countAlive(group)]);
+      } catch (error) {
+        const pauseMs = retries[attempt];
+        if (!(error instanceof UnreachableError) || pauseMs === undefined || signal.aborted) throw error;
+        logger.warn({ err: errorMessage(error), attempt: attempt + 1, retryInMs: pauseMs }, 'deploy lookup failed; trying again');
+        await pause(pauseMs, signal);
+      }
+    }
   }
 
   private async takePart(

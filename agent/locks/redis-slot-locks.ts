@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.js';
+import { pause } from '../../shared/pause.js';
 import { redisKeys } from '../../shared/redis-keys.js';
 import { LockLostError, ValidationError, errorMessage } from '../../shared/errors.js';
 import { LockScripts } from '../../shared/fleet/lua-scripts.js';
@@ -59,19 +60,6 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, onLate: (valu
         reject(error);
       },
     );
-  });
-}
-
-/** Waits `ms`, or less if the signal fires; never rejects. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
   });
 }
 

@@ -6,7 +6,7 @@ import type { AcquireOptions, AcquireResult, DeployGroup, FleetState, SlotLocks 
 import type { ContainerRuntime } from '../../agent/runtime/container-runtime.js';
 import type { BackendServer, LoadBalancer } from '../../agent/lb/load-balancer.js';
 import type { Deploy, HostReport } from '../../shared/schemas.js';
-import { DeployStepError } from '../../shared/errors.js';
+import { DeployStepError, NotFoundError, UnreachableError } from '../../shared/errors.js';
 
 const logger = pino({ level: 'silent' });
 const event = { v: 1 as const, role: 'web', env: 'production', id: 'd-test01' };
@@ -15,7 +15,9 @@ const deploy: Deploy = {
   status: 'in_progress', createdAt: 0, hosts: {},
 };
 
-function setup(options: { failAt?: string; brokenAt?: string; brokenBeforeSlot?: boolean; loseLockAt?: string; deploy?: Deploy } = {}) {
+function setup(
+  options: { failAt?: string; brokenAt?: string; brokenBeforeSlot?: boolean; loseLockAt?: string; deploy?: Deploy; lookupFailures?: Error[] } = {},
+) {
   const lease = new AbortController();
   const calls: string[] = [];
   let broken: string | null = options.brokenBeforeSlot ? 'bad health' : null;
@@ -59,8 +61,17 @@ function setup(options: { failAt?: string; brokenAt?: string; brokenBeforeSlot?:
     slots: '1/3',
     members: { countAlive: async () => 6 },
     locks, fleet, runtime, loadBalancer,
-    coordinator: { getDeploy: async () => options.deploy ?? deploy, report: async (_id, r) => void reports.push(r) },
+    coordinator: {
+      getDeploy: async () => {
+        calls.push('getDeploy');
+        const failure = options.lookupFailures?.shift();
+        if (failure) throw failure;
+        return options.deploy ?? deploy;
+      },
+      report: async (_id, r) => void reports.push(r),
+    },
     logger,
+    lookupRetriesMs: [0, 0, 0],
   });
   return { runner, calls, reports };
 }
@@ -70,7 +81,7 @@ describe('deploy runner', () => {
     const { runner, calls, reports } = setup();
     const report = (await runner.run(event, new AbortController().signal))!;
     expect(calls).toEqual([
-      'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
+      'getDeploy', 'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
       'register web/h1 10.0.0.11:8080', 'release', 'finish',
     ]);
     expect(report).toMatchObject({ host: 'h1', state: 'succeeded', slot: 1, counted: 6, remaining: 0 });
@@ -84,7 +95,7 @@ describe('deploy runner', () => {
     expect(report.state).toBe('failed');
     expect(report.error).toContain('health exploded');
     expect(calls).toEqual([
-      'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
+      'getDeploy', 'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
       'markBroken v2 h1: health: health exploded',
       'up registry:5000/web:v1', 'health', 'register web/h1 10.0.0.11:8080', 'release', 'finish',
     ]);
@@ -103,7 +114,7 @@ describe('deploy runner', () => {
     const report = (await runner.run(event, new AbortController().signal))!;
     expect(report).toMatchObject({ state: 'cancelled', remaining: 0 });
     expect(report.error).toContain('bad health');
-    expect(calls).toEqual(['init 6', 'acquire 2', 'finish']);
+    expect(calls).toEqual(['getDeploy', 'init 6', 'acquire 2', 'finish']);
   });
 
   it('stands down without marking the release broken when it loses its slot lock', async () => {
@@ -121,7 +132,7 @@ describe('deploy runner', () => {
     ]) {
       const { runner, calls, reports } = setup({ deploy: over });
       expect(await runner.run(event, new AbortController().signal)).toBeNull();
-      expect(calls).toEqual([]);
+      expect(calls).toEqual(['getDeploy']);
       expect(reports).toEqual([]);
     }
   });
@@ -132,5 +143,23 @@ describe('deploy runner', () => {
     expect(report.state).toBe('cancelled');
     expect(calls.some((c) => c.startsWith('pull'))).toBe(false);
     expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
+  });
+
+  it('asks again when the coordinator does not answer the first lookup, then takes part', async () => {
+    const reset = () => new UnreachableError('coordinator at http://10.0.0.1:7700 is unreachable (read ECONNRESET)');
+    const { runner, calls } = setup({ lookupFailures: [reset(), reset()] });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report.state).toBe('succeeded');
+    expect(calls.slice(0, 4)).toEqual(['getDeploy', 'getDeploy', 'getDeploy', 'init 6']);
+  });
+
+  it('gives up after its retries, and at once on an answer that will not change', async () => {
+    const unreachable = setup({ lookupFailures: Array.from({ length: 4 }, () => new UnreachableError('coordinator is unreachable')) });
+    expect(await unreachable.runner.run(event, new AbortController().signal)).toBeNull();
+    expect(unreachable.calls).toEqual(['getDeploy', 'getDeploy', 'getDeploy', 'getDeploy']);
+
+    const unknown = setup({ lookupFailures: [new NotFoundError('deploy d-test01 not found')] });
+    expect(await unknown.runner.run(event, new AbortController().signal)).toBeNull();
+    expect(unknown.calls).toEqual(['getDeploy']);
   });
 });
