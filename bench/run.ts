@@ -1,6 +1,6 @@
 // `npm run bench`: rollout time, coordination overhead, Redis traffic and agent memory of
 // Grapevine on real local clusters of several sizes, against the same rollout by Ansible.
-// Usage: run.js [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay S] [--health-timeout S]
+// Usage: run.js [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay S] [--health-interval S] [--health-timeout S]
 //               [--ansible-health-delay S] [--ansible-strategy free|linear]
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -19,6 +19,7 @@ interface BenchOptions {
   runs: number;
   json: string | undefined;
   startDelay: number;
+  healthCheckInterval: number;
   healthCheckTimeout: number;
   ansibleHealthDelay: number;
   ansibleStrategy: 'free' | 'linear';
@@ -26,7 +27,7 @@ interface BenchOptions {
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nusage: npm run bench -- [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay SECONDS] [--health-timeout SECONDS] [--ansible-health-delay SECONDS] [--ansible-strategy free|linear]\n`,
+    `bench: ${message}\nusage: npm run bench -- [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay SECONDS] [--health-interval SECONDS] [--health-timeout SECONDS] [--ansible-health-delay SECONDS] [--ansible-strategy free|linear]\n`,
   );
   process.exit(EXIT_USAGE);
 }
@@ -41,7 +42,11 @@ function parseOptions(argv: string[]): BenchOptions {
         runs: { type: 'string' },
         smoke: { type: 'boolean', default: false },
         json: { type: 'string' },
-        'start-delay': { type: 'string', default: '0.5' },
+        // With the agent's 100 ms probe, T is about pull + compose up + this delay: about 2 s here.
+        'start-delay': { type: 'string', default: '1.2' },
+        // Docker's own check only has to catch an unhealthy app; at 30 hosts on one machine a
+        // check every second is 30 processes started per second.
+        'health-interval': { type: 'string', default: '10' },
         'health-timeout': { type: 'string', default: '5' },
         'ansible-health-delay': { type: 'string', default: '1' },
         'ansible-strategy': { type: 'string', default: 'free' },
@@ -61,6 +66,8 @@ function parseOptions(argv: string[]): BenchOptions {
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) usage('--runs takes a whole number from 1 to 50');
   const startDelay = Number(parsed['start-delay']);
   if (!Number.isFinite(startDelay) || startDelay < 0 || startDelay > 60) usage('--start-delay takes seconds from 0 to 60');
+  const healthCheckInterval = Number(parsed['health-interval']);
+  if (!Number.isInteger(healthCheckInterval) || healthCheckInterval < 1 || healthCheckInterval > 60) usage('--health-interval takes whole seconds from 1 to 60');
   const healthCheckTimeout = Number(parsed['health-timeout']);
   if (!Number.isInteger(healthCheckTimeout) || healthCheckTimeout < 1 || healthCheckTimeout > 60) usage('--health-timeout takes whole seconds from 1 to 60');
   const ansibleHealthDelay = Number(parsed['ansible-health-delay']);
@@ -69,7 +76,7 @@ function parseOptions(argv: string[]): BenchOptions {
   }
   const ansibleStrategy = parsed['ansible-strategy'];
   if (ansibleStrategy !== 'free' && ansibleStrategy !== 'linear') usage('--ansible-strategy takes free or linear');
-  return { sizes, runs, json: parsed.json, startDelay, healthCheckTimeout, ansibleHealthDelay, ansibleStrategy };
+  return { sizes, runs, json: parsed.json, startDelay, healthCheckInterval, healthCheckTimeout, ansibleHealthDelay, ansibleStrategy };
 }
 
 function log(line: string): void {
@@ -100,6 +107,7 @@ async function main(): Promise<number> {
         runs: options.runs,
         subnet: `10.220.${hosts}`,
         startDelay: options.startDelay,
+        healthCheckInterval: options.healthCheckInterval,
         healthCheckTimeout: options.healthCheckTimeout,
         ansibleHealthDelay: options.ansibleHealthDelay,
         ansibleStrategy: options.ansibleStrategy,
@@ -122,8 +130,8 @@ async function main(): Promise<number> {
       [
         '',
         `Grapevine rollout benchmark, ${startedAt} (${cpus().length} CPUs, Node ${process.version}; app start delay ${options.startDelay} s,`,
-        `health check every 1 s with a ${options.healthCheckTimeout} s timeout;`,
-        `Ansible: serial = slots, strategy ${options.ansibleStrategy}, forks >= batch, pipelining, health poll delay ${options.ansibleHealthDelay} s).`,
+        `agent health probe every 100 ms, Docker health check every ${options.healthCheckInterval} s with a ${options.healthCheckTimeout} s timeout;`,
+        `Ansible: serial = slots, strategy ${options.ansibleStrategy}, forks >= batch, pipelining, health endpoint polled every ${options.ansibleHealthDelay} s).`,
         'Each cell: median [min–max] over runs.',
         ...(failure === undefined ? [] : ['Incomplete: the benchmark stopped early (see the reason below); a column holds the runs done before it.']),
         '',

@@ -44,6 +44,12 @@ export const RoleConfig = z.object({
   service: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'must be a compose service name').default('app'),
   project: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be a compose project name').optional(),
   healthTimeoutMs: z.number().int().positive().default(120_000),
+  /**
+   * The app's own health endpoint as this host reaches it, e.g. http://127.0.0.1:8080/healthz.
+   * Asked every 100 ms once the container runs: a 2xx answer counts as healthy at once.
+   * Without it the agent waits for the container's Docker health check.
+   */
+  healthUrl: z.url({ protocol: /^http$/, error: 'must be an http:// URL' }).optional(),
   lb: z.object({
     backend: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be an HAProxy backend name'),
     /** Where the load balancer reaches this host's container. */

@@ -75,8 +75,9 @@ export class DockerComposeRuntime implements ContainerRuntime {
   async waitHealthy(role: string, signal: AbortSignal): Promise<void> {
     const container = await this.findContainer(role);
     if (!container) throw new DeployStepError('health', `no container of ${this.project(role)} is running`);
-    const timeout = AbortSignal.timeout(this.role(role).healthTimeoutMs);
-    await waitForHealth(this.docker, container, AbortSignal.any([signal, timeout]), this.role(role).healthTimeoutMs);
+    const { healthTimeoutMs, healthUrl } = this.role(role);
+    const timeout = AbortSignal.timeout(healthTimeoutMs);
+    await waitForHealth(this.docker, container, AbortSignal.any([signal, timeout]), healthTimeoutMs, healthUrl);
   }
 
   private role(role: string): RoleConfig {

@@ -312,6 +312,8 @@ export class DevCluster {
             service: 'app',
             project,
             healthTimeoutMs: options.healthTimeoutMs ?? 60_000,
+            // The agent shares the app's network namespace, so the app answers on loopback.
+            healthUrl: `http://127.0.0.1:${APP_PORT}/healthz`,
             lb: { backend: backendFor(spec.env), address: `${address}:${APP_PORT}` },
           },
         },

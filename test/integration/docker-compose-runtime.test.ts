@@ -90,3 +90,68 @@ describe('docker compose runtime', () => {
     expect((failure as DeployStepError).step).toBe('up');
   });
 });
+
+describe('docker compose runtime with a health URL', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gvtest-probe-'));
+  const compose = join(dir, 'web.yml');
+  const project = 'gvtest-probe-web';
+  let runtime: DockerComposeRuntime;
+
+  beforeAll(async () => {
+    await execa('bash', [join(PROJECT_ROOT, 'provisioning', 'sample-app', 'build.sh'), REPOSITORY]);
+    const port = await freePort();
+    writeFileSync(
+      compose,
+      toYaml({
+        services: {
+          app: {
+            image: '${GRAPEVINE_IMAGE}',
+            ports: [`127.0.0.1:${port}:8080`],
+            environment: { HOST_NAME: '${GRAPEVINE_NODE}', START_DELAY: '1' },
+            // Docker's first check runs 30 s after the start: only the probe can pass sooner.
+            healthcheck: { test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/healthz'], interval: '30s', timeout: '1s', retries: 2 },
+          },
+        },
+      }),
+    );
+    runtime = new DockerComposeRuntime({
+      node: 'rt2',
+      roles: {
+        web: { compose, service: 'app', project, healthTimeoutMs: 5_000, healthUrl: `http://127.0.0.1:${port}/healthz`, lb: { backend: 'web', address: '127.0.0.1:1' } },
+      },
+      dockerSocket: '/var/run/docker.sock',
+      logger: pino({ level: 'silent' }),
+    });
+  });
+
+  afterAll(async () => {
+    await execa('docker', ['compose', '--project-name', project, '--file', compose, 'down', '--timeout', '1'], {
+      env: { GRAPEVINE_IMAGE: `${REPOSITORY}:v1` },
+      reject: false,
+    });
+    await execa('docker', ['image', 'rm', `${REPOSITORY}:v1`, `${REPOSITORY}:v2`, `${REPOSITORY}:bad`], { reject: false });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const dockerHealth = async () =>
+    (await execa('docker', ['inspect', '--format', '{{.State.Health.Status}}', `${project}-app-1`])).stdout.trim();
+
+  it('counts the app healthy when its health URL answers, before Docker has run its check', async () => {
+    const signal = AbortSignal.timeout(30_000);
+    await runtime.up('web', `${REPOSITORY}:v1`, signal);
+    const startedAt = Date.now();
+    await runtime.waitHealthy('web', signal);
+    // The app serves after its 1 s start delay; the wait ends on the first 2xx after that.
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(800);
+    expect(await dockerHealth()).toBe('starting');
+  });
+
+  it('fails at its deadline when the health URL never answers 2xx', async () => {
+    const signal = AbortSignal.timeout(30_000);
+    await runtime.up('web', `${REPOSITORY}:bad`, signal);
+    const failure = await runtime.waitHealthy('web', signal).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DeployStepError);
+    expect((failure as DeployStepError).step).toBe('health');
+    expect((failure as DeployStepError).message).toMatch(/was not healthy within 5 s/);
+  });
+});
