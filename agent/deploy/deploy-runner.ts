@@ -131,6 +131,10 @@ export class DeployRunner {
     logger.info({ tag: deploy.tag, counted, slots }, 'deploy received');
     host.state = 'waiting';
     host.publish();
+    // Only this agent replaces the role's container, so what runs now is what runs when the
+    // slot comes: it is read while the host waits, not after, when the fleet waits on it.
+    const previousImage = this.deps.runtime.runningImage(group.role);
+    previousImage.catch(() => undefined);
 
     const acquired = await locks.acquire({ group, slots, holder: this.deps.node, tag: deploy.tag, signal, onWait: () => host.step('waiting') });
     if (acquired.kind === 'broken') {
@@ -144,7 +148,7 @@ export class DeployRunner {
     host.state = 'deploying';
     host.step('slot');
     try {
-      await this.replace(group, deploy, host, AbortSignal.any([signal, lease.signal]), logger);
+      await this.replace(group, deploy, host, await previousImage, AbortSignal.any([signal, lease.signal]), logger);
     } finally {
       // Stamped before the key is deleted, so no other host's slot time can precede it.
       host.step('release');
@@ -153,11 +157,17 @@ export class DeployRunner {
     await this.finishHost(group, event.id, host);
   }
 
-  private async replace(group: DeployGroup, deploy: Deploy, host: HostProgress, signal: AbortSignal, logger: Logger): Promise<void> {
+  private async replace(
+    group: DeployGroup,
+    deploy: Deploy,
+    host: HostProgress,
+    previousImage: string | null,
+    signal: AbortSignal,
+    logger: Logger,
+  ): Promise<void> {
     const { runtime, loadBalancer, fleet, node } = this.deps;
     const lb = this.deps.lb[group.role];
     if (!lb) throw new Error(`no load balancer settings for role ${group.role}`);
-    const previousImage = await runtime.runningImage(group.role);
     const checkBroken = async () => {
       const reason = await fleet.brokenReason(group, deploy.tag);
       if (reason !== null) throw new StandDown(reason);
@@ -165,10 +175,12 @@ export class DeployRunner {
 
     let replaced = false;
     try {
-      await checkBroken();
+      // The slot was taken in the same script call that found the release not broken; the
+      // check before the pull runs while the host drains, and both end before the pull.
       host.step('drain');
-      await loadBalancer.drain(lb.backend, node, signal);
-      await checkBroken();
+      const [drained, checked] = await Promise.allSettled([loadBalancer.drain(lb.backend, node, signal), checkBroken()]);
+      if (drained.status === 'rejected') throw drained.reason;
+      if (checked.status === 'rejected') throw checked.reason;
       host.step('pull');
       await runtime.pull(deploy.image, signal);
       await checkBroken();
