@@ -138,6 +138,7 @@ describe('a bad release stops itself and every deploy ends', () => {
     expect(others.map((h) => h.state)).toEqual(others.map(() => 'succeeded'));
     expect(others).toHaveLength(5);
     // Freed when Serf saw the host fail, not after the 15-minute lock TTL.
+    console.log(`[lost host] ${victim} killed holding a slot; the deploy ended partial ${deploy.finishedAt! - killedAt} ms later`);
     expect(deploy.finishedAt! - killedAt).toBeLessThan(5 * 60_000);
     const status = await fleet.cli(['status', id]);
     expect(status.exitCode).toBe(1);
