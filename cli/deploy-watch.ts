@@ -36,7 +36,7 @@ export function newProgressLines(deploy: Deploy, seen: Set<string>): string[] {
       events.push({ at, key: `${report.host}:${step}`, line: `${report.host.padEnd(12)} ${step}${detail}` });
     }
     if (report.state === 'succeeded' || report.state === 'failed' || report.state === 'cancelled' || report.state === 'lost') {
-      const at = report.steps[report.steps.length - 1]?.at ?? deploy.createdAt;
+      const at = report.endedAt ?? report.steps[report.steps.length - 1]?.at ?? deploy.createdAt;
       const why = report.error ? `: ${report.error}` : '';
       events.push({ at: at + 0.5, key: `${report.host}:=${report.state}`, line: `${report.host.padEnd(12)} ${report.state.toUpperCase()}${why}` });
     }

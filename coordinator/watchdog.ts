@@ -173,6 +173,7 @@ export class DeployWatchdog implements AsyncDisposable {
       ...(last?.counted !== undefined ? { counted: last.counted } : {}),
       remaining,
       error,
+      endedAt: this.#now(),
     };
     const outcome = await store.applyLostReport(deploy.id, report, this.#now());
     if (!outcome?.applied) return false;

@@ -83,6 +83,8 @@ export const HostReport = z.object({
   /** Hosts of this deploy still to finish, after this host's own decrement. */
   remaining: z.number().int().optional(),
   error: z.string().max(2000).optional(),
+  /** When the host reached its final state (ms since the epoch); a host that stood down while waiting has no step then. */
+  endedAt: z.number().optional(),
 });
 export type HostReport = z.infer<typeof HostReport>;
 

@@ -254,6 +254,7 @@ class HostProgress {
   counted: number | undefined;
   remaining: number | undefined;
   private error: string | undefined;
+  private endedAt: number | undefined;
   private readonly steps: Array<{ step: HostStep; at: number }> = [];
 
   constructor(
@@ -277,6 +278,7 @@ class HostProgress {
   }
 
   async finish(): Promise<HostReport> {
+    this.endedAt = this.now();
     const report = this.snapshot();
     await this.reporter.finish(report);
     return report;
@@ -291,6 +293,7 @@ class HostProgress {
       ...(this.counted !== undefined ? { counted: this.counted } : {}),
       ...(this.remaining !== undefined ? { remaining: this.remaining } : {}),
       ...(this.error !== undefined ? { error: this.error } : {}),
+      ...(this.endedAt !== undefined ? { endedAt: this.endedAt } : {}),
     };
   }
 }
