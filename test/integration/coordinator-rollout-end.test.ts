@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../agent/locks/redis-slot-locks.js';
 import { createApp } from '../../coordinator/app.js';
 import { RedisStore } from '../../coordinator/store.js';
@@ -18,13 +18,13 @@ import { brokenMarkReason, RedisFleetState } from '../../shared/fleet/redis-flee
 import { redisKeys } from '../../shared/redis-keys.js';
 import type { Deploy, HostReport } from '../../shared/schemas.js';
 import { ListedMembers, RecordingEvents } from '../fixtures/coordinator-fakes.js';
-import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
+import { redisForThisFile } from '../fixtures/redis-server.js';
 
 const TOKEN = 'test-token-0123456789';
 const DEADLINE_MS = 10 * 60_000;
 const logger = pino({ level: 'silent' });
 
-let redisServer: RedisInstance;
+const testRedis = redisForThisFile();
 let redis: Redis;
 let events: RecordingEvents;
 let members: ListedMembers;
@@ -37,17 +37,8 @@ let app: ReturnType<typeof createApp>;
 const opened: Redis[] = [];
 const leases: RedisSlotLease[] = [];
 
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  await redis?.quit();
-  await redisServer?.[Symbol.asyncDispose]();
-});
-
 beforeEach(async () => {
+  redis = testRedis.client;
   await redis.flushdb();
   events = new RecordingEvents();
   members = new ListedMembers();
@@ -125,7 +116,7 @@ async function succeedEverywhere(created: Deploy): Promise<void> {
 
 /** A host's own lock client, as an agent on that host would have. */
 function hostLocks(pollMs = 30_000): RedisSlotLocks {
-  const client = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+  const client = new Redis(testRedis.server.url, { maxRetriesPerRequest: 1 });
   client.on('error', () => undefined);
   opened.push(client);
   return new RedisSlotLocks({ redis: client, ttlMs: 60_000, pollMs, logger });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../coordinator/app.js';
 import { RedisStore } from '../../coordinator/store.js';
 import { CoordinatorClient } from '../../shared/coordinator-client.js';
@@ -15,12 +15,12 @@ import { deployId } from '../../shared/names.js';
 import { redisKeys } from '../../shared/redis-keys.js';
 import type { Deploy, HostReport, Release } from '../../shared/schemas.js';
 import { ListedMembers, RecordingEvents } from '../fixtures/coordinator-fakes.js';
-import { startRedis } from '../fixtures/redis-server.js';
+import { redisForThisFile } from '../fixtures/redis-server.js';
 
 const TOKEN = 'test-token-0123456789';
 const REGISTRY = '127.0.0.1:5000';
 
-let redisServer: Awaited<ReturnType<typeof startRedis>>;
+const testRedis = redisForThisFile();
 let redis: Redis;
 let events: RecordingEvents;
 let membership: ListedMembers;
@@ -28,17 +28,8 @@ let clock: number;
 let app: ReturnType<typeof createApp>;
 const logger = pino({ level: 'silent' });
 
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  await redis?.quit();
-  await redisServer?.[Symbol.asyncDispose]();
-});
-
 beforeEach(async () => {
+  redis = testRedis.client;
   await redis.flushdb();
   events = new RecordingEvents();
   membership = new ListedMembers(['h1', 'h2', 'h3']);

@@ -12,47 +12,71 @@ import { PROJECT_ROOT } from '../../cli/dev/dev-cluster.js';
 import { freePort } from '../fixtures/server-process.js';
 
 const REPOSITORY = 'gvtest-runtime';
-const PROJECT = 'gvtest-runtime-web';
+
+/** A compose project of the sample app on a free loopback port, and a runtime for it. */
+async function appProject(options: { node: string; project: string; healthInterval: string; startDelay?: string; probe?: boolean; healthTimeoutMs: number }) {
+  const dir = mkdtempSync(join(tmpdir(), `${options.project}-`));
+  const compose = join(dir, 'web.yml');
+  const port = await freePort();
+  writeFileSync(
+    compose,
+    toYaml({
+      services: {
+        app: {
+          image: '${GRAPEVINE_IMAGE}',
+          ports: [`127.0.0.1:${port}:8080`],
+          environment: { HOST_NAME: '${GRAPEVINE_NODE}', START_DELAY: options.startDelay ?? '0' },
+          healthcheck: {
+            test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/healthz'],
+            interval: options.healthInterval,
+            timeout: '1s',
+            retries: 2,
+          },
+        },
+      },
+    }),
+  );
+  const role = {
+    compose,
+    service: 'app',
+    project: options.project,
+    healthTimeoutMs: options.healthTimeoutMs,
+    ...(options.probe ? { healthUrl: `http://127.0.0.1:${port}/healthz` } : {}),
+    lb: { backend: 'web', address: '127.0.0.1:1' },
+  };
+  const runtime = new DockerComposeRuntime({ node: options.node, roles: { web: role }, dockerSocket: '/var/run/docker.sock', logger: pino({ level: 'silent' }) });
+  return {
+    runtime,
+    url: `http://127.0.0.1:${port}/`,
+    async remove() {
+      await execa('docker', ['compose', '--project-name', options.project, '--file', compose, 'down', '--timeout', '1'], {
+        env: { GRAPEVINE_IMAGE: `${REPOSITORY}:v1` },
+        reject: false,
+      });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+beforeAll(async () => {
+  await execa('bash', [join(PROJECT_ROOT, 'provisioning', 'sample-app', 'build.sh'), REPOSITORY]);
+});
+
+afterAll(async () => {
+  await execa('docker', ['image', 'rm', `${REPOSITORY}:v1`, `${REPOSITORY}:v2`, `${REPOSITORY}:bad`], { reject: false });
+});
 
 describe('docker compose runtime', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gvtest-runtime-'));
-  const compose = join(dir, 'web.yml');
+  let app: Awaited<ReturnType<typeof appProject>>;
   let runtime: DockerComposeRuntime;
   let url: string;
 
   beforeAll(async () => {
-    await execa('bash', [join(PROJECT_ROOT, 'provisioning', 'sample-app', 'build.sh'), REPOSITORY]);
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}/`;
-    writeFileSync(
-      compose,
-      toYaml({
-        services: {
-          app: {
-            image: '${GRAPEVINE_IMAGE}',
-            ports: [`127.0.0.1:${port}:8080`],
-            environment: { HOST_NAME: '${GRAPEVINE_NODE}' },
-            healthcheck: { test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/healthz'], interval: '1s', timeout: '1s', retries: 2 },
-          },
-        },
-      }),
-    );
-    runtime = new DockerComposeRuntime({
-      node: 'rt1',
-      roles: { web: { compose, service: 'app', project: PROJECT, healthTimeoutMs: 20_000, lb: { backend: 'web', address: '127.0.0.1:1' } } },
-      dockerSocket: '/var/run/docker.sock',
-      logger: pino({ level: 'silent' }),
-    });
+    app = await appProject({ node: 'rt1', project: 'gvtest-runtime-web', healthInterval: '1s', healthTimeoutMs: 20_000 });
+    ({ runtime, url } = app);
   });
 
-  afterAll(async () => {
-    await execa('docker', ['compose', '--project-name', PROJECT, '--file', compose, 'down', '--timeout', '1'], {
-      env: { GRAPEVINE_IMAGE: `${REPOSITORY}:v1` },
-      reject: false,
-    });
-    await execa('docker', ['image', 'rm', `${REPOSITORY}:v1`, `${REPOSITORY}:v2`, `${REPOSITORY}:bad`], { reject: false });
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => app?.remove());
 
   it('starts a version, waits for its health check and reports what runs', async () => {
     expect(await runtime.runningImage('web')).toBeNull();
@@ -92,46 +116,17 @@ describe('docker compose runtime', () => {
 });
 
 describe('docker compose runtime with a health URL', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gvtest-probe-'));
-  const compose = join(dir, 'web.yml');
   const project = 'gvtest-probe-web';
+  let app: Awaited<ReturnType<typeof appProject>>;
   let runtime: DockerComposeRuntime;
 
   beforeAll(async () => {
-    await execa('bash', [join(PROJECT_ROOT, 'provisioning', 'sample-app', 'build.sh'), REPOSITORY]);
-    const port = await freePort();
-    writeFileSync(
-      compose,
-      toYaml({
-        services: {
-          app: {
-            image: '${GRAPEVINE_IMAGE}',
-            ports: [`127.0.0.1:${port}:8080`],
-            environment: { HOST_NAME: '${GRAPEVINE_NODE}', START_DELAY: '1' },
-            // Docker's first check runs 30 s after the start: only the probe can pass sooner.
-            healthcheck: { test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/healthz'], interval: '30s', timeout: '1s', retries: 2 },
-          },
-        },
-      }),
-    );
-    runtime = new DockerComposeRuntime({
-      node: 'rt2',
-      roles: {
-        web: { compose, service: 'app', project, healthTimeoutMs: 5_000, healthUrl: `http://127.0.0.1:${port}/healthz`, lb: { backend: 'web', address: '127.0.0.1:1' } },
-      },
-      dockerSocket: '/var/run/docker.sock',
-      logger: pino({ level: 'silent' }),
-    });
+    // Docker's first check runs 30 s after the start: only the probe can pass sooner.
+    app = await appProject({ node: 'rt2', project, healthInterval: '30s', startDelay: '1', probe: true, healthTimeoutMs: 5_000 });
+    ({ runtime } = app);
   });
 
-  afterAll(async () => {
-    await execa('docker', ['compose', '--project-name', project, '--file', compose, 'down', '--timeout', '1'], {
-      env: { GRAPEVINE_IMAGE: `${REPOSITORY}:v1` },
-      reject: false,
-    });
-    await execa('docker', ['image', 'rm', `${REPOSITORY}:v1`, `${REPOSITORY}:v2`, `${REPOSITORY}:bad`], { reject: false });
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => app?.remove());
 
   const dockerHealth = async () =>
     (await execa('docker', ['inspect', '--format', '{{.State.Health.Status}}', `${project}-app-1`])).stdout.trim();
