@@ -62,7 +62,7 @@ ask_lb() {
 }
 ask_lb
 
-step "deploying web:bad (its health check fails): the first host marks it broken, the rest stand down"
+step "deploying web:bad (its health check fails): the first host to fail marks it broken, the hosts still waiting stand down"
 if grapevine deploy web --env production --tag bad --wait; then
   printf 'demo: the broken release was not stopped\n' >&2
   exit 1
