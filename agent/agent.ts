@@ -7,6 +7,7 @@ import { errorMessage } from '../shared/errors.js';
 import { CoordinatorClient } from '../shared/coordinator-client.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
 import { DeployRunner } from './deploy/deploy-runner.js';
+import { GroupLanes } from './deploy/group-lanes.js';
 import { decideDeployEvent } from './deploy/deploy-event.js';
 import { EventInbox, deployHandlerCommand, type ForwardedEvent } from './serf/event-inbox.js';
 import { SerfMemberCounter } from './serf/serf-members.js';
@@ -59,6 +60,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const shutdown = new AbortController();
   const handled = new Set<string>();
   const running = new Set<Promise<unknown>>();
+  const lanes = new GroupLanes();
 
   const onEvent = (forwarded: ForwardedEvent) => {
     const decision = decideDeployEvent(forwarded.event, forwarded.payload, { env: config.env, roles }, (id) => handled.has(id));
@@ -71,7 +73,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       return;
     }
     handled.add(decision.payload.id);
-    const run = runner.run(decision.payload, shutdown.signal).then(
+    const { role, env } = decision.payload;
+    const run = lanes.run(`${role}/${env}`, () => runner.run(decision.payload, shutdown.signal)).then(
       (report) => report && log.info({ deployId: decision.payload.id, state: report.state }, 'deploy finished on this host'),
       (error: unknown) => log.error({ deployId: decision.payload.id, err: errorMessage(error) }, 'deploy crashed'),
     );

@@ -1,10 +1,14 @@
 // A release reaches every matching host by gossip, a third at a time, on a local
 // cluster of hosts with their own addresses, real Serf, Redis, Docker and HAProxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { RedisSlotLocks, type RedisSlotLease } from '../../agent/locks/redis-slot-locks.js';
 import { redisKeys } from '../../shared/redis-keys.js';
 import type { Deploy } from '../../shared/schemas.js';
 import { maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { until } from '../fixtures/poll.js';
 
 const answersFrom = (tag: string, hosts: string[]) => new Set(hosts.map((h) => `200 ${tag} ${h}`));
 const PRODUCTION = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
@@ -69,6 +73,51 @@ describe('six production hosts and three staging hosts', () => {
     expectCompleteRollout(staging.deploy, STAGING, 1);
     expect(await fleet.lbAnswers(9, 'staging')).toEqual(answersFrom('v1', STAGING));
     expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v2', PRODUCTION));
+  });
+
+  it('takes part in two deploys fired back to back one after the other on each host, and ends on the newer', async () => {
+    // Both of the group's slots are held here first, so that both deploys reach every host
+    // while nobody can move: each host must then wait for the older deploy only.
+    const redis = new Redis(fleet.cluster.state.redisUrl);
+    const locks = new RedisSlotLocks({ redis, ttlMs: 120_000, logger: pino({ level: 'silent' }) });
+    const group = { role: 'web', env: 'production' };
+    const held: RedisSlotLease[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const got = await locks.acquire({ group, slots: 2, holder: 'gvtest-holder', tag: 'v1', signal: AbortSignal.timeout(10_000) });
+        if (got.kind !== 'acquired') throw new Error('could not hold a slot for the test');
+        held.push(got.lease);
+      }
+      const ids: string[] = [];
+      for (const tag of ['v1', 'v2']) {
+        const fired = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', tag, '--json']);
+        expect(fired.exitCode, fired.stderr).toBe(0);
+        ids.push((JSON.parse(fired.stdout) as Deploy).id);
+      }
+      const waiters = async () => (await redis.zrange(redisKeys.waiters('web', 'production'), '0', '-1')).map((token) => token.split('/')[0]);
+      await until('every host to queue for the older deploy', async () => ((await waiters()).length >= PRODUCTION.length ? true : undefined), { timeoutMs: 30_000 });
+      await delay(2_000); // the newer deploy's event has reached every host by now (gossip takes well under a second here)
+      expect((await waiters()).sort()).toEqual(PRODUCTION);
+
+      for (const lease of held.splice(0)) await lease.release();
+      const [olderEnd, newerEnd] = await Promise.all(ids.map((id) => fleet.cli(['status', id, '--wait', '--json'])));
+      const older = JSON.parse(olderEnd!.stdout) as Deploy;
+      const newer = JSON.parse(newerEnd!.stdout) as Deploy;
+      expectCompleteRollout(older, PRODUCTION, 2);
+      expectCompleteRollout(newer, PRODUCTION, 2);
+      for (const host of PRODUCTION) {
+        const released = older.hosts[host]!.steps.find((s) => s.step === 'release')!.at;
+        const slot = newer.hosts[host]!.steps.find((s) => s.step === 'slot')!.at;
+        expect(slot, `${host} took part in v2 before it was done with v1`).toBeGreaterThanOrEqual(released);
+      }
+      // The two deploys share the group's slots: never more than two hosts down between them.
+      const both = { ...newer, hosts: Object.fromEntries(PRODUCTION.flatMap((h) => [[`${h}-v1`, older.hosts[h]!], [`${h}-v2`, newer.hosts[h]!]])) };
+      expect(maxConcurrentDeploying(both)).toBeLessThanOrEqual(2);
+      expect(await fleet.lbAnswers(24)).toEqual(answersFrom('v2', PRODUCTION));
+    } finally {
+      for (const lease of held) await lease.release();
+      redis.disconnect();
+    }
   });
 
   it('lists the hosts Serf sees, by role and environment', async () => {
