@@ -5,7 +5,6 @@
 // commands that run them: CI calls `grapevine deploy` on every build, and its start-up
 // time is part of every deploy's wall time.
 import { Command, CommanderError, Option } from 'commander';
-import { cliEnvironment } from '../shared/config.js';
 import { CoordinatorClient } from '../shared/coordinator-client.js';
 import { GrapevineError, ValidationError, errorMessage } from '../shared/errors.js';
 import { deployId, envName, imageRef, releaseTag, roleName } from '../shared/names.js';
@@ -17,7 +16,9 @@ const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 const WATCH_TIMEOUT_MS = 60 * 60_000;
 
-const env = cliEnvironment(process.env);
+// Read here, not through shared/config, which would build every config schema on the
+// path of each `grapevine deploy` a CI job runs.
+const env = { coordinator: process.env.GRAPEVINE_COORDINATOR, token: process.env.GRAPEVINE_TOKEN };
 const program = new Command('grapevine')
   .description('Gossip-driven, slot-limited deploys for fleets of Docker hosts')
   .option('--coordinator <url>', 'coordinator URL (or GRAPEVINE_COORDINATOR)')

@@ -135,10 +135,6 @@ export function loadCoordinatorConfig(file: string | undefined, env: Env): Coord
   return load(CoordinatorConfig, file, env, COORDINATOR_ENV, 'coordinator config');
 }
 
-/** What the CLI takes from the environment: where the coordinator is and how to talk to it. */
-export function cliEnvironment(env: Env): { coordinator?: string; token?: string; logLevel?: string } {
-  return { coordinator: env.GRAPEVINE_COORDINATOR, token: env.GRAPEVINE_TOKEN, logLevel: env.GRAPEVINE_LOG_LEVEL };
-}
 
 function load<T>(
   schema: z.ZodType<T>,
