@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { ConflictError, errorMessage, GrapevineError, UnreachableError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { type CreateDeployBody, type Deploy, type DeployEventPayload, EVENT_SCHEMA_VERSION } from '../shared/schemas.js';
-import { type Membership, targetHosts } from './membership.js';
+import { aliveHostsOf } from '../shared/serf/serf-cli.js';
+import type { Membership } from './membership.js';
 import type { DeployRecord, RedisStore } from './store.js';
 
 /** Tells the fleet about a new deploy; the real one fires `serf event -coalesce=false deploy <json>`. */
@@ -48,7 +49,7 @@ export class DeployStarter {
     const { store, events, membership, now, newId } = this.#deps;
     const { role, env, tag } = request;
     // Serf is asked while Redis is read: both are on the path of every `grapevine deploy`.
-    const lookup = targetHosts(membership, role, env).then(
+    const lookup = aliveHostsOf(membership, role, env).then(
       (hosts) => ({ hosts }),
       (error: unknown) => ({ error }),
     );

@@ -86,7 +86,7 @@ export class DockerEngine {
 }
 
 /** Parses a stream of JSON objects, one per line, as the engine sends progress and events. */
-export async function* jsonLines(stream: AsyncIterable<Buffer | string>): AsyncGenerator<unknown> {
+async function* jsonLines(stream: AsyncIterable<Buffer | string>): AsyncGenerator<unknown> {
   let buffered = '';
   for await (const chunk of stream) {
     buffered += chunk.toString();

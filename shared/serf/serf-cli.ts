@@ -83,6 +83,21 @@ export class SerfCli {
   }
 }
 
+/** Anything that lists Serf members the way `serf members` does: SerfCli, or a stand-in in tests. */
+export interface MemberSource {
+  members(filter?: { tags?: Record<string, string>; status?: string }): Promise<SerfMember[]>;
+}
+
+/**
+ * Names of the alive hosts of `role` in `env`, sorted: the hosts a deploy of that group
+ * reaches. The coordinator records them as a deploy's targets and every agent counts
+ * them for its slots, so both ask the same question here.
+ */
+export async function aliveHostsOf(source: MemberSource, role: string, env: string): Promise<string[]> {
+  const members = await source.members({ status: 'alive', tags: { env, roles: rolesTagPattern(role) } });
+  return [...new Set(members.map((member) => member.name))].sort();
+}
+
 /** Tag filter matching a member whose comma-separated `roles` tag includes `role`. */
 export function rolesTagPattern(role: string): string {
   return `(.*,)?${role}(,.*)?`;
