@@ -32,8 +32,6 @@ import { Promoter, type PromotionStep } from './promotion.js';
 import { chooseRollback } from './rollback.js';
 import type { RedisStore } from './store.js';
 
-export { type DeployEvents, newDeployId } from './deploy-starter.js';
-
 export interface AppDeps {
   store: RedisStore;
   events: DeployEvents;
@@ -89,16 +87,8 @@ function statusOf(error: GrapevineError): ContentfulStatusCode {
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
   if (error instanceof UnreachableError) return 502;
-  const byCode: Record<string, ContentfulStatusCode> = {
-    invalid_input: 400,
-    unauthorized: 401,
-    not_found: 404,
-    release_not_found: 404,
-    release_exists: 409,
-    release_broken: 409,
-    unreachable: 502,
-  };
-  return byCode[error.code] ?? 500;
+  // The one code raised as a plain GrapevineError that is the caller's mistake.
+  return error.code === 'release_not_found' ? 404 : 500;
 }
 
 function sameToken(given: string, expected: string): boolean {

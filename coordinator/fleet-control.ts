@@ -1,18 +1,12 @@
 // What the coordinator does to the state the agents share in Redis: stop the rollouts
 // of a broken release, and count out a host that was lost. RedisFleetState implements it.
-import type { DeployGroup } from '../shared/fleet/fleet-state.js';
+import type { DeployGroup, FleetState } from '../shared/fleet/fleet-state.js';
 import type { Logger } from '../shared/logger.js';
 import type { RedisStore } from './store.js';
 
-export interface FleetControl {
-  /** Sets the group's broken mark for the tag and wakes every waiting host so it stands down. */
-  markBroken(group: DeployGroup, tag: string, reason: string): Promise<void>;
-  /** Sets the deploy's remaining-hosts counter unless a host already did; returns its value. */
-  initRemaining(group: DeployGroup, deployId: string, hosts: number): Promise<number>;
+export interface FleetControl extends Pick<FleetState, 'markBroken' | 'initRemaining' | 'finishHost'> {
   /** Frees every slot of the group the host holds and wakes a waiter per slot; returns the slots freed. */
   freeSlotsOf(group: DeployGroup, host: string, maxSlots: number): Promise<number[]>;
-  /** Counts the host out of the deploy once; returns the hosts still to finish. */
-  finishHost(group: DeployGroup, deployId: string, host: string): Promise<number>;
 }
 
 /**

@@ -27,20 +27,14 @@ export class Promoter {
     this.#logger = deps.logger.child({ component: 'promotion' });
   }
 
-  /** Whether a succeeded deploy like this one is promoted at all. */
-  isDue(record: DeployRecord): boolean {
-    return record.status === 'succeeded' && this.#deps.promote[record.role]?.from === record.env;
-  }
-
   /**
    * Promotes a succeeded deploy when its role is configured for it. Reports race, so every
    * report that sees the deploy succeeded may call this: an atomic claim in Redis lets one
    * through. Never throws: a promotion that cannot be created is recorded on the deploy.
    */
   async afterReport(record: DeployRecord): Promise<void> {
-    if (!this.isDue(record)) return;
     const step = this.#deps.promote[record.role];
-    if (!step) return;
+    if (record.status !== 'succeeded' || step?.from !== record.env) return;
     const { store, starter } = this.#deps;
     const log = this.#logger.child({ deployId: record.id, role: record.role, tag: record.tag, from: step.from, to: step.to });
     try {

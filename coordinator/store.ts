@@ -237,9 +237,7 @@ export class RedisStore {
    */
   async publishRelease(release: Release): Promise<{ created: boolean; release: Release }> {
     const key = redisKeys.releases(release.role);
-    const [[setError, created] = [], [addError] = []] =
-      (await this.#redis.multi().hsetnx(key, release.tag, JSON.stringify(release)).sadd(redisKeys.roles(), release.role).exec()) ?? [];
-    if (setError || addError) throw setError ?? addError;
+    const created = await this.#redis.hsetnx(key, release.tag, JSON.stringify(release));
     if (created === 1) return { created: true, release };
     const existing = await this.getRelease(release.role, release.tag);
     if (!existing) throw new GrapevineError('store_error', `release ${release.role}:${release.tag} vanished while it was published`);
@@ -261,10 +259,6 @@ export class RedisStore {
 
   async newestRelease(role: string): Promise<Release | undefined> {
     return (await this.listReleases(role))[0];
-  }
-
-  async listRoles(): Promise<string[]> {
-    return (await this.#redis.smembers(redisKeys.roles())).sort();
   }
 
   /** Marks a release broken unless it already is; returns the release as stored, or undefined when unknown. */
@@ -324,11 +318,7 @@ export class RedisStore {
   }
 
   async getDeploy(id: string): Promise<Deploy | undefined> {
-    const [[recordError, raw] = [], [hostsError, hosts] = []] =
-      (await this.#redis.multi().get(redisKeys.deploy(id)).hgetall(redisKeys.deployHosts(id)).exec()) ?? [];
-    if (recordError || hostsError) throw recordError ?? hostsError;
-    if (typeof raw !== 'string') return undefined;
-    return this.#assemble(id, raw, hosts as Record<string, string>);
+    return (await this.#readDeploys([id]))[0];
   }
 
   /** Deploys newest first, read through the narrowest index that covers the filter. */
@@ -343,18 +333,21 @@ export class RedisStore {
             : redisKeys.deploys();
     const ids = await this.#redis.zrevrange(index, 0, limit - 1);
     if (ids.length === 0) return [];
-    const pipeline = this.#redis.pipeline();
-    for (const id of ids) pipeline.get(redisKeys.deploy(id)).hgetall(redisKeys.deployHosts(id));
-    const results = (await pipeline.exec()) ?? [];
-    const deploys: Deploy[] = [];
-    ids.forEach((id, i) => {
+    // An index entry whose record was deleted by hand is skipped, not an error.
+    return (await this.#readDeploys(ids)).filter((deploy) => deploy !== undefined);
+  }
+
+  /** Each deploy with its hosts' reports, read in one transaction; undefined where the record is gone. */
+  async #readDeploys(ids: string[]): Promise<Array<Deploy | undefined>> {
+    const transaction = this.#redis.multi();
+    for (const id of ids) transaction.get(redisKeys.deploy(id)).hgetall(redisKeys.deployHosts(id));
+    const results = (await transaction.exec()) ?? [];
+    return ids.map((id, i) => {
       const [recordError, raw] = results[2 * i] ?? [];
       const [hostsError, hosts] = results[2 * i + 1] ?? [];
       if (recordError || hostsError) throw recordError ?? hostsError;
-      // An index entry whose record was deleted by hand is skipped, not an error.
-      if (typeof raw === 'string') deploys.push(this.#assemble(id, raw, hosts as Record<string, string>));
+      return typeof raw === 'string' ? this.#assemble(id, raw, hosts as Record<string, string>) : undefined;
     });
-    return deploys;
   }
 
   /**

@@ -17,7 +17,6 @@ export const redisKeys = {
 
   // The coordinator's store.
   releases: (role: string) => `gv:releases:${role}`,
-  roles: () => 'gv:roles',
   deploy: (id: string) => `gv:deploy:${id}`,
   deployHosts: (id: string) => `gv:deploy:${id}:hosts`,
   deploys: () => 'gv:deploys',

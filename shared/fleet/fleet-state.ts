@@ -14,5 +14,6 @@ export interface FleetState {
   /** Counts this host as finished once (idempotent); returns the hosts still to finish. */
   finishHost(group: DeployGroup, deployId: string, host: string): Promise<number>;
   brokenReason(group: DeployGroup, tag: string): Promise<string | null>;
+  /** Sets the group's broken mark for the tag and wakes every waiting host so it stands down. */
   markBroken(group: DeployGroup, tag: string, reason: string): Promise<void>;
 }

@@ -6,9 +6,9 @@ import type { Redis } from 'ioredis';
 import { ConflictError, GrapevineError, UnreachableError, errorMessage } from '../errors.js';
 
 /** A wake list outlives the gap between a waiter's queueing and its BLPOP, and no more. */
-export const WAKE_TTL_MS = 30_000;
+const WAKE_TTL_MS = 30_000;
 /** Renewed on every arrival; clears the set of a quiet group. A waiter that finds the set gone joins again on its next poll. */
-export const WAITERS_TTL_MS = 60 * 60 * 1000;
+const WAITERS_TTL_MS = 60 * 60 * 1000;
 
 const scriptFiles = {
   acquireSlot: 'acquire-slot.lua',
@@ -19,7 +19,7 @@ const scriptFiles = {
   finishHost: 'finish-host-2.lua',
 } as const;
 
-export type ScriptName = keyof typeof scriptFiles;
+type ScriptName = keyof typeof scriptFiles;
 
 interface LoadedScript {
   command: string;
@@ -38,7 +38,7 @@ const loaded = Object.fromEntries(
 ) as Record<ScriptName, LoadedScript>;
 
 /** What each script's reply means. */
-export interface ScriptOutcomes {
+interface ScriptOutcomes {
   acquireSlot: { kind: 'acquired'; slot: number } | { kind: 'queued' } | { kind: 'broken' };
   releaseSlot: 'released' | 'not-held';
   renewSlot: 'renewed' | 'not-held';
@@ -49,7 +49,7 @@ export interface ScriptOutcomes {
 }
 
 /** Maps a script's numeric reply to its outcome; a code the script never returns is a bug, not a state. */
-export function interpretReply<S extends ScriptName>(script: S, reply: unknown): ScriptOutcomes[S] {
+function interpretReply<S extends ScriptName>(script: S, reply: unknown): ScriptOutcomes[S] {
   if (typeof reply !== 'number' || !Number.isInteger(reply)) {
     throw new GrapevineError('redis_unexpected_reply', `${scriptFiles[script]} replied ${JSON.stringify(reply)}`);
   }
