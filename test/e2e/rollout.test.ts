@@ -7,11 +7,9 @@ import { pino } from 'pino';
 import { RedisSlotLocks, type RedisSlotLease } from '../../agent/locks/redis-slot-locks.js';
 import { redisKeys } from '../../shared/redis-keys.js';
 import type { Deploy } from '../../shared/schemas.js';
-import { maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { PRODUCTION, answersFrom, maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { until } from '../fixtures/poll.js';
 
-const answersFrom = (tag: string, hosts: string[]) => new Set(hosts.map((h) => `200 ${tag} ${h}`));
-const PRODUCTION = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
 const STAGING = ['s1', 's2', 's3'];
 
 async function remainingCounter(cluster: TestCluster, deploy: Deploy): Promise<string | null> {

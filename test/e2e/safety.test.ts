@@ -5,11 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deploy } from '../../shared/schemas.js';
-import { maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { PRODUCTION, answersFrom, maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { until } from '../fixtures/poll.js';
 
-const PRODUCTION = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
-const answersFrom = (tag: string, hosts: string[]) => new Set(hosts.map((h) => `200 ${tag} ${h}`));
 const stepAt = (deploy: Deploy, host: string, step: string) => deploy.hosts[host]?.steps.find((s) => s.step === step)?.at;
 /** A rollout over six hosts with slow starts takes minutes, not seconds. */
 const ROLLOUT = { timeoutMs: 120_000 };

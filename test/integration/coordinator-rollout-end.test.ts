@@ -18,6 +18,7 @@ import { brokenMarkReason, RedisFleetState } from '../../shared/fleet/redis-flee
 import { redisKeys } from '../../shared/redis-keys.js';
 import type { Deploy, HostReport } from '../../shared/schemas.js';
 import { ListedMembers, RecordingEvents } from '../fixtures/coordinator-fakes.js';
+import { until } from '../fixtures/poll.js';
 import { redisForThisFile } from '../fixtures/redis-server.js';
 
 const TOKEN = 'test-token-0123456789';
@@ -457,11 +458,9 @@ describe('every deploy ends', () => {
     const created = await deploy('production', 'v1');
     members.setStatus('h3', 'failed');
     watchdog.start();
-    const deadline = Date.now() + 10_000;
-    while ((await getDeploy(created.id)).hosts.h3?.state !== 'lost') {
-      if (Date.now() > deadline) throw new Error('the started watchdog did not count out h3 within 10 s');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await until('the started watchdog to count out h3', async () => ((await getDeploy(created.id)).hosts.h3?.state === 'lost' ? true : undefined), {
+      intervalMs: 50,
+    });
     await watchdog.stop();
   });
 });

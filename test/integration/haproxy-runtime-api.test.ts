@@ -4,7 +4,6 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +11,8 @@ import { HAProxyRuntimeApi } from '../../agent/lb/haproxy-runtime-api.js';
 import { haproxyConfig } from '../../cli/dev/haproxy-config.js';
 import { UnreachableError, ValidationError } from '../../shared/errors.js';
 import { startHAProxy, type HAProxyInstance } from '../fixtures/haproxy.js';
+import { until } from '../fixtures/poll.js';
+import { freePort } from '../fixtures/server-process.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -85,15 +86,6 @@ async function bodies(url: string, count: number): Promise<string[]> {
   return answers;
 }
 
-async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
-    await delay(50);
-  }
-}
 
 /**
  * Sends `/slow` through the frontend until one request is held open by `target`; the answer
@@ -169,7 +161,7 @@ describe('HAProxyRuntimeApi against a real HAProxy', () => {
     const { answer: inFlight } = await holdRequestAt(haproxy.url, a);
     let drained = false;
     const draining = lb.drain('web', 'a').then(() => (drained = true));
-    await pollUntil(() => stateOf(lb, 'web', 'a'), (s) => s?.state === 'drain');
+    await until('a to drain', async () => ((await stateOf(lb, 'web', 'a'))?.state === 'drain' ? true : undefined), { intervalMs: 50 });
 
     expect(await bodies(haproxy.url, 6)).toEqual(['b', 'b', 'b', 'b', 'b', 'b']);
     expect(drained).toBe(false);
@@ -289,12 +281,7 @@ describe('HAProxyRuntimeApi against a real HAProxy', () => {
     await expect(lb.servers('web')).rejects.toBeInstanceOf(UnreachableError);
     await expect(lb.register('web', 'a', '127.0.0.2:8080')).rejects.toThrow(address);
 
-    const closedPort = await new Promise<number>((resolve) => {
-      const server = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as net.AddressInfo;
-        server.close(() => resolve(port));
-      });
-    });
+    const closedPort = await freePort();
     const tcp = new HAProxyRuntimeApi({ address: `tcp:127.0.0.1:${closedPort}`, drainTimeoutMs: 1_000, logger: silent });
     await expect(tcp.drain('web', 'a')).rejects.toBeInstanceOf(UnreachableError);
   });
