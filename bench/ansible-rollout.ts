@@ -3,10 +3,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { PROJECT_ROOT, type DevClusterState } from '../cli/dev/dev-cluster.js';
+import { APP_PORT, PROJECT_ROOT, SAMPLE_ROLE, type DevClusterState } from '../cli/dev/dev-cluster.js';
 
 const PLAYBOOK = join(PROJECT_ROOT, 'bench', 'ansible', 'playbook.yml');
-const APP_PORT = 8080;
 
 export interface AnsibleRolloutOptions {
   state: DevClusterState;
@@ -38,7 +37,7 @@ export function prepareAnsible(options: AnsibleRolloutOptions): (image: string, 
         {
           ansible_connection: 'local',
           ansible_python_interpreter: '/usr/bin/python3',
-          gv_backend: 'web',
+          gv_backend: SAMPLE_ROLE,
           gv_address: `${host.address}:${APP_PORT}`,
           gv_project: host.project,
           gv_dir: host.dir,

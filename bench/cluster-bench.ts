@@ -2,14 +2,13 @@
 // measured rollouts (Grapevine, Ansible, Grapevine with every slot held) `runs` times,
 // and always take the cluster down again.
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { DevCluster, PROJECT_ROOT, SAMPLE_ROLE, defaultHosts, freeClusterPorts } from '../cli/dev/dev-cluster.js';
+import { APP_PORT, CLI, DevCluster, SAMPLE_ROLE, defaultHosts, freeClusterPorts } from '../cli/dev/dev-cluster.js';
 import { redisKeys } from '../shared/redis-keys.js';
 import type { Deploy } from '../shared/schemas.js';
 import { prepareAnsible } from './ansible-rollout.js';
@@ -21,6 +20,7 @@ import {
   phaseBreakdown,
   slotHandOversMs,
   slotsFor,
+  spread,
   totalCommands,
   waitingHostRates,
   wavesFor,
@@ -32,8 +32,6 @@ import {
 import { MemorySampler, rssBytes } from './memory-sampler.js';
 import { RedisProbe, type CommandOrigins } from './redis-probe.js';
 
-/** The `grapevine` command as installed: the package's bin, whatever the build makes it. */
-const CLI = join(PROJECT_ROOT, (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { bin: { grapevine: string } }).bin.grapevine);
 const ENV = 'production';
 const POLL_MS = 50;
 const WAIT_WINDOW_MS = 5_000;
@@ -41,7 +39,6 @@ const MAX_WAIT_WINDOW_MS = 40_000;
 /** After every host queued, the reports of their `waiting` step land before the window opens. */
 const WAIT_SETTLE_MS = 1_000;
 const HELD_SLOT_TTL_MS = 120_000;
-const APP_PORT = 8080;
 
 /** A deploy or rollout that did not succeed: the benchmark exits non-zero. */
 export class RolloutFailedError extends Error {}
@@ -144,6 +141,11 @@ export async function benchSize(options: SizeOptions): Promise<{ result: SizeRes
       hosts: defaultHosts(size, 0),
       ports,
       startDelay: options.startDelay,
+      // Every host runs on the same two cores here: Docker's check every second (a process
+      // started in a container each) kept 30 hosts' machine 90 % busy before a deploy began,
+      // and a check slowed past its timeout failed a healthy release. The agents' own probe
+      // decides when a host is healthy; Docker's check stays, less often.
+      healthCheck: { interval: `${options.healthCheckInterval}s`, timeout: `${options.healthCheckTimeout}s` },
       promote: false,
       logLevel: 'info',
     },
@@ -152,7 +154,6 @@ export async function benchSize(options: SizeOptions): Promise<{ result: SizeRes
   const ansibleDir = mkdtempSync(join(tmpdir(), `${name}-ansible-`));
   const result: SizeResult = { hosts: size, slots: slotsFor(size), waves: wavesFor(size), name, subnet, runs: [] };
   try {
-    relaxHealthCheck(cluster, options.healthCheckInterval, options.healthCheckTimeout);
     await using bench = new SizeBench(cluster, options, ansibleDir);
     await bench.measure(name, result.runs);
     return { result };
@@ -228,7 +229,7 @@ class SizeBench implements AsyncDisposable {
     const idealMs = waves * work + gossip;
     const overheadMs = timed.wallMs - idealMs;
     const handOvers = slotHandOversMs(deploy);
-    const handOverStats = handOvers.length > 0 ? { median: median(handOvers), max: Math.max(...handOvers) } : { median: Number.NaN, max: Number.NaN };
+    const handOverStats = spread(handOvers);
     const rssIdle = Object.fromEntries([...timed.rssIdle].map(([pid, bytes]) => [String(pid), bytes]));
     const rssPeak = Object.fromEntries([...timed.rssPeak].map(([pid, bytes]) => [String(pid), bytes]));
     return {
@@ -524,25 +525,6 @@ function keepLogs(cluster: DevCluster): string {
   copy(join(cluster.state.dir, 'coordinator.log'), 'coordinator.log');
   for (const host of cluster.state.hosts) copy(join(host.dir, 'agent.log'), `agent-${host.name}.log`);
   return dir;
-}
-
-/**
- * The dev cluster runs Docker's health check every second with a 1 s timeout, so that a
- * bad release fails fast in tests. Here every host runs on the same two cores: 30 checks
- * a second (a process started in a container each) kept the machine 90 % busy before a
- * deploy even began, and a check slowed past its timeout failed a healthy release. The
- * agents' own HTTP probe decides when a host is healthy; Docker's check stays, less often.
- */
-function relaxHealthCheck(cluster: DevCluster, intervalSeconds: number, timeoutSeconds: number): void {
-  for (const host of cluster.state.hosts) {
-    const file = join(host.dir, 'compose.yml');
-    const compose = parseYaml(readFileSync(file, 'utf8')) as { services?: Record<string, { healthcheck?: Record<string, unknown> }> };
-    const healthcheck = compose.services?.app?.healthcheck;
-    if (!healthcheck) throw new Error(`${file} has no services.app.healthcheck to relax`);
-    healthcheck.interval = `${intervalSeconds}s`;
-    healthcheck.timeout = `${timeoutSeconds}s`;
-    writeFileSync(file, toYaml(compose));
-  }
 }
 
 /** `show servers state BACKEND` through the runtime API, one row per server keyed by column name. */

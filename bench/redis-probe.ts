@@ -141,7 +141,7 @@ export class RedisProbe implements AsyncDisposable {
       if (seen.phase !== 'after') {
         throw new Error(`MONITOR did not show the end of the measured window (${seen.total} lines seen, phase ${seen.phase}, probe at ${own})`);
       }
-      return { result, commands: commandDelta(before, after, sentBetween(sentBefore, sentAfter)), origins: countOrigins(lines), lines, durationMs };
+      return { result, commands: commandDelta(before, after, commandDelta(sentBefore, sentAfter)), origins: countOrigins(lines), lines, durationMs };
     } finally {
       monitor.disconnect();
     }
@@ -165,12 +165,3 @@ export class RedisProbe implements AsyncDisposable {
   }
 }
 
-/** What the benchmark sent between two snapshots, INFO calls included as commandStats explains. */
-export function sentBetween(before: CommandCounts, after: CommandCounts): CommandCounts {
-  const own: CommandCounts = new Map();
-  for (const [name, calls] of after) {
-    const value = calls - (before.get(name) ?? 0);
-    if (value > 0) own.set(name, value);
-  }
-  return own;
-}

@@ -1,5 +1,5 @@
 // Follows a deploy until it ends, printing each host's steps as they happen.
-import type { Deploy } from '../shared/schemas.js';
+import { FINAL_HOST_STATES, type Deploy } from '../shared/schemas.js';
 import { GrapevineError } from '../shared/errors.js';
 
 export interface DeployReader {
@@ -35,7 +35,7 @@ export function newProgressLines(deploy: Deploy, seen: Set<string>): string[] {
       const detail = step === 'slot' && report.slot !== undefined ? ` ${report.slot}` : '';
       events.push({ at, key: `${report.host}:${step}`, line: `${report.host.padEnd(12)} ${step}${detail}` });
     }
-    if (report.state === 'succeeded' || report.state === 'failed' || report.state === 'cancelled' || report.state === 'lost') {
+    if (FINAL_HOST_STATES.has(report.state)) {
       const at = report.endedAt ?? report.steps[report.steps.length - 1]?.at ?? deploy.createdAt;
       const why = report.error ? `: ${report.error}` : '';
       events.push({ at: at + 0.5, key: `${report.host}:=${report.state}`, line: `${report.host.padEnd(12)} ${report.state.toUpperCase()}${why}` });

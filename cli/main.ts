@@ -37,11 +37,16 @@ function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
 }
 
+let coordinatorClient: CoordinatorClient | undefined;
+
+/** One client per command, so `--wait` follows the deploy on the connection that created it. */
 function client(): CoordinatorClient {
+  if (coordinatorClient) return coordinatorClient;
   const { coordinator = env.coordinator, token = env.token } = globals();
   if (!coordinator) throw new ValidationError('no coordinator: pass --coordinator URL or set GRAPEVINE_COORDINATOR');
   if (!token) throw new ValidationError('no token: pass --token or set GRAPEVINE_TOKEN');
-  return new CoordinatorClient({ url: coordinator, token });
+  coordinatorClient = new CoordinatorClient({ url: coordinator, token });
+  return coordinatorClient;
 }
 
 function print(value: unknown, text: string): void {

@@ -44,7 +44,7 @@ export const CLI = join(PROJECT_ROOT, 'dist', 'bundle', 'main.js');
 const BASE_IMAGE = 'grapevine-base:bookworm';
 export const SAMPLE_ROLE = 'web';
 export const SAMPLE_TAGS = ['v1', 'v2', 'bad'] as const;
-const APP_PORT = 8080;
+export const APP_PORT = 8080;
 /**
  * The agent is a long-lived, mostly idle process that allocates little: a 1 MB young
  * generation instead of V8's default 16 MB keeps about 13 MB off each host's resident
@@ -69,6 +69,11 @@ export interface DevClusterOptions {
   /** Seconds the sample app waits before it serves, to make a deploy's progress visible. */
   startDelay?: number;
   healthTimeoutMs?: number;
+  /**
+   * Docker's health check of the app, every second with a 1 s timeout unless set, so that
+   * a bad release fails fast; the agents' own probe of the app decides when it is healthy.
+   */
+  healthCheck?: { interval: string; timeout: string };
   /** Whether a successful staging deploy of the sample app promotes itself to production. */
   promote?: boolean;
   logLevel?: string;
@@ -236,8 +241,8 @@ export class DevCluster {
     await waitFor('redis', 15_000, async () => ((await execa('redis-cli', ['-p', String(options.ports.redis), 'ping'])).stdout === 'PONG' ? true : undefined));
     await waitFor('the registry', 15_000, async () => ((await fetch(`http://${state.registry}/v2/`)).ok ? true : undefined));
 
+    // build.sh builds the base image first when it is missing.
     log('images: base, sample app v1 v2 bad');
-    await execa('bash', [join(PROJECT_ROOT, 'provisioning', 'base-image.sh'), BASE_IMAGE], { stdio: 'inherit' });
     await execa('bash', [join(PROJECT_ROOT, 'provisioning', 'sample-app', 'build.sh'), `${state.registry}/${SAMPLE_ROLE}`, '--push'], { stdio: 'inherit' });
 
     log(`coordinator on ${state.coordinatorUrl}`);
@@ -293,7 +298,12 @@ export class DevCluster {
             image: '${GRAPEVINE_IMAGE:?set by the grapevine agent}',
             network_mode: `container:${holder}`,
             environment: { HOST_NAME: spec.name, START_DELAY: String(options.startDelay ?? 0) },
-            healthcheck: { test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${APP_PORT}/healthz`], interval: '1s', timeout: '1s', retries: 2 },
+            healthcheck: {
+              test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${APP_PORT}/healthz`],
+              interval: options.healthCheck?.interval ?? '1s',
+              timeout: options.healthCheck?.timeout ?? '1s',
+              retries: 2,
+            },
             stop_grace_period: '2s',
             labels: { 'grapevine.dev': state.name },
           },
@@ -350,10 +360,6 @@ async function stopAgent(host: DevHostState): Promise<void> {
     const pid = Number(readFileSync(pidFile, 'utf8'));
     if (pid > 0) await stopProcess({ pid, marker: join(host.dir, 'serf', 'serf.json') }, 3_000);
   }
-}
-
-export function agentRunning(host: DevHostState): boolean {
-  return isRunning(host.agent);
 }
 
 async function docker(args: string[]): Promise<string> {

@@ -75,10 +75,9 @@ export function registerDevCommands(program: Command, output: { print(value: unk
 
 async function describe(cluster: DevCluster): Promise<string> {
   const { state } = cluster;
-  const { agentRunning } = await import('./dev-cluster.js');
   const { isRunning } = await import('./local-process.js');
   const services = Object.entries(state.processes).map(([name, p]) => `  ${name.padEnd(12)} ${p && isRunning(p) ? 'running' : 'STOPPED'}`);
-  const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${agentRunning(h) ? 'running' : 'STOPPED'}`);
+  const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${isRunning(h.agent) ? 'running' : 'STOPPED'}`);
   const env = Object.entries(cluster.cliEnv()).map(([k, v]) => `  export ${k}=${v}`);
   return [
     `load balancer: ${state.lbUrl} (production), ${state.stagingLbUrl} (staging)`,
