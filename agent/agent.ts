@@ -1,20 +1,20 @@
 // Wires one host's agent: its Serf agent, the event hand-off pipe, and the deploy
 // runner with its Redis, Docker, HAProxy and coordinator adapters.
 import { Redis } from 'ioredis';
-import type { AgentConfig } from '../shared/config.js';
-import type { Logger } from '../shared/logger.js';
-import { errorMessage } from '../shared/errors.js';
-import { CoordinatorClient } from '../shared/coordinator-client.js';
+import type { AgentConfig } from '../shared/contract/config.js';
+import type { Logger } from '../shared/contract/logger.js';
+import { errorMessage } from '../shared/contract/errors.js';
+import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
 import { DeployRunner } from './deploy/deploy-runner.js';
 import { GroupLanes } from './deploy/group-lanes.js';
 import { decideDeployEvent } from './deploy/deploy-event.js';
-import { EventInbox, deployHandlerCommand, type ForwardedEvent } from './serf/event-inbox.js';
-import { SerfMemberCounter } from './serf/serf-members.js';
-import { RedisSlotLocks } from './locks/redis-slot-locks.js';
-import { RedisFleetState } from '../shared/fleet/redis-fleet-state.js';
-import { DockerComposeRuntime } from './runtime/docker-compose-runtime.js';
-import { HAProxyRuntimeApi } from './lb/haproxy-runtime-api.js';
+import { EventInbox, deployHandlerCommand, type ForwardedEvent } from '../shared/serf/event-inbox.js';
+import { SerfMemberCounter } from '../shared/serf/member-counter.js';
+import { RedisSlotLocks } from '../shared/redis/slot-locks.js';
+import { RedisFleetState } from '../shared/redis/fleet-state.js';
+import { DockerComposeRuntime } from '../shared/docker/compose-runtime.js';
+import { HAProxyRuntimeApi } from '../shared/haproxy/runtime-api.js';
 
 export interface RunningAgent {
   stop(): Promise<void>;

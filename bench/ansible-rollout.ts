@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { APP_PORT, PROJECT_ROOT, SAMPLE_ROLE, type DevClusterState } from '../cli/dev/dev-cluster.js';
+import { APP_PORT, PROJECT_ROOT, SAMPLE_ROLE, type DevClusterState } from '../dev-cluster/dev-cluster.js';
 
 const PLAYBOOK = join(PROJECT_ROOT, 'bench', 'ansible', 'playbook.yml');
 

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { APP_PORT, CLI, DevCluster, SAMPLE_ROLE, defaultHosts, freeClusterPorts } from '../cli/dev/dev-cluster.js';
-import { redisKeys } from '../shared/redis-keys.js';
-import type { Deploy } from '../shared/schemas.js';
+import { APP_PORT, CLI, DevCluster, SAMPLE_ROLE, defaultHosts, freeClusterPorts } from '../dev-cluster/dev-cluster.js';
+import { redisKeys } from '../shared/contract/redis-keys.js';
+import type { Deploy } from '../shared/contract/schemas.js';
 import { prepareAnsible } from './ansible-rollout.js';
 import {
   criticalPath,

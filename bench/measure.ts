@@ -1,6 +1,6 @@
 // The figures the benchmark reports, computed from deploy records and samples alone
 // (no I/O here), so every number in the table can be traced back to step times.
-import type { Deploy, HostReport, HostStep } from '../shared/schemas.js';
+import type { Deploy, HostReport, HostStep } from '../shared/contract/schemas.js';
 
 export interface Spread {
   median: number;

@@ -1,6 +1,7 @@
 // Follows a deploy until it ends, printing each host's steps as they happen.
-import { FINAL_HOST_STATES, type Deploy } from '../shared/schemas.js';
-import { GrapevineError } from '../shared/errors.js';
+import { FINAL_HOST_STATES, type Deploy } from '../shared/contract/schemas.js';
+import { GrapevineError, TimeoutError } from '../shared/contract/errors.js';
+import { pollUntil } from '../shared/contract/waiting.js';
 
 export interface DeployReader {
   getDeploy(id: string): Promise<Deploy>;
@@ -15,15 +16,17 @@ export async function watchDeploy(
   timeoutMs: number,
 ): Promise<Deploy> {
   const seen = new Set<string>();
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const ended = async () => {
     const deploy = await client.getDeploy(id);
     for (const line of newProgressLines(deploy, seen)) print(line);
-    if (deploy.status !== 'in_progress') return deploy;
-    if (Date.now() > deadline) {
-      throw new GrapevineError('watch_timeout', `deploy ${id} still in progress after ${Math.round(timeoutMs / 1000)} s; follow it with: grapevine status ${id} --wait`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    return deploy.status === 'in_progress' ? undefined : deploy;
+  };
+  try {
+    // A coordinator that stops answering ends the watch at once: its error says why.
+    return await pollUntil(`deploy ${id} to end`, ended, { timeoutMs, intervalMs: POLL_MS, tolerate: () => false });
+  } catch (error) {
+    if (!(error instanceof TimeoutError)) throw error;
+    throw new GrapevineError('watch_timeout', `deploy ${id} still in progress after ${Math.round(timeoutMs / 1000)} s; follow it with: grapevine status ${id} --wait`);
   }
 }
 

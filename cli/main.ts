@@ -5,12 +5,12 @@
 // commands that run them: CI calls `grapevine deploy` on every build, and its start-up
 // time is part of every deploy's wall time.
 import { Command, CommanderError, Option } from 'commander';
-import { CoordinatorClient } from '../shared/coordinator-client.js';
-import { GrapevineError, ValidationError, errorMessage } from '../shared/errors.js';
-import { deployId, envName, imageRef, releaseTag, roleName } from '../shared/names.js';
-import { parseOrThrow, type Deploy } from '../shared/schemas.js';
+import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client.js';
+import { GrapevineError, ValidationError, errorMessage } from '../shared/contract/errors.js';
+import { deployId, envName, imageRef, releaseTag, roleName } from '../shared/contract/names.js';
+import { parseOrThrow, type Deploy } from '../shared/contract/schemas.js';
 import { summarize, watchDeploy } from './deploy-watch.js';
-import { registerDevCommands } from './dev/dev-commands.js';
+import { registerDevCommands } from './dev-commands.js';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -88,8 +88,8 @@ program
   .option('--config <file>', 'YAML or JSON config file')
   .action(async (options: { config?: string }) => {
     const [{ loadCoordinatorConfig }, { createLogger }, { startCoordinator }] = await Promise.all([
-      import('../shared/config.js'),
-      import('../shared/logger.js'),
+      import('../shared/contract/config.js'),
+      import('../shared/contract/logger.js'),
       import('../coordinator/server.js'),
     ]);
     const config = loadCoordinatorConfig(options.config, process.env);
@@ -103,8 +103,8 @@ program
   .option('--config <file>', 'YAML or JSON config file')
   .action(async (options: { config?: string }) => {
     const [{ loadAgentConfig }, { createLogger }, { startAgent }] = await Promise.all([
-      import('../shared/config.js'),
-      import('../shared/logger.js'),
+      import('../shared/contract/config.js'),
+      import('../shared/contract/logger.js'),
       import('../agent/agent.js'),
     ]);
     const config = loadAgentConfig(options.config, process.env);

@@ -14,8 +14,8 @@ import {
   UnauthorizedError,
   UnreachableError,
   ValidationError,
-} from '../shared/errors.js';
-import { deployId, envName, releaseTag, roleName } from '../shared/names.js';
+} from '../shared/contract/errors.js';
+import { deployId, envName, releaseTag, roleName } from '../shared/contract/names.js';
 import {
   CreateDeployBody,
   describeIssues,
@@ -24,13 +24,14 @@ import {
   PublishReleaseBody,
   type Release,
   RollbackBody,
-} from '../shared/schemas.js';
-import { DeployStarter, type DeployEvents, newDeployId } from './deploy-starter.js';
-import { type FleetControl, stopRollouts } from './fleet-control.js';
-import type { Membership } from './membership.js';
+} from '../shared/contract/schemas.js';
+import { DeployStarter, newDeployId } from './deploy-starter.js';
+import { stopRollouts } from './stop-rollouts.js';
+import type { FleetControl } from '../shared/ports/fleet-state.js';
+import type { DeployEvents, Membership } from '../shared/ports/membership.js';
 import { Promoter, type PromotionStep } from './promotion.js';
 import { chooseRollback } from './rollback.js';
-import type { RedisStore } from './store.js';
+import type { RedisStore } from '../shared/redis/deploy-store.js';
 
 export interface AppDeps {
   store: RedisStore;

@@ -2,17 +2,12 @@
 // It checks the release, snapshots the hosts that must take part, stores the record and
 // fires the Serf event.
 import { randomBytes } from 'node:crypto';
-import { ConflictError, errorMessage, GrapevineError, UnreachableError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import { type CreateDeployBody, type Deploy, type DeployEventPayload, EVENT_SCHEMA_VERSION } from '../shared/schemas.js';
+import { ConflictError, errorMessage, GrapevineError, UnreachableError } from '../shared/contract/errors.js';
+import type { Logger } from '../shared/contract/logger.js';
+import { type CreateDeployBody, type Deploy, EVENT_SCHEMA_VERSION } from '../shared/contract/schemas.js';
 import { aliveHostsOf } from '../shared/serf/serf-cli.js';
-import type { Membership } from './membership.js';
-import type { DeployRecord, RedisStore } from './store.js';
-
-/** Tells the fleet about a new deploy; the real one fires `serf event -coalesce=false deploy <json>`. */
-export interface DeployEvents {
-  fireDeploy(payload: DeployEventPayload): Promise<void>;
-}
+import type { DeployEvents, Membership } from '../shared/ports/membership.js';
+import type { DeployRecord, RedisStore } from '../shared/redis/deploy-store.js';
 
 /** Why a deploy exists when no one asked for it by tag. */
 export type DeployOrigin = Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom'>>;

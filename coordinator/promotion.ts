@@ -1,9 +1,9 @@
 // Staging first: a deploy that succeeds in a role's `from` environment makes the
 // coordinator deploy the same tag to its `to` environment, exactly once.
-import { errorMessage } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { errorMessage } from '../shared/contract/errors.js';
+import type { Logger } from '../shared/contract/logger.js';
 import type { DeployStarter } from './deploy-starter.js';
-import type { DeployRecord, RedisStore } from './store.js';
+import type { DeployRecord, RedisStore } from '../shared/redis/deploy-store.js';
 
 export interface PromotionStep {
   from: string;

@@ -1,7 +1,7 @@
 // Picks what a rollback deploys: the newest tag that last succeeded in the role and
 // environment, is not broken, and is not the tag wanted there now.
-import { ConflictError } from '../shared/errors.js';
-import type { RedisStore } from './store.js';
+import { ConflictError } from '../shared/contract/errors.js';
+import type { RedisStore } from '../shared/redis/deploy-store.js';
 
 /** How far back in a group's history a rollback looks: the list endpoint's own maximum. */
 const HISTORY_LIMIT = 200;

@@ -2,13 +2,13 @@
 // never counted as a host), the HTTP API and the watchdog that ends every deploy.
 import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
-import type { CoordinatorConfig } from '../shared/config.js';
-import { RedisFleetState } from '../shared/fleet/redis-fleet-state.js';
-import type { Logger } from '../shared/logger.js';
+import type { CoordinatorConfig } from '../shared/contract/config.js';
+import { RedisFleetState } from '../shared/redis/fleet-state.js';
+import type { Logger } from '../shared/contract/logger.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
 import { createApp } from './app.js';
-import { RedisStore } from './store.js';
-import { SerfDeployEvents } from './serf-deploy-events.js';
+import { RedisStore } from '../shared/redis/deploy-store.js';
+import { SerfDeployEvents } from '../shared/serf/deploy-events.js';
 import { DeployWatchdog } from './watchdog.js';
 
 export interface RunningCoordinator {

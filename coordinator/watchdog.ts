@@ -1,12 +1,11 @@
 // Every deploy ends: once a second, hosts Serf reports gone are counted out of the deploys
 // they were part of (their slots freed at once), and deploys past their deadline fail.
-import { ConflictError, errorMessage } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import { FINAL_HOST_STATES, type Deploy, type HostReport } from '../shared/schemas.js';
-import type { SerfMember } from '../shared/serf/serf-cli.js';
-import type { FleetControl } from './fleet-control.js';
-import type { Membership } from './membership.js';
-import type { RedisStore } from './store.js';
+import { ConflictError, errorMessage } from '../shared/contract/errors.js';
+import type { Logger } from '../shared/contract/logger.js';
+import { FINAL_HOST_STATES, type Deploy, type HostReport } from '../shared/contract/schemas.js';
+import type { FleetControl } from '../shared/ports/fleet-state.js';
+import type { Membership, SerfMember } from '../shared/ports/membership.js';
+import type { RedisStore } from '../shared/redis/deploy-store.js';
 
 /** Deploys looked at per tick, oldest first; the rest wait for the next tick. */
 const MAX_DEPLOYS_PER_TICK = 500;

@@ -1,5 +1,5 @@
 // Decides whether a forwarded Serf event is a deploy this host must run.
-import { DeployEventPayload, describeIssues } from '../../shared/schemas.js';
+import { DeployEventPayload, describeIssues } from '../../shared/contract/schemas.js';
 
 export type EventDecision =
   | { kind: 'run'; payload: DeployEventPayload }

@@ -1,19 +1,16 @@
 // One host's part in a deploy, step by step (DESIGN.md, "The deploy"): count the
 // group, take a slot, replace the container, and always finish with a report.
-import type { Logger } from '../../shared/logger.js';
-import { pause } from '../../shared/pause.js';
-import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport, type HostState, type HostStep } from '../../shared/schemas.js';
-import { DeployStepError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/errors.js';
-import type { DeployGroup, FleetState, SlotLocks } from '../locks/slot-locks.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import type { LoadBalancer } from '../lb/load-balancer.js';
+import type { Logger } from '../../shared/contract/logger.js';
+import { retry } from '../../shared/contract/waiting.js';
+import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport, type HostState, type HostStep } from '../../shared/contract/schemas.js';
+import { DeployStepError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
+import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
+import type { MemberCounter } from '../../shared/ports/membership.js';
+import type { SlotLocks } from '../../shared/ports/slot-locks.js';
+import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
+import type { LoadBalancer } from '../../shared/ports/load-balancer.js';
 import { ProgressReporter, type ReportSink } from './progress-reporter.js';
 import { slotCount } from './slot-count.js';
-
-export interface MemberCounter {
-  /** Alive hosts whose tags match the role and environment, this one included. */
-  countAlive(group: DeployGroup): Promise<number>;
-}
 
 export interface DeployLookup extends ReportSink {
   getDeploy(id: string): Promise<Deploy>;
@@ -45,13 +42,6 @@ export interface DeployRunnerDeps {
  * whole fleet asks at once is worth about 8 s of retries.
  */
 const LOOKUP_RETRIES_MS = [250, 500, 1_000, 2_000, 4_000] as const;
-
-/** Raised inside a deploy when the host must stop and put its previous state back. */
-class StandDown extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-  }
-}
 
 export class DeployRunner {
   private readonly now: () => number;
@@ -103,17 +93,12 @@ export class DeployRunner {
 
   /** The deploy and the host count, asked at the same time; retried while the answer is that nobody answered. */
   private async lookUp(event: DeployEventPayload, group: DeployGroup, signal: AbortSignal, logger: Logger): Promise<[Deploy, number]> {
-    const retries = this.deps.lookupRetriesMs ?? LOOKUP_RETRIES_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await Promise.all([this.deps.coordinator.getDeploy(event.id), this.deps.members.countAlive(group)]);
-      } catch (error) {
-        const pauseMs = retries[attempt];
-        if (!(error instanceof UnreachableError) || pauseMs === undefined || signal.aborted) throw error;
-        logger.warn({ err: errorMessage(error), attempt: attempt + 1, retryInMs: pauseMs }, 'deploy lookup failed; trying again');
-        await pause(pauseMs, signal);
-      }
-    }
+    return retry(() => Promise.all([this.deps.coordinator.getDeploy(event.id), this.deps.members.countAlive(group)]), {
+      delaysMs: this.deps.lookupRetriesMs ?? LOOKUP_RETRIES_MS,
+      retryIf: (error) => error instanceof UnreachableError,
+      signal,
+      onRetry: (error, attempt, retryInMs) => logger.warn({ err: errorMessage(error), attempt, retryInMs }, 'deploy lookup failed; trying again'),
+    });
   }
 
   private async takePart(
@@ -170,7 +155,7 @@ export class DeployRunner {
     if (!lb) throw new Error(`no load balancer settings for role ${group.role}`);
     const checkBroken = async () => {
       const reason = await fleet.brokenReason(group, deploy.tag);
-      if (reason !== null) throw new StandDown(reason);
+      if (reason !== null) throw new ReleaseBrokenError(reason);
     };
 
     let replaced = false;
@@ -195,9 +180,9 @@ export class DeployRunner {
       host.end('succeeded');
       logger.info('host deployed');
     } catch (error) {
-      if (error instanceof StandDown) {
+      if (error instanceof ReleaseBrokenError) {
         logger.info({ reason: error.reason }, 'release became broken mid-deploy; standing down');
-        host.end('cancelled', new ReleaseBrokenError(error.reason).message);
+        host.end('cancelled', error.message);
       } else if (signal.aborted) {
         // Losing the slot or stopping the agent says nothing about the release: stand down, mark nothing.
         const reason = errorMessage(signal.reason);

@@ -1,15 +1,16 @@
 // Sends a host's progress to the coordinator without holding up the deploy: each
 // update replaces the one not yet sent, and only the final report is awaited.
-import type { Logger } from '../../shared/logger.js';
-import type { HostReport } from '../../shared/schemas.js';
-import { UnreachableError, errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/contract/logger.js';
+import type { HostReport } from '../../shared/contract/schemas.js';
+import { UnreachableError, errorMessage } from '../../shared/contract/errors.js';
+import { retry } from '../../shared/contract/waiting.js';
 
 export interface ReportSink {
   report(deployId: string, report: HostReport): Promise<unknown>;
 }
 
-const ATTEMPTS = 3;
-const RETRY_DELAY_MS = 500;
+/** Pauses before the second and third try of a report. */
+const RETRY_DELAYS_MS = [500, 1_000] as const;
 
 export class ProgressReporter {
   private pending: HostReport | undefined;
@@ -43,18 +44,11 @@ export class ProgressReporter {
   }
 
   private async send(report: HostReport): Promise<void> {
-    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      try {
-        await this.sink.report(this.deployId, report);
-        return;
-      } catch (error) {
-        // Only a coordinator that did not answer is worth asking again; a refusal stays a refusal.
-        if (attempt === ATTEMPTS || !(error instanceof UnreachableError)) {
-          this.logger.warn({ err: errorMessage(error), state: report.state }, 'could not report progress to the coordinator');
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * attempt));
-      }
+    try {
+      // Only a coordinator that did not answer is worth asking again; a refusal stays a refusal.
+      await retry(() => this.sink.report(this.deployId, report), { delaysMs: RETRY_DELAYS_MS, retryIf: (error) => error instanceof UnreachableError });
+    } catch (error) {
+      this.logger.warn({ err: errorMessage(error), state: report.state }, 'could not report progress to the coordinator');
     }
   }
 }

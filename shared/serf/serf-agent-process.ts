@@ -3,9 +3,10 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import type { Logger } from '../logger.js';
-import type { SerfConfig } from '../config.js';
-import { UnreachableError } from '../errors.js';
+import type { Logger } from '../contract/logger.js';
+import type { SerfConfig } from '../contract/config.js';
+import { UnreachableError, errorMessage } from '../contract/errors.js';
+import { TIMED_OUT, pollUntil, within } from '../contract/waiting.js';
 import { SerfCli } from './serf-cli.js';
 
 export interface SerfAgentOptions {
@@ -19,6 +20,8 @@ export interface SerfAgentOptions {
 
 const MAX_RESTARTS = 5;
 const START_TIMEOUT_MS = 15_000;
+/** A graceful leave that takes longer than this ends with SIGKILL. */
+const STOP_TIMEOUT_MS = 5_000;
 
 export class SerfAgentProcess {
   readonly cli: SerfCli;
@@ -31,10 +34,6 @@ export class SerfAgentProcess {
     const { serf } = options;
     this.cli = new SerfCli({ binary: serf.binary, rpcAddr: serf.rpc, rpcAuth: serf.rpcAuth });
     this.configFile = join(serf.dataDir, 'serf.json');
-  }
-
-  get pid(): number | undefined {
-    return this.child?.pid;
   }
 
   async start(): Promise<void> {
@@ -50,14 +49,7 @@ export class SerfAgentProcess {
     const child = this.child;
     if (!child || child.exitCode !== null) return;
     child.kill('SIGINT');
-    const exited = await Promise.race([
-      child.then(
-        () => true,
-        () => true,
-      ),
-      new Promise<false>((resolve) => setTimeout(resolve, 5_000, false).unref()),
-    ]);
-    if (!exited) child.kill('SIGKILL');
+    if ((await within(child, STOP_TIMEOUT_MS)) === TIMED_OUT) child.kill('SIGKILL');
     rmSync(join(this.options.serf.dataDir, 'serf.pid'), { force: true });
   }
 
@@ -108,18 +100,13 @@ export class SerfAgentProcess {
   }
 
   private async waitForRpc(): Promise<void> {
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    let lastError: unknown;
-    while (Date.now() < deadline) {
-      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) break;
-      try {
-        await this.cli.members();
-        return;
-      } catch (error) {
-        lastError = error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+    // An agent that exits during start ends the wait at once.
+    const exited = new AbortController();
+    void this.child?.then(() => exited.abort(new Error('serf agent exited')));
+    try {
+      await pollUntil('its RPC to answer', async () => (await this.cli.members(), true), { timeoutMs: START_TIMEOUT_MS, signal: exited.signal });
+    } catch (error) {
+      throw new UnreachableError(`serf agent on ${this.options.serf.rpc} did not start: ${errorMessage(error)}`, { cause: error });
     }
-    throw new UnreachableError(`serf agent on ${this.options.serf.rpc} did not start`, { cause: lastError });
   }
 }

@@ -1,15 +1,9 @@
 // Talks to a running `serf agent` through the `serf` binary's RPC client commands.
 import { execa } from 'execa';
 import { z } from 'zod';
-import { GrapevineError, UnreachableError, errorMessage } from '../errors.js';
+import { GrapevineError, UnreachableError, errorMessage } from '../contract/errors.js';
+import type { Membership, MembershipFilter, SerfMember } from '../ports/membership.js';
 
-export interface SerfMember {
-  name: string;
-  addr: string;
-  port: number;
-  tags: Record<string, string>;
-  status: string;
-}
 
 const MembersOutput = z.object({
   members: z
@@ -32,7 +26,7 @@ export interface SerfCliOptions {
   timeoutMs?: number;
 }
 
-export class SerfCli {
+export class SerfCli implements Membership {
   private readonly binary: string;
   private readonly rpc: string[];
   private readonly timeoutMs: number;
@@ -47,7 +41,7 @@ export class SerfCli {
    * Members whose tags fully match every given regular expression. Failed and left
    * members stay listed for hours, so callers almost always want `status: 'alive'`.
    */
-  async members(filter: { tags?: Record<string, string>; status?: string } = {}): Promise<SerfMember[]> {
+  async members(filter: MembershipFilter = {}): Promise<SerfMember[]> {
     const args = ['members', ...this.rpc, '-format=json'];
     for (const [name, pattern] of Object.entries(filter.tags ?? {})) args.push(`-tag=${name}=${pattern}`);
     if (filter.status) args.push(`-status=${filter.status}`);
@@ -66,10 +60,6 @@ export class SerfCli {
     await this.run(['event', ...this.rpc, '-coalesce=false', name, payload]);
   }
 
-  async join(addresses: string[]): Promise<void> {
-    await this.run(['join', ...this.rpc, ...addresses]);
-  }
-
   private async run(args: string[]): Promise<string> {
     try {
       const result = await execa(this.binary, args, { timeout: this.timeoutMs, stripFinalNewline: true });
@@ -83,17 +73,13 @@ export class SerfCli {
   }
 }
 
-/** Anything that lists Serf members the way `serf members` does: SerfCli, or a stand-in in tests. */
-export interface MemberSource {
-  members(filter?: { tags?: Record<string, string>; status?: string }): Promise<SerfMember[]>;
-}
 
 /**
  * Names of the alive hosts of `role` in `env`, sorted: the hosts a deploy of that group
  * reaches. The coordinator records them as a deploy's targets and every agent counts
  * them for its slots, so both ask the same question here.
  */
-export async function aliveHostsOf(source: MemberSource, role: string, env: string): Promise<string[]> {
+export async function aliveHostsOf(source: Membership, role: string, env: string): Promise<string[]> {
   const members = await source.members({ status: 'alive', tags: { env, roles: rolesTagPattern(role) } });
   return [...new Set(members.map((member) => member.name))].sort();
 }

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { RedisSlotLocks, type RedisSlotLease } from '../../agent/locks/redis-slot-locks.js';
-import { redisKeys } from '../../shared/redis-keys.js';
-import type { Deploy } from '../../shared/schemas.js';
+import { RedisSlotLocks, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
+import { redisKeys } from '../../shared/contract/redis-keys.js';
+import type { Deploy } from '../../shared/contract/schemas.js';
 import { PRODUCTION, answersFrom, maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { until } from '../fixtures/poll.js';
 

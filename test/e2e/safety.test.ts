@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Deploy } from '../../shared/schemas.js';
+import type { Deploy } from '../../shared/contract/schemas.js';
 import { PRODUCTION, answersFrom, maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { until } from '../fixtures/poll.js';
 

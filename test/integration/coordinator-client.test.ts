@@ -3,8 +3,8 @@
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../shared/coordinator-client.js';
-import { UnreachableError } from '../../shared/errors.js';
+import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-client.js';
+import { UnreachableError } from '../../shared/contract/errors.js';
 
 const deploy = {
   id: 'd-client01', role: 'web', env: 'production', tag: 'v2', image: 'registry:5000/web:v2',

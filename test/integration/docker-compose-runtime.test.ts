@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { stringify as toYaml } from 'yaml';
-import { DockerComposeRuntime } from '../../agent/runtime/docker-compose-runtime.js';
-import { DeployStepError } from '../../shared/errors.js';
-import { PROJECT_ROOT } from '../../cli/dev/dev-cluster.js';
+import { DockerComposeRuntime } from '../../shared/docker/compose-runtime.js';
+import { DeployStepError } from '../../shared/contract/errors.js';
+import { PROJECT_ROOT } from '../../dev-cluster/dev-cluster.js';
 import { freePort } from '../fixtures/server-process.js';
 
 const REPOSITORY = 'gvtest-runtime';

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { SerfAgentProcess } from '../../shared/serf/serf-agent-process.js';
 import { SerfCli, rolesTagPattern } from '../../shared/serf/serf-cli.js';
-import { EventInbox, deployHandlerCommand, type ForwardedEvent } from '../../agent/serf/event-inbox.js';
-import { UnreachableError } from '../../shared/errors.js';
+import { EventInbox, deployHandlerCommand, type ForwardedEvent } from '../../shared/serf/event-inbox.js';
+import { UnreachableError } from '../../shared/contract/errors.js';
 import { until } from '../fixtures/poll.js';
 import { freePort } from '../fixtures/server-process.js';
 

@@ -4,12 +4,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LockScripts } from '../../shared/fleet/lua-scripts.js';
-import { RedisFleetState } from '../../shared/fleet/redis-fleet-state.js';
-import { DEFAULT_POLL_MS, RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../agent/locks/redis-slot-locks.js';
-import type { DeployGroup } from '../../agent/locks/slot-locks.js';
-import { LockLostError } from '../../shared/errors.js';
-import { redisKeys } from '../../shared/redis-keys.js';
+import { LockScripts } from '../../shared/redis/scripts.js';
+import { RedisFleetState } from '../../shared/redis/fleet-state.js';
+import { DEFAULT_POLL_MS, RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
+import type { DeployGroup } from '../../shared/ports/fleet-state.js';
+import { LockLostError } from '../../shared/contract/errors.js';
+import { redisKeys } from '../../shared/contract/redis-keys.js';
 import { until } from '../fixtures/poll.js';
 import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
 

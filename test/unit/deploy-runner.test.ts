@@ -2,11 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { DeployRunner } from '../../agent/deploy/deploy-runner.js';
-import type { AcquireOptions, AcquireResult, DeployGroup, FleetState, SlotLocks } from '../../agent/locks/slot-locks.js';
-import type { ContainerRuntime } from '../../agent/runtime/container-runtime.js';
-import type { BackendServer, LoadBalancer } from '../../agent/lb/load-balancer.js';
-import type { Deploy, HostReport } from '../../shared/schemas.js';
-import { DeployStepError, NotFoundError, UnreachableError } from '../../shared/errors.js';
+import type { AcquireOptions, AcquireResult, SlotLocks } from '../../shared/ports/slot-locks.js';
+import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
+import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
+import type { BackendServer, LoadBalancer } from '../../shared/ports/load-balancer.js';
+import type { Deploy, HostReport } from '../../shared/contract/schemas.js';
+import { DeployStepError, NotFoundError, UnreachableError } from '../../shared/contract/errors.js';
 
 const logger = pino({ level: 'silent' });
 const event = { v: 1 as const, role: 'web', env: 'production', id: 'd-test01' };

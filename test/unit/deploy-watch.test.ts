@@ -1,7 +1,7 @@
 // The live progress `deploy --wait` prints: one line per host step and end, in time order.
 import { describe, expect, it } from 'vitest';
 import { newProgressLines } from '../../cli/deploy-watch.js';
-import type { Deploy } from '../../shared/schemas.js';
+import type { Deploy } from '../../shared/contract/schemas.js';
 
 const createdAt = 1_700_000_000_000;
 

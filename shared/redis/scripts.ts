@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { ConflictError, GrapevineError, UnreachableError, errorMessage } from '../errors.js';
+import { ConflictError, GrapevineError, UnreachableError, errorMessage } from '../contract/errors.js';
 
 /** A wake list outlives the gap between a waiter's queueing and its BLPOP, and no more. */
 const WAKE_TTL_MS = 30_000;

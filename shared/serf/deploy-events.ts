@@ -1,7 +1,7 @@
-import type { SerfCli } from '../shared/serf/serf-cli.js';
-import type { DeployEventPayload } from '../shared/schemas.js';
-import { GrapevineError } from '../shared/errors.js';
-import type { DeployEvents } from './deploy-starter.js';
+import type { SerfCli } from './serf-cli.js';
+import type { DeployEventPayload } from '../contract/schemas.js';
+import { GrapevineError } from '../contract/errors.js';
+import type { DeployEvents } from '../ports/membership.js';
 
 // Serf refuses user events over 512 bytes including the name and its encoding.
 const MAX_PAYLOAD_BYTES = 476;

@@ -1,11 +1,11 @@
 // The per-deploy counters and the broken-release mark in Redis, shared by every host of a group.
 
 import type { Redis } from 'ioredis';
-import type { Logger } from '../logger.js';
-import { redisKeys } from '../redis-keys.js';
-import { ValidationError } from '../errors.js';
-import { LockScripts, redisFailure } from './lua-scripts.js';
-import type { DeployGroup, FleetState } from './fleet-state.js';
+import type { Logger } from '../contract/logger.js';
+import { redisKeys } from '../contract/redis-keys.js';
+import { ValidationError } from '../contract/errors.js';
+import { LockScripts, redisFailure } from './scripts.js';
+import type { DeployGroup, FleetControl, FleetState } from '../ports/fleet-state.js';
 
 /** Long enough for any deploy to end; short enough that finished deploys do not pile up. */
 const COUNTER_TTL_SECONDS = 7 * 24 * 60 * 60;
@@ -47,7 +47,7 @@ export interface RedisFleetStateOptions {
   host?: string;
 }
 
-export class RedisFleetState implements FleetState {
+export class RedisFleetState implements FleetState, FleetControl {
   private readonly redis: Redis;
   private readonly logger: Logger;
   private readonly host: string | undefined;

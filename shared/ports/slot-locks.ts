@@ -1,8 +1,7 @@
 // What the deploy needs from the shared lock store. The Redis adapter is the only
 // implementation; unit tests of the deploy logic use fakes.
-import type { DeployGroup } from '../../shared/fleet/fleet-state.js';
+import type { DeployGroup } from './fleet-state.js';
 
-export type { DeployGroup, FleetState } from '../../shared/fleet/fleet-state.js';
 
 export interface SlotLease {
   /** Which slot (1..k) this host holds. */

@@ -42,6 +42,13 @@ export class UnreachableError extends GrapevineError {
   }
 }
 
+/** A wait ran past its deadline: a service that never came up, a condition never met. */
+export class TimeoutError extends GrapevineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('timed_out', message, options);
+  }
+}
+
 export class UnauthorizedError extends GrapevineError {
   constructor(message = 'missing or wrong token') {
     super('unauthorized', message);

@@ -2,8 +2,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { ValidationError } from '../../shared/errors.js';
-import type { DevCluster } from './dev-cluster.js';
+import { ValidationError } from '../shared/contract/errors.js';
+import type { DevCluster } from '../dev-cluster/dev-cluster.js';
 
 export const DEV_DEFAULTS = {
   name: 'grapevine-dev',
@@ -38,7 +38,7 @@ export function registerDevCommands(program: Command, output: { print(value: unk
       if (production + staging === 0) throw new ValidationError('--hosts and --staging add up to 0: a cluster needs at least one host');
       const startDelay = Number(options.startDelay);
       if (!(startDelay >= 0 && startDelay <= 600)) throw new ValidationError(`--start-delay must be 0 to 600 seconds, not "${options.startDelay}"`);
-      const { DevCluster, defaultHosts } = await import('./dev-cluster.js');
+      const { DevCluster, defaultHosts } = await import('../dev-cluster/dev-cluster.js');
       const cluster = await DevCluster.up(
         { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote },
         (line) => process.stderr.write(`dev: ${line}\n`),
@@ -51,7 +51,7 @@ export function registerDevCommands(program: Command, output: { print(value: unk
     .description('stop and remove everything `dev up` started')
     .addOption(dirOption())
     .action(async (options: { dir: string }) => {
-      const { DevCluster } = await import('./dev-cluster.js');
+      const { DevCluster } = await import('../dev-cluster/dev-cluster.js');
       const cluster = DevCluster.attach(options.dir);
       if (!cluster) {
         output.print({ removed: false }, `no local cluster recorded in ${options.dir}`);
@@ -66,7 +66,7 @@ export function registerDevCommands(program: Command, output: { print(value: unk
     .description('where the load balancer and the coordinator answer, and which hosts run')
     .addOption(dirOption())
     .action(async (options: { dir: string }) => {
-      const { DevCluster } = await import('./dev-cluster.js');
+      const { DevCluster } = await import('../dev-cluster/dev-cluster.js');
       const cluster = DevCluster.attach(options.dir);
       if (!cluster) throw new ValidationError(`no local cluster recorded in ${options.dir}: run grapevine dev up`);
       output.print({ ...cluster.state, env: cluster.cliEnv() }, await describe(cluster));
@@ -75,7 +75,7 @@ export function registerDevCommands(program: Command, output: { print(value: unk
 
 async function describe(cluster: DevCluster): Promise<string> {
   const { state } = cluster;
-  const { isRunning } = await import('./local-process.js');
+  const { isRunning } = await import('../dev-cluster/local-process.js');
   const services = Object.entries(state.processes).map(([name, p]) => `  ${name.padEnd(12)} ${p && isRunning(p) ? 'running' : 'STOPPED'}`);
   const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${isRunning(h.agent) ? 'running' : 'STOPPED'}`);
   const env = Object.entries(cluster.cliEnv()).map(([k, v]) => `  export ${k}=${v}`);

@@ -17,3 +17,9 @@ export interface FleetState {
   /** Sets the group's broken mark for the tag and wakes every waiting host so it stands down. */
   markBroken(group: DeployGroup, tag: string, reason: string): Promise<void>;
 }
+
+/** What the coordinator does to the same state: stop rollouts, and count out a host that was lost. */
+export interface FleetControl extends Pick<FleetState, 'markBroken' | 'initRemaining' | 'finishHost'> {
+  /** Frees every slot of the group the host holds and wakes a waiter per slot; returns the slots freed. */
+  freeSlotsOf(group: DeployGroup, host: string, maxSlots: number): Promise<number[]>;
+}

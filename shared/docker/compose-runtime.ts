@@ -1,10 +1,10 @@
 // Replaces a role's container with Docker Compose v2 (`docker compose`), and uses the
 // Engine API to pull images and to watch the container's health.
 import { execa } from 'execa';
-import type { Logger } from '../../shared/logger.js';
-import type { RoleConfig } from '../../shared/config.js';
-import { DeployStepError, errorMessage } from '../../shared/errors.js';
-import type { ContainerRuntime } from './container-runtime.js';
+import type { Logger } from '../contract/logger.js';
+import type { RoleConfig } from '../contract/config.js';
+import { DeployStepError, errorMessage } from '../contract/errors.js';
+import type { ContainerRuntime } from '../ports/container-runtime.js';
 import { waitForHealth } from './health-wait.js';
 import { DockerEngine } from './docker-engine.js';
 

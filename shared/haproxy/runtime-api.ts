@@ -2,10 +2,10 @@
 // dynamic servers (`add server`, HAProxy >= 2.4) for registration, drain-then-maint for removal.
 
 import net from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
-import { ConfigError, GrapevineError, UnreachableError, ValidationError } from '../../shared/errors.js';
-import type { Logger } from '../../shared/logger.js';
-import type { BackendServer, LoadBalancer, ServerState } from './load-balancer.js';
+import { ConfigError, GrapevineError, TimeoutError, UnreachableError, ValidationError } from '../contract/errors.js';
+import { pollUntil } from '../contract/waiting.js';
+import type { Logger } from '../contract/logger.js';
+import type { BackendServer, LoadBalancer, ServerState } from '../ports/load-balancer.js';
 
 export interface HAProxyRuntimeApiOptions {
   /** `unix:/run/haproxy/admin.sock` or `tcp:127.0.0.1:9999`; the socket needs `level admin`. */
@@ -84,14 +84,15 @@ export class HAProxyRuntimeApi implements LoadBalancer {
     if (!current || current.state === 'maint') return;
 
     await this.send(`set server ${target} state drain`, (r) => r === '');
-    const deadline = Date.now() + this.drainTimeoutMs;
-    const maxPolls = Math.ceil(this.drainTimeoutMs / DRAIN_POLL_MS) + 1;
-    let open = await this.openSessions(backend, server);
-    for (let poll = 0; open > 0 && poll < maxPolls && Date.now() < deadline; poll++) {
-      await pause(DRAIN_POLL_MS, signal);
+    let open = 0;
+    const drained = async () => {
       open = await this.openSessions(backend, server);
-    }
-    if (open > 0) {
+      return open === 0 ? true : undefined;
+    };
+    try {
+      await pollUntil(`${backend}/${server} to drain`, drained, { timeoutMs: this.drainTimeoutMs, intervalMs: DRAIN_POLL_MS, signal, tolerate: () => false });
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
       this.logger.warn(
         { backend, server, sessions: open, drainTimeoutMs: this.drainTimeoutMs },
         'sessions still open at the drain timeout; putting the server in maintenance anyway',
@@ -219,13 +220,4 @@ function parseTable(lines: string[], separator: string): Array<Record<string, st
       const cells = line.split(separator);
       return Object.fromEntries(columns.map((column, i) => [column, cells[i] ?? '']));
     });
-}
-
-async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  try {
-    await delay(ms, undefined, { signal });
-  } catch (error) {
-    signal?.throwIfAborted();
-    throw error;
-  }
 }

@@ -2,7 +2,7 @@
 // node:http. A full client library cost each agent ~12 MB of resident memory for
 // four endpoints.
 import { request, type IncomingMessage } from 'node:http';
-import { UnreachableError, GrapevineError, errorMessage } from '../../shared/errors.js';
+import { UnreachableError, GrapevineError, errorMessage } from '../contract/errors.js';
 
 const API = '/v1.41';
 const REQUEST_TIMEOUT_MS = 30_000;

@@ -4,6 +4,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { TimeoutError } from '../shared/contract/errors.js';
+import { pollUntil } from '../shared/contract/waiting.js';
 
 export interface StartedProcess {
   pid: number;
@@ -39,14 +41,19 @@ export function isRunning(process: StartedProcess): boolean {
 export async function stopProcess(target: StartedProcess, graceMs = 5_000): Promise<void> {
   if (!isRunning(target)) return;
   signal(target.pid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isRunning(target)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  if (await gone(target, graceMs, 50)) return;
+  signal(target.pid, 'SIGKILL');
+  await gone(target, 2_000, 20);
+}
+
+/** Whether the process ends within `timeoutMs`. */
+async function gone(target: StartedProcess, timeoutMs: number, intervalMs: number): Promise<boolean> {
+  try {
+    return await pollUntil(`process ${target.pid} to end`, () => (isRunning(target) ? undefined : true), { timeoutMs, intervalMs });
+  } catch (error) {
+    if (error instanceof TimeoutError) return false;
+    throw error;
   }
-  if (isRunning(target)) signal(target.pid, 'SIGKILL');
-  const killDeadline = Date.now() + 2_000;
-  while (Date.now() < killDeadline && isRunning(target)) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {
@@ -55,27 +62,6 @@ function signal(pid: number, name: NodeJS.Signals): void {
   } catch {
     // Already gone.
   }
-}
-
-/**
- * Polls `check` until it returns a value other than undefined, or throws with `what` after
- * `timeoutMs`. A check that throws counts as "not yet": the condition may hinge on a service
- * still coming up, so only the deadline ends the wait, and its error names the last failure.
- */
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-  const detail = lastError instanceof Error ? `: ${lastError.message}` : '';
-  throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${detail}`);
 }
 
 /** A TCP port nobody listens on right now, as the kernel hands it out. */

@@ -3,9 +3,9 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { GrapevineError } from '../shared/errors.js';
-import { redisKeys } from '../shared/redis-keys.js';
-import { Deploy, HostReport, Release } from '../shared/schemas.js';
+import { GrapevineError } from '../contract/errors.js';
+import { redisKeys } from '../contract/redis-keys.js';
+import { Deploy, HostReport, Release } from '../contract/schemas.js';
 
 /** A deploy as kept under its own key; host reports live in a hash beside it. */
 export type DeployRecord = Omit<Deploy, 'hosts'>;

@@ -6,7 +6,7 @@
 // container exiting, still fails the wait.
 import { get as httpGet } from 'node:http';
 import type { DockerEngine } from './docker-engine.js';
-import { DeployStepError } from '../../shared/errors.js';
+import { DeployStepError } from '../contract/errors.js';
 
 const PROBE_INTERVAL_MS = 100;
 const PROBE_TIMEOUT_MS = 1_000;

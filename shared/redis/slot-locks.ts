@@ -3,13 +3,13 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../../shared/logger.js';
-import { pause } from '../../shared/pause.js';
-import { redisKeys } from '../../shared/redis-keys.js';
-import { LockLostError, ValidationError, errorMessage } from '../../shared/errors.js';
-import { LockScripts } from '../../shared/fleet/lua-scripts.js';
-import { readBrokenReason } from '../../shared/fleet/redis-fleet-state.js';
-import type { AcquireOptions, SlotLease, SlotLocks } from './slot-locks.js';
+import type { Logger } from '../contract/logger.js';
+import { TIMED_OUT, pause, untilAborted, within } from '../contract/waiting.js';
+import { redisKeys } from '../contract/redis-keys.js';
+import { LockLostError, ValidationError, errorMessage } from '../contract/errors.js';
+import { LockScripts } from './scripts.js';
+import { readBrokenReason } from './fleet-state.js';
+import type { AcquireOptions, SlotLease, SlotLocks } from '../ports/slot-locks.js';
 
 /**
  * Only a fallback: releases, freed slots of lost hosts and broken marks wake waiters at
@@ -23,45 +23,6 @@ export const DEFAULT_POLL_MS = 10_000;
 const MAX_SLOTS = 1_000;
 /** Clean-up after a wait (leaving the queue, a release) never holds the caller longer than this. */
 const CLEANUP_TIMEOUT_MS = 5_000;
-
-const TIMED_OUT = Symbol('timed out');
-
-/** Settles like `promise`, or with TIMED_OUT after `ms`; a late rejection is swallowed. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), ms);
-    timer.unref();
-  });
-  promise.catch(() => undefined);
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Settles like `promise`, or rejects with the abort reason at once; a result that arrives later goes to `onLate`. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, onLate: (value: T) => void): Promise<T> {
-  const abandon = () => promise.then(onLate, () => undefined);
-  if (signal.aborted) {
-    abandon();
-    return Promise.reject(signal.reason as unknown);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      abandon();
-      reject(signal.reason as unknown);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 export interface RedisSlotLocksOptions {
   redis: Redis;

@@ -11,7 +11,7 @@ import {
   UnauthorizedError,
   UnreachableError,
   ValidationError,
-} from './errors.js';
+} from '../contract/errors.js';
 import {
   type CreateDeployBody,
   Deploy,
@@ -21,7 +21,8 @@ import {
   type PublishReleaseBody,
   Release,
   type RollbackBody,
-} from './schemas.js';
+} from '../contract/schemas.js';
+import { retry } from '../contract/waiting.js';
 
 export interface CoordinatorClientOptions {
   /** Base URL, e.g. `http://127.0.0.1:7700`. */
@@ -125,16 +126,16 @@ export class CoordinatorClient {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    let response: { status: number; text: string } | undefined;
-    for (let attempt = 0; response === undefined; attempt++) {
-      try {
-        response = await exchange(url, method, headers, payload, this.#timeoutMs, this.#agent);
-      } catch (error) {
-        // A kept-alive connection the coordinator closed while it sat idle fails on its first
-        // use, before the request reached anyone: it goes once more, on a new connection.
-        if (error instanceof StaleConnectionError && attempt === 0) continue;
-        throw new UnreachableError(`coordinator at ${this.url} ${describeFailure(error, this.#timeoutMs)}`, { cause: error });
-      }
+    let response: { status: number; text: string };
+    try {
+      // A kept-alive connection the coordinator closed while it sat idle fails on its first
+      // use, before the request reached anyone: it goes once more, on a new connection.
+      response = await retry(() => exchange(url, method, headers, payload, this.#timeoutMs, this.#agent), {
+        delaysMs: [0],
+        retryIf: (error) => error instanceof StaleConnectionError,
+      });
+    } catch (error) {
+      throw new UnreachableError(`coordinator at ${this.url} ${describeFailure(error, this.#timeoutMs)}`, { cause: error });
     }
     const { status, text } = response;
     const json = parseJson(text);

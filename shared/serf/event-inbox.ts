@@ -6,7 +6,7 @@ import { closeSync, constants, mkdirSync, openSync, rmSync, statSync } from 'nod
 import { dirname } from 'node:path';
 import { Socket } from 'node:net';
 import { execFileSync } from 'node:child_process';
-import type { Logger } from '../../shared/logger.js';
+import type { Logger } from '../contract/logger.js';
 
 export interface ForwardedEvent {
   event: string;

@@ -8,10 +8,11 @@ import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { stringify as toYaml } from 'yaml';
-import { CoordinatorClient } from '../../shared/coordinator-client.js';
-import { SerfCli } from '../../shared/serf/serf-cli.js';
-import { haproxyConfig } from './haproxy-config.js';
-import { freePort, isRunning, startDetached, stopProcess, waitFor, type StartedProcess } from './local-process.js';
+import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client.js';
+import { SerfCli } from '../shared/serf/serf-cli.js';
+import { haproxyConfig } from '../shared/haproxy/haproxy-config.js';
+import { pollUntil } from '../shared/contract/waiting.js';
+import { freePort, isRunning, startDetached, stopProcess, type StartedProcess } from './local-process.js';
 
 export interface ClusterPorts {
   coordinator: number;
@@ -238,8 +239,8 @@ export class DevCluster {
     state.processes.haproxy = startDetached('haproxy', ['-f', haproxyFile, '-db'], join(state.dir, 'haproxy.log'), haproxyFile);
     this.save();
 
-    await waitFor('redis', 15_000, async () => ((await execa('redis-cli', ['-p', String(options.ports.redis), 'ping'])).stdout === 'PONG' ? true : undefined));
-    await waitFor('the registry', 15_000, async () => ((await fetch(`http://${state.registry}/v2/`)).ok ? true : undefined));
+    await pollUntil('redis', async () => ((await execa('redis-cli', ['-p', String(options.ports.redis), 'ping'])).stdout === 'PONG' ? true : undefined), { timeoutMs: 15_000 });
+    await pollUntil('the registry', async () => ((await fetch(`http://${state.registry}/v2/`)).ok ? true : undefined), { timeoutMs: 15_000 });
 
     // build.sh builds the base image first when it is missing.
     log('images: base, sample app v1 v2 bad');
@@ -262,7 +263,7 @@ export class DevCluster {
     );
     state.processes.coordinator = startDetached(process.execPath, [CLI, 'coordinator', '--config', coordinatorConfig], join(state.dir, 'coordinator.log'), coordinatorConfig);
     this.save();
-    await waitFor('the coordinator', 30_000, async () => ((await fetch(`${state.coordinatorUrl}/healthz`)).ok ? true : undefined));
+    await pollUntil('the coordinator', async () => ((await fetch(`${state.coordinatorUrl}/healthz`)).ok ? true : undefined), { timeoutMs: 30_000 });
 
     const client = this.client();
     for (const tag of SAMPLE_TAGS) await client.publishRelease({ role: SAMPLE_ROLE, tag });
@@ -273,10 +274,11 @@ export class DevCluster {
       this.save();
     }
     const expected = options.hosts.length;
-    await waitFor(`${expected} hosts to join the Serf cluster`, 60_000, async () => {
+    const joined = async () => {
       const members = await this.serf().members({ status: 'alive', tags: { roles: '.+' } });
       return members.length === expected ? true : undefined;
-    }, 250);
+    };
+    await pollUntil(`${expected} hosts to join the Serf cluster`, joined, { timeoutMs: 60_000, intervalMs: 250 });
     log('cluster is up');
   }
 

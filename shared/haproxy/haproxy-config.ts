@@ -2,7 +2,7 @@
 // themselves as dynamic servers through the admin socket.
 
 import path from 'node:path';
-import { ValidationError } from '../../shared/errors.js';
+import { ValidationError } from '../contract/errors.js';
 
 export interface HAProxyConfigOptions {
   /** ip:port the frontend listens on. */

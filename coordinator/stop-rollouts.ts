@@ -1,0 +1,19 @@
+import type { FleetControl } from '../shared/ports/fleet-state.js';
+import type { Logger } from '../shared/contract/logger.js';
+import type { RedisStore } from '../shared/redis/deploy-store.js';
+
+/**
+ * Marks `role:tag` broken in the fleet of every environment the role was ever deployed
+ * to, so a rollout still in progress anywhere stops at once. Returns those environments.
+ */
+export async function stopRollouts(
+  { fleet, store, logger }: { fleet: FleetControl; store: RedisStore; logger: Logger },
+  role: string,
+  tag: string,
+  reason: string,
+): Promise<string[]> {
+  const envs = await store.envsOfRole(role);
+  for (const env of envs) await fleet.markBroken({ role, env }, tag, reason);
+  if (envs.length > 0) logger.warn({ role, tag, envs }, 'broken release stopped in every environment of its role');
+  return envs;
+}
