@@ -12,7 +12,7 @@ import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client
 import { SerfCli } from '../shared/serf/serf-cli.js';
 import { haproxyConfig } from '../shared/haproxy/haproxy-config.js';
 import { pollUntil } from '../shared/contract/waiting.js';
-import { freePort, isRunning, startDetached, stopProcess, type StartedProcess } from './local-process.js';
+import { freePort, startDetached, stopProcess, type StartedProcess } from './local-process.js';
 
 export interface ClusterPorts {
   coordinator: number;

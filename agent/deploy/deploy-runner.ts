@@ -1,14 +1,15 @@
 // One host's part in a deploy, step by step (DESIGN.md, "The deploy"): count the
 // group, take a slot, replace the container, and always finish with a report.
 import type { Logger } from '../../shared/contract/logger.js';
-import { retry } from '../../shared/contract/waiting.js';
-import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport, type HostState, type HostStep } from '../../shared/contract/schemas.js';
+import { backoff, retry } from '../../shared/contract/waiting.js';
+import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport } from '../../shared/contract/schemas.js';
 import { DeployStepError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
 import type { MemberCounter } from '../../shared/ports/membership.js';
 import type { SlotLocks } from '../../shared/ports/slot-locks.js';
 import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
 import type { LoadBalancer } from '../../shared/ports/load-balancer.js';
+import { HostProgress } from './host-progress.js';
 import { ProgressReporter, type ReportSink } from './progress-reporter.js';
 import { slotCount } from './slot-count.js';
 
@@ -41,7 +42,9 @@ export interface DeployRunnerDeps {
  * wait for it until its deadline: a coordinator restarting or a connection reset while a
  * whole fleet asks at once is worth about 8 s of retries.
  */
-const LOOKUP_RETRIES_MS = [250, 500, 1_000, 2_000, 4_000] as const;
+const LOOKUP_RETRIES_MS = backoff(250, 5);
+/** Putting the previous version back is bounded too: a host must end its part. */
+const RESTORE_TIMEOUT_MS = 5 * 60_000;
 
 export class DeployRunner {
   private readonly now: () => number;
@@ -73,16 +76,15 @@ export class DeployRunner {
       return null;
     }
 
-    const host = new HostProgress(this.deps.node, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger));
+    const host = new HostProgress(this.deps.node, counted, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger));
     host.step('received', receivedAt);
-    host.counted = counted;
     try {
-      await this.takePart(event, group, deploy, host, signal, logger);
+      await this.takePart(event, group, deploy, host, counted, signal, logger);
     } catch (error) {
       logger.error({ err: errorMessage(error) }, 'deploy ended in error');
       host.end('failed', errorMessage(error));
       // A host that was counted must count itself out, or the deploy would never end.
-      if (host.remaining === undefined) {
+      if (!host.countedOut) {
         await this.finishHost(group, event.id, host).catch((finishError: unknown) => {
           logger.error({ err: errorMessage(finishError) }, 'could not count this host as finished');
         });
@@ -106,22 +108,21 @@ export class DeployRunner {
     group: DeployGroup,
     deploy: Deploy,
     host: HostProgress,
+    counted: number,
     signal: AbortSignal,
     logger: Logger,
   ): Promise<void> {
     const { locks, fleet } = this.deps;
-    const counted = host.counted ?? 0;
-    await fleet.initRemaining(group, event.id, counted);
+    await fleet.initRemaining(group, event.id, counted, logger);
     const slots = slotCount(counted, this.deps.slots);
     logger.info({ tag: deploy.tag, counted, slots }, 'deploy received');
-    host.state = 'waiting';
     host.publish();
     // Only this agent replaces the role's container, so what runs now is what runs when the
     // slot comes: it is read while the host waits, not after, when the fleet waits on it.
     const previousImage = this.deps.runtime.runningImage(group.role);
     previousImage.catch(() => undefined);
 
-    const acquired = await locks.acquire({ group, slots, holder: this.deps.node, tag: deploy.tag, signal, onWait: () => host.step('waiting') });
+    const acquired = await locks.acquire({ group, slots, holder: this.deps.node, tag: deploy.tag, signal, logger, onWait: () => host.step('waiting') });
     if (acquired.kind === 'broken') {
       logger.info({ reason: acquired.reason }, 'release is broken; standing down');
       host.end('cancelled', `release ${deploy.tag} is broken: ${acquired.reason}`);
@@ -129,9 +130,7 @@ export class DeployRunner {
       return;
     }
     const lease = acquired.lease;
-    host.slot = lease.slot;
-    host.state = 'deploying';
-    host.step('slot');
+    host.tookSlot(lease.slot);
     try {
       await this.replace(group, deploy, host, await previousImage, AbortSignal.any([signal, lease.signal]), logger);
     } finally {
@@ -163,20 +162,21 @@ export class DeployRunner {
       // The slot was taken in the same script call that found the release not broken; the
       // check before the pull runs while the host drains, and both end before the pull.
       host.step('drain');
-      const [drained, checked] = await Promise.allSettled([loadBalancer.drain(lb.backend, node, signal), checkBroken()]);
+      const context = { signal, logger };
+      const [drained, checked] = await Promise.allSettled([loadBalancer.drain(lb.backend, node, context), checkBroken()]);
       if (drained.status === 'rejected') throw drained.reason;
       if (checked.status === 'rejected') throw checked.reason;
       host.step('pull');
-      await runtime.pull(deploy.image, signal);
+      await runtime.pull(deploy.image, context);
       await checkBroken();
       host.step('up');
       replaced = true;
-      await runtime.up(group.role, deploy.image, signal);
+      await runtime.up(group.role, deploy.image, context);
       host.step('health');
-      await runtime.waitHealthy(group.role, signal);
+      await runtime.waitHealthy(group.role, context);
       await checkBroken();
       host.step('register');
-      await loadBalancer.register(lb.backend, node, lb.address);
+      await loadBalancer.register(lb.backend, node, lb.address, context);
       host.end('succeeded');
       logger.info('host deployed');
     } catch (error) {
@@ -192,7 +192,7 @@ export class DeployRunner {
         const reason = describeFailure(error);
         logger.error({ err: reason }, 'deploy failed on this host; marking the release broken');
         host.end('failed', reason);
-        await fleet.markBroken(group, deploy.tag, `${node}: ${reason}`).catch((markError: unknown) => {
+        await fleet.markBroken(group, deploy.tag, `${node}: ${reason}`, logger).catch((markError: unknown) => {
           logger.error({ err: errorMessage(markError) }, 'could not mark the release broken');
         });
       }
@@ -209,13 +209,13 @@ export class DeployRunner {
     logger: Logger,
   ): Promise<void> {
     const { runtime, loadBalancer, node } = this.deps;
-    const signal = AbortSignal.timeout(5 * 60_000);
+    const context = { signal: AbortSignal.timeout(RESTORE_TIMEOUT_MS), logger };
     try {
       if (replaced && previousImage) {
-        await runtime.up(role, previousImage, signal);
-        await runtime.waitHealthy(role, signal);
+        await runtime.up(role, previousImage, context);
+        await runtime.waitHealthy(role, context);
       }
-      if (previousImage) await loadBalancer.register(lb.backend, node, lb.address);
+      if (previousImage) await loadBalancer.register(lb.backend, node, lb.address, context);
       logger.info({ image: previousImage }, 'previous version restored');
     } catch (error) {
       logger.error({ err: errorMessage(error), image: previousImage }, 'could not restore the previous version');
@@ -223,62 +223,11 @@ export class DeployRunner {
   }
 
   private async finishHost(group: DeployGroup, deployId: string, host: HostProgress): Promise<void> {
-    host.remaining = await this.deps.fleet.finishHost(group, deployId, this.deps.node);
+    host.countOut(await this.deps.fleet.finishHost(group, deployId, this.deps.node));
   }
 }
 
 function describeFailure(error: unknown): string {
   if (error instanceof DeployStepError) return `${error.step}: ${error.message}`;
   return errorMessage(error);
-}
-
-/** The host's report as it grows; every change is published to the coordinator. */
-class HostProgress {
-  state: HostState = 'waiting';
-  slot: number | undefined;
-  counted: number | undefined;
-  remaining: number | undefined;
-  private error: string | undefined;
-  private endedAt: number | undefined;
-  private readonly steps: Array<{ step: HostStep; at: number }> = [];
-
-  constructor(
-    private readonly host: string,
-    private readonly now: () => number,
-    private readonly reporter: ProgressReporter,
-  ) {}
-
-  step(step: HostStep, at = this.now()): void {
-    if (!this.steps.some((s) => s.step === step)) this.steps.push({ step, at });
-    this.publish();
-  }
-
-  end(state: HostState, error?: string): void {
-    this.state = state;
-    this.error ??= error;
-  }
-
-  publish(): void {
-    this.reporter.update(this.snapshot());
-  }
-
-  async finish(): Promise<HostReport> {
-    this.endedAt = this.now();
-    const report = this.snapshot();
-    await this.reporter.finish(report);
-    return report;
-  }
-
-  private snapshot(): HostReport {
-    return {
-      host: this.host,
-      state: this.state,
-      steps: [...this.steps],
-      ...(this.slot !== undefined ? { slot: this.slot } : {}),
-      ...(this.counted !== undefined ? { counted: this.counted } : {}),
-      ...(this.remaining !== undefined ? { remaining: this.remaining } : {}),
-      ...(this.error !== undefined ? { error: this.error } : {}),
-      ...(this.endedAt !== undefined ? { endedAt: this.endedAt } : {}),
-    };
-  }
 }

@@ -20,9 +20,4 @@ export class GroupLanes {
     });
     return result;
   }
-
-  /** Keys with a task queued or running. */
-  get busy(): number {
-    return this.tails.size;
-  }
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../contract/logger.js';
 import type { RoleConfig } from '../contract/config.js';
 import { DeployStepError, errorMessage } from '../contract/errors.js';
 import type { ContainerRuntime } from '../ports/container-runtime.js';
+import type { DeployContext } from '../ports/deploy-context.js';
 import { waitForHealth } from './health-wait.js';
 import { DockerEngine } from './docker-engine.js';
 
@@ -33,7 +34,7 @@ export class DockerComposeRuntime implements ContainerRuntime {
     return info.State.Running ? info.Config.Image : null;
   }
 
-  async pull(image: string, signal: AbortSignal): Promise<void> {
+  async pull(image: string, { signal }: DeployContext): Promise<void> {
     try {
       await this.docker.pull(image, signal);
     } catch (error) {
@@ -41,7 +42,7 @@ export class DockerComposeRuntime implements ContainerRuntime {
     }
   }
 
-  async up(role: string, image: string, signal: AbortSignal): Promise<void> {
+  async up(role: string, image: string, { signal }: DeployContext): Promise<void> {
     const settings = this.role(role);
     const [command, ...prefix] = this.compose;
     const args = [
@@ -72,7 +73,7 @@ export class DockerComposeRuntime implements ContainerRuntime {
     }
   }
 
-  async waitHealthy(role: string, signal: AbortSignal): Promise<void> {
+  async waitHealthy(role: string, { signal }: DeployContext): Promise<void> {
     const container = await this.findContainer(role);
     if (!container) throw new DeployStepError('health', `no container of ${this.project(role)} is running`);
     const { healthTimeoutMs, healthUrl } = this.role(role);

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { ConfigError, GrapevineError, TimeoutError, UnreachableError, ValidationError } from '../contract/errors.js';
 import { pollUntil } from '../contract/waiting.js';
 import type { Logger } from '../contract/logger.js';
+import type { DeployContext } from '../ports/deploy-context.js';
 import type { BackendServer, LoadBalancer, ServerState } from '../ports/load-balancer.js';
 
 export interface HAProxyRuntimeApiOptions {
@@ -56,55 +57,63 @@ export class HAProxyRuntimeApi implements LoadBalancer {
     this.logger = options.logger.child({ component: 'haproxy', address: options.address });
   }
 
-  async register(backend: string, server: string, address: string): Promise<void> {
+  async register(backend: string, server: string, address: string, context?: DeployContext): Promise<void> {
+    const log = this.loggerFor(context);
     const target = serverRef(backend, server);
     const wanted = parseServerAddress(address);
-    const current = (await this.servers(backend)).find((s) => s.name === server);
+    const current = (await this.#servers(backend, log)).find((s) => s.name === server);
     let added = false;
     if (!current) {
-      const reply = await this.send(`add server ${target} ${formatAddress(wanted)}`, (r) =>
-        /^New server registered|^Already exists a server/.test(r),
-      );
+      const reply = await this.send(`add server ${target} ${formatAddress(wanted)}`, (r) => /^New server registered|^Already exists a server/.test(r), log);
       // Another registrant of the same name won the race: treat it as existing and update it.
       added = reply.startsWith('New server registered');
     }
     if (!added && current?.address !== formatAddress(wanted)) {
-      await this.send(`set server ${target} addr ${wanted.ip} port ${wanted.port}`, (r) =>
-        /^(IP changed|no need to change)/.test(r),
-      );
+      await this.send(`set server ${target} addr ${wanted.ip} port ${wanted.port}`, (r) => /^(IP changed|no need to change)/.test(r), log);
     }
-    await this.send(`set server ${target} state ready`, (r) => r === '');
-    this.logger.info({ backend, server, address }, 'server registered');
+    await this.send(`set server ${target} state ready`, (r) => r === '', log);
+    log.info({ backend, server, address }, 'server registered');
   }
 
-  async drain(backend: string, server: string, signal?: AbortSignal): Promise<void> {
+  async drain(backend: string, server: string, context?: DeployContext): Promise<void> {
+    const signal = context?.signal;
+    const log = this.loggerFor(context);
     signal?.throwIfAborted();
     const target = serverRef(backend, server);
-    const current = (await this.servers(backend)).find((s) => s.name === server);
+    const current = (await this.#servers(backend, log)).find((s) => s.name === server);
     if (!current || current.state === 'maint') return;
 
-    await this.send(`set server ${target} state drain`, (r) => r === '');
+    await this.send(`set server ${target} state drain`, (r) => r === '', log);
     let open = 0;
     const drained = async () => {
-      open = await this.openSessions(backend, server);
+      open = await this.openSessions(backend, server, log);
       return open === 0 ? true : undefined;
     };
     try {
       await pollUntil(`${backend}/${server} to drain`, drained, { timeoutMs: this.drainTimeoutMs, intervalMs: DRAIN_POLL_MS, signal, tolerate: () => false });
     } catch (error) {
       if (!(error instanceof TimeoutError)) throw error;
-      this.logger.warn(
+      log.warn(
         { backend, server, sessions: open, drainTimeoutMs: this.drainTimeoutMs },
         'sessions still open at the drain timeout; putting the server in maintenance anyway',
       );
     }
-    await this.send(`set server ${target} state maint`, (r) => r === '');
-    this.logger.info({ backend, server }, 'server drained');
+    await this.send(`set server ${target} state maint`, (r) => r === '', log);
+    log.info({ backend, server }, 'server drained');
   }
 
-  async servers(backend: string): Promise<BackendServer[]> {
+  servers(backend: string): Promise<BackendServer[]> {
+    return this.#servers(backend, this.logger);
+  }
+
+  /** A deploy's calls log through the deploy's logger, so every line names the deploy. */
+  private loggerFor(context: DeployContext | undefined): Logger {
+    return context ? context.logger.child({ component: 'haproxy', address: this.address }) : this.logger;
+  }
+
+  async #servers(backend: string, log: Logger): Promise<BackendServer[]> {
     assertName(backend, 'backend');
-    const reply = await this.send(`show servers state ${backend}`, (r) => /^1\n# /.test(r));
+    const reply = await this.send(`show servers state ${backend}`, (r) => /^1\n# /.test(r), log);
     return parseTable(reply.split('\n').slice(1), ' ').map((row) => {
       const ip = row.srv_addr === '-' || !row.srv_addr ? (row.srv_fqdn ?? '-') : row.srv_addr;
       return {
@@ -116,16 +125,16 @@ export class HAProxyRuntimeApi implements LoadBalancer {
   }
 
   /** Sessions the server still serves or has queued; a vanished server has none. */
-  private async openSessions(backend: string, server: string): Promise<number> {
+  private async openSessions(backend: string, server: string, log: Logger): Promise<number> {
     // Type 4 limits the dump to servers; -1 means all of them.
-    const reply = await this.send(`show stat ${backend} 4 -1`, (r) => r.startsWith('# pxname'));
+    const reply = await this.send(`show stat ${backend} 4 -1`, (r) => r.startsWith('# pxname'), log);
     const row = parseTable(reply.split('\n'), ',').find((r) => r.pxname === backend && r.svname === server);
     return row ? Number(row.scur || 0) + Number(row.qcur || 0) : 0;
   }
 
   /** One command per connection: HAProxy answers and closes, so the reply is all it sent. */
-  private async send(command: string, accepts: (reply: string) => boolean): Promise<string> {
-    this.logger.debug({ command }, 'runtime api command');
+  private async send(command: string, accepts: (reply: string) => boolean, log: Logger): Promise<string> {
+    log.debug({ command }, 'runtime api command');
     const reply = (await this.exchange(command)).replace(/\n+$/, '');
     if (!accepts(reply)) {
       // The help text that follows "Unknown command" is noise in an error message.

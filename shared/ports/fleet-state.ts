@@ -1,6 +1,8 @@
 // The state every host of a role and environment shares in Redis during a deploy. The
 // agents use it while they deploy; the coordinator uses it to stop a rollout and to
-// count out hosts that were lost.
+// count out hosts that were lost. A `logger` passed in is the deploy's own: what the
+// adapter logs for the call names the deploy.
+import type { Logger } from '../contract/logger.js';
 
 export interface DeployGroup {
   role: string;
@@ -10,12 +12,12 @@ export interface DeployGroup {
 /** The per-deploy counters and the broken-release mark, shared by every host of a group. */
 export interface FleetState {
   /** Sets the deploy's remaining-hosts counter to `hosts` unless a host already did; returns its value. */
-  initRemaining(group: DeployGroup, deployId: string, hosts: number): Promise<number>;
+  initRemaining(group: DeployGroup, deployId: string, hosts: number, logger?: Logger): Promise<number>;
   /** Counts this host as finished once (idempotent); returns the hosts still to finish. */
   finishHost(group: DeployGroup, deployId: string, host: string): Promise<number>;
   brokenReason(group: DeployGroup, tag: string): Promise<string | null>;
   /** Sets the group's broken mark for the tag and wakes every waiting host so it stands down. */
-  markBroken(group: DeployGroup, tag: string, reason: string): Promise<void>;
+  markBroken(group: DeployGroup, tag: string, reason: string, logger?: Logger): Promise<void>;
 }
 
 /** What the coordinator does to the same state: stop rollouts, and count out a host that was lost. */

@@ -1,5 +1,6 @@
 // What the deploy needs from the shared lock store. The Redis adapter is the only
 // implementation; unit tests of the deploy logic use fakes.
+import type { Logger } from '../contract/logger.js';
 import type { DeployGroup } from './fleet-state.js';
 
 
@@ -23,6 +24,8 @@ export interface AcquireOptions {
   /** Release being deployed: while waiting, a broken mark on it ends the wait. */
   tag: string;
   signal: AbortSignal;
+  /** The deploy's logger: every line the locks log for this acquire and its lease names the deploy. */
+  logger?: Logger;
   /** Called once when the first try finds every slot taken. */
   onWait?: () => void;
 }

@@ -60,7 +60,7 @@ export class RedisFleetState implements FleetState, FleetControl {
     this.scripts = LockScripts.for(options.redis);
   }
 
-  async initRemaining(group: DeployGroup, deployId: string, hosts: number): Promise<number> {
+  async initRemaining(group: DeployGroup, deployId: string, hosts: number, logger = this.logger): Promise<number> {
     if (!Number.isInteger(hosts) || hosts < 0) throw new ValidationError(`hosts must be a whole number >= 0, got ${hosts}`);
     const key = redisKeys.remaining(group.role, group.env, deployId);
     let previous: unknown;
@@ -71,7 +71,7 @@ export class RedisFleetState implements FleetState, FleetControl {
       throw redisFailure(error, 'initialising the remaining-hosts counter');
     }
     if (previous === null || previous === undefined) {
-      this.logger.debug({ deployId, hosts }, 'remaining-hosts counter initialised');
+      logger.debug({ deployId, hosts }, 'remaining-hosts counter initialised');
       return hosts;
     }
     return Number(previous);
@@ -116,13 +116,13 @@ export class RedisFleetState implements FleetState, FleetControl {
     return freed;
   }
 
-  async markBroken(group: DeployGroup, tag: string, reason: string): Promise<void> {
+  async markBroken(group: DeployGroup, tag: string, reason: string, logger = this.logger): Promise<void> {
     const mark: BrokenMark = { reason, ...(this.host === undefined ? {} : { host: this.host }), at: new Date().toISOString() };
     const { woken } = await this.scripts.markBroken(
       { broken: redisKeys.broken(group.role, group.env, tag), waiters: redisKeys.waiters(group.role, group.env) },
       JSON.stringify(mark),
       this.scripts.argKey(redisKeys.wake(group.role, group.env, '')),
     );
-    this.logger.info({ role: group.role, env: group.env, tag, woken }, 'release marked broken; waiting hosts woken to stand down');
+    logger.info({ role: group.role, env: group.env, tag, woken }, 'release marked broken; waiting hosts woken to stand down');
   }
 }

@@ -85,7 +85,7 @@ export class RedisSlotLocks implements SlotLocks {
       wakePrefix: this.scripts.argKey(redisKeys.wake(group.role, group.env, '')),
     };
     const wakeKey = redisKeys.wake(group.role, group.env, token);
-    const log = this.logger.child({ role: group.role, env: group.env, tag });
+    const log = options.logger ? options.logger.child({ component: 'slot-locks', tag }) : this.logger.child({ role: group.role, env: group.env, tag });
 
     let waiter: Redis | undefined;
     let queued = false;

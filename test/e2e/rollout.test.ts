@@ -77,12 +77,13 @@ describe('six production hosts and three staging hosts', () => {
     // Both of the group's slots are held here first, so that both deploys reach every host
     // while nobody can move: each host must then wait for the older deploy only.
     const redis = new Redis(fleet.cluster.state.redisUrl);
-    const locks = new RedisSlotLocks({ redis, ttlMs: 120_000, logger: pino({ level: 'silent' }) });
+    const logger = pino({ level: 'silent' });
+    const locks = new RedisSlotLocks({ redis, ttlMs: 120_000, logger });
     const group = { role: 'web', env: 'production' };
     const held: RedisSlotLease[] = [];
     try {
       for (let i = 0; i < 2; i++) {
-        const got = await locks.acquire({ group, slots: 2, holder: 'gvtest-holder', tag: 'v1', signal: AbortSignal.timeout(10_000) });
+        const got = await locks.acquire({ group, slots: 2, holder: 'gvtest-holder', tag: 'v1', signal: AbortSignal.timeout(10_000), logger });
         if (got.kind !== 'acquired') throw new Error('could not hold a slot for the test');
         held.push(got.lease);
       }

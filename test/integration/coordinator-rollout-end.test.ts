@@ -124,7 +124,7 @@ function hostLocks(pollMs = 30_000): RedisSlotLocks {
 }
 
 async function takeSlot(env: string, holder: string, tag: string): Promise<RedisSlotLease> {
-  const result = await hostLocks().acquire({ group: { role: 'web', env }, slots: 1, holder, tag, signal: new AbortController().signal });
+  const result = await hostLocks().acquire({ group: { role: 'web', env }, slots: 1, holder, tag, signal: new AbortController().signal, logger });
   if (result.kind !== 'acquired') throw new Error(`${holder} did not get a slot: ${result.kind}`);
   leases.push(result.lease);
   return result.lease;
@@ -136,7 +136,7 @@ function waitForSlot(env: string, holder: string, tag: string): { queued: Promis
   const queued = new Promise<void>((resolve) => (onQueued = resolve));
   const signal = AbortSignal.timeout(20_000);
   const result = hostLocks()
-    .acquire({ group: { role: 'web', env }, slots: 1, holder, tag, signal, onWait: onQueued })
+    .acquire({ group: { role: 'web', env }, slots: 1, holder, tag, signal, logger, onWait: onQueued })
     .then((outcome) => {
       if (outcome.kind === 'acquired') leases.push(outcome.lease);
       return outcome;

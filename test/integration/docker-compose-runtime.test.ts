@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { pino } from 'pino';
+
+const silent = pino({ level: 'silent' });
 import { stringify as toYaml } from 'yaml';
 import { DockerComposeRuntime } from '../../shared/docker/compose-runtime.js';
 import { DeployStepError } from '../../shared/contract/errors.js';
@@ -44,7 +46,7 @@ async function appProject(options: { node: string; project: string; healthInterv
     ...(options.probe ? { healthUrl: `http://127.0.0.1:${port}/healthz` } : {}),
     lb: { backend: 'web', address: '127.0.0.1:1' },
   };
-  const runtime = new DockerComposeRuntime({ node: options.node, roles: { web: role }, dockerSocket: '/var/run/docker.sock', logger: pino({ level: 'silent' }) });
+  const runtime = new DockerComposeRuntime({ node: options.node, roles: { web: role }, dockerSocket: '/var/run/docker.sock', logger: silent });
   return {
     runtime,
     url: `http://127.0.0.1:${port}/`,
@@ -80,7 +82,7 @@ describe('docker compose runtime', () => {
 
   it('starts a version, waits for its health check and reports what runs', async () => {
     expect(await runtime.runningImage('web')).toBeNull();
-    const signal = AbortSignal.timeout(30_000);
+    const signal = { signal: AbortSignal.timeout(30_000), logger: silent };
     await runtime.up('web', `${REPOSITORY}:v1`, signal);
     await runtime.waitHealthy('web', signal);
     expect(await runtime.runningImage('web')).toBe(`${REPOSITORY}:v1`);
@@ -93,7 +95,7 @@ describe('docker compose runtime', () => {
   });
 
   it('rejects a container whose health check fails, naming the step and the check output', async () => {
-    const signal = AbortSignal.timeout(30_000);
+    const signal = { signal: AbortSignal.timeout(30_000), logger: silent };
     await runtime.up('web', `${REPOSITORY}:bad`, signal);
     const failure = await runtime.waitHealthy('web', signal).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(DeployStepError);
@@ -102,14 +104,14 @@ describe('docker compose runtime', () => {
   });
 
   it('rejects a pull from an unreachable registry as a pull failure', async () => {
-    const failure = await runtime.pull('127.0.0.1:1/nothing:v1', AbortSignal.timeout(20_000)).catch((error: unknown) => error);
+    const failure = await runtime.pull('127.0.0.1:1/nothing:v1', { signal: AbortSignal.timeout(20_000), logger: silent }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(DeployStepError);
     expect((failure as DeployStepError).step).toBe('pull');
     expect((failure as DeployStepError).message).toContain('127.0.0.1:1/nothing:v1');
   });
 
   it('rejects an image that does not exist locally without pulling it', async () => {
-    const failure = await runtime.up('web', `${REPOSITORY}:never-built`, AbortSignal.timeout(20_000)).catch((error: unknown) => error);
+    const failure = await runtime.up('web', `${REPOSITORY}:never-built`, { signal: AbortSignal.timeout(20_000), logger: silent }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(DeployStepError);
     expect((failure as DeployStepError).step).toBe('up');
   });
@@ -132,7 +134,7 @@ describe('docker compose runtime with a health URL', () => {
     (await execa('docker', ['inspect', '--format', '{{.State.Health.Status}}', `${project}-app-1`])).stdout.trim();
 
   it('counts the app healthy when its health URL answers, before Docker has run its check', async () => {
-    const signal = AbortSignal.timeout(30_000);
+    const signal = { signal: AbortSignal.timeout(30_000), logger: silent };
     await runtime.up('web', `${REPOSITORY}:v1`, signal);
     const startedAt = Date.now();
     await runtime.waitHealthy('web', signal);
@@ -142,7 +144,7 @@ describe('docker compose runtime with a health URL', () => {
   });
 
   it('fails at its deadline when the health URL never answers 2xx', async () => {
-    const signal = AbortSignal.timeout(30_000);
+    const signal = { signal: AbortSignal.timeout(30_000), logger: silent };
     await runtime.up('web', `${REPOSITORY}:bad`, signal);
     const failure = await runtime.waitHealthy('web', signal).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(DeployStepError);

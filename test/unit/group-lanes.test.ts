@@ -43,7 +43,6 @@ describe('group lanes', () => {
     second.finish();
     expect(await b).toBe('v3');
     await turn();
-    expect(lanes.busy).toBe(0);
   });
 
   it('lets deploys of other groups run at the same time', async () => {

@@ -1,0 +1,71 @@
+// One host's report on a deploy as it grows: steps with their times, the slot, the
+// counts and the outcome. Every change is published to the coordinator.
+import type { HostReport, HostState, HostStep } from '../../shared/contract/schemas.js';
+import type { ProgressReporter } from './progress-reporter.js';
+
+/** The host's report as it grows; every change is published to the coordinator. */
+export class HostProgress {
+  private state: HostState = 'waiting';
+  private slot: number | undefined;
+  private remaining: number | undefined;
+  private error: string | undefined;
+  private endedAt: number | undefined;
+  private readonly steps: Array<{ step: HostStep; at: number }> = [];
+
+  constructor(
+    private readonly host: string,
+    /** Matching alive hosts this agent counted when the event reached it. */
+    private readonly counted: number,
+    private readonly now: () => number,
+    private readonly reporter: ProgressReporter,
+  ) {}
+
+  step(step: HostStep, at = this.now()): void {
+    if (!this.steps.some((s) => s.step === step)) this.steps.push({ step, at });
+    this.publish();
+  }
+
+  tookSlot(slot: number): void {
+    this.slot = slot;
+    this.state = 'deploying';
+    this.step('slot');
+  }
+
+  /** Records the hosts still to finish after this one counted itself out. */
+  countOut(remaining: number): void {
+    this.remaining = remaining;
+  }
+
+  get countedOut(): boolean {
+    return this.remaining !== undefined;
+  }
+
+  end(state: HostState, error?: string): void {
+    this.state = state;
+    this.error ??= error;
+  }
+
+  publish(): void {
+    this.reporter.update(this.snapshot());
+  }
+
+  async finish(): Promise<HostReport> {
+    this.endedAt = this.now();
+    const report = this.snapshot();
+    await this.reporter.finish(report);
+    return report;
+  }
+
+  private snapshot(): HostReport {
+    return {
+      host: this.host,
+      state: this.state,
+      steps: [...this.steps],
+      ...(this.slot !== undefined ? { slot: this.slot } : {}),
+      counted: this.counted,
+      ...(this.remaining !== undefined ? { remaining: this.remaining } : {}),
+      ...(this.error !== undefined ? { error: this.error } : {}),
+      ...(this.endedAt !== undefined ? { endedAt: this.endedAt } : {}),
+    };
+  }
+}
