@@ -31,10 +31,10 @@ import type { FleetControl } from '../shared/ports/fleet-state.js';
 import type { DeployEvents, Membership } from '../shared/ports/membership.js';
 import { Promoter, type PromotionStep } from './promotion.js';
 import { chooseRollback } from './rollback.js';
-import type { RedisStore } from '../shared/redis/deploy-store.js';
+import type { DeployStore } from '../shared/ports/deploy-store.js';
 
 export interface AppDeps {
-  store: RedisStore;
+  store: DeployStore;
   events: DeployEvents;
   /** Which hosts exist: a new deploy's targets are the alive hosts of its role and environment. */
   membership: Membership;

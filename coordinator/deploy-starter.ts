@@ -7,7 +7,7 @@ import type { Logger } from '../shared/contract/logger.js';
 import { type CreateDeployBody, type Deploy, EVENT_SCHEMA_VERSION } from '../shared/contract/schemas.js';
 import { aliveHostsOf } from '../shared/serf/serf-cli.js';
 import type { DeployEvents, Membership } from '../shared/ports/membership.js';
-import type { DeployRecord, RedisStore } from '../shared/redis/deploy-store.js';
+import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
 
 /** Why a deploy exists when no one asked for it by tag. */
 export type DeployOrigin = Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom'>>;
@@ -18,7 +18,7 @@ export function newDeployId(now = Date.now()): string {
 }
 
 export interface DeployStarterDeps {
-  store: RedisStore;
+  store: DeployStore;
   events: DeployEvents;
   membership: Membership;
   logger: Logger;

@@ -3,7 +3,7 @@
 import { errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import type { DeployStarter } from './deploy-starter.js';
-import type { DeployRecord, RedisStore } from '../shared/redis/deploy-store.js';
+import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
 
 export interface PromotionStep {
   from: string;
@@ -11,7 +11,7 @@ export interface PromotionStep {
 }
 
 export interface PromoterDeps {
-  store: RedisStore;
+  store: DeployStore;
   starter: DeployStarter;
   /** Per role, from which environment to which a successful deploy is promoted. */
   promote: Record<string, PromotionStep>;

@@ -1,7 +1,7 @@
 // Picks what a rollback deploys: the newest tag that last succeeded in the role and
 // environment, is not broken, and is not the tag wanted there now.
 import { ConflictError } from '../shared/contract/errors.js';
-import type { RedisStore } from '../shared/redis/deploy-store.js';
+import type { DeployStore } from '../shared/ports/deploy-store.js';
 
 /** How far back in a group's history a rollback looks: the list endpoint's own maximum. */
 const HISTORY_LIMIT = 200;
@@ -12,7 +12,7 @@ export interface RollbackChoice {
   rollbackOf: string;
 }
 
-export async function chooseRollback(store: RedisStore, role: string, env: string): Promise<RollbackChoice> {
+export async function chooseRollback(store: DeployStore, role: string, env: string): Promise<RollbackChoice> {
   const current = await store.getDesiredTag(role, env);
   if (current === undefined) {
     throw new ConflictError('nothing_to_roll_back', `role ${role} was never deployed to ${env}; there is nothing to roll back`);

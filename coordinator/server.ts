@@ -7,7 +7,7 @@ import { RedisFleetState } from '../shared/redis/fleet-state.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
 import { createApp } from './app.js';
-import { RedisStore } from '../shared/redis/deploy-store.js';
+import { RedisDeployStore } from '../shared/redis/deploy-store.js';
 import { SerfDeployEvents } from '../shared/serf/deploy-events.js';
 import { DeployWatchdog } from './watchdog.js';
 
@@ -29,7 +29,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   });
   await serf.start();
 
-  const store = new RedisStore({ redis, logger });
+  const store = new RedisDeployStore({ redis, logger });
   // Broken marks it sets name the coordinator, as an agent's name the host that failed.
   const fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
   const app = createApp({

@@ -1,13 +1,13 @@
 import type { FleetControl } from '../shared/ports/fleet-state.js';
 import type { Logger } from '../shared/contract/logger.js';
-import type { RedisStore } from '../shared/redis/deploy-store.js';
+import type { DeployStore } from '../shared/ports/deploy-store.js';
 
 /**
  * Marks `role:tag` broken in the fleet of every environment the role was ever deployed
  * to, so a rollout still in progress anywhere stops at once. Returns those environments.
  */
 export async function stopRollouts(
-  { fleet, store, logger }: { fleet: FleetControl; store: RedisStore; logger: Logger },
+  { fleet, store, logger }: { fleet: FleetControl; store: DeployStore; logger: Logger },
   role: string,
   tag: string,
   reason: string,

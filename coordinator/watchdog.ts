@@ -5,14 +5,14 @@ import type { Logger } from '../shared/contract/logger.js';
 import { FINAL_HOST_STATES, type Deploy, type HostReport } from '../shared/contract/schemas.js';
 import type { FleetControl } from '../shared/ports/fleet-state.js';
 import type { Membership, SerfMember } from '../shared/ports/membership.js';
-import type { RedisStore } from '../shared/redis/deploy-store.js';
+import type { DeployStore } from '../shared/ports/deploy-store.js';
 
 /** Deploys looked at per tick, oldest first; the rest wait for the next tick. */
 const MAX_DEPLOYS_PER_TICK = 500;
 const DEFAULT_INTERVAL_MS = 1_000;
 
 export interface DeployWatchdogOptions {
-  store: RedisStore;
+  store: DeployStore;
   membership: Membership;
   fleet: FleetControl;
   /** A deploy still in progress this long after its creation ends `failed`. */

@@ -22,12 +22,16 @@ export const PublishReleaseBody = z.object({
 });
 export type PublishReleaseBody = z.infer<typeof PublishReleaseBody>;
 
+/** Why a release must never be deployed again: who marked it (a host, `coordinator`, an operator), why and when. */
+export const BrokenMark = z.object({ reason: z.string(), by: z.string(), at: z.number() });
+export type BrokenMark = z.infer<typeof BrokenMark>;
+
 export const Release = z.object({
   role: roleName,
   tag: releaseTag,
   image: imageRef,
   publishedAt: z.number(),
-  broken: z.object({ reason: z.string(), at: z.number(), by: z.string() }).optional(),
+  broken: BrokenMark.optional(),
 });
 export type Release = z.infer<typeof Release>;
 

@@ -3,6 +3,7 @@
 // count out hosts that were lost. A `logger` passed in is the deploy's own: what the
 // adapter logs for the call names the deploy.
 import type { Logger } from '../contract/logger.js';
+import type { BrokenMark } from '../contract/schemas.js';
 
 export interface DeployGroup {
   role: string;
@@ -22,6 +23,8 @@ export interface FleetState {
 
 /** What the coordinator does to the same state: stop rollouts, and count out a host that was lost. */
 export interface FleetControl extends Pick<FleetState, 'markBroken' | 'initRemaining' | 'finishHost'> {
+  /** The group's broken mark of the tag as the first host to set it left it (who, why, when); null when unmarked. */
+  brokenMark(group: DeployGroup, tag: string): Promise<BrokenMark | null>;
   /** Frees every slot of the group the host holds and wakes a waiter per slot; returns the slots freed. */
   freeSlotsOf(group: DeployGroup, host: string, maxSlots: number): Promise<number[]>;
 }

@@ -6,16 +6,8 @@ import type { z } from 'zod';
 import { GrapevineError } from '../contract/errors.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { Deploy, HostReport, Release } from '../contract/schemas.js';
+import type { BrokenMark, DeployAnnotation, DeployFilter, DeployRecord, DeployStore } from '../ports/deploy-store.js';
 
-/** A deploy as kept under its own key; host reports live in a hash beside it. */
-export type DeployRecord = Omit<Deploy, 'hosts'>;
-export type BrokenMark = NonNullable<Release['broken']>;
-
-export interface DeployFilter {
-  role?: string;
-  env?: string;
-  limit: number;
-}
 
 // Lua rather than WATCH/MULTI: WATCH belongs to a connection, and this store shares one
 // ioredis connection between concurrent requests, so one request's EXEC would clear
@@ -194,12 +186,10 @@ interface StoreScripts {
   gvAnnotateDeploy(deployKey: string, fields: string): Promise<string>;
 }
 
-/** Fields a deploy record gains after its creation, outside its outcome. */
-export type DeployAnnotation = Partial<Pick<DeployRecord, 'promotedTo' | 'promotion'>>;
 
 const DeployRecordSchema = Deploy.omit({ hosts: true });
 
-export class RedisStore {
+export class RedisDeployStore implements DeployStore {
   readonly #redis: Redis;
   readonly #scripts: StoreScripts;
   readonly #logger: Logger;

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
 import { createApp } from '../../coordinator/app.js';
-import { RedisStore } from '../../shared/redis/deploy-store.js';
+import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { DeployWatchdog } from '../../coordinator/watchdog.js';
 import { loadCoordinatorConfig } from '../../shared/contract/config.js';
 import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-client.js';
@@ -30,7 +30,7 @@ let redis: Redis;
 let events: RecordingEvents;
 let members: ListedMembers;
 let fleet: RedisFleetState;
-let store: RedisStore;
+let store: RedisDeployStore;
 let watchdog: DeployWatchdog;
 let clock: number;
 let app: ReturnType<typeof createApp>;
@@ -48,7 +48,7 @@ beforeEach(async () => {
   clock = 1_700_000_000_000;
   // Every read of the clock moves it on, so records made one after another have distinct times.
   const now = () => (clock += 1000);
-  store = new RedisStore({ redis, logger });
+  store = new RedisDeployStore({ redis, logger });
   fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
   app = createApp({
     store,

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../coordinator/app.js';
-import { RedisStore } from '../../shared/redis/deploy-store.js';
+import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-client.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
 import { NotFoundError, UnreachableError, ValidationError } from '../../shared/contract/errors.js';
@@ -35,7 +35,7 @@ beforeEach(async () => {
   membership = new ListedMembers(['h1', 'h2', 'h3']);
   clock = 1_700_000_000_000;
   app = createApp({
-    store: new RedisStore({ redis, logger }),
+    store: new RedisDeployStore({ redis, logger }),
     events,
     membership,
     fleet: new RedisFleetState({ redis, logger, host: 'coordinator' }),
@@ -97,7 +97,7 @@ describe('coordinator API', () => {
     deadRedis.on('error', () => {});
     try {
       const orphan = createApp({
-        store: new RedisStore({ redis: deadRedis, logger }),
+        store: new RedisDeployStore({ redis: deadRedis, logger }),
         events,
         membership,
         fleet: new RedisFleetState({ redis: deadRedis, logger }),

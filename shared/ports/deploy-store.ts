@@ -1,0 +1,72 @@
+// What the coordinator keeps: published releases per role, deploys with their per-host
+// reports, and the tag each role and environment should run. The Redis implementation
+// is shared/redis/deploy-store.ts; unit tests use an in-memory one. Every failure of the
+// store reaches the caller as a GrapevineError (UnreachableError when it did not answer).
+import type { BrokenMark, Deploy, HostReport, Release } from '../contract/schemas.js';
+
+/** A deploy as kept under its own key; host reports live beside it. */
+export type DeployRecord = Omit<Deploy, 'hosts'>;
+export type FinalDeployStatus = Exclude<Deploy['status'], 'in_progress'>;
+
+export interface DeployFilter {
+  role?: string;
+  env?: string;
+  limit: number;
+}
+
+/** A report as stored, with what the coordinator needs to decide whether it ended the deploy. */
+export interface StoredReport {
+  /** False when a `lost` report was held back (the deploy had ended, or the host had reported an end itself). */
+  applied: boolean;
+  record: DeployRecord;
+  /** Every host's latest report, this one included. */
+  hosts: Record<string, HostReport>;
+  /** Whether some host's count of the hosts still to finish has reached zero. */
+  countedDown: boolean;
+}
+
+/** Fields a deploy record gains after its creation, outside its outcome. */
+export type DeployAnnotation = Partial<Pick<DeployRecord, 'promotedTo' | 'promotion'>>;
+
+export interface DeployStore {
+  /** True when the store answers within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<boolean>;
+
+  /** Records a release unless its role already has that tag; either way returns what is stored. */
+  publishRelease(release: Release): Promise<{ created: boolean; release: Release }>;
+  getRelease(role: string, tag: string): Promise<Release | undefined>;
+  /** Every release of the role, newest first. */
+  listReleases(role: string): Promise<Release[]>;
+  newestRelease(role: string): Promise<Release | undefined>;
+  /** Marks a release broken unless it already is (the first mark stays); undefined when unknown. */
+  markReleaseBroken(role: string, tag: string, mark: BrokenMark): Promise<Release | undefined>;
+
+  /** Stores a new deploy, indexes it and makes its tag the desired one for its role and environment. */
+  createDeploy(deploy: DeployRecord): Promise<void>;
+  getDeploy(id: string): Promise<Deploy | undefined>;
+  /** Deploys newest first. */
+  listDeploys(filter: DeployFilter): Promise<Deploy[]>;
+  getDesiredTag(role: string, env: string): Promise<string | undefined>;
+  /** Every environment the role was ever deployed to, sorted. */
+  envsOfRole(role: string): Promise<string[]>;
+  /** Ids of the deploys still in progress, oldest first, at most `limit`. */
+  inProgressDeployIds(limit: number): Promise<string[]>;
+  /** Takes a deploy out of the in-progress index (one whose record is gone or already ended). */
+  dropFromInProgress(id: string): Promise<void>;
+
+  /**
+   * Stores `report` as the host's latest; the first `counted` becomes the deploy's
+   * expectedHosts, a `remaining` of 0 marks it counted down. Whether that ends the deploy
+   * is the coordinator's rule (coordinator/deploy-outcome.ts). Undefined when the deploy is unknown.
+   */
+  applyReport(id: string, report: HostReport, now: number): Promise<StoredReport | undefined>;
+  /** As applyReport, for the watchdog's `lost` report: held back when the deploy ended or the host reported an end itself. */
+  applyLostReport(id: string, report: HostReport & { state: 'lost' }, now: number): Promise<StoredReport | undefined>;
+  /** Ends a deploy still in progress with `status` (and `reason`, unless it succeeded); a deploy that already ended keeps its outcome. */
+  finishDeploy(id: string, status: FinalDeployStatus, reason: string | undefined, now: number): Promise<DeployRecord | undefined>;
+
+  /** True for exactly one caller per deploy: the one that gets to promote it. */
+  claimPromotion(id: string): Promise<boolean>;
+  /** Records what came of a deploy's promotion; returns the record after, or undefined when unknown. */
+  annotateDeploy(id: string, fields: DeployAnnotation): Promise<DeployRecord | undefined>;
+}
