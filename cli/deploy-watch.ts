@@ -1,4 +1,5 @@
-// Follows a deploy until it ends, printing each host's steps as they happen.
+// Follows a deploy until it ends, printing each host's steps as they happen, in the order
+// they happened.
 import { FINAL_HOST_STATES, type Deploy } from '../shared/contract/schemas.js';
 import { GrapevineError, TimeoutError } from '../shared/contract/errors.js';
 import { pollUntil } from '../shared/contract/waiting.js';
@@ -8,18 +9,26 @@ export interface DeployReader {
 }
 
 const POLL_MS = 250;
+/**
+ * Hosts report on their own, so a step can reach the coordinator after a later step of
+ * another host was printed. A line waits this long after its time before it is printed,
+ * and lines print in time order; the rest come out sorted when the deploy ends.
+ */
+export const HOLD_BACK_MS = 1_000;
 
 export async function watchDeploy(
   client: DeployReader,
   id: string,
   print: (line: string) => void,
   timeoutMs: number,
+  now: () => number = Date.now,
 ): Promise<Deploy> {
-  const seen = new Set<string>();
+  const lines = new ProgressLines();
   const ended = async () => {
     const deploy = await client.getDeploy(id);
-    for (const line of newProgressLines(deploy, seen)) print(line);
-    return deploy.status === 'in_progress' ? undefined : deploy;
+    const over = deploy.status !== 'in_progress';
+    for (const line of lines.take(deploy, over ? Number.POSITIVE_INFINITY : now() - HOLD_BACK_MS)) print(line);
+    return over ? deploy : undefined;
   };
   try {
     // A coordinator that stops answering ends the watch at once: its error says why.
@@ -30,9 +39,31 @@ export async function watchDeploy(
   }
 }
 
-/** Lines for every host step and end state not printed yet, in time order. */
-export function newProgressLines(deploy: Deploy, seen: Set<string>): string[] {
-  const events: Array<{ at: number; key: string; line: string }> = [];
+interface ProgressEvent {
+  at: number;
+  key: string;
+  line: string;
+}
+
+/** The progress lines of one deploy, each printed once, in time order. */
+export class ProgressLines {
+  private readonly printed = new Set<string>();
+
+  /** Lines not printed yet whose time is at or before `until` (ms since the epoch), in time order. */
+  take(deploy: Deploy, until: number): string[] {
+    return eventsOf(deploy)
+      .filter((event) => event.at <= until && !this.printed.has(event.key))
+      .sort((a, b) => a.at - b.at)
+      .map((event) => {
+        this.printed.add(event.key);
+        return `${formatOffset(event.at - deploy.createdAt)} ${event.line}`;
+      });
+  }
+}
+
+/** Every host step and end state of the deploy, each with its time. */
+function eventsOf(deploy: Deploy): ProgressEvent[] {
+  const events: ProgressEvent[] = [];
   for (const report of Object.values(deploy.hosts)) {
     for (const { step, at } of report.steps) {
       const detail = step === 'slot' && report.slot !== undefined ? ` ${report.slot}` : '';
@@ -44,14 +75,7 @@ export function newProgressLines(deploy: Deploy, seen: Set<string>): string[] {
       events.push({ at: at + 0.5, key: `${report.host}:=${report.state}`, line: `${report.host.padEnd(12)} ${report.state.toUpperCase()}${why}` });
     }
   }
-  events.sort((a, b) => a.at - b.at);
-  const lines: string[] = [];
-  for (const event of events) {
-    if (seen.has(event.key)) continue;
-    seen.add(event.key);
-    lines.push(`${formatOffset(event.at - deploy.createdAt)} ${event.line}`);
-  }
-  return lines;
+  return events;
 }
 
 function formatOffset(ms: number): string {

@@ -1,6 +1,6 @@
 // The live progress `deploy --wait` prints: one line per host step and end, in time order.
 import { describe, expect, it } from 'vitest';
-import { newProgressLines } from '../../cli/deploy-watch.js';
+import { HOLD_BACK_MS, ProgressLines, watchDeploy } from '../../cli/deploy-watch.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 
 const createdAt = 1_700_000_000_000;
@@ -34,7 +34,7 @@ describe('deploy progress lines', () => {
         endedAt: createdAt + 2_600,
       },
     });
-    expect(newProgressLines(deploy, new Set())).toEqual([
+    expect(new ProgressLines().take(deploy, Number.POSITIVE_INFINITY)).toEqual([
       '  +0.10s h1           received',
       '  +0.12s h2           received',
       '  +0.15s h1           slot',
@@ -46,12 +46,45 @@ describe('deploy progress lines', () => {
   });
 
   it('prints each line once across polls', () => {
-    const seen = new Set<string>();
+    const lines = new ProgressLines();
     const first = deployWith({ h1: { host: 'h1', state: 'waiting', steps: [{ step: 'received', at: createdAt + 100 }] } });
-    expect(newProgressLines(first, seen)).toEqual(['  +0.10s h1           received']);
+    expect(lines.take(first, Number.POSITIVE_INFINITY)).toEqual(['  +0.10s h1           received']);
     const later = deployWith({
       h1: { host: 'h1', state: 'waiting', steps: [{ step: 'received', at: createdAt + 100 }, { step: 'waiting', at: createdAt + 150 }] },
     });
-    expect(newProgressLines(later, seen)).toEqual(['  +0.15s h1           waiting']);
+    expect(lines.take(later, Number.POSITIVE_INFINITY)).toEqual(['  +0.15s h1           waiting']);
+  });
+
+  it('holds lines back until they are old enough, then prints every host in time order', async () => {
+    const polls: Deploy[] = [
+      // First look: h1 reached its slot; h2's report, with an earlier step, is still on its way.
+      { ...deployWith({ h1: { host: 'h1', state: 'deploying', steps: [{ step: 'received', at: createdAt + 100 }, { step: 'slot', at: createdAt + 300 }] } }), status: 'in_progress' },
+      {
+        ...deployWith({
+          h1: { host: 'h1', state: 'deploying', steps: [{ step: 'received', at: createdAt + 100 }, { step: 'slot', at: createdAt + 300 }] },
+          h2: { host: 'h2', state: 'waiting', steps: [{ step: 'received', at: createdAt + 200 }] },
+        }),
+        status: 'in_progress',
+      },
+      {
+        ...deployWith({
+          h1: { host: 'h1', state: 'succeeded', steps: [{ step: 'received', at: createdAt + 100 }, { step: 'slot', at: createdAt + 300 }], endedAt: createdAt + 900 },
+          h2: { host: 'h2', state: 'succeeded', steps: [{ step: 'received', at: createdAt + 200 }], endedAt: createdAt + 950 },
+        }),
+        status: 'succeeded',
+      },
+    ];
+    let poll = 0;
+    const reader = { getDeploy: async () => polls[Math.min(poll++, polls.length - 1)]! };
+    const printed: string[] = [];
+    // The clock stands just past h1's slot: nothing is old enough until the deploy ends.
+    await watchDeploy(reader, 'd-watch01', (line) => printed.push(line), 10_000, () => createdAt + 300);
+    expect(printed).toEqual([
+      '  +0.10s h1           received',
+      '  +0.20s h2           received',
+      '  +0.30s h1           slot',
+      '  +0.90s h1           SUCCEEDED',
+      '  +0.95s h2           SUCCEEDED',
+    ]);
   });
 });
