@@ -31,6 +31,7 @@ import type { FleetControl } from '../shared/ports/fleet-state.js';
 import type { DeployEvents, Membership } from '../shared/ports/membership.js';
 import { Promoter, type PromotionStep } from './promotion.js';
 import { chooseRollback } from './rollback.js';
+import { ReportRecorder } from './report-recorder.js';
 import type { DeployStore } from '../shared/ports/deploy-store.js';
 
 export interface AppDeps {
@@ -105,6 +106,7 @@ export function createApp(deps: AppDeps): Hono {
   const newId = deps.newId ?? (() => newDeployId(now()));
   const starter = new DeployStarter({ store, events, membership, logger: deps.logger, now, newId });
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger });
+  const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now });
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -208,28 +210,10 @@ export function createApp(deps: AppDeps): Hono {
 
   app.post('/v1/deploys/:id/reports', valid('param', DeployParams), requireJson, valid('json', HostReport), async (c) => {
     const { id } = c.req.valid('param');
-    const report = c.req.valid('json');
-    const at = now();
-    const record = await store.applyReport(id, report, at);
-    if (!record) throw new NotFoundError(`no deploy ${id}`);
-    const log = logger.child({ deployId: id, host: report.host });
-    log.debug({ state: report.state, remaining: report.remaining }, 'host report');
-    if (report.state === 'failed') {
-      // The design has the coordinator remember a failed release so it is never deployed again.
-      const reason = `host ${report.host} failed: ${report.error ?? 'no error given'}`;
-      await store.markReleaseBroken(record.role, record.tag, { reason, at, by: report.host });
-      log.warn({ error: report.error }, 'host failed; release marked broken');
-      // The failing host marked its own environment; rollouts of the tag elsewhere stop too.
-      // The report is stored either way, so a failure here must not make the agent resend it.
-      await stopRollouts({ fleet, store, logger: log }, record.role, record.tag, `${report.host}: ${report.error ?? 'no error given'}`).catch(
-        (error: unknown) => log.error({ err: error }, 'could not stop the rollouts of the broken release in other environments'),
-      );
-    }
-    if (record.status !== 'in_progress' && record.finishedAt === at) {
-      log.info({ status: record.status, reason: record.reason }, 'deploy finished');
-    }
-    await promoter.afterReport(record);
-    return c.json({ status: record.status });
+    const recorded = await reports.record(id, c.req.valid('json'));
+    if (!recorded) throw new NotFoundError(`no deploy ${id}`);
+    await promoter.afterReport(recorded.record);
+    return c.json({ status: recorded.record.status });
   });
 
   return app;

@@ -6,6 +6,7 @@ import { FINAL_HOST_STATES, type Deploy, type HostReport } from '../shared/contr
 import type { FleetControl } from '../shared/ports/fleet-state.js';
 import type { Membership, SerfMember } from '../shared/ports/membership.js';
 import type { DeployStore } from '../shared/ports/deploy-store.js';
+import { ReportRecorder } from './report-recorder.js';
 
 /** Deploys looked at per tick, oldest first; the rest wait for the next tick. */
 const MAX_DEPLOYS_PER_TICK = 500;
@@ -35,6 +36,7 @@ export class DeployWatchdog implements AsyncDisposable {
   readonly #options: DeployWatchdogOptions;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #reports: ReportRecorder;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<TickSummary> | undefined;
   #membershipFailing = false;
@@ -43,6 +45,7 @@ export class DeployWatchdog implements AsyncDisposable {
     this.#options = options;
     this.#logger = options.logger.child({ component: 'watchdog' });
     this.#now = options.now ?? Date.now;
+    this.#reports = new ReportRecorder({ store: options.store, fleet: options.fleet, logger: options.logger, now: this.#now });
   }
 
   start(): void {
@@ -149,7 +152,7 @@ export class DeployWatchdog implements AsyncDisposable {
 
   /** Frees a lost host's slots, counts it out and stores its `lost` report; true when the report was stored. */
   async #countOut(deploy: Deploy, host: string, last: HostReport | undefined, status: string | undefined, log: Logger): Promise<boolean> {
-    const { store, fleet } = this.#options;
+    const { fleet } = this.#options;
     const group = { role: deploy.role, env: deploy.env };
     const targets = deploy.targets?.length ?? 1;
     const freed = await fleet.freeSlotsOf(group, host, targets);
@@ -174,10 +177,9 @@ export class DeployWatchdog implements AsyncDisposable {
       error,
       endedAt: this.#now(),
     };
-    const outcome = await store.applyLostReport(deploy.id, report, this.#now());
-    if (!outcome?.applied) return false;
+    const recorded = await this.#reports.recordLost(deploy.id, report);
+    if (!recorded?.applied) return false;
     log.warn({ host, serfStatus: status ?? 'not listed', freedSlots: freed, remaining }, 'host lost; counted out of the deploy');
-    if (outcome.record.status !== 'in_progress') log.info({ status: outcome.record.status, reason: outcome.record.reason }, 'deploy finished');
     return true;
   }
 }

@@ -1,0 +1,109 @@
+// The one path a host's report takes, whether its agent sent it or the watchdog counted
+// the host out: stored, a failure marks the release broken as the fleet's first mark
+// names it, and a deploy that is over gets its outcome from coordinator/deploy-outcome.ts.
+import type { Logger } from '../shared/contract/logger.js';
+import type { BrokenMark, HostReport } from '../shared/contract/schemas.js';
+import type { DeployRecord, DeployStore, StoredReport } from '../shared/ports/deploy-store.js';
+import type { FleetControl } from '../shared/ports/fleet-state.js';
+import { deployOutcome } from './deploy-outcome.js';
+import { stopRollouts } from './stop-rollouts.js';
+
+export interface ReportRecorderDeps {
+  store: DeployStore;
+  fleet: FleetControl;
+  logger: Logger;
+  now: () => number;
+}
+
+export interface RecordedReport {
+  /** False when a `lost` report was held back: the deploy had ended, or the host had reported an end itself. */
+  applied: boolean;
+  /** The deploy record after the report, ended when the report ended it. */
+  record: DeployRecord;
+}
+
+/** The host that failed first and why, as the release's broken mark will say. */
+interface FirstFailure {
+  host: string;
+  error: string;
+  at: number;
+}
+
+export class ReportRecorder {
+  readonly #deps: ReportRecorderDeps;
+  readonly #logger: Logger;
+
+  constructor(deps: ReportRecorderDeps) {
+    this.#deps = deps;
+    this.#logger = deps.logger.child({ component: 'deploy-reports' });
+  }
+
+  /** A host's own report; undefined when the deploy is unknown. */
+  async record(id: string, report: HostReport): Promise<RecordedReport | undefined> {
+    const at = this.#deps.now();
+    const stored = await this.#deps.store.applyReport(id, report, at);
+    if (!stored) return undefined;
+    const log = this.#logger.child({ deployId: id, host: report.host });
+    log.debug({ state: report.state, remaining: report.remaining }, 'host report');
+    const firstFailed = report.state === 'failed' ? await this.#markBroken(stored, report, at, log) : undefined;
+    return { applied: true, record: await this.#conclude(stored, firstFailed, at, log) };
+  }
+
+  /** The watchdog's report on a host it counted out; undefined when the deploy is unknown. */
+  async recordLost(id: string, report: HostReport & { state: 'lost' }): Promise<RecordedReport | undefined> {
+    const at = this.#deps.now();
+    const stored = await this.#deps.store.applyLostReport(id, report, at);
+    if (!stored) return undefined;
+    if (!stored.applied) return { applied: false, record: stored.record };
+    const log = this.#logger.child({ deployId: id, host: report.host });
+    return { applied: true, record: await this.#conclude(stored, undefined, at, log) };
+  }
+
+  /** Ends the deploy when the rules say it is over; returns the record as it stands after. */
+  async #conclude(stored: StoredReport, firstFailed: string | undefined, at: number, log: Logger): Promise<DeployRecord> {
+    const { store } = this.#deps;
+    const { record, hosts, countedDown } = stored;
+    let outcome = deployOutcome({ record, hosts, countedDown, firstFailed });
+    if (!outcome) return record;
+    if (outcome.status === 'failed' && firstFailed === undefined) {
+      // Ended by a report that did not fail: the release's mark still names the first failure.
+      const mark = (await store.getRelease(record.role, record.tag))?.broken;
+      outcome = deployOutcome({ record, hosts, countedDown, firstFailed: mark?.by }) ?? outcome;
+    }
+    const finished = await store.finishDeploy(record.id, outcome.status, outcome.reason, at);
+    if (!finished) return record;
+    // Two reports can both find the deploy over; only the one whose finish took logs it.
+    if (finished.finishedAt === at && finished.status === outcome.status) {
+      log.info({ status: finished.status, reason: finished.reason }, 'deploy finished');
+    }
+    return finished;
+  }
+
+  /**
+   * Marks the release broken naming the first host to fail (the fleet's mark, which the
+   * failing agent sets before its report may arrive) and stops its rollouts everywhere.
+   * Returns the host the release's mark names.
+   */
+  async #markBroken(stored: StoredReport, report: HostReport, at: number, log: Logger): Promise<string> {
+    const { store, fleet } = this.#deps;
+    const { role, env, tag } = stored.record;
+    const mark = await fleet.brokenMark({ role, env }, tag);
+    const first = failureOf(mark, stored) ?? { host: report.host, error: report.error ?? 'no error given', at };
+    const release = await store.markReleaseBroken(role, tag, { reason: `host ${first.host} failed: ${first.error}`, by: first.host, at: first.at });
+    log.warn({ error: report.error, firstFailed: first.host }, 'host failed; release marked broken');
+    // The report is stored either way, so a failure here must not make the agent resend it.
+    await stopRollouts({ fleet, store, logger: log }, role, tag, `${first.host}: ${first.error}`).catch((error: unknown) =>
+      log.error({ err: error }, 'could not stop the rollouts of the broken release in other environments'),
+    );
+    return release?.broken?.by ?? first.host;
+  }
+}
+
+/** The failure a fleet mark records, when a host of this deploy set it (not the coordinator or an operator). */
+function failureOf(mark: BrokenMark | null, { record, hosts }: StoredReport): FirstFailure | undefined {
+  if (!mark || !(record.targets?.includes(mark.by) || Object.hasOwn(hosts, mark.by))) return undefined;
+  // Agents write `<host>: <why>`; the release's mark says the host on its own.
+  const prefix = `${mark.by}: `;
+  const error = mark.reason.startsWith(prefix) ? mark.reason.slice(prefix.length) : mark.reason;
+  return { host: mark.by, error, at: mark.at };
+}
