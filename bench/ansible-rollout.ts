@@ -3,7 +3,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { APP_PORT, PROJECT_ROOT, SAMPLE_ROLE, type DevClusterState } from '../dev-cluster/dev-cluster.js';
+import type { DevClusterState } from '../dev-cluster/cluster-state.js';
+import { APP_PORT, PROJECT_ROOT, SAMPLE_ROLE } from '../dev-cluster/sample-app.js';
 
 const PLAYBOOK = join(PROJECT_ROOT, 'bench', 'ansible', 'playbook.yml');
 

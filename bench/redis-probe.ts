@@ -3,6 +3,7 @@
 // watches a measured window through MONITOR to tell who sent what.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { within } from '../shared/contract/waiting.js';
 import { commandDelta, parseCommandStats, type CommandCounts, type MonitorLine } from './measure.js';
 
 const MONITOR_DRAIN_TIMEOUT_MS = 5_000;
@@ -135,9 +136,7 @@ export class RedisProbe implements AsyncDisposable {
       await this.call('echo', () => this.redis.echo(`${mark}-end`));
       const sentAfter = this.sentSoFar();
       const after = await this.commandStats();
-      const timer = setTimeout(sawEnd, MONITOR_DRAIN_TIMEOUT_MS);
-      await ended;
-      clearTimeout(timer);
+      await within(ended, MONITOR_DRAIN_TIMEOUT_MS);
       if (seen.phase !== 'after') {
         throw new Error(`MONITOR did not show the end of the measured window (${seen.total} lines seen, phase ${seen.phase}, probe at ${own})`);
       }

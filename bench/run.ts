@@ -5,7 +5,8 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { RolloutFailedError, benchSize, type SizeResult } from './cluster-bench.js';
+import { benchSize, type SizeResult } from './cluster-bench.js';
+import { RolloutFailedError } from './rollout-checks.js';
 import { renderTable } from './table.js';
 
 const EXIT_FAILED = 1;

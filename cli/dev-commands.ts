@@ -1,11 +1,14 @@
-// `grapevine dev up|down|status`: the local cluster from the command line.
+// `grapevine dev up|down|status`: the local cluster from the command line. Only the
+// wiring lives here (flags, validation, printing); the cluster itself is dev-cluster/,
+// imported when a dev command runs so other commands never load it.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ValidationError } from '../shared/contract/errors.js';
 import type { DevCluster } from '../dev-cluster/dev-cluster.js';
+import type { DevClusterOptions } from '../dev-cluster/cluster-state.js';
 
-export const DEV_DEFAULTS = {
+export const DEV_DEFAULTS: Pick<DevClusterOptions, 'name' | 'dir' | 'subnet' | 'ports'> = {
   name: 'grapevine-dev',
   dir: join(homedir(), '.grapevine', 'dev'),
   subnet: '10.213.0',
@@ -38,7 +41,7 @@ export function registerDevCommands(program: Command, output: { print(value: unk
       if (production + staging === 0) throw new ValidationError('--hosts and --staging add up to 0: a cluster needs at least one host');
       const startDelay = Number(options.startDelay);
       if (!(startDelay >= 0 && startDelay <= 600)) throw new ValidationError(`--start-delay must be 0 to 600 seconds, not "${options.startDelay}"`);
-      const { DevCluster, defaultHosts } = await import('../dev-cluster/dev-cluster.js');
+      const [{ DevCluster }, { defaultHosts }] = await Promise.all([import('../dev-cluster/dev-cluster.js'), import('../dev-cluster/cluster-state.js')]);
       const cluster = await DevCluster.up(
         { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote },
         (line) => process.stderr.write(`dev: ${line}\n`),

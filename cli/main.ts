@@ -61,10 +61,19 @@ async function finishDeploy(deploy: Deploy, wait: boolean): Promise<void> {
   const progress = globals().json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
   const final = await watchDeploy(client(), deploy.id, progress, WATCH_TIMEOUT_MS);
   print(final, summarize(final));
-  if (final.promotedTo && !globals().json) {
-    process.stdout.write(`promoted: ${final.tag} now deploys to production as ${final.promotedTo}; follow it with: grapevine status ${final.promotedTo} --wait\n`);
-  }
+  if (final.promotedTo && !globals().json) process.stdout.write(`${await promotionLine(final.tag, final.promotedTo)}\n`);
   if (final.status !== 'succeeded') process.exitCode = EXIT_FAILED;
+}
+
+/** The promotion names its target environment as the coordinator recorded the deploy it started. */
+async function promotionLine(tag: string, promotedTo: string): Promise<string> {
+  const follow = `follow it with: grapevine status ${promotedTo} --wait`;
+  try {
+    const promoted = await client().getDeploy(promotedTo);
+    return `promoted: ${tag} now deploys to ${promoted.env} as ${promotedTo}; ${follow}`;
+  } catch (error) {
+    return `promoted: ${tag} now deploys as ${promotedTo} (its environment could not be read: ${errorMessage(error)}); ${follow}`;
+  }
 }
 
 function runForever(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {

@@ -3,7 +3,8 @@
 # six production and three staging hosts, deploys v1, then v2 through staging (which
 # promotes itself to production), shows the load balancer answering v2 from every host,
 # then shows a broken release stopping itself, and removes the cluster again (pass --keep
-# to leave it running).
+# to leave it running). It calls the `grapevine` command as a user would: install.sh links
+# the built CLI as /usr/local/bin/grapevine.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,12 +24,19 @@ if [[ "$(id -u)" -ne 0 ]]; then
 fi
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-grapevine() { node dist/bundle/main.js "$@"; }
 
-step "setting up this machine (packages, Compose v2, Docker engine)"
-bash provisioning/install.sh
+step "building the grapevine CLI"
 if [[ ! -d node_modules ]]; then npm ci --no-audit --no-fund; fi
 npm run --silent build
+
+# After the build, so that install.sh also links the built CLI as /usr/local/bin/grapevine.
+step "setting up this machine (packages, Compose v2, Docker engine, the grapevine command)"
+bash provisioning/install.sh
+hash -r
+if [[ "$(command -v grapevine || true)" != /usr/local/bin/grapevine ]]; then
+  printf 'demo: grapevine is not on the PATH as /usr/local/bin/grapevine (PATH=%s)\n' "$PATH" >&2
+  exit 1
+fi
 
 if grapevine dev status >/dev/null 2>&1; then
   step "removing the local cluster left from an earlier run"
@@ -72,5 +80,5 @@ step "deploying web:bad again is refused"
 grapevine deploy web --env production --tag bad || true
 
 if [[ "$keep" == true ]]; then
-  step "the cluster keeps running; see it with: node dist/bundle/main.js dev status; remove it with: node dist/bundle/main.js dev down"
+  step "the cluster keeps running; see it with: grapevine dev status; remove it with: grapevine dev down"
 fi

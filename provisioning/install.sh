@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a Debian bookworm host for Grapevine: the Debian packages it relies on, the
-# Compose v2 CLI plugin, and a running Docker engine. Safe to run again: it only acts on
-# what is missing and prints one line per thing it did or found in place.
+# Compose v2 CLI plugin, a running Docker engine, and the `grapevine` command on the PATH
+# (a link to this checkout's built CLI, once `npm run build` has made it). Safe to run
+# again: it only acts on what is missing and prints one line per thing it did or found.
 set -euo pipefail
 
 readonly PACKAGES=(
@@ -11,6 +12,9 @@ readonly PACKAGES=(
 readonly PLUGIN_DIR=/usr/libexec/docker/cli-plugins
 readonly DOCKERD_LOG=/var/log/grapevine-dockerd.log
 readonly DOCKERD_WAIT_SECONDS=60
+readonly CLI_LINK=/usr/local/bin/grapevine
+CLI_BUNDLE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/dist/bundle/main.js"
+readonly CLI_BUNDLE
 # Bookworm ships only Compose v1; trixie's docker-compose package is the v2 plugin.
 readonly COMPOSE_SOURCE='deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main'
 
@@ -170,6 +174,25 @@ start_docker() {
   say "docker engine: running (server $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo unknown))"
 }
 
+# A link, not a copy: the bundle loads its chunks and Lua scripts from beside itself, and a
+# later `npm run build` is picked up without running this again.
+link_cli() {
+  if [[ ! -f "$CLI_BUNDLE" ]]; then
+    say "grapevine command: not built yet ($CLI_BUNDLE is missing); run \`npm run build\`, then this script again"
+    return
+  fi
+  chmod 0755 "$CLI_BUNDLE"
+  if [[ "$(readlink -- "$CLI_LINK" 2>/dev/null || true)" == "$CLI_BUNDLE" ]]; then
+    say "grapevine command: already $CLI_LINK -> $CLI_BUNDLE"
+    return
+  fi
+  if [[ -e "$CLI_LINK" && ! -L "$CLI_LINK" ]]; then
+    die "$CLI_LINK exists and is not a link: move it away, then run this script again"
+  fi
+  ln -sfn -- "$CLI_BUNDLE" "$CLI_LINK"
+  say "grapevine command: linked $CLI_LINK -> $CLI_BUNDLE"
+}
+
 main() {
   become_root "$@"
   trap cleanup EXIT
@@ -178,6 +201,7 @@ main() {
   install_packages
   install_compose_plugin
   start_docker
+  link_cli
   say "done"
 }
 

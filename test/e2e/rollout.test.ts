@@ -1,7 +1,6 @@
 // A release reaches every matching host by gossip, a third at a time, on a local
 // cluster of hosts with their own addresses, real Serf, Redis, Docker and HAProxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { RedisSlotLocks, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
@@ -95,7 +94,13 @@ describe('six production hosts and three staging hosts', () => {
       }
       const waiters = async () => (await redis.zrange(redisKeys.waiters('web', 'production'), '0', '-1')).map((token) => token.split('/')[0]);
       await until('every host to queue for the older deploy', async () => ((await waiters()).length >= PRODUCTION.length ? true : undefined), { timeoutMs: 30_000 });
-      await delay(2_000); // the newer deploy's event has reached every host by now (gossip takes well under a second here)
+      // The newer deploy's event has reached every host's Serf agent once each shows the
+      // coordinator's event time; the handler hands it to the agent at once.
+      const fired = await fleet.serfEventTime();
+      await until('the newer deploy to reach every production host', async () => {
+        const times = await Promise.all(PRODUCTION.map((host) => fleet.serfEventTime(host)));
+        return times.every((time) => time >= fired) ? true : undefined;
+      }, { timeoutMs: 30_000 });
       expect((await waiters()).sort()).toEqual(PRODUCTION);
 
       for (const lease of held.splice(0)) await lease.release();

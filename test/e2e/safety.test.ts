@@ -25,6 +25,19 @@ describe('a bad release stops itself and every deploy ends', () => {
     return (JSON.parse(started.stdout) as Deploy).id;
   };
 
+  /**
+   * Each test's own precondition: every production host serves `tag` through the load
+   * balancer, deployed first if it does not already, so any one test passes alone.
+   */
+  const productionServes = async (tag: string): Promise<void> => {
+    const expected = answersFrom(tag, PRODUCTION);
+    const serving = await fleet.lbAnswers(18);
+    if (serving.size === expected.size && [...serving].every((answer) => expected.has(answer))) return;
+    const deployed = await fleet.deploy('web', 'production', tag);
+    expect(deployed.deploy.status, deployed.stderr).toBe('succeeded');
+    expect(await fleet.lbAnswers(18)).toEqual(expected);
+  };
+
   beforeAll(async () => {
     // A slow start keeps each host's deploy in progress long enough to act on it mid-rollout.
     fleet = await startCluster({ name: 'gvtest-safe', subnet: '10.216.0', production: 6, staging: 3, startDelay: 1.5, promote: true });
@@ -47,6 +60,7 @@ describe('a bad release stops itself and every deploy ends', () => {
   });
 
   it('rolls production back from v2 to v1', async () => {
+    await productionServes('v2');
     const rollback = await fleet.cli(['rollback', 'web', '--env', 'production', '--wait', '--json']);
     expect(rollback.exitCode, rollback.stderr).toBe(0);
     expect(JSON.parse(rollback.stdout)).toMatchObject({ tag: 'v1', status: 'succeeded', rollbackOf: 'v2' });
@@ -54,7 +68,7 @@ describe('a bad release stops itself and every deploy ends', () => {
   });
 
   it('stops a release whose health check fails after at most two hosts started it', async () => {
-    expect((await fleet.deploy('web', 'production', 'v2')).deploy.status).toBe('succeeded');
+    await productionServes('v2');
 
     const bad = await fleet.deploy('web', 'production', 'bad');
     expect(bad.exitCode).toBe(1);
@@ -76,6 +90,7 @@ describe('a bad release stops itself and every deploy ends', () => {
   });
 
   it('promotes nothing when the staging deploy fails', async () => {
+    await productionServes('v2');
     const before = (await client().listDeploys({ role: 'web', env: 'production' }))[0]!.id;
     const badImage = `${fleet.cluster.state.registry}/web:bad`;
     expect((await fleet.cli(['release', 'publish', 'web', 'bad2', '--image', badImage])).exitCode).toBe(0);
@@ -88,6 +103,7 @@ describe('a bad release stops itself and every deploy ends', () => {
   });
 
   it('stops a rollout an engineer marks broken: no host starts it afterwards', async () => {
+    await productionServes('v2');
     const v1Image = `${fleet.cluster.state.registry}/web:v1`;
     expect((await fleet.cli(['release', 'publish', 'web', 'v3', '--image', v1Image])).exitCode).toBe(0);
     const id = await startDeploy('v3');
@@ -113,8 +129,9 @@ describe('a bad release stops itself and every deploy ends', () => {
     expect(new Set([...answers].map((a) => a.split(' ')[2]))).toEqual(new Set(PRODUCTION));
   });
 
+  // Last in the file: it leaves one production host dead.
   it('counts a host that dies holding a slot as lost and finishes with the rest, well before the lock TTL', async () => {
-    expect((await fleet.deploy('web', 'production', 'v2')).deploy.status).toBe('succeeded');
+    await productionServes('v2');
     const v1Image = `${fleet.cluster.state.registry}/web:v1`;
     expect((await fleet.cli(['release', 'publish', 'web', 'v4', '--image', v1Image])).exitCode).toBe(0);
     const id = await startDeploy('v4');
@@ -135,8 +152,8 @@ describe('a bad release stops itself and every deploy ends', () => {
     const others = Object.values(deploy.hosts).filter((h) => h.host !== victim);
     expect(others.map((h) => h.state)).toEqual(others.map(() => 'succeeded'));
     expect(others).toHaveLength(5);
-    // Freed when Serf saw the host fail, not after the 15-minute lock TTL.
-    console.log(`[lost host] ${victim} killed holding a slot; the deploy ended partial ${deploy.finishedAt! - killedAt} ms later`);
+    // A correctness bound, not a speed figure: the slot was freed because Serf saw the host
+    // fail, not because the 15-minute lock TTL ran out (seconds here; 5 minutes is far from both).
     expect(deploy.finishedAt! - killedAt).toBeLessThan(5 * 60_000);
     const status = await fleet.cli(['status', id]);
     expect(status.exitCode).toBe(1);

@@ -1,0 +1,174 @@
+// The figures of one benchmark run, computed from what the run measured (no I/O here).
+import type { Deploy } from '../shared/contract/schemas.js';
+import {
+  criticalPath,
+  gossipDelayMs,
+  median,
+  perHostWorkMs,
+  phaseBreakdown,
+  slotHandOversMs,
+  spread,
+  totalCommands,
+  wavesFor,
+  type CommandCounts,
+  type CriticalPath,
+  type PhaseBreakdown,
+  type WaitingHostRate,
+} from './measure.js';
+import type { CommandOrigins } from './redis-probe.js';
+
+/** A deploy measured from just before `grapevine deploy` starts to the finishedAt the coordinator records. */
+export interface TimedDeploy {
+  deploy: Deploy;
+  spawnedAt: number;
+  wallMs: number;
+  commands: CommandCounts;
+  origins: CommandOrigins;
+  rssIdle: Map<number, number>;
+  rssPeak: Map<number, number>;
+  memorySamples: number;
+}
+
+/** The commands of N hosts all waiting for a slot. */
+export interface WaitingMeasurement {
+  deployId: string;
+  windowMs: number;
+  commands: CommandCounts;
+  origins: CommandOrigins;
+  rates: WaitingHostRate[];
+  total: number;
+}
+
+export interface RunFigures {
+  run: number;
+  grapevineTag: string;
+  ansibleTag: string;
+  deployId: string;
+  /** Spawning `grapevine deploy` → the deploy's finishedAt. */
+  wallMs: number;
+  /** Median over hosts of pull → release. */
+  perHostWorkMs: number;
+  /** The slowest host's pull → release: a wave lasts as long as its slowest host. */
+  perHostWorkMaxMs: number;
+  gossipMs: number;
+  waves: number;
+  idealMs: number;
+  overheadMs: number;
+  overheadPct: number;
+  handOversMs: number[];
+  handOverMedianMs: number;
+  handOverMaxMs: number;
+  /** commandstats delta across the timed deploy, per command (commands inside Lua included). */
+  redisCommands: Record<string, number>;
+  /** The same deploy through MONITOR, by origin. */
+  redisOrigins: Record<keyof CommandOrigins, Record<string, number>>;
+  redisPerHostPerDeploy: number;
+  /** Only what the agents sent themselves (no Lua internals, no coordinator). */
+  redisAgentSentPerHostPerDeploy: number;
+  waitingDeployId: string;
+  waitingWindowMs: number;
+  waitingCommands: Record<string, number>;
+  waitingOrigins: Record<keyof CommandOrigins, Record<string, number>>;
+  /** commandstats delta over the window ÷ hosts ÷ seconds, as asked; cut wherever the window falls in the poll cycle. */
+  redisPerWaitingHostPerSec: number;
+  /** MONITOR over whole poll cycles, median over hosts: what a waiting agent sends, and with its scripts' commands. */
+  waitingSentPerHostPerSec: number;
+  waitingAllPerHostPerSec: number;
+  waitingPollPeriodMs: number;
+  waitingRates: WaitingHostRate[];
+  /** Agent-sent commands over the window ÷ hosts ÷ seconds (same cut as commandstats). */
+  redisAgentSentPerWaitingHostPerSec: number;
+  /** The coordinator's own commands per second while every host waits (its watchdog). */
+  redisCoordinatorPerSecWhileWaiting: number;
+  /** Per agent pid, bytes. */
+  rssIdle: Record<string, number>;
+  rssPeak: Record<string, number>;
+  rssIdleMaxBytes: number;
+  rssPeakMaxBytes: number;
+  memorySamples: number;
+  ansibleWallMs: number;
+  ratio: number;
+  breakdown: PhaseBreakdown;
+  critical: CriticalPath;
+  /** Figures that were timing assertions in tests (bench/figures-from-tests.ts), by label. */
+  fromTests: Record<string, number>;
+  /** The timed deploy as the coordinator recorded it, steps and all. */
+  deploy: Deploy;
+}
+
+export interface RunInputs {
+  run: number;
+  hosts: number;
+  grapevineTag: string;
+  ansibleTag: string;
+  timed: TimedDeploy;
+  ansibleWallMs: number;
+  waiting: WaitingMeasurement;
+  fromTests: Record<string, number>;
+}
+
+export function runFigures(inputs: RunInputs): RunFigures {
+  const { run, hosts: size, grapevineTag, ansibleTag, timed, ansibleWallMs, waiting, fromTests } = inputs;
+  const { deploy } = timed;
+  const works = perHostWorkMs(deploy);
+  const work = median(works);
+  const gossip = gossipDelayMs(deploy);
+  const waves = wavesFor(size);
+  const idealMs = waves * work + gossip;
+  const overheadMs = timed.wallMs - idealMs;
+  const handOvers = slotHandOversMs(deploy);
+  const handOverStats = spread(handOvers);
+  const byPid = (map: Map<number, number>) => Object.fromEntries([...map].map(([pid, bytes]) => [String(pid), bytes]));
+  const perSecond = (count: number) => count / (waiting.windowMs / 1000);
+  return {
+    run,
+    grapevineTag,
+    ansibleTag,
+    deployId: deploy.id,
+    wallMs: timed.wallMs,
+    perHostWorkMs: work,
+    perHostWorkMaxMs: Math.max(...works),
+    gossipMs: gossip,
+    waves,
+    idealMs,
+    overheadMs,
+    overheadPct: (overheadMs / idealMs) * 100,
+    handOversMs: handOvers,
+    handOverMedianMs: handOverStats.median,
+    handOverMaxMs: handOverStats.max,
+    redisCommands: Object.fromEntries(timed.commands),
+    redisOrigins: originsRecord(timed.origins),
+    redisPerHostPerDeploy: totalCommands(timed.commands) / size,
+    redisAgentSentPerHostPerDeploy: totalCommands(timed.origins.agents) / size,
+    waitingDeployId: waiting.deployId,
+    waitingWindowMs: waiting.windowMs,
+    waitingCommands: Object.fromEntries(waiting.commands),
+    waitingOrigins: originsRecord(waiting.origins),
+    redisPerWaitingHostPerSec: perSecond(waiting.total) / size,
+    waitingSentPerHostPerSec: median(waiting.rates.map((r) => r.sentPerSec)),
+    waitingAllPerHostPerSec: median(waiting.rates.map((r) => r.allPerSec)),
+    waitingPollPeriodMs: median(waiting.rates.map((r) => r.periodMs)),
+    waitingRates: waiting.rates,
+    redisAgentSentPerWaitingHostPerSec: perSecond(totalCommands(waiting.origins.agents)) / size,
+    redisCoordinatorPerSecWhileWaiting: perSecond(totalCommands(waiting.origins.coordinator)),
+    rssIdle: byPid(timed.rssIdle),
+    rssPeak: byPid(timed.rssPeak),
+    rssIdleMaxBytes: Math.max(...timed.rssIdle.values()),
+    rssPeakMaxBytes: Math.max(...timed.rssPeak.values()),
+    memorySamples: timed.memorySamples,
+    ansibleWallMs,
+    ratio: ansibleWallMs / timed.wallMs,
+    breakdown: phaseBreakdown(deploy, timed.spawnedAt),
+    critical: criticalPath(deploy, timed.spawnedAt, waves),
+    fromTests,
+    deploy,
+  };
+}
+
+function originsRecord(origins: CommandOrigins): Record<keyof CommandOrigins, Record<string, number>> {
+  return {
+    agents: Object.fromEntries(origins.agents),
+    coordinator: Object.fromEntries(origins.coordinator),
+    lua: Object.fromEntries(origins.lua),
+  };
+}

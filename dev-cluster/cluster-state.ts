@@ -1,0 +1,113 @@
+// What a local cluster is made of, kept in <dir>/state.json while it runs: every service's
+// process, every host's address, namespace, agent and Serf agent, so that `dev down`, the
+// tests and a later `dev chaos` can reach each part by its recorded id.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, type StartedProcess } from './local-process.js';
+
+export interface ClusterPorts {
+  coordinator: number;
+  redis: number;
+  registry: number;
+  lb: number;
+  stagingLb: number;
+  serfRpc: number;
+}
+
+export interface DevHostSpec {
+  name: string;
+  env: string;
+}
+
+export interface DevClusterOptions {
+  /** Prefix of every Docker resource and compose project of this cluster. */
+  name: string;
+  dir: string;
+  /** First three octets of the cluster's private /24, e.g. "10.213.0". */
+  subnet: string;
+  hosts: DevHostSpec[];
+  /** `lb` serves production; `stagingLb` serves the staging hosts. */
+  ports: ClusterPorts;
+  /** Seconds the sample app waits before it serves, to make a deploy's progress visible. */
+  startDelay?: number;
+  healthTimeoutMs?: number;
+  /**
+   * Docker's health check of the app, every second with a 1 s timeout unless set, so that
+   * a bad release fails fast; the agents' own probe of the app decides when it is healthy.
+   */
+  healthCheck?: { interval: string; timeout: string };
+  /** Whether a successful staging deploy of the sample app promotes itself to production. */
+  promote?: boolean;
+  logLevel?: string;
+}
+
+export interface DevHostState extends DevHostSpec {
+  address: string;
+  /** The holder container that owns the host's network namespace. */
+  holder: string;
+  /** The holder's main process: its namespace is the host's (`/proc/<pid>/ns/net`). */
+  holderPid: number;
+  netns: string;
+  agent: StartedProcess;
+  agentConfig: string;
+  /** Written by the agent with the id of the Serf agent it runs. */
+  serfPidFile: string;
+  serfConfigFile: string;
+  dir: string;
+  project: string;
+}
+
+export type ServiceName = 'redis' | 'registry' | 'haproxy' | 'coordinator';
+
+export interface DevClusterState {
+  name: string;
+  dir: string;
+  subnet: string;
+  ports: ClusterPorts;
+  network: string;
+  token: string;
+  serfRpcAuth: string;
+  coordinatorUrl: string;
+  lbUrl: string;
+  stagingLbUrl: string;
+  redisUrl: string;
+  registry: string;
+  serfRpc: string;
+  runtimeSocket: string;
+  processes: Partial<Record<ServiceName, StartedProcess>>;
+  hosts: DevHostState[];
+}
+
+/** A port for each of a cluster's services, for clusters (tests, benchmarks) that must not collide with another. */
+export async function freeClusterPorts(): Promise<ClusterPorts> {
+  return {
+    coordinator: await freePort(),
+    redis: await freePort(),
+    registry: await freePort(),
+    lb: await freePort(),
+    stagingLb: await freePort(),
+    serfRpc: await freePort(),
+  };
+}
+
+export function defaultHosts(production: number, staging: number): DevHostSpec[] {
+  return [
+    ...Array.from({ length: production }, (_, i) => ({ name: `h${i + 1}`, env: 'production' })),
+    ...Array.from({ length: staging }, (_, i) => ({ name: `s${i + 1}`, env: 'staging' })),
+  ];
+}
+
+export function gatewayOf(subnet: string): string {
+  return `${subnet}.1`;
+}
+
+export function readClusterState(dir: string): DevClusterState | undefined {
+  const file = join(dir, 'state.json');
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as DevClusterState;
+}
+
+/** Written after every part that starts, so a crash mid-way leaves a state `dev down` can clean up. */
+export function saveClusterState(state: DevClusterState): void {
+  writeFileSync(join(state.dir, 'state.json'), JSON.stringify(state, null, 2), { mode: 0o600 });
+}

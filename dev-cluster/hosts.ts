@@ -1,0 +1,139 @@
+// One host of the local cluster: a holder container that owns the host's network
+// namespace and address, the app's compose file (its containers join that namespace),
+// and the Grapevine agent, which runs inside the namespace and starts its Serf agent.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import type { ClusterContainers } from '../shared/docker/cluster-containers.js';
+import { gatewayOf, type DevClusterOptions, type DevClusterState, type DevHostSpec, type DevHostState } from './cluster-state.js';
+import { startDetached, stopProcess, type StartedProcess } from './local-process.js';
+import { APP_PORT, BASE_IMAGE, CLI, SAMPLE_ROLE, backendFor } from './sample-app.js';
+
+/**
+ * The agent is a long-lived, mostly idle process that allocates little: a 1 MB young
+ * generation instead of V8's default 16 MB keeps about 13 MB off each host's resident
+ * memory. The systemd unit sets the same through NODE_OPTIONS.
+ */
+export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1'];
+const AGENT_STOP_GRACE_MS = 8_000;
+const SERF_STOP_GRACE_MS = 3_000;
+
+/** Label on every container of a cluster, holders and apps, so `down` finds them all. */
+export const CLUSTER_LABEL = 'grapevine.dev';
+
+export async function startHost(
+  containers: ClusterContainers,
+  state: DevClusterState,
+  options: DevClusterOptions,
+  spec: DevHostSpec,
+  address: string,
+): Promise<DevHostState> {
+  const dir = join(state.dir, 'hosts', spec.name);
+  mkdirSync(dir, { recursive: true });
+  const holder = `${state.name}-${spec.name}`;
+  const project = `${state.name}-${spec.name}-${SAMPLE_ROLE}`;
+  const { pid } = await containers.runHolder({
+    name: holder,
+    hostname: spec.name,
+    image: BASE_IMAGE,
+    network: state.network,
+    ip: address,
+    labels: { [CLUSTER_LABEL]: state.name },
+  });
+  const composeFile = join(dir, 'compose.yml');
+  writeFileSync(composeFile, toYaml(composeFor(state, options, spec, holder)));
+  const agentConfig = join(dir, 'agent.yml');
+  writeFileSync(agentConfig, toYaml(agentConfigFor(state, options, spec, { address, dir, composeFile, project })), { mode: 0o600 });
+  const host: Omit<DevHostState, 'agent'> = {
+    ...spec,
+    address,
+    holder,
+    holderPid: pid,
+    netns: `/proc/${pid}/ns/net`,
+    agentConfig,
+    serfPidFile: join(dir, 'serf', 'serf.pid'),
+    serfConfigFile: join(dir, 'serf', 'serf.json'),
+    dir,
+    project,
+  };
+  return { ...host, agent: startAgent(host) };
+}
+
+/** Starts the host's agent inside the host's namespace; also what restarts an agent that was stopped. */
+export function startAgent(host: Omit<DevHostState, 'agent'>): StartedProcess {
+  return startDetached(
+    'nsenter',
+    [`--net=${host.netns}`, '--', process.execPath, ...AGENT_NODE_FLAGS, CLI, 'agent', '--config', host.agentConfig],
+    join(host.dir, 'agent.log'),
+    host.agentConfig,
+  );
+}
+
+/** The Serf agent the host's agent started, by the id the agent recorded; undefined when there is none. */
+export function serfAgentOf(host: DevHostState): StartedProcess | undefined {
+  if (!existsSync(host.serfPidFile)) return undefined;
+  const pid = Number(readFileSync(host.serfPidFile, 'utf8'));
+  return pid > 0 ? { pid, marker: host.serfConfigFile } : undefined;
+}
+
+export async function stopHostProcesses(host: DevHostState): Promise<void> {
+  await stopProcess(host.agent, AGENT_STOP_GRACE_MS);
+  // An agent killed without warning leaves its Serf agent behind; end it by its recorded id.
+  const serf = serfAgentOf(host);
+  if (serf) await stopProcess(serf, SERF_STOP_GRACE_MS);
+}
+
+function composeFor(state: DevClusterState, options: DevClusterOptions, spec: DevHostSpec, holder: string): unknown {
+  return {
+    services: {
+      app: {
+        image: '${GRAPEVINE_IMAGE:?set by the grapevine agent}',
+        network_mode: `container:${holder}`,
+        environment: { HOST_NAME: spec.name, START_DELAY: String(options.startDelay ?? 0) },
+        healthcheck: {
+          test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${APP_PORT}/healthz`],
+          interval: options.healthCheck?.interval ?? '1s',
+          timeout: options.healthCheck?.timeout ?? '1s',
+          retries: 2,
+        },
+        stop_grace_period: '2s',
+        labels: { [CLUSTER_LABEL]: state.name },
+      },
+    },
+  };
+}
+
+function agentConfigFor(
+  state: DevClusterState,
+  options: DevClusterOptions,
+  spec: DevHostSpec,
+  where: { address: string; dir: string; composeFile: string; project: string },
+): unknown {
+  return {
+    node: spec.name,
+    env: spec.env,
+    roles: {
+      [SAMPLE_ROLE]: {
+        compose: where.composeFile,
+        service: 'app',
+        project: where.project,
+        healthTimeoutMs: options.healthTimeoutMs ?? 60_000,
+        // The agent shares the app's network namespace, so the app answers on loopback.
+        healthUrl: `http://127.0.0.1:${APP_PORT}/healthz`,
+        lb: { backend: backendFor(spec.env), address: `${where.address}:${APP_PORT}` },
+      },
+    },
+    serf: {
+      bind: `${where.address}:7946`,
+      rpc: '127.0.0.1:7373',
+      join: [`${gatewayOf(state.subnet)}:7946`],
+      rpcAuth: state.serfRpcAuth,
+      dataDir: join(where.dir, 'serf'),
+    },
+    redis: state.redisUrl,
+    coordinator: { url: state.coordinatorUrl, token: state.token },
+    loadBalancer: { runtimeApi: `unix:${state.runtimeSocket}`, drainTimeoutMs: 2_000 },
+    eventPipe: join(where.dir, 'events.pipe'),
+    logLevel: options.logLevel ?? 'info',
+  };
+}

@@ -1,0 +1,84 @@
+// The cluster's shared services, each a local process started from a config file in the
+// cluster's dir: Redis, the registry, HAProxy and the coordinator. Each start function can
+// be called again on a stopped service (a later `dev chaos restart-redis` does that).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { stringify as toYaml } from 'yaml';
+import { haproxyConfig } from '../shared/haproxy/haproxy-config.js';
+import { pollUntil } from '../shared/contract/waiting.js';
+import { gatewayOf, type DevClusterState } from './cluster-state.js';
+import { startDetached, type StartedProcess } from './local-process.js';
+import { CLI, SAMPLE_ROLE, backendFor } from './sample-app.js';
+
+const START_TIMEOUT_MS = 15_000;
+const COORDINATOR_START_TIMEOUT_MS = 30_000;
+
+export function startRedis(state: DevClusterState): StartedProcess {
+  const port = state.ports.redis;
+  const dir = join(state.dir, 'redis');
+  mkdirSync(dir, { recursive: true });
+  return startDetached(
+    'redis-server',
+    ['--bind', `127.0.0.1 ${gatewayOf(state.subnet)}`, '--port', String(port), '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', dir],
+    join(state.dir, 'redis.log'),
+    `:${port}`,
+  );
+}
+
+export async function untilRedisAnswers(state: DevClusterState): Promise<void> {
+  const ping = async () => ((await execa('redis-cli', ['-p', String(state.ports.redis), 'ping'], { stdin: 'ignore' })).stdout === 'PONG' ? true : undefined);
+  await pollUntil('redis', ping, { timeoutMs: START_TIMEOUT_MS });
+}
+
+export function startRegistry(state: DevClusterState): StartedProcess {
+  const config = join(state.dir, 'registry.yml');
+  writeFileSync(
+    config,
+    toYaml({ version: 0.1, log: { level: 'warn' }, storage: { filesystem: { rootdirectory: join(state.dir, 'registry') } }, http: { addr: state.registry } }),
+  );
+  return startDetached('docker-registry', ['serve', config], join(state.dir, 'registry.log'), config);
+}
+
+export async function untilRegistryAnswers(state: DevClusterState): Promise<void> {
+  await pollUntil('the registry', async () => ((await fetch(`http://${state.registry}/v2/`)).ok ? true : undefined), { timeoutMs: START_TIMEOUT_MS });
+}
+
+/** One frontend per environment, each on its own backend, as each would have its own load balancer. */
+export function startHaproxy(state: DevClusterState): StartedProcess {
+  const config = join(state.dir, 'haproxy.cfg');
+  writeFileSync(
+    config,
+    haproxyConfig({
+      frontendBind: `127.0.0.1:${state.ports.lb}`,
+      backends: [backendFor('production'), backendFor('staging')],
+      runtimeSocket: state.runtimeSocket,
+      extraFrontends: [{ bind: `127.0.0.1:${state.ports.stagingLb}`, backend: backendFor('staging') }],
+    }),
+  );
+  return startDetached('haproxy', ['-f', config, '-db'], join(state.dir, 'haproxy.log'), config);
+}
+
+export function startCoordinator(state: DevClusterState, options: { promote: boolean; logLevel: string }): StartedProcess {
+  const gateway = gatewayOf(state.subnet);
+  const config = join(state.dir, 'coordinator.yml');
+  writeFileSync(
+    config,
+    toYaml({
+      listen: { host: gateway, port: state.ports.coordinator },
+      redis: state.redisUrl,
+      token: state.token,
+      registry: state.registry,
+      serf: { bind: `${gateway}:7946`, rpc: state.serfRpc, rpcAuth: state.serfRpcAuth, dataDir: join(state.dir, 'coordinator-serf') },
+      promote: options.promote ? { [SAMPLE_ROLE]: { from: 'staging', to: 'production' } } : {},
+      logLevel: options.logLevel,
+    }),
+    { mode: 0o600 },
+  );
+  return startDetached(process.execPath, [CLI, 'coordinator', '--config', config], join(state.dir, 'coordinator.log'), config);
+}
+
+export async function untilCoordinatorAnswers(state: DevClusterState): Promise<void> {
+  const healthy = async () => ((await fetch(`${state.coordinatorUrl}/healthz`)).ok ? true : undefined);
+  await pollUntil('the coordinator', healthy, { timeoutMs: COORDINATOR_START_TIMEOUT_MS });
+}
