@@ -88,22 +88,27 @@ export class ReportRecorder {
     const { store, fleet } = this.#deps;
     const { role, env, tag } = stored.record;
     const mark = await fleet.brokenMark({ role, env }, tag);
-    const first = failureOf(mark, stored) ?? { host: report.host, error: report.error ?? 'no error given', at };
-    const release = await store.markReleaseBroken(role, tag, { reason: `host ${first.host} failed: ${first.error}`, by: first.host, at: first.at });
+    const candidate = failureOf(mark, stored) ?? { host: report.host, error: report.error ?? 'no error given', at };
+    const release = await store.markReleaseBroken(role, tag, { reason: `host ${candidate.host} failed: ${candidate.error}`, by: candidate.host, at: candidate.at });
+    // The release's first mark stays: an earlier report (or an operator) may have set it.
+    const broken = release?.broken;
+    const first = broken && broken.by !== candidate.host ? { host: broken.by, error: unprefixed(broken.reason, `host ${broken.by} failed: `) } : candidate;
     log.warn({ error: report.error, firstFailed: first.host }, 'host failed; release marked broken');
     // The report is stored either way, so a failure here must not make the agent resend it.
     await stopRollouts({ fleet, store, logger: log }, role, tag, `${first.host}: ${first.error}`).catch((error: unknown) =>
       log.error({ err: error }, 'could not stop the rollouts of the broken release in other environments'),
     );
-    return release?.broken?.by ?? first.host;
+    return first.host;
   }
 }
 
 /** The failure a fleet mark records, when a host of this deploy set it (not the coordinator or an operator). */
 function failureOf(mark: BrokenMark | null, { record, hosts }: StoredReport): FirstFailure | undefined {
   if (!mark || !(record.targets?.includes(mark.by) || Object.hasOwn(hosts, mark.by))) return undefined;
-  // Agents write `<host>: <why>`; the release's mark says the host on its own.
-  const prefix = `${mark.by}: `;
-  const error = mark.reason.startsWith(prefix) ? mark.reason.slice(prefix.length) : mark.reason;
-  return { host: mark.by, error, at: mark.at };
+  // Agents write `<host>: <why>`; the release's mark names the host on its own.
+  return { host: mark.by, error: unprefixed(mark.reason, `${mark.by}: `), at: mark.at };
+}
+
+function unprefixed(text: string, prefix: string): string {
+  return text.startsWith(prefix) ? text.slice(prefix.length) : text;
 }

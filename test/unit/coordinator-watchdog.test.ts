@@ -1,0 +1,133 @@
+// The watchdog on an in-memory store with a stand-in member list: hosts Serf reports gone
+// are counted out through the same report path as agents' reports, and deploys past their
+// deadline fail.
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { DeployWatchdog } from '../../coordinator/watchdog.js';
+import { RecordingFleet } from '../fixtures/coordinator-fakes.js';
+import { CoordinatorHarness } from '../fixtures/coordinator-harness.js';
+import { InMemoryDeployStore } from '../fixtures/in-memory-deploy-store.js';
+
+const DEADLINE_MS = 10 * 60_000;
+const group = { role: 'web', env: 'production' };
+
+let store: InMemoryDeployStore;
+let fleet: RecordingFleet;
+let coordinator: CoordinatorHarness;
+let watchdog: DeployWatchdog;
+
+beforeEach(async () => {
+  store = new InMemoryDeployStore();
+  coordinator = new CoordinatorHarness({ store, fleet: (fleet = new RecordingFleet()) });
+  watchdog = coordinator.watchdog(DEADLINE_MS);
+  await coordinator.publish('web', 'v1');
+});
+
+describe('lost hosts', () => {
+  it('counts out a failed host: its slots freed, the counter decremented, a lost report kept with its last steps', async () => {
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    await fleet.initRemaining(group, id, 3);
+    await coordinator.report(id, 'h1', 'deploying', { counted: 3, slot: 1, steps: [{ step: 'received', at: 1 }, { step: 'slot', at: 2 }] });
+    fleet.slotsHeld.set('web/production/h1', [1]);
+    coordinator.members.setStatus('h1', 'failed');
+
+    expect(await watchdog.tick()).toEqual({ checked: 1, lost: [`${id}/h1`], timedOut: [] });
+    expect(fleet.slotsHeld.size).toBe(0);
+    const lost = (await coordinator.getDeploy(id)).hosts.h1;
+    expect(lost).toMatchObject({ state: 'lost', error: 'Serf reports the host failed', slot: 1, counted: 3, remaining: 2, endedAt: expect.any(Number) });
+    expect(lost?.steps.map((s) => s.step)).toEqual(['received', 'slot']);
+    expect((await watchdog.tick()).lost).toEqual([]);
+
+    await coordinator.report(id, 'h2', 'succeeded', { counted: 3, remaining: await fleet.finishHost(group, id, 'h2') });
+    expect((await coordinator.report(id, 'h3', 'succeeded', { counted: 3, remaining: await fleet.finishHost(group, id, 'h3') })).body).toEqual({ status: 'partial' });
+    expect(await coordinator.getDeploy(id)).toMatchObject({ status: 'partial', reason: 'hosts lost: h1' });
+  });
+
+  it('ends the deploy itself when the last hosts are lost or no longer listed, counting from the targets when no agent did', async () => {
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    coordinator.members.setStatus('h2', 'left');
+    coordinator.members.list.delete('h3');
+    coordinator.members.list.delete('h1');
+    coordinator.members.add('production', ['h9']);
+
+    expect((await watchdog.tick()).lost.sort()).toEqual([`${id}/h1`, `${id}/h2`, `${id}/h3`]);
+    const ended = await coordinator.getDeploy(id);
+    expect(ended).toMatchObject({ status: 'partial', reason: 'hosts lost: h1, h2, h3' });
+    expect(ended.hosts.h2).toMatchObject({ state: 'lost', error: 'Serf reports the host left', remaining: 1 });
+    expect(ended.hosts.h3).toMatchObject({ state: 'lost', error: 'Serf no longer lists the host', steps: [] });
+    expect(await store.inProgressDeployIds(10)).toEqual([]);
+  });
+
+  it('does not overwrite the end a host reported itself', async () => {
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    await coordinator.report(id, 'h1', 'succeeded', { counted: 3, remaining: 2 });
+    coordinator.members.setStatus('h1', 'failed');
+    expect((await watchdog.tick()).lost).toEqual([]);
+    expect((await coordinator.getDeploy(id)).hosts.h1?.state).toBe('succeeded');
+    // The store holds back a lost report that comes too late, whoever sends it.
+    expect(await store.applyLostReport(id, { host: 'h1', state: 'lost', steps: [] })).toMatchObject({ applied: false });
+  });
+
+  it('ends a deploy with a failed host as failed, naming the host that failed first', async () => {
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    await fleet.initRemaining(group, id, 3);
+    fleet.markAs('h3', group, 'v1', 'health: exited (1)');
+    await coordinator.report(id, 'h2', 'failed', { counted: 3, remaining: await fleet.finishHost(group, id, 'h2'), error: 'health: exited (2)' });
+    await coordinator.report(id, 'h3', 'failed', { counted: 3, remaining: await fleet.finishHost(group, id, 'h3'), error: 'health: exited (1)' });
+    coordinator.members.setStatus('h1', 'failed');
+    expect((await watchdog.tick()).lost).toEqual([`${id}/h1`]);
+    expect(await coordinator.getDeploy(id)).toMatchObject({ status: 'failed', reason: 'host h3 failed: health: exited (1) (and 1 more hosts failed)' });
+  });
+
+  it('declares nobody lost while Serf cannot be asked or lists nobody, and keeps ticking', async () => {
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    coordinator.members.setStatus('h1', 'failed');
+    coordinator.members.failWith = 'serf agent not running';
+    expect(await watchdog.tick()).toEqual({ checked: 1, lost: [], timedOut: [] });
+    coordinator.members.failWith = undefined;
+    const everyone = [...coordinator.members.list.values()];
+    coordinator.members.list.clear();
+    expect((await watchdog.tick()).lost).toEqual([]);
+    for (const member of everyone) coordinator.members.list.set(member.name, member);
+    expect((await coordinator.getDeploy(id)).hosts).toEqual({});
+    expect((await watchdog.tick()).lost).toEqual([`${id}/h1`]);
+  });
+});
+
+describe('the deadline', () => {
+  it('fails a deploy still in progress, naming the hosts that did not finish; a later report keeps the outcome', async () => {
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    await coordinator.report(id, 'h1', 'succeeded', { counted: 3, remaining: 2 });
+    await coordinator.report(id, 'h2', 'deploying', { counted: 3, slot: 1 });
+    expect((await watchdog.tick()).timedOut).toEqual([]);
+
+    coordinator.clock += DEADLINE_MS;
+    expect((await watchdog.tick()).timedOut).toEqual([id]);
+    expect(await coordinator.getDeploy(id)).toMatchObject({ status: 'failed', reason: 'did not finish within 600 s; hosts not finished: h2, h3' });
+    expect(await watchdog.tick()).toEqual({ checked: 0, lost: [], timedOut: [] });
+    expect((await coordinator.report(id, 'h2', 'succeeded', { counted: 3, remaining: 1 })).body).toEqual({ status: 'failed' });
+  });
+
+  it('says so when every host ended but the count never reached zero', async () => {
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    for (const host of ['h1', 'h2', 'h3']) await coordinator.report(id, host, 'succeeded', { counted: 3, remaining: 1 });
+    coordinator.clock += DEADLINE_MS;
+    await watchdog.tick();
+    expect((await coordinator.getDeploy(id)).reason).toBe('did not finish within 600 s; every host reported an end but the remaining-hosts count never reached zero');
+  });
+});
+
+describe('a failing store', () => {
+  it('logs and survives a failed tick, and checks each deploy on its own', async () => {
+    const first = await coordinator.deploy('web', 'production', 'v1');
+    store.failures.set('inProgressDeployIds', new Error('boom'));
+    expect(await watchdog.tick()).toEqual({ checked: 0, lost: [], timedOut: [] });
+    store.failures.clear();
+
+    const second = await coordinator.deploy('web', 'production', 'v1');
+    coordinator.members.setStatus('h1', 'failed');
+    store.failures.set('applyLostReport', new Error('lost report refused'));
+    expect(await watchdog.tick()).toEqual({ checked: 2, lost: [], timedOut: [] });
+    store.failures.clear();
+    expect((await watchdog.tick()).lost.sort()).toEqual([`${first.id}/h1`, `${second.id}/h1`].sort());
+  });
+});
