@@ -4,12 +4,14 @@
 const group = (role: string, env: string) => `gv:{${role}:${env}}`;
 
 export const redisKeys = {
-  /** Prefix of the slot locks; slot n is `${slotPrefix}${n}`. */
-  slotPrefix: (role: string, env: string) => `${group(role, env)}:lock:`,
-  slot: (role: string, env: string, n: number) => `${group(role, env)}:lock:${n}`,
+  /** Slot lock n (1..k); `'*'` gives the SCAN pattern of every slot of the group. */
+  slot: (role: string, env: string, n: number | '*') => `${group(role, env)}:lock:${n}`,
   /** Sorted set of waiting hosts' tokens, oldest first: a released slot wakes the head. */
   waiters: (role: string, env: string) => `${group(role, env)}:waiters`,
-  /** List a waiting host blocks on; the releaser pushes to it. */
+  /**
+   * List a waiting host blocks on; whoever wakes it pushes to it. The waker reads the
+   * waiter's token from the waiters set and names this key in its script's KEYS.
+   */
   wake: (role: string, env: string, token: string) => `${group(role, env)}:wake:${token}`,
   remaining: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:remaining`,
   finishedHosts: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:done`,

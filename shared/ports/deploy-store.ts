@@ -19,7 +19,11 @@ export interface StoredReport {
   /** False when a `lost` report was held back (the deploy had ended, or the host had reported an end itself). */
   applied: boolean;
   record: DeployRecord;
-  /** Every host's latest report, this one included. */
+  /**
+   * Every host's latest report, this one included, whenever the deploy is counted down and
+   * still in progress (all deployOutcome reads); otherwise at least this host's stored one,
+   * so a report need not read the whole fleet's until it can end the deploy.
+   */
   hosts: Record<string, HostReport>;
   /** Whether some host's count of the hosts still to finish has reached zero. */
   countedDown: boolean;

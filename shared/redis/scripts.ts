@@ -1,28 +1,40 @@
-// Loads the lock scripts from ./lua, registers them on an ioredis client and turns
-// their numeric replies into typed outcomes. The only place that knows the codes.
+// The one way Grapevine runs Lua on Redis: every script in ./lua is read once, registered
+// once per client, run with its keys in KEYS, and its reply turned into a typed outcome
+// (or a typed error) by one mapping. The only place that knows the reply codes.
 
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { ClientContext, Redis, Result } from 'ioredis';
 import { ConflictError, GrapevineError, UnreachableError, errorMessage } from '../contract/errors.js';
 
-/** A wake list outlives the gap between a waiter's queueing and its BLPOP, and no more. */
-const WAKE_TTL_MS = 30_000;
-/** Renewed on every arrival; clears the set of a quiet group. A waiter that finds the set gone joins again on its next poll. */
-const WAITERS_TTL_MS = 60 * 60 * 1000;
-
+/** Script name -> file; `-N` in a file name is its fixed key count, none means the caller's keys vary. */
 const scriptFiles = {
   acquireSlot: 'acquire-slot.lua',
-  releaseSlot: 'release-slot-2.lua',
+  releaseSlot: 'release-slot-3.lua',
   renewSlot: 'renew-slot-1.lua',
-  wakeNext: 'wake-next-2.lua',
-  markBroken: 'mark-broken-2.lua',
+  wakeHead: 'wake-head-2.lua',
+  leaveQueue: 'leave-queue-3.lua',
+  markBroken: 'mark-broken.lua',
   finishHost: 'finish-host-2.lua',
+  applyReport: 'apply-report-2.lua',
+  finishDeploy: 'finish-deploy-2.lua',
+  markReleaseBroken: 'mark-release-broken-1.lua',
+  annotateDeploy: 'annotate-deploy-1.lua',
 } as const;
 
-type ScriptName = keyof typeof scriptFiles;
+export type ScriptName = keyof typeof scriptFiles;
+type ScriptArg = string | number;
+type ScriptCommands<Context extends ClientContext> = {
+  [S in ScriptName as `gv_${S}`]: (...args: ScriptArg[]) => Result<unknown, Context>;
+};
+
+// defineCommand adds one method per script; this tells the compiler about them.
+declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> extends ScriptCommands<Context> {}
+}
 
 interface LoadedScript {
-  command: string;
+  file: string;
   lua: string;
   /** Fixed key count from the file name; undefined means the caller passes numkeys. */
   numberOfKeys: number | undefined;
@@ -32,55 +44,104 @@ const loaded = Object.fromEntries(
   Object.entries(scriptFiles).map(([name, file]) => {
     const lua = readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
     const keys = /-(\d+)\.lua$/.exec(file)?.[1];
-    const script: LoadedScript = { command: `gv_${name}`, lua, numberOfKeys: keys === undefined ? undefined : Number(keys) };
-    return [name, script];
+    return [name, { file, lua, numberOfKeys: keys === undefined ? undefined : Number(keys) }];
   }),
 ) as Record<ScriptName, LoadedScript>;
 
-/** What each script's reply means. */
-interface ScriptOutcomes {
+/** What a wake-up attempt came to: the head woken, nobody waiting, or a head other than the one the caller read. */
+export type WakeOutcome = 'woke' | 'nobody' | 'head-changed';
+
+/** What each script's reply means. Records come back as the JSON Redis holds; the caller parses them with its schema. */
+export interface ScriptOutcomes {
   acquireSlot: { kind: 'acquired'; slot: number } | { kind: 'queued' } | { kind: 'broken' };
-  releaseSlot: 'released' | 'not-held';
+  releaseSlot: { released: false } | { released: true; wake: WakeOutcome };
   renewSlot: 'renewed' | 'not-held';
-  wakeNext: 'woke' | 'none';
-  markBroken: { woken: number };
+  wakeHead: WakeOutcome;
+  leaveQueue: { owed: false } | { owed: true; wake: WakeOutcome };
+  markBroken: { woken: number; unread: number };
   /** Hosts still to finish. */
   finishHost: number;
+  applyReport: { applied: boolean; record: string; countedDown: boolean; hosts: Record<string, string> } | undefined;
+  finishDeploy: { finished: boolean; record: string } | undefined;
+  markReleaseBroken: { marked: boolean; release: string } | undefined;
+  annotateDeploy: string | undefined;
 }
 
-/** Maps a script's numeric reply to its outcome; a code the script never returns is a bug, not a state. */
-function interpretReply<S extends ScriptName>(script: S, reply: unknown): ScriptOutcomes[S] {
-  if (typeof reply !== 'number' || !Number.isInteger(reply)) {
-    throw new GrapevineError('redis_unexpected_reply', `${scriptFiles[script]} replied ${JSON.stringify(reply)}`);
-  }
-  const code = reply;
-  const outcome = ((): ScriptOutcomes[ScriptName] | undefined => {
+/** wake-head-2.lua's codes; release-slot-3.lua and leave-queue-3.lua reply with the same outcomes as 1, 2, 3. */
+const WAKES: Record<number, WakeOutcome> = { 0: 'nobody', 1: 'woke', [-1]: 'head-changed' };
+const WAKES_AFTER: Record<number, WakeOutcome> = { 1: 'nobody', 2: 'woke', 3: 'head-changed' };
+/** A code the script never returns. */
+const UNKNOWN = Symbol('unknown code');
+
+/**
+ * The one mapping from a script's reply to its outcome. A code the script never returns
+ * is a bug, not a state; a record the script could not decode is store_corrupt.
+ * `subject` names what the call was about (a deploy, a release) in errors.
+ */
+function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject: string): ScriptOutcomes[S] {
+  const file = scriptFiles[script];
+  const unexpected = () => new GrapevineError('redis_unexpected_reply', `${file} replied ${JSON.stringify(reply)}`);
+  const corrupt = (what: string) => new GrapevineError('store_corrupt', `${what} of ${subject} in Redis is not JSON`);
+  const parts = Array.isArray(reply) ? (reply as unknown[]) : [reply];
+  const code = parts[0];
+  if (typeof code !== 'number' || !Number.isInteger(code)) throw unexpected();
+  const text = (i: number): string => {
+    const value = parts[i];
+    if (typeof value !== 'string') throw unexpected();
+    return value;
+  };
+
+  const outcome = ((): ScriptOutcomes[ScriptName] | typeof UNKNOWN => {
     switch (script) {
       case 'acquireSlot':
         if (code > 0) return { kind: 'acquired', slot: code };
-        if (code === 0) return { kind: 'queued' };
-        if (code === -1) return { kind: 'broken' };
-        return undefined;
-      case 'releaseSlot':
-        return code === 1 ? 'released' : code === 0 ? 'not-held' : undefined;
+        return code === 0 ? { kind: 'queued' } : code === -1 ? { kind: 'broken' } : UNKNOWN;
+      case 'releaseSlot': {
+        const wake = WAKES_AFTER[code];
+        return code === 0 ? { released: false } : wake ? { released: true, wake } : UNKNOWN;
+      }
       case 'renewSlot':
-        return code === 1 ? 'renewed' : code === 0 ? 'not-held' : undefined;
-      case 'wakeNext':
-        return code === 1 ? 'woke' : code === 0 ? 'none' : undefined;
-      case 'markBroken':
-        return code >= 0 ? { woken: code } : undefined;
+        return code === 1 ? 'renewed' : code === 0 ? 'not-held' : UNKNOWN;
+      case 'wakeHead':
+        return WAKES[code] ?? UNKNOWN;
+      case 'leaveQueue': {
+        const wake = WAKES_AFTER[code];
+        return code === 0 ? { owed: false } : wake ? { owed: true, wake } : UNKNOWN;
+      }
+      case 'markBroken': {
+        const unread = parts[1];
+        return code >= 0 && typeof unread === 'number' ? { woken: code, unread } : UNKNOWN;
+      }
       case 'finishHost':
         if (code >= 0) return code;
-        if (code === -1) {
-          throw new ConflictError('deploy_counter_missing', 'the deploy has no remaining-hosts counter (never initialised, or expired)');
-        }
-        return undefined;
+        if (code === -1) throw new ConflictError('deploy_counter_missing', `${subject} has no remaining-hosts counter (never initialised, or expired)`);
+        return UNKNOWN;
+      case 'applyReport': {
+        if (code === 0) return undefined;
+        if (code === -1) throw corrupt('the record');
+        if (code === -2) throw corrupt("the host's stored report");
+        const flat = parts[3];
+        if ((code !== 1 && code !== 2) || !Array.isArray(flat) || !flat.every((item) => typeof item === 'string')) return UNKNOWN;
+        const hosts: Record<string, string> = {};
+        for (let i = 0; i + 1 < flat.length; i += 2) hosts[flat[i] as string] = flat[i + 1] as string;
+        return { applied: code === 1, record: text(1), countedDown: parts[2] === 1, hosts };
+      }
+      case 'finishDeploy':
+        if (code === 0) return undefined;
+        if (code === -1) throw corrupt('the record');
+        return code === 1 || code === 2 ? { finished: code === 1, record: text(1) } : UNKNOWN;
+      case 'markReleaseBroken':
+        if (code === 0) return undefined;
+        if (code === -1) throw corrupt('the record');
+        return code === 1 || code === 2 ? { marked: code === 1, release: text(1) } : UNKNOWN;
+      case 'annotateDeploy':
+        if (code === 0) return undefined;
+        if (code === -1) throw corrupt('the record');
+        return code === 1 ? text(1) : UNKNOWN;
     }
-    return undefined;
+    return UNKNOWN;
   })();
-  if (outcome === undefined) {
-    throw new GrapevineError('redis_unexpected_reply', `${scriptFiles[script]} returned unknown code ${code}`);
-  }
+  if (outcome === UNKNOWN) throw unexpected();
   return outcome as ScriptOutcomes[S];
 }
 
@@ -93,70 +154,46 @@ export function redisFailure(error: unknown, what: string): GrapevineError {
   return new UnreachableError(`${what}: Redis did not answer (${errorMessage(error)})`, { cause: error });
 }
 
-type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
+/** Runs one ioredis call; whatever it throws reaches the caller as a GrapevineError naming `what`. */
+export async function callRedis<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw redisFailure(error, what);
+  }
+}
 
-const registered = new WeakMap<Redis, LockScripts>();
+const registered = new WeakMap<Redis, RedisScripts>();
 
-/** The lock scripts bound to one client; every method returns the interpreted outcome or throws a GrapevineError. */
-export class LockScripts {
+/** Every script bound to one client; `run` returns the interpreted outcome or throws a GrapevineError. */
+export class RedisScripts {
   /** One registration per client, however many adapters share it. */
-  static for(redis: Redis): LockScripts {
+  static for(redis: Redis): RedisScripts {
     let scripts = registered.get(redis);
     if (!scripts) {
-      scripts = new LockScripts(redis);
+      scripts = new RedisScripts(redis);
       registered.set(redis, scripts);
     }
     return scripts;
   }
 
   private constructor(private readonly redis: Redis) {
-    for (const script of Object.values(loaded)) {
-      redis.defineCommand(script.command, { lua: script.lua, numberOfKeys: script.numberOfKeys });
+    for (const [name, script] of Object.entries(loaded)) {
+      redis.defineCommand(`gv_${name}`, { lua: script.lua, numberOfKeys: script.numberOfKeys });
     }
-  }
-
-  acquireSlot(keys: { broken: string; waiters: string; slots: readonly string[] }, token: string, ttlMs: number, score: string) {
-    const all = [keys.broken, keys.waiters, ...keys.slots];
-    return this.run('acquireSlot', [all.length, ...all, token, ttlMs, score, WAITERS_TTL_MS]);
-  }
-
-  releaseSlot(keys: { slot: string; waiters: string }, token: string, wakePrefix: string) {
-    return this.run('releaseSlot', [keys.slot, keys.waiters, token, wakePrefix, WAKE_TTL_MS]);
-  }
-
-  renewSlot(slotKey: string, token: string, ttlMs: number) {
-    return this.run('renewSlot', [slotKey, token, ttlMs]);
-  }
-
-  wakeNext(keys: { waiters: string; ownWake: string }, token: string, wakePrefix: string) {
-    return this.run('wakeNext', [keys.waiters, keys.ownWake, token, wakePrefix, WAKE_TTL_MS]);
-  }
-
-  markBroken(keys: { broken: string; waiters: string }, mark: string, wakePrefix: string) {
-    return this.run('markBroken', [keys.broken, keys.waiters, mark, wakePrefix, WAKE_TTL_MS]);
-  }
-
-  finishHost(keys: { remaining: string; finished: string }, host: string) {
-    return this.run('finishHost', [keys.remaining, keys.finished, host]);
   }
 
   /**
-   * ARGV that names keys (the wake prefix) is not rewritten by ioredis, so it must
-   * carry the client's key prefix itself.
+   * Runs `script` with `keys` as KEYS and `args` as ARGV. Every key the script touches is
+   * in `keys`, so a client's keyPrefix (and Redis Cluster's slot check) covers them all.
    */
-  argKey(key: string): string {
-    return `${this.redis.options.keyPrefix ?? ''}${key}`;
-  }
-
-  private async run<S extends ScriptName>(script: S, args: (string | number)[]): Promise<ScriptOutcomes[S]> {
-    const command = (this.redis as unknown as Record<string, ScriptCommand>)[loaded[script].command];
-    if (!command) throw new GrapevineError('redis_script_missing', `${scriptFiles[script]} is not registered`);
-    let reply: unknown;
-    try {
-      reply = await command.apply(this.redis, args);
-    } catch (error) {
-      throw redisFailure(error, scriptFiles[script]);
+  async run<S extends ScriptName>(script: S, keys: readonly string[], args: readonly ScriptArg[], subject: string = scriptFiles[script]): Promise<ScriptOutcomes[S]> {
+    const { file, numberOfKeys } = loaded[script];
+    if (numberOfKeys !== undefined && keys.length !== numberOfKeys) {
+      throw new GrapevineError('redis_script_keys', `${file} takes ${numberOfKeys} keys, was given ${keys.length}`);
     }
-    return interpretReply(script, reply);
+    const command = this.redis[`gv_${script}`].bind(this.redis);
+    const reply = await callRedis(file, () => (numberOfKeys === undefined ? command(keys.length, ...keys, ...args) : command(...keys, ...args)));
+    return interpretReply(script, reply, subject);
   }
 }

@@ -1,0 +1,39 @@
+--[[
+  Compare-and-delete a slot lock, then wake the longest-waiting host (one, not the herd).
+  The caller read the head of the waiters set just before (ZRANGE 0 0) and names its
+  wake list, so the script touches only declared keys. A head that changed in between
+  is not woken: the caller looks again and wakes the new head with wake-head-2.lua.
+
+  Input:
+    KEYS[1]  slot key
+    KEYS[2]  waiters sorted set of the group
+    KEYS[3]  wake list of the head the caller read (any wake key of the group when it
+             read nobody; then it is not touched)
+
+    ARGV[1]  token of the holder
+    ARGV[2]  token of the head the caller read, or "" for nobody
+    ARGV[3]  wake list TTL in milliseconds
+
+  Output:
+    0  the token did not hold the key: nothing changed
+    1  released; nobody waits
+    2  released; the head was woken (and left the waiters set)
+    3  released; the head is no longer the one the caller read: look again
+]]
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+
+local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if not head[1] then
+  return 1
+end
+if head[1] ~= ARGV[2] then
+  return 3
+end
+redis.call('ZREM', KEYS[2], head[1])
+-- The score travels with the wake-up so a waiter that loses the race keeps its place.
+redis.call('LPUSH', KEYS[3], head[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return 2
