@@ -1,13 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
 // Integration and e2e tests start real Redis, Serf, HAProxy and Docker containers;
-// they run one file at a time so they never fight over the machine's two cores.
+// they run one file at a time so they never fight over the machine's two cores. The
+// integration project's Redis, HAProxy and registry are docker-compose.test.yml, brought up
+// once per run by its global setup; unit tests need no Docker.
 export default defineConfig({
   test: {
     fileParallelism: false,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 120_000 } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/setup/test-infra.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 600_000 } },
     ],
   },
