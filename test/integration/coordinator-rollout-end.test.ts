@@ -1,39 +1,30 @@
-// A bad release stops itself and every deploy ends: mark-broken and failed reports stop
-// rollouts in every environment, rollback, staging-to-production promotion, and the
-// watchdog that counts out lost hosts and fails deploys past their deadline. Real Redis,
-// real slot locks and fleet state; Serf's member list and the event sender are stand-ins.
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+// A bad release stops itself and every deploy ends, over the real Redis store, slot locks
+// and fleet state: mark-broken and failed reports stop rollouts in every environment, the
+// release and the failed deploy name the first host to fail, and the watchdog counts out
+// lost hosts and fails deploys past their deadline. Serf's side is a stand-in.
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
-import { createApp } from '../../coordinator/app.js';
-import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
-import { DeployWatchdog } from '../../coordinator/watchdog.js';
-import { loadCoordinatorConfig } from '../../shared/contract/config.js';
-import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-client.js';
-import { ConfigError, ConflictError } from '../../shared/contract/errors.js';
-import { brokenMarkReason, RedisFleetState } from '../../shared/redis/fleet-state.js';
+import type { DeployWatchdog } from '../../coordinator/watchdog.js';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import type { Deploy, HostReport } from '../../shared/contract/schemas.js';
-import { ListedMembers, RecordingEvents } from '../fixtures/coordinator-fakes.js';
+import { TIMED_OUT, within } from '../../shared/contract/waiting.js';
+import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
+import { RedisFleetState } from '../../shared/redis/fleet-state.js';
+import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
+import { ListedMembers } from '../fixtures/coordinator-fakes.js';
+import { CoordinatorHarness } from '../fixtures/coordinator-harness.js';
 import { until } from '../fixtures/poll.js';
 import { redisForThisFile } from '../fixtures/redis-server.js';
 
-const TOKEN = 'test-token-0123456789';
 const DEADLINE_MS = 10 * 60_000;
 const logger = pino({ level: 'silent' });
 
 const testRedis = redisForThisFile();
 let redis: Redis;
-let events: RecordingEvents;
-let members: ListedMembers;
 let fleet: RedisFleetState;
-let store: RedisDeployStore;
+let coordinator: CoordinatorHarness;
 let watchdog: DeployWatchdog;
-let clock: number;
-let app: ReturnType<typeof createApp>;
 /** Clients and leases a test opened; closed after it whatever its outcome. */
 const opened: Redis[] = [];
 const leases: RedisSlotLease[] = [];
@@ -41,27 +32,18 @@ const leases: RedisSlotLease[] = [];
 beforeEach(async () => {
   redis = testRedis.client;
   await redis.flushdb();
-  events = new RecordingEvents();
-  members = new ListedMembers();
+  const members = new ListedMembers();
   members.add('production', ['h1', 'h2', 'h3']);
   members.add('staging', ['s1', 's2', 's3']);
-  clock = 1_700_000_000_000;
-  // Every read of the clock moves it on, so records made one after another have distinct times.
-  const now = () => (clock += 1000);
-  store = new RedisDeployStore({ redis, logger });
   fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
-  app = createApp({
-    store,
-    events,
-    membership: members,
+  coordinator = new CoordinatorHarness({
+    store: new RedisDeployStore({ redis, logger }),
     fleet,
+    members,
     promote: { web: { from: 'staging', to: 'production' } },
-    token: TOKEN,
-    registry: '127.0.0.1:5000',
     logger,
-    now,
   });
-  watchdog = new DeployWatchdog({ store, membership: members, fleet, deadlineMs: DEADLINE_MS, logger, now });
+  watchdog = coordinator.watchdog(DEADLINE_MS);
 });
 
 afterEach(async () => {
@@ -70,50 +52,11 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
 });
 
-interface Answer {
-  status: number;
-  body: any;
-}
-
-async function call(method: string, path: string, body?: unknown): Promise<Answer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await app.request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
-
-async function publish(tag: string): Promise<void> {
-  expect((await call('POST', '/v1/releases', { role: 'web', tag })).status).toBe(201);
-}
-
-async function deploy(env: string, tag: string): Promise<Deploy> {
-  const answer = await call('POST', '/v1/deploys', { role: 'web', env, tag });
-  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-  return answer.body;
-}
-
-async function getDeploy(id: string): Promise<Deploy> {
-  const answer = await call('GET', `/v1/deploys/${id}`);
-  expect(answer.status).toBe(200);
-  return answer.body;
-}
-
-async function report(id: string, host: string, state: HostReport['state'], extra: Partial<HostReport> = {}): Promise<Answer> {
-  const body: HostReport = { host, state, steps: [{ step: 'received', at: clock }], ...extra };
-  const answer = await call('POST', `/v1/deploys/${id}/reports`, body);
-  expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-  return answer;
-}
-
-/** Every host reports success, counting down as agents do. */
-async function succeedEverywhere(created: Deploy): Promise<void> {
-  const hosts = created.targets ?? [];
-  for (const [i, host] of hosts.entries()) {
-    await report(created.id, host, 'succeeded', { counted: hosts.length, slot: 1, remaining: hosts.length - i - 1 });
-  }
-  expect((await getDeploy(created.id)).status).toBe('succeeded');
-}
+const call = (method: string, path: string, body?: unknown) => coordinator.call(method, path, body);
+const publish = async (tag: string): Promise<void> => void (await coordinator.publish('web', tag));
+const deploy = (env: string, tag: string): Promise<Deploy> => coordinator.deploy('web', env, tag);
+const getDeploy = (id: string): Promise<Deploy> => coordinator.getDeploy(id);
+const report = (id: string, host: string, state: HostReport['state'], extra: Partial<HostReport> = {}) => coordinator.report(id, host, state, extra);
 
 /** A host's own lock client, as an agent on that host would have. */
 function hostLocks(pollMs = 30_000): RedisSlotLocks {
@@ -144,23 +87,14 @@ function waitForSlot(env: string, holder: string, tag: string): { queued: Promis
   return { queued: Promise.race([queued, result.then(() => undefined)]), result };
 }
 
-/** Settles like `promise`, or rejects once `ms` pass: the wait a host's poll interval would otherwise end. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Settles like `promise`, or fails once `ms` pass: the wait a host's poll interval would otherwise end. */
+async function inTime<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  const result = await within(promise, ms);
+  if (result === TIMED_OUT) throw new Error(`${what} did not happen within ${ms} ms`);
+  return result;
 }
 
-async function brokenMark(env: string, tag: string): Promise<{ reason: string; host?: string } | null> {
-  const raw = await redis.get(redisKeys.broken('web', env, tag));
-  return raw === null ? null : { ...(JSON.parse(raw) as { host?: string }), reason: brokenMarkReason(raw) };
-}
+const brokenMark = (env: string, tag: string) => fleet.brokenMark({ role: 'web', env }, tag);
 
 describe('a broken release stops itself', () => {
   it('mark-broken sets the fleet mark in every environment with a rollout, and a waiting host stands down at once', async () => {
@@ -170,15 +104,15 @@ describe('a broken release stops itself', () => {
     await takeSlot('production', 'h1', 'v1');
     // With a 30 s poll, only the wake-up the broken mark sends ends this wait in time.
     const waiter = waitForSlot('production', 'h2', 'v1');
-    await within(waiter.queued, 10_000, 'h2 queueing for the slot');
+    await inTime(waiter.queued, 10_000, 'h2 queueing for the slot');
 
     const marked = await call('POST', '/v1/releases/web/v1/broken', { reason: 'logins fail', by: 'release-bot' });
     expect(marked.status).toBe(200);
     expect(marked.body.broken).toMatchObject({ reason: 'logins fail', by: 'release-bot' });
 
-    expect(await within(waiter.result, 10_000, 'h2 standing down')).toEqual({ kind: 'broken', reason: 'release-bot: logins fail' });
-    expect(await brokenMark('production', 'v1')).toMatchObject({ reason: 'release-bot: logins fail', host: 'coordinator' });
-    expect(await brokenMark('staging', 'v1')).toMatchObject({ reason: 'release-bot: logins fail', host: 'coordinator' });
+    expect(await inTime(waiter.result, 10_000, 'h2 standing down')).toEqual({ kind: 'broken', reason: 'release-bot: logins fail' });
+    expect(await brokenMark('production', 'v1')).toMatchObject({ reason: 'release-bot: logins fail', by: 'coordinator' });
+    expect(await brokenMark('staging', 'v1')).toMatchObject({ reason: 'release-bot: logins fail', by: 'coordinator' });
 
     const again = await call('POST', '/v1/deploys', { role: 'web', env: 'staging', tag: 'v1' });
     expect(again.status).toBe(409);
@@ -200,157 +134,40 @@ describe('a broken release stops itself', () => {
     const staging = await deploy('staging', 'v1');
     await takeSlot('production', 'h1', 'v1');
     const waiter = waitForSlot('production', 'h2', 'v1');
-    await within(waiter.queued, 10_000, 'h2 queueing for the slot');
+    await inTime(waiter.queued, 10_000, 'h2 queueing for the slot');
 
     await report(staging.id, 's1', 'failed', { counted: 3, remaining: 2, error: 'health: container exited (1)' });
 
-    const result = await within(waiter.result, 10_000, 'h2 standing down');
+    const result = await inTime(waiter.result, 10_000, 'h2 standing down');
     expect(result).toMatchObject({ kind: 'broken', reason: expect.stringContaining('health: container exited (1)') });
-    expect(await brokenMark('production', 'v1')).toMatchObject({ reason: 's1: health: container exited (1)', host: 'coordinator' });
+    expect(await brokenMark('production', 'v1')).toMatchObject({ reason: 's1: health: container exited (1)', by: 'coordinator' });
     const releases = (await call('GET', '/v1/releases/web')).body.releases;
     expect(releases[0].broken).toMatchObject({ by: 's1' });
   });
-});
 
-describe('rollback', () => {
-  it('goes back to v1 after v1 and then v2 succeeded', async () => {
+  it('names the first host to mark the fleet in the failed deploy and in the refusal, whichever report arrives first', async () => {
+    coordinator.members.add('production', ['h4', 'h5', 'h6']);
     await publish('v1');
-    await succeedEverywhere(await deploy('production', 'v1'));
-    await publish('v2');
-    await succeedEverywhere(await deploy('production', 'v2'));
+    const created = await deploy('production', 'v1');
+    const group = { role: 'web', env: 'production' };
+    await fleet.initRemaining(group, created.id, 6);
+    // h1 fails first and marks its fleet as its agent does; h6 fails next, and its report arrives first.
+    const h1 = new RedisFleetState({ redis, logger, host: 'h1' });
+    await h1.markBroken(group, 'v1', 'h1: health: container exited (1)');
+    await new RedisFleetState({ redis, logger, host: 'h6' }).markBroken(group, 'v1', 'h6: health: timed out');
+    const finish = (host: string) => fleet.finishHost(group, created.id, host);
+    await report(created.id, 'h6', 'failed', { counted: 6, remaining: await finish('h6'), error: 'health: timed out' });
+    await report(created.id, 'h1', 'failed', { counted: 6, remaining: await finish('h1'), error: 'health: container exited (1)' });
+    for (const host of ['h2', 'h3', 'h4', 'h5']) await report(created.id, host, 'cancelled', { counted: 6, remaining: await finish(host), error: 'release marked broken' });
 
-    const answer = await call('POST', '/v1/rollbacks', { role: 'web', env: 'production' });
-    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-    expect(answer.body).toMatchObject({ role: 'web', env: 'production', tag: 'v1', rollbackOf: 'v2', status: 'in_progress', targets: ['h1', 'h2', 'h3'] });
-    expect(events.fired.at(-1)).toEqual({ v: 1, role: 'web', env: 'production', id: answer.body.id });
-    expect(await redis.get(redisKeys.desired('web', 'production'))).toBe('v1');
-  });
-
-  it('goes back from a tag whose deploy failed to the one that last succeeded', async () => {
-    await publish('v1');
-    await succeedEverywhere(await deploy('production', 'v1'));
-    await publish('v2');
-    const bad = await deploy('production', 'v2');
-    await report(bad.id, 'h1', 'failed', { counted: 3, remaining: 2, error: 'pull: manifest unknown' });
-
-    const answer = await call('POST', '/v1/rollbacks', { role: 'web', env: 'production' });
-    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-    expect(answer.body).toMatchObject({ tag: 'v1', rollbackOf: 'v2' });
-  });
-
-  it('skips tags marked broken since they succeeded', async () => {
-    for (const tag of ['v1', 'v2', 'v3']) {
-      await publish(tag);
-      await succeedEverywhere(await deploy('production', tag));
-    }
-    expect((await call('POST', '/v1/releases/web/v2/broken', { reason: 'corrupts sessions' })).status).toBe(200);
-
-    const answer = await call('POST', '/v1/rollbacks', { role: 'web', env: 'production' });
-    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-    expect(answer.body).toMatchObject({ tag: 'v1', rollbackOf: 'v3' });
-  });
-
-  it('answers 409 nothing_to_roll_back when no other good release succeeded there, and fires nothing', async () => {
-    const never = await call('POST', '/v1/rollbacks', { role: 'web', env: 'production' });
-    expect(never.status).toBe(409);
-    expect(never.body.error.code).toBe('nothing_to_roll_back');
-    expect(never.body.error.message).toContain('production');
-
-    await publish('v1');
-    await succeedEverywhere(await deploy('production', 'v1'));
-    // A success in another environment does not count (qa is promoted nowhere).
-    members.add('qa', ['q1']);
-    await publish('v2');
-    await succeedEverywhere(await deploy('qa', 'v2'));
-    const firedBefore = events.fired.length;
-    const answer = await call('POST', '/v1/rollbacks', { role: 'web', env: 'production' });
-    expect(answer.status).toBe(409);
-    expect(answer.body.error.code).toBe('nothing_to_roll_back');
-    expect(answer.body.error.message).toMatch(/web.*production/);
-    expect(events.fired.length).toBe(firedBefore);
-
-    expect((await call('POST', '/v1/rollbacks', { role: 'web' })).status).toBe(400);
-  });
-
-  it('is reachable through CoordinatorClient, with nothing_to_roll_back as a ConflictError', async () => {
-    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('listening', resolve);
-        server.once('error', reject);
-      });
-      const client = new CoordinatorClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 5000 });
-      await publish('v1');
-      await succeedEverywhere(await deploy('production', 'v1'));
-      const refused = client.rollback('web', 'production');
-      await expect(refused).rejects.toBeInstanceOf(ConflictError);
-      await expect(refused).rejects.toMatchObject({ code: 'nothing_to_roll_back' });
-
-      await publish('v2');
-      await deploy('production', 'v2');
-      const release = await client.markBroken('web', 'v2', { reason: 'slow' });
-      expect(release.broken).toMatchObject({ reason: 'slow', by: 'operator' });
-      const rollback = await client.rollback('web', 'production');
-      expect(rollback).toMatchObject({ tag: 'v1', rollbackOf: 'v2' });
-    } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  });
-});
-
-describe('staging first', () => {
-  it('a succeeded staging deploy promotes its tag to production exactly once, even when reports race', async () => {
-    await publish('v1');
-    const staging = await deploy('staging', 'v1');
-    await report(staging.id, 's1', 'succeeded', { counted: 3, remaining: 2 });
-    await report(staging.id, 's2', 'succeeded', { counted: 3, remaining: 1 });
-    // The last report, a resend of it and a late resend of another all arrive at once.
-    const answers = await Promise.all([
-      report(staging.id, 's3', 'succeeded', { counted: 3, remaining: 0 }),
-      report(staging.id, 's3', 'succeeded', { counted: 3, remaining: 0 }),
-      report(staging.id, 's2', 'succeeded', { counted: 3, remaining: 1 }),
-    ]);
-    expect(answers.map((a) => a.body.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-
-    const toProduction = events.fired.filter((e) => e.env === 'production');
-    expect(toProduction).toHaveLength(1);
-    const promoted = await getDeploy(toProduction[0]!.id);
-    expect(promoted).toMatchObject({ env: 'production', tag: 'v1', status: 'in_progress', promotedFrom: staging.id, targets: ['h1', 'h2', 'h3'] });
-    expect(await getDeploy(staging.id)).toMatchObject({ status: 'succeeded', promotedTo: promoted.id });
-    expect((await call('GET', '/v1/deploys?role=web&env=production')).body.deploys).toHaveLength(1);
-  });
-
-  it('a failed staging deploy promotes nothing', async () => {
-    await publish('v1');
-    const staging = await deploy('staging', 'v1');
-    await report(staging.id, 's1', 'succeeded', { counted: 3, remaining: 2 });
-    await report(staging.id, 's2', 'failed', { counted: 3, remaining: 1, error: 'health: timed out' });
-    expect((await report(staging.id, 's3', 'cancelled', { counted: 3, remaining: 0, error: 'release marked broken' })).body.status).toBe('failed');
-
-    expect(events.fired.filter((e) => e.env === 'production')).toEqual([]);
-    const record = await getDeploy(staging.id);
-    expect(record.promotedTo).toBeUndefined();
-    expect(record.promotion).toBeUndefined();
-  });
-
-  it('a production deploy does not promote, and a promotion that cannot be made is recorded instead', async () => {
-    await publish('v1');
-    await succeedEverywhere(await deploy('production', 'v1'));
-    expect(events.fired.filter((e) => e.env !== 'production')).toEqual([]);
-
-    await publish('v2');
-    const staging = await deploy('staging', 'v2');
-    await report(staging.id, 's1', 'succeeded', { counted: 3, remaining: 2 });
-    await report(staging.id, 's2', 'succeeded', { counted: 3, remaining: 1 });
-    expect((await call('POST', '/v1/releases/web/v2/broken', { reason: 'bad migration' })).status).toBe(200);
-    const last = await report(staging.id, 's3', 'succeeded', { counted: 3, remaining: 0 });
-    expect(last.body).toEqual({ status: 'succeeded' });
-
-    const record = await getDeploy(staging.id);
-    expect(record.promotedTo).toBeUndefined();
-    expect(record.promotion?.error).toMatch(/production.*broken.*bad migration/);
-    // Only the v1 deploy ever went to production.
-    expect(events.fired.filter((e) => e.env === 'production')).toHaveLength(1);
+    expect(await getDeploy(created.id)).toMatchObject({ status: 'failed', reason: 'host h1 failed: health: container exited (1) (and 1 more hosts failed)' });
+    expect(await brokenMark('production', 'v1')).toMatchObject({ by: 'h1', reason: 'h1: health: container exited (1)' });
+    expect(await brokenMark('staging', 'v1')).toBeNull();
+    const refused = await call('POST', '/v1/deploys', { role: 'web', env: 'production', tag: 'v1' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toBe(
+      'release web:v1 is marked broken (host h1 failed: health: container exited (1)); publish a new tag or name another with --tag',
+    );
   });
 });
 
@@ -361,14 +178,14 @@ describe('every deploy ends', () => {
     expect(none.status).toBe(409);
     expect(none.body.error).toEqual({ code: 'no_hosts', message: 'no alive host has role web in environment qa' });
 
-    members.add('qa', ['q1'], 'api');
-    members.add('qa', ['q2'], 'web,api');
-    members.setStatus('q2', 'failed');
+    coordinator.members.add('qa', ['q1'], 'api');
+    coordinator.members.add('qa', ['q2'], 'web,api');
+    coordinator.members.setStatus('q2', 'failed');
     expect((await call('POST', '/v1/deploys', { role: 'web', env: 'qa', tag: 'v1' })).body.error.code).toBe('no_hosts');
-    expect(events.fired).toEqual([]);
+    expect(coordinator.events.fired).toEqual([]);
     expect((await call('GET', '/v1/deploys')).body.deploys).toEqual([]);
 
-    members.add('qa', ['q3'], 'api,web');
+    coordinator.members.add('qa', ['q3'], 'api,web');
     expect(await deploy('qa', 'v1')).toMatchObject({ targets: ['q3'], expectedHosts: 1 });
   });
 
@@ -380,15 +197,15 @@ describe('every deploy ends', () => {
     await fleet.initRemaining(group, created.id, 3);
     for (const host of ['h1', 'h2', 'h3']) await report(created.id, host, 'waiting', { counted: 3 });
     const held = await takeSlot('production', 'h1', 'v1');
-    await report(created.id, 'h1', 'deploying', { counted: 3, slot: held.slot, steps: [{ step: 'received', at: clock }, { step: 'slot', at: clock }] });
+    await report(created.id, 'h1', 'deploying', { counted: 3, slot: held.slot, steps: [{ step: 'received', at: coordinator.clock }, { step: 'slot', at: coordinator.clock }] });
     const waiter = waitForSlot('production', 'h2', 'v1');
-    await within(waiter.queued, 10_000, 'h2 queueing for the slot');
+    await inTime(waiter.queued, 10_000, 'h2 queueing for the slot');
 
-    members.setStatus('h1', 'failed');
+    coordinator.members.setStatus('h1', 'failed');
     const summary = await watchdog.tick();
     expect(summary.lost).toEqual([`${created.id}/h1`]);
 
-    const taken = await within(waiter.result, 10_000, 'h2 getting the slot of the lost host');
+    const taken = await inTime(waiter.result, 10_000, 'h2 getting the slot of the lost host');
     expect(taken.kind).toBe('acquired');
     expect((await redis.get(redisKeys.slot('web', 'production', 1)))?.startsWith('h2/')).toBe(true);
     const lost = (await getDeploy(created.id)).hosts.h1;
@@ -402,7 +219,7 @@ describe('every deploy ends', () => {
     const last = await report(created.id, 'h3', 'succeeded', { counted: 3, slot: 1, remaining: await fleet.finishHost(group, created.id, 'h3') });
     expect(last.body).toEqual({ status: 'partial' });
     expect(await getDeploy(created.id)).toMatchObject({ status: 'partial', reason: 'hosts lost: h1' });
-    expect(events.fired.filter((e) => e.env === 'production')).toHaveLength(1);
+    expect(coordinator.events.fired.filter((e) => e.env === 'production')).toHaveLength(1);
   });
 
   it('ends the deploy when the last host to finish is lost, or no longer listed at all', async () => {
@@ -412,8 +229,8 @@ describe('every deploy ends', () => {
     await fleet.initRemaining(group, created.id, 3);
     await report(created.id, 'h1', 'succeeded', { counted: 3, remaining: await fleet.finishHost(group, created.id, 'h1') });
     await report(created.id, 'h2', 'waiting', { counted: 3 });
-    members.setStatus('h2', 'left');
-    members.list.delete('h3');
+    coordinator.members.setStatus('h2', 'left');
+    coordinator.members.list.delete('h3');
 
     expect((await watchdog.tick()).lost.sort()).toEqual([`${created.id}/h2`, `${created.id}/h3`]);
     const ended = await getDeploy(created.id);
@@ -426,12 +243,12 @@ describe('every deploy ends', () => {
   it('declares nobody lost while Serf cannot be asked, and keeps ticking', async () => {
     await publish('v1');
     const created = await deploy('production', 'v1');
-    members.setStatus('h1', 'failed');
-    members.failWith = 'serf agent not running';
+    coordinator.members.setStatus('h1', 'failed');
+    coordinator.members.failWith = 'serf agent not running';
     expect(await watchdog.tick()).toEqual({ checked: 1, lost: [], timedOut: [] });
     expect((await getDeploy(created.id)).hosts).toEqual({});
 
-    members.failWith = undefined;
+    coordinator.members.failWith = undefined;
     expect((await watchdog.tick()).lost).toEqual([`${created.id}/h1`]);
   });
 
@@ -442,7 +259,7 @@ describe('every deploy ends', () => {
     await report(created.id, 'h2', 'deploying', { counted: 3, slot: 1 });
     expect((await watchdog.tick()).timedOut).toEqual([]);
 
-    clock += DEADLINE_MS;
+    coordinator.clock += DEADLINE_MS;
     expect((await watchdog.tick()).timedOut).toEqual([created.id]);
     const ended = await getDeploy(created.id);
     expect(ended).toMatchObject({ status: 'failed', reason: 'did not finish within 600 s; hosts not finished: h2, h3', finishedAt: expect.any(Number) });
@@ -456,42 +273,11 @@ describe('every deploy ends', () => {
   it('runs on its own timer once started and stops cleanly', async () => {
     await publish('v1');
     const created = await deploy('production', 'v1');
-    members.setStatus('h3', 'failed');
+    coordinator.members.setStatus('h3', 'failed');
     watchdog.start();
     await until('the started watchdog to count out h3', async () => ((await getDeploy(created.id)).hosts.h3?.state === 'lost' ? true : undefined), {
       intervalMs: 50,
     });
     await watchdog.stop();
-  });
-});
-
-describe('coordinator config', () => {
-  const base = {
-    GRAPEVINE_REDIS_URL: 'redis://127.0.0.1:6379',
-    GRAPEVINE_TOKEN: TOKEN,
-    GRAPEVINE_SERF_RPC_AUTH: 'rpc-auth-0123',
-  };
-  const file = async (content: object) => {
-    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dir = await mkdtemp(join(tmpdir(), 'gvtest-config-'));
-    const path = join(dir, 'coordinator.json');
-    await writeFile(path, JSON.stringify({ listen: {}, registry: '127.0.0.1:5000', serf: { bind: '127.0.0.1:7946', dataDir: '/tmp/gvtest-serf' }, ...content }));
-    return { path, [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }) };
-  };
-
-  it('defaults promotion to staging -> production per named role, and the deadline to 30 minutes', async () => {
-    await using config = await file({ promote: { web: {}, api: { from: 'qa', to: 'staging' } } });
-    const loaded = loadCoordinatorConfig(config.path, base);
-    expect(loaded.promote).toEqual({ web: { from: 'staging', to: 'production' }, api: { from: 'qa', to: 'staging' } });
-    expect(loaded.deployDeadlineMs).toBe(30 * 60_000);
-    expect(loadCoordinatorConfig(config.path, { ...base, GRAPEVINE_DEPLOY_DEADLINE_MS: '90000' }).deployDeadlineMs).toBe(90_000);
-  });
-
-  it('refuses a promotion into the same environment, naming the field', async () => {
-    await using config = await file({ promote: { web: { from: 'production', to: 'production' } } });
-    expect(() => loadCoordinatorConfig(config.path, base)).toThrow(ConfigError);
-    expect(() => loadCoordinatorConfig(config.path, base)).toThrow(/promote\.web/);
   });
 });
