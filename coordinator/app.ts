@@ -90,7 +90,9 @@ function statusOf(error: GrapevineError): ContentfulStatusCode {
   if (error instanceof ConflictError) return 409;
   if (error instanceof UnreachableError) return 502;
   // The one code raised as a plain GrapevineError that is the caller's mistake.
-  return error.code === 'release_not_found' ? 404 : 500;
+  if (error.code === 'release_not_found') return 404;
+  // Redis answered but refused (loading, read-only, out of memory): worth another try later.
+  return error.code === 'redis_error' ? 503 : 500;
 }
 
 function sameToken(given: string, expected: string): boolean {
@@ -112,7 +114,7 @@ export function createApp(deps: AppDeps): Hono {
   app.onError((error, c) => {
     if (error instanceof GrapevineError) {
       const status = statusOf(error);
-      // A 502 is logged where it happens, with the deploy id; only faults of the coordinator itself here.
+      // A 502 or 503 is the store's or Serf's, logged where it happens with the deploy id; faults of the coordinator itself here.
       if (status === 500) logger.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
       if (status === 401) c.header('WWW-Authenticate', 'Bearer');
       return c.json({ error: { code: error.code, message: error.message } }, status);

@@ -38,15 +38,20 @@ export class ReportRecorder {
     this.#logger = deps.logger.child({ component: 'deploy-reports' });
   }
 
-  /** A host's own report; undefined when the deploy is unknown. */
+  /** A host's own report; undefined when the deploy is unknown. A failure is logged here, where the deploy is known, and thrown. */
   async record(id: string, report: HostReport): Promise<RecordedReport | undefined> {
-    const at = this.#deps.now();
-    const stored = await this.#deps.store.applyReport(id, report, at);
-    if (!stored) return undefined;
     const log = this.#logger.child({ deployId: id, host: report.host });
-    log.debug({ state: report.state, remaining: report.remaining }, 'host report');
-    const firstFailed = report.state === 'failed' ? await this.#markBroken(stored, report, at, log) : undefined;
-    return { applied: true, record: await this.#conclude(stored, firstFailed, at, log) };
+    try {
+      const at = this.#deps.now();
+      const stored = await this.#deps.store.applyReport(id, report, at);
+      if (!stored) return undefined;
+      log.debug({ state: report.state, remaining: report.remaining }, 'host report');
+      const firstFailed = report.state === 'failed' ? await this.#markBroken(stored, report, at, log) : undefined;
+      return { applied: true, record: await this.#conclude(stored, firstFailed, at, log) };
+    } catch (error) {
+      log.warn({ err: error, state: report.state }, 'host report not taken; its agent sends it again');
+      throw error;
+    }
   }
 
   /** The watchdog's report on a host it counted out; undefined when the deploy is unknown. */

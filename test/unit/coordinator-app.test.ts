@@ -171,6 +171,15 @@ describe('a store that fails', () => {
     expect(coordinator.events.fired).toEqual([]);
   });
 
+  it('answers 503 with the store’s message when Redis refuses a command, so callers try again', async () => {
+    store.failures.set('getDeploy', new GrapevineError('redis_error', 'reading deploy d-abcdef123: LOADING Redis is loading the dataset in memory'));
+    const answer = await call('GET', '/v1/deploys/d-abcdef123');
+    expect(answer).toEqual({
+      status: 503,
+      body: { error: { code: 'redis_error', message: 'reading deploy d-abcdef123: LOADING Redis is loading the dataset in memory' } },
+    });
+  });
+
   it('answers 500 with the store’s message when it answers with a fault, and the generic message for anything else', async () => {
     store.failures.set('listReleases', new GrapevineError('store_corrupt', 'release web:v1 in Redis is not JSON'));
     const corrupt = await call('GET', '/v1/releases/web');

@@ -1,6 +1,7 @@
 // What the coordinator logs on a deploy's path names the deploy: creation, reports, a
 // failure and the broken release, the watchdog, promotion and the deploy's end.
 import { pino } from 'pino';
+import { UnreachableError } from '../../shared/contract/errors.js';
 import { expect, it } from 'vitest';
 import { ListedMembers, RecordingFleet } from '../fixtures/coordinator-fakes.js';
 import { CoordinatorHarness } from '../fixtures/coordinator-harness.js';
@@ -30,11 +31,15 @@ it('every log line of a deploy carries its deploy id', async () => {
   coordinator.members.setStatus('h2', 'failed');
   coordinator.members.setStatus('h3', 'left');
   await coordinator.watchdog(60_000).tick();
+  store.failures.set('applyReport', new UnreachableError('storing the report: Redis did not answer'));
+  const refused = await coordinator.call('POST', `/v1/deploys/${production.id}/reports`, coordinator.hostReport('h2', 'waiting'));
+  expect(refused.status).toBe(502);
+  store.failures.clear();
   coordinator.events.failWith = 'serf agent not running';
   await coordinator.call('POST', '/v1/deploys', { role: 'web', env: 'production', tag: 'v1' });
 
   const messages = lines.map((line) => line.msg);
-  for (const expected of ['deploy created', 'host report', 'host failed; release marked broken', 'host lost; counted out of the deploy', 'deploy finished', 'deploy event not fired']) {
+  for (const expected of ['deploy created', 'host report', 'host failed; release marked broken', 'host lost; counted out of the deploy', 'deploy finished', 'deploy event not fired', 'host report not taken; its agent sends it again']) {
     expect(messages).toContain(expected);
   }
   expect(messages.some((msg) => String(msg).startsWith('promoted web:v1 from staging to production'))).toBe(true);
