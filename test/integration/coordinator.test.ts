@@ -13,6 +13,7 @@ import type { Deploy, Release } from '../../shared/contract/schemas.js';
 import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-client.js';
 import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
+import { describeDeployStore } from '../fixtures/deploy-store-contract.js';
 import { CoordinatorHarness, REGISTRY, TOKEN } from '../fixtures/coordinator-harness.js';
 import { redisForThisFile } from '../fixtures/redis-server.js';
 import { freePort } from '../fixtures/server-process.js';
@@ -31,6 +32,8 @@ beforeEach(async () => {
     logger,
   });
 });
+
+describeDeployStore('RedisDeployStore', () => new RedisDeployStore({ redis, logger }));
 
 const call = (...args: Parameters<CoordinatorHarness['call']>) => coordinator.call(...args);
 const publish = (role: string, tag: string, image?: string): Promise<Release> => coordinator.publish(role, tag, image);
