@@ -94,10 +94,12 @@ export class ReportRecorder {
     const { role, env, tag } = stored.record;
     const mark = await fleet.brokenMark({ role, env }, tag);
     const candidate = failureOf(mark, stored) ?? { host: report.host, error: report.error ?? 'no error given', at };
-    const release = await store.markReleaseBroken(role, tag, { reason: `host ${candidate.host} failed: ${candidate.error}`, by: candidate.host, at: candidate.at });
+    const reason = `host ${candidate.host} failed: ${candidate.error}`;
+    const release = await store.markReleaseBroken(role, tag, { reason, by: candidate.host, at: candidate.at });
     // The release's first mark stays: an earlier report (or an operator) may have set it.
     const broken = release?.broken;
-    const first = broken && broken.by !== candidate.host ? { host: broken.by, error: unprefixed(broken.reason, `host ${broken.by} failed: `) } : candidate;
+    const first =
+      broken && broken.by !== candidate.host ? { host: broken.by, error: unprefixed(broken.reason, `host ${broken.by} failed: `) } : candidate;
     log.warn({ error: report.error, firstFailed: first.host }, 'host failed; release marked broken');
     // The report is stored either way, so a failure here must not make the agent resend it.
     await stopRollouts({ fleet, store, logger: log }, role, tag, `${first.host}: ${first.error}`).catch((error: unknown) =>

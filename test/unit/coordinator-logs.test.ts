@@ -39,7 +39,16 @@ it('every log line of a deploy carries its deploy id', async () => {
   await coordinator.call('POST', '/v1/deploys', { role: 'web', env: 'production', tag: 'v1' });
 
   const messages = lines.map((line) => line.msg);
-  for (const expected of ['deploy created', 'host report', 'host failed; release marked broken', 'host lost; counted out of the deploy', 'deploy finished', 'deploy event not fired', 'host report not taken; its agent sends it again']) {
+  const expectedMessages = [
+    'deploy created',
+    'host report',
+    'host failed; release marked broken',
+    'host lost; counted out of the deploy',
+    'deploy finished',
+    'deploy event not fired',
+    'host report not taken; its agent sends it again',
+  ];
+  for (const expected of expectedMessages) {
     expect(messages).toContain(expected);
   }
   expect(messages.some((msg) => String(msg).startsWith('promoted web:v1 from staging to production'))).toBe(true);

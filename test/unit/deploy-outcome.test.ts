@@ -108,7 +108,11 @@ const cases: Case[] = [
     input: { record: { ...record, targets: undefined, expectedHosts: 1 }, hosts: hosts('h1:succeeded') },
     outcome: { status: 'succeeded' },
   },
-  { name: 'a deploy that already ended is not ended again', input: { record: { ...record, status: 'failed' }, hosts: hosts('h1:succeeded', 'h2:succeeded', 'h3:succeeded') }, outcome: undefined },
+  {
+    name: 'a deploy that already ended is not ended again',
+    input: { record: { ...record, status: 'failed' }, hosts: hosts('h1:succeeded', 'h2:succeeded', 'h3:succeeded') },
+    outcome: undefined,
+  },
 ];
 
 describe('deployOutcome', () => {
