@@ -163,7 +163,7 @@ export class DeployWatchdog implements AsyncDisposable {
       if (!(error instanceof ConflictError && error.code === 'deploy_counter_missing')) throw error;
       // No host has counted the group yet (the event may not have reached any): count it
       // from the targets, as the agents will find it set.
-      await fleet.initRemaining(group, deploy.id, targets);
+      await fleet.initRemaining(group, deploy.id, targets, log);
       remaining = await fleet.finishHost(group, deploy.id, host);
     }
     const error = status === undefined ? 'Serf no longer lists the host' : `Serf reports the host ${status}`;
