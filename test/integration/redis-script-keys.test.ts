@@ -1,0 +1,164 @@
+// Every Lua script touches only the keys its caller passed in KEYS (what Redis Cluster and
+// a client's keyPrefix rely on): the whole protocol runs under MONITOR, and each command a
+// script ran is checked, with Redis' own COMMAND GETKEYS, against that call's KEYS.
+
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { expect, it } from 'vitest';
+import { redisKeys } from '../../shared/contract/redis-keys.js';
+import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
+import { RedisFleetState } from '../../shared/redis/fleet-state.js';
+import { RedisScripts } from '../../shared/redis/scripts.js';
+import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
+import { WaitQueue } from '../../shared/redis/wait-queue.js';
+import { until } from '../fixtures/poll.js';
+import { redisForThisFile } from '../fixtures/redis-server.js';
+
+const silent = pino({ level: 'silent' });
+const redis = redisForThisFile();
+const luaDir = new URL('../../shared/redis/lua/', import.meta.url);
+
+interface ScriptCall {
+  sha: string;
+  keys: Set<string>;
+  /** Each command the script ran, as MONITOR printed it. */
+  ran: string[][];
+}
+
+function acquired(result: RedisAcquireResult): RedisSlotLease {
+  if (result.kind !== 'acquired') throw new Error(`expected a slot, got ${JSON.stringify(result)}`);
+  return result.lease;
+}
+
+/** Every script, each code path the protocol takes in practice. */
+async function runTheProtocol(): Promise<void> {
+  const client = () => {
+    const c = new Redis(redis.server.url, { maxRetriesPerRequest: 1 });
+    clients.push(c);
+    return c;
+  };
+  const clients: Redis[] = [];
+  try {
+    const group = { role: 'keys', env: 'test' };
+    const locks = () => new RedisSlotLocks({ redis: client(), ttlMs: 400, pollMs: 200, logger: silent });
+    const signal = AbortSignal.timeout(20_000);
+    const holder = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const waiting = locks().acquire({ group, slots: 1, holder: 'host-b', tag: 'v1', signal });
+    const waiters = redisKeys.waiters(group.role, group.env);
+    await until('the waiter in the queue', async () => ((await redis.client.zcard(waiters)) === 1 ? true : undefined), { intervalMs: 20 });
+    // The lease renews at TTL/2: the key's TTL goes up again.
+    const slotKey = redisKeys.slot(group.role, group.env, 1);
+    let lastTtl = await redis.client.pttl(slotKey);
+    await until('a renewal', async () => {
+      const ttl = await redis.client.pttl(slotKey);
+      const renewed = ttl > lastTtl;
+      lastTtl = ttl;
+      return renewed ? true : undefined;
+    }, { intervalMs: 20 });
+    await holder.release();
+    const next = acquired(await waiting);
+
+    // A stand-down that passes a wake-up on, and a head that moved under a release.
+    const queue = new WaitQueue(client(), group);
+    await redis.client.zadd(waiters, '1', 'token-b', '2', 'token-c');
+    await redis.client.lpush(queue.wakeKey('token-a'), '0');
+    await queue.leave('token-a');
+    await redis.client.set(redisKeys.slot(group.role, group.env, 2), 'holder-2');
+    await RedisScripts.for(client()).run('releaseSlot', [redisKeys.slot(group.role, group.env, 2), waiters, queue.wakeKey('gone')], ['holder-2', 'gone', 1_000]);
+    await queue.wakeHead();
+
+    const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'host-a' });
+    await fleet.initRemaining(group, 'd-keys0001', 2);
+    await fleet.finishHost(group, 'd-keys0001', 'host-a');
+    await fleet.freeSlotsOf(group, next.token.split('/')[0]!, 1);
+    await fleet.markBroken(group, 'v1', 'health check failed');
+    await next.release();
+
+    const store = new RedisDeployStore({ redis: client(), logger: silent });
+    const deploy = { id: 'd-keys0002', role: 'web', env: 'test', tag: 'v1', image: '127.0.0.1:5000/web:v1', status: 'in_progress' as const, createdAt: 1, targets: ['h1'] };
+    await store.createDeploy(deploy);
+    await store.applyReport(deploy.id, { host: 'h1', state: 'succeeded', steps: [], counted: 1, remaining: 0 }, 2);
+    await store.applyLostReport(deploy.id, { host: 'h1', state: 'lost', steps: [] }, 3);
+    await store.finishDeploy(deploy.id, 'succeeded', undefined, 4);
+    await store.annotateDeploy(deploy.id, { promotedTo: 'd-keys0003' });
+    await store.publishRelease({ role: 'web', tag: 'v1', image: '127.0.0.1:5000/web:v1', publishedAt: 1 });
+    await store.markReleaseBroken('web', 'v1', { reason: 'x', by: 'h1', at: 5 });
+  } finally {
+    for (const c of clients) c.disconnect();
+  }
+}
+
+it('every command a script runs touches only the keys its call passed in KEYS', async () => {
+  const db = String(redis.server.db);
+  const files = readdirSync(luaDir).filter((file) => file.endsWith('.lua'));
+  const shaOf = new Map(files.map((file) => [file, sha1(readFileSync(new URL(file, luaDir), 'utf8'))]));
+  const lines: Array<{ args: string[]; source: string }> = [];
+  const monitor = await redis.client.monitor();
+  monitor.on('monitor', (_time: string, args: string[], source: string, database: string) => {
+    if (database === db) lines.push({ args, source });
+  });
+  try {
+    await runTheProtocol();
+    const marker = `end-of-protocol-${Date.now()}`;
+    await redis.client.echo(marker);
+    await until('MONITOR to catch up', () => (lines.some((line) => line.args[1] === marker) ? true : undefined));
+  } finally {
+    monitor.disconnect();
+  }
+
+  // Scripts run alone on the server: the commands after an EVAL/EVALSHA line, until the next client's line, are its own.
+  const calls: ScriptCall[] = [];
+  let current: ScriptCall | undefined;
+  for (const { args, source } of lines) {
+    if (source !== 'lua') {
+      const name = args[0]?.toLowerCase();
+      if (name === 'evalsha' || name === 'eval') {
+        const numberOfKeys = Number(args[2]);
+        current = { sha: name === 'eval' ? sha1(unescapeMonitor(args[1]!)) : args[1]!, keys: new Set(args.slice(3, 3 + numberOfKeys)), ran: [] };
+        calls.push(current);
+      } else {
+        current = undefined;
+      }
+      continue;
+    }
+    if (!current) throw new Error(`a script command with no script call before it: ${args.join(' ')}`);
+    current.ran.push(args);
+  }
+
+  const undeclared: string[] = [];
+  for (const call of calls) {
+    for (const command of call.ran) {
+      const touched = await keysOf(command);
+      for (const key of touched) if (!call.keys.has(key)) undeclared.push(`${command.join(' ')} touches ${key}, not in KEYS`);
+    }
+  }
+  expect(undeclared).toEqual([]);
+
+  // Every script in the folder ran (and so was checked).
+  const shas = new Set(calls.filter((call) => call.ran.length > 0).map((call) => call.sha));
+  const unchecked = files.filter((file) => !shas.has(shaOf.get(file)!));
+  expect(files.length).toBeGreaterThanOrEqual(11);
+  expect(unchecked).toEqual([]);
+}, 60_000);
+
+/** The keys of one command, as Redis itself finds them; none for a command without keys (TIME). */
+async function keysOf(command: string[]): Promise<string[]> {
+  // A command of one word (TIME) names no key, and COMMAND GETKEYS refuses to look.
+  if (command.length < 2) return [];
+  try {
+    return (await redis.client.call('COMMAND', 'GETKEYS', ...command)) as string[];
+  } catch (error) {
+    if (/no key arguments|Invalid arguments/i.test(String(error))) return [];
+    throw new Error(`COMMAND GETKEYS ${JSON.stringify(command)}: ${String(error)}`);
+  }
+}
+
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+
+/** MONITOR prints an EVAL's body escaped (ioredis already turned \\" back into "): undo the rest. */
+function unescapeMonitor(text: string): string {
+  const plain: Record<string, string> = { n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b', '\\': '\\' };
+  return text.replace(/\\(x[0-9a-f]{2}|[nrtab\\])/g, (_, code: string) => (code.startsWith('x') ? String.fromCharCode(parseInt(code.slice(1), 16)) : plain[code]!));
+}
