@@ -5,8 +5,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ValidationError } from '../shared/contract/errors.js';
-import type { DevCluster } from '../dev-cluster/dev-cluster.js';
-import type { DevClusterOptions } from '../dev-cluster/cluster-state.js';
+import type { DevCluster, DevClusterOptions } from '../dev-cluster/dev-cluster.js';
+
+/** The harness, loaded only when a dev command runs. */
+function harness(): Promise<typeof import('../dev-cluster/dev-cluster.js')> {
+  return import('../dev-cluster/dev-cluster.js');
+}
 
 export const DEV_DEFAULTS: Pick<DevClusterOptions, 'name' | 'dir' | 'subnet' | 'ports'> = {
   name: 'grapevine-dev',
@@ -41,7 +45,7 @@ export function registerDevCommands(program: Command, output: { print(value: unk
       if (production + staging === 0) throw new ValidationError('--hosts and --staging add up to 0: a cluster needs at least one host');
       const startDelay = Number(options.startDelay);
       if (!(startDelay >= 0 && startDelay <= 600)) throw new ValidationError(`--start-delay must be 0 to 600 seconds, not "${options.startDelay}"`);
-      const [{ DevCluster }, { defaultHosts }] = await Promise.all([import('../dev-cluster/dev-cluster.js'), import('../dev-cluster/cluster-state.js')]);
+      const { DevCluster, defaultHosts } = await harness();
       const cluster = await DevCluster.up(
         { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote },
         (line) => process.stderr.write(`dev: ${line}\n`),
@@ -54,7 +58,7 @@ export function registerDevCommands(program: Command, output: { print(value: unk
     .description('stop and remove everything `dev up` started')
     .addOption(dirOption())
     .action(async (options: { dir: string }) => {
-      const { DevCluster } = await import('../dev-cluster/dev-cluster.js');
+      const { DevCluster } = await harness();
       const cluster = DevCluster.attach(options.dir);
       if (!cluster) {
         output.print({ removed: false }, `no local cluster recorded in ${options.dir}`);
@@ -69,7 +73,7 @@ export function registerDevCommands(program: Command, output: { print(value: unk
     .description('where the load balancer and the coordinator answer, and which hosts run')
     .addOption(dirOption())
     .action(async (options: { dir: string }) => {
-      const { DevCluster } = await import('../dev-cluster/dev-cluster.js');
+      const { DevCluster } = await harness();
       const cluster = DevCluster.attach(options.dir);
       if (!cluster) throw new ValidationError(`no local cluster recorded in ${options.dir}: run grapevine dev up`);
       output.print({ ...cluster.state, env: cluster.cliEnv() }, await describe(cluster));
@@ -78,7 +82,7 @@ export function registerDevCommands(program: Command, output: { print(value: unk
 
 async function describe(cluster: DevCluster): Promise<string> {
   const { state } = cluster;
-  const { isRunning } = await import('../dev-cluster/local-process.js');
+  const { isRunning } = await harness();
   const services = Object.entries(state.processes).map(([name, p]) => `  ${name.padEnd(12)} ${p && isRunning(p) ? 'running' : 'STOPPED'}`);
   const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${isRunning(h.agent) ? 'running' : 'STOPPED'}`);
   const env = Object.entries(cluster.cliEnv()).map(([k, v]) => `  export ${k}=${v}`);

@@ -19,6 +19,12 @@ import { checkPrerequisites } from './prerequisites.js';
 import { BUILD_SCRIPT, SAMPLE_ROLE, SAMPLE_TAGS } from './sample-app.js';
 import { startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordinatorAnswers, untilRedisAnswers, untilRegistryAnswers } from './services.js';
 
+// The harness's public face, for the CLI, the tests and the benchmark: one module to import.
+export { defaultHosts, freeClusterPorts, readClusterState } from './cluster-state.js';
+export type { ClusterPorts, DevClusterOptions, DevClusterState, DevHostSpec, DevHostState } from './cluster-state.js';
+export { isRunning } from './local-process.js';
+export { APP_PORT, CLI, PROJECT_ROOT, SAMPLE_ROLE } from './sample-app.js';
+
 const JOIN_TIMEOUT_MS = 60_000;
 /** Host addresses start at .11 of the cluster's /24. */
 const FIRST_HOST_OCTET = 11;
@@ -34,7 +40,7 @@ export class DevCluster {
   /** Brings the whole cluster up; on any failure, removes what it had started and rethrows. */
   static async up(options: DevClusterOptions, log: (line: string) => void = () => {}): Promise<DevCluster> {
     if (readClusterState(options.dir)) throw new DevClusterError(`a cluster is already recorded in ${options.dir}; run dev down first`);
-    const containers = await checkPrerequisites();
+    const containers = await checkPrerequisites(options.ports);
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const gateway = gatewayOf(options.subnet);
     const { ports } = options;

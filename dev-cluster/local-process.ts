@@ -75,3 +75,14 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** Whether nothing listens on `port` on any address: a service of a fixed port would otherwise talk to whoever holds it. */
+export async function isPortFree(port: number): Promise<boolean> {
+  const server = net.createServer();
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => resolve(true));
+  });
+  if (listening) await new Promise((resolve) => server.close(resolve));
+  return listening;
+}

@@ -5,17 +5,22 @@ import { delimiter, join } from 'node:path';
 import { errorMessage } from '../shared/contract/errors.js';
 import { ClusterContainers } from '../shared/docker/cluster-containers.js';
 import { DevClusterError } from './dev-cluster-error.js';
+import type { ClusterPorts } from './cluster-state.js';
+import { isPortFree } from './local-process.js';
 import { CLI } from './sample-app.js';
 
 const BINARIES = ['serf', 'redis-server', 'redis-cli', 'haproxy', 'docker-registry', 'nsenter', 'debootstrap'];
 
-/** Checks root, the binaries and the built CLI, then connects to the Docker engine. */
-export async function checkPrerequisites(): Promise<ClusterContainers> {
+/** Checks root, the binaries, the built CLI and the cluster's ports, then connects to the Docker engine. */
+export async function checkPrerequisites(ports: ClusterPorts): Promise<ClusterContainers> {
   if (process.getuid?.() !== 0) throw new DevClusterError('the local cluster needs root (network namespaces and the Docker engine): run it with sudo');
   for (const binary of BINARIES) {
     if (!onPath(binary)) throw new DevClusterError(`${binary} is not installed: run \`sudo bash provisioning/install.sh\` first`);
   }
   if (!existsSync(CLI)) throw new DevClusterError(`${CLI} is missing: run \`npm run build\` first`);
+  for (const [service, port] of Object.entries(ports)) {
+    if (!(await isPortFree(port))) throw new DevClusterError(`port ${port} (${service}) is already in use: stop whatever listens there (`grapevine dev down` if it is an earlier local cluster)`);
+  }
   try {
     return await ClusterContainers.connect();
   } catch (error) {

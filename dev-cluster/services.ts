@@ -1,18 +1,21 @@
 // The cluster's shared services, each a local process started from a config file in the
 // cluster's dir: Redis, the registry, HAProxy and the coordinator. Each start function can
 // be called again on a stopped service (a later `dev chaos restart-redis` does that).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { stringify as toYaml } from 'yaml';
 import { haproxyConfig } from '../shared/haproxy/haproxy-config.js';
+import { errorMessage } from '../shared/contract/errors.js';
 import { pollUntil } from '../shared/contract/waiting.js';
+import { DevClusterError } from './dev-cluster-error.js';
 import { gatewayOf, type DevClusterState } from './cluster-state.js';
 import { startDetached, type StartedProcess } from './local-process.js';
 import { CLI, SAMPLE_ROLE, backendFor } from './sample-app.js';
 
 const START_TIMEOUT_MS = 15_000;
 const COORDINATOR_START_TIMEOUT_MS = 30_000;
+const LOG_TAIL_LINES = 15;
 
 export function startRedis(state: DevClusterState): StartedProcess {
   const port = state.ports.redis;
@@ -28,7 +31,7 @@ export function startRedis(state: DevClusterState): StartedProcess {
 
 export async function untilRedisAnswers(state: DevClusterState): Promise<void> {
   const ping = async () => ((await execa('redis-cli', ['-p', String(state.ports.redis), 'ping'], { stdin: 'ignore' })).stdout === 'PONG' ? true : undefined);
-  await pollUntil('redis', ping, { timeoutMs: START_TIMEOUT_MS });
+  await withLogTail(pollUntil('redis', ping, { timeoutMs: START_TIMEOUT_MS }), join(state.dir, 'redis.log'));
 }
 
 export function startRegistry(state: DevClusterState): StartedProcess {
@@ -41,7 +44,8 @@ export function startRegistry(state: DevClusterState): StartedProcess {
 }
 
 export async function untilRegistryAnswers(state: DevClusterState): Promise<void> {
-  await pollUntil('the registry', async () => ((await fetch(`http://${state.registry}/v2/`)).ok ? true : undefined), { timeoutMs: START_TIMEOUT_MS });
+  const answers = async () => ((await fetch(`http://${state.registry}/v2/`)).ok ? true : undefined);
+  await withLogTail(pollUntil('the registry', answers, { timeoutMs: START_TIMEOUT_MS }), join(state.dir, 'registry.log'));
 }
 
 /** One frontend per environment, each on its own backend, as each would have its own load balancer. */
@@ -80,5 +84,15 @@ export function startCoordinator(state: DevClusterState, options: { promote: boo
 
 export async function untilCoordinatorAnswers(state: DevClusterState): Promise<void> {
   const healthy = async () => ((await fetch(`${state.coordinatorUrl}/healthz`)).ok ? true : undefined);
-  await pollUntil('the coordinator', healthy, { timeoutMs: COORDINATOR_START_TIMEOUT_MS });
+  await withLogTail(pollUntil('the coordinator', healthy, { timeoutMs: COORDINATOR_START_TIMEOUT_MS }), join(state.dir, 'coordinator.log'));
+}
+
+/** A service that does not come up says why in its log, which `down` removes: the error carries its last lines. */
+async function withLogTail(started: Promise<unknown>, logFile: string): Promise<void> {
+  try {
+    await started;
+  } catch (error) {
+    const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-LOG_TAIL_LINES).join('\n') : '(no log)';
+    throw new DevClusterError(`${errorMessage(error)}; the last lines of ${logFile}:\n${tail}`, { cause: error });
+  }
 }
