@@ -42,12 +42,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     members: new SerfMemberCounter(serf.cli),
     locks: new RedisSlotLocks({ redis, ttlMs: config.lockTtlMs, logger: log.child({ component: 'locks' }) }),
     fleet: new RedisFleetState({ redis, host: config.node, logger: log.child({ component: 'fleet' }) }),
-    runtime: new DockerComposeRuntime({
-      node: config.node,
-      roles: config.roles,
-      dockerSocket: config.dockerSocket,
-      logger: log.child({ component: 'runtime' }),
-    }),
+    runtime: new DockerComposeRuntime({ node: config.node, roles: config.roles, dockerSocket: config.dockerSocket }),
     loadBalancer: new HAProxyRuntimeApi({
       address: config.loadBalancer.runtimeApi,
       drainTimeoutMs: config.loadBalancer.drainTimeoutMs,

@@ -1,84 +1,71 @@
-// Replaces a role's container with Docker Compose v2 (`docker compose`), and uses the
+// Replaces a role's container with Docker Compose v2 (`docker compose up`), and uses the
 // Engine API to pull images and to watch the container's health.
-import { execa } from 'execa';
-import type { Logger } from '../contract/logger.js';
 import type { RoleConfig } from '../contract/config.js';
 import { DeployStepError, errorMessage } from '../contract/errors.js';
 import type { ContainerRuntime } from '../ports/container-runtime.js';
 import type { DeployContext } from '../ports/deploy-context.js';
+import { DockerComposeCli, type ComposeProject } from './compose-cli.js';
+import { DockerEngineApi } from './engine-api.js';
 import { waitForHealth } from './health-wait.js';
-import { DockerEngine } from './docker-engine.js';
 
 export interface DockerComposeRuntimeOptions {
   node: string;
   roles: Record<string, RoleConfig>;
   dockerSocket: string;
-  logger: Logger;
-  /** How compose is run: `docker compose` (v2) unless told otherwise. */
-  composeCommand?: readonly [string, ...string[]];
 }
 
 export class DockerComposeRuntime implements ContainerRuntime {
-  private readonly docker: DockerEngine;
-  private readonly compose: readonly [string, ...string[]];
+  private readonly engine: DockerEngineApi;
+  private readonly compose: DockerComposeCli;
 
   constructor(private readonly options: DockerComposeRuntimeOptions) {
-    this.docker = new DockerEngine(options.dockerSocket);
-    this.compose = options.composeCommand ?? ['docker', 'compose'];
+    this.engine = new DockerEngineApi(options.dockerSocket);
+    this.compose = new DockerComposeCli(options.dockerSocket);
   }
 
   async runningImage(role: string): Promise<string | null> {
     const container = await this.findContainer(role);
     if (!container) return null;
-    const info = await this.docker.inspect(container);
+    const info = await this.engine.inspect(container);
     return info.State.Running ? info.Config.Image : null;
   }
 
-  async pull(image: string, { signal }: DeployContext): Promise<void> {
+  async pull(image: string, { signal, logger }: DeployContext): Promise<void> {
+    const startedAt = Date.now();
     try {
-      await this.docker.pull(image, signal);
+      await this.engine.pull(image, signal);
     } catch (error) {
       throw new DeployStepError('pull', `cannot pull ${image}: ${errorMessage(error)}`, { cause: error });
     }
+    logger.info({ image, ms: Date.now() - startedAt }, 'image pulled');
   }
 
-  async up(role: string, image: string, { signal }: DeployContext): Promise<void> {
+  async up(role: string, image: string, { signal, logger }: DeployContext): Promise<void> {
     const settings = this.role(role);
-    const [command, ...prefix] = this.compose;
-    const args = [
-      ...prefix,
-      '--project-name',
-      this.project(role),
-      '--file',
-      settings.compose,
-      'up',
-      '--detach',
-      '--pull',
-      'never',
-      '--no-deps',
-      settings.service,
-    ];
+    const startedAt = Date.now();
     try {
-      await execa(command, args, {
+      await this.compose.up(this.project(role), settings.service, {
         env: { GRAPEVINE_IMAGE: image, GRAPEVINE_NODE: this.options.node, GRAPEVINE_ROLE: role },
-        cancelSignal: signal,
-        timeout: settings.healthTimeoutMs,
-        stdin: 'ignore',
+        signal,
+        timeoutMs: settings.healthTimeoutMs,
       });
     } catch (error) {
-      const stderr = (error as { stderr?: string }).stderr?.trim();
-      throw new DeployStepError('up', `docker compose up failed for ${image}: ${lastLines(stderr) || errorMessage(error)}`, {
-        cause: error,
-      });
+      throw new DeployStepError('up', `cannot start ${image}: ${errorMessage(error)}`, { cause: error });
     }
+    logger.info({ image, service: settings.service, ms: Date.now() - startedAt }, 'container started');
   }
 
-  async waitHealthy(role: string, { signal }: DeployContext): Promise<void> {
+  async waitHealthy(role: string, { signal, logger }: DeployContext): Promise<void> {
     const container = await this.findContainer(role);
-    if (!container) throw new DeployStepError('health', `no container of ${this.project(role)} is running`);
+    if (!container) throw new DeployStepError('health', `no container of ${this.project(role).name} is running`);
     const { healthTimeoutMs, healthUrl } = this.role(role);
-    const timeout = AbortSignal.timeout(healthTimeoutMs);
-    await waitForHealth(this.docker, container, AbortSignal.any([signal, timeout]), healthTimeoutMs, healthUrl);
+    await waitForHealth(this.engine, {
+      container,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(healthTimeoutMs)]),
+      timeoutMs: healthTimeoutMs,
+      ...(healthUrl === undefined ? {} : { probeUrl: healthUrl }),
+      logger,
+    });
   }
 
   private role(role: string): RoleConfig {
@@ -87,19 +74,16 @@ export class DockerComposeRuntime implements ContainerRuntime {
     return settings;
   }
 
-  private project(role: string): string {
-    return this.role(role).project ?? `${this.options.node}-${role}`.toLowerCase();
+  private project(role: string): ComposeProject {
+    const settings = this.role(role);
+    return { file: settings.compose, name: settings.project ?? `${this.options.node}-${role}`.toLowerCase() };
   }
 
   private async findContainer(role: string): Promise<string | null> {
-    const containers = await this.docker.listContainers({
-      label: [`com.docker.compose.project=${this.project(role)}`, `com.docker.compose.service=${this.role(role).service}`],
+    const containers = await this.engine.listContainers({
+      label: [`com.docker.compose.project=${this.project(role).name}`, `com.docker.compose.service=${this.role(role).service}`],
     });
     const newest = containers.sort((a, b) => b.Created - a.Created)[0];
     return newest?.Id ?? null;
   }
-}
-
-function lastLines(text: string | undefined, count = 3): string {
-  return (text ?? '').split('\n').slice(-count).join(' ').trim();
 }

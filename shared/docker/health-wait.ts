@@ -5,11 +5,21 @@
 // each run is a process started in the container). Docker's verdict of unhealthy, or the
 // container exiting, still fails the wait.
 import { get as httpGet } from 'node:http';
-import type { DockerEngine } from './docker-engine.js';
-import { DeployStepError } from '../contract/errors.js';
+import type { Logger } from '../contract/logger.js';
+import { DeployStepError, errorMessage } from '../contract/errors.js';
+import { pollUntil } from '../contract/waiting.js';
+import type { DockerEngineApi, EngineEvent } from './engine-api.js';
 
 const PROBE_INTERVAL_MS = 100;
 const PROBE_TIMEOUT_MS = 1_000;
+
+export interface HealthWait {
+  container: string;
+  signal: AbortSignal;
+  timeoutMs: number;
+  probeUrl?: string;
+  logger: Logger;
+}
 
 interface HealthSnapshot {
   running: boolean;
@@ -18,13 +28,13 @@ interface HealthSnapshot {
   lastOutput: string | undefined;
 }
 
-async function snapshot(docker: DockerEngine, id: string): Promise<HealthSnapshot> {
-  const info = await docker.inspect(id);
-  const log = info.State.Health?.Log ?? [];
+async function snapshot(engine: DockerEngineApi, id: string): Promise<HealthSnapshot> {
+  const { State } = await engine.inspect(id);
+  const log = State.Health?.Log ?? [];
   return {
-    running: info.State.Running,
-    exitCode: info.State.ExitCode,
-    health: info.State.Health?.Status,
+    running: State.Running,
+    exitCode: State.ExitCode,
+    health: State.Health?.Status,
     lastOutput: log[log.length - 1]?.Output?.trim(),
   };
 }
@@ -32,16 +42,23 @@ async function snapshot(docker: DockerEngine, id: string): Promise<HealthSnapsho
 /**
  * Resolves when healthy (or running, for an image without a health check), or when
  * `probeUrl` answers 2xx while the container runs; rejects on unhealthy, exit or timeout.
+ * `signal` carries the deadline; `timeoutMs` only names it in the error.
  */
-export async function waitForHealth(docker: DockerEngine, id: string, signal: AbortSignal, timeoutMs: number, probeUrl?: string): Promise<void> {
-  const short = id.slice(0, 12);
-  const stream = await docker.events({ type: ['container'], container: [id], event: ['health_status', 'die', 'destroy'] });
+export async function waitForHealth(engine: DockerEngineApi, wait: HealthWait): Promise<void> {
+  const { container, signal, timeoutMs, probeUrl, logger } = wait;
+  const short = container.slice(0, 12);
+  const listening = new AbortController();
+  const events = await engine.events(
+    { type: ['container'], container: [container], event: ['health_status', 'die', 'destroy'] },
+    AbortSignal.any([signal, listening.signal]),
+  );
   // Subscribed before the first inspect, so no change between the two can be missed.
-  const changes = new ChangeCounter(stream, signal);
-  const probing = new AbortController();
+  const changes = new ChangeCounter(signal);
+  void changes.follow(events);
   let probePassed = false;
   if (probeUrl !== undefined) {
-    probeUntilHealthy(probeUrl, AbortSignal.any([signal, probing.signal]), () => {
+    void probeUntilHealthy(probeUrl, AbortSignal.any([signal, listening.signal]), timeoutMs).then((passed) => {
+      if (!passed) return;
       probePassed = true;
       changes.poke();
     });
@@ -49,71 +66,76 @@ export async function waitForHealth(docker: DockerEngine, id: string, signal: Ab
   try {
     for (;;) {
       const seen = changes.count;
-      const state = await snapshot(docker, id);
+      const state = await snapshot(engine, container);
       if (!state.running) throw new DeployStepError('health', `container ${short} exited with code ${state.exitCode}`);
       if (state.health === 'unhealthy') {
         throw new DeployStepError('health', `container ${short} is unhealthy: ${state.lastOutput || 'health check failed'}`);
       }
-      if (state.health === undefined || state.health === 'healthy' || probePassed) return;
+      if (state.health === undefined || state.health === 'healthy' || probePassed) {
+        logger.info({ container: short, by: probePassed ? 'health URL' : state.health === undefined ? 'running' : 'docker health check' }, 'container healthy');
+        return;
+      }
       if (!(await changes.after(seen))) {
+        if (changes.lost !== undefined) throw new DeployStepError('health', `lost the engine's events while waiting for container ${short}: ${changes.lost}`);
         throw new DeployStepError('health', `container ${short} was not healthy within ${Math.round(timeoutMs / 1000)} s`);
       }
     }
   } finally {
-    probing.abort();
-    changes.close();
+    listening.abort();
   }
 }
 
-/** Asks `url` every PROBE_INTERVAL_MS until it answers 2xx, then calls `onPass` once; stops when `signal` fires. */
-function probeUntilHealthy(url: string, signal: AbortSignal, onPass: () => void): void {
-  const again = () => {
-    if (!signal.aborted) setTimeout(attempt, PROBE_INTERVAL_MS);
-  };
-  const attempt = () => {
-    if (signal.aborted) return;
-    let settled = false;
-    const settle = (passed: boolean) => {
-      if (settled) return;
-      settled = true;
-      if (passed && !signal.aborted) onPass();
-      else again();
-    };
+/** Asks `url` every PROBE_INTERVAL_MS until it answers 2xx (true), or `signal` fires or `timeoutMs` passes (false). */
+async function probeUntilHealthy(url: string, signal: AbortSignal, timeoutMs: number): Promise<boolean> {
+  try {
+    return await pollUntil('the health URL to answer 2xx', async () => ((await answers2xx(url, signal)) ? true : undefined), {
+      timeoutMs,
+      intervalMs: PROBE_INTERVAL_MS,
+      signal,
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** One GET of `url`: whether it answered 2xx within PROBE_TIMEOUT_MS. */
+function answers2xx(url: string, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
     const req = httpGet(url, { agent: false, timeout: PROBE_TIMEOUT_MS, signal }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
-      settle(status >= 200 && status < 300);
+      resolve(status >= 200 && status < 300);
     });
     req.on('timeout', () => req.destroy());
-    req.on('error', () => settle(false));
-  };
-  attempt();
+    req.on('error', () => resolve(false));
+  });
 }
 
-/** Counts events on a stream; `after(n)` resolves true once more than n arrived, false when the wait must end. */
+/** Counts engine events; `after(n)` resolves true once more than n arrived, false when the wait must end. */
 class ChangeCounter {
   count = 0;
+  /** Why the event stream ended before the wait did, if it did. */
+  lost: string | undefined;
   private ended = false;
   private waiter: (() => void) | undefined;
 
-  constructor(
-    private readonly stream: NodeJS.ReadableStream,
-    private readonly signal: AbortSignal,
-  ) {
-    stream.on('data', () => {
-      this.count += 1;
-      this.waiter?.();
-    });
-    const end = () => {
-      this.ended = true;
-      this.waiter?.();
-    };
-    stream.on('end', end);
-    stream.on('error', end);
-    signal.addEventListener('abort', end, { once: true });
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener('abort', () => this.end(), { once: true });
   }
 
-  /** Counts a change that did not come from the stream. */
+  /** Counts every event until the stream ends; a stream that fails ends the wait as its deadline would. */
+  async follow(events: AsyncIterable<EngineEvent>): Promise<void> {
+    let why = 'the engine closed the stream';
+    try {
+      for await (const _event of events) this.poke();
+    } catch (error) {
+      why = errorMessage(error);
+    }
+    if (!this.ended && !this.signal.aborted) this.lost = why;
+    this.end();
+  }
+
+  /** Counts a change. */
   poke(): void {
     this.count += 1;
     this.waiter?.();
@@ -132,7 +154,8 @@ class ChangeCounter {
     });
   }
 
-  close(): void {
-    (this.stream as unknown as { destroy?: () => void }).destroy?.();
+  private end(): void {
+    this.ended = true;
+    this.waiter?.();
   }
 }

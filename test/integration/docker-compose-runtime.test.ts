@@ -2,18 +2,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { pino } from 'pino';
-
-const silent = pino({ level: 'silent' });
 import { stringify as toYaml } from 'yaml';
 import { DockerComposeRuntime } from '../../shared/docker/compose-runtime.js';
+import { DockerComposeCli } from '../../shared/docker/compose-cli.js';
 import { DeployStepError } from '../../shared/contract/errors.js';
-import { PROJECT_ROOT } from '../../dev-cluster/dev-cluster.js';
 import { freePort } from '../fixtures/server-process.js';
 
-const REPOSITORY = 'gvtest-runtime';
+const silent = pino({ level: 'silent' });
+const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// Unique per run, so two runs of the suite on one engine do not share images or projects.
+const RUN = `${process.pid}`;
+const REPOSITORY = `gvdock-runtime-${RUN}`;
+const SOCKET = '/var/run/docker.sock';
+
+/** Whether `url` answers 2xx now. */
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok;
+  } catch {
+    return false;
+  }
+}
 
 /** A compose project of the sample app on a free loopback port, and a runtime for it. */
 async function appProject(options: { node: string; project: string; healthInterval: string; startDelay?: string; probe?: boolean; healthTimeoutMs: number }) {
@@ -46,15 +59,15 @@ async function appProject(options: { node: string; project: string; healthInterv
     ...(options.probe ? { healthUrl: `http://127.0.0.1:${port}/healthz` } : {}),
     lb: { backend: 'web', address: '127.0.0.1:1' },
   };
-  const runtime = new DockerComposeRuntime({ node: options.node, roles: { web: role }, dockerSocket: '/var/run/docker.sock', logger: silent });
+  const runtime = new DockerComposeRuntime({ node: options.node, roles: { web: role }, dockerSocket: SOCKET });
   return {
     runtime,
     url: `http://127.0.0.1:${port}/`,
+    healthUrl: `http://127.0.0.1:${port}/healthz`,
     async remove() {
-      await execa('docker', ['compose', '--project-name', options.project, '--file', compose, 'down', '--timeout', '1'], {
-        env: { GRAPEVINE_IMAGE: `${REPOSITORY}:v1` },
-        reject: false,
-      });
+      await new DockerComposeCli(SOCKET)
+        .down({ file: compose, name: options.project }, { env: { GRAPEVINE_IMAGE: `${REPOSITORY}:v1` }, signal: AbortSignal.timeout(30_000), timeoutMs: 30_000, stopTimeoutS: 1 })
+        .catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -74,7 +87,7 @@ describe('docker compose runtime', () => {
   let url: string;
 
   beforeAll(async () => {
-    app = await appProject({ node: 'rt1', project: 'gvtest-runtime-web', healthInterval: '1s', healthTimeoutMs: 20_000 });
+    app = await appProject({ node: 'rt1', project: `gvdock-runtime-web-${RUN}`, healthInterval: '1s', healthTimeoutMs: 20_000 });
     ({ runtime, url } = app);
   });
 
@@ -110,21 +123,27 @@ describe('docker compose runtime', () => {
     expect((failure as DeployStepError).message).toContain('127.0.0.1:1/nothing:v1');
   });
 
-  it('rejects an image that does not exist locally without pulling it', async () => {
-    const failure = await runtime.up('web', `${REPOSITORY}:never-built`, { signal: AbortSignal.timeout(20_000), logger: silent }).catch((error: unknown) => error);
+  it('rejects an image that does not exist locally without pulling it, with what compose said', async () => {
+    const image = `${REPOSITORY}:never-built`;
+    const failure = await runtime.up('web', image, { signal: AbortSignal.timeout(20_000), logger: silent }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(DeployStepError);
     expect((failure as DeployStepError).step).toBe('up');
+    const message = (failure as DeployStepError).message;
+    expect(message).toContain(`cannot start ${image}`);
+    expect(message).toContain(`docker compose up (project gvdock-runtime-web-${RUN}) exited with code 1`);
+    expect(message.toLowerCase()).toContain(`no such image: ${image}`);
   });
 });
 
 describe('docker compose runtime with a health URL', () => {
-  const project = 'gvtest-probe-web';
+  const project = `gvdock-probe-web-${RUN}`;
   let app: Awaited<ReturnType<typeof appProject>>;
   let runtime: DockerComposeRuntime;
 
   beforeAll(async () => {
-    // Docker's first check runs 30 s after the start: only the probe can pass sooner.
-    app = await appProject({ node: 'rt2', project, healthInterval: '30s', startDelay: '1', probe: true, healthTimeoutMs: 5_000 });
+    // Docker's first check runs 30 s after the start: only the probe can pass sooner. The
+    // app's 5 s start delay leaves it silent when the wait begins (`up` takes 2-3 s here).
+    app = await appProject({ node: 'rt2', project, healthInterval: '30s', startDelay: '5', probe: true, healthTimeoutMs: 10_000 });
     ({ runtime } = app);
   });
 
@@ -136,10 +155,10 @@ describe('docker compose runtime with a health URL', () => {
   it('counts the app healthy when its health URL answers, before Docker has run its check', async () => {
     const signal = { signal: AbortSignal.timeout(30_000), logger: silent };
     await runtime.up('web', `${REPOSITORY}:v1`, signal);
-    const startedAt = Date.now();
+    // The app is still in its start delay when the wait begins, and serves when the wait ends.
+    expect(await answers(app.healthUrl)).toBe(false);
     await runtime.waitHealthy('web', signal);
-    // The app serves after its 1 s start delay; the wait ends on the first 2xx after that.
-    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(800);
+    expect(await answers(app.healthUrl)).toBe(true);
     expect(await dockerHealth()).toBe('starting');
   });
 
@@ -149,6 +168,6 @@ describe('docker compose runtime with a health URL', () => {
     const failure = await runtime.waitHealthy('web', signal).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(DeployStepError);
     expect((failure as DeployStepError).step).toBe('health');
-    expect((failure as DeployStepError).message).toMatch(/was not healthy within 5 s/);
+    expect((failure as DeployStepError).message).toMatch(/was not healthy within 10 s/);
   });
 });
