@@ -207,7 +207,7 @@ program
   .addOption(new Option('--rpc-addr <addr>', 'Serf RPC address').env('GRAPEVINE_SERF_RPC').default('127.0.0.1:7373'))
   .addOption(new Option('--rpc-auth <token>', 'Serf RPC token').env('GRAPEVINE_SERF_RPC_AUTH'))
   .action(async (options: { role?: string; env?: string; rpcAddr: string; rpcAuth?: string }) => {
-    const { SerfCli, rolesTagPattern } = await import('../shared/serf/serf-cli.js');
+    const [{ SerfCli }, { rolesTagPattern }] = await Promise.all([import('../shared/serf/serf-cli.js'), import('../shared/ports/membership.js')]);
     const tags: Record<string, string> = {};
     if (options.role) tags.roles = rolesTagPattern(parseOrThrow(roleName, options.role, '--role'));
     if (options.env) tags.env = parseOrThrow(envName, options.env, '--env');

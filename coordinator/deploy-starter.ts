@@ -5,8 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { ConflictError, errorMessage, GrapevineError, UnreachableError } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { type CreateDeployBody, type Deploy, EVENT_SCHEMA_VERSION } from '../shared/contract/schemas.js';
-import { aliveHostsOf } from '../shared/serf/serf-cli.js';
-import type { DeployEvents, Membership } from '../shared/ports/membership.js';
+import { aliveHostsOf, type DeployEvents, type Membership } from '../shared/ports/membership.js';
 import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
 
 /** Why a deploy exists when no one asked for it by tag. */

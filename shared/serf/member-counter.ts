@@ -1,6 +1,6 @@
-import { aliveHostsOf, type SerfCli } from './serf-cli.js';
+import type { SerfCli } from './serf-cli.js';
 import type { DeployGroup } from '../ports/fleet-state.js';
-import type { MemberCounter } from '../ports/membership.js';
+import { aliveHostsOf, type MemberCounter } from '../ports/membership.js';
 
 /** Counts the alive hosts of a role and environment as the coordinator lists a deploy's targets. */
 export class SerfMemberCounter implements MemberCounter {

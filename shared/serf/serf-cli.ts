@@ -72,19 +72,3 @@ export class SerfCli implements Membership {
     }
   }
 }
-
-
-/**
- * Names of the alive hosts of `role` in `env`, sorted: the hosts a deploy of that group
- * reaches. The coordinator records them as a deploy's targets and every agent counts
- * them for its slots, so both ask the same question here.
- */
-export async function aliveHostsOf(source: Membership, role: string, env: string): Promise<string[]> {
-  const members = await source.members({ status: 'alive', tags: { env, roles: rolesTagPattern(role) } });
-  return [...new Set(members.map((member) => member.name))].sort();
-}
-
-/** Tag filter matching a member whose comma-separated `roles` tag includes `role`. */
-export function rolesTagPattern(role: string): string {
-  return `(.*,)?${role}(,.*)?`;
-}
