@@ -19,7 +19,7 @@ export async function checkPrerequisites(ports: ClusterPorts): Promise<ClusterCo
   }
   if (!existsSync(CLI)) throw new DevClusterError(`${CLI} is missing: run \`npm run build\` first`);
   for (const [service, port] of Object.entries(ports)) {
-    if (!(await isPortFree(port))) throw new DevClusterError(`port ${port} (${service}) is already in use: stop whatever listens there (`grapevine dev down` if it is an earlier local cluster)`);
+    if (!(await isPortFree(port))) throw new DevClusterError(`port ${port} (${service}) is already in use: stop whatever listens there (grapevine dev down, if it is an earlier local cluster)`);
   }
   try {
     return await ClusterContainers.connect();
