@@ -29,7 +29,6 @@ type ScriptCommands<Context extends ClientContext> = {
 
 // defineCommand adds one method per script; this tells the compiler about them.
 declare module 'ioredis' {
-  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> extends ScriptCommands<Context> {}
 }
 
