@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the integration tests' images (Redis, HAProxy, registry of docker-compose.test.yml)
-# FROM the local base image, building that first when it is missing. The test run's global
-# setup builds them too (a cache hit when nothing changed); CI builds them here so that a
-# failed package download shows as its own step.
+# FROM the local base image, building that first when it is missing. The integration run's
+# global setup (test/setup/test-infra.ts) runs this too, a cache hit when nothing changed; CI
+# runs it as a step of its own so that a failed package download shows as one.
 # Usage: build.sh
 set -euo pipefail
 
@@ -28,12 +28,16 @@ fi
 LOG_FILE="$(mktemp /tmp/grapevine-test-images.XXXXXX)"
 trap 'rm -f -- "$LOG_FILE"' EXIT
 
-compose=(docker compose --project-directory "$ROOT" --file "$ROOT/docker-compose.test.yml")
+# Compose labels what it builds with the project name: one fixed name keeps a rebuild of
+# unchanged files a cache hit with the same image id, whichever run asks for it.
+compose=(docker compose --project-name gvinfra-test-images --project-directory "$ROOT" --file "$ROOT/docker-compose.test.yml")
 started=$SECONDS
 if ! "${compose[@]}" build >"$LOG_FILE" 2>&1; then
   tail -n 30 "$LOG_FILE" >&2 || true
   die "docker compose build failed (the package step needs Debian's archive, deb.debian.org)"
 fi
+# The images a changed Dockerfile replaced, unless a running test project still uses them.
+docker image prune --force --filter label=com.docker.compose.project=gvinfra-test-images >/dev/null
 mapfile -t images < <("${compose[@]}" config --images)
 [[ ${#images[@]} -gt 0 ]] || die "docker-compose.test.yml names no images"
 for image in "${images[@]}"; do

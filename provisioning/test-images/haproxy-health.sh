@@ -1,4 +1,4 @@
 #!/bin/sh
-# Healthy when the master answers on its CLI and its current worker answers `show info`.
+# Healthy when the main HAProxy process answers `show info` on its admin socket.
 set -eu
-printf '@1 show info\n' | socat -t 2 - UNIX-CONNECT:/run/grapevine-haproxy/master.sock | grep -q '^Name: HAProxy'
+printf 'show info\n' | socat -t 2 - UNIX-CONNECT:/run/grapevine-haproxy/admin.sock | grep -q '^Name: HAProxy'

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { TestProject } from 'vitest/node';
-import { writeInstanceConfig } from './haproxy-master.js';
+import { writeMainConfig } from './haproxy-instance.js';
 import { BASE_IMAGE, COMPOSE_FILE, PROJECT_PREFIX, PROJECT_ROOT, RUN_LABEL, type TestInfra } from './infra-contract.js';
 
 const STARTUP_TIMEOUT_MS = 60_000;
@@ -20,16 +20,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const { DockerComposeEnvironment, Wait } = await import('testcontainers');
   const startedAt = Date.now();
   await requireBaseImage();
+  await buildImages();
   await removeAbandonedRuns();
 
   const name = `${PROJECT_PREFIX}${process.pid}`;
   const haproxyDir = await mkdtemp(path.join(os.tmpdir(), `${HAPROXY_DIR_PREFIX}${process.pid}-`));
-  // The master needs a config to start with; each test's startHAProxy reloads it with its own.
-  await writeInstanceConfig(haproxyDir, ['idle']);
+  // The service's main process needs a config; each startHAProxy runs a process of its own.
+  await writeMainConfig(haproxyDir);
   const environment = await new DockerComposeEnvironment(PROJECT_ROOT, COMPOSE_FILE)
     .withProjectName(name)
-    // A no-op from the build cache when nothing changed; a changed Dockerfile is never missed.
-    .withBuild()
     .withEnvironment({ GVINFRA_HAPROXY_DIR: haproxyDir })
     .withDefaultWaitStrategy(Wait.forHealthCheck())
     .withStartupTimeout(STARTUP_TIMEOUT_MS)
@@ -64,6 +63,15 @@ async function requireBaseImage(): Promise<void> {
   if (image.exitCode !== 0) {
     throw new Error(`the test images are built FROM ${BASE_IMAGE}, which is missing: build it with provisioning/base-image.sh (as root)`);
   }
+}
+
+/**
+ * Through the project's script, not `up --build`: compose labels an image with the project
+ * that built it, and a build under this run's own name would make new images every run.
+ */
+async function buildImages(): Promise<void> {
+  const build = await execa('bash', [path.join(PROJECT_ROOT, 'provisioning', 'test-images', 'build.sh')], { reject: false, all: true });
+  if (build.exitCode !== 0) throw new Error(`provisioning/test-images/build.sh failed:\n${String(build.all)}`);
 }
 
 /** A run that was killed before its teardown leaves its project behind; its vitest pid is gone. */
