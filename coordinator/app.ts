@@ -183,7 +183,7 @@ export function createApp(deps: AppDeps): Hono {
     if (!release) throw new GrapevineError('release_not_found', `role ${role} has no release ${tag}`);
     logger.warn({ role, tag, reason: release.broken?.reason, by }, 'release marked broken');
     // Hosts waiting for a slot stand down at once, in every environment.
-    await stopRollouts({ fleet, store, logger }, role, tag, `${by}: ${body.reason}`);
+    await stopRollouts({ fleet, store, logger }, role, tag, { reason: body.reason, by });
     return c.json(release);
   });
 

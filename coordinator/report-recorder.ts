@@ -102,7 +102,7 @@ export class ReportRecorder {
       broken && broken.by !== candidate.host ? { host: broken.by, error: unprefixed(broken.reason, `host ${broken.by} failed: `) } : candidate;
     log.warn({ error: report.error, firstFailed: first.host }, 'host failed; release marked broken');
     // The report is stored either way, so a failure here must not make the agent resend it.
-    await stopRollouts({ fleet, store, logger: log }, role, tag, `${first.host}: ${first.error}`).catch((error: unknown) =>
+    await stopRollouts({ fleet, store, logger: log }, role, tag, { reason: first.error, by: first.host }).catch((error: unknown) =>
       log.error({ err: error }, 'could not stop the rollouts of the broken release in other environments'),
     );
     return first.host;
@@ -112,8 +112,7 @@ export class ReportRecorder {
 /** The failure a fleet mark records, when a host of this deploy set it (not the coordinator or an operator). */
 function failureOf(mark: BrokenMark | null, { record, hosts }: StoredReport): FirstFailure | undefined {
   if (!mark || !(record.targets?.includes(mark.by) || Object.hasOwn(hosts, mark.by))) return undefined;
-  // Agents write `<host>: <why>`; the release's mark names the host on its own.
-  return { host: mark.by, error: unprefixed(mark.reason, `${mark.by}: `), at: mark.at };
+  return { host: mark.by, error: mark.reason, at: mark.at };
 }
 
 function unprefixed(text: string, prefix: string): string {

@@ -155,7 +155,7 @@ export class DeployWatchdog implements AsyncDisposable {
     const { fleet } = this.#options;
     const group = { role: deploy.role, env: deploy.env };
     const targets = deploy.targets?.length ?? 1;
-    const freed = await fleet.freeSlotsOf(group, host, targets);
+    const freed = await fleet.freeSlotsOf(group, host, targets, log);
     let remaining: number;
     try {
       remaining = await fleet.finishHost(group, deploy.id, host);

@@ -192,7 +192,7 @@ export class DeployRunner {
         const reason = describeFailure(error);
         logger.error({ err: reason }, 'deploy failed on this host; marking the release broken');
         host.end('failed', reason);
-        await fleet.markBroken(group, deploy.tag, `${node}: ${reason}`, logger).catch((markError: unknown) => {
+        await fleet.markBroken(group, deploy.tag, reason, { logger }).catch((markError: unknown) => {
           logger.error({ err: errorMessage(markError) }, 'could not mark the release broken');
         });
       }

@@ -1,10 +1,11 @@
-// Docker Compose v2 (`docker compose`) through the docker-compose package, which spawns
-// the docker CLI with an argument list and no shell. The package rejects with a plain
-// {exitCode, err, out} and cannot be cancelled; both are made good here.
-import { readFileSync, readdirSync } from 'node:fs';
+// Docker Compose v2 (`docker compose`), never through a shell. `up`, on every host's deploy
+// path, runs through execa: the docker-compose package resolves 500 ms after compose exits
+// (half a second per host per wave) and cannot stop a compose run when the host stands
+// down. `ps`, `pull` and `down`, for tests and clean-up, go through the package, whose
+// plain-object rejections ({exitCode, err, out}) are made errors here.
+import { execa } from 'execa';
 import * as compose from 'docker-compose';
 import { GrapevineError, errorMessage } from '../contract/errors.js';
-import { TIMED_OUT, within } from '../contract/waiting.js';
 
 /** How long compose gets to exit after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 5_000;
@@ -45,9 +46,22 @@ export class DockerComposeCli {
 
   /** `up --detach --no-deps --pull never <service>`: only that service, only with an image already on the host. */
   async up(project: ComposeProject, service: string, run: ComposeRun): Promise<void> {
-    await this.run('up', project, run, () =>
-      compose.upOne(service, { ...this.options(project, run.env), commandOptions: ['--no-deps', ['--pull', 'never']] }),
-    );
+    const what = `docker compose up (project ${project.name})`;
+    run.signal.throwIfAborted();
+    const args = ['compose', '--project-name', project.name, '--file', project.file, 'up', '--detach', '--no-deps', '--pull', 'never', service];
+    const result = await execa('docker', args, {
+      env: { DOCKER_HOST: `unix://${this.dockerSocket}`, ...run.env },
+      cancelSignal: run.signal,
+      timeout: run.timeoutMs,
+      forceKillAfterDelay: STOP_GRACE_MS,
+      stdin: 'ignore',
+      reject: false,
+    });
+    if (!result.failed) return;
+    const details = { exitCode: result.exitCode ?? null, stderr: result.stderr };
+    if (result.isCanceled) throw new DockerComposeError(`${what} was cancelled: ${errorMessage(run.signal.reason)}`, details, { cause: result });
+    if (result.timedOut) throw new DockerComposeError(`${what} did not finish within ${Math.round(run.timeoutMs / 1000)} s`, details, { cause: result });
+    throw new DockerComposeError(`${what} exited with code ${details.exitCode}: ${lastLines(details.stderr) || result.shortMessage}`, details, { cause: result });
   }
 
   /** `ps --all`: the project's containers and their states. */
@@ -81,78 +95,18 @@ export class DockerComposeCli {
     };
   }
 
-  /** Runs one compose command; ends it (SIGTERM, then SIGKILL) when `run.signal` fires or `run.timeoutMs` passes. */
+  /** Runs one compose command through the package; its rejection becomes a DockerComposeError. */
   private async run<T>(command: string, project: ComposeProject, run: ComposeRun, start: () => Promise<T>): Promise<T> {
     const what = `docker compose ${command} (project ${project.name})`;
     run.signal.throwIfAborted();
-    const deadline = AbortSignal.timeout(run.timeoutMs);
-    const stop = AbortSignal.any([run.signal, deadline]);
-    const running = start();
-    const onStop = () => void endChild(command, project.name, running);
-    stop.addEventListener('abort', onStop, { once: true });
     try {
-      return await running;
+      return await start();
     } catch (failure) {
       const stderr = (failure as { err?: unknown }).err;
       const details = { exitCode: exitCodeOf(failure), stderr: typeof stderr === 'string' ? stderr : '' };
-      const tail = lastLines(details.stderr);
-      if (run.signal.aborted) throw new DockerComposeError(`${what} was cancelled: ${errorMessage(run.signal.reason)}`, details, { cause: failure });
-      if (deadline.aborted) throw new DockerComposeError(`${what} did not finish within ${Math.round(run.timeoutMs / 1000)} s`, details, { cause: failure });
       if (failure instanceof Error) throw new DockerComposeError(`${what} could not run: ${failure.message}`, details, { cause: failure });
-      throw new DockerComposeError(`${what} exited with code ${details.exitCode}: ${tail || 'no output on stderr'}`, details, { cause: failure });
-    } finally {
-      stop.removeEventListener('abort', onStop);
+      throw new DockerComposeError(`${what} exited with code ${details.exitCode}: ${lastLines(details.stderr) || 'no output on stderr'}`, details, { cause: failure });
     }
-  }
-}
-
-/**
- * Ends the compose process this agent started for `command` on `project`. The package gives
- * no handle on its child, so it is found among this process's own children by its arguments.
- */
-async function endChild(command: string, project: string, running: Promise<unknown>): Promise<void> {
-  const settled = running.then(
-    () => undefined,
-    () => undefined,
-  );
-  const signal = (name: NodeJS.Signals) => {
-    for (const pid of ownChildren()) {
-      if (isComposeRun(pid, command, project)) {
-        try {
-          process.kill(pid, name);
-        } catch {
-          // it exited between the look and the signal
-        }
-      }
-    }
-  };
-  signal('SIGTERM');
-  if ((await within(settled, STOP_GRACE_MS)) === TIMED_OUT) signal('SIGKILL');
-}
-
-function ownChildren(): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // The parent id is the second field after the command name, which is in parentheses and may hold spaces.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid) children.push(Number(entry));
-    } catch {
-      // the process ended while the list was read
-    }
-  }
-  return children;
-}
-
-function isComposeRun(pid: number, command: string, project: string): boolean {
-  try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const projectAt = argv.indexOf('--project-name');
-    return argv[1] === 'compose' && projectAt > 0 && argv[projectAt + 1] === project && argv.includes(command);
-  } catch {
-    return false;
   }
 }
 

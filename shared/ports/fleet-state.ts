@@ -5,6 +5,12 @@
 import type { Logger } from '../contract/logger.js';
 import type { BrokenMark } from '../contract/schemas.js';
 
+export interface MarkOptions {
+  /** Who the mark names: the host that failed, or an operator; the adapter's own name unless given. */
+  by?: string;
+  logger?: Logger;
+}
+
 export interface DeployGroup {
   role: string;
   env: string;
@@ -16,9 +22,10 @@ export interface FleetState {
   initRemaining(group: DeployGroup, deployId: string, hosts: number, logger?: Logger): Promise<number>;
   /** Counts this host as finished once (idempotent); returns the hosts still to finish. */
   finishHost(group: DeployGroup, deployId: string, host: string): Promise<number>;
+  /** Who marked the tag broken and why (`h1: health: unhealthy`); null when it is not marked. */
   brokenReason(group: DeployGroup, tag: string): Promise<string | null>;
   /** Sets the group's broken mark for the tag and wakes every waiting host so it stands down. */
-  markBroken(group: DeployGroup, tag: string, reason: string, logger?: Logger): Promise<void>;
+  markBroken(group: DeployGroup, tag: string, reason: string, options?: MarkOptions): Promise<void>;
 }
 
 /** What the coordinator does to the same state: stop rollouts, and count out a host that was lost. */
@@ -26,5 +33,5 @@ export interface FleetControl extends Pick<FleetState, 'markBroken' | 'initRemai
   /** The group's broken mark of the tag as the first host to set it left it (who, why, when); null when unmarked. */
   brokenMark(group: DeployGroup, tag: string): Promise<BrokenMark | null>;
   /** Frees every slot of the group the host holds and wakes a waiter per slot; returns the slots freed. */
-  freeSlotsOf(group: DeployGroup, host: string, maxSlots: number): Promise<number[]>;
+  freeSlotsOf(group: DeployGroup, host: string, maxSlots: number, logger?: Logger): Promise<number[]>;
 }

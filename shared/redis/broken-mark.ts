@@ -30,6 +30,12 @@ export function parseBrokenMark(value: string): BrokenMark {
   return { reason: value, by: UNKNOWN_SETTER, at: 0 };
 }
 
+/** Who marked the release broken and why, as a host standing down reports it: `h1: health: unhealthy`. */
+export function describeBrokenMark(mark: BrokenMark): string {
+  // A mark written by hand as plain text names nobody.
+  return mark.by === UNKNOWN_SETTER ? mark.reason : `${mark.by}: ${mark.reason}`;
+}
+
 /** The mark at `key`; null when the tag is not marked. */
 export async function readBrokenMark(redis: Redis, key: string): Promise<BrokenMark | null> {
   const value = await callRedis('reading the broken-release mark', () => redis.get(key));

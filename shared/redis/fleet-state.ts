@@ -5,9 +5,9 @@ import type { Logger } from '../contract/logger.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { ValidationError } from '../contract/errors.js';
 import type { BrokenMark } from '../contract/schemas.js';
-import type { DeployGroup, FleetControl, FleetState } from '../ports/fleet-state.js';
+import type { DeployGroup, FleetControl, FleetState, MarkOptions } from '../ports/fleet-state.js';
 import { RedisScripts, callRedis } from './scripts.js';
-import { readBrokenMark } from './broken-mark.js';
+import { describeBrokenMark, readBrokenMark } from './broken-mark.js';
 import { WaitQueue } from './wait-queue.js';
 
 /** Long enough for any deploy to end; short enough that finished deploys do not pile up. */
@@ -53,7 +53,8 @@ export class RedisFleetState implements FleetState, FleetControl {
   }
 
   async brokenReason(group: DeployGroup, tag: string): Promise<string | null> {
-    return (await this.brokenMark(group, tag))?.reason ?? null;
+    const mark = await this.brokenMark(group, tag);
+    return mark && describeBrokenMark(mark);
   }
 
   brokenMark(group: DeployGroup, tag: string): Promise<BrokenMark | null> {
@@ -65,7 +66,7 @@ export class RedisFleetState implements FleetState, FleetControl {
    * for a host that died mid-deploy, so the others need not wait for the lock's TTL. Each
    * freed slot wakes the next waiting host. Returns the slots freed.
    */
-  async freeSlotsOf(group: DeployGroup, host: string, maxSlots: number): Promise<number[]> {
+  async freeSlotsOf(group: DeployGroup, host: string, maxSlots: number, logger = this.logger): Promise<number[]> {
     const keys = Array.from({ length: Math.max(1, maxSlots) }, (_, i) => redisKeys.slot(group.role, group.env, i + 1));
     const holders = await callRedis('reading the slot locks', () => this.redis.mget(...keys));
     const queue = new WaitQueue(this.redis, group);
@@ -76,13 +77,13 @@ export class RedisFleetState implements FleetState, FleetControl {
       const { released } = await queue.release(keys[index]!, token);
       if (released) freed.push(index + 1);
     }
-    if (freed.length > 0) this.logger.warn({ role: group.role, env: group.env, host, freed }, 'freed the slots of a lost host');
+    if (freed.length > 0) logger.warn({ role: group.role, env: group.env, host, freed }, 'freed the slots of a lost host');
     return freed;
   }
 
   /** The first mark stays (SET NX): it names the first host that failed. Every waiting host is woken to stand down. */
-  async markBroken(group: DeployGroup, tag: string, reason: string, logger = this.logger): Promise<void> {
-    const mark: BrokenMark = { reason, by: this.host, at: Date.now() };
+  async markBroken(group: DeployGroup, tag: string, reason: string, { by = this.host, logger = this.logger }: MarkOptions = {}): Promise<void> {
+    const mark: BrokenMark = { reason, by, at: Date.now() };
     const queue = new WaitQueue(this.redis, group);
     const { woken, unread } = await queue.markBroken(redisKeys.broken(group.role, group.env, tag), JSON.stringify(mark));
     logger.info({ role: group.role, env: group.env, tag, woken, unread }, 'release marked broken; waiting hosts woken to stand down');

@@ -9,7 +9,7 @@ import { redisKeys } from '../contract/redis-keys.js';
 import { ValidationError } from '../contract/errors.js';
 import type { AcquireOptions, SlotLocks } from '../ports/slot-locks.js';
 import { RedisScripts } from './scripts.js';
-import { readBrokenMark } from './broken-mark.js';
+import { describeBrokenMark, readBrokenMark } from './broken-mark.js';
 import { RedisSlotLease } from './slot-lease.js';
 import { CLEANUP_TIMEOUT_MS, WaitQueue } from './wait-queue.js';
 
@@ -129,7 +129,8 @@ export class RedisSlotLocks implements SlotLocks {
         signal.throwIfAborted();
 
         if (reply.kind === 'broken') {
-          const reason = (await readBrokenMark(this.redis, keys.broken))?.reason ?? 'release marked broken';
+          const mark = await readBrokenMark(this.redis, keys.broken);
+          const reason = mark ? describeBrokenMark(mark) : 'release marked broken';
           log.info({ reason }, 'release marked broken; standing down');
           return { kind: 'broken', reason };
         }

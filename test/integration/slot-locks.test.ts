@@ -326,24 +326,24 @@ describe('slot locks on a real redis-server', () => {
     await waitFor('five waiters in the queue', async () => (await waiters(group)) === 5);
 
     const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'host-7' });
-    await fleet.markBroken(group, 'v1', 'health check failed on host-7');
+    await fleet.markBroken(group, 'v1', 'health check failed');
 
     // A 30 s poll: only the wake-ups can end these waits within the test's time.
     const results = await Promise.all(waiting);
-    expect(results).toEqual(Array.from({ length: 5 }, () => ({ kind: 'broken', reason: 'health check failed on host-7' })));
+    expect(results).toEqual(Array.from({ length: 5 }, () => ({ kind: 'broken', reason: 'host-7: health check failed' })));
     expect(await waiters(group)).toBe(0);
     expect(await wakeLists(group)).toEqual([]);
 
     const mark = JSON.parse((await admin.get(redisKeys.broken(group.role, group.env, 'v1')))!) as Record<string, unknown>;
-    expect(mark).toEqual({ reason: 'health check failed on host-7', by: 'host-7', at: expect.any(Number) });
+    expect(mark).toEqual({ reason: 'health check failed', by: 'host-7', at: expect.any(Number) });
     expect(await fleet.brokenMark(group, 'v1')).toEqual(mark);
     expect(await admin.pttl(redisKeys.broken(group.role, group.env, 'v1'))).toBe(-1);
-    expect(await fleet.brokenReason(group, 'v1')).toBe('health check failed on host-7');
+    expect(await fleet.brokenReason(group, 'v1')).toBe('host-7: health check failed');
 
     // A host arriving later stands down on its first try, without waiting.
     let waited = false;
     const late = await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal, onWait: () => (waited = true) });
-    expect(late).toEqual({ kind: 'broken', reason: 'health check failed on host-7' });
+    expect(late).toEqual({ kind: 'broken', reason: 'host-7: health check failed' });
     expect(waited).toBe(false);
     await holder.release();
   }, 20_000);

@@ -178,8 +178,8 @@ describe('mark-broken', () => {
     expect(marked.status).toBe(200);
     expect(marked.body).toMatchObject({ role: 'web', tag: 'v1', broken: { reason: 'logins fail', by: 'release-bot' } });
     expect(fleet.markCalls).toEqual([
-      { group: { role: 'web', env: 'production' }, tag: 'v1', reason: 'release-bot: logins fail' },
-      { group: { role: 'web', env: 'staging' }, tag: 'v1', reason: 'release-bot: logins fail' },
+      { group: { role: 'web', env: 'production' }, tag: 'v1', reason: 'logins fail', by: 'release-bot' },
+      { group: { role: 'web', env: 'staging' }, tag: 'v1', reason: 'logins fail', by: 'release-bot' },
     ]);
   });
 

@@ -96,13 +96,13 @@ describe('a failed deploy and its broken release name the same host', () => {
     expect((await coordinator.getDeploy(id)).reason).toBe('host h6 failed: pull: manifest unknown (and 1 more hosts failed)');
     expect((await store.getRelease('web', 'v1'))?.broken).toMatchObject({ by: 'h6', reason: 'host h6 failed: pull: manifest unknown' });
     // Both failures told the fleet, each time of the same first failure.
-    expect(fleet.markCalls.map((call) => call.reason)).toEqual(['h6: pull: manifest unknown', 'h6: pull: manifest unknown']);
+    expect(fleet.markCalls.map(({ reason, by }) => `${by}: ${reason}`)).toEqual(['h6: pull: manifest unknown', 'h6: pull: manifest unknown']);
   });
 
   it('a fleet mark set by the coordinator itself names no host: the report does', async () => {
     await coordinator.publish('web', 'v1');
     const { id } = await coordinator.deploy('web', 'production', 'v1');
-    await fleet.markBroken({ role: 'web', env: 'production' }, 'v1', 'h4: up: no such image');
+    await fleet.markBroken({ role: 'web', env: 'production' }, 'v1', 'up: no such image');
     await coordinator.report(id, 'h4', 'failed', { counted: 6, remaining: 5, error: 'up: no such image' });
     expect((await store.getRelease('web', 'v1'))?.broken).toMatchObject({ by: 'h4', reason: 'host h4 failed: up: no such image' });
   });
@@ -114,8 +114,8 @@ describe('a failed deploy and its broken release name the same host', () => {
     const staging = await coordinator.deploy('web', 'staging', 'v1');
     fleet.markAs('s2', { role: 'web', env: 'staging' }, 'v1', 'health: exited (2)');
     await coordinator.report(staging.id, 's1', 'failed', { counted: 2, remaining: 1, error: 'health: exited (1)' });
-    expect(fleet.markOf('staging', 'v1')).toMatchObject({ by: 's2', reason: 's2: health: exited (2)' });
-    expect(fleet.markOf('production', 'v1')).toMatchObject({ by: 'coordinator', reason: 's2: health: exited (2)' });
+    expect(fleet.markOf('staging', 'v1')).toMatchObject({ by: 's2', reason: 'health: exited (2)' });
+    expect(fleet.markOf('production', 'v1')).toMatchObject({ by: 's2', reason: 'health: exited (2)' });
     expect((await store.getRelease('web', 'v1'))?.broken).toMatchObject({ by: 's2' });
   });
 

@@ -97,7 +97,7 @@ describe('deploy runner', () => {
     expect(report.error).toContain('health exploded');
     expect(calls).toEqual([
       'getDeploy', 'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
-      'markBroken v2 h1: health: health exploded',
+      'markBroken v2 health: health exploded',
       'up registry:5000/web:v1', 'health', 'register web/h1 10.0.0.11:8080', 'release', 'finish',
     ]);
   });
