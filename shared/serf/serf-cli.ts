@@ -29,11 +29,14 @@ export interface SerfCliOptions {
 export class SerfCli implements Membership {
   private readonly binary: string;
   private readonly rpc: string[];
+  /** The RPC token travels in the environment (`serf` reads SERF_RPC_AUTH), never on a command line others can read. */
+  private readonly env: Record<string, string>;
   private readonly timeoutMs: number;
 
   constructor(options: SerfCliOptions) {
     this.binary = options.binary ?? 'serf';
-    this.rpc = [`-rpc-addr=${options.rpcAddr}`, `-rpc-auth=${options.rpcAuth}`];
+    this.rpc = [`-rpc-addr=${options.rpcAddr}`];
+    this.env = { SERF_RPC_AUTH: options.rpcAuth };
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
@@ -62,7 +65,7 @@ export class SerfCli implements Membership {
 
   private async run(args: string[]): Promise<string> {
     try {
-      const result = await execa(this.binary, args, { timeout: this.timeoutMs, stripFinalNewline: true });
+      const result = await execa(this.binary, args, { env: this.env, timeout: this.timeoutMs, stripFinalNewline: true });
       return result.stdout;
     } catch (error) {
       // serf prints its own errors on stdout.
