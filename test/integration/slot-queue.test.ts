@@ -1,0 +1,191 @@
+// The waiters queue and the deploy counters against a real redis-server: lost hosts, broken
+// releases, hosts standing down, and what a waiting host costs Redis.
+import { setTimeout as delay } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { RedisScripts } from '../../shared/redis/scripts.js';
+import { WaitQueue } from '../../shared/redis/wait-queue.js';
+import { RedisFleetState } from '../../shared/redis/fleet-state.js';
+import { DEFAULT_POLL_MS, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
+import { redisKeys } from '../../shared/contract/redis-keys.js';
+import { silent, slotLockRedis } from '../fixtures/slot-lock-redis.js';
+
+const redis = slotLockRedis();
+const { client, locks, waitFor, acquired, track, commandCalls, callsDelta, waiters, wakeLists } = redis;
+
+describe('the slot queue on a real redis-server: lost hosts, broken releases, stand-downs, counters', () => {
+  it('the slots of a lost host are freed by its name at once, and the next waiter takes over', async () => {
+    const group = { role: 'lost', env: 'test' };
+    const signal = AbortSignal.timeout(20_000);
+    // The lost host's lease is never released or renewed again: only its lock key remains.
+    const lost = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, slots: 2, holder: 'host-lost', tag: 'v1', signal }));
+    const other = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, slots: 2, holder: 'host-b', tag: 'v1', signal }));
+    const waiter = track(locks({ pollMs: 30_000 }).acquire({ group, slots: 2, holder: 'host-c', tag: 'v1', signal }));
+    await waitFor('one waiter in the queue', async () => (await waiters(group)) === 1);
+
+    const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'coordinator' });
+    expect(await fleet.freeSlotsOf(group, 'host-nobody', 2)).toEqual([]);
+    expect(await fleet.freeSlotsOf(group, 'host-lost', 2)).toEqual([lost.slot]);
+
+    // A 30 s poll: only the wake-up sent by the freeing can end this wait in time.
+    const taken = acquired(await waiter.promise);
+    expect(taken.slot).toBe(lost.slot);
+    expect(await redis.admin.get(redisKeys.slot(group.role, group.env, other.slot))).toBe(other.token);
+    await Promise.all([taken.release(), other.release()]);
+  }, 20_000);
+
+  it('every waiting host stands down with the reason when the release is marked broken', async () => {
+    const group = { role: 'broken', env: 'test' };
+    const signal = AbortSignal.timeout(20_000);
+    const holder = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const waiting = Array.from({ length: 5 }, () => locks({ pollMs: 30_000 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    await waitFor('five waiters in the queue', async () => (await waiters(group)) === 5);
+
+    const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'host-7' });
+    await fleet.markBroken(group, 'v1', 'health check failed');
+
+    // A 30 s poll: only the wake-ups can end these waits within the test's time.
+    const results = await Promise.all(waiting);
+    expect(results).toEqual(Array.from({ length: 5 }, () => ({ kind: 'broken', reason: 'host-7: health check failed' })));
+    expect(await waiters(group)).toBe(0);
+    expect(await wakeLists(group)).toEqual([]);
+
+    const mark = JSON.parse((await redis.admin.get(redisKeys.broken(group.role, group.env, 'v1')))!) as Record<string, unknown>;
+    expect(mark).toEqual({ reason: 'health check failed', by: 'host-7', at: expect.any(Number) });
+    expect(await fleet.brokenMark(group, 'v1')).toEqual(mark);
+    expect(await redis.admin.pttl(redisKeys.broken(group.role, group.env, 'v1'))).toBe(-1);
+    expect(await fleet.brokenReason(group, 'v1')).toBe('host-7: health check failed');
+
+    // A host arriving later stands down on its first try, without waiting.
+    let waited = false;
+    const late = await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal, onWait: () => (waited = true) });
+    expect(late).toEqual({ kind: 'broken', reason: 'host-7: health check failed' });
+    expect(waited).toBe(false);
+    await holder.release();
+  }, 20_000);
+
+  it('an abort while waiting rejects at once and takes the host out of the queue', async () => {
+    const group = { role: 'abort', env: 'test' };
+    const holder = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const controller = new AbortController();
+    let waits = 0;
+    const waiting = locks({ pollMs: 30_000 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: controller.signal, onWait: () => waits++ });
+    waiting.catch(() => undefined);
+    await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
+    await waitFor('the waiter blocked on its wake list', async () => /blocked_clients:1\r?\n/.test(await redis.admin.info('clients')));
+
+    controller.abort(new Error('deploy deadline passed'));
+    await expect(waiting).rejects.toThrow('deploy deadline passed');
+    expect(waits).toBe(1);
+    expect(await waiters(group)).toBe(0);
+    expect(await wakeLists(group)).toEqual([]);
+    await waitFor('the blocking connection to close', async () => /blocked_clients:0\r?\n/.test(await redis.admin.info('clients')));
+    await holder.release();
+  }, 20_000);
+
+  it('a waiter that stands down hands an unused wake-up to the next waiter', async () => {
+    const group = { role: 'passon', env: 'test' };
+    const waitersKey = redisKeys.waiters(group.role, group.env);
+    const queue = new WaitQueue(redis.admin, group);
+    await redis.admin.zadd(waitersKey, '1', 'token-b', '2', 'token-c');
+    // token-a was popped by a release and its wake-up is still unread.
+    await redis.admin.lpush(queue.wakeKey('token-a'), '0');
+
+    expect(await queue.leave('token-a')).toBe(true);
+    expect(await redis.admin.lrange(queue.wakeKey('token-b'), 0, -1)).toEqual(['1']);
+    expect(await redis.admin.exists(queue.wakeKey('token-a'))).toBe(0);
+    expect(await redis.admin.zrange(waitersKey, '0', '-1')).toEqual(['token-c']);
+
+    // token-c is still queued and was never woken: it owes nobody anything.
+    expect(await queue.leave('token-c')).toBe(false);
+    expect(await redis.admin.zcard(waitersKey)).toBe(0);
+    await redis.admin.del(queue.wakeKey('token-b'));
+  });
+
+  it('a wake-up goes only to the waiter the caller read at the head; a head that moved means one more look', async () => {
+    const group = { role: 'movedhead', env: 'test' };
+    const slotKey = redisKeys.slot(group.role, group.env, 1);
+    const waitersKey = redisKeys.waiters(group.role, group.env);
+    const queue = new WaitQueue(redis.admin, group);
+    const scripts = RedisScripts.for(redis.admin);
+    await redis.admin.set(slotKey, 'holder-token');
+    await redis.admin.zadd(waitersKey, '5', 'token-now-head');
+
+    // The caller read token-gone at the head, which has left since: the slot is freed, nobody is woken.
+    const before = await commandCalls();
+    const outcome = await scripts.run('releaseSlot', [slotKey, waitersKey, queue.wakeKey('token-gone')], ['holder-token', 'token-gone', 30_000]);
+    expect(outcome).toEqual({ released: true, wake: 'head-changed' });
+    expect(await redis.admin.exists(slotKey)).toBe(0);
+    expect(callsDelta(before, await commandCalls()).get('lpush')).toBeUndefined();
+    expect(await redis.admin.zrange(waitersKey, '0', '-1')).toEqual(['token-now-head']);
+
+    // The look again wakes the real head, with its arrival score, and takes it out of the queue.
+    expect(await queue.wakeHead()).toBe('woke');
+    expect(await redis.admin.lrange(queue.wakeKey('token-now-head'), 0, -1)).toEqual(['5']);
+    expect(await redis.admin.zcard(waitersKey)).toBe(0);
+    expect(await queue.wakeHead()).toBe('nobody');
+    await redis.admin.del(queue.wakeKey('token-now-head'));
+  });
+
+  it('counts each host once down to zero, and only the first host sets the counter', async () => {
+    const group = { role: 'counter', env: 'test' };
+    const fleet = new RedisFleetState({ redis: client(), logger: silent });
+    const other = new RedisFleetState({ redis: client(), logger: silent });
+
+    expect(await fleet.initRemaining(group, 'd-count01', 3)).toBe(3);
+    expect(await other.initRemaining(group, 'd-count01', 5)).toBe(3);
+    const ttl = await redis.admin.ttl(redisKeys.remaining(group.role, group.env, 'd-count01'));
+    expect(ttl).toBeGreaterThan(6 * 24 * 3600);
+    expect(ttl).toBeLessThanOrEqual(7 * 24 * 3600);
+
+    expect(await fleet.finishHost(group, 'd-count01', 'host-a')).toBe(2);
+    expect(await other.finishHost(group, 'd-count01', 'host-a')).toBe(2);
+    expect(await other.finishHost(group, 'd-count01', 'host-b')).toBe(1);
+    expect(await fleet.finishHost(group, 'd-count01', 'host-c')).toBe(0);
+    expect(await fleet.finishHost(group, 'd-count01', 'host-c')).toBe(0);
+    expect(await redis.admin.get(redisKeys.remaining(group.role, group.env, 'd-count01'))).toBe('0');
+    expect(await redis.admin.smembers(redisKeys.finishedHosts(group.role, group.env, 'd-count01'))).toHaveLength(3);
+    expect(await redis.admin.ttl(redisKeys.finishedHosts(group.role, group.env, 'd-count01'))).toBeGreaterThan(6 * 24 * 3600);
+
+    await expect(fleet.finishHost(group, 'd-never01', 'host-a')).rejects.toMatchObject({ code: 'deploy_counter_missing' });
+    expect(await fleet.brokenReason(group, 'v9')).toBeNull();
+  });
+
+  it("a waiting host costs Redis at most five commands per poll, its scripts' commands included, whatever the slot count", async () => {
+    const measure = async (slots: number) => {
+      const group = { role: `cost${slots}`, env: 'test' };
+      const holders: RedisSlotLease[] = [];
+      for (let i = 0; i < slots; i++) {
+        holders.push(acquired(await locks({ ttlMs: 60_000 }).acquire({ group, slots, holder: `host-${i}`, tag: 'v1', signal: AbortSignal.timeout(20_000) })));
+      }
+      // A short poll shows many whole cycles in a short window; the cost per cycle does not depend on it.
+      const controller = new AbortController();
+      const waiting = locks({ ttlMs: 60_000, pollMs: 100 }).acquire({ group, slots, holder: 'host-waiting', tag: 'v1', signal: controller.signal });
+      waiting.catch(() => undefined);
+      await waitFor('the waiter blocked on its wake list', async () => /blocked_clients:1\r?\n/.test(await redis.admin.info('clients')));
+
+      const before = await commandCalls();
+      await delay(2_000); // the measuring window itself, not a wait for a condition
+      const delta = callsDelta(before, await commandCalls());
+      delta.delete('info');
+      controller.abort(new Error('done measuring'));
+      await expect(waiting).rejects.toThrow('done measuring');
+      for (const holder of holders) await holder.release();
+
+      const polls = delta.get('evalsha') ?? 0;
+      const all = [...delta.values()].reduce((sum, n) => sum + n, 0);
+      console.log(
+        `one waiting host, ${slots} slots, ${polls} polls: ${all} commands (${[...delta].map(([n, c]) => `${n}=${c}`).join(', ')}); ` +
+          `at the default ${DEFAULT_POLL_MS / 1000} s poll that is ${((all / Math.max(polls, 1)) * 1000 / DEFAULT_POLL_MS).toFixed(2)} commands/s`,
+      );
+      expect(delta.get('set') ?? 0).toBe(0);
+      return { polls, all };
+    };
+
+    for (const slots of [2, 40]) {
+      const { polls, all } = await measure(slots);
+      expect(polls).toBeGreaterThanOrEqual(5);
+      // BLPOP, the acquire script, and EXISTS, EXISTS, ZSCORE inside it; a cycle cut by the window's edges adds at most one more.
+      expect(all).toBeLessThanOrEqual(5 * (polls + 1));
+    }
+  }, 30_000);
+});
