@@ -25,13 +25,8 @@ fi
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "building the grapevine CLI"
-if [[ ! -d node_modules ]]; then npm ci --no-audit --no-fund; fi
-npm run --silent build
-
-# After the build, so that install.sh also links the built CLI as /usr/local/bin/grapevine.
-step "setting up this machine (packages, Compose v2, Docker engine, the grapevine command)"
-bash provisioning/install.sh
+step "setting up this machine (packages, Compose v2, Docker engine, images, the build, the grapevine command)"
+bash provisioning/setup.sh
 hash -r
 if [[ "$(command -v grapevine || true)" != /usr/local/bin/grapevine ]]; then
   printf 'demo: grapevine is not on the PATH as /usr/local/bin/grapevine (PATH=%s)\n' "$PATH" >&2
