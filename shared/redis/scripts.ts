@@ -39,13 +39,23 @@ interface LoadedScript {
   numberOfKeys: number | undefined;
 }
 
+/** Scripts cannot call each other inside Redis: a line `--- @include NAME` takes in lua/includes/NAME.lua. */
+function withIncludes(lua: string): string {
+  return lua.replace(/^--- @include ([a-z-]+)$/gm, (_, name: string) => readFileSync(new URL(`./lua/includes/${name}.lua`, import.meta.url), 'utf8').trimEnd());
+}
+
 const loaded = Object.fromEntries(
   Object.entries(scriptFiles).map(([name, file]) => {
-    const lua = readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
+    const lua = withIncludes(readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8'));
     const keys = /-(\d+)\.lua$/.exec(file)?.[1];
     return [name, { file, lua, numberOfKeys: keys === undefined ? undefined : Number(keys) }];
   }),
 ) as Record<ScriptName, LoadedScript>;
+
+/** Each script's file name and the Lua Redis runs for it (includes taken in): what a test checks against Redis's own view. */
+export function scriptSources(): Array<{ file: string; lua: string }> {
+  return Object.values(loaded).map(({ file, lua }) => ({ file, lua }));
+}
 
 /** What a wake-up attempt came to: the head woken, nobody waiting, or a head other than the one the caller read. */
 export type WakeOutcome = 'woke' | 'nobody' | 'head-changed';
@@ -66,9 +76,8 @@ export interface ScriptOutcomes {
   annotateDeploy: string | undefined;
 }
 
-/** wake-head-2.lua's codes; release-slot-3.lua and leave-queue-3.lua reply with the same outcomes as 1, 2, 3. */
-const WAKES: Record<number, WakeOutcome> = { 0: 'nobody', 1: 'woke', [-1]: 'head-changed' };
-const WAKES_AFTER: Record<number, WakeOutcome> = { 1: 'nobody', 2: 'woke', 3: 'head-changed' };
+/** What lua/includes/wake-head.lua returns, and with it wake-head-2.lua, release-slot-3.lua and leave-queue-3.lua. */
+const WAKES: Record<number, WakeOutcome> = { 1: 'nobody', 2: 'woke', 3: 'head-changed' };
 /** A code the script never returns. */
 const UNKNOWN = Symbol('unknown code');
 
@@ -96,7 +105,7 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
         if (code > 0) return { kind: 'acquired', slot: code };
         return code === 0 ? { kind: 'queued' } : code === -1 ? { kind: 'broken' } : UNKNOWN;
       case 'releaseSlot': {
-        const wake = WAKES_AFTER[code];
+        const wake = WAKES[code];
         return code === 0 ? { released: false } : wake ? { released: true, wake } : UNKNOWN;
       }
       case 'renewSlot':
@@ -104,7 +113,7 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
       case 'wakeHead':
         return WAKES[code] ?? UNKNOWN;
       case 'leaveQueue': {
-        const wake = WAKES_AFTER[code];
+        const wake = WAKES[code];
         return code === 0 ? { owed: false } : wake ? { owed: true, wake } : UNKNOWN;
       }
       case 'markBroken': {

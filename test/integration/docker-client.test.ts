@@ -1,6 +1,6 @@
 // Engine API version negotiation against the real Docker engine, watched through a
 // recording proxy on a Unix socket so the version each request carries can be seen.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createServer, request, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

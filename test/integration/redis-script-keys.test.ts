@@ -3,14 +3,14 @@
 // script ran is checked, with Redis' own COMMAND GETKEYS, against that call's KEYS.
 
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { expect, it } from 'vitest';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
-import { RedisScripts } from '../../shared/redis/scripts.js';
+import { RedisScripts, scriptSources } from '../../shared/redis/scripts.js';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
 import { WaitQueue } from '../../shared/redis/wait-queue.js';
 import { until } from '../fixtures/poll.js';
@@ -92,8 +92,10 @@ async function runTheProtocol(): Promise<void> {
 
 it('every command a script runs touches only the keys its call passed in KEYS', async () => {
   const db = String(redis.server.db);
+  // Every script file is one the loader registers, and each is checked as Redis runs it.
   const files = readdirSync(luaDir).filter((file) => file.endsWith('.lua'));
-  const shaOf = new Map(files.map((file) => [file, sha1(readFileSync(new URL(file, luaDir), 'utf8'))]));
+  expect(scriptSources().map((script) => script.file).sort()).toEqual([...files].sort());
+  const shaOf = new Map(scriptSources().map(({ file, lua }) => [file, sha1(lua)]));
   const lines: Array<{ args: string[]; source: string }> = [];
   const monitor = await redis.client.monitor();
   monitor.on('monitor', (_time: string, args: string[], source: string, database: string) => {

@@ -1,6 +1,6 @@
 // The live progress `deploy --wait` prints: one line per host step and end, in time order.
 import { describe, expect, it } from 'vitest';
-import { HOLD_BACK_MS, ProgressLines, watchDeploy } from '../../cli/deploy-watch.js';
+import { ProgressLines, watchDeploy } from '../../cli/deploy-watch.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 
 const createdAt = 1_700_000_000_000;

@@ -22,6 +22,8 @@
     2  the caller owed a wake-up; the next waiter got it (and left the waiters set)
     3  the caller owed a wake-up; the head is no longer the one the caller read: look again
 ]]
+--- @include wake-head
+
 -- Not in the set any more means a release (or a broken mark) popped the caller;
 -- an unread wake list means a wake-up came after the caller's last look.
 local stillQueued = redis.call('ZREM', KEYS[1], ARGV[1]) == 1
@@ -29,15 +31,4 @@ local unread = redis.call('DEL', KEYS[2]) == 1
 if stillQueued and not unread then
   return 0
 end
-
-local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if not head[1] then
-  return 1
-end
-if head[1] ~= ARGV[2] then
-  return 3
-end
-redis.call('ZREM', KEYS[1], head[1])
-redis.call('LPUSH', KEYS[3], head[2])
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
-return 2
+return wakeHead(KEYS[1], KEYS[3], ARGV[2], ARGV[3])

@@ -20,20 +20,10 @@
     2  released; the head was woken (and left the waiters set)
     3  released; the head is no longer the one the caller read: look again
 ]]
+--- @include wake-head
+
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
 redis.call('DEL', KEYS[1])
-
-local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-if not head[1] then
-  return 1
-end
-if head[1] ~= ARGV[2] then
-  return 3
-end
-redis.call('ZREM', KEYS[2], head[1])
--- The score travels with the wake-up so a waiter that loses the race keeps its place.
-redis.call('LPUSH', KEYS[3], head[2])
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
-return 2
+return wakeHead(KEYS[2], KEYS[3], ARGV[2], ARGV[3])

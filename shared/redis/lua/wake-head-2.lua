@@ -11,19 +11,10 @@
     ARGV[2]  wake list TTL in milliseconds
 
   Output:
-    1  the head was woken (and left the waiters set)
-    0  nobody waits
-   -1  the head is no longer the one the caller read: look again
+    1  nobody waits
+    2  the head was woken (and left the waiters set)
+    3  the head is no longer the one the caller read: look again
 ]]
-local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if not head[1] then
-  return 0
-end
-if head[1] ~= ARGV[1] then
-  return -1
-end
-redis.call('ZREM', KEYS[1], head[1])
--- The score travels with the wake-up so a waiter that loses the race keeps its place.
-redis.call('LPUSH', KEYS[2], head[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return 1
+--- @include wake-head
+
+return wakeHead(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
