@@ -10,33 +10,19 @@ import { ConflictError } from '../../shared/contract/errors.js';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import type { Deploy, HostReport } from '../../shared/contract/schemas.js';
 import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-client.js';
-import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
-import { RedisFleetState } from '../../shared/redis/fleet-state.js';
-import { ListedMembers } from '../fixtures/coordinator-fakes.js';
-import { CoordinatorHarness, TOKEN } from '../fixtures/coordinator-harness.js';
+import { CoordinatorHarness, TOKEN, coordinatorOverRedis } from '../fixtures/coordinator-harness.js';
 import { redisForThisFile } from '../fixtures/redis-server.js';
 
 const logger = pino({ level: 'silent' });
 
 const testRedis = redisForThisFile();
 let redis: Redis;
-let fleet: RedisFleetState;
 let coordinator: CoordinatorHarness;
 
 beforeEach(async () => {
   redis = testRedis.client;
   await redis.flushdb();
-  const members = new ListedMembers();
-  members.add('production', ['h1', 'h2', 'h3']);
-  members.add('staging', ['s1', 's2', 's3']);
-  fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
-  coordinator = new CoordinatorHarness({
-    store: new RedisDeployStore({ redis, logger }),
-    fleet,
-    members,
-    promote: { web: { from: 'staging', to: 'production' } },
-    logger,
-  });
+  ({ coordinator } = coordinatorOverRedis(redis, logger));
 });
 
 const call = (method: string, path: string, body?: unknown) => coordinator.call(method, path, body);

@@ -9,11 +9,9 @@ import type { DeployWatchdog } from '../../coordinator/watchdog.js';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import type { Deploy, HostReport } from '../../shared/contract/schemas.js';
 import { TIMED_OUT, within } from '../../shared/contract/waiting.js';
-import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
-import { ListedMembers } from '../fixtures/coordinator-fakes.js';
-import { CoordinatorHarness } from '../fixtures/coordinator-harness.js';
+import { CoordinatorHarness, coordinatorOverRedis } from '../fixtures/coordinator-harness.js';
 import { until } from '../fixtures/poll.js';
 import { redisForThisFile } from '../fixtures/redis-server.js';
 
@@ -32,17 +30,7 @@ const leases: RedisSlotLease[] = [];
 beforeEach(async () => {
   redis = testRedis.client;
   await redis.flushdb();
-  const members = new ListedMembers();
-  members.add('production', ['h1', 'h2', 'h3']);
-  members.add('staging', ['s1', 's2', 's3']);
-  fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
-  coordinator = new CoordinatorHarness({
-    store: new RedisDeployStore({ redis, logger }),
-    fleet,
-    members,
-    promote: { web: { from: 'staging', to: 'production' } },
-    logger,
-  });
+  ({ coordinator, fleet } = coordinatorOverRedis(redis, logger));
   watchdog = coordinator.watchdog(DEADLINE_MS);
 });
 
