@@ -90,8 +90,6 @@ export interface RunFigures {
   ratio: number;
   breakdown: PhaseBreakdown;
   critical: CriticalPath;
-  /** Figures that were timing assertions in tests (bench/figures-from-tests.ts), by label. */
-  fromTests: Record<string, number>;
   /** The timed deploy as the coordinator recorded it, steps and all. */
   deploy: Deploy;
 }
@@ -104,11 +102,10 @@ export interface RunInputs {
   timed: TimedDeploy;
   ansibleWallMs: number;
   waiting: WaitingMeasurement;
-  fromTests: Record<string, number>;
 }
 
 export function runFigures(inputs: RunInputs): RunFigures {
-  const { run, hosts: size, grapevineTag, ansibleTag, timed, ansibleWallMs, waiting, fromTests } = inputs;
+  const { run, hosts: size, grapevineTag, ansibleTag, timed, ansibleWallMs, waiting } = inputs;
   const { deploy } = timed;
   const works = perHostWorkMs(deploy);
   const work = median(works);
@@ -160,7 +157,6 @@ export function runFigures(inputs: RunInputs): RunFigures {
     ratio: ansibleWallMs / timed.wallMs,
     breakdown: phaseBreakdown(deploy, timed.spawnedAt),
     critical: criticalPath(deploy, timed.spawnedAt, waves),
-    fromTests,
     deploy,
   };
 }

@@ -11,7 +11,6 @@ import type { Deploy } from '../shared/contract/schemas.js';
 import { pause, pollUntil } from '../shared/contract/waiting.js';
 import { prepareAnsible } from './ansible-rollout.js';
 import type { SizeOptions } from './cluster-bench.js';
-import { FIGURES_FROM_TESTS } from './figures-from-tests.js';
 import { median, perHostWorkMs, slotsFor, totalCommands, waitingHostRates } from './measure.js';
 import { MemorySampler, rssBytes } from './memory-sampler.js';
 import { RedisProbe } from './redis-probe.js';
@@ -68,12 +67,7 @@ export class SizeBench implements AsyncDisposable {
       log(`${name} run ${run}: ansible ${ansibleTag} in ${ansibleWallMs} ms`);
       const waiting = await this.waitingDeploy(grapevineTag);
       log(`${name} run ${run}: ${size} waiting hosts sent ${waiting.total} commands in ${waiting.windowMs} ms`);
-      const fromTests: Record<string, number> = {};
-      for (const figure of FIGURES_FROM_TESTS) {
-        fromTests[figure.label] = await figure.measure({ cluster: this.cluster, cliEnv: this.cluster.cliEnv(), log, signal });
-        log(`${name} run ${run}: ${figure.label} ${fromTests[figure.label]} ${figure.unit}`);
-      }
-      results.push(runFigures({ run, hosts: size, grapevineTag, ansibleTag, timed, ansibleWallMs, waiting, fromTests }));
+      results.push(runFigures({ run, hosts: size, grapevineTag, ansibleTag, timed, ansibleWallMs, waiting }));
     }
   }
 

@@ -1,7 +1,6 @@
 // The benchmark's one table: a row per figure, a column per cluster size, each cell the
 // median over runs with min and max beside it, and the target the figure is held to.
 import type { SizeResult } from './cluster-bench.js';
-import { FIGURES_FROM_TESTS } from './figures-from-tests.js';
 import type { RunFigures } from './run-figures.js';
 import { spread, type Spread } from './measure.js';
 
@@ -91,14 +90,6 @@ const ROWS: Array<Row | string> = [
   { label: 'compose up', unit: 'ms', value: (r) => r.breakdown.up },
   { label: 'health wait', unit: 'ms', value: (r) => r.breakdown.health },
   { label: 'register → release', unit: 'ms', value: (r) => r.breakdown.register },
-  ...(FIGURES_FROM_TESTS.length === 0 ? [] : ['figures moved from tests (bench/figures-from-tests.ts)']),
-  ...FIGURES_FROM_TESTS.map((figure): Row => ({
-    label: figure.label,
-    unit: figure.unit,
-    value: (r) => r.fromTests[figure.label] ?? Number.NaN,
-    digits: figure.digits,
-    target: figure.target,
-  })),
 ];
 
 function format(value: number, digits: number): string {

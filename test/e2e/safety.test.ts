@@ -143,7 +143,6 @@ describe('a bad release stops itself and every deploy ends', () => {
     const serfPid = Number(readFileSync(join(host.dir, 'serf', 'serf.pid'), 'utf8'));
     process.kill(host.agent.pid, 'SIGKILL');
     process.kill(serfPid, 'SIGKILL');
-    const killedAt = Date.now();
 
     const deploy = await ended(id);
     expect(deploy.status).toBe('partial');
@@ -152,9 +151,9 @@ describe('a bad release stops itself and every deploy ends', () => {
     const others = Object.values(deploy.hosts).filter((h) => h.host !== victim);
     expect(others.map((h) => h.state)).toEqual(others.map(() => 'succeeded'));
     expect(others).toHaveLength(5);
-    // A correctness bound, not a speed figure: the slot was freed because Serf saw the host
-    // fail, not because the 15-minute lock TTL ran out (seconds here; 5 minutes is far from both).
-    expect(deploy.finishedAt! - killedAt).toBeLessThan(5 * 60_000);
+    // Counted out because Serf saw the host fail (its slot freed by name at once), not because
+    // its 15-minute lock ran out: only the coordinator's watchdog writes a `lost` report.
+    expect(deploy.hosts[victim]?.error).toMatch(/^Serf (reports the host (failed|left)|no longer lists the host)$/);
     const status = await fleet.cli(['status', id]);
     expect(status.exitCode).toBe(1);
     expect(status.stdout).toContain('partial');
