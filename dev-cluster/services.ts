@@ -16,6 +16,8 @@ import { CLI, SAMPLE_ROLE, backendFor } from './sample-app.js';
 const START_TIMEOUT_MS = 15_000;
 const COORDINATOR_START_TIMEOUT_MS = 30_000;
 const LOG_TAIL_LINES = 15;
+/** Each start-up check's own bound, so one hung call cannot hold the poll past its deadline. */
+const CHECK_TIMEOUT_MS = 2_000;
 
 export function startRedis(state: DevClusterState): StartedProcess {
   const port = state.ports.redis;
@@ -30,7 +32,7 @@ export function startRedis(state: DevClusterState): StartedProcess {
 }
 
 export async function untilRedisAnswers(state: DevClusterState): Promise<void> {
-  const ping = async () => ((await execa('redis-cli', ['-p', String(state.ports.redis), 'ping'], { stdin: 'ignore' })).stdout === 'PONG' ? true : undefined);
+  const ping = async () => ((await execa('redis-cli', ['-p', String(state.ports.redis), 'ping'], { stdin: 'ignore', timeout: CHECK_TIMEOUT_MS })).stdout === 'PONG' ? true : undefined);
   await withLogTail(pollUntil('redis', ping, { timeoutMs: START_TIMEOUT_MS }), join(state.dir, 'redis.log'));
 }
 
@@ -44,7 +46,7 @@ export function startRegistry(state: DevClusterState): StartedProcess {
 }
 
 export async function untilRegistryAnswers(state: DevClusterState): Promise<void> {
-  const answers = async () => ((await fetch(`http://${state.registry}/v2/`)).ok ? true : undefined);
+  const answers = async () => ((await fetch(`http://${state.registry}/v2/`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) })).ok ? true : undefined);
   await withLogTail(pollUntil('the registry', answers, { timeoutMs: START_TIMEOUT_MS }), join(state.dir, 'registry.log'));
 }
 
@@ -83,7 +85,7 @@ export function startCoordinator(state: DevClusterState, options: { promote: boo
 }
 
 export async function untilCoordinatorAnswers(state: DevClusterState): Promise<void> {
-  const healthy = async () => ((await fetch(`${state.coordinatorUrl}/healthz`)).ok ? true : undefined);
+  const healthy = async () => ((await fetch(`${state.coordinatorUrl}/healthz`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) })).ok ? true : undefined);
   await withLogTail(pollUntil('the coordinator', healthy, { timeoutMs: COORDINATOR_START_TIMEOUT_MS }), join(state.dir, 'coordinator.log'));
 }
 
