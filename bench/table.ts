@@ -20,7 +20,7 @@ interface Row {
 
 const MB = 1024 * 1024;
 /** An agent's resident memory at its peak during a deploy, max over hosts. */
-export const AGENT_PEAK_RSS_TARGET_MB = 100;
+const AGENT_PEAK_RSS_TARGET_MB = 100;
 
 const overheadTarget: Target = {
   text: '≤ max(300 ms, 3 %) at 12; ≤ 1 s at 30',

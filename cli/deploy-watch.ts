@@ -14,7 +14,7 @@ const POLL_MS = 250;
  * another host was printed. A line waits this long after its time before it is printed,
  * and lines print in time order; the rest come out sorted when the deploy ends.
  */
-export const HOLD_BACK_MS = 1_000;
+const HOLD_BACK_MS = 1_000;
 
 export async function watchDeploy(
   client: DeployReader,

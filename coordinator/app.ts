@@ -5,7 +5,7 @@ import { Hono, type Context, type ValidationTargets } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { Logger } from 'pino';
+import type { Logger } from '../shared/contract/logger.js';
 import { z } from 'zod';
 import {
   ConflictError,

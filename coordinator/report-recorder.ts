@@ -75,13 +75,11 @@ export class ReportRecorder {
       const mark = (await store.getRelease(record.role, record.tag))?.broken;
       outcome = deployOutcome({ record, hosts, countedDown, firstFailed: mark?.by }) ?? outcome;
     }
-    const finished = await store.finishDeploy(record.id, outcome.status, outcome.reason, at);
-    if (!finished) return record;
+    const ended = await store.finishDeploy(record.id, outcome.status, outcome.reason, at);
+    if (!ended) return record;
     // Two reports can both find the deploy over; only the one whose finish took logs it.
-    if (finished.finishedAt === at && finished.status === outcome.status) {
-      log.info({ status: finished.status, reason: finished.reason }, 'deploy finished');
-    }
-    return finished;
+    if (ended.finished) log.info({ status: ended.record.status, reason: ended.record.reason }, 'deploy finished');
+    return ended.record;
   }
 
   /**

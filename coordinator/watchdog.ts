@@ -132,8 +132,8 @@ export class DeployWatchdog implements AsyncDisposable {
         unfinished.length > 0
           ? `did not finish within ${seconds} s; hosts not finished: ${unfinished.join(', ')}`
           : `did not finish within ${seconds} s; every host reported an end but the remaining-hosts count never reached zero`;
-      const record = await store.finishDeploy(id, 'failed', reason, now);
-      if (record?.status === 'failed' && record.reason === reason) {
+      const ended = await store.finishDeploy(id, 'failed', reason, now);
+      if (ended?.finished) {
         summary.timedOut.push(id);
         log.warn({ unfinished }, 'deploy ran past its deadline; failed');
       }

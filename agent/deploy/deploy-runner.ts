@@ -3,7 +3,7 @@
 import type { Logger } from '../../shared/contract/logger.js';
 import { backoff, retry } from '../../shared/contract/waiting.js';
 import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport } from '../../shared/contract/schemas.js';
-import { DeployStepError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
+import { ConfigError, DeployStepError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
 import type { MemberCounter } from '../../shared/ports/membership.js';
 import type { SlotLocks } from '../../shared/ports/slot-locks.js';
@@ -151,7 +151,7 @@ export class DeployRunner {
   ): Promise<void> {
     const { runtime, loadBalancer, fleet, node } = this.deps;
     const lb = this.deps.lb[group.role];
-    if (!lb) throw new Error(`no load balancer settings for role ${group.role}`);
+    if (!lb) throw new ConfigError(`this host has no load balancer settings for role ${group.role}`);
     const checkBroken = async () => {
       const reason = await fleet.brokenReason(group, deploy.tag);
       if (reason !== null) throw new ReleaseBrokenError(reason);

@@ -33,7 +33,7 @@ const slotsSetting = z.union([
     .refine((text) => fractionOf(text) > 0 && fractionOf(text) <= 1, 'must be a fraction above 0 and at most 1'),
 ]);
 
-export function fractionOf(text: string): number {
+function fractionOf(text: string): number {
   const [num, den] = text.split('/');
   return den === undefined ? Number(num) : Number(num) / Number(den);
 }

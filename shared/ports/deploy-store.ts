@@ -29,6 +29,12 @@ export interface StoredReport {
   countedDown: boolean;
 }
 
+/** A deploy after a finish: `finished` is true for the one call that ended it, false when it had ended already. */
+export interface FinishedDeploy {
+  finished: boolean;
+  record: DeployRecord;
+}
+
 /** Fields a deploy record gains after its creation, outside its outcome. */
 export type DeployAnnotation = Partial<Pick<DeployRecord, 'promotedTo' | 'promotion'>>;
 
@@ -67,7 +73,7 @@ export interface DeployStore {
   /** As applyReport, for the watchdog's `lost` report: held back when the deploy ended or the host reported an end itself. */
   applyLostReport(id: string, report: HostReport & { state: 'lost' }, now: number): Promise<StoredReport | undefined>;
   /** Ends a deploy still in progress with `status` (and `reason`, unless it succeeded); a deploy that already ended keeps its outcome. */
-  finishDeploy(id: string, status: FinalDeployStatus, reason: string | undefined, now: number): Promise<DeployRecord | undefined>;
+  finishDeploy(id: string, status: FinalDeployStatus, reason: string | undefined, now: number): Promise<FinishedDeploy | undefined>;
 
   /** True for exactly one caller per deploy: the one that gets to promote it. */
   claimPromotion(id: string): Promise<boolean>;

@@ -13,7 +13,7 @@ const UNKNOWN_SETTER = 'unknown';
  * before ({reason, host?, at: ISO text}); or plain text, a mark written by hand, which is
  * its own reason (with no time: `at` is 0).
  */
-export function parseBrokenMark(value: string): BrokenMark {
+function parseBrokenMark(value: string): BrokenMark {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);

@@ -11,7 +11,7 @@ import { GrapevineError } from '../contract/errors.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { within } from '../contract/waiting.js';
 import { type BrokenMark, Deploy, HostReport, Release } from '../contract/schemas.js';
-import type { DeployAnnotation, DeployFilter, DeployRecord, DeployStore, FinalDeployStatus, StoredReport } from '../ports/deploy-store.js';
+import type { DeployAnnotation, DeployFilter, DeployRecord, DeployStore, FinalDeployStatus, FinishedDeploy, StoredReport } from '../ports/deploy-store.js';
 import { RedisScripts, callRedis, redisFailure } from './scripts.js';
 
 const DeployRecordSchema = Deploy.omit({ hosts: true });
@@ -205,11 +205,11 @@ export class RedisDeployStore implements DeployStore {
   }
 
   /** Ends a deploy still in progress with `status` (and `reason`, unless it succeeded); a deploy that already ended keeps its outcome. */
-  async finishDeploy(id: string, status: FinalDeployStatus, reason: string | undefined, now: number): Promise<DeployRecord | undefined> {
+  async finishDeploy(id: string, status: FinalDeployStatus, reason: string | undefined, now: number): Promise<FinishedDeploy | undefined> {
     const what = `deploy ${id}`;
     const stored = status === 'succeeded' ? '' : (reason ?? '');
     const outcome = await this.#scripts.run('finishDeploy', [redisKeys.deploy(id), redisKeys.deploysInProgress()], [id, status, stored, now], what);
-    return outcome && parseStored(DeployRecordSchema, outcome.record, what);
+    return outcome && { finished: outcome.finished, record: parseStored(DeployRecordSchema, outcome.record, what) };
   }
 }
 

@@ -99,15 +99,15 @@ describe('the deploy store on a real Redis', () => {
     const failed = await newDeploy();
     expect(await inProgress()).toContain(failed.id);
     const first = await store.finishDeploy(failed.id, 'failed', 'host h1 failed: boom', 5_000);
-    expect(first).toMatchObject({ status: 'failed', reason: 'host h1 failed: boom', finishedAt: 5_000 });
+    expect(first).toMatchObject({ finished: true, record: { status: 'failed', reason: 'host h1 failed: boom', finishedAt: 5_000 } });
     expect(await inProgress()).not.toContain(failed.id);
 
     const second = await store.finishDeploy(failed.id, 'succeeded', undefined, 6_000);
-    expect(second).toMatchObject({ status: 'failed', reason: 'host h1 failed: boom', finishedAt: 5_000 });
+    expect(second).toMatchObject({ finished: false, record: { status: 'failed', reason: 'host h1 failed: boom', finishedAt: 5_000 } });
     expect(await store.getDeploy(failed.id)).toMatchObject({ status: 'failed', finishedAt: 5_000 });
 
     const succeeded = await newDeploy();
-    const done = await store.finishDeploy(succeeded.id, 'succeeded', 'a reason that must not be kept', 7_000);
+    const done = (await store.finishDeploy(succeeded.id, 'succeeded', 'a reason that must not be kept', 7_000))?.record;
     expect(done).toMatchObject({ status: 'succeeded', finishedAt: 7_000 });
     expect(done?.reason).toBeUndefined();
     expect(await store.finishDeploy('d-unknown02', 'failed', 'x', 7_000)).toBeUndefined();
