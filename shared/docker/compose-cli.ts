@@ -1,10 +1,8 @@
-// Docker Compose v2 (`docker compose`), never through a shell. `up`, on every host's deploy
-// path, runs through execa: the docker-compose package resolves 500 ms after compose exits
-// (half a second per host per wave) and cannot stop a compose run when the host stands
-// down. `ps`, `pull` and `down`, for tests and clean-up, go through the package, whose
-// plain-object rejections ({exitCode, err, out}) are made errors here.
+// `docker compose up`, on every host's deploy path, never through a shell. It runs through
+// execa: the docker-compose package resolves 500 ms after compose exits (half a second per
+// host per wave) and cannot stop a compose run when the host stands down. The commands only
+// tests and clean-up use live in compose-project.ts, so the agent does not carry the package.
 import { execa } from 'execa';
-import * as compose from 'docker-compose';
 import { GrapevineError, errorMessage } from '../contract/errors.js';
 
 /** How long compose gets to exit after SIGTERM before it is killed. */
@@ -22,11 +20,6 @@ export interface ComposeRun {
   env: Record<string, string>;
   signal: AbortSignal;
   timeoutMs: number;
-}
-
-export interface ComposeService {
-  name: string;
-  state: string;
 }
 
 /** `docker compose` failed, was cancelled or ran out of time; the message ends with the last lines compose wrote to stderr. */
@@ -63,56 +56,6 @@ export class DockerComposeCli {
     if (result.timedOut) throw new DockerComposeError(`${what} did not finish within ${Math.round(run.timeoutMs / 1000)} s`, details, { cause: result });
     throw new DockerComposeError(`${what} exited with code ${details.exitCode}: ${lastLines(details.stderr) || result.shortMessage}`, details, { cause: result });
   }
-
-  /** `ps --all`: the project's containers and their states. */
-  async ps(project: ComposeProject, run: ComposeRun): Promise<ComposeService[]> {
-    const result = await this.run('ps', project, run, () =>
-      compose.ps({ ...this.options(project, run.env), commandOptions: ['--all', ['--format', 'json']] }),
-    );
-    return result.data.services.map(({ name, state }) => ({ name, state }));
-  }
-
-  /** `pull <service>`: the image the file names for the service, from its registry. */
-  async pull(project: ComposeProject, service: string, run: ComposeRun): Promise<void> {
-    await this.run('pull', project, run, () => compose.pullOne(service, this.options(project, run.env)));
-  }
-
-  /** `down --timeout <s>`: stops and removes the project's containers and network. */
-  async down(project: ComposeProject, run: ComposeRun & { stopTimeoutS: number }): Promise<void> {
-    await this.run('down', project, run, () =>
-      compose.downAll({ ...this.options(project, run.env), commandOptions: [['--timeout', String(run.stopTimeoutS)]] }),
-    );
-  }
-
-  private options(project: ComposeProject, env: Record<string, string>): compose.IDockerComposeOptions {
-    return {
-      config: project.file,
-      composeOptions: [['--project-name', project.name]],
-      // The package hands `env` to the child as its whole environment: start from the agent's own, as a shell would.
-      env: { ...process.env, DOCKER_HOST: `unix://${this.dockerSocket}`, ...env },
-      // Only the tail of stderr is ever reported.
-      maxOutputLength: 64 * 1024,
-    };
-  }
-
-  /** Runs one compose command through the package; its rejection becomes a DockerComposeError. */
-  private async run<T>(command: string, project: ComposeProject, run: ComposeRun, start: () => Promise<T>): Promise<T> {
-    const what = `docker compose ${command} (project ${project.name})`;
-    run.signal.throwIfAborted();
-    try {
-      return await start();
-    } catch (failure) {
-      const stderr = (failure as { err?: unknown }).err;
-      const details = { exitCode: exitCodeOf(failure), stderr: typeof stderr === 'string' ? stderr : '' };
-      if (failure instanceof Error) throw new DockerComposeError(`${what} could not run: ${failure.message}`, details, { cause: failure });
-      throw new DockerComposeError(`${what} exited with code ${details.exitCode}: ${lastLines(details.stderr) || 'no output on stderr'}`, details, { cause: failure });
-    }
-  }
-}
-
-function exitCodeOf(failure: unknown): number | null {
-  const code = (failure as { exitCode?: unknown } | null)?.exitCode;
-  return typeof code === 'number' ? code : null;
 }
 
 /** The last `count` non-empty lines of `text`, joined: where compose says what went wrong. */

@@ -7,11 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { DockerComposeCli, DockerComposeError, type ComposeProject } from '../../shared/docker/compose-cli.js';
+import { DockerComposeProjectCli } from '../../shared/docker/compose-project.js';
 import { until } from '../fixtures/poll.js';
 
 const SOCKET = '/var/run/docker.sock';
 const IMAGE = 'grapevine-base:bookworm';
 const cli = new DockerComposeCli(SOCKET);
+const projectCli = new DockerComposeProjectCli(SOCKET);
 // Unique per run, so two runs of the suite on one engine do not share projects.
 const RUN = `${process.pid}`;
 let marker = '';
@@ -80,13 +82,13 @@ describe('docker compose wrapper', () => {
   });
 
   afterAll(async () => {
-    for (const each of projects) await cli.down(each, { ...run(), stopTimeoutS: 0 }).catch(() => undefined);
+    for (const each of projects) await projectCli.down(each, { ...run(), stopTimeoutS: 0 }).catch(() => undefined);
     rmSync(root, { recursive: true, force: true });
   });
 
   it('starts the service from a compose file whose path a shell would misread, and lists it running', async () => {
     await cli.up(project, 'app', run());
-    const services = await cli.ps(project, run());
+    const services = await projectCli.ps(project, run());
     expect(services).toEqual([{ name: `${project.name}-app-1`, state: 'running' }]);
     expect(existsSync(marker)).toBe(false);
   });
@@ -130,5 +132,13 @@ describe('docker compose wrapper', () => {
     cancel.abort(new Error('host stands down'));
     await expect(cli.up(project, 'app', run({}, 60_000, cancel.signal))).rejects.toThrow('host stands down');
     expect(composeChildren(project.name)).toEqual([]);
+  });
+
+  it('gives up on a package-run command at its deadline, naming the command', async () => {
+    const failure = await projectCli.ps(project, run({}, 1)).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DockerComposeError);
+    expect((failure as Error).message).toBe(`docker compose ps (project ${project.name}) did not finish within 1 ms`);
+    // The package cannot stop the command it started: it is abandoned and ends on its own.
+    await until('the abandoned compose ps to end', () => (composeChildren(project.name).length === 0 ? true : undefined));
   });
 });

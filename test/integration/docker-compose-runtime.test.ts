@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { pino } from 'pino';
 import { stringify as toYaml } from 'yaml';
 import { DockerComposeRuntime } from '../../shared/docker/compose-runtime.js';
-import { DockerComposeCli } from '../../shared/docker/compose-cli.js';
+import { DockerComposeProjectCli } from '../../shared/docker/compose-project.js';
 import { DeployStepError } from '../../shared/contract/errors.js';
 import { freePort } from '../fixtures/server-process.js';
 
@@ -65,7 +65,7 @@ async function appProject(options: { node: string; project: string; healthInterv
     url: `http://127.0.0.1:${port}/`,
     healthUrl: `http://127.0.0.1:${port}/healthz`,
     async remove() {
-      await new DockerComposeCli(SOCKET)
+      await new DockerComposeProjectCli(SOCKET)
         .down({ file: compose, name: options.project }, { env: { GRAPEVINE_IMAGE: `${REPOSITORY}:v1` }, signal: AbortSignal.timeout(30_000), timeoutMs: 30_000, stopTimeoutS: 1 })
         .catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
