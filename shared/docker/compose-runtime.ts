@@ -8,10 +8,15 @@ import { DockerComposeCli, type ComposeProject } from './compose-cli.js';
 import { DockerEngineApi } from './engine-api.js';
 import { waitForHealth } from './health-wait.js';
 
+/** How long an image pull may take unless the options say otherwise: a large image over a slow link, not a registry that hangs forever. */
+const PULL_TIMEOUT_MS = 10 * 60_000;
+
 export interface DockerComposeRuntimeOptions {
   node: string;
   roles: Record<string, RoleConfig>;
   dockerSocket: string;
+  /** The bound on one image pull; PULL_TIMEOUT_MS unless given. */
+  pullTimeoutMs?: number;
 }
 
 export class DockerComposeRuntime implements ContainerRuntime {
@@ -32,9 +37,14 @@ export class DockerComposeRuntime implements ContainerRuntime {
 
   async pull(image: string, { signal, logger }: DeployContext): Promise<void> {
     const startedAt = Date.now();
+    const timeoutMs = this.options.pullTimeoutMs ?? PULL_TIMEOUT_MS;
+    const deadline = AbortSignal.timeout(timeoutMs);
     try {
-      await this.engine.pull(image, signal);
+      await this.engine.pull(image, AbortSignal.any([signal, deadline]));
     } catch (error) {
+      if (deadline.aborted && !signal.aborted) {
+        throw new DeployStepError('pull', `cannot pull ${image}: did not finish pulling within ${Math.round(timeoutMs / 1000)} s`, { cause: error });
+      }
       throw new DeployStepError('pull', `cannot pull ${image}: ${errorMessage(error)}`, { cause: error });
     }
     logger.info({ image, ms: Date.now() - startedAt }, 'image pulled');

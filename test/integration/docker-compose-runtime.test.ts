@@ -1,6 +1,7 @@
 // The compose runtime against the real Docker engine with the sample app images.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,6 +122,24 @@ describe('docker compose runtime', () => {
     expect(failure).toBeInstanceOf(DeployStepError);
     expect((failure as DeployStepError).step).toBe('pull');
     expect((failure as DeployStepError).message).toContain('127.0.0.1:1/nothing:v1');
+  });
+
+  it('gives up on a pull from a registry that never answers at the pull deadline', async () => {
+    // A loopback "registry" that takes connections and never replies.
+    const sockets = new Set<Socket>();
+    const silentRegistry = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silentRegistry.listen(0, '127.0.0.1', resolve));
+    const { port } = silentRegistry.address() as AddressInfo;
+    const slowPulls = new DockerComposeRuntime({ node: 'rt1', roles: {}, dockerSocket: SOCKET, pullTimeoutMs: 2_000 });
+    try {
+      const failure = await slowPulls.pull(`127.0.0.1:${port}/nothing:v1`, { signal: AbortSignal.timeout(60_000), logger: silent }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(DeployStepError);
+      expect((failure as DeployStepError).step).toBe('pull');
+      expect((failure as DeployStepError).message).toBe(`cannot pull 127.0.0.1:${port}/nothing:v1: did not finish pulling within 2 s`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silentRegistry.close();
+    }
   });
 
   it('rejects an image that does not exist locally without pulling it, with what compose said', async () => {
