@@ -45,6 +45,20 @@ async function snapshot(engine: DockerEngineApi, id: string): Promise<HealthSnap
  * `signal` carries the deadline; `timeoutMs` only names it in the error.
  */
 export async function waitForHealth(engine: DockerEngineApi, wait: HealthWait): Promise<void> {
+  try {
+    await watchHealth(engine, wait);
+  } catch (error) {
+    if (error instanceof DeployStepError) throw error;
+    // An inspect or the event stream failing: the host's report must still name the step.
+    const short = wait.container.slice(0, 12);
+    const message = wait.signal.aborted
+      ? `container ${short} was not healthy within ${Math.round(wait.timeoutMs / 1000)} s`
+      : `could not watch container ${short}: ${errorMessage(error)}`;
+    throw new DeployStepError('health', message, { cause: error });
+  }
+}
+
+async function watchHealth(engine: DockerEngineApi, wait: HealthWait): Promise<void> {
   const { container, signal, timeoutMs, probeUrl, logger } = wait;
   const short = container.slice(0, 12);
   const listening = new AbortController();

@@ -11,6 +11,8 @@ import { stringify as toYaml } from 'yaml';
 import { DockerComposeRuntime } from '../../shared/docker/compose-runtime.js';
 import { DockerComposeProjectCli } from '../../shared/docker/compose-project.js';
 import { DeployStepError } from '../../shared/contract/errors.js';
+import { DockerEngineApi } from '../../shared/docker/engine-api.js';
+import { waitForHealth } from '../../shared/docker/health-wait.js';
 import { freePort } from '../fixtures/server-process.js';
 
 const silent = pino({ level: 'silent' });
@@ -122,6 +124,16 @@ describe('docker compose runtime', () => {
     expect(failure).toBeInstanceOf(DeployStepError);
     expect((failure as DeployStepError).step).toBe('pull');
     expect((failure as DeployStepError).message).toContain('127.0.0.1:1/nothing:v1');
+  });
+
+  it('reports an engine failure during the health wait as a failure of the health step', async () => {
+    const gone = 'f'.repeat(64);
+    const failure = await waitForHealth(new DockerEngineApi(SOCKET), { container: gone, signal: AbortSignal.timeout(20_000), timeoutMs: 20_000, logger: silent }).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(DeployStepError);
+    expect((failure as DeployStepError).step).toBe('health');
+    expect((failure as DeployStepError).message).toMatch(/^could not watch container ffffffffffff: .*404 .*no such container/i);
   });
 
   it('gives up on a pull from a registry that never answers at the pull deadline', async () => {
