@@ -27,7 +27,13 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     tags: { grapevine: 'coordinator' },
     logger: logger.child({ component: 'serf' }),
   });
-  await serf.start();
+  try {
+    await serf.start();
+  } catch (error) {
+    // Left connected, the Redis client would keep the process alive after the failure.
+    redis.disconnect();
+    throw error;
+  }
 
   const store = new RedisDeployStore({ redis, logger });
   // Broken marks it sets name the coordinator, as an agent's name the host that failed.
