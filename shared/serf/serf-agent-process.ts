@@ -27,6 +27,8 @@ export class SerfAgentProcess {
   readonly cli: SerfCli;
   private child: ResultPromise | undefined;
   private stopping = false;
+  /** Whether start() saw the RPC answer; only then does an exit lead to a restart. */
+  private started = false;
   private restarts = 0;
   private readonly configFile: string;
 
@@ -40,7 +42,13 @@ export class SerfAgentProcess {
     mkdirSync(this.options.serf.dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(this.configFile, JSON.stringify(this.serfConfig(), null, 2), { mode: 0o600 });
     this.spawn();
-    await this.waitForRpc();
+    try {
+      await this.waitForRpc();
+    } catch (error) {
+      // A failed start must leave nothing behind: no serf still running, no restart to come.
+      await this.stop();
+      throw error;
+    }
   }
 
   /** Leaves the cluster gracefully (SIGINT), then makes sure the process is gone. */
@@ -88,14 +96,18 @@ export class SerfAgentProcess {
     child.stdout?.on('data', (chunk: Buffer) => logger.debug({ serf: chunk.toString().trim() }, 'serf output'));
     child.stderr?.on('data', (chunk: Buffer) => logger.warn({ serf: chunk.toString().trim() }, 'serf output'));
     void child.then((result) => {
-      if (this.stopping) return;
+      // During start() the exit fails the start (waitForRpc), which stops the agent: no restart.
+      if (this.stopping || !this.started) return;
       logger.error({ exitCode: result.exitCode, signal: result.signal }, 'serf agent exited');
       if (this.restarts >= MAX_RESTARTS) {
         logger.fatal('serf agent keeps exiting; giving up');
         return;
       }
       this.restarts += 1;
-      setTimeout(() => this.spawn(), 1_000 * this.restarts).unref();
+      // A stop() during the pause must not be followed by a new serf.
+      setTimeout(() => {
+        if (!this.stopping) this.spawn();
+      }, 1_000 * this.restarts).unref();
     });
   }
 
@@ -105,6 +117,7 @@ export class SerfAgentProcess {
     void this.child?.then(() => exited.abort(new Error('serf agent exited')));
     try {
       await pollUntil('its RPC to answer', async () => (await this.cli.members(), true), { timeoutMs: START_TIMEOUT_MS, signal: exited.signal });
+      this.started = true;
     } catch (error) {
       throw new UnreachableError(`serf agent on ${this.options.serf.rpc} did not start: ${errorMessage(error)}`, { cause: error });
     }
