@@ -1,11 +1,11 @@
-// `grapevine dev up|down|status`: the local cluster from the command line. Only the
+// `grapevine dev up|down|status|chaos`: the local cluster from the command line. Only the
 // wiring lives here (flags, validation, printing); the cluster itself is dev-cluster/,
 // imported when a dev command runs so other commands never load it.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ValidationError } from '../shared/contract/errors.js';
-import type { DevCluster, DevClusterOptions } from '../dev-cluster/dev-cluster.js';
+import type { Chaos, ChaosOutcome, DevCluster, DevClusterOptions } from '../dev-cluster/dev-cluster.js';
 
 /** The harness, loaded only when a dev command runs. */
 function harness(): Promise<typeof import('../dev-cluster/dev-cluster.js')> {
@@ -27,7 +27,7 @@ function count(value: string, what: string): number {
   return n;
 }
 
-export function registerDevCommands(program: Command, output: { print(value: unknown, text: string): void }): void {
+export function registerDevCommands(program: Command, output: Output): void {
   const dev = program.command('dev').description('a whole local cluster on this machine (needs root)');
   const dirOption = () => new Option('--dir <dir>', 'where the cluster keeps its state').default(DEV_DEFAULTS.dir);
 
@@ -78,6 +78,60 @@ export function registerDevCommands(program: Command, output: { print(value: unk
       if (!cluster) throw new ValidationError(`no local cluster recorded in ${options.dir}: run grapevine dev up`);
       output.print({ ...cluster.state, env: cluster.cliEnv() }, await describe(cluster));
     });
+
+  registerChaosCommands(dev, output, dirOption);
+}
+
+type Output = { print(value: unknown, text: string): void };
+
+/** `dev chaos VERB`: one fault into the local cluster, printed as one line (or JSON). */
+function registerChaosCommands(dev: Command, output: Output, dirOption: () => Option): void {
+  const chaos = dev.command('chaos').description('put a fault into the local cluster, to rehearse or test what Grapevine does under it');
+  type VerbOptions = { dir: string; for?: string };
+  const verb = (name: string, description: string, run: (chaos: Chaos, args: string[], seconds: number | undefined) => Promise<ChaosOutcome>, forOption?: Option) => {
+    const command = chaos.command(name).description(description).addOption(dirOption());
+    if (forOption) command.addOption(forOption);
+    command.action(async (...args: unknown[]) => {
+      // Commander passes the positionals, the options and last the command itself.
+      const self = args.at(-1) as Command;
+      const options = self.opts<VerbOptions>();
+      const { Chaos, faultSeconds } = await harness();
+      const seconds = options.for === undefined ? undefined : faultSeconds(options.for);
+      const outcome = await run(new Chaos(options.dir), self.processedArgs as string[], seconds);
+      output.print(outcome, outcome.text);
+    });
+  };
+  const forOption = () => new Option('--for <seconds>', 'undo the fault by itself after this many seconds (1 to 600)');
+
+  verb('kill-agent <host>', "SIGKILL the host's agent and its Serf agent", (c, [host]) => c.killAgent(host!));
+  verb('restart-agent <host>', "start the host's agent again (stopping it first if it runs)", (c, [host]) => c.restartAgent(host!));
+  verb('kill-redis', "SIGKILL the cluster's Redis", (c) => c.killRedis());
+  verb('restart-redis', 'start Redis again on the same port with the same data dir', (c) => c.restartRedis());
+  verb('stop-coordinator', 'stop the coordinator; with --for, start it again after', (c, _, seconds) => c.stopCoordinator(seconds), forOption());
+  verb('restart-coordinator', 'start the coordinator again (stopping it first if it runs)', (c) => c.restartCoordinator());
+  verb(
+    'partition <host>',
+    "cut all the host's traffic but loopback inside its namespace, healed by itself after --for",
+    (c, [host], seconds) => c.partition(host!, seconds!),
+    forOption().makeOptionMandatory(),
+  );
+  verb('reload-haproxy', "reload HAProxy's config gracefully (SIGUSR2 to its master)", (c) => c.reloadHaproxy());
+
+  // The detached helper that undoes a --for fault when its time is up; started by the verbs, not by hand.
+  chaos
+    .command('heal', { hidden: true })
+    .addOption(dirOption())
+    .requiredOption('--id <id>')
+    .requiredOption('--action <action>')
+    .requiredOption('--at <ms>')
+    .option('--host <host>')
+    .action(async (options: { dir: string; id: string; action: string; at: string; host?: string }) => {
+      const { healAction, runHeal } = await harness();
+      const dueAt = Number(options.at);
+      if (!Number.isSafeInteger(dueAt)) throw new ValidationError(`--at must be a time in ms since the epoch, not "${options.at}"`);
+      const heal = { id: options.id, action: healAction(options.action), dueAt, ...(options.host === undefined ? {} : { host: options.host }) };
+      await runHeal(options.dir, heal, (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
+    });
 }
 
 async function describe(cluster: DevCluster): Promise<string> {
@@ -85,6 +139,7 @@ async function describe(cluster: DevCluster): Promise<string> {
   const { isRunning } = await harness();
   const services = Object.entries(state.processes).map(([name, p]) => `  ${name.padEnd(12)} ${p && isRunning(p) ? 'running' : 'STOPPED'}`);
   const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${isRunning(h.agent) ? 'running' : 'STOPPED'}`);
+  const heals = (state.heals ?? []).map((h) => `  ${h.action}${h.host ? ` ${h.host}` : ''} at ${new Date(h.dueAt).toISOString()} (helper pid ${h.helper.pid})`);
   const env = Object.entries(cluster.cliEnv()).map(([k, v]) => `  export ${k}=${v}`);
   return [
     `load balancer: ${state.lbUrl} (production), ${state.stagingLbUrl} (staging)`,
@@ -94,6 +149,7 @@ async function describe(cluster: DevCluster): Promise<string> {
     ...services,
     'hosts:',
     ...hosts,
+    ...(heals.length > 0 ? ['chaos to heal by itself:', ...heals] : []),
     'to use the CLI against it:',
     ...env,
   ].join('\n');

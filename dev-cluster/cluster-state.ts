@@ -1,8 +1,9 @@
 // What a local cluster is made of, kept in <dir>/state.json while it runs: every service's
 // process, every host's address, namespace, agent and Serf agent, so that `dev down`, the
 // tests and a later `dev chaos` can reach each part by its recorded id.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DevClusterError } from './dev-cluster-error.js';
 import { freePort, type StartedProcess } from './local-process.js';
 
 export interface ClusterPorts {
@@ -59,6 +60,17 @@ export interface DevHostState extends DevHostSpec {
 
 export type ServiceName = 'redis' | 'registry' | 'haproxy' | 'coordinator';
 
+/** A fault `dev chaos` put in with `--for`, undone by a detached helper process when its time is up. */
+export interface ScheduledHeal {
+  id: string;
+  action: 'heal-partition' | 'start-coordinator';
+  /** The partitioned host, for `heal-partition`. */
+  host?: string;
+  /** When the helper undoes the fault, in ms since the epoch. */
+  dueAt: number;
+  helper: StartedProcess;
+}
+
 export interface DevClusterState {
   name: string;
   dir: string;
@@ -76,6 +88,8 @@ export interface DevClusterState {
   runtimeSocket: string;
   processes: Partial<Record<ServiceName, StartedProcess>>;
   hosts: DevHostState[];
+  /** Heals still to come; absent on a cluster no `--for` fault has touched. */
+  heals?: ScheduledHeal[];
 }
 
 /** A port for each of a cluster's services, for clusters (tests, benchmarks) that must not collide with another. */
@@ -109,5 +123,22 @@ export function readClusterState(dir: string): DevClusterState | undefined {
 
 /** Written after every part that starts, so a crash mid-way leaves a state `dev down` can clean up. */
 export function saveClusterState(state: DevClusterState): void {
-  writeFileSync(join(state.dir, 'state.json'), JSON.stringify(state, null, 2), { mode: 0o600 });
+  const file = join(state.dir, 'state.json');
+  // Written whole and renamed into place, so a reader in another process never sees half a file.
+  const next = `${file}.${process.pid}.tmp`;
+  writeFileSync(next, JSON.stringify(state, null, 2), { mode: 0o600 });
+  renameSync(next, file);
+}
+
+/**
+ * Reads the state afresh, changes it and writes it back in one synchronous step: a chaos
+ * verb and a heal helper each change their own part of a state the other may just have
+ * written, so neither writes back a copy it read seconds earlier.
+ */
+export function updateClusterState(dir: string, change: (state: DevClusterState) => void): DevClusterState {
+  const state = readClusterState(dir);
+  if (!state) throw new DevClusterError(`no local cluster recorded in ${dir}`);
+  change(state);
+  saveClusterState(state);
+  return state;
 }

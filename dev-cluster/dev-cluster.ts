@@ -11,6 +11,7 @@ import { errorMessage } from '../shared/contract/errors.js';
 import { pollUntil } from '../shared/contract/waiting.js';
 import { ClusterContainers } from '../shared/docker/cluster-containers.js';
 import { SerfCli } from '../shared/serf/serf-cli.js';
+import { cancelHeals } from './chaos-heal.js';
 import { gatewayOf, readClusterState, saveClusterState, type DevClusterOptions, type DevClusterState } from './cluster-state.js';
 import { DevClusterError } from './dev-cluster-error.js';
 import { CLUSTER_LABEL, startHost, stopHostProcesses } from './hosts.js';
@@ -23,6 +24,8 @@ import { startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordin
 export { defaultHosts, freeClusterPorts, readClusterState } from './cluster-state.js';
 export type { ClusterPorts, DevClusterOptions, DevClusterState, DevHostSpec, DevHostState } from './cluster-state.js';
 export { isRunning } from './local-process.js';
+export { Chaos, type ChaosOutcome } from './chaos.js';
+export { faultSeconds, healAction, runHeal } from './chaos-heal.js';
 export { APP_PORT, CLI, PROJECT_ROOT, SAMPLE_ROLE } from './sample-app.js';
 
 const JOIN_TIMEOUT_MS = 60_000;
@@ -93,7 +96,10 @@ export class DevCluster {
 
   /** Stops and removes everything this cluster started, in reverse order. Safe on a partial cluster. */
   async down(): Promise<void> {
-    const { state } = this;
+    // Heal helpers go first, so none starts a process after its turn; then the state is read
+    // afresh, since chaos verbs and helpers record what they restarted after this attached.
+    await cancelHeals(readClusterState(this.state.dir) ?? this.state);
+    const state = readClusterState(this.state.dir) ?? this.state;
     await Promise.all(state.hosts.map((host) => stopHostProcesses(host)));
     const { coordinator, haproxy, registry, redis } = state.processes;
     for (const started of [coordinator, haproxy, registry, redis]) if (started) await stopProcess(started);

@@ -6,6 +6,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { TimeoutError } from '../shared/contract/errors.js';
 import { pollUntil } from '../shared/contract/waiting.js';
+import { DevClusterError } from './dev-cluster-error.js';
 
 export interface StartedProcess {
   pid: number;
@@ -44,6 +45,30 @@ export async function stopProcess(target: StartedProcess, graceMs = 5_000): Prom
   if (await gone(target, graceMs, 50)) return;
   signal(target.pid, 'SIGKILL');
   await gone(target, 2_000, 20);
+}
+
+/** SIGKILL, as a crash would end it; false when it was not running. Resolves once it is gone. */
+export async function killProcess(target: StartedProcess): Promise<boolean> {
+  if (!isRunning(target)) return false;
+  signal(target.pid, 'SIGKILL');
+  if (!(await gone(target, 2_000, 20))) throw new DevClusterError(`process ${target.pid} still runs 2 s after SIGKILL`);
+  return true;
+}
+
+/** Sends `name` to the process if it is still the one recorded; false when it was not running. */
+export function signalProcess(target: StartedProcess, name: NodeJS.Signals): boolean {
+  if (!isRunning(target)) return false;
+  signal(target.pid, name);
+  return true;
+}
+
+/** The ids of the process's children, as the kernel lists them; empty when it is gone. */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** Whether the process ends within `timeoutMs`. */

@@ -28,6 +28,11 @@ export async function checkPrerequisites(ports: ClusterPorts): Promise<ClusterCo
   }
 }
 
+/** For a tool only some commands need (iptables for a partition): a clear error naming the package. */
+export function requireBinary(binary: string, install: string): void {
+  if (!onPath(binary)) throw new DevClusterError(`${binary} is not installed: run \`sudo ${install}\``);
+}
+
 function onPath(binary: string): boolean {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];
   return dirs.some((dir) => {

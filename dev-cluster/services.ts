@@ -62,14 +62,28 @@ export function startHaproxy(state: DevClusterState): StartedProcess {
       extraFrontends: [{ bind: `127.0.0.1:${state.ports.stagingLb}`, backend: backendFor('staging') }],
     }),
   );
-  return startDetached('haproxy', ['-f', config, '-db'], join(state.dir, 'haproxy.log'), config);
+  // Master-worker (-W): a reload (SIGUSR2 to the master) starts new workers from the config
+  // and lets the old ones finish, while the master, the recorded id, stays the same.
+  return startDetached('haproxy', ['-W', '-f', config, '-db'], join(state.dir, 'haproxy.log'), config);
 }
 
 export function startCoordinator(state: DevClusterState, options: { promote: boolean; logLevel: string }): StartedProcess {
+  writeCoordinatorConfig(state, options);
+  return restartCoordinator(state);
+}
+
+/** Starts the coordinator from the config its first start wrote, as a restart after a stop does. */
+export function restartCoordinator(state: DevClusterState): StartedProcess {
+  const config = coordinatorConfigFile(state);
+  return startDetached(process.execPath, [CLI, 'coordinator', '--config', config], join(state.dir, 'coordinator.log'), config);
+}
+
+const coordinatorConfigFile = (state: DevClusterState) => join(state.dir, 'coordinator.yml');
+
+function writeCoordinatorConfig(state: DevClusterState, options: { promote: boolean; logLevel: string }): void {
   const gateway = gatewayOf(state.subnet);
-  const config = join(state.dir, 'coordinator.yml');
   writeFileSync(
-    config,
+    coordinatorConfigFile(state),
     toYaml({
       listen: { host: gateway, port: state.ports.coordinator },
       redis: state.redisUrl,
@@ -81,7 +95,6 @@ export function startCoordinator(state: DevClusterState, options: { promote: boo
     }),
     { mode: 0o600 },
   );
-  return startDetached(process.execPath, [CLI, 'coordinator', '--config', config], join(state.dir, 'coordinator.log'), config);
 }
 
 export async function untilCoordinatorAnswers(state: DevClusterState): Promise<void> {
