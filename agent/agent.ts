@@ -10,7 +10,6 @@ import { DeployRunner } from './deploy/deploy-runner.js';
 import { GroupLanes } from './deploy/group-lanes.js';
 import { decideDeployEvent } from './deploy/deploy-event.js';
 import { EventInbox, deployHandlerCommand, type ForwardedEvent } from '../shared/serf/event-inbox.js';
-import { SerfMemberCounter } from '../shared/serf/member-counter.js';
 import { RedisSlotLocks } from '../shared/redis/slot-locks.js';
 import { RedisFleetState } from '../shared/redis/fleet-state.js';
 import { DockerComposeRuntime } from '../shared/docker/compose-runtime.js';
@@ -38,8 +37,6 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const runner = new DeployRunner({
     node: config.node,
     lb: Object.fromEntries(Object.entries(config.roles).map(([role, settings]) => [role, settings.lb])),
-    slots: config.slots,
-    members: new SerfMemberCounter(serf.cli),
     locks: new RedisSlotLocks({ redis, ttlMs: config.lockTtlMs, logger: log }),
     fleet: new RedisFleetState({ redis, host: config.node, logger: log }),
     runtime: new DockerComposeRuntime({ node: config.node, roles: config.roles, dockerSocket: config.dockerSocket }),

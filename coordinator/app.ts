@@ -26,6 +26,7 @@ import {
   RollbackBody,
 } from '../shared/contract/schemas.js';
 import { DeployStarter, newDeployId } from './deploy-starter.js';
+import { DEFAULT_SLOTS } from '../shared/contract/slot-count.js';
 import { stopRollouts } from './stop-rollouts.js';
 import type { FleetControl } from '../shared/ports/fleet-state.js';
 import type { DeployEvents, Membership } from '../shared/ports/membership.js';
@@ -43,6 +44,8 @@ export interface AppDeps {
   fleet: FleetControl;
   /** Per role, the environment whose successful deploy is deployed on to the next one. */
   promote?: Record<string, PromotionStep>;
+  /** How many of a deploy's targets may deploy at once; a third unless given. */
+  slots?: number | string;
   /** Bearer token every /v1 request must carry. */
   token: string;
   /** Where images of published releases live when a publish names none, e.g. `127.0.0.1:5000`. */
@@ -106,7 +109,7 @@ export function createApp(deps: AppDeps): Hono {
   const logger = deps.logger.child({ component: 'coordinator-http' });
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? (() => newDeployId(now()));
-  const starter = new DeployStarter({ store, events, membership, logger: deps.logger, now, newId });
+  const starter = new DeployStarter({ store, events, membership, slots: deps.slots ?? DEFAULT_SLOTS, logger: deps.logger, now, newId });
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger });
   const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now });
   const app = new Hono();

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConflictError, errorMessage, GrapevineError, UnreachableError } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
+import { slotCount } from '../shared/contract/slot-count.js';
 import { type CreateDeployBody, type Deploy, EVENT_SCHEMA_VERSION } from '../shared/contract/schemas.js';
 import { aliveHostsOf, type DeployEvents, type Membership } from '../shared/ports/membership.js';
 import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
@@ -20,6 +21,8 @@ export interface DeployStarterDeps {
   store: DeployStore;
   events: DeployEvents;
   membership: Membership;
+  /** How many targets may deploy at once: "1/3", "0.25" or a whole number. */
+  slots: number | string;
   logger: Logger;
   now: () => number;
   newId: () => string;
@@ -81,6 +84,7 @@ export class DeployStarter {
       status: 'in_progress',
       createdAt: now(),
       expectedHosts: targets.length,
+      slots: slotCount(targets.length, this.#deps.slots),
       targets,
       ...origin,
     };

@@ -44,6 +44,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     membership: serf.cli,
     fleet,
     promote: config.promote,
+    slots: config.slots,
     token: config.token,
     registry: config.registry,
     logger,

@@ -2,16 +2,15 @@
 // group, take a slot, replace the container, and always finish with a report.
 import type { Logger } from '../../shared/contract/logger.js';
 import { backoff, retry } from '../../shared/contract/waiting.js';
+import { DEFAULT_SLOTS, slotCount } from '../../shared/contract/slot-count.js';
 import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport } from '../../shared/contract/schemas.js';
 import { ConfigError, DeployStepError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
-import type { MemberCounter } from '../../shared/ports/membership.js';
 import type { SlotLocks } from '../../shared/ports/slot-locks.js';
 import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
 import type { LoadBalancer } from '../../shared/ports/load-balancer.js';
 import { HostProgress } from './host-progress.js';
 import { ProgressReporter, type ReportSink } from './progress-reporter.js';
-import { slotCount } from './slot-count.js';
 
 export interface DeployLookup extends ReportSink {
   getDeploy(id: string): Promise<Deploy>;
@@ -21,8 +20,6 @@ export interface DeployRunnerDeps {
   node: string;
   /** Load-balancer backend and address of this host, per role. */
   lb: Record<string, { backend: string; address: string }>;
-  slots: number | string;
-  members: MemberCounter;
   locks: SlotLocks;
   fleet: FleetState;
   runtime: ContainerRuntime;
@@ -31,8 +28,8 @@ export interface DeployRunnerDeps {
   logger: Logger;
   now?: () => number;
   /**
-   * Pauses before each new try when the coordinator or Serf does not answer the first
-   * lookups of a deploy; their count is the number of retries.
+   * Pauses before each new try when the coordinator does not answer the first lookup of
+   * a deploy; their count is the number of retries.
    */
   lookupRetriesMs?: readonly number[];
 }
@@ -62,11 +59,10 @@ export class DeployRunner {
     const receivedAt = this.now();
     const group: DeployGroup = { role: event.role, env: event.env };
     let deploy: Deploy;
-    let counted: number;
     try {
-      [deploy, counted] = await this.lookUp(event, group, signal, logger);
+      deploy = await this.lookUp(event, signal, logger);
     } catch (error) {
-      logger.error({ err: errorMessage(error) }, 'cannot take part: the deploy or the host count could not be read');
+      logger.error({ err: errorMessage(error) }, 'cannot take part: the deploy could not be read');
       return null;
     }
     const mine = deploy.hosts[this.deps.node];
@@ -76,6 +72,8 @@ export class DeployRunner {
       return null;
     }
 
+    // The coordinator fixed the group and its slots when it created the deploy: no host counts for itself.
+    const counted = deploy.targets?.length ?? deploy.expectedHosts ?? 0;
     const host = new HostProgress(this.deps.node, counted, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger));
     host.step('received', receivedAt);
     try {
@@ -93,9 +91,9 @@ export class DeployRunner {
     return host.finish();
   }
 
-  /** The deploy and the host count, asked at the same time; retried while the answer is that nobody answered. */
-  private async lookUp(event: DeployEventPayload, group: DeployGroup, signal: AbortSignal, logger: Logger): Promise<[Deploy, number]> {
-    return retry(() => Promise.all([this.deps.coordinator.getDeploy(event.id), this.deps.members.countAlive(group)]), {
+  /** The deploy, retried while the answer is that nobody answered. */
+  private async lookUp(event: DeployEventPayload, signal: AbortSignal, logger: Logger): Promise<Deploy> {
+    return retry(() => this.deps.coordinator.getDeploy(event.id), {
       delaysMs: this.deps.lookupRetriesMs ?? LOOKUP_RETRIES_MS,
       retryIf: (error) => error instanceof UnreachableError,
       signal,
@@ -114,7 +112,8 @@ export class DeployRunner {
   ): Promise<void> {
     const { locks, fleet } = this.deps;
     await fleet.initRemaining(group, event.id, counted, logger);
-    const slots = slotCount(counted, this.deps.slots);
+    // A deploy created before the coordinator stored its slots gets the default third.
+    const slots = deploy.slots ?? slotCount(counted, DEFAULT_SLOTS);
     logger.info({ tag: deploy.tag, counted, slots }, 'deploy received');
     host.publish();
     // Only this agent replaces the role's container, so what runs now is what runs when the

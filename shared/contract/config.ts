@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigError, errorMessage } from './errors.js';
 import { envName, nodeName, roleName } from './names.js';
 import { describeIssues } from './schemas.js';
+import { DEFAULT_SLOTS } from './slot-count.js';
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port');
 const absolutePath = z.string().regex(/^\/[A-Za-z0-9._/@+-]*$/, 'must be an absolute path of plain characters');
@@ -71,7 +72,6 @@ export const AgentConfig = z.object({
     runtimeApi: z.string().regex(/^(unix:\/\S+|tcp:[A-Za-z0-9.-]+:\d+)$/, 'must be unix:/path or tcp:host:port'),
     drainTimeoutMs: z.number().int().nonnegative().default(10_000),
   }),
-  slots: slotsSetting.default('1/3'),
   lockTtlMs: z.number().int().min(1000).default(15 * 60_000),
   /** Named pipe through which the Serf event handler hands deploy events to this agent. */
   eventPipe: absolutePath,
@@ -96,6 +96,8 @@ export const CoordinatorConfig = z.object({
         .refine((step) => step.from !== step.to, 'from and to must be different environments'),
     )
     .default({}),
+  /** How many of a deploy's target hosts may deploy at once: "1/3" (of the targets, rounded up), "0.25", or a whole number. */
+  slots: slotsSetting.default(DEFAULT_SLOTS),
   /** A deploy still in progress after this long ends `failed`, naming the hosts that did not finish. */
   deployDeadlineMs: z.number().int().min(1000).default(30 * 60_000),
   logLevel,

@@ -107,6 +107,8 @@ export const Deploy = z.object({
   finishedAt: z.number().optional(),
   reason: z.string().optional(),
   expectedHosts: z.number().int().nonnegative().optional(),
+  /** How many of the targets may be out of service at once (k = ceil(n/3) by default), fixed when the deploy is created. */
+  slots: z.number().int().positive().optional(),
   /** Alive hosts whose tags matched when the deploy was created: the hosts that must each end it. */
   targets: z.array(nodeName).optional(),
   /** Set on a rollback: the tag it replaces. */

@@ -2,7 +2,6 @@
 // (Serf's member list) and how a new deploy is announced (a Serf user event). The Serf
 // adapter in shared/serf implements both; tests use stand-ins.
 import type { DeployEventPayload } from '../contract/schemas.js';
-import type { DeployGroup } from './fleet-state.js';
 
 export interface SerfMember {
   name: string;
@@ -21,11 +20,6 @@ export interface MembershipFilter {
 /** Anything that lists members the way `serf members` does. */
 export interface Membership {
   members(filter?: MembershipFilter): Promise<SerfMember[]>;
-}
-
-/** What an agent needs to size the slots: the alive hosts of its group, itself included. */
-export interface MemberCounter {
-  countAlive(group: DeployGroup): Promise<number>;
 }
 
 /** Tells the fleet about a new deploy; the real one fires `serf event -coalesce=false deploy <json>`. */

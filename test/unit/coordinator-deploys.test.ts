@@ -33,6 +33,8 @@ describe('creating a deploy', () => {
       status: 'in_progress',
       createdAt: expect.any(Number),
       expectedHosts: 3,
+      // k = ceil(3/3): fixed here, once, for every host of the deploy.
+      slots: 1,
       targets: ['h1', 'h2', 'h3'],
       hosts: {},
     });
@@ -198,5 +200,18 @@ describe('mark-broken', () => {
     expect(answer.status).toBe(502);
     expect(answer.body.error.message).toBe('marking the release broken: Redis did not answer');
     expect((await store.getRelease('web', 'v1'))?.broken?.reason).toBe('slow');
+  });
+});
+
+describe('the slots of a deploy', () => {
+  it('are a third of its targets, rounded up, or what the coordinator is configured with', async () => {
+    const members = new ListedMembers();
+    members.add('production', ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7']);
+    const third = new CoordinatorHarness({ store: new InMemoryDeployStore(), fleet: new RecordingFleet(), members });
+    await third.publish('web', 'v1');
+    expect((await third.deploy('web', 'production', 'v1')).slots).toBe(3);
+    const quarter = new CoordinatorHarness({ store: new InMemoryDeployStore(), fleet: new RecordingFleet(), members, slots: '0.25' });
+    await quarter.publish('web', 'v1');
+    expect((await quarter.deploy('web', 'production', 'v1')).slots).toBe(2);
   });
 });

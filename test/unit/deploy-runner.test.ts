@@ -14,6 +14,7 @@ const event = { v: 1 as const, role: 'web', env: 'production', id: 'd-test01' };
 const deploy: Deploy = {
   id: 'd-test01', role: 'web', env: 'production', tag: 'v2', image: 'registry:5000/web:v2',
   status: 'in_progress', createdAt: 0, hosts: {},
+  targets: ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'], expectedHosts: 6, slots: 2,
 };
 
 function setup(
@@ -59,8 +60,6 @@ function setup(
   const runner = new DeployRunner({
     node: 'h1',
     lb: { web: { backend: 'web', address: '10.0.0.11:8080' } },
-    slots: '1/3',
-    members: { countAlive: async () => 6 },
     locks, fleet, runtime, loadBalancer,
     coordinator: {
       getDeploy: async () => {
@@ -162,5 +161,20 @@ describe('deploy runner', () => {
     const unknown = setup({ lookupFailures: [new NotFoundError('deploy d-test01 not found')] });
     expect(await unknown.runner.run(event, new AbortController().signal)).toBeNull();
     expect(unknown.calls).toEqual(['getDeploy']);
+  });
+
+  it("takes the deploy's own slot count and target list, fixed by the coordinator, and counts nothing itself", async () => {
+    const { runner, calls } = setup({ deploy: { ...deploy, targets: ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7'], slots: 3 } });
+    const report = await runner.run(event, new AbortController().signal);
+    expect(report?.state).toBe('succeeded');
+    expect(report?.counted).toBe(7);
+    expect(calls.slice(0, 3)).toEqual(['getDeploy', 'init 7', 'acquire 3']);
+  });
+
+  it('gives a deploy recorded without its slots a third of its targets', async () => {
+    const { targets, slots: _ignored, ...older } = deploy;
+    const { runner, calls } = setup({ deploy: { ...older, targets: [...(targets ?? []), 'h7'] } });
+    await runner.run(event, new AbortController().signal);
+    expect(calls.slice(0, 3)).toEqual(['getDeploy', 'init 7', 'acquire 3']);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { slotCount } from '../../agent/deploy/slot-count.js';
+import { slotCount } from '../../shared/contract/slot-count.js';
 
 describe('slot count', () => {
   it('is ceil(n/3) by default', () => {

@@ -1,3 +1,6 @@
+/** A third of the group, rounded up, unless the coordinator's config says otherwise. */
+export const DEFAULT_SLOTS = '1/3';
+
 /**
  * How many hosts of a group may deploy at once: a whole number is taken as is, a
  * fraction "a/b" or "0.x" of the n matching hosts is rounded up, and there is always
