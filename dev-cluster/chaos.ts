@@ -10,7 +10,7 @@ import { pendingHeal, scheduleHeal } from './chaos-heal.js';
 import { readClusterState, updateClusterState, type DevClusterState, type DevHostState } from './cluster-state.js';
 import { DevClusterError } from './dev-cluster-error.js';
 import { serfAgentOf, startAgent, stopHostProcesses } from './hosts.js';
-import { childrenOf, isRunning, killProcess, signalProcess, stopProcess, type StartedProcess } from './local-process.js';
+import { childrenOf, isAlive, isRunning, killProcess, signalProcess, stopProcess, type StartedProcess } from './local-process.js';
 import { cutHost } from './partition.js';
 import { restartCoordinator, startRedis, untilCoordinatorAnswers, untilRedisAnswers } from './services.js';
 
@@ -178,11 +178,14 @@ export class Chaos {
     return started;
   }
 
-  /** Polls `check` while `process` runs; a process that ended, or a deadline passed, is an error carrying its log's tail. */
+  /**
+   * Polls `check` while `process` (just started or signalled by this verb, so its id is
+   * still its own) lives; a process that ended, or a deadline passed, is an error carrying its log's tail.
+   */
   private async untilStarted<T>(what: string, timeoutMs: number, logFile: string, process: StartedProcess, check: () => T | undefined): Promise<T> {
     try {
       return await pollUntil(what, () => {
-        if (!isRunning(process)) throw new DevClusterError(`process ${process.pid} ended while waiting for ${what}`);
+        if (!isAlive(process.pid)) throw new DevClusterError(`process ${process.pid} ended while waiting for ${what}`);
         return check();
       }, { timeoutMs, intervalMs: 100, tolerate: (error) => !(error instanceof DevClusterError) });
     } catch (error) {

@@ -38,6 +38,20 @@ export function isRunning(process: StartedProcess): boolean {
   }
 }
 
+/**
+ * Whether the id still names a live process, whatever its command line: right after a start
+ * (nsenter executing node) or during HAProxy's re-exec on a reload, the kernel briefly shows
+ * an empty command line, so the marker check of `isRunning` fits only a process at rest.
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
 export async function stopProcess(target: StartedProcess, graceMs = 5_000): Promise<void> {
   if (!isRunning(target)) return;
