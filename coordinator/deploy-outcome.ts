@@ -44,8 +44,11 @@ export function deployOutcome({ record, hosts, countedDown, firstFailed }: Outco
   if (cancelled[0]) {
     return { status: 'cancelled', reason: describe('stood down', cancelled[0], cancelled.length, 'no reason given', 'more hosts stood down') };
   }
+  // Errored and lost hosts did not get the release, through no fault of it: partial, never failed.
+  const errored = inOrder(reports.filter((report) => report.state === 'errored')).map((report) => `${report.host} (${report.error ?? 'no error given'})`);
   const lost = reports.filter((report) => report.state === 'lost').map((report) => report.host).sort();
-  if (lost.length > 0) return { status: 'partial', reason: `hosts lost: ${lost.join(', ')}` };
+  const partial = [...(errored.length > 0 ? [`hosts errored: ${errored.join(', ')}`] : []), ...(lost.length > 0 ? [`hosts lost: ${lost.join(', ')}`] : [])];
+  if (partial.length > 0) return { status: 'partial', reason: partial.join('; ') };
   return { status: 'succeeded' };
 }
 

@@ -46,6 +46,8 @@ export class ReportRecorder {
       const stored = await this.#deps.store.applyReport(id, report, at);
       if (!stored) return undefined;
       log.debug({ state: report.state, remaining: report.remaining }, 'host report');
+      // Only `failed` is the release's fault; `errored` (a service the host needed did not answer) never breaks it.
+      if (report.state === 'errored') log.warn({ error: report.error }, 'host errored; the release stays deployable');
       const firstFailed = report.state === 'failed' ? await this.#markBroken(stored, report, at, log) : undefined;
       return { applied: true, record: await this.#conclude(stored, firstFailed, at, log) };
     } catch (error) {

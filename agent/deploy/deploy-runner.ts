@@ -3,8 +3,9 @@
 import type { Logger } from '../../shared/contract/logger.js';
 import { backoff, retry } from '../../shared/contract/waiting.js';
 import { DEFAULT_SLOTS, slotCount } from '../../shared/contract/slot-count.js';
-import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport } from '../../shared/contract/schemas.js';
-import { ConfigError, DeployStepError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
+import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport, type HostStep } from '../../shared/contract/schemas.js';
+import { ConfigError, DeployStepError, GrapevineError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
+import { isInfrastructureFault, isReleaseFault } from './fault-kind.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
 import type { SlotLocks } from '../../shared/ports/slot-locks.js';
 import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
@@ -32,6 +33,10 @@ export interface DeployRunnerDeps {
    * a deploy; their count is the number of retries.
    */
   lookupRetriesMs?: readonly number[];
+  /** Pauses between tries of a step whose service did not answer; STEP_RETRIES_MS unless given. */
+  stepRetriesMs?: readonly number[];
+  /** How long one step keeps retrying a service that does not answer; STEP_DEADLINE_MS unless given. */
+  stepDeadlineMs?: number;
 }
 
 /**
@@ -42,6 +47,10 @@ export interface DeployRunnerDeps {
 const LOOKUP_RETRIES_MS = backoff(250, 5);
 /** Putting the previous version back is bounded too: a host must end its part. */
 const RESTORE_TIMEOUT_MS = 5 * 60_000;
+/** A Redis, HAProxy, Docker or registry blip is retried from 1 s, doubling up to 10 s between tries... */
+const STEP_RETRIES_MS = backoff(1_000, 60, 10_000);
+/** ...for at most this long per step; then the host ends `errored` and the release stays deployable. */
+const STEP_DEADLINE_MS = 5 * 60_000;
 
 export class DeployRunner {
   private readonly now: () => number;
@@ -79,8 +88,9 @@ export class DeployRunner {
     try {
       await this.takePart(event, group, deploy, host, counted, signal, logger);
     } catch (error) {
+      // Nothing outside the replacement (counting, the slot, the broken check) says anything about the release.
       logger.error({ err: errorMessage(error) }, 'deploy ended in error');
-      host.end('failed', errorMessage(error));
+      if (!host.ended) host.end('errored', errorMessage(error));
       // A host that was counted must count itself out, or the deploy would never end.
       if (!host.countedOut) {
         await this.finishHost(group, event.id, host).catch((finishError: unknown) => {
@@ -111,7 +121,7 @@ export class DeployRunner {
     logger: Logger,
   ): Promise<void> {
     const { locks, fleet } = this.deps;
-    await fleet.initRemaining(group, event.id, counted, logger);
+    await this.attempt('received', () => fleet.initRemaining(group, event.id, counted, logger), signal, logger);
     // A deploy created before the coordinator stored its slots gets the default third.
     const slots = deploy.slots ?? slotCount(counted, DEFAULT_SLOTS);
     logger.info({ tag: deploy.tag, counted, slots }, 'deploy received');
@@ -125,7 +135,7 @@ export class DeployRunner {
     if (acquired.kind === 'broken') {
       logger.info({ reason: acquired.reason }, 'release is broken; standing down');
       host.end('cancelled', `release ${deploy.tag} is broken: ${acquired.reason}`);
-      await this.finishHost(group, event.id, host);
+      await this.attempt('release', () => this.finishHost(group, event.id, host), signal, logger);
       return;
     }
     const lease = acquired.lease;
@@ -137,7 +147,26 @@ export class DeployRunner {
       host.step('release');
       await lease.release();
     }
-    await this.finishHost(group, event.id, host);
+    await this.attempt('release', () => this.finishHost(group, event.id, host), signal, logger);
+  }
+
+  /**
+   * Runs one step, trying again while the failure says a service did not answer, for at
+   * most the step's deadline; the last failure is thrown with the step it belongs to.
+   */
+  private async attempt<T>(step: HostStep, task: () => Promise<T>, signal: AbortSignal, logger: Logger): Promise<T> {
+    const startedAt = this.now();
+    const deadlineMs = this.deps.stepDeadlineMs ?? STEP_DEADLINE_MS;
+    try {
+      return await retry(task, {
+        delaysMs: this.deps.stepRetriesMs ?? STEP_RETRIES_MS,
+        retryIf: (error) => isInfrastructureFault(error) && this.now() - startedAt < deadlineMs,
+        signal,
+        onRetry: (error, attempt, retryInMs) => logger.warn({ step, err: errorMessage(error), attempt, retryInMs }, 'a service did not answer; trying the step again'),
+      });
+    } catch (error) {
+      throw error instanceof StepFailedError ? error : new StepFailedError(step, error);
+    }
   }
 
   private async replace(
@@ -158,27 +187,31 @@ export class DeployRunner {
 
     let replaced = false;
     try {
+      const context = { signal, logger };
       // The slot was taken in the same script call that found the release not broken; the
       // check before the pull runs while the host drains, and both end before the pull.
       host.step('drain');
-      const context = { signal, logger };
-      const [drained, checked] = await Promise.allSettled([loadBalancer.drain(lb.backend, node, context), checkBroken()]);
+      const [drained, checked] = await Promise.allSettled([
+        this.attempt('drain', () => loadBalancer.drain(lb.backend, node, context), signal, logger),
+        this.attempt('drain', checkBroken, signal, logger),
+      ]);
       if (drained.status === 'rejected') throw drained.reason;
       if (checked.status === 'rejected') throw checked.reason;
       host.step('pull');
-      await runtime.pull(deploy.image, context);
-      await checkBroken();
+      await this.attempt('pull', () => runtime.pull(deploy.image, context), signal, logger);
+      await this.attempt('pull', checkBroken, signal, logger);
       host.step('up');
       replaced = true;
-      await runtime.up(group.role, deploy.image, context);
+      await this.attempt('up', () => runtime.up(group.role, deploy.image, context), signal, logger);
       host.step('health');
-      await runtime.waitHealthy(group.role, context);
-      await checkBroken();
+      await this.attempt('health', () => runtime.waitHealthy(group.role, context), signal, logger);
+      await this.attempt('health', checkBroken, signal, logger);
       host.step('register');
-      await loadBalancer.register(lb.backend, node, lb.address, context);
+      await this.attempt('register', () => loadBalancer.register(lb.backend, node, lb.address, context), signal, logger);
       host.end('succeeded');
       logger.info('host deployed');
-    } catch (error) {
+    } catch (thrown) {
+      const { step, error } = thrown instanceof StepFailedError ? thrown : new StepFailedError('up', thrown);
       if (error instanceof ReleaseBrokenError) {
         logger.info({ reason: error.reason }, 'release became broken mid-deploy; standing down');
         host.end('cancelled', error.message);
@@ -187,13 +220,18 @@ export class DeployRunner {
         const reason = errorMessage(signal.reason);
         logger.warn({ reason }, 'deploy interrupted; standing down');
         host.end('cancelled', `interrupted: ${reason}`);
-      } else {
-        const reason = describeFailure(error);
+      } else if (isReleaseFault(step, error)) {
+        const reason = describeFailure(step, error);
         logger.error({ err: reason }, 'deploy failed on this host; marking the release broken');
         host.end('failed', reason);
         await fleet.markBroken(group, deploy.tag, reason, { logger }).catch((markError: unknown) => {
           logger.error({ err: errorMessage(markError) }, 'could not mark the release broken');
         });
+      } else {
+        // A service this host needs did not answer in time: the host gives up, the release stays deployable.
+        const reason = describeFailure(step, error);
+        logger.error({ err: reason }, 'deploy errored on this host: not the release\'s fault, so it is not marked broken');
+        host.end('errored', reason);
       }
       await this.restore(group.role, previousImage, replaced, lb, logger);
     }
@@ -226,7 +264,16 @@ export class DeployRunner {
   }
 }
 
-function describeFailure(error: unknown): string {
-  if (error instanceof DeployStepError) return `${error.step}: ${error.message}`;
-  return errorMessage(error);
+function describeFailure(step: string, error: unknown): string {
+  return `${error instanceof DeployStepError ? error.step : step}: ${errorMessage(error)}`;
+}
+
+/** A step's last failure, with the step it happened in: what tells a release fault from the rest. */
+class StepFailedError extends GrapevineError {
+  constructor(
+    readonly step: HostStep,
+    readonly error: unknown,
+  ) {
+    super('step_failed', errorMessage(error), { cause: error });
+  }
 }

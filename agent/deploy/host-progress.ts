@@ -1,6 +1,6 @@
 // One host's report on a deploy as it grows: steps with their times, the slot, the
 // counts and the outcome. Every change is published to the coordinator.
-import type { HostReport, HostState, HostStep } from '../../shared/contract/schemas.js';
+import { FINAL_HOST_STATES, type HostReport, type HostState, type HostStep } from '../../shared/contract/schemas.js';
 import type { ProgressReporter } from './progress-reporter.js';
 
 /** The host's report as it grows; every change is published to the coordinator. */
@@ -34,6 +34,11 @@ export class HostProgress {
   /** Records the hosts still to finish after this one counted itself out. */
   countOut(remaining: number): void {
     this.remaining = remaining;
+  }
+
+  /** Whether the host reached a final state. */
+  get ended(): boolean {
+    return FINAL_HOST_STATES.has(this.state);
   }
 
   get countedOut(): boolean {

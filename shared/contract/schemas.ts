@@ -71,10 +71,14 @@ export const HOST_STEPS = [
 export const HostStep = z.enum(HOST_STEPS);
 export type HostStep = z.infer<typeof HostStep>;
 
-export const HOST_STATES = ['waiting', 'deploying', 'succeeded', 'failed', 'cancelled', 'lost'] as const;
+/**
+ * `failed`: the release is at fault (it breaks the release); `errored`: a service the host
+ * needs did not answer in time (the host put its previous version back; the release stays deployable).
+ */
+export const HOST_STATES = ['waiting', 'deploying', 'succeeded', 'failed', 'errored', 'cancelled', 'lost'] as const;
 export const HostState = z.enum(HOST_STATES);
 export type HostState = z.infer<typeof HostState>;
-export const FINAL_HOST_STATES: ReadonlySet<HostState> = new Set(['succeeded', 'failed', 'cancelled', 'lost']);
+export const FINAL_HOST_STATES: ReadonlySet<HostState> = new Set(['succeeded', 'failed', 'errored', 'cancelled', 'lost']);
 
 export const HostReport = z.object({
   host: nodeName,

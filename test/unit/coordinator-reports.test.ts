@@ -53,6 +53,20 @@ describe('reports end a deploy', () => {
     expect((await coordinator.getDeploy(id)).reason).toBe('host h2 stood down: interrupted: lock lost');
   });
 
+  it('ends partial on an errored host and leaves the release deployable', async () => {
+    await coordinator.publish('web', 'v1');
+    const { id } = await coordinator.deploy('web', 'production');
+    await coordinator.report(id, 'h1', 'succeeded', { counted: 3, remaining: 2 });
+    await coordinator.report(id, 'h3', 'errored', { counted: 3, remaining: 1, error: 'drain: redis unreachable: connect ECONNREFUSED' });
+    expect(await status(id, 'h2', 'succeeded', { counted: 3, remaining: 0 })).toBe('partial');
+    expect((await coordinator.getDeploy(id)).reason).toBe('hosts errored: h3 (drain: redis unreachable: connect ECONNREFUSED)');
+    expect((await store.getRelease('web', 'v1'))?.broken).toBeUndefined();
+    expect(fleet.markCalls).toEqual([]);
+    // The same tag can be deployed again at once.
+    const again = await coordinator.deploy('web', 'production', 'v1');
+    expect(again).toMatchObject({ tag: 'v1', status: 'in_progress' });
+  });
+
   it('answers 404 to a report on an unknown deploy and stores nothing', async () => {
     const answer = await coordinator.call('POST', '/v1/deploys/d-unknown123/reports', coordinator.hostReport('h1', 'failed', { error: 'x' }));
     expect(answer).toEqual({ status: 404, body: { error: { code: 'not_found', message: 'no deploy d-unknown123' } } });

@@ -84,6 +84,26 @@ const cases: Case[] = [
     input: { hosts: hosts('h1:lost', 'h2:cancelled:x', 'h3:succeeded') },
     outcome: { status: 'cancelled', reason: 'host h2 stood down: x' },
   },
+  {
+    name: 'a host errored and none failed: partial, naming the host and why',
+    input: { hosts: hosts('h1:succeeded', 'h3:errored:drain: redis unreachable', 'h2:succeeded') },
+    outcome: { status: 'partial', reason: 'hosts errored: h3 (drain: redis unreachable)' },
+  },
+  {
+    name: 'hosts errored and lost: partial, naming both, errored first',
+    input: { hosts: hosts('h3:errored:pull: registry unreachable', 'h2:lost:gone', 'h1:errored') },
+    outcome: { status: 'partial', reason: 'hosts errored: h1 (no error given), h3 (pull: registry unreachable); hosts lost: h2' },
+  },
+  {
+    name: 'a failure outweighs an errored host',
+    input: { hosts: hosts('h1:errored:up: docker unreachable', 'h2:failed:health: exited (1)', 'h3:cancelled:release marked broken') },
+    outcome: { status: 'failed', reason: 'host h2 failed: health: exited (1)' },
+  },
+  {
+    name: 'a cancelled host outweighs an errored one',
+    input: { hosts: hosts('h1:errored:boom', 'h2:cancelled:x', 'h3:succeeded') },
+    outcome: { status: 'cancelled', reason: 'host h2 stood down: x' },
+  },
   { name: 'not counted down yet', input: { hosts: hosts('h1:succeeded', 'h2:succeeded', 'h3:succeeded'), countedDown: false }, outcome: undefined },
   { name: 'a target still deploying', input: { hosts: hosts('h1:succeeded', 'h2:deploying', 'h3:succeeded') }, outcome: undefined },
   { name: 'a target still waiting', input: { hosts: hosts('h1:succeeded', 'h2:waiting', 'h3:succeeded') }, outcome: undefined },

@@ -17,14 +17,29 @@ const deploy: Deploy = {
   targets: ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'], expectedHosts: 6, slots: 2,
 };
 
+type FaultPoint = 'init' | 'broken' | 'drain' | 'pull' | 'up' | 'health' | 'register';
+
 function setup(
-  options: { failAt?: string; brokenAt?: string; brokenBeforeSlot?: boolean; loseLockAt?: string; deploy?: Deploy; lookupFailures?: Error[] } = {},
+  options: {
+    failAt?: string; brokenAt?: string; brokenBeforeSlot?: boolean; loseLockAt?: string; deploy?: Deploy; lookupFailures?: Error[];
+    /** Failures thrown by the next calls at each point, one per call, before the call succeeds. */
+    faults?: Partial<Record<FaultPoint, Error[]>>;
+    stepRetriesMs?: number[];
+    stepDeadlineMs?: number;
+    now?: () => number;
+  } = {},
 ) {
+  const inject = (point: FaultPoint) => {
+    const fault = options.faults?.[point]?.shift();
+    if (fault) throw fault;
+  };
+  let brokenChecks = 0;
   const lease = new AbortController();
   const calls: string[] = [];
   let broken: string | null = options.brokenBeforeSlot ? 'bad health' : null;
   const reports: HostReport[] = [];
   const fail = (step: string) => {
+    inject(step as FaultPoint);
     if (options.failAt === step) throw new DeployStepError(step, `${step} exploded`);
     if (options.brokenAt === step) broken = 'marked by an engineer';
     if (options.loseLockAt === step) {
@@ -40,9 +55,9 @@ function setup(
     },
   };
   const fleet: FleetState = {
-    initRemaining: async (_g: DeployGroup, _id: string, n: number) => (calls.push(`init ${n}`), n),
+    initRemaining: async (_g: DeployGroup, _id: string, n: number) => (calls.push(`init ${n}`), inject('init'), n),
     finishHost: async () => (calls.push('finish'), 0),
-    brokenReason: async () => broken,
+    brokenReason: async () => (brokenChecks++, inject('broken'), broken),
     markBroken: async (_g, tag, reason) => void calls.push(`markBroken ${tag} ${reason}`),
   };
   let image: string | null = 'registry:5000/web:v1';
@@ -54,7 +69,7 @@ function setup(
   };
   const loadBalancer: LoadBalancer = {
     drain: async (backend, server) => (calls.push(`drain ${backend}/${server}`), fail('drain')),
-    register: async (backend, server, address) => void calls.push(`register ${backend}/${server} ${address}`),
+    register: async (backend, server, address) => (calls.push(`register ${backend}/${server} ${address}`), inject('register')),
     servers: async (): Promise<BackendServer[]> => [],
   };
   const runner = new DeployRunner({
@@ -72,8 +87,11 @@ function setup(
     },
     logger,
     lookupRetriesMs: [0, 0, 0],
+    stepRetriesMs: options.stepRetriesMs ?? [0, 0, 0],
+    ...(options.stepDeadlineMs === undefined ? {} : { stepDeadlineMs: options.stepDeadlineMs }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
-  return { runner, calls, reports };
+  return { runner, calls, reports, brokenChecks: () => brokenChecks };
 }
 
 describe('deploy runner', () => {
@@ -176,5 +194,92 @@ describe('deploy runner', () => {
     const { runner, calls } = setup({ deploy: { ...older, targets: [...(targets ?? []), 'h7'] } });
     await runner.run(event, new AbortController().signal);
     expect(calls.slice(0, 3)).toEqual(['getDeploy', 'init 7', 'acquire 3']);
+  });
+});
+
+describe('deploy runner: only a bad release breaks a release', () => {
+  const signal = () => new AbortController().signal;
+  const redisDown = () => new UnreachableError('redis at 127.0.0.1:6379 is unreachable: connect ECONNREFUSED 127.0.0.1:6379');
+  const registryDown = () =>
+    new DeployStepError('pull', 'cannot pull registry:5000/web:v2: docker POST /images/create: 500 Get "https://registry:5000/v2/": dial tcp 10.0.0.5:5000: connect: connection refused');
+  const daemonDown = () =>
+    new DeployStepError('up', 'cannot start registry:5000/web:v2: docker compose up (project h1-web) exited with code 1: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?');
+
+  it('retries a Redis blip during the drain and goes on to succeed, breaking nothing', async () => {
+    const { runner, calls, brokenChecks } = setup({ faults: { broken: [redisDown(), redisDown()] } });
+    const report = (await runner.run(event, signal()))!;
+    expect(report.state).toBe('succeeded');
+    expect(report.error).toBeUndefined();
+    expect(brokenChecks()).toBe(5);
+    expect(calls.filter((c) => c.startsWith('drain'))).toEqual(['drain web/h1']);
+    expect(calls.some((c) => c.startsWith('markBroken'))).toBe(false);
+  });
+
+  it('retries an HAProxy that does not answer the drain', async () => {
+    const { runner, calls } = setup({ faults: { drain: [new UnreachableError('HAProxy runtime API at unix:/run/haproxy.sock failed: ENOENT')] } });
+    expect((await runner.run(event, signal()))!.state).toBe('succeeded');
+    expect(calls.filter((c) => c.startsWith('drain'))).toEqual(['drain web/h1', 'drain web/h1']);
+  });
+
+  it('ends errored when the registry stays unreachable past the step deadline: previous version kept and back in service, release not broken', async () => {
+    let clock = 0;
+    const { runner, calls, reports } = setup({
+      faults: { pull: Array.from({ length: 20 }, registryDown) },
+      stepRetriesMs: Array.from({ length: 20 }, () => 0),
+      stepDeadlineMs: 5_000,
+      now: () => (clock += 1_000),
+    });
+    const report = (await runner.run(event, signal()))!;
+    expect(report).toMatchObject({ state: 'errored', remaining: 0 });
+    expect(report.error).toMatch(/^pull: cannot pull .*connection refused/);
+    const pulls = calls.filter((c) => c.startsWith('pull')).length;
+    expect(pulls).toBeGreaterThan(1);
+    expect(pulls).toBeLessThan(20);
+    expect(calls.some((c) => c.startsWith('markBroken'))).toBe(false);
+    expect(calls.filter((c) => c.startsWith('up'))).toEqual([]);
+    expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
+    expect(reports.at(-1)?.state).toBe('errored');
+  });
+
+  it('puts the previous version back when the Docker daemon stays down after it began replacing', async () => {
+    const { runner, calls } = setup({ faults: { up: [daemonDown(), daemonDown(), daemonDown()] }, stepRetriesMs: [0, 0] });
+    const report = (await runner.run(event, signal()))!;
+    expect(report.state).toBe('errored');
+    expect(report.error).toContain('Is the docker daemon running?');
+    expect(calls.slice(calls.indexOf('up registry:5000/web:v2'))).toEqual([
+      'up registry:5000/web:v2', 'up registry:5000/web:v2', 'up registry:5000/web:v2',
+      'up registry:5000/web:v1', 'health', 'register web/h1 10.0.0.11:8080', 'release', 'finish',
+    ]);
+    expect(calls.some((c) => c.startsWith('markBroken'))).toBe(false);
+  });
+
+  it('marks the release broken at once when the registry answers that the tag is unknown', async () => {
+    const { runner, calls } = setup({
+      faults: { pull: [new DeployStepError('pull', 'cannot pull registry:5000/web:v2: the engine failed to pull registry:5000/web:v2: manifest unknown')] },
+    });
+    const report = (await runner.run(event, signal()))!;
+    expect(report.state).toBe('failed');
+    expect(calls.filter((c) => c.startsWith('pull'))).toHaveLength(1);
+    expect(calls).toContain('markBroken v2 pull: cannot pull registry:5000/web:v2: the engine failed to pull registry:5000/web:v2: manifest unknown');
+  });
+
+  it('a health check that cannot watch the engine is the daemon\'s fault, not the release\'s', async () => {
+    const watchLost = () =>
+      new DeployStepError('health', 'could not watch container 0123456789ab: docker engine unreachable', {
+        cause: new UnreachableError('docker engine at /var/run/docker.sock: connect ENOENT'),
+      });
+    const { runner, calls } = setup({ faults: { health: [watchLost(), watchLost(), watchLost(), watchLost()] } });
+    const report = (await runner.run(event, signal()))!;
+    expect(report.state).toBe('errored');
+    expect(calls.some((c) => c.startsWith('markBroken'))).toBe(false);
+  });
+
+  it('ends errored, not failed, when Redis is down before it even takes a slot', async () => {
+    const { runner, calls } = setup({ faults: { init: [redisDown(), redisDown(), redisDown(), redisDown()] } });
+    const report = (await runner.run(event, signal()))!;
+    expect(report.state).toBe('errored');
+    expect(report.error).toContain('ECONNREFUSED');
+    expect(calls.filter((c) => c.startsWith('init'))).toHaveLength(4);
+    expect(calls.some((c) => c.startsWith('acquire') || c.startsWith('markBroken'))).toBe(false);
   });
 });

@@ -31,7 +31,7 @@ local ok, deploy = pcall(cjson.decode, raw)
 if not ok or type(deploy) ~= 'table' then return {-1} end
 
 local function isFinal(state)
-  return state == 'succeeded' or state == 'failed' or state == 'cancelled' or state == 'lost'
+  return state == 'succeeded' or state == 'failed' or state == 'errored' or state == 'cancelled' or state == 'lost'
 end
 
 local code = 1
