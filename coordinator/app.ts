@@ -46,6 +46,8 @@ export interface AppDeps {
   promote?: Record<string, PromotionStep>;
   /** How many of a deploy's targets may deploy at once; a third unless given. */
   slots?: number | string;
+  /** How long a deploy may run before it is ended; stored on each deploy as deadlineAt (30 min unless given). */
+  deployDeadlineMs?: number;
   /** Bearer token every /v1 request must carry. */
   token: string;
   /** Where images of published releases live when a publish names none, e.g. `127.0.0.1:5000`. */
@@ -109,7 +111,16 @@ export function createApp(deps: AppDeps): Hono {
   const logger = deps.logger.child({ component: 'coordinator-http' });
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? (() => newDeployId(now()));
-  const starter = new DeployStarter({ store, events, membership, slots: deps.slots ?? DEFAULT_SLOTS, logger: deps.logger, now, newId });
+  const starter = new DeployStarter({
+    store,
+    events,
+    membership,
+    slots: deps.slots ?? DEFAULT_SLOTS,
+    ...(deps.deployDeadlineMs === undefined ? {} : { deadlineMs: deps.deployDeadlineMs }),
+    logger: deps.logger,
+    now,
+    newId,
+  });
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger });
   const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now });
   const app = new Hono();

@@ -17,12 +17,17 @@ export function newDeployId(now = Date.now()): string {
   return `d-${now.toString(36)}${randomBytes(4).toString('hex')}`;
 }
 
+/** The coordinator's default deployDeadlineMs. */
+const DEFAULT_DEADLINE_MS = 30 * 60_000;
+
 export interface DeployStarterDeps {
   store: DeployStore;
   events: DeployEvents;
   membership: Membership;
   /** How many targets may deploy at once: "1/3", "0.25" or a whole number. */
   slots: number | string;
+  /** How long a deploy may run before the coordinator ends it; DEFAULT_DEADLINE_MS unless given. */
+  deadlineMs?: number;
   logger: Logger;
   now: () => number;
   newId: () => string;
@@ -75,6 +80,7 @@ export class DeployStarter {
       throw new ConflictError('no_hosts', `no alive host has role ${role} in environment ${env}`);
     }
 
+    const createdAt = now();
     const record: DeployRecord = {
       id: newId(),
       role,
@@ -82,7 +88,9 @@ export class DeployStarter {
       tag: release.tag,
       image: release.image,
       status: 'in_progress',
-      createdAt: now(),
+      createdAt,
+      // Stored so agents know how long an unacknowledged report is worth keeping.
+      deadlineAt: createdAt + (this.#deps.deadlineMs ?? DEFAULT_DEADLINE_MS),
       expectedHosts: targets.length,
       slots: slotCount(targets.length, this.#deps.slots),
       targets,

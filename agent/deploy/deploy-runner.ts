@@ -37,6 +37,8 @@ export interface DeployRunnerDeps {
   stepRetriesMs?: readonly number[];
   /** How long one step keeps retrying a service that does not answer; STEP_DEADLINE_MS unless given. */
   stepDeadlineMs?: number;
+  /** Pauses between tries of a report the coordinator did not take; ProgressReporter's unless given. */
+  reportRetriesMs?: readonly number[];
 }
 
 /**
@@ -51,6 +53,8 @@ const RESTORE_TIMEOUT_MS = 5 * 60_000;
 const STEP_RETRIES_MS = backoff(1_000, 60, 10_000);
 /** ...for at most this long per step; then the host ends `errored` and the release stays deployable. */
 const STEP_DEADLINE_MS = 5 * 60_000;
+/** A deploy recorded before the coordinator stored its deadline gets the coordinator's default one. */
+const DEFAULT_DEPLOY_DEADLINE_MS = 30 * 60_000;
 
 export class DeployRunner {
   private readonly now: () => number;
@@ -83,7 +87,12 @@ export class DeployRunner {
 
     // The coordinator fixed the group and its slots when it created the deploy: no host counts for itself.
     const counted = deploy.targets?.length ?? deploy.expectedHosts ?? 0;
-    const host = new HostProgress(this.deps.node, counted, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger));
+    const host = new HostProgress(this.deps.node, counted, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger, {
+        deadlineAt: deploy.deadlineAt ?? deploy.createdAt + DEFAULT_DEPLOY_DEADLINE_MS,
+        signal,
+        now: this.now,
+        ...(this.deps.reportRetriesMs === undefined ? {} : { delaysMs: this.deps.reportRetriesMs }),
+      }),);
     host.step('received', receivedAt);
     try {
       await this.takePart(event, group, deploy, host, counted, signal, logger);

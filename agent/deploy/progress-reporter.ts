@@ -1,26 +1,56 @@
 // Sends a host's progress to the coordinator without holding up the deploy: each
-// update replaces the one not yet sent, and only the final report is awaited.
+// update replaces the one not yet sent, and only the final report is awaited. A report
+// is kept until the coordinator acknowledges it: a coordinator that is restarting or
+// cut off gets it when it is back, as long as the deploy's deadline allows.
 import type { Logger } from '../../shared/contract/logger.js';
 import type { HostReport } from '../../shared/contract/schemas.js';
-import { UnreachableError, errorMessage } from '../../shared/contract/errors.js';
-import { retry } from '../../shared/contract/waiting.js';
+import { GrapevineError, NotFoundError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
+import { backoff, retry } from '../../shared/contract/waiting.js';
 
 export interface ReportSink {
   report(deployId: string, report: HostReport): Promise<unknown>;
 }
 
-/** Pauses before the second and third try of a report. */
-const RETRY_DELAYS_MS = [500, 1_000] as const;
+export interface ReportDelivery {
+  /** Past this moment (ms since the epoch) the deploy is over for the coordinator: a report still unsent is dropped. */
+  deadlineAt: number;
+  /** Fires when the agent stops: the report in hand gets no further try. */
+  signal: AbortSignal;
+  /** Pauses between tries; REPORT_RETRIES_MS unless given. */
+  delaysMs?: readonly number[];
+  now?: () => number;
+}
+
+/** From 1 s doubling to 10 s between tries; the count bounds it even if the clock misleads (200 tries is over 30 min). */
+const REPORT_RETRIES_MS = backoff(1_000, 200, 10_000);
+
+/**
+ * A coordinator that did not answer, failed inside (5xx), or does not know the deploy yet
+ * (its Redis still loading after a restart) may take the report later; a refusal (bad
+ * report, wrong token, a conflict) will not change.
+ */
+function worthResending(error: unknown): boolean {
+  return (
+    error instanceof UnreachableError ||
+    error instanceof NotFoundError ||
+    (error instanceof GrapevineError && error.code === 'coordinator_error') ||
+    !(error instanceof GrapevineError)
+  );
+}
 
 export class ProgressReporter {
   private pending: HostReport | undefined;
   private sending: Promise<void> | undefined;
+  private readonly now: () => number;
 
   constructor(
     private readonly sink: ReportSink,
     private readonly deployId: string,
     private readonly logger: Logger,
-  ) {}
+    private readonly delivery: ReportDelivery,
+  ) {
+    this.now = delivery.now ?? Date.now;
+  }
 
   update(report: HostReport): void {
     this.pending = structuredClone(report);
@@ -29,7 +59,7 @@ export class ProgressReporter {
     });
   }
 
-  /** Sends the final report and waits until it is delivered or every attempt failed. */
+  /** Sends the final report and waits until the coordinator took it, refused it, the deadline passed or the agent stopped. */
   async finish(report: HostReport): Promise<void> {
     this.update(report);
     while (this.sending) await this.sending;
@@ -43,12 +73,28 @@ export class ProgressReporter {
     }
   }
 
-  private async send(report: HostReport): Promise<void> {
+  private async send(first: HostReport): Promise<void> {
+    let report = first;
     try {
-      // Only a coordinator that did not answer is worth asking again; a refusal stays a refusal.
-      await retry(() => this.sink.report(this.deployId, report), { delaysMs: RETRY_DELAYS_MS, retryIf: (error) => error instanceof UnreachableError });
+      await retry(
+        () => {
+          // A newer report supersedes the one being retried: the coordinator needs only the latest.
+          if (this.pending) [report, this.pending] = [this.pending, undefined];
+          return this.sink.report(this.deployId, report);
+        },
+        {
+          delaysMs: this.delivery.delaysMs ?? REPORT_RETRIES_MS,
+          retryIf: (error) => worthResending(error) && this.now() < this.delivery.deadlineAt,
+          signal: this.delivery.signal,
+          onRetry: (error, attempt, retryInMs) => {
+            if (attempt === 1 || attempt % 10 === 0) {
+              this.logger.warn({ err: errorMessage(error), state: report.state, attempt, retryInMs }, 'coordinator did not take the report; keeping it to send again');
+            }
+          },
+        },
+      );
     } catch (error) {
-      this.logger.warn({ err: errorMessage(error), state: report.state }, 'could not report progress to the coordinator');
+      this.logger.warn({ err: errorMessage(error), state: report.state }, 'could not report progress to the coordinator; report dropped');
     }
   }
 }

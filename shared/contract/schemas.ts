@@ -108,6 +108,8 @@ export const Deploy = z.object({
   image: imageRef,
   status: DeployStatus,
   createdAt: z.number(),
+  /** Past this moment (ms since the epoch) the coordinator ends the deploy; agents keep an unsent report until then. */
+  deadlineAt: z.number().optional(),
   finishedAt: z.number().optional(),
   reason: z.string().optional(),
   expectedHosts: z.number().int().nonnegative().optional(),

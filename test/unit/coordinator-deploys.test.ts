@@ -32,6 +32,8 @@ describe('creating a deploy', () => {
       image: `${REGISTRY}/web:v1`,
       status: 'in_progress',
       createdAt: expect.any(Number),
+      // The coordinator's deadline (30 min unless configured), for agents that keep an unsent report.
+      deadlineAt: created.createdAt + 30 * 60_000,
       expectedHosts: 3,
       // k = ceil(3/3): fixed here, once, for every host of the deploy.
       slots: 1,

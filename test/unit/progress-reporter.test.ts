@@ -1,0 +1,96 @@
+// A host's reports reach the coordinator once it takes them: kept through failures until
+// acknowledged, within the deploy's deadline, and not pressed on a coordinator that refuses.
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { ProgressReporter, type ReportSink } from '../../agent/deploy/progress-reporter.js';
+import type { HostReport } from '../../shared/contract/schemas.js';
+import { GrapevineError, UnreachableError, ValidationError } from '../../shared/contract/errors.js';
+
+const logger = pino({ level: 'silent' });
+const report = (state: HostReport['state']): HostReport => ({ host: 'h1', state, steps: [] });
+
+/** A coordinator that fails each call with the next of `failures`, then accepts. */
+function flakySink(failures: Error[]) {
+  const tried: string[] = [];
+  const accepted: HostReport[] = [];
+  const sink: ReportSink = {
+    async report(_id, sent) {
+      tried.push(sent.state);
+      const failure = failures.shift();
+      if (failure) throw failure;
+      accepted.push(sent);
+    },
+  };
+  return { sink, tried, accepted };
+}
+
+const down = () => new UnreachableError('coordinator at http://127.0.0.1:7700 did not answer (connect ECONNREFUSED)');
+
+describe('progress reporter', () => {
+  it('keeps the final report through 12 failures until the coordinator takes it', async () => {
+    const { sink, tried, accepted } = flakySink([...Array.from({ length: 11 }, down), new GrapevineError('coordinator_error', 'answered 500')]);
+    const reporter = new ProgressReporter(sink, 'd-test01', logger, {
+      deadlineAt: Number.POSITIVE_INFINITY,
+      signal: new AbortController().signal,
+      delaysMs: Array.from({ length: 50 }, () => 0),
+    });
+    await reporter.finish(report('succeeded'));
+    expect(tried).toHaveLength(13);
+    expect(accepted).toEqual([report('succeeded')]);
+  });
+
+  it('sends the latest report instead of an older one it was still retrying', async () => {
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const tried: string[] = [];
+    let calls = 0;
+    const sink: ReportSink = {
+      async report(_id, sent) {
+        tried.push(sent.state);
+        if (++calls === 1) {
+          await gate;
+          throw down();
+        }
+      },
+    };
+    const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, delaysMs: [0, 0, 0] });
+    reporter.update(report('waiting'));
+    const finished = reporter.finish(report('succeeded'));
+    open();
+    await finished;
+    expect(tried).toEqual(['waiting', 'succeeded']);
+  });
+
+  it('does not press a coordinator that refuses the report', async () => {
+    const { sink, tried, accepted } = flakySink([new ValidationError('body: state invalid')]);
+    const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, delaysMs: [0, 0, 0] });
+    await reporter.finish(report('succeeded'));
+    expect(tried).toEqual(['succeeded']);
+    expect(accepted).toEqual([]);
+  });
+
+  it("gives up once the deploy's deadline has passed", async () => {
+    let clock = 0;
+    const { sink, tried, accepted } = flakySink(Array.from({ length: 100 }, down));
+    const reporter = new ProgressReporter(sink, 'd-test01', logger, {
+      deadlineAt: 5_000,
+      signal: new AbortController().signal,
+      delaysMs: Array.from({ length: 100 }, () => 0),
+      now: () => (clock += 1_000),
+    });
+    await reporter.finish(report('succeeded'));
+    expect(tried.length).toBeGreaterThan(1);
+    expect(tried.length).toBeLessThan(10);
+    expect(accepted).toEqual([]);
+  });
+
+  it('stops trying when the agent stops', async () => {
+    const stop = new AbortController();
+    const { sink, tried } = flakySink(Array.from({ length: 100 }, down));
+    const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: stop.signal, delaysMs: [60_000] });
+    const finished = reporter.finish(report('cancelled'));
+    stop.abort(new Error('agent stopping'));
+    await finished;
+    expect(tried).toEqual(['cancelled']);
+  });
+});
