@@ -138,7 +138,12 @@ export class DevCluster {
     await execa('bash', [BUILD_SCRIPT, `${state.registry}/${SAMPLE_ROLE}`, '--push'], { stdio: 'inherit' });
 
     log(`coordinator on ${state.coordinatorUrl}`);
-    state.processes.coordinator = startCoordinator(state, { promote: options.promote !== false, logLevel: options.logLevel ?? 'info' });
+    const addresses = options.hosts.map((_, index) => `${state.subnet}.${FIRST_HOST_OCTET + index}`);
+    state.processes.coordinator = startCoordinator(state, {
+      promote: options.promote !== false,
+      logLevel: options.logLevel ?? 'info',
+      join: addresses.map((address) => `${address}:7946`),
+    });
     saveClusterState(state);
     await untilCoordinatorAnswers(state);
     const client = this.client();
@@ -146,7 +151,7 @@ export class DevCluster {
 
     log(`hosts: ${options.hosts.map((h) => `${h.name} (${h.env})`).join(', ')}`);
     for (const [index, spec] of options.hosts.entries()) {
-      state.hosts.push(await startHost(containers, state, options, spec, `${state.subnet}.${FIRST_HOST_OCTET + index}`));
+      state.hosts.push(await startHost(containers, state, options, spec, addresses[index]!));
       saveClusterState(state);
     }
     const expected = options.hosts.length;

@@ -23,9 +23,14 @@ export function startRedis(state: DevClusterState): StartedProcess {
   const port = state.ports.redis;
   const dir = join(state.dir, 'redis');
   mkdirSync(dir, { recursive: true });
+  // The append-only file, synced every second, in a dir kept across `chaos restart-redis`:
+  // a kill -9 loses at most the last second of writes, as on a host set up for production.
   return startDetached(
     'redis-server',
-    ['--bind', `127.0.0.1 ${gatewayOf(state.subnet)}`, '--port', String(port), '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', dir],
+    [
+      '--bind', `127.0.0.1 ${gatewayOf(state.subnet)}`, '--port', String(port), '--protected-mode', 'no', '--dir', dir,
+      '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec',
+    ],
     join(state.dir, 'redis.log'),
     `:${port}`,
   );
@@ -67,7 +72,8 @@ export function startHaproxy(state: DevClusterState): StartedProcess {
   return startDetached('haproxy', ['-W', '-f', config, '-db'], join(state.dir, 'haproxy.log'), config);
 }
 
-export function startCoordinator(state: DevClusterState, options: { promote: boolean; logLevel: string }): StartedProcess {
+/** `join` lists the hosts' Serf addresses, so a restarted coordinator rejoins the fleet by itself. */
+export function startCoordinator(state: DevClusterState, options: CoordinatorOptions): StartedProcess {
   writeCoordinatorConfig(state, options);
   return restartCoordinator(state);
 }
@@ -80,7 +86,13 @@ export function restartCoordinator(state: DevClusterState): StartedProcess {
 
 const coordinatorConfigFile = (state: DevClusterState) => join(state.dir, 'coordinator.yml');
 
-function writeCoordinatorConfig(state: DevClusterState, options: { promote: boolean; logLevel: string }): void {
+interface CoordinatorOptions {
+  promote: boolean;
+  logLevel: string;
+  join: string[];
+}
+
+function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOptions): void {
   const gateway = gatewayOf(state.subnet);
   writeFileSync(
     coordinatorConfigFile(state),
@@ -89,7 +101,7 @@ function writeCoordinatorConfig(state: DevClusterState, options: { promote: bool
       redis: state.redisUrl,
       token: state.token,
       registry: state.registry,
-      serf: { bind: `${gateway}:7946`, rpc: state.serfRpc, rpcAuth: state.serfRpcAuth, dataDir: join(state.dir, 'coordinator-serf') },
+      serf: { bind: `${gateway}:7946`, rpc: state.serfRpc, rpcAuth: state.serfRpcAuth, dataDir: join(state.dir, 'coordinator-serf'), join: options.join },
       promote: options.promote ? { [SAMPLE_ROLE]: { from: 'staging', to: 'production' } } : {},
       logLevel: options.logLevel,
     }),

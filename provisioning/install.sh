@@ -7,7 +7,7 @@ set -euo pipefail
 
 readonly PACKAGES=(
   serf docker.io docker-compose redis-server haproxy docker-registry
-  debootstrap iproute2 curl ca-certificates ansible-core
+  debootstrap iproute2 iptables curl ca-certificates ansible-core
 )
 readonly PLUGIN_DIR=/usr/libexec/docker/cli-plugins
 readonly DOCKERD_LOG=/var/log/grapevine-dockerd.log
