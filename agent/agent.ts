@@ -1,6 +1,5 @@
 // Wires one host's agent: its Serf agent, the event hand-off pipe, and the deploy
 // runner with its Redis, Docker, HAProxy and coordinator adapters.
-import { Redis } from 'ioredis';
 import type { AgentConfig } from '../shared/contract/config.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { errorMessage } from '../shared/contract/errors.js';
@@ -10,6 +9,7 @@ import { DeployRunner } from './deploy/deploy-runner.js';
 import { GroupLanes } from './deploy/group-lanes.js';
 import { decideDeployEvent } from './deploy/deploy-event.js';
 import { EventInbox, deployHandlerCommand, type ForwardedEvent } from '../shared/serf/event-inbox.js';
+import { connectRedis } from '../shared/redis/connection.js';
 import { RedisSlotLocks } from '../shared/redis/slot-locks.js';
 import { RedisFleetState } from '../shared/redis/fleet-state.js';
 import { DockerComposeRuntime } from '../shared/docker/compose-runtime.js';
@@ -22,9 +22,7 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
   const log = logger.child({ node: config.node });
   const roles = Object.keys(config.roles);
-  const redis = new Redis(config.redis, { maxRetriesPerRequest: 3, lazyConnect: true });
-  redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
-  await redis.connect();
+  const redis = await connectRedis(config.redis, log);
 
   const serf = new SerfAgentProcess({
     nodeName: config.node,

@@ -1,8 +1,9 @@
 // Runs the coordinator: its Redis store, its own Serf agent (no roles tag, so it is
 // never counted as a host), the HTTP API and the watchdog that ends every deploy.
 import { serve } from '@hono/node-server';
-import { Redis } from 'ioredis';
 import type { CoordinatorConfig } from '../shared/contract/config.js';
+import { TIMED_OUT, within } from '../shared/contract/waiting.js';
+import { connectRedis } from '../shared/redis/connection.js';
 import { RedisFleetState } from '../shared/redis/fleet-state.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
@@ -11,15 +12,20 @@ import { RedisDeployStore } from '../shared/redis/deploy-store.js';
 import { SerfDeployEvents } from '../shared/serf/deploy-events.js';
 import { DeployWatchdog } from './watchdog.js';
 
+/** Requests still open this long after a stop are cut: a client's keep-alive must not hold the exit. */
+const SERVER_CLOSE_MS = 1_000;
+/** A tick under way waits at most this long; its Redis commands fail on their own timeout anyway. */
+const WATCHDOG_STOP_MS = 1_000;
+/** A graceful Serf leave that cannot reach anybody is cut short by SIGKILL after this. */
+const SERF_LEAVE_MS = 2_000;
+
 export interface RunningCoordinator {
   url: string;
   stop(): Promise<void>;
 }
 
 export async function startCoordinator(config: CoordinatorConfig, logger: Logger): Promise<RunningCoordinator> {
-  const redis = new Redis(config.redis, { maxRetriesPerRequest: 3, lazyConnect: true });
-  redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
-  await redis.connect();
+  const redis = await connectRedis(config.redis, logger);
 
   const serf = new SerfAgentProcess({
     nodeName: 'grapevine-coordinator',
@@ -70,11 +76,22 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
 
   return {
     url,
+    // Each step is bounded (about 4 s in all, the first two side by side), whatever is down.
     async stop() {
-      await watchdog.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await serf.stop();
+      await Promise.all([closeServer(server, SERVER_CLOSE_MS), within(watchdog.stop(), WATCHDOG_STOP_MS)]);
+      await serf.stop(SERF_LEAVE_MS);
       redis.disconnect();
     },
   };
+}
+
+/** Stops accepting, closes idle keep-alive connections at once and the rest after `graceMs`. */
+async function closeServer(server: ReturnType<typeof serve>, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const http = server as Partial<Pick<import('node:http').Server, 'closeIdleConnections' | 'closeAllConnections'>>;
+  http.closeIdleConnections?.();
+  if ((await within(closed, graceMs)) === TIMED_OUT) {
+    http.closeAllConnections?.();
+    await within(closed, graceMs);
+  }
 }
