@@ -9,6 +9,7 @@ import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client
 import { GrapevineError, ValidationError, errorMessage } from '../shared/contract/errors.js';
 import { deployId, envName, imageRef, releaseTag, roleName } from '../shared/contract/names.js';
 import { parseOrThrow, type Deploy } from '../shared/contract/schemas.js';
+import { TIMED_OUT, within } from '../shared/contract/waiting.js';
 import { summarize, watchDeploy } from './deploy-watch.js';
 import { registerDevCommands } from './dev-commands.js';
 
@@ -76,14 +77,37 @@ async function promotionLine(tag: string, promotedTo: string): Promise<string> {
   }
 }
 
-function runForever(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+/** The coordinator exits within 5 s of SIGTERM whatever is down: its stop is cut at 4.5 s. */
+const COORDINATOR_STOP_LIMIT_MS = 4_500;
+/** After a bounded stop, how long open handles may keep the process before it exits. */
+const EXIT_GRACE_MS = 300;
+
+/**
+ * Runs a service until SIGTERM or SIGINT, then stops it. With `stopLimitMs`, a stop that
+ * has not ended by then is cut short and the process exits anyway (code 1).
+ */
+function runForever(start: () => Promise<{ stop(): Promise<void> }>, stopLimitMs?: number): Promise<void> {
   return start().then(
     (running) =>
       new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGTERM', stop);
           process.off('SIGINT', stop);
-          void running.stop().finally(resolve);
+          const stopped = stopLimitMs === undefined ? running.stop() : within(running.stop(), stopLimitMs);
+          void stopped
+            .then((outcome) => {
+              if (outcome !== TIMED_OUT) return;
+              console.error(`grapevine: the stop did not end within ${stopLimitMs} ms; exiting anyway`);
+              process.exitCode = 1;
+            }, (error: unknown) => {
+              console.error(`grapevine: stop failed: ${errorMessage(error)}`);
+              process.exitCode = 1;
+            })
+            .finally(() => {
+              resolve();
+              // A handle left open (a socket to a service that is down) must not keep the process.
+              if (stopLimitMs !== undefined) setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+            });
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
@@ -103,7 +127,7 @@ program
     ]);
     const config = loadCoordinatorConfig(options.config, process.env);
     const logger = createLogger('coordinator', config.logLevel);
-    await runForever(() => startCoordinator(config, logger));
+    await runForever(() => startCoordinator(config, logger), COORDINATOR_STOP_LIMIT_MS);
   });
 
 program

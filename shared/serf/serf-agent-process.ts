@@ -22,6 +22,8 @@ const MAX_RESTARTS = 5;
 const START_TIMEOUT_MS = 15_000;
 /** A graceful leave that takes longer than this ends with SIGKILL. */
 const STOP_TIMEOUT_MS = 5_000;
+/** How long to wait for the exit once SIGKILL is sent, so a stop is bounded even then. */
+const KILLED_WAIT_MS = 500;
 
 export class SerfAgentProcess {
   readonly cli: SerfCli;
@@ -51,13 +53,16 @@ export class SerfAgentProcess {
     }
   }
 
-  /** Leaves the cluster gracefully (SIGINT), then makes sure the process is gone. */
-  async stop(): Promise<void> {
+  /** Leaves the cluster gracefully (SIGINT), then makes sure the process is gone: SIGKILL after `graceMs`. */
+  async stop(graceMs = STOP_TIMEOUT_MS): Promise<void> {
     this.stopping = true;
     const child = this.child;
     if (!child || child.exitCode !== null) return;
     child.kill('SIGINT');
-    if ((await within(child, STOP_TIMEOUT_MS)) === TIMED_OUT) child.kill('SIGKILL');
+    if ((await within(child, graceMs)) === TIMED_OUT) {
+      child.kill('SIGKILL');
+      await within(child, KILLED_WAIT_MS);
+    }
     rmSync(join(this.options.serf.dataDir, 'serf.pid'), { force: true });
   }
 
