@@ -5,7 +5,9 @@ import type { Logger } from '../shared/contract/logger.js';
 import { errorMessage } from '../shared/contract/errors.js';
 import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
+import { dirname, join } from 'node:path';
 import { DeployRunner } from './deploy/deploy-runner.js';
+import { FileAppliedDeploys } from './deploy/applied-deploys.js';
 import { GroupLanes } from './deploy/group-lanes.js';
 import { decideDeployEvent } from './deploy/deploy-event.js';
 import { EventInbox, deployHandlerCommand, type ForwardedEvent } from '../shared/serf/event-inbox.js';
@@ -44,6 +46,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       logger: log,
     }),
     coordinator: new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token }),
+    applied: new FileAppliedDeploys(config.stateDir ?? join(dirname(config.serf.dataDir), 'agent')),
     logger: log,
   });
 

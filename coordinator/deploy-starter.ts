@@ -96,9 +96,9 @@ export class DeployStarter {
       targets,
       ...origin,
     };
-    await store.createDeploy(record);
+    const stored = await store.createDeploy(record);
     const log = this.#logger.child({ deployId: record.id, role, env });
-    log.info({ tag: record.tag, image: record.image, targets, ...origin }, 'deploy created');
+    log.info({ tag: record.tag, image: record.image, seq: stored.seq, targets, ...origin }, 'deploy created');
     try {
       await events.fireDeploy({ v: EVENT_SCHEMA_VERSION, role, env, id: record.id });
     } catch (error) {
@@ -107,6 +107,6 @@ export class DeployStarter {
       await store.finishDeploy(record.id, 'failed', reason, now());
       throw new UnreachableError(`deploy ${record.id} failed: ${reason}`, { cause: error });
     }
-    return { ...record, hosts: {} };
+    return { ...stored, hosts: {} };
   }
 }

@@ -4,13 +4,15 @@ import type { Logger } from '../../shared/contract/logger.js';
 import { backoff, retry } from '../../shared/contract/waiting.js';
 import { DEFAULT_SLOTS, slotCount } from '../../shared/contract/slot-count.js';
 import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport, type HostStep } from '../../shared/contract/schemas.js';
-import { ConfigError, DeployStepError, GrapevineError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
-import { isInfrastructureFault, isReleaseFault } from './fault-kind.js';
+import { ConfigError, DeployStepError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
+import { isReleaseFault } from './fault-kind.js';
+import { StepFailedError, attemptStep } from './step-attempt.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
 import type { SlotLocks } from '../../shared/ports/slot-locks.js';
 import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
 import type { LoadBalancer } from '../../shared/ports/load-balancer.js';
 import { HostProgress } from './host-progress.js';
+import type { AppliedDeploys } from './applied-deploys.js';
 import { ProgressReporter, type ReportSink } from './progress-reporter.js';
 
 export interface DeployLookup extends ReportSink {
@@ -26,6 +28,8 @@ export interface DeployRunnerDeps {
   runtime: ContainerRuntime;
   loadBalancer: LoadBalancer;
   coordinator: DeployLookup;
+  /** The highest deploy of each group this host applied, kept across restarts. */
+  applied: AppliedDeploys;
   logger: Logger;
   now?: () => number;
   /**
@@ -33,9 +37,9 @@ export interface DeployRunnerDeps {
    * a deploy; their count is the number of retries.
    */
   lookupRetriesMs?: readonly number[];
-  /** Pauses between tries of a step whose service did not answer; STEP_RETRIES_MS unless given. */
+  /** Pauses between tries of a step whose service did not answer; step-attempt.ts's unless given. */
   stepRetriesMs?: readonly number[];
-  /** How long one step keeps retrying a service that does not answer; STEP_DEADLINE_MS unless given. */
+  /** How long one step keeps retrying a service that does not answer; 5 min unless given. */
   stepDeadlineMs?: number;
   /** Pauses between tries of a report the coordinator did not take; ProgressReporter's unless given. */
   reportRetriesMs?: readonly number[];
@@ -49,10 +53,6 @@ export interface DeployRunnerDeps {
 const LOOKUP_RETRIES_MS = backoff(250, 5);
 /** Putting the previous version back is bounded too: a host must end its part. */
 const RESTORE_TIMEOUT_MS = 5 * 60_000;
-/** A Redis, HAProxy, Docker or registry blip is retried from 1 s, doubling up to 10 s between tries... */
-const STEP_RETRIES_MS = backoff(1_000, 60, 10_000);
-/** ...for at most this long per step; then the host ends `errored` and the release stays deployable. */
-const STEP_DEADLINE_MS = 5 * 60_000;
 /** A deploy recorded before the coordinator stored its deadline gets the coordinator's default one. */
 const DEFAULT_DEPLOY_DEADLINE_MS = 30 * 60_000;
 
@@ -85,6 +85,8 @@ export class DeployRunner {
       return null;
     }
 
+    if (await this.isOlderThanApplied(group, deploy, logger)) return null;
+
     // The coordinator fixed the group and its slots when it created the deploy: no host counts for itself.
     const counted = deploy.targets?.length ?? deploy.expectedHosts ?? 0;
     const host = new HostProgress(this.deps.node, counted, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger, {
@@ -107,7 +109,28 @@ export class DeployRunner {
         });
       }
     }
+    if (host.ended && deploy.seq !== undefined) {
+      await this.deps.applied.record(group, deploy.seq).catch((error: unknown) => {
+        logger.error({ err: errorMessage(error), seq: deploy.seq }, 'could not record this deploy as applied');
+      });
+    }
     return host.finish();
+  }
+
+  /** A replayed or late event of a deploy older than one this host applied: running it would deploy backwards. */
+  private async isOlderThanApplied(group: DeployGroup, deploy: Deploy, logger: Logger): Promise<boolean> {
+    if (deploy.seq === undefined) return false;
+    let highest: number | undefined;
+    try {
+      highest = await this.deps.applied.highest(group);
+    } catch (error) {
+      // An unreadable record must not stop every deploy: the coordinator's order still holds for this one.
+      logger.error({ err: errorMessage(error) }, 'could not read the deploys applied here; taking part');
+      return false;
+    }
+    if (highest === undefined || deploy.seq >= highest) return false;
+    logger.info({ seq: deploy.seq, applied: highest }, `deploy ${deploy.id} (seq ${deploy.seq}) is older than seq ${highest} already applied here; ignored`);
+    return true;
   }
 
   /** The deploy, retried while the answer is that nobody answered. */
@@ -159,23 +182,15 @@ export class DeployRunner {
     await this.attempt('release', () => this.finishHost(group, event.id, host), signal, logger);
   }
 
-  /**
-   * Runs one step, trying again while the failure says a service did not answer, for at
-   * most the step's deadline; the last failure is thrown with the step it belongs to.
-   */
-  private async attempt<T>(step: HostStep, task: () => Promise<T>, signal: AbortSignal, logger: Logger): Promise<T> {
-    const startedAt = this.now();
-    const deadlineMs = this.deps.stepDeadlineMs ?? STEP_DEADLINE_MS;
-    try {
-      return await retry(task, {
-        delaysMs: this.deps.stepRetriesMs ?? STEP_RETRIES_MS,
-        retryIf: (error) => isInfrastructureFault(error) && this.now() - startedAt < deadlineMs,
-        signal,
-        onRetry: (error, attempt, retryInMs) => logger.warn({ step, err: errorMessage(error), attempt, retryInMs }, 'a service did not answer; trying the step again'),
-      });
-    } catch (error) {
-      throw error instanceof StepFailedError ? error : new StepFailedError(step, error);
-    }
+  private attempt<T>(step: HostStep, task: () => Promise<T>, signal: AbortSignal, logger: Logger): Promise<T> {
+    const { stepRetriesMs, stepDeadlineMs } = this.deps;
+    return attemptStep(step, task, {
+      signal,
+      logger,
+      now: this.now,
+      ...(stepRetriesMs === undefined ? {} : { delaysMs: stepRetriesMs }),
+      ...(stepDeadlineMs === undefined ? {} : { deadlineMs: stepDeadlineMs }),
+    });
   }
 
   private async replace(
@@ -275,14 +290,4 @@ export class DeployRunner {
 
 function describeFailure(step: string, error: unknown): string {
   return `${error instanceof DeployStepError ? error.step : step}: ${errorMessage(error)}`;
-}
-
-/** A step's last failure, with the step it happened in: what tells a release fault from the rest. */
-class StepFailedError extends GrapevineError {
-  constructor(
-    readonly step: HostStep,
-    readonly error: unknown,
-  ) {
-    super('step_failed', errorMessage(error), { cause: error });
-  }
 }

@@ -76,6 +76,12 @@ export const AgentConfig = z.object({
   /** Named pipe through which the Serf event handler hands deploy events to this agent. */
   eventPipe: absolutePath,
   dockerSocket: absolutePath.default('/var/run/docker.sock'),
+  /**
+   * Folder (created 0700) for what the agent keeps across restarts: the highest deploy it
+   * applied per role and environment. Unset: `agent` beside serf.dataDir, so
+   * /var/lib/grapevine/agent on a host set up by provisioning/ and one per host in the dev cluster.
+   */
+  stateDir: absolutePath.optional(),
   logLevel,
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;

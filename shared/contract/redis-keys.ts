@@ -27,6 +27,8 @@ export const redisKeys = {
   deploysOfEnv: (env: string) => `gv:deploys-by-env:${env}`,
   deploysOfGroup: (role: string, env: string) => `gv:deploys-by-group:${role}:${env}`,
   desired: (role: string, env: string) => `gv:desired:${role}:${env}`,
+  /** Counter (INCR) giving each deploy of a role and environment its sequence number. */
+  deploySeq: (role: string, env: string) => `gv:deploy-seq:${role}:${env}`,
   /** Sorted set of the deploys still in progress (score: created at), so the watchdog never scans history. */
   deploysInProgress: () => 'gv:deploys-in-progress',
   /** Set of the environments a role was ever deployed to: where a broken mark must stop its rollouts. */

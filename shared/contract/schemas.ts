@@ -108,6 +108,8 @@ export const Deploy = z.object({
   image: imageRef,
   status: DeployStatus,
   createdAt: z.number(),
+  /** Order of this deploy among its role and environment's, from the coordinator: an agent never applies a lower one than it has. */
+  seq: z.number().int().positive().optional(),
   /** Past this moment (ms since the epoch) the coordinator ends the deploy; agents keep an unsent report until then. */
   deadlineAt: z.number().optional(),
   finishedAt: z.number().optional(),

@@ -51,8 +51,11 @@ export interface DeployStore {
   /** Marks a release broken unless it already is (the first mark stays); undefined when unknown. */
   markReleaseBroken(role: string, tag: string, mark: BrokenMark): Promise<Release | undefined>;
 
-  /** Stores a new deploy, indexes it and makes its tag the desired one for its role and environment. */
-  createDeploy(deploy: DeployRecord): Promise<void>;
+  /**
+   * Stores a new deploy with the next sequence number of its role and environment, indexes
+   * it and makes its tag the desired one; returns the record as stored, `seq` included.
+   */
+  createDeploy(deploy: DeployRecord): Promise<DeployRecord>;
   getDeploy(id: string): Promise<Deploy | undefined>;
   /** Deploys newest first. */
   listDeploys(filter: DeployFilter): Promise<Deploy[]>;

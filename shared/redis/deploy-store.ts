@@ -75,12 +75,15 @@ export class RedisDeployStore implements DeployStore {
     return outcome && parseStored(Release, outcome.release, what);
   }
 
-  /** Stores a new deploy, indexes it and makes its tag the desired one for its role and environment. */
-  async createDeploy(deploy: DeployRecord): Promise<void> {
+  /** Stores a new deploy with the next sequence number of its group, indexes it and makes its tag the desired one. */
+  async createDeploy(deploy: DeployRecord): Promise<DeployRecord> {
     const { id, role, env, createdAt } = deploy;
     // The scripts re-encode the record with cjson, which writes an empty array as {}.
     if (deploy.targets?.length === 0) throw new GrapevineError('store_error', `deploy ${id} names no target hosts`);
-    const record = JSON.stringify(DeployRecordSchema.parse(deploy));
+    // A number lost to a failed write below leaves a gap, which orders just as well.
+    const seq = await callRedis(`numbering deploy ${id}`, () => this.#redis.incr(redisKeys.deploySeq(role, env)));
+    const stored = DeployRecordSchema.parse({ ...deploy, seq });
+    const record = JSON.stringify(stored);
     await callRedis(`creating deploy ${id}`, async () => {
       const results = await this.#redis
         .multi()
@@ -96,6 +99,7 @@ export class RedisDeployStore implements DeployStore {
       const failure = results?.find(([error]) => error)?.[0];
       if (failure) throw failure;
     });
+    return stored;
   }
 
   /** Every environment the role was ever deployed to, sorted. */

@@ -34,6 +34,8 @@ describe('creating a deploy', () => {
       createdAt: expect.any(Number),
       // The coordinator's deadline (30 min unless configured), for agents that keep an unsent report.
       deadlineAt: created.createdAt + 30 * 60_000,
+      // The first deploy of web in production.
+      seq: 1,
       expectedHosts: 3,
       // k = ceil(3/3): fixed here, once, for every host of the deploy.
       slots: 1,

@@ -27,8 +27,11 @@ function setup(
     stepRetriesMs?: number[];
     stepDeadlineMs?: number;
     now?: () => number;
+    /** The highest seq already applied per `role/env`, as the agent's state directory would hold it. */
+    applied?: Map<string, number>;
   } = {},
 ) {
+  const applied = options.applied ?? new Map<string, number>();
   const inject = (point: FaultPoint) => {
     const fault = options.faults?.[point]?.shift();
     if (fault) throw fault;
@@ -85,13 +88,17 @@ function setup(
       },
       report: async (_id, r) => void reports.push(r),
     },
+    applied: {
+      highest: async (g) => applied.get(`${g.role}/${g.env}`),
+      record: async (g, seq) => void applied.set(`${g.role}/${g.env}`, Math.max(seq, applied.get(`${g.role}/${g.env}`) ?? 0)),
+    },
     logger,
     lookupRetriesMs: [0, 0, 0],
     stepRetriesMs: options.stepRetriesMs ?? [0, 0, 0],
     ...(options.stepDeadlineMs === undefined ? {} : { stepDeadlineMs: options.stepDeadlineMs }),
     ...(options.now === undefined ? {} : { now: options.now }),
   });
-  return { runner, calls, reports, brokenChecks: () => brokenChecks };
+  return { runner, calls, reports, applied, brokenChecks: () => brokenChecks };
 }
 
 describe('deploy runner', () => {
@@ -281,5 +288,34 @@ describe('deploy runner: only a bad release breaks a release', () => {
     expect(report.error).toContain('ECONNREFUSED');
     expect(calls.filter((c) => c.startsWith('init'))).toHaveLength(4);
     expect(calls.some((c) => c.startsWith('acquire') || c.startsWith('markBroken'))).toBe(false);
+  });
+});
+
+describe('deploy runner: nothing deploys backwards', () => {
+  const signal = () => new AbortController().signal;
+
+  it('ignores a deploy older than one it applied: no step, no report', async () => {
+    const { runner, calls, reports } = setup({ deploy: { ...deploy, seq: 3 }, applied: new Map([['web/production', 5]]) });
+    expect(await runner.run(event, signal())).toBeNull();
+    expect(calls).toEqual(['getDeploy']);
+    expect(reports).toEqual([]);
+  });
+
+  it('records the seq of a deploy it ended, whatever the end, and never lowers it', async () => {
+    const ok = setup({ deploy: { ...deploy, seq: 7 }, applied: new Map([['web/production', 6], ['web/staging', 9]]) });
+    expect((await ok.runner.run(event, signal()))?.state).toBe('succeeded');
+    expect(ok.applied).toEqual(new Map([['web/production', 7], ['web/staging', 9]]));
+
+    const failed = setup({ deploy: { ...deploy, seq: 8 }, failAt: 'health' });
+    expect((await failed.runner.run(event, signal()))?.state).toBe('failed');
+    expect(failed.applied.get('web/production')).toBe(8);
+  });
+
+  it('takes part in a deploy of the same or a newer seq, and in one recorded without a seq', async () => {
+    for (const seq of [5, 6, undefined]) {
+      const { runner, applied } = setup({ deploy: { ...deploy, ...(seq === undefined ? {} : { seq }) }, applied: new Map([['web/production', 5]]) });
+      expect((await runner.run(event, signal()))?.state).toBe('succeeded');
+      expect(applied.get('web/production')).toBe(seq ?? 5);
+    }
   });
 });

@@ -1,0 +1,46 @@
+// One step of a host's deploy, tried again while a service it needs does not answer,
+// for at most the step's deadline. Whatever it finally throws carries the step, which
+// is what tells a release fault from the rest (fault-kind.ts).
+import type { Logger } from '../../shared/contract/logger.js';
+import type { HostStep } from '../../shared/contract/schemas.js';
+import { GrapevineError, errorMessage } from '../../shared/contract/errors.js';
+import { backoff, retry } from '../../shared/contract/waiting.js';
+import { isInfrastructureFault } from './fault-kind.js';
+
+/** A Redis, HAProxy, Docker or registry blip is retried from 1 s, doubling up to 10 s between tries... */
+const STEP_RETRIES_MS = backoff(1_000, 60, 10_000);
+/** ...for at most this long per step; then the host ends `errored` and the release stays deployable. */
+const STEP_DEADLINE_MS = 5 * 60_000;
+
+/** A step's last failure, with the step it happened in. */
+export class StepFailedError extends GrapevineError {
+  constructor(
+    readonly step: HostStep,
+    readonly error: unknown,
+  ) {
+    super('step_failed', errorMessage(error), { cause: error });
+  }
+}
+
+export interface StepAttemptOptions {
+  signal: AbortSignal;
+  logger: Logger;
+  now: () => number;
+  delaysMs?: readonly number[];
+  deadlineMs?: number;
+}
+
+export async function attemptStep<T>(step: HostStep, task: () => Promise<T>, options: StepAttemptOptions): Promise<T> {
+  const { signal, logger, now, delaysMs = STEP_RETRIES_MS, deadlineMs = STEP_DEADLINE_MS } = options;
+  const startedAt = now();
+  try {
+    return await retry(task, {
+      delaysMs,
+      retryIf: (error) => isInfrastructureFault(error) && now() - startedAt < deadlineMs,
+      signal,
+      onRetry: (error, attempt, retryInMs) => logger.warn({ step, err: errorMessage(error), attempt, retryInMs }, 'a service did not answer; trying the step again'),
+    });
+  } catch (error) {
+    throw error instanceof StepFailedError ? error : new StepFailedError(step, error);
+  }
+}
