@@ -1,5 +1,7 @@
 // Every deploy ends: once a second, hosts Serf reports gone are counted out of the deploys
 // they were part of (their slots freed at once), and deploys past their deadline fail.
+// While the coordinator's own Serf view looks cut off (most members, or most of a deploy's
+// targets, unreachable at once), it calls nobody lost: the deadline still ends the deploy.
 import { ConflictError, errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { FINAL_HOST_STATES, type Deploy, type HostReport } from '../shared/contract/schemas.js';
@@ -40,6 +42,9 @@ export class DeployWatchdog implements AsyncDisposable {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<TickSummary> | undefined;
   #membershipFailing = false;
+  #viewCutOff = false;
+  /** Deploys whose targets are mostly unreachable, so judged no further until they are back. */
+  readonly #heldDeploys = new Set<string>();
 
   constructor(options: DeployWatchdogOptions) {
     this.#options = options;
@@ -111,6 +116,14 @@ export class DeployWatchdog implements AsyncDisposable {
     this.#membershipFailing = false;
     // An agent that lists nobody, itself included, has no view of the cluster to judge by.
     if (members.length === 0) return undefined;
+    const failed = members.filter((member) => member.status === 'failed').length;
+    const cutOff = mostOf(failed, members.length);
+    if (cutOff !== this.#viewCutOff) {
+      if (cutOff) this.#logger.warn({ failed, members: members.length }, 'most Serf members unreachable at once: this coordinator looks cut off; calling no host lost until they are back');
+      else this.#logger.info({ failed, members: members.length }, 'most Serf members reachable again; lost hosts are detected again');
+    }
+    this.#viewCutOff = cutOff;
+    if (cutOff) return undefined;
     return new Map(members.map((member) => [member.name, member]));
   }
 
@@ -119,6 +132,7 @@ export class DeployWatchdog implements AsyncDisposable {
     const deploy = await store.getDeploy(id);
     if (!deploy || deploy.status !== 'in_progress') {
       await store.dropFromInProgress(id);
+      this.#heldDeploys.delete(id);
       return;
     }
     summary.checked += 1;
@@ -132,6 +146,7 @@ export class DeployWatchdog implements AsyncDisposable {
         unfinished.length > 0
           ? `did not finish within ${seconds} s; hosts not finished: ${unfinished.join(', ')}`
           : `did not finish within ${seconds} s; every host reported an end but the remaining-hosts count never reached zero`;
+      this.#heldDeploys.delete(id);
       const ended = await store.finishDeploy(id, 'failed', reason, now);
       if (ended?.finished) {
         summary.timedOut.push(id);
@@ -141,6 +156,7 @@ export class DeployWatchdog implements AsyncDisposable {
     }
 
     if (!members) return;
+    if (this.#holdsJudgement(deploy, members, log)) return;
     for (const host of deploy.targets ?? []) {
       const report = deploy.hosts[host];
       if (report && FINAL_HOST_STATES.has(report.state)) continue;
@@ -148,6 +164,27 @@ export class DeployWatchdog implements AsyncDisposable {
       if (status !== undefined && status !== 'failed' && status !== 'left') continue;
       if (await this.#countOut(deploy, host, report, status, log)) summary.lost.push(`${id}/${host}`);
     }
+  }
+
+  /**
+   * True while more than half of the deploy's targets are unreachable (failed or not listed;
+   * a graceful leave does not count): more likely this coordinator's view than the hosts.
+   * Logged once when the hold starts and once when it ends.
+   */
+  #holdsJudgement(deploy: Deploy, members: Map<string, SerfMember>, log: Logger): boolean {
+    const targets = deploy.targets ?? [];
+    const unreachable = targets.filter((host) => {
+      const status = members.get(host)?.status;
+      return status === undefined || status === 'failed';
+    });
+    const hold = mostOf(unreachable.length, targets.length);
+    if (hold && !this.#heldDeploys.has(deploy.id)) {
+      this.#heldDeploys.add(deploy.id);
+      log.warn({ unreachable, targets: targets.length }, "most of the deploy's hosts unreachable at once: holding judgement, calling none lost; the deadline still ends the deploy");
+    } else if (!hold && this.#heldDeploys.delete(deploy.id)) {
+      log.info({ unreachable }, "most of the deploy's hosts reachable again; lost hosts are detected again");
+    }
+    return hold;
   }
 
   /** Frees a lost host's slots, counts it out and stores its `lost` report; true when the report was stored. */
@@ -183,6 +220,9 @@ export class DeployWatchdog implements AsyncDisposable {
     return true;
   }
 }
+
+/** More than half: the share of unreachable members that says the observer, not they, is cut off. */
+const mostOf = (part: number, whole: number) => whole > 0 && part * 2 > whole;
 
 /** Hosts that must still end the deploy: its targets and any other reporting host without a final state. */
 function unfinishedHosts(deploy: Deploy): string[] {

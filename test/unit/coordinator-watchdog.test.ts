@@ -1,6 +1,7 @@
 // The watchdog on an in-memory store with a stand-in member list: hosts Serf reports gone
 // are counted out through the same report path as agents' reports, and deploys past their
 // deadline fail.
+import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { DeployWatchdog } from '../../coordinator/watchdog.js';
 import { RecordingFleet } from '../fixtures/coordinator-fakes.js';
@@ -43,16 +44,21 @@ describe('lost hosts', () => {
   });
 
   it('ends the deploy itself when the last hosts are lost or no longer listed, counting from the targets when no agent did', async () => {
+    // Six targets, so three gone are not most of them: the watchdog judges them.
+    coordinator.members.add('production', ['h4', 'h5', 'h6']);
     const { id } = await coordinator.deploy('web', 'production', 'v1');
+    coordinator.members.list.delete('h1');
+    expect((await watchdog.tick()).lost).toEqual([`${id}/h1`]);
+    for (const host of ['h4', 'h5', 'h6']) await coordinator.report(id, host, 'succeeded', { counted: 6, remaining: await fleet.finishHost(group, id, host) });
     coordinator.members.setStatus('h2', 'left');
     coordinator.members.list.delete('h3');
-    coordinator.members.list.delete('h1');
     coordinator.members.add('production', ['h9']);
 
-    expect((await watchdog.tick()).lost.sort()).toEqual([`${id}/h1`, `${id}/h2`, `${id}/h3`]);
+    expect((await watchdog.tick()).lost.sort()).toEqual([`${id}/h2`, `${id}/h3`]);
     const ended = await coordinator.getDeploy(id);
     expect(ended).toMatchObject({ status: 'partial', reason: 'hosts lost: h1, h2, h3' });
-    expect(ended.hosts.h2).toMatchObject({ state: 'lost', error: 'Serf reports the host left', remaining: 1 });
+    expect(ended.hosts.h1).toMatchObject({ state: 'lost', error: 'Serf no longer lists the host', steps: [], remaining: 5 });
+    expect(ended.hosts.h2).toMatchObject({ state: 'lost', error: 'Serf reports the host left' });
     expect(ended.hosts.h3).toMatchObject({ state: 'lost', error: 'Serf no longer lists the host', steps: [] });
     expect(await store.inProgressDeployIds(10)).toEqual([]);
   });
@@ -90,6 +96,51 @@ describe('lost hosts', () => {
     for (const member of everyone) coordinator.members.list.set(member.name, member);
     expect((await coordinator.getDeploy(id)).hosts).toEqual({});
     expect((await watchdog.tick()).lost).toEqual([`${id}/h1`]);
+  });
+});
+
+describe('a coordinator cut off from the fleet', () => {
+  let logs: Array<{ msg: string }>;
+  beforeEach(async () => {
+    logs = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as { msg: string }) });
+    store = new InMemoryDeployStore();
+    coordinator = new CoordinatorHarness({ store, fleet: (fleet = new RecordingFleet()), logger });
+    watchdog = coordinator.watchdog(DEADLINE_MS);
+    await coordinator.publish('web', 'v1');
+  });
+
+  it('calls no host lost while most members are unreachable at once, logs it once, and judges again once they are back', async () => {
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    for (const host of ['h1', 'h2', 'h1s', 'h2s']) coordinator.members.setStatus(host, 'failed');
+    expect((await watchdog.tick()).lost).toEqual([]);
+    expect((await watchdog.tick()).lost).toEqual([]);
+    expect(logs.filter((line) => /looks cut off/.test(line.msg))).toHaveLength(1);
+    expect((await coordinator.getDeploy(id)).hosts).toEqual({});
+
+    for (const host of ['h2', 'h1s', 'h2s']) coordinator.members.setStatus(host, 'alive');
+    expect((await watchdog.tick()).lost).toEqual([`${id}/h1`]);
+  });
+
+  it("holds its judgement of a deploy while most of its targets are unreachable or unlisted, as after a restart that joined nobody yet", async () => {
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    coordinator.members.list.delete('h1');
+    coordinator.members.list.delete('h2');
+    expect(await watchdog.tick()).toEqual({ checked: 1, lost: [], timedOut: [] });
+    expect(logs.filter((line) => /holding judgement/.test(line.msg))).toHaveLength(1);
+    expect((await coordinator.getDeploy(id)).status).toBe('in_progress');
+
+    coordinator.members.add('production', ['h2']);
+    expect((await watchdog.tick()).lost).toEqual([`${id}/h1`]);
+  });
+
+  it('still ends a held deploy at its deadline', async () => {
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    for (const host of ['h1', 'h2', 'h3']) coordinator.members.setStatus(host, 'failed');
+    expect((await watchdog.tick()).lost).toEqual([]);
+    coordinator.clock += DEADLINE_MS;
+    expect((await watchdog.tick()).timedOut).toEqual([id]);
+    expect(await coordinator.getDeploy(id)).toMatchObject({ status: 'failed' });
   });
 });
 
