@@ -51,6 +51,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     fleet,
     promote: config.promote,
     slots: config.slots,
+    deployDeadlineMs: config.deployDeadlineMs,
     token: config.token,
     registry: config.registry,
     logger,
