@@ -3,7 +3,8 @@
 // host per wave) and cannot stop a compose run when the host stands down. The commands only
 // tests and clean-up use live in compose-project.ts, so the agent does not carry the package.
 import { execa } from 'execa';
-import { GrapevineError, errorMessage } from '../contract/errors.js';
+import { GrapevineError, TimeoutError, UnreachableError, errorMessage } from '../contract/errors.js';
+import { saysNoAnswer } from './no-answer.js';
 
 /** How long compose gets to exit after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 5_000;
@@ -53,8 +54,14 @@ export class DockerComposeCli {
     if (!result.failed) return;
     const details = { exitCode: result.exitCode ?? null, stderr: result.stderr };
     if (result.isCanceled) throw new DockerComposeError(`${what} was cancelled: ${errorMessage(run.signal.reason)}`, details, { cause: result });
-    if (result.timedOut) throw new DockerComposeError(`${what} did not finish within ${Math.round(run.timeoutMs / 1000)} s`, details, { cause: result });
-    throw new DockerComposeError(`${what} exited with code ${details.exitCode}: ${lastLines(details.stderr) || result.shortMessage}`, details, { cause: result });
+    if (result.timedOut) {
+      const late = new TimeoutError(`${what} did not finish within ${Math.round(run.timeoutMs / 1000)} s`, { cause: result });
+      throw new DockerComposeError(late.message, details, { cause: late });
+    }
+    const said = lastLines(details.stderr) || result.shortMessage || 'no output on stderr';
+    // Compose could not reach the engine: no verdict on the image.
+    if (saysNoAnswer(said)) throw new UnreachableError(`${what} could not reach the Docker engine: ${said}`, { cause: result });
+    throw new DockerComposeError(`${what} exited with code ${details.exitCode}: ${said}`, details, { cause: result });
   }
 }
 

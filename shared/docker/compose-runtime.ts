@@ -1,7 +1,7 @@
 // Replaces a role's container with Docker Compose v2 (`docker compose up`), and uses the
 // Engine API to pull images and to watch the container's health.
 import type { RoleConfig } from '../contract/config.js';
-import { DeployStepError, errorMessage } from '../contract/errors.js';
+import { DeployStepError, TimeoutError, errorMessage } from '../contract/errors.js';
 import type { ContainerRuntime } from '../ports/container-runtime.js';
 import type { DeployContext } from '../ports/deploy-context.js';
 import { DockerComposeCli, type ComposeProject } from './compose-cli.js';
@@ -43,7 +43,9 @@ export class DockerComposeRuntime implements ContainerRuntime {
       await this.engine.pull(image, AbortSignal.any([signal, deadline]));
     } catch (error) {
       if (deadline.aborted && !signal.aborted) {
-        throw new DeployStepError('pull', `cannot pull ${image}: did not finish pulling within ${Math.round(timeoutMs / 1000)} s`, { cause: error });
+        // A registry too slow to finish is no verdict on the image either.
+        const late = new TimeoutError(`did not finish pulling within ${Math.round(timeoutMs / 1000)} s`, { cause: error });
+        throw new DeployStepError('pull', `cannot pull ${image}: ${late.message}`, { cause: late });
       }
       throw new DeployStepError('pull', `cannot pull ${image}: ${errorMessage(error)}`, { cause: error });
     }

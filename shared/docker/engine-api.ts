@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { GrapevineError, UnreachableError, errorMessage } from '../contract/errors.js';
 import { connectDocker, dockerReply, type DockerConnection } from './docker-client.js';
+import { saysNoAnswer } from './no-answer.js';
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -73,7 +74,10 @@ export class DockerEngineApi {
       failure ??= message.error ?? message.errorDetail?.message;
     }
     signal.throwIfAborted();
-    if (failure !== undefined) throw new DockerEngineError(`the engine failed to pull ${image}: ${failure}`);
+    if (failure === undefined) return;
+    // The registry not answering is no verdict on the image.
+    if (saysNoAnswer(failure)) throw new UnreachableError(`the engine could not reach the registry of ${image}: ${failure}`);
+    throw new DockerEngineError(`the engine failed to pull ${image}: ${failure}`);
   }
 
   /** The engine's event stream, filtered, until `signal` fires or the engine closes it. */
@@ -97,7 +101,10 @@ export class DockerEngineApi {
       const status = (error as { statusCode?: unknown }).statusCode;
       if (typeof status === 'number') {
         const message = (error as { json?: { message?: unknown } }).json?.message;
-        throw new DockerEngineError(`docker ${what}: ${status} ${typeof message === 'string' ? message : errorMessage(error)}`, { cause: error });
+        const text = `docker ${what}: ${status} ${typeof message === 'string' ? message : errorMessage(error)}`;
+        // A 500 whose message is a network error is the engine relaying a registry that did not answer.
+        if (status >= 500 && saysNoAnswer(text)) throw new UnreachableError(text, { cause: error });
+        throw new DockerEngineError(text, { cause: error });
       }
       throw new UnreachableError(`docker engine at ${this.socketPath}: ${what}: ${errorMessage(error)}`, { cause: error });
     }

@@ -207,10 +207,15 @@ describe('deploy runner', () => {
 describe('deploy runner: only a bad release breaks a release', () => {
   const signal = () => new AbortController().signal;
   const redisDown = () => new UnreachableError('redis at 127.0.0.1:6379 is unreachable: connect ECONNREFUSED 127.0.0.1:6379');
-  const registryDown = () =>
-    new DeployStepError('pull', 'cannot pull registry:5000/web:v2: docker POST /images/create: 500 Get "https://registry:5000/v2/": dial tcp 10.0.0.5:5000: connect: connection refused');
-  const daemonDown = () =>
-    new DeployStepError('up', 'cannot start registry:5000/web:v2: docker compose up (project h1-web) exited with code 1: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?');
+  // As the docker adapter raises them: what did not answer is an UnreachableError under the step's error.
+  const registryDown = () => {
+    const cause = new UnreachableError('docker POST /images/create: 500 Get "https://registry:5000/v2/": dial tcp 10.0.0.5:5000: connect: connection refused');
+    return new DeployStepError('pull', `cannot pull registry:5000/web:v2: ${cause.message}`, { cause });
+  };
+  const daemonDown = () => {
+    const cause = new UnreachableError('docker compose up (project h1-web) could not reach the Docker engine: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?');
+    return new DeployStepError('up', `cannot start registry:5000/web:v2: ${cause.message}`, { cause });
+  };
 
   it('retries a Redis blip during the drain and goes on to succeed, breaking nothing', async () => {
     const { runner, calls, brokenChecks } = setup({ faults: { broken: [redisDown(), redisDown()] } });
