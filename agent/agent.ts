@@ -16,6 +16,10 @@ import { RedisSlotLocks } from '../shared/redis/slot-locks.js';
 import { RedisFleetState } from '../shared/redis/fleet-state.js';
 import { DockerComposeRuntime } from '../shared/docker/compose-runtime.js';
 import { HAProxyRuntimeApi } from '../shared/haproxy/runtime-api.js';
+import { Reconciler } from './reconcile.js';
+
+/** Between two reconcile rounds: how long an HAProxy reload can leave a host unregistered. */
+const RECONCILE_INTERVAL_MS = 30_000;
 
 export interface RunningAgent {
   stop(): Promise<void>;
@@ -34,18 +38,22 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     logger: log.child({ component: 'serf' }),
   });
 
+  const lb = Object.fromEntries(Object.entries(config.roles).map(([role, settings]) => [role, settings.lb]));
+  const runtime = new DockerComposeRuntime({ node: config.node, roles: config.roles, dockerSocket: config.dockerSocket });
+  const loadBalancer = new HAProxyRuntimeApi({
+    address: config.loadBalancer.runtimeApi,
+    drainTimeoutMs: config.loadBalancer.drainTimeoutMs,
+    logger: log,
+  });
+  const coordinator = new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token });
   const runner = new DeployRunner({
     node: config.node,
-    lb: Object.fromEntries(Object.entries(config.roles).map(([role, settings]) => [role, settings.lb])),
+    lb,
     locks: new RedisSlotLocks({ redis, ttlMs: config.lockTtlMs, logger: log }),
     fleet: new RedisFleetState({ redis, host: config.node, logger: log }),
-    runtime: new DockerComposeRuntime({ node: config.node, roles: config.roles, dockerSocket: config.dockerSocket }),
-    loadBalancer: new HAProxyRuntimeApi({
-      address: config.loadBalancer.runtimeApi,
-      drainTimeoutMs: config.loadBalancer.drainTimeoutMs,
-      logger: log,
-    }),
-    coordinator: new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token }),
+    runtime,
+    loadBalancer,
+    coordinator,
     applied: new FileAppliedDeploys(config.stateDir ?? join(dirname(config.serf.dataDir), 'agent')),
     logger: log,
   });
@@ -54,6 +62,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const handled = new Set<string>();
   const running = new Set<Promise<unknown>>();
   const lanes = new GroupLanes();
+  // Its onBackInService hook is the place for a record of hosts out of service to learn this one is back.
+  const reconciler = new Reconciler({ node: config.node, env: config.env, lb, coordinator, runtime, loadBalancer, lanes, logger: log });
 
   const onEvent = (forwarded: ForwardedEvent) => {
     const decision = decideDeployEvent(forwarded.event, forwarded.payload, { env: config.env, roles }, (id) => handled.has(id));
@@ -79,12 +89,15 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   inbox.listen();
   await serf.start();
   log.info({ env: config.env, roles, serf: config.serf.bind }, 'agent started');
+  // Converges at once after a restart (a host killed while drained), then every round
+  // (registrations an HAProxy reload dropped); it never overlaps a deploy of the same group.
+  const reconciling = reconciler.runPeriodically(RECONCILE_INTERVAL_MS, shutdown.signal);
 
   return {
     async stop() {
       shutdown.abort(new Error('agent stopping'));
       inbox.close();
-      await Promise.allSettled([...running]);
+      await Promise.allSettled([...running, reconciling]);
       await serf.stop();
       redis.disconnect();
     },

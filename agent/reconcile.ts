@@ -1,0 +1,150 @@
+// Convergence of the groups a host serves: a healthy container of an image the group should
+// run, whose server the load balancer holds drained, in maintenance or not at all (a host
+// killed after it drained, an HAProxy reload that dropped dynamic servers), is put back in service.
+import { errorMessage } from '../shared/contract/errors.js';
+import type { Logger } from '../shared/contract/logger.js';
+import type { Deploy } from '../shared/contract/schemas.js';
+import { pause } from '../shared/contract/waiting.js';
+import type { ContainerRuntime } from '../shared/ports/container-runtime.js';
+import type { LoadBalancer } from '../shared/ports/load-balancer.js';
+import type { GroupLanes } from './deploy/group-lanes.js';
+
+/** Deploys of a role and environment, newest first: the coordinator's GET /v1/deploys. */
+export interface DeployHistory {
+  listDeploys(filter: { role: string; env: string; limit: number }): Promise<Deploy[]>;
+}
+
+export interface ReconcileOptions {
+  node: string;
+  env: string;
+  /** Load-balancer backend and address of this host, per role it serves. */
+  lb: Record<string, { backend: string; address: string }>;
+  coordinator: DeployHistory;
+  runtime: Pick<ContainerRuntime, 'runningImage' | 'waitHealthy'>;
+  loadBalancer: LoadBalancer;
+  /** The agent's deploy lanes: a group's reconcile runs only between its deploys, never during one. */
+  lanes: GroupLanes;
+  logger: Logger;
+  /** Longest wait for the container to answer healthy; a healthy one answers at once. */
+  healthCheckMs?: number;
+  /** Told when this host's server of a group went back in service, so whoever tracks hosts out of service can forget it. */
+  onBackInService?: (group: { role: string; env: string; node: string }) => void;
+}
+
+export type ReconcileOutcome =
+  | 'back_in_service'
+  | 'in_service'
+  | 'no_deploy'
+  | 'no_container'
+  | 'not_desired'
+  | 'unhealthy'
+  | 'unreachable'
+  | 'busy';
+
+/** Deploys read per group: enough to reach back past a few failed ones to the last success. */
+const HISTORY = 20;
+const DEFAULT_HEALTH_CHECK_MS = 5_000;
+/** What the newest deploy no longer stands for: the group keeps what it ran before it. */
+const ENDED_WITHOUT = new Set(['failed', 'cancelled']);
+
+/**
+ * Images the group may run now: the newest deploy's, and while that one has not succeeded
+ * (in progress, partial, failed, cancelled) the newest succeeded one, which hosts the
+ * rollout has not reached, or rolled back to, still run.
+ */
+export function acceptedImages(deploys: Deploy[]): Set<string> {
+  const newest = deploys[0];
+  if (!newest) return new Set();
+  const accepted = new Set<string>();
+  if (!ENDED_WITHOUT.has(newest.status)) accepted.add(newest.image);
+  if (newest.status !== 'succeeded') {
+    const succeeded = deploys.find((d) => d.status === 'succeeded');
+    if (succeeded) accepted.add(succeeded.image);
+  }
+  return accepted;
+}
+
+export class Reconciler {
+  private readonly options: ReconcileOptions;
+  private readonly pending = new Set<string>();
+  /** The last failure logged per group, so an unreachable service is logged once, not every round. */
+  private readonly lastFailure = new Map<string, string>();
+
+  constructor(options: ReconcileOptions) {
+    this.options = options;
+  }
+
+  /** One pass over every group this host serves; each waits for its group's running deploy to end. */
+  async round(signal: AbortSignal): Promise<Record<string, ReconcileOutcome>> {
+    const roles = Object.keys(this.options.lb);
+    const outcomes = await Promise.all(roles.map((role) => this.group(role, signal)));
+    return Object.fromEntries(roles.map((role, i) => [role, outcomes[i]!]));
+  }
+
+  /** Rounds until `signal` fires, one every `intervalMs`: the first at once. */
+  async runPeriodically(intervalMs: number, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.round(signal);
+      await pause(intervalMs, signal).catch(() => undefined);
+    }
+  }
+
+  private group(role: string, signal: AbortSignal): Promise<ReconcileOutcome> {
+    const key = `${role}/${this.options.env}`;
+    // A round queued behind a long deploy is enough: later ones would only pile up behind it.
+    if (this.pending.has(key)) return Promise.resolve('busy');
+    this.pending.add(key);
+    return this.options.lanes
+      .run(key, () => this.reconcile(role, signal))
+      .finally(() => this.pending.delete(key));
+  }
+
+  private async reconcile(role: string, signal: AbortSignal): Promise<ReconcileOutcome> {
+    const { node, env, coordinator, runtime, loadBalancer, onBackInService } = this.options;
+    const key = `${role}/${env}`;
+    const lb = this.options.lb[role]!;
+    const log = this.options.logger.child({ component: 'reconcile', role, env });
+    if (signal.aborted) return 'busy';
+    try {
+      const [deploys, image, servers] = await Promise.all([
+        coordinator.listDeploys({ role, env, limit: HISTORY }),
+        runtime.runningImage(role),
+        loadBalancer.servers(lb.backend),
+      ]);
+      this.recovered(key, log);
+      const state = servers.find((s) => s.name === node)?.state ?? 'missing';
+      if (state === 'ready') return 'in_service';
+      const accepted = acceptedImages(deploys);
+      if (accepted.size === 0) return 'no_deploy';
+      if (image === null) {
+        log.info({ server: state }, 'out of service and no container runs; left alone');
+        return 'no_container';
+      }
+      if (!accepted.has(image)) {
+        log.info({ server: state, image, desired: [...accepted] }, 'out of service with an image the group should not run; left alone');
+        return 'not_desired';
+      }
+      const healthCheckMs = this.options.healthCheckMs ?? DEFAULT_HEALTH_CHECK_MS;
+      try {
+        await runtime.waitHealthy(role, { signal: AbortSignal.any([signal, AbortSignal.timeout(healthCheckMs)]), logger: log });
+      } catch (error) {
+        if (signal.aborted) return 'busy';
+        log.info({ server: state, image, err: errorMessage(error) }, 'out of service and not healthy; left alone');
+        return 'unhealthy';
+      }
+      await loadBalancer.register(lb.backend, node, lb.address);
+      log.info({ was: state, image, backend: lb.backend }, 'healthy container of the desired image was out of service; put back in service');
+      onBackInService?.({ role, env, node });
+      return 'back_in_service';
+    } catch (error) {
+      const message = errorMessage(error);
+      if (this.lastFailure.get(key) !== message) log.warn({ err: message }, 'could not reconcile the group; trying again next round');
+      this.lastFailure.set(key, message);
+      return 'unreachable';
+    }
+  }
+
+  private recovered(key: string, log: Logger): void {
+    if (this.lastFailure.delete(key)) log.info('reconcile reaches its services again');
+  }
+}
