@@ -1,5 +1,7 @@
 // Every deploy ends: once a second, hosts Serf reports gone are counted out of the deploys
-// they were part of (their slots freed at once), and deploys past their deadline fail.
+// they were part of, and deploys past their deadline fail. A lost host's slot keys are
+// deleted, but a host that took a slot stays counted out of service (against k) until it
+// serves again, so the rollout goes on with one slot fewer rather than draining another.
 // While the coordinator's own Serf view looks cut off (most members, or most of a deploy's
 // targets, unreachable at once), it calls nobody lost: the deadline still ends the deploy.
 import { ConflictError, errorMessage } from '../shared/contract/errors.js';
@@ -187,12 +189,13 @@ export class DeployWatchdog implements AsyncDisposable {
     return hold;
   }
 
-  /** Frees a lost host's slots, counts it out and stores its `lost` report; true when the report was stored. */
+  /** Frees a lost host's slot keys, counts it out and stores its `lost` report; true when the report was stored. */
   async #countOut(deploy: Deploy, host: string, last: HostReport | undefined, status: string | undefined, log: Logger): Promise<boolean> {
     const { fleet } = this.#options;
     const group = { role: deploy.role, env: deploy.env };
     const targets = deploy.targets?.length ?? 1;
     const freed = await fleet.freeSlotsOf(group, host, targets, log);
+    const stillOut = await fleet.isOutOfService(group, host);
     let remaining: number;
     try {
       remaining = await fleet.finishHost(group, deploy.id, host);
@@ -216,7 +219,10 @@ export class DeployWatchdog implements AsyncDisposable {
     };
     const recorded = await this.#reports.recordLost(deploy.id, report);
     if (!recorded?.applied) return false;
-    log.warn({ host, serfStatus: status ?? 'not listed', freedSlots: freed, remaining }, 'host lost; counted out of the deploy');
+    log.warn(
+      { host, serfStatus: status ?? 'not listed', freedSlots: freed, remaining, outOfService: stillOut },
+      stillOut ? 'host lost; counted out of the deploy; it counts against k until it serves again' : 'host lost; counted out of the deploy',
+    );
     return true;
   }
 }

@@ -170,14 +170,18 @@ export class DeployRunner {
       await this.attempt('release', () => this.finishHost(group, event.id, host), signal, logger);
       return;
     }
+    // Taking the slot counted this host out of service (before it drains); it stops counting
+    // against k only with a release that says it serves again.
     const lease = acquired.lease;
     host.tookSlot(lease.slot);
+    let serving = true;
     try {
-      await this.replace(group, deploy, host, await previousImage, AbortSignal.any([signal, lease.signal]), logger);
+      serving = await this.replace(group, deploy, host, await previousImage, AbortSignal.any([signal, lease.signal]), logger);
     } finally {
       // Stamped before the key is deleted, so no other host's slot time can precede it.
       host.step('release');
-      await lease.release();
+      if (!serving) logger.warn('not serving again: this host keeps counting against the group\'s k until it registers');
+      await lease.release({ outOfService: !serving });
     }
     await this.attempt('release', () => this.finishHost(group, event.id, host), signal, logger);
   }
@@ -200,7 +204,7 @@ export class DeployRunner {
     previousImage: string | null,
     signal: AbortSignal,
     logger: Logger,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { runtime, loadBalancer, fleet, node } = this.deps;
     const lb = this.deps.lb[group.role];
     if (!lb) throw new ConfigError(`this host has no load balancer settings for role ${group.role}`);
@@ -234,6 +238,7 @@ export class DeployRunner {
       await this.attempt('register', () => loadBalancer.register(lb.backend, node, lb.address, context), signal, logger);
       host.end('succeeded');
       logger.info('host deployed');
+      return true;
     } catch (thrown) {
       const { step, error } = thrown instanceof StepFailedError ? thrown : new StepFailedError('up', thrown);
       if (error instanceof ReleaseBrokenError) {
@@ -257,18 +262,21 @@ export class DeployRunner {
         logger.error({ err: reason }, 'deploy errored on this host: not the release\'s fault, so it is not marked broken');
         host.end('errored', reason);
       }
-      await this.restore(group.role, previousImage, replaced, lb, logger);
+      return this.restore(group.role, previousImage, replaced, lb, logger);
     }
   }
 
-  /** Puts the host back the way it was before this deploy touched it, as far as it can. */
+  /**
+   * Puts the host back the way it was before this deploy touched it, as far as it can.
+   * True when it serves again, or served nothing before (no previous version to count out).
+   */
   private async restore(
     role: string,
     previousImage: string | null,
     replaced: boolean,
     lb: { backend: string; address: string },
     logger: Logger,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { runtime, loadBalancer, node } = this.deps;
     const context = { signal: AbortSignal.timeout(RESTORE_TIMEOUT_MS), logger };
     try {
@@ -278,8 +286,10 @@ export class DeployRunner {
       }
       if (previousImage) await loadBalancer.register(lb.backend, node, lb.address, context);
       logger.info({ image: previousImage }, 'previous version restored');
+      return true;
     } catch (error) {
       logger.error({ err: errorMessage(error), image: previousImage }, 'could not restore the previous version');
+      return false;
     }
   }
 

@@ -13,6 +13,11 @@ export const redisKeys = {
    * waiter's token from the waiters set and names this key in its script's KEYS.
    */
   wake: (role: string, env: string, token: string) => `${group(role, env)}:wake:${token}`,
+  /**
+   * Set of the group's hosts out of service for a deploy: a host joins when it takes a slot
+   * and leaves once it serves again, so a dead holder keeps counting against k.
+   */
+  outOfService: (role: string, env: string) => `${group(role, env)}:out`,
   remaining: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:remaining`,
   finishedHosts: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:done`,
   broken: (role: string, env: string, tag: string) => `${group(role, env)}:broken:${tag}`,

@@ -26,12 +26,22 @@ export interface FleetState {
   brokenReason(group: DeployGroup, tag: string): Promise<string | null>;
   /** Sets the group's broken mark for the tag and wakes every waiting host so it stands down. */
   markBroken(group: DeployGroup, tag: string, reason: string, options?: MarkOptions): Promise<void>;
+  /**
+   * `host` serves again (registered in the load balancer): it no longer counts against the
+   * group's k, and the slot it held back wakes a waiting host. Whether it was counted out.
+   */
+  backInService(group: DeployGroup, host: string, logger?: Logger): Promise<boolean>;
 }
 
 /** What the coordinator does to the same state: stop rollouts, and count out a host that was lost. */
 export interface FleetControl extends Pick<FleetState, 'markBroken' | 'initRemaining' | 'finishHost'> {
+  /** Whether the host took a slot and has not served since: it counts against the group's k. */
+  isOutOfService(group: DeployGroup, host: string): Promise<boolean>;
   /** The group's broken mark of the tag as the first host to set it left it (who, why, when); null when unmarked. */
   brokenMark(group: DeployGroup, tag: string): Promise<BrokenMark | null>;
-  /** Frees every slot of the group the host holds and wakes a waiter per slot; returns the slots freed. */
+  /**
+   * Deletes the slot keys the host holds and wakes a waiter per slot; returns the slots freed.
+   * The host stays counted out of service (against k) until it serves again.
+   */
   freeSlotsOf(group: DeployGroup, host: string, maxSlots: number, logger?: Logger): Promise<number[]>;
 }

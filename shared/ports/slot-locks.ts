@@ -9,8 +9,18 @@ export interface SlotLease {
   readonly slot: number;
   /** Aborts when the lock is lost (renewal failed or another token holds the key). */
   readonly signal: AbortSignal;
-  /** Compare-and-delete, then wake the longest-waiting host. Safe to call twice. */
-  release(): Promise<void>;
+  /**
+   * Compare-and-delete, then wake the longest-waiting host. Safe to call twice (the first
+   * call's options hold). The holder leaves the group's out-of-service set with it unless
+   * `outOfService` says it does not serve again (it could not put any version back): then
+   * it keeps counting against k until it registers again.
+   */
+  release(options?: ReleaseOptions): Promise<void>;
+}
+
+export interface ReleaseOptions {
+  /** True when the holder does not serve again: it stays counted out of service. */
+  outOfService?: boolean;
 }
 
 export type AcquireResult = { kind: 'acquired'; lease: SlotLease } | { kind: 'broken'; reason: string };

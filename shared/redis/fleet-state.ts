@@ -62,9 +62,10 @@ export class RedisFleetState implements FleetState, FleetControl {
   }
 
   /**
-   * Frees every slot of the group that `host` holds (its token starts with the host's name):
-   * for a host that died mid-deploy, so the others need not wait for the lock's TTL. Each
-   * freed slot wakes the next waiting host. Returns the slots freed.
+   * Deletes every slot key of the group that `host` holds (its token starts with the host's
+   * name): for a host that died mid-deploy. The host stays in the out-of-service set, so
+   * its slot still counts against k until it serves again; each deleted key wakes the next
+   * waiting host, which finds out for itself. Returns the slots freed.
    */
   async freeSlotsOf(group: DeployGroup, host: string, maxSlots: number, logger = this.logger): Promise<number[]> {
     const keys = Array.from({ length: Math.max(1, maxSlots) }, (_, i) => redisKeys.slot(group.role, group.env, i + 1));
@@ -74,11 +75,22 @@ export class RedisFleetState implements FleetState, FleetControl {
     for (const [index, token] of holders.entries()) {
       if (token === null || !token.startsWith(`${host}/`)) continue;
       // Compare-and-delete on the token just read: if the host let go meanwhile, nothing happens.
-      const { released } = await queue.release(keys[index]!, token);
+      const { released } = await queue.release(keys[index]!, token, '');
       if (released) freed.push(index + 1);
     }
-    if (freed.length > 0) logger.warn({ role: group.role, env: group.env, host, freed }, 'freed the slots of a lost host');
+    if (freed.length > 0) logger.warn({ role: group.role, env: group.env, host, freed }, 'freed the slot keys of a lost host; it counts against k until it serves again');
     return freed;
+  }
+
+  async isOutOfService(group: DeployGroup, host: string): Promise<boolean> {
+    const out = await callRedis('reading the out-of-service set', () => this.redis.sismember(redisKeys.outOfService(group.role, group.env), host));
+    return out === 1;
+  }
+
+  async backInService(group: DeployGroup, host: string, logger = this.logger): Promise<boolean> {
+    const left = await new WaitQueue(this.redis, group).backInService(host);
+    if (left) logger.info({ role: group.role, env: group.env, host }, 'host serves again: no longer counted out of service');
+    return left;
   }
 
   /** The first mark stays (SET NX): it names the first host that failed. Every waiting host is woken to stand down. */

@@ -9,7 +9,8 @@ import { ConflictError, GrapevineError, UnreachableError, errorMessage } from '.
 /** Script name -> file; `-N` in a file name is its fixed key count, none means the caller's keys vary. */
 const scriptFiles = {
   acquireSlot: 'acquire-slot.lua',
-  releaseSlot: 'release-slot-3.lua',
+  releaseSlot: 'release-slot-4.lua',
+  backInService: 'back-in-service-3.lua',
   renewSlot: 'renew-slot-1.lua',
   wakeHead: 'wake-head-2.lua',
   leaveQueue: 'leave-queue-3.lua',
@@ -67,6 +68,7 @@ export interface ScriptOutcomes {
   renewSlot: 'renewed' | 'not-held';
   wakeHead: WakeOutcome;
   leaveQueue: { owed: false } | { owed: true; wake: WakeOutcome };
+  backInService: { left: false } | { left: true; wake: WakeOutcome };
   markBroken: { woken: number; unread: number };
   /** Hosts still to finish. */
   finishHost: number;
@@ -76,7 +78,7 @@ export interface ScriptOutcomes {
   annotateDeploy: string | undefined;
 }
 
-/** What lua/includes/wake-head.lua returns, and with it wake-head-2.lua, release-slot-3.lua and leave-queue-3.lua. */
+/** What lua/includes/wake-head.lua returns, and with it wake-head-2.lua, release-slot-4.lua, back-in-service-3.lua and leave-queue-3.lua. */
 const WAKES: Record<number, WakeOutcome> = { 1: 'nobody', 2: 'woke', 3: 'head-changed' };
 /** A code the script never returns. */
 const UNKNOWN = Symbol('unknown code');
@@ -115,6 +117,10 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
       case 'leaveQueue': {
         const wake = WAKES[code];
         return code === 0 ? { owed: false } : wake ? { owed: true, wake } : UNKNOWN;
+      }
+      case 'backInService': {
+        const wake = WAKES[code];
+        return code === 0 ? { left: false } : wake ? { left: true, wake } : UNKNOWN;
       }
       case 'markBroken': {
         const unread = parts[1];

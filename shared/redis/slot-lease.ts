@@ -4,7 +4,7 @@
 import type { Logger } from '../contract/logger.js';
 import { TIMED_OUT, within } from '../contract/waiting.js';
 import { LockLostError, errorMessage } from '../contract/errors.js';
-import type { SlotLease } from '../ports/slot-locks.js';
+import type { ReleaseOptions, SlotLease } from '../ports/slot-locks.js';
 import type { RedisScripts } from './scripts.js';
 import { CLEANUP_TIMEOUT_MS, type WaitQueue } from './wait-queue.js';
 
@@ -14,6 +14,8 @@ export interface LeaseContext {
   slot: number;
   slotKey: string;
   token: string;
+  /** The holder's host name: it leaves the out-of-service set with a release that says it serves again. */
+  holder: string;
   ttlMs: number;
   /** When the acquiring call was sent: the lock is surely valid until this plus the TTL. */
   validFrom: number;
@@ -47,8 +49,8 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
   }
 
   /** Compare-and-delete, then one waiter is woken. Never rejects: a failure is logged and the TTL frees the slot. */
-  release(): Promise<void> {
-    this.releasing ??= this.runRelease();
+  release(options: ReleaseOptions = {}): Promise<void> {
+    this.releasing ??= this.runRelease(options.outOfService === true);
     return this.releasing;
   }
 
@@ -108,12 +110,12 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
     this.lost.abort(new LockLostError(message));
   }
 
-  private async runRelease(): Promise<void> {
+  private async runRelease(outOfService: boolean): Promise<void> {
     const wasLost = this.lost.signal.aborted;
     this.stopRenewal();
-    const { queue, slotKey, token, logger } = this.context;
+    const { queue, slotKey, token, holder, logger } = this.context;
     try {
-      const outcome = await within(queue.release(slotKey, token), CLEANUP_TIMEOUT_MS);
+      const outcome = await within(queue.release(slotKey, token, outOfService ? '' : holder), CLEANUP_TIMEOUT_MS);
       if (outcome === TIMED_OUT) {
         logger.warn('Redis did not answer the release; the slot frees when its TTL ends');
       } else if (!outcome.released) {
@@ -122,7 +124,7 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
       } else if (outcome.wake === 'head-changed') {
         logger.debug('slot released; the waiters kept moving, so the next one finds it on its poll');
       } else {
-        logger.debug({ woke: outcome.wake === 'woke' }, 'slot released');
+        logger.debug({ woke: outcome.wake === 'woke', outOfService }, 'slot released');
       }
     } catch (error) {
       logger.warn({ err: error }, 'releasing the slot failed; it frees when its TTL ends');

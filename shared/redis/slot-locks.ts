@@ -8,7 +8,7 @@ import { TIMED_OUT, pause, untilAborted, within } from '../contract/waiting.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { ValidationError } from '../contract/errors.js';
 import type { AcquireOptions, SlotLocks } from '../ports/slot-locks.js';
-import { RedisScripts } from './scripts.js';
+import { RedisScripts, callRedis } from './scripts.js';
 import { describeBrokenMark, readBrokenMark } from './broken-mark.js';
 import { RedisSlotLease } from './slot-lease.js';
 import { CLEANUP_TIMEOUT_MS, WaitQueue } from './wait-queue.js';
@@ -84,7 +84,13 @@ export class RedisSlotLocks implements SlotLocks {
       broken: redisKeys.broken(group.role, group.env, tag),
       slots: Array.from({ length: slots }, (_, i) => redisKeys.slot(group.role, group.env, i + 1)),
     };
-    const acquireKeys = [keys.broken, queue.waitersKey, ...keys.slots];
+    const acquireKeys = [keys.broken, queue.waitersKey, queue.outKey, ...keys.slots];
+    const holder = options.holder;
+    // Read once, not per poll: only this host adds itself, so a host already out of service
+    // (back from a crash before it served again) counts once, not twice.
+    const wasOut = (await callRedis('reading the out-of-service set', () => this.redis.sismember(queue.outKey, holder))) === 1;
+    // An acquire given up on must not leave a host that was serving counted out of service.
+    const abandonedLeavesOut = wasOut ? '' : holder;
     const wakeKey = queue.wakeKey(token);
     // Every line of this acquire and its lease goes through the deploy's logger when given.
     const log = options.logger ? options.logger.child({ component: 'slot-locks', tag }) : this.logger.child({ role: group.role, env: group.env, tag });
@@ -101,9 +107,9 @@ export class RedisSlotLocks implements SlotLocks {
     try {
       for (;;) {
         const sentAt = Date.now();
-        const attempt = this.scripts.run('acquireSlot', acquireKeys, [token, this.ttlMs, score, WAITERS_TTL_MS]);
+        const attempt = this.scripts.run('acquireSlot', acquireKeys, [token, this.ttlMs, score, WAITERS_TTL_MS, holder, wasOut ? '1' : '']);
         const reply = await untilAborted(attempt, signal, (late) => {
-          if (late.kind === 'acquired') this.releaseAbandoned(queue, keys.slots[late.slot - 1] ?? '', token, log);
+          if (late.kind === 'acquired') this.releaseAbandoned(queue, keys.slots[late.slot - 1] ?? '', token, abandonedLeavesOut, log);
           else if (late.kind === 'queued' && !queued) void this.leaveQueue(queue, token, false, log);
         });
 
@@ -115,12 +121,13 @@ export class RedisSlotLocks implements SlotLocks {
             slot: reply.slot,
             slotKey: keys.slots[reply.slot - 1] ?? '',
             token,
+            holder,
             ttlMs: this.ttlMs,
             validFrom: sentAt,
             logger: log.child({ slot: reply.slot }),
           });
           if (signal.aborted) {
-            await lease.release();
+            await lease.release({ outOfService: wasOut });
             throw signal.reason;
           }
           log.info({ slot: reply.slot, slots, waitedMs: Date.now() - startedAt }, 'slot acquired');
@@ -209,8 +216,8 @@ export class RedisSlotLocks implements SlotLocks {
   }
 
   /** A slot taken by an acquire the caller had already abandoned goes straight back. */
-  private releaseAbandoned(queue: WaitQueue, slotKey: string, token: string, log: Logger): void {
-    queue.release(slotKey, token).then(
+  private releaseAbandoned(queue: WaitQueue, slotKey: string, token: string, leavingOut: string, log: Logger): void {
+    queue.release(slotKey, token, leavingOut).then(
       () => log.debug('released a slot taken after the caller gave up'),
       (error: unknown) => log.warn({ err: error }, 'could not release a slot taken after the caller gave up; it frees when its TTL ends'),
     );

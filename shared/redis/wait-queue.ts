@@ -24,6 +24,8 @@ export const CLEANUP_TIMEOUT_MS = 5_000;
 export class WaitQueue {
   /** Sorted set of waiting hosts' tokens, oldest first. */
   readonly waitersKey: string;
+  /** Set of the group's hosts out of service for a deploy (holders, and dead holders until they serve again). */
+  readonly outKey: string;
   private readonly scripts: RedisScripts;
 
   constructor(
@@ -31,6 +33,7 @@ export class WaitQueue {
     private readonly group: DeployGroup,
   ) {
     this.waitersKey = redisKeys.waiters(group.role, group.env);
+    this.outKey = redisKeys.outOfService(group.role, group.env);
     this.scripts = RedisScripts.for(redis);
   }
 
@@ -42,10 +45,11 @@ export class WaitQueue {
   /**
    * Compare-and-delete a slot lock held by `token`, then wake the oldest waiter (one, not
    * the herd). Two round trips: the head is read first so the script can name its wake list.
+   * `leavingOut` names the holder to take out of the out-of-service set with it ('' keeps it in).
    */
-  async release(slotKey: string, token: string): Promise<{ released: boolean; wake?: WakeOutcome }> {
+  async release(slotKey: string, token: string, leavingOut: string): Promise<{ released: boolean; wake?: WakeOutcome }> {
     const head = await this.headOtherThan(token);
-    const outcome = await this.scripts.run('releaseSlot', [slotKey, this.waitersKey, this.wakeKey(head)], [token, head, WAKE_TTL_MS]);
+    const outcome = await this.scripts.run('releaseSlot', [slotKey, this.waitersKey, this.wakeKey(head), this.outKey], [token, head, WAKE_TTL_MS, leavingOut]);
     if (!outcome.released) return { released: false };
     return { released: true, wake: outcome.wake === 'head-changed' ? await this.wakeHead(WAKE_TRIES - 1) : outcome.wake };
   }
@@ -61,6 +65,14 @@ export class WaitQueue {
     if (!outcome.owed) return false;
     const wake = outcome.wake === 'head-changed' ? await this.wakeHead(WAKE_TRIES - 1) : outcome.wake;
     return wake === 'woke';
+  }
+
+  /** `host` serves again: it leaves the out-of-service set, and the slot it counted against wakes a waiter. Whether it was in the set. */
+  async backInService(host: string): Promise<boolean> {
+    const head = await this.headOtherThan();
+    const outcome = await this.scripts.run('backInService', [this.outKey, this.waitersKey, this.wakeKey(head)], [host, head, WAKE_TTL_MS]);
+    if (outcome.left && outcome.wake === 'head-changed') await this.wakeHead(WAKE_TRIES - 1);
+    return outcome.left;
   }
 
   /** Clears the wake list of a host that took a slot: the wake-up it may still hold is spent. */

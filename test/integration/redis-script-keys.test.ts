@@ -66,13 +66,17 @@ async function runTheProtocol(): Promise<void> {
     await redis.client.lpush(queue.wakeKey('token-a'), '0');
     await queue.leave('token-a');
     await redis.client.set(redisKeys.slot(group.role, group.env, 2), 'holder-2');
-    await RedisScripts.for(client()).run('releaseSlot', [redisKeys.slot(group.role, group.env, 2), waiters, queue.wakeKey('gone')], ['holder-2', 'gone', 1_000]);
+    await RedisScripts.for(client()).run('releaseSlot', [redisKeys.slot(group.role, group.env, 2), waiters, queue.wakeKey('gone'), queue.outKey], ['holder-2', 'gone', 1_000, 'holder']);
     await queue.wakeHead();
 
     const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'host-a' });
     await fleet.initRemaining(group, 'd-keys0001', 2);
     await fleet.finishHost(group, 'd-keys0001', 'host-a');
     await fleet.freeSlotsOf(group, next.token.split('/')[0]!, 1);
+    // A lost holder that serves again wakes a waiter; one still out keeps its place against k.
+    await redis.client.zadd(waiters, '3', 'token-d');
+    await fleet.backInService(group, next.token.split('/')[0]!);
+    await fleet.isOutOfService(group, 'host-a');
     await fleet.markBroken(group, 'v1', 'health check failed');
     await next.release();
 

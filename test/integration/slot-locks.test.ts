@@ -147,7 +147,7 @@ describe('slot locks on a real redis-server', () => {
     await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
 
     const before = await commandCalls();
-    const outcome = await new WaitQueue(redis.admin, group).release(slotKey, 'not-the-holder');
+    const outcome = await new WaitQueue(redis.admin, group).release(slotKey, 'not-the-holder', 'host-a');
     expect(outcome).toEqual({ released: false });
     expect(await redis.admin.get(slotKey)).toBe(lease.token);
     expect(await waiters(group)).toBe(1);

@@ -13,24 +13,52 @@ const redis = slotLockRedis();
 const { client, locks, waitFor, acquired, track, commandCalls, callsDelta, waiters, wakeLists } = redis;
 
 describe('the slot queue on a real redis-server: lost hosts, broken releases, stand-downs, counters', () => {
-  it('the slots of a lost host are freed by its name at once, and the next waiter takes over', async () => {
+  it("a lost holder's slot key is freed by its name, but it counts against k while out of service: the waiter waits until it serves again", async () => {
     const group = { role: 'lost', env: 'test' };
     const signal = AbortSignal.timeout(20_000);
+    const outKey = redisKeys.outOfService(group.role, group.env);
     // The lost host's lease is never released or renewed again: only its lock key remains.
     const lost = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, slots: 2, holder: 'host-lost', tag: 'v1', signal }));
     const other = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, slots: 2, holder: 'host-b', tag: 'v1', signal }));
+    expect((await redis.admin.smembers(outKey)).sort()).toEqual(['host-b', 'host-lost']);
     const waiter = track(locks({ pollMs: 30_000 }).acquire({ group, slots: 2, holder: 'host-c', tag: 'v1', signal }));
     await waitFor('one waiter in the queue', async () => (await waiters(group)) === 1);
 
     const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'coordinator' });
     expect(await fleet.freeSlotsOf(group, 'host-nobody', 2)).toEqual([]);
     expect(await fleet.freeSlotsOf(group, 'host-lost', 2)).toEqual([lost.slot]);
+    // The freeing woke the waiter; it looked, found two hosts out of service, and queued again.
+    await waitFor('the woken waiter back in the queue', async () => (await waiters(group)) === 1 && (await wakeLists(group)).length === 0);
+    expect(await redis.admin.exists(redisKeys.slot(group.role, group.env, lost.slot))).toBe(0);
+    expect(await fleet.isOutOfService(group, 'host-lost')).toBe(true);
 
-    // A 30 s poll: only the wake-up sent by the freeing can end this wait in time.
+    // The lost host serves again: a 30 s poll, so only the wake-up this sends ends the wait in time.
+    expect(await fleet.backInService(group, 'host-lost')).toBe(true);
+    expect(await fleet.backInService(group, 'host-lost')).toBe(false);
     const taken = acquired(await waiter.promise);
     expect(taken.slot).toBe(lost.slot);
     expect(await redis.admin.get(redisKeys.slot(group.role, group.env, other.slot))).toBe(other.token);
+    expect((await redis.admin.smembers(outKey)).sort()).toEqual(['host-b', 'host-c']);
     await Promise.all([taken.release(), other.release()]);
+    expect(await redis.admin.scard(outKey)).toBe(0);
+  }, 20_000);
+
+  it('a holder that releases without serving again keeps its place against k; back from a crash, it may deploy in its own place', async () => {
+    const group = { role: 'stillout', env: 'test' };
+    const signal = AbortSignal.timeout(20_000);
+    const first = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    await first.release({ outOfService: true });
+    expect(await redis.admin.exists(redisKeys.slot(group.role, group.env, 1))).toBe(0);
+    // One slot, one host still out: another host may not drain.
+    const waiter = track(locks({ pollMs: 30_000 }).acquire({ group, slots: 1, holder: 'host-b', tag: 'v1', signal }));
+    await waitFor('host-b waiting', async () => (await waiters(group)) === 1);
+    // host-a itself already counts: its next deploy takes the slot without counting twice.
+    const again = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    expect(await redis.admin.smembers(redisKeys.outOfService(group.role, group.env))).toEqual(['host-a']);
+    await again.release();
+    const next = acquired(await waiter.promise);
+    expect(await redis.admin.smembers(redisKeys.outOfService(group.role, group.env))).toEqual(['host-b']);
+    await next.release();
   }, 20_000);
 
   it('every waiting host stands down with the reason when the release is marked broken', async () => {
@@ -112,7 +140,7 @@ describe('the slot queue on a real redis-server: lost hosts, broken releases, st
 
     // The caller read token-gone at the head, which has left since: the slot is freed, nobody is woken.
     const before = await commandCalls();
-    const outcome = await scripts.run('releaseSlot', [slotKey, waitersKey, queue.wakeKey('token-gone')], ['holder-token', 'token-gone', 30_000]);
+    const outcome = await scripts.run('releaseSlot', [slotKey, waitersKey, queue.wakeKey('token-gone'), queue.outKey], ['holder-token', 'token-gone', 30_000, '']);
     expect(outcome).toEqual({ released: true, wake: 'head-changed' });
     expect(await redis.admin.exists(slotKey)).toBe(0);
     expect(callsDelta(before, await commandCalls()).get('lpush')).toBeUndefined();

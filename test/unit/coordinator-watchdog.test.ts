@@ -43,6 +43,28 @@ describe('lost hosts', () => {
     expect(await coordinator.getDeploy(id)).toMatchObject({ status: 'partial', reason: 'hosts lost: h1' });
   });
 
+  it('a lost slot holder keeps counting against k: its slot key is freed, it stays out of service, and the log says so', async () => {
+    const logs: Array<{ msg: string; host?: string; outOfService?: boolean }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as { msg: string }) });
+    coordinator = new CoordinatorHarness({ store: (store = new InMemoryDeployStore()), fleet: (fleet = new RecordingFleet()), logger });
+    watchdog = coordinator.watchdog(DEADLINE_MS);
+    await coordinator.publish('web', 'v1');
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    await fleet.initRemaining(group, id, 3);
+    await coordinator.report(id, 'h1', 'deploying', { counted: 3, slot: 1, steps: [{ step: 'received', at: 1 }, { step: 'slot', at: 2 }, { step: 'drain', at: 3 }] });
+    fleet.slotsHeld.set('web/production/h1', [1]);
+    fleet.outOfService.add('web/production/h1');
+    coordinator.members.setStatus('h1', 'failed');
+
+    expect((await watchdog.tick()).lost).toEqual([`${id}/h1`]);
+    expect(fleet.slotsHeld.size).toBe(0);
+    // Nothing the watchdog does puts a dead host back in the count of hosts that serve.
+    expect(await fleet.isOutOfService(group, 'h1')).toBe(true);
+    expect(logs.find((line) => line.host === 'h1' && line.outOfService === true)?.msg).toBe('host lost; counted out of the deploy; it counts against k until it serves again');
+    expect((await watchdog.tick()).lost).toEqual([]);
+    expect(await fleet.isOutOfService(group, 'h1')).toBe(true);
+  });
+
   it('ends the deploy itself when the last hosts are lost or no longer listed, counting from the targets when no agent did', async () => {
     // Six targets, so three gone are not most of them: the watchdog judges them.
     coordinator.members.add('production', ['h4', 'h5', 'h6']);

@@ -54,7 +54,7 @@ function setup(
     async acquire(o: AcquireOptions): Promise<AcquireResult> {
       calls.push(`acquire ${o.slots}`);
       if (broken) return { kind: 'broken', reason: broken };
-      return { kind: 'acquired', lease: { slot: 1, signal: lease.signal, release: async () => void calls.push('release') } };
+      return { kind: 'acquired', lease: { slot: 1, signal: lease.signal, release: async (r) => void calls.push(r?.outOfService ? 'release (still out of service)' : 'release') } };
     },
   };
   const fleet: FleetState = {
@@ -62,6 +62,7 @@ function setup(
     finishHost: async () => (calls.push('finish'), 0),
     brokenReason: async () => (brokenChecks++, inject('broken'), broken),
     markBroken: async (_g, tag, reason) => void calls.push(`markBroken ${tag} ${reason}`),
+    backInService: async (_g, host) => (calls.push(`backInService ${host}`), true),
   };
   let image: string | null = 'registry:5000/web:v1';
   const runtime: ContainerRuntime = {
@@ -124,6 +125,22 @@ describe('deploy runner', () => {
       'markBroken v2 health: health exploded',
       'up registry:5000/web:v1', 'health', 'register web/h1 10.0.0.11:8080', 'release', 'finish',
     ]);
+  });
+
+  it('a host that could not register its previous version back releases its slot still counted out of service', async () => {
+    const { runner, calls } = setup({ failAt: 'health', faults: { register: [new UnreachableError('haproxy gone')] } });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report.state).toBe('failed');
+    // The slot goes back, but the host keeps counting against k: another may not drain in its place.
+    expect(calls.slice(-5)).toEqual(['up registry:5000/web:v1', 'health', 'register web/h1 10.0.0.11:8080', 'release (still out of service)', 'finish']);
+    expect(calls).not.toContain('release');
+  });
+
+  it('a host that served and serves again leaves the out-of-service count with its release, never before it registers', async () => {
+    const { runner, calls } = setup();
+    await runner.run(event, new AbortController().signal);
+    expect(calls.indexOf('release')).toBeGreaterThan(calls.indexOf('register web/h1 10.0.0.11:8080'));
+    expect(calls.indexOf('acquire 2')).toBeLessThan(calls.indexOf('drain web/h1'));
   });
 
   it('a failed pull leaves the running container alone and re-registers it', async () => {

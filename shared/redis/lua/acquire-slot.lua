@@ -6,12 +6,17 @@
   Input:
     KEYS[1]    broken-release mark of the tag being deployed
     KEYS[2]    waiters sorted set of the group (token -> arrival order)
-    KEYS[3..]  slot keys: slot n is KEYS[n + 2]
+    KEYS[3]    out-of-service set of the group: hosts that took a slot and serve no more
+               (holders, and dead holders whose slot key was freed)
+    KEYS[4..]  slot keys: slot n is KEYS[n + 3]
 
     ARGV[1]    token of this attempt
     ARGV[2]    lock TTL in milliseconds
     ARGV[3]    arrival score to keep (handed back by the wake-up), or "" for now
     ARGV[4]    waiters set TTL in milliseconds, so the set of a quiet group vanishes
+    ARGV[5]    the caller's host name: joins the out-of-service set with the slot
+    ARGV[6]    "1" when the caller was already in the out-of-service set as it began to
+               wait (it counts once, not twice), else ""
 
   Output:
     n > 0   slot n is now held by the token (token left the waiters set)
@@ -24,14 +29,21 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return -1
 end
 
--- A waiting host calls this on every poll: while every slot is taken, one EXISTS over
--- all of them (and one ZSCORE below) is all it costs, however many slots there are.
-local slots = #KEYS - 2
-if redis.call('EXISTS', unpack(KEYS, 3)) < slots then
-  for i = 3, #KEYS do
+-- A slot is free only while fewer than k hosts are out of service: every holder is in
+-- the set, and so is a dead holder until it serves again, even once its key was freed.
+-- A waiting host calls this on every poll: SCARD, one EXISTS over every slot (skipped
+-- when the set is full) and one ZSCORE below, however many slots there are.
+local slots = #KEYS - 3
+local out = redis.call('SCARD', KEYS[3])
+if out >= slots and ARGV[6] == '1' and redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 1 then
+  out = out - 1
+end
+if out < slots and redis.call('EXISTS', unpack(KEYS, 4)) < slots then
+  for i = 4, #KEYS do
     if redis.call('SET', KEYS[i], token, 'NX', 'PX', ARGV[2]) then
+      redis.call('SADD', KEYS[3], ARGV[5])
       redis.call('ZREM', KEYS[2], token)
-      return i - 2
+      return i - 3
     end
   end
 end
