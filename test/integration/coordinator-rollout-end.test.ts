@@ -177,7 +177,7 @@ describe('every deploy ends', () => {
     expect(await deploy('qa', 'v1')).toMatchObject({ targets: ['q3'], expectedHosts: 1 });
   });
 
-  it('counts out a host Serf reports failed: its slot goes to a waiter at once and the deploy ends partial', async () => {
+  it('counts out a host Serf reports failed: it keeps counting against k until it serves again, then its slot goes to a waiter at once and the deploy ends partial', async () => {
     await publish('v1');
     const created = await deploy('production', 'v1');
     const group = { role: 'web', env: 'production' };
@@ -193,6 +193,14 @@ describe('every deploy ends', () => {
     const summary = await watchdog.tick();
     expect(summary.lost).toEqual([`${created.id}/h1`]);
 
+    // h1 may still be drained: freeing its slot key woke h2, which found h1 still out of service and queued again.
+    expect(await redis.exists(redisKeys.slot('web', 'production', 1))).toBe(0);
+    await until('h2 woken and queued again', async () =>
+      (await redis.zcard(redisKeys.waiters('web', 'production'))) === 1 && (await redis.keys(redisKeys.wake('web', 'production', '*'))).length === 0 ? true : undefined,
+    );
+    expect(await fleet.isOutOfService(group, 'h1')).toBe(true);
+    // h1 serves again (its agent back): its place against k goes to the waiter at once.
+    expect(await fleet.backInService(group, 'h1')).toBe(true);
     const taken = await inTime(waiter.result, 10_000, 'h2 getting the slot of the lost host');
     expect(taken.kind).toBe('acquired');
     expect((await redis.get(redisKeys.slot('web', 'production', 1)))?.startsWith('h2/')).toBe(true);
