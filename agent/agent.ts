@@ -46,11 +46,12 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     logger: log,
   });
   const coordinator = new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token });
+  const fleet = new RedisFleetState({ redis, host: config.node, logger: log });
   const runner = new DeployRunner({
     node: config.node,
     lb,
     locks: new RedisSlotLocks({ redis, ttlMs: config.lockTtlMs, logger: log }),
-    fleet: new RedisFleetState({ redis, host: config.node, logger: log }),
+    fleet,
     runtime,
     loadBalancer,
     coordinator,
@@ -62,8 +63,18 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const handled = new Set<string>();
   const running = new Set<Promise<unknown>>();
   const lanes = new GroupLanes();
-  // Its onBackInService hook is the place for a record of hosts out of service to learn this one is back.
-  const reconciler = new Reconciler({ node: config.node, env: config.env, lb, coordinator, runtime, loadBalancer, lanes, logger: log });
+  // A host found serving leaves its group's out-of-service set, so the slot it counted against is free again.
+  const reconciler = new Reconciler({
+    node: config.node,
+    env: config.env,
+    lb,
+    coordinator,
+    runtime,
+    loadBalancer,
+    lanes,
+    logger: log,
+    onBackInService: ({ role, env, node }) => fleet.backInService({ role, env }, node, log),
+  });
 
   const onEvent = (forwarded: ForwardedEvent) => {
     const decision = decideDeployEvent(forwarded.event, forwarded.payload, { env: config.env, roles }, (id) => handled.has(id));

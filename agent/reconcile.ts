@@ -27,8 +27,11 @@ export interface ReconcileOptions {
   logger: Logger;
   /** Longest wait for the container to answer healthy; a healthy one answers at once. */
   healthCheckMs?: number;
-  /** Told when this host's server of a group went back in service, so whoever tracks hosts out of service can forget it. */
-  onBackInService?: (group: { role: string; env: string; node: string }) => void;
+  /**
+   * Told, at every round, that this host's server of a group serves (found in service, or
+   * put back), so whoever tracks hosts out of service can forget it. Must be idempotent.
+   */
+  onBackInService?: (group: { role: string; env: string; node: string }) => Promise<unknown> | void;
 }
 
 export type ReconcileOutcome =
@@ -113,7 +116,11 @@ export class Reconciler {
       ]);
       this.recovered(key, log);
       const state = servers.find((s) => s.name === node)?.state ?? 'missing';
-      if (state === 'ready') return 'in_service';
+      if (state === 'ready') {
+        // A host that serves counts against no slot, even if its last release could not say so.
+        await onBackInService?.({ role, env, node });
+        return 'in_service';
+      }
       const accepted = acceptedImages(deploys);
       if (accepted.size === 0) return 'no_deploy';
       if (image === null) {
@@ -134,7 +141,7 @@ export class Reconciler {
       }
       await loadBalancer.register(lb.backend, node, lb.address);
       log.info({ was: state, image, backend: lb.backend }, 'healthy container of the desired image was out of service; put back in service');
-      onBackInService?.({ role, env, node });
+      await onBackInService?.({ role, env, node });
       return 'back_in_service';
     } catch (error) {
       const message = errorMessage(error);

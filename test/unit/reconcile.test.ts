@@ -51,7 +51,7 @@ function setup(over: { state?: ServerState | 'missing'; image?: string | null; h
     loadBalancer: lb,
     lanes: over.lanes ?? new GroupLanes(),
     logger,
-    onBackInService: (group) => back.push(`${group.role}/${group.env}/${group.node}`),
+    onBackInService: (group) => void back.push(`${group.role}/${group.env}/${group.node}`),
   };
   return { reconciler: new Reconciler(options), lb, back };
 }
@@ -83,11 +83,11 @@ describe('reconcile', () => {
     expect(none.lb.registered).toEqual([]);
   });
 
-  it('leaves alone a server already in service', async () => {
+  it('leaves alone a server already in service, and says it serves so it counts against no slot', async () => {
     const { reconciler, lb, back } = setup({ state: 'ready' });
     expect(await reconciler.round(signal)).toEqual({ web: 'in_service' });
     expect(lb.registered).toEqual([]);
-    expect(back).toEqual([]);
+    expect(back).toEqual(['web/production/h2']);
   });
 
   it('changes nothing while the coordinator does not answer, and converges at the next round', async () => {
