@@ -151,8 +151,8 @@ describe('a bad release stops itself and every deploy ends', () => {
     const others = Object.values(deploy.hosts).filter((h) => h.host !== victim);
     expect(others.map((h) => h.state)).toEqual(others.map(() => 'succeeded'));
     expect(others).toHaveLength(5);
-    // Counted out because Serf saw the host fail (its slot freed by name at once), not because
-    // its 15-minute lock ran out: only the coordinator's watchdog writes a `lost` report.
+    // Counted out because Serf saw the host fail, not because its 15-minute lock ran out: only
+    // the coordinator's watchdog writes a `lost` report (the host still counts against k).
     expect(deploy.hosts[victim]?.error).toMatch(/^Serf (reports the host (failed|left)|no longer lists the host)$/);
     const status = await fleet.cli(['status', id]);
     expect(status.exitCode).toBe(1);
