@@ -4,8 +4,8 @@ import type { Logger } from '../../shared/contract/logger.js';
 import { backoff, retry } from '../../shared/contract/waiting.js';
 import { DEFAULT_SLOTS, slotCount } from '../../shared/contract/slot-count.js';
 import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport, type HostStep } from '../../shared/contract/schemas.js';
-import { ConfigError, DeployStepError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
-import { isReleaseFault } from './fault-kind.js';
+import { ConfigError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
+import { describeFailure, isReleaseFault } from './fault-kind.js';
 import { StepFailedError, attemptStep } from './step-attempt.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
 import type { SlotLocks } from '../../shared/ports/slot-locks.js';
@@ -296,8 +296,4 @@ export class DeployRunner {
   private async finishHost(group: DeployGroup, deployId: string, host: HostProgress): Promise<void> {
     host.countOut(await this.deps.fleet.finishHost(group, deployId, this.deps.node));
   }
-}
-
-function describeFailure(step: string, error: unknown): string {
-  return `${error instanceof DeployStepError ? error.step : step}: ${errorMessage(error)}`;
 }

@@ -2,7 +2,7 @@
 // fault (something the host talks to did not answer: retry, and never break the release).
 // The adapters say which where the failure enters: an UnreachableError or a TimeoutError
 // somewhere under the error means a service did not answer (in time).
-import { DeployStepError, TimeoutError, UnreachableError } from '../../shared/contract/errors.js';
+import { DeployStepError, TimeoutError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
 
 /** Steps where the release can be at fault: its image is pulled, started and health-checked. */
 const RELEASE_STEPS: ReadonlySet<string> = new Set(['pull', 'up', 'health']);
@@ -25,4 +25,9 @@ export function isInfrastructureFault(error: unknown): boolean {
 export function isReleaseFault(step: string, error: unknown): boolean {
   const failedStep = error instanceof DeployStepError ? error.step : step;
   return RELEASE_STEPS.has(failedStep) && RELEASE_STEPS.has(step) && !isInfrastructureFault(error);
+}
+
+/** A failure as a host's report says it: the step it failed at, then why. */
+export function describeFailure(step: string, error: unknown): string {
+  return `${error instanceof DeployStepError ? error.step : step}: ${errorMessage(error)}`;
 }
