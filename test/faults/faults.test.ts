@@ -4,7 +4,6 @@
 // operator sees, and the run prints one table of figures (most out / k, seconds to the
 // deploy's end, final state, requests failed).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readClusterState, type ChaosOutcome, type DevClusterState } from '../../dev-cluster/dev-cluster.js';
 import { isAlive, isRunning } from '../../dev-cluster/local-process.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { pause } from '../../shared/contract/waiting.js';
@@ -31,19 +30,10 @@ interface FaultRow {
 
 describe('Grapevine keeps its promises under faults', () => {
   let fleet: TestCluster;
-  let dir: string;
   const rows: FaultRow[] = [];
   const client = () => fleet.cluster.client();
-  const state = (): DevClusterState => {
-    const recorded = readClusterState(dir);
-    if (!recorded) throw new Error(`no cluster recorded in ${dir}`);
-    return recorded;
-  };
-  const chaos = async (...args: string[]): Promise<ChaosOutcome> => {
-    const result = await fleet.cli(['dev', 'chaos', ...args, '--dir', dir, '--json']);
-    expect(result.exitCode, result.stderr).toBe(0);
-    return JSON.parse(result.stdout) as ChaosOutcome;
-  };
+  const state = () => fleet.state();
+  const chaos = (...args: string[]) => fleet.chaos(...args);
   const watch = () =>
     watchService({ runtimeSocket: state().runtimeSocket, backend: 'web', servers: PRODUCTION, url: state().lbUrl, maxMs: WATCH_MAX_MS });
   /** The tag production does not run now, so each rollout replaces every host. */
@@ -80,7 +70,6 @@ describe('Grapevine keeps its promises under faults', () => {
   beforeAll(async () => {
     // A slow start keeps each host's deploy in progress long enough to put a fault into it.
     fleet = await startCluster({ name: 'gvtest-faults', subnet: '10.218.0', production: 6, startDelay: 1.5 });
-    dir = fleet.cluster.state.dir;
     const v1 = await fleet.deploy('web', 'production', 'v1');
     expect(v1.deploy.status, v1.stderr).toBe('succeeded');
     const broken = await fleet.cli(['mark-broken', 'web', 'bad', '--reason', 'fault tests: a known bad release']);

@@ -4,7 +4,6 @@
 // the agents within one reconcile round. The run prints the figures.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readClusterState, type DevClusterState } from '../../dev-cluster/dev-cluster.js';
 import { PRODUCTION, startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { until } from '../fixtures/poll.js';
 
@@ -17,16 +16,8 @@ const SAMPLE = { intervalMs: 250 };
 
 describe('every host converges', () => {
   let fleet: TestCluster;
-  let dir: string;
-  const state = (): DevClusterState => {
-    const recorded = readClusterState(dir);
-    if (!recorded) throw new Error(`no cluster recorded in ${dir}`);
-    return recorded;
-  };
-  const chaos = async (...args: string[]) => {
-    const result = await fleet.cli(['dev', 'chaos', ...args, '--dir', dir, '--json']);
-    expect(result.exitCode, result.stderr).toBe(0);
-  };
+  const state = () => fleet.state();
+  const chaos = (...args: string[]) => fleet.chaos(...args);
   /** Server name to admin state (0 ready, 1 maintenance, 8 drain ...) and whether it is up, from the runtime socket. */
   const serverStates = async () => {
     const reply = await runtimeCommand(state().runtimeSocket, 'show servers state web');
@@ -44,7 +35,6 @@ describe('every host converges', () => {
 
   beforeAll(async () => {
     fleet = await startCluster({ name: 'gvtest-reconcile', subnet: '10.220.0', production: HOSTS.length });
-    dir = fleet.cluster.state.dir;
     const v1 = await fleet.deploy('web', 'production', 'v1');
     expect(v1.deploy.status, v1.stderr).toBe('succeeded');
   });

@@ -3,7 +3,6 @@
 // sampled every 100 ms: the dead host keeps counting against k until it serves again, so
 // no third host drains in its place, and the rollout goes on with one slot and ends.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readClusterState, type DevClusterState } from '../../dev-cluster/dev-cluster.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { PRODUCTION, startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { until } from '../fixtures/poll.js';
@@ -16,21 +15,12 @@ const WATCH_MAX_MS = 300_000;
 
 describe('a slot holder killed mid-deploy', () => {
   let fleet: TestCluster;
-  let dir: string;
-  const state = (): DevClusterState => {
-    const recorded = readClusterState(dir);
-    if (!recorded) throw new Error(`no cluster recorded in ${dir}`);
-    return recorded;
-  };
-  const chaos = async (...args: string[]) => {
-    const result = await fleet.cli(['dev', 'chaos', ...args, '--dir', dir, '--json']);
-    expect(result.exitCode, result.stderr).toBe(0);
-  };
+  const state = () => fleet.state();
+  const chaos = (...args: string[]) => fleet.chaos(...args);
 
   beforeAll(async () => {
     // A slow start keeps each host's deploy in progress long enough to kill it mid-way.
     fleet = await startCluster({ name: 'gvtest-holder', subnet: '10.219.0', production: 6, startDelay: 1.5 });
-    dir = fleet.cluster.state.dir;
     const v1 = await fleet.deploy('web', 'production', 'v1');
     expect(v1.deploy.status, v1.stderr).toBe('succeeded');
   });
