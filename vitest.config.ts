@@ -19,8 +19,17 @@ export default defineConfig({
         },
       },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 600_000 } },
-      // Faults put into a 6-host local cluster through `grapevine dev chaos`; `npm run faults` runs them alone.
-      { test: { name: 'faults', include: ['test/faults/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 600_000 } },
+      // Faults put into local clusters through `grapevine dev chaos`; `npm run faults` runs them alone.
+      // Its global setup collects every case's row and prints one table when the run ends.
+      {
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          globalSetup: ['test/setup/faults-table.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+        },
+      },
     ],
   },
 });

@@ -9,6 +9,7 @@ import type { Deploy } from '../../shared/contract/schemas.js';
 import { pause } from '../../shared/contract/waiting.js';
 import { PRODUCTION, startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { until } from '../fixtures/poll.js';
+import { faultRow, recordFault } from './fault-table.js';
 import { watchService, type ServiceFigures } from './service-watch.js';
 
 /** k = ceil(6/3): the most production hosts a deploy may take out of service at once. */
@@ -21,16 +22,8 @@ const REDIS_OUTAGE_MS = 3_000;
 const COORDINATOR_AWAY_SECONDS = 20;
 const FINAL = new Set(['succeeded', 'partial', 'failed', 'errored', 'cancelled']);
 
-interface FaultRow {
-  fault: string;
-  figures: ServiceFigures;
-  secondsToEnd: number | undefined;
-  finalState: string;
-}
-
 describe('Grapevine keeps its promises under faults', () => {
   let fleet: TestCluster;
-  const rows: FaultRow[] = [];
   const client = () => fleet.cluster.client();
   const state = () => fleet.state();
   const chaos = (...args: string[]) => fleet.chaos(...args);
@@ -56,15 +49,10 @@ describe('Grapevine keeps its promises under faults', () => {
       const deploy = await client().getDeploy(id);
       return deploy.status === 'in_progress' ? undefined : deploy;
     }, ROLLOUT);
+  /** Adds the fault's row to the run's table; returns the figures to assert on. */
   const record = (fault: string, figures: ServiceFigures, deploy: Deploy | undefined) => {
-    const row = {
-      fault,
-      figures,
-      secondsToEnd: deploy?.finishedAt === undefined ? undefined : Math.round((deploy.finishedAt - deploy.createdAt) / 100) / 10,
-      finalState: deploy ? `${deploy.status}${deploy.reason ? ` (${deploy.reason})` : ''}` : '-',
-    };
-    rows.push(row);
-    console.log(`fault: ${fault} | most out ${figures.mostOut}/${K} | ${row.secondsToEnd ?? '-'} s to the end | ${row.finalState} | requests failed ${figures.requestsFailed}/${figures.requests}`);
+    recordFault(faultRow(fault, K, figures, deploy));
+    return figures;
   };
 
   beforeAll(async () => {
@@ -76,12 +64,6 @@ describe('Grapevine keeps its promises under faults', () => {
     expect(broken.exitCode, broken.stderr).toBe(0);
   });
   afterAll(async () => {
-    if (rows.length > 0) {
-      console.log(
-        ['', '| fault | most out of service / k | seconds to the deploy\'s end | final state | requests failed |', '| --- | --- | --- | --- | --- |',
-          ...rows.map((r) => `| ${r.fault} | ${r.figures.mostOut} / ${K} | ${r.secondsToEnd ?? '-'} | ${r.finalState} | ${r.figures.requestsFailed} of ${r.figures.requests} |`)].join('\n'),
-      );
-    }
     await fleet?.[Symbol.asyncDispose]();
   });
 
@@ -89,6 +71,7 @@ describe('Grapevine keeps its promises under faults', () => {
     const before = await client().listReleases('web');
     const watching = watch();
     let deploy: Deploy | undefined;
+    let figures: ServiceFigures | undefined;
     try {
       const id = await startRollout();
       await untilMidRollout(id);
@@ -98,7 +81,7 @@ describe('Grapevine keeps its promises under faults', () => {
       await chaos('restart-redis');
       deploy = await ended(id);
     } finally {
-      record('kill -9 of Redis and a restart, mid-rollout', await watching.stop(), deploy);
+      figures = record('kill -9 of Redis and a restart, mid-rollout', await watching.stop(), deploy);
     }
     expect(FINAL.has(deploy.status), deploy.status).toBe(true);
     if (deploy.status !== 'succeeded') expect(deploy.reason).toBeTruthy();
@@ -108,12 +91,13 @@ describe('Grapevine keeps its promises under faults', () => {
     const refused = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', 'bad', '--json']);
     expect(refused.exitCode).not.toBe(0);
     expect(refused.stderr).toContain('broken');
-    expect(watchedFigures(rows).mostOut).toBeLessThanOrEqual(K);
+    expect(figures.mostOut).toBeLessThanOrEqual(K);
   });
 
   it('the coordinator stopped for 20 s mid-rollout: the deploy ends succeeded, nobody is called lost, and it deploys again once back', async () => {
     const watching = watch();
     let deploy: Deploy | undefined;
+    let figures: ServiceFigures | undefined;
     try {
       const id = await startRollout();
       await untilMidRollout(id);
@@ -127,13 +111,13 @@ describe('Grapevine keeps its promises under faults', () => {
       }, { timeoutMs: (COORDINATOR_AWAY_SECONDS + 40) * 1_000, intervalMs: 250 });
       deploy = await ended(id);
     } finally {
-      record(`coordinator stopped for ${COORDINATOR_AWAY_SECONDS} s, mid-rollout`, await watching.stop(), deploy);
+      figures = record(`coordinator stopped for ${COORDINATOR_AWAY_SECONDS} s, mid-rollout`, await watching.stop(), deploy);
     }
     // Agents keep each report until the coordinator acknowledges it, so the hosts that
     // succeeded while it was away are counted once it is back.
     expect(deploy, JSON.stringify(deploy.hosts)).toMatchObject({ status: 'succeeded' });
     expect(Object.values(deploy.hosts).filter((host) => host.state === 'lost')).toEqual([]);
-    expect(watchedFigures(rows).mostOut).toBeLessThanOrEqual(K);
+    expect(figures.mostOut).toBeLessThanOrEqual(K);
 
     // It rejoined its Serf cluster by itself: it sees every host, and a new deploy is accepted.
     await until('the coordinator to see the six hosts alive', async () => {
@@ -153,15 +137,8 @@ describe('Grapevine keeps its promises under faults', () => {
     const sentAt = Date.now();
     process.kill(coordinator.pid, 'SIGTERM');
     await until('the coordinator to exit after SIGTERM', () => (isAlive(coordinator.pid) ? undefined : true), { timeoutMs: 5_000, intervalMs: 50 });
-    console.log(`fault: SIGTERM to the coordinator with Redis down | exited after ${((Date.now() - sentAt) / 1000).toFixed(1)} s`);
+    recordFault({ fault: 'SIGTERM to the coordinator with Redis down', finalState: `exited after ${((Date.now() - sentAt) / 1000).toFixed(1)} s` });
     await chaos('restart-redis');
     await chaos('restart-coordinator');
   });
 });
-
-/** The figures of the fault the test just recorded. */
-function watchedFigures(rows: FaultRow[]): ServiceFigures {
-  const last = rows.at(-1);
-  if (!last) throw new Error('no fault recorded');
-  return last.figures;
-}

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { PRODUCTION, startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { until } from '../fixtures/poll.js';
+import { faultRow, recordFault } from './fault-table.js';
 import { watchService, type ServiceFigures } from './service-watch.js';
 
 /** k = ceil(6/3): the most production hosts a deploy may take out of service at once. */
@@ -51,11 +52,7 @@ describe('a slot holder killed mid-deploy', () => {
       }, ROLLOUT);
     } finally {
       figures = await watching.stop();
-      const seconds = deploy?.finishedAt === undefined ? '-' : Math.round((deploy.finishedAt - deploy.createdAt) / 100) / 10;
-      console.log(
-        `fault: kill -9 of a slot holder's agent and Serf agent (${victim || '-'}), mid-rollout | most out ${figures.mostOut}/${K} | ${seconds} s to the end | ` +
-          `${deploy ? `${deploy.status}${deploy.reason ? ` (${deploy.reason})` : ''}` : '-'} | requests failed ${figures.requestsFailed}/${figures.requests} | samples ${figures.samples} (${figures.samplesUnanswered} unanswered)`,
-      );
+      recordFault(faultRow(`kill -9 of a slot holder's agent and Serf agent (${victim || '-'}), mid-rollout`, K, figures, deploy));
     }
     expect(figures.samples).toBeGreaterThan(0);
     expect(figures.mostOut).toBeLessThanOrEqual(K);
