@@ -17,6 +17,9 @@ import { RedisFleetState } from '../shared/redis/fleet-state.js';
 import { DockerComposeRuntime } from '../shared/docker/compose-runtime.js';
 import { HAProxyRuntimeApi } from '../shared/haproxy/runtime-api.js';
 import { Reconciler } from './reconcile.js';
+import { CatchUp } from './catch-up.js';
+import { SerfRejoinWatch } from './serf-rejoin.js';
+import { EVENT_SCHEMA_VERSION, type Deploy, type HostReport } from '../shared/contract/schemas.js';
 
 /** Between two reconcile rounds: how long an HAProxy reload can leave a host unregistered. */
 const RECONCILE_INTERVAL_MS = 30_000;
@@ -47,6 +50,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   });
   const coordinator = new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token });
   const fleet = new RedisFleetState({ redis, host: config.node, logger: log });
+  const applied = new FileAppliedDeploys(config.stateDir ?? join(dirname(config.serf.dataDir), 'agent'));
   const runner = new DeployRunner({
     node: config.node,
     lb,
@@ -55,7 +59,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     runtime,
     loadBalancer,
     coordinator,
-    applied: new FileAppliedDeploys(config.stateDir ?? join(dirname(config.serf.dataDir), 'agent')),
+    applied,
     logger: log,
   });
 
@@ -63,6 +67,15 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const handled = new Set<string>();
   const running = new Set<Promise<unknown>>();
   const lanes = new GroupLanes();
+  // A deploy this host missed runs as if its event had arrived, unless this agent ran it already
+  // (a report the coordinator has not taken yet) or applied it before a restart.
+  const takePart = async (deploy: Deploy): Promise<HostReport | null> => {
+    if (handled.has(deploy.id)) return null;
+    const highest = await applied.highest({ role: deploy.role, env: deploy.env }).catch(() => undefined);
+    if (deploy.seq !== undefined && highest !== undefined && deploy.seq <= highest) return null;
+    handled.add(deploy.id);
+    return runner.run({ v: EVENT_SCHEMA_VERSION, role: deploy.role, env: deploy.env, id: deploy.id }, shutdown.signal);
+  };
   // A host found serving leaves its group's out-of-service set, so the slot it counted against is free again.
   const reconciler = new Reconciler({
     node: config.node,
@@ -74,7 +87,12 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     lanes,
     logger: log,
     onBackInService: ({ role, env, node }) => fleet.backInService({ role, env }, node, log),
+    catchUp: new CatchUp({ node: config.node, coordinator, takePart }),
   });
+  const track = (work: Promise<unknown>) => {
+    running.add(work);
+    void work.finally(() => running.delete(work));
+  };
 
   const onEvent = (forwarded: ForwardedEvent) => {
     const decision = decideDeployEvent(forwarded.event, forwarded.payload, { env: config.env, roles }, (id) => handled.has(id));
@@ -103,12 +121,23 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   // Converges at once after a restart (a host killed while drained), then every round
   // (registrations an HAProxy reload dropped); it never overlaps a deploy of the same group.
   const reconciling = reconciler.runPeriodically(RECONCILE_INTERVAL_MS, shutdown.signal);
+  // A host back from a cut or a restart may have missed deploys: a round as soon as Serf sees the fleet again.
+  const rejoin = new SerfRejoinWatch({
+    self: config.node,
+    members: () => serf.cli.members(),
+    onRejoin: (how) => {
+      log.info({ how }, 'Serf (re)joined the cluster; reconciling');
+      track(reconciler.round(shutdown.signal));
+    },
+    logger: log,
+  });
+  const watchingMembers = rejoin.run(shutdown.signal);
 
   return {
     async stop() {
       shutdown.abort(new Error('agent stopping'));
       inbox.close();
-      await Promise.allSettled([...running, reconciling]);
+      await Promise.allSettled([...running, reconciling, watchingMembers]);
       await serf.stop();
       redis.disconnect();
     },

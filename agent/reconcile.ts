@@ -1,13 +1,15 @@
 // Convergence of the groups a host serves: a healthy container of an image the group should
 // run, whose server the load balancer holds drained, in maintenance or not at all (a host
-// killed after it drained, an HAProxy reload that dropped dynamic servers), is put back in service.
+// killed after it drained, an HAProxy reload that dropped dynamic servers), is put back in
+// service; then a host left behind its group's rollout catches up (agent/catch-up.ts).
 import { errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import type { Deploy } from '../shared/contract/schemas.js';
 import { pause } from '../shared/contract/waiting.js';
 import type { ContainerRuntime } from '../shared/ports/container-runtime.js';
-import type { LoadBalancer } from '../shared/ports/load-balancer.js';
+import type { BackendServer, LoadBalancer } from '../shared/ports/load-balancer.js';
 import type { GroupLanes } from './deploy/group-lanes.js';
+import type { CatchUp, CatchUpOutcome } from './catch-up.js';
 
 /** Deploys of a role and environment, newest first: the coordinator's GET /v1/deploys. */
 export interface DeployHistory {
@@ -32,6 +34,8 @@ export interface ReconcileOptions {
    * put back), so whoever tracks hosts out of service can forget it. Must be idempotent.
    */
   onBackInService?: (group: { role: string; env: string; node: string }) => Promise<unknown> | void;
+  /** Brings a host left behind its group's rollout up to it; without it, a round only puts hosts back in service. */
+  catchUp?: CatchUp;
 }
 
 export type ReconcileOutcome =
@@ -42,7 +46,8 @@ export type ReconcileOutcome =
   | 'not_desired'
   | 'unhealthy'
   | 'unreachable'
-  | 'busy';
+  | 'busy'
+  | CatchUpOutcome;
 
 /** Deploys read per group: enough to reach back past a few failed ones to the last success. */
 const HISTORY = 20;
@@ -56,12 +61,14 @@ const ENDED_WITHOUT = new Set(['failed', 'cancelled']);
  * rollout has not reached, or rolled back to, still run.
  */
 export function acceptedImages(deploys: Deploy[]): Set<string> {
-  const newest = deploys[0];
+  // A catch-up brings one host to a rollout's release: the rollouts alone say what the group runs.
+  const rollouts = deploys.filter((deploy) => deploy.catchUpOf === undefined);
+  const newest = rollouts[0];
   if (!newest) return new Set();
   const accepted = new Set<string>();
   if (!ENDED_WITHOUT.has(newest.status)) accepted.add(newest.image);
   if (newest.status !== 'succeeded') {
-    const succeeded = deploys.find((d) => d.status === 'succeeded');
+    const succeeded = rollouts.find((d) => d.status === 'succeeded');
     if (succeeded) accepted.add(succeeded.image);
   }
   return accepted;
@@ -103,7 +110,7 @@ export class Reconciler {
   }
 
   private async reconcile(role: string, signal: AbortSignal): Promise<ReconcileOutcome> {
-    const { node, env, coordinator, runtime, loadBalancer, onBackInService } = this.options;
+    const { env, coordinator, runtime, loadBalancer, catchUp } = this.options;
     const key = `${role}/${env}`;
     const lb = this.options.lb[role]!;
     const log = this.options.logger.child({ component: 'reconcile', role, env });
@@ -115,40 +122,56 @@ export class Reconciler {
         loadBalancer.servers(lb.backend),
       ]);
       this.recovered(key, log);
-      const state = servers.find((s) => s.name === node)?.state ?? 'missing';
-      if (state === 'ready') {
-        // A host that serves counts against no slot, even if its last release could not say so.
-        await onBackInService?.({ role, env, node });
-        return 'in_service';
-      }
-      const accepted = acceptedImages(deploys);
-      if (accepted.size === 0) return 'no_deploy';
-      if (image === null) {
-        log.info({ server: state }, 'out of service and no container runs; left alone');
-        return 'no_container';
-      }
-      if (!accepted.has(image)) {
-        log.info({ server: state, image, desired: [...accepted] }, 'out of service with an image the group should not run; left alone');
-        return 'not_desired';
-      }
-      const healthCheckMs = this.options.healthCheckMs ?? DEFAULT_HEALTH_CHECK_MS;
-      try {
-        await runtime.waitHealthy(role, { signal: AbortSignal.any([signal, AbortSignal.timeout(healthCheckMs)]), logger: log });
-      } catch (error) {
-        if (signal.aborted) return 'busy';
-        log.info({ server: state, image, err: errorMessage(error) }, 'out of service and not healthy; left alone');
-        return 'unhealthy';
-      }
-      await loadBalancer.register(lb.backend, node, lb.address);
-      log.info({ was: state, image, backend: lb.backend }, 'healthy container of the desired image was out of service; put back in service');
-      await onBackInService?.({ role, env, node });
-      return 'back_in_service';
+      const inService = await this.backInService(role, deploys, image, servers, signal, log);
+      if (!catchUp || signal.aborted) return inService;
+      // Back in service first: a host behind the release serves its old one until its catch-up takes a slot.
+      return (await catchUp.converge(role, env, deploys, image, log)) ?? inService;
     } catch (error) {
       const message = errorMessage(error);
       if (this.lastFailure.get(key) !== message) log.warn({ err: message }, 'could not reconcile the group; trying again next round');
       this.lastFailure.set(key, message);
       return 'unreachable';
     }
+  }
+
+  private async backInService(
+    role: string,
+    deploys: Deploy[],
+    image: string | null,
+    servers: BackendServer[],
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<ReconcileOutcome> {
+    const { node, env, runtime, loadBalancer, onBackInService } = this.options;
+    const lb = this.options.lb[role]!;
+    const state = servers.find((s) => s.name === node)?.state ?? 'missing';
+    if (state === 'ready') {
+      // A host that serves counts against no slot, even if its last release could not say so.
+      await onBackInService?.({ role, env, node });
+      return 'in_service';
+    }
+    const accepted = acceptedImages(deploys);
+    if (accepted.size === 0) return 'no_deploy';
+    if (image === null) {
+      log.info({ server: state }, 'out of service and no container runs; not put back');
+      return 'no_container';
+    }
+    if (!accepted.has(image)) {
+      log.info({ server: state, image, desired: [...accepted] }, 'out of service with an image the group should not run; not put back');
+      return 'not_desired';
+    }
+    const healthCheckMs = this.options.healthCheckMs ?? DEFAULT_HEALTH_CHECK_MS;
+    try {
+      await runtime.waitHealthy(role, { signal: AbortSignal.any([signal, AbortSignal.timeout(healthCheckMs)]), logger: log });
+    } catch (error) {
+      if (signal.aborted) return 'busy';
+      log.info({ server: state, image, err: errorMessage(error) }, 'out of service and not healthy; left alone');
+      return 'unhealthy';
+    }
+    await loadBalancer.register(lb.backend, node, lb.address);
+    log.info({ was: state, image, backend: lb.backend }, 'healthy container of the desired image was out of service; put back in service');
+    await onBackInService?.({ role, env, node });
+    return 'back_in_service';
   }
 
   private recovered(key: string, log: Logger): void {

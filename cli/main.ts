@@ -211,7 +211,7 @@ program
   .action(async (id: string | undefined, options: { wait?: boolean }) => {
     if (id === undefined) {
       const deploys = await client().listDeploys({});
-      print(deploys, deploys.map(summarize).join('\n') || 'no deploys yet');
+      print(deploys, deploys.map(describeDeploy).join('\n') || 'no deploys yet');
       return;
     }
     const deploy = await client().getDeploy(parseOrThrow(deployId, id, 'deploy id'));
@@ -219,7 +219,7 @@ program
     const hosts = Object.values(deploy.hosts)
       .sort((a, b) => a.host.localeCompare(b.host))
       .map((h) => `  ${h.host.padEnd(12)} ${h.state.padEnd(10)} ${h.steps.map((s) => s.step).join(' > ')}${h.error ? `  (${h.error})` : ''}`);
-    print(deploy, [summarize(deploy), ...hosts].join('\n'));
+    print(deploy, [describeDeploy(deploy), ...hosts].join('\n'));
     if (deploy.status === 'failed' || deploy.status === 'cancelled' || deploy.status === 'partial') process.exitCode = EXIT_FAILED;
   });
 
@@ -254,6 +254,12 @@ try {
     process.stderr.write(`grapevine: ${errorMessage(error)}\n`);
     process.exitCode = error instanceof GrapevineError && isDeployOutcome(error) ? EXIT_FAILED : EXIT_USAGE;
   }
+}
+
+/** A deploy's one-line summary; a catch-up says so first, with the host it brings to which release. */
+function describeDeploy(deploy: Deploy): string {
+  if (deploy.catchUpOf === undefined) return summarize(deploy);
+  return `catch-up of ${deploy.targets?.join(', ') ?? 'one host'} to ${deploy.tag} (after ${deploy.catchUpOf}): ${summarize(deploy)}`;
 }
 
 function isDeployOutcome(error: GrapevineError): boolean {

@@ -17,6 +17,7 @@ import {
 } from '../shared/contract/errors.js';
 import { deployId, envName, releaseTag, roleName } from '../shared/contract/names.js';
 import {
+  CatchUpBody,
   CreateDeployBody,
   describeIssues,
   HostReport,
@@ -26,6 +27,7 @@ import {
   RollbackBody,
 } from '../shared/contract/schemas.js';
 import { DeployStarter, newDeployId } from './deploy-starter.js';
+import { CatchUps } from './catch-up.js';
 import { DEFAULT_SLOTS } from '../shared/contract/slot-count.js';
 import { stopRollouts } from './stop-rollouts.js';
 import type { FleetControl } from '../shared/ports/fleet-state.js';
@@ -114,6 +116,15 @@ export function createApp(deps: AppDeps): Hono {
   const starter = new DeployStarter({
     store,
     events,
+    membership,
+    slots: deps.slots ?? DEFAULT_SLOTS,
+    ...(deps.deployDeadlineMs === undefined ? {} : { deadlineMs: deps.deployDeadlineMs }),
+    logger: deps.logger,
+    now,
+    newId,
+  });
+  const catchUps = new CatchUps({
+    store,
     membership,
     slots: deps.slots ?? DEFAULT_SLOTS,
     ...(deps.deployDeadlineMs === undefined ? {} : { deadlineMs: deps.deployDeadlineMs }),
@@ -211,6 +222,13 @@ export function createApp(deps: AppDeps): Hono {
     const deploy = await starter.start({ role, env, tag: choice.tag }, { rollbackOf: choice.rollbackOf });
     logger.warn({ deployId: deploy.id, role, env, tag: choice.tag, rollbackOf: choice.rollbackOf }, 'rollback started');
     return c.json(deploy, 201);
+  });
+
+  // A host behind its group's release: 201 with a new catch-up, 200 with the one under way, 204 when it runs the release already.
+  app.post('/v1/catch-ups', requireJson, valid('json', CatchUpBody), async (c) => {
+    const answer = await catchUps.request(c.req.valid('json'));
+    if (answer.kind === 'up_to_date') return c.body(null, 204);
+    return c.json(answer.deploy, answer.kind === 'created' ? 201 : 200);
   });
 
   app.get('/v1/deploys', valid('query', DeployListQuery), async (c) => {

@@ -34,7 +34,8 @@ export class Promoter {
    */
   async afterReport(record: DeployRecord): Promise<void> {
     const step = this.#deps.promote[record.role];
-    if (record.status !== 'succeeded' || step?.from !== record.env) return;
+    // A catch-up brings one host to a release its environment already has: nothing to promote.
+    if (record.status !== 'succeeded' || step?.from !== record.env || record.catchUpOf !== undefined) return;
     const { store, starter } = this.#deps;
     const log = this.#logger.child({ deployId: record.id, role: record.role, tag: record.tag, from: step.from, to: step.to });
     try {

@@ -57,6 +57,16 @@ export const RollbackBody = z.object({
 });
 export type RollbackBody = z.infer<typeof RollbackBody>;
 
+/** Body of `POST /v1/catch-ups`: a host that runs something other than its group's release asks to be brought to it. */
+export const CatchUpBody = z.object({
+  role: roleName,
+  env: envName,
+  host: nodeName,
+  /** The image the host's container runs now; null when none runs. */
+  image: imageRef.nullable(),
+});
+export type CatchUpBody = z.infer<typeof CatchUpBody>;
+
 export const HOST_STEPS = [
   'received',
   'waiting',
@@ -121,6 +131,8 @@ export const Deploy = z.object({
   targets: z.array(nodeName).optional(),
   /** Set on a rollback: the tag it replaces. */
   rollbackOf: releaseTag.optional(),
+  /** Set on a catch-up: the rollout whose release one host that missed it is brought to; that host is its only target. */
+  catchUpOf: deployId.optional(),
   /** Set on a deploy the coordinator created because this one's source deploy succeeded. */
   promotedFrom: deployId.optional(),
   /** Set on a succeeded deploy that promoted its tag to the next environment. */

@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from '../contract/errors.js';
 import {
+  type CatchUpBody,
   type CreateDeployBody,
   Deploy,
   DeployStatus,
@@ -102,6 +103,16 @@ export class CoordinatorClient {
     return this.#request('POST', '/v1/rollbacks', Deploy, body);
   }
 
+  /**
+   * Asks for `host` to be brought to its group's release: the catch-up deploy to run (a new
+   * one, or the one under way), or null when the host runs that release already. A
+   * ConflictError when it must not catch up now; its code says why: release_broken,
+   * rollout_in_progress, rollout_not_succeeded, nothing_to_catch_up.
+   */
+  async requestCatchUp(body: CatchUpBody): Promise<Deploy | null> {
+    return this.#request('POST', '/v1/catch-ups', Deploy.nullable(), body);
+  }
+
   async getDeploy(id: string): Promise<Deploy> {
     return this.#request('GET', `/v1/deploys/${encodeURIComponent(id)}`, Deploy);
   }
@@ -138,7 +149,8 @@ export class CoordinatorClient {
       throw new UnreachableError(`coordinator at ${this.url} ${describeFailure(error, this.#timeoutMs)}`, { cause: error });
     }
     const { status, text } = response;
-    const json = parseJson(text);
+    // No content reads as null: only an answer whose schema allows it can be empty.
+    const json = status === 204 ? null : parseJson(text);
     if (status < 200 || status > 299) throw errorFor(status, json, text, `${method} ${url}`);
     const result = schema.safeParse(json);
     if (!result.success) {

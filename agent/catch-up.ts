@@ -1,0 +1,130 @@
+// A host that missed its group's rollout (it was down, cut off, or joined late) catches up
+// through the same slot-limited path as every deploy: a deploy in progress that names it
+// but that it never ran (its event was missed) is run as if the event had arrived; a host
+// left running something other than the release of the group's newest rollout, once that
+// rollout ended succeeded or partial, asks the coordinator for a catch-up and runs it.
+import { ConflictError, errorMessage } from '../shared/contract/errors.js';
+import type { Logger } from '../shared/contract/logger.js';
+import { FINAL_HOST_STATES, type CatchUpBody, type Deploy, type HostReport } from '../shared/contract/schemas.js';
+
+export interface CatchUpSource {
+  /** The catch-up deploy to run, or null when the host runs the release already (POST /v1/catch-ups). */
+  requestCatchUp(body: CatchUpBody): Promise<Deploy | null>;
+}
+
+/** Runs this host's part of `deploy` through the agent's normal path; null when it did not run it (handled already, or unreadable). */
+export type TakePart = (deploy: Deploy) => Promise<HostReport | null>;
+
+export type CatchUpOutcome =
+  /** Ran a deploy that names this host but whose event it never got. */
+  | 'took_part'
+  | 'caught_up'
+  | 'catch_up_failed'
+  /** The coordinator said no (the release is broken, its rollout did not succeed): not asked again until a new rollout. */
+  | 'refused'
+  | 'backing_off';
+
+export interface CatchUpOptions {
+  node: string;
+  coordinator: CatchUpSource;
+  takePart: TakePart;
+}
+
+/** Ask again after the n-th failed catch-up in a row only after this many rounds: 1, 2, 4, 8, 8 ... */
+const MAX_SKIPPED_ROUNDS = 8;
+/** Failed catch-ups to one rollout before this host stops asking until a new rollout, or its restart. */
+const MAX_TRIES = 6;
+
+/** The newest deploy of the group that is not a catch-up: what the group should run once it ends well. */
+export function newestRollout(deploys: Deploy[]): Deploy | undefined {
+  return deploys.find((deploy) => deploy.catchUpOf === undefined);
+}
+
+/** Deploys in progress that name `node` as a target and have no final report from it, oldest first. */
+export function missedDeploys(deploys: Deploy[], node: string): Deploy[] {
+  return deploys
+    .filter((deploy) => {
+      const mine = deploy.hosts[node];
+      return deploy.status === 'in_progress' && deploy.targets?.includes(node) && !(mine && FINAL_HOST_STATES.has(mine.state));
+    })
+    .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0) || a.createdAt - b.createdAt);
+}
+
+/** Where one group's catch-up to one rollout stands on this host. */
+interface Attempts {
+  rollout: string;
+  failures: number;
+  skipRounds: number;
+  refused: boolean;
+}
+
+export class CatchUp {
+  private readonly attempts = new Map<string, Attempts>();
+
+  constructor(private readonly options: CatchUpOptions) {}
+
+  /**
+   * One round for a group, given its deploys (newest first) and the image this host runs
+   * (null: none). Undefined when there is nothing to catch up: the host runs the rollout's
+   * release, or the newest rollout is under way without it, or ended failed or cancelled.
+   */
+  async converge(role: string, env: string, deploys: Deploy[], image: string | null, log: Logger): Promise<CatchUpOutcome | undefined> {
+    const { node, coordinator, takePart } = this.options;
+    let tookPart = false;
+    for (const missed of missedDeploys(deploys, node)) {
+      log.info({ deployId: missed.id, tag: missed.tag }, 'a deploy in progress names this host, which never ran it; taking part');
+      if (await takePart(missed)) tookPart = true;
+    }
+    if (tookPart) return 'took_part';
+
+    const key = `${role}/${env}`;
+    const rollout = newestRollout(deploys);
+    if (!rollout || (rollout.status !== 'succeeded' && rollout.status !== 'partial') || image === rollout.image) {
+      this.attempts.delete(key);
+      return undefined;
+    }
+    let attempts = this.attempts.get(key);
+    if (attempts?.rollout !== rollout.id) {
+      attempts = { rollout: rollout.id, failures: 0, skipRounds: 0, refused: false };
+      this.attempts.set(key, attempts);
+    }
+    if (attempts.refused || attempts.failures >= MAX_TRIES) return 'backing_off';
+    if (attempts.skipRounds > 0) {
+      attempts.skipRounds -= 1;
+      return 'backing_off';
+    }
+
+    const context = { rollout: rollout.id, tag: rollout.tag, image };
+    try {
+      const catchUp = await coordinator.requestCatchUp({ role, env, host: node, image });
+      if (catchUp === null) return undefined;
+      log.info({ ...context, deployId: catchUp.id }, `behind the group's release ${rollout.tag}; catching up`);
+      const report = await takePart(catchUp);
+      if (report?.state === 'succeeded') {
+        this.attempts.delete(key);
+        log.info({ ...context, deployId: catchUp.id }, `caught up to ${rollout.tag}`);
+        return 'caught_up';
+      }
+      return this.failed(attempts, log, { ...context, deployId: catchUp.id, state: report?.state ?? 'not run', err: report?.error });
+    } catch (error) {
+      if (error instanceof ConflictError && error.code === 'rollout_in_progress') return undefined;
+      if (error instanceof ConflictError) {
+        attempts.refused = true;
+        log.warn({ ...context, code: error.code, err: error.message }, 'catch-up refused; not asking again until the group has a new rollout');
+        return 'refused';
+      }
+      return this.failed(attempts, log, { ...context, err: errorMessage(error) });
+    }
+  }
+
+  private failed(attempts: Attempts, log: Logger, fields: Record<string, unknown>): CatchUpOutcome {
+    attempts.failures += 1;
+    attempts.skipRounds = Math.min(MAX_SKIPPED_ROUNDS, 2 ** (attempts.failures - 1));
+    if (attempts.failures >= MAX_TRIES) {
+      log.error({ ...fields, tries: attempts.failures }, 'catch-up failed again; not asking again until the group has a new rollout or this agent restarts');
+    } else {
+      log.warn({ ...fields, tries: attempts.failures, skipRounds: attempts.skipRounds }, 'catch-up did not succeed; trying again after a few rounds');
+    }
+    return 'catch_up_failed';
+  }
+}

@@ -1,0 +1,111 @@
+// A host left behind its group's last rollout (it was down, cut off, or joined late) asks
+// to catch up: the coordinator records a deploy of that rollout's release with this one
+// host as its only target and the rollout's k, and the host runs it through the same
+// slot-limited path. No Serf event is fired (no other host takes part); a catch-up never
+// promotes, and is never itself the rollout a later catch-up goes to.
+import { ConflictError, GrapevineError, UnreachableError } from '../shared/contract/errors.js';
+import type { Logger } from '../shared/contract/logger.js';
+import type { CatchUpBody, Deploy } from '../shared/contract/schemas.js';
+import { slotCount } from '../shared/contract/slot-count.js';
+import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
+import { aliveHostsOf, type Membership } from '../shared/ports/membership.js';
+
+/** How far back the group's history is read for its newest rollout and a catch-up under way. */
+const HISTORY = 50;
+/** The coordinator's default deployDeadlineMs, as for any deploy. */
+const DEFAULT_DEADLINE_MS = 30 * 60_000;
+
+export type CatchUpAnswer =
+  /** The host runs the release already. */
+  | { kind: 'up_to_date' }
+  | { kind: 'created' | 'under_way'; deploy: Deploy };
+
+export interface CatchUpsDeps {
+  store: DeployStore;
+  /** Counts the group's alive hosts for k when the rollout recorded no slots. */
+  membership: Membership;
+  slots: number | string;
+  deadlineMs?: number;
+  logger: Logger;
+  now: () => number;
+  newId: () => string;
+}
+
+/** A rollout is every deploy that is not a catch-up: CI's, a rollback, a promotion. */
+export const isRollout = (deploy: Pick<Deploy, 'catchUpOf'>): boolean => deploy.catchUpOf === undefined;
+
+export class CatchUps {
+  readonly #deps: CatchUpsDeps;
+  readonly #logger: Logger;
+
+  constructor(deps: CatchUpsDeps) {
+    this.#deps = deps;
+    this.#logger = deps.logger.child({ component: 'catch-up' });
+  }
+
+  /**
+   * The catch-up `request.host` should run to reach its group's newest rollout's release:
+   * one under way for it, or a new one. ConflictError when it must not catch up now:
+   * nothing_to_catch_up, rollout_in_progress, release_broken, rollout_not_succeeded.
+   */
+  async request(request: CatchUpBody): Promise<CatchUpAnswer> {
+    const { store, now, newId } = this.#deps;
+    const { role, env, host, image } = request;
+    const deploys = await store.listDeploys({ role, env, limit: HISTORY });
+    const rollout = deploys.find(isRollout);
+    if (!rollout) throw new ConflictError('nothing_to_catch_up', `role ${role} has no deploy in ${env} among its last ${HISTORY}; there is nothing to catch up to`);
+    if (rollout.status === 'in_progress') {
+      const part = rollout.targets?.includes(host) ? `${host} is one of its targets and takes part in it` : `${host} catches up once it ends`;
+      throw new ConflictError('rollout_in_progress', `deploy ${rollout.id} of ${role}:${rollout.tag} to ${env} is in progress; ${part}`);
+    }
+    const release = await store.getRelease(role, rollout.tag);
+    if (!release) throw new GrapevineError('release_not_found', `role ${role} has no release ${rollout.tag}, which deploy ${rollout.id} deployed`);
+    if (release.broken) {
+      throw new ConflictError('release_broken', `release ${role}:${release.tag}, the one ${env} should run, is marked broken (${release.broken.reason}); ${host} does not catch up to it`);
+    }
+    if (rollout.status !== 'succeeded' && rollout.status !== 'partial') {
+      throw new ConflictError(
+        'rollout_not_succeeded',
+        `the newest deploy of ${role} to ${env} (${rollout.id}, ${rollout.tag}) ended ${rollout.status}; a host catches up only to a release whose deploy succeeded or ended partial`,
+      );
+    }
+    if (image === release.image) return { kind: 'up_to_date' };
+    const underWay = deploys.find((d) => d.catchUpOf === rollout.id && d.status === 'in_progress' && d.targets?.includes(host));
+    if (underWay) return { kind: 'under_way', deploy: underWay };
+
+    const createdAt = now();
+    const record: DeployRecord = {
+      id: newId(),
+      role,
+      env,
+      tag: release.tag,
+      image: release.image,
+      status: 'in_progress',
+      createdAt,
+      deadlineAt: createdAt + (this.#deps.deadlineMs ?? DEFAULT_DEADLINE_MS),
+      expectedHosts: 1,
+      // The group's bound, not the one target's: the out-of-service set is the whole group's.
+      slots: rollout.slots ?? (await this.#groupSlots(role, env, rollout)),
+      targets: [host],
+      catchUpOf: rollout.id,
+    };
+    const stored = await store.createDeploy(record);
+    this.#logger.info(
+      { deployId: record.id, role, env, host, tag: record.tag, seq: stored.seq, slots: record.slots, catchUpOf: rollout.id, was: image },
+      `catch-up of ${host} to ${role}:${record.tag} created`,
+    );
+    return { kind: 'created', deploy: { ...stored, hosts: {} } };
+  }
+
+  /** A third (the slots setting) of the group's alive hosts, or of the rollout's targets when Serf cannot say. */
+  async #groupSlots(role: string, env: string, rollout: Deploy): Promise<number> {
+    let hosts: number;
+    try {
+      hosts = (await aliveHostsOf(this.#deps.membership, role, env)).length;
+    } catch (error) {
+      if (!(error instanceof UnreachableError)) throw error;
+      hosts = rollout.targets?.length ?? rollout.expectedHosts ?? 1;
+    }
+    return slotCount(Math.max(1, hosts), this.#deps.slots);
+  }
+}
