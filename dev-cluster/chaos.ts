@@ -12,7 +12,7 @@ import { DevClusterError } from './dev-cluster-error.js';
 import { serfAgentOf, startAgent, stopHostProcesses } from './hosts.js';
 import { childrenOf, isAlive, isRunning, killProcess, signalProcess, stopProcess, type StartedProcess } from './local-process.js';
 import { cutHost } from './partition.js';
-import { restartCoordinator, startRedis, untilCoordinatorAnswers, untilRedisAnswers } from './services.js';
+import { restartCoordinator, saveHaproxyServers, startRedis, untilCoordinatorAnswers, untilRedisAnswers } from './services.js';
 
 /** What a verb did, as `--json` prints it; `text` is its one line. */
 export interface ChaosOutcome {
@@ -139,14 +139,16 @@ export class Chaos {
   /**
    * A graceful reload, as an operator's `systemctl reload haproxy`: SIGUSR2 to the master
    * (HAProxy runs master-worker, -W), which starts new workers from the config and lets the
-   * old ones finish their connections. Dynamic servers added through the runtime API are
-   * not in the config, so a reload drops them; agents must register again.
+   * old ones finish their connections. Before it, the registered servers are saved into the
+   * config and the server-state file (as an operator's reload does through the systemd
+   * drop-in of provisioning/haproxy/), so the new workers keep every server and its state.
    */
   async reloadHaproxy(): Promise<ChaosOutcome> {
     const master = this.service('haproxy');
     if (!isRunning(master)) throw new DevClusterError('HAProxy is not running');
     const commandLine = readFileSync(`/proc/${master.pid}/cmdline`, 'utf8').split('\0');
     if (!commandLine.includes('-W')) throw new DevClusterError('this cluster\'s HAProxy runs without master-worker mode (-W), which a reload needs: bring the cluster up again');
+    const saved = await saveHaproxyServers(this.state());
     const before = new Set(childrenOf(master.pid));
     signalProcess(master, 'SIGUSR2');
     const worker = await this.untilStarted('HAProxy to start a new worker', HAPROXY_RELOAD_TIMEOUT_MS, join(this.dir, 'haproxy.log'), master, () => childrenOf(master.pid).find((pid) => !before.has(pid)));
@@ -154,7 +156,7 @@ export class Chaos {
       verb: 'reload-haproxy',
       target: 'haproxy',
       pids: { master: master.pid, worker },
-      text: `reloaded HAProxy: master pid ${master.pid} (SIGUSR2) started worker pid ${worker}; ${before.size} former worker(s) finish their connections`,
+      text: `${saved}; reloaded HAProxy: master pid ${master.pid} (SIGUSR2) started worker pid ${worker}; ${before.size} former worker(s) finish their connections`,
     };
   }
 

@@ -11,13 +11,16 @@ import { pollUntil } from '../shared/contract/waiting.js';
 import { DevClusterError } from './dev-cluster-error.js';
 import { gatewayOf, type DevClusterState } from './cluster-state.js';
 import { startDetached, type StartedProcess } from './local-process.js';
-import { CLI, SAMPLE_ROLE, backendFor } from './sample-app.js';
+import { CLI, PROJECT_ROOT, SAMPLE_ROLE, backendFor } from './sample-app.js';
 
 const START_TIMEOUT_MS = 15_000;
 const COORDINATOR_START_TIMEOUT_MS = 30_000;
 const LOG_TAIL_LINES = 15;
 /** Each start-up check's own bound, so one hung call cannot hold the poll past its deadline. */
 const CHECK_TIMEOUT_MS = 2_000;
+/** The script an operator's reload runs too (provisioning/haproxy/), so the fault tests rehearse it. */
+const SAVE_SERVERS_SCRIPT = join(PROJECT_ROOT, 'provisioning', 'haproxy', 'save-servers.sh');
+const SAVE_SERVERS_TIMEOUT_MS = 15_000;
 
 export function startRedis(state: DevClusterState): StartedProcess {
   const port = state.ports.redis;
@@ -57,7 +60,7 @@ export async function untilRegistryAnswers(state: DevClusterState): Promise<void
 
 /** One frontend per environment, each on its own backend, as each would have its own load balancer. */
 export function startHaproxy(state: DevClusterState): StartedProcess {
-  const config = join(state.dir, 'haproxy.cfg');
+  const { config, serverStateFile } = haproxyFiles(state);
   writeFileSync(
     config,
     haproxyConfig({
@@ -65,11 +68,31 @@ export function startHaproxy(state: DevClusterState): StartedProcess {
       backends: [backendFor('production'), backendFor('staging')],
       runtimeSocket: state.runtimeSocket,
       extraFrontends: [{ bind: `127.0.0.1:${state.ports.stagingLb}`, backend: backendFor('staging') }],
+      serverStateFile,
     }),
   );
+  // An empty state file, so that the first start reads one instead of warning that none exists.
+  if (!existsSync(serverStateFile)) writeFileSync(serverStateFile, '');
   // Master-worker (-W): a reload (SIGUSR2 to the master) starts new workers from the config
   // and lets the old ones finish, while the master, the recorded id, stays the same.
   return startDetached('haproxy', ['-W', '-f', config, '-db'], join(state.dir, 'haproxy.log'), config);
+}
+
+/**
+ * What a reload must keep: the registered servers go into the config's backends and their
+ * states into the server-state file, from which the new worker starts, as on a production
+ * load balancer whose reload runs the same script.
+ */
+export async function saveHaproxyServers(state: DevClusterState): Promise<string> {
+  const { config, serverStateFile } = haproxyFiles(state);
+  const args = ['--socket', state.runtimeSocket, '--state-file', serverStateFile, '--config', config];
+  const saved = await execa(SAVE_SERVERS_SCRIPT, args, { stdin: 'ignore', reject: false, all: true, timeout: SAVE_SERVERS_TIMEOUT_MS });
+  if (saved.exitCode !== 0) throw new DevClusterError(`saving HAProxy's servers before the reload failed (exit ${saved.exitCode ?? 'none'}): ${String(saved.all).trim()}`);
+  return String(saved.stdout).trim().replace(/^save-servers: /, '');
+}
+
+function haproxyFiles(state: DevClusterState): { config: string; serverStateFile: string } {
+  return { config: join(state.dir, 'haproxy.cfg'), serverStateFile: join(state.dir, 'haproxy-server-state') };
 }
 
 /** `join` lists the hosts' Serf addresses, so a restarted coordinator rejoins the fleet by itself. */

@@ -1,5 +1,7 @@
 // The haproxy.cfg of a local cluster: one frontend, one empty backend per role; hosts add
-// themselves as dynamic servers through the admin socket.
+// themselves as dynamic servers through the admin socket. With a server-state file, a reload
+// keeps them: provisioning/haproxy/save-servers.sh writes their `server` lines into the
+// backends and their states into that file just before it.
 
 import path from 'node:path';
 import { ValidationError } from '../contract/errors.js';
@@ -15,6 +17,8 @@ export interface HAProxyConfigOptions {
   pidFile?: string;
   /** More frontends, each sending everything to one backend (e.g. a staging environment's). */
   extraFrontends?: Array<{ bind: string; backend: string }>;
+  /** Absolute path of the file a new worker reads the servers' states from (ready, drain, maintenance). */
+  serverStateFile?: string;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -23,7 +27,7 @@ const BIND = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
 const SAFE_PATH = /^\/[A-Za-z0-9_.\/-]+$/;
 
 export function haproxyConfig(options: HAProxyConfigOptions): string {
-  const { frontendBind, backends, runtimeSocket, pidFile, extraFrontends = [] } = options;
+  const { frontendBind, backends, runtimeSocket, pidFile, extraFrontends = [], serverStateFile } = options;
   if (backends.length === 0) throw new ValidationError('haproxy config needs at least one backend');
   for (const name of backends) {
     if (!NAME.test(name)) throw new ValidationError(`backend name ${JSON.stringify(name)} must be letters, digits, _ . or -`);
@@ -35,7 +39,7 @@ export function haproxyConfig(options: HAProxyConfigOptions): string {
   for (const { backend } of extraFrontends) {
     if (!backends.includes(backend)) throw new ValidationError(`frontend backend ${JSON.stringify(backend)} is not one of the backends`);
   }
-  for (const file of pidFile === undefined ? [runtimeSocket] : [runtimeSocket, pidFile]) {
+  for (const file of [runtimeSocket, pidFile, serverStateFile].filter((f) => f !== undefined)) {
     if (!path.isAbsolute(file) || !SAFE_PATH.test(file)) {
       throw new ValidationError(`${JSON.stringify(file)} must be an absolute path of letters, digits, _ . / -`);
     }
@@ -45,9 +49,11 @@ export function haproxyConfig(options: HAProxyConfigOptions): string {
     'global',
     `  stats socket ${runtimeSocket} mode 600 level admin expose-fd listeners`,
     ...(pidFile === undefined ? [] : [`  pidfile ${pidFile}`]),
+    ...(serverStateFile === undefined ? [] : [`  server-state-file ${serverStateFile}`]),
     '',
     'defaults',
     '  mode http',
+    ...(serverStateFile === undefined ? [] : ['  load-server-state-from-file global']),
     '  timeout connect 2s',
     '  timeout client 30s',
     '  timeout server 30s',

@@ -1,0 +1,239 @@
+// Registrations survive an HAProxy reload: servers added through the runtime API, saved by
+// provisioning/haproxy/save-servers.sh (as the systemd drop-in and `dev chaos reload-haproxy`
+// run it) before a master-worker reload, are served by the new worker with their addresses
+// and states, and no request fails across the reload. A real HAProxy in the run's container.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type net from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { pause } from '../../shared/contract/waiting.js';
+import { HAProxyRuntimeApi } from '../../shared/haproxy/runtime-api.js';
+import { haproxyConfig } from '../../shared/haproxy/haproxy-config.js';
+import { answersShowInfo } from '../setup/haproxy-instance.js';
+import { HAPROXY_CONTAINER_DIR, PROJECT_ROOT } from '../setup/infra-contract.js';
+import { until } from '../fixtures/poll.js';
+import { freePort } from '../fixtures/server-process.js';
+import { testInfra } from '../fixtures/test-infra.js';
+
+const SAVE_SERVERS = path.join(PROJECT_ROOT, 'provisioning', 'haproxy', 'save-servers.sh');
+const REQUEST_EVERY_MS = 20;
+
+interface ReloadableHAProxy extends AsyncDisposable {
+  url: string;
+  runtimeSocket: string;
+  /** Host paths of the files the save script writes. */
+  config: string;
+  stateFile: string;
+  /** The worker's pid as `show info` gives it. */
+  workerPid(): Promise<string>;
+  /** What an operator's `systemctl reload haproxy` does through the drop-in: save, then SIGUSR2 to the master. */
+  reload(): Promise<void>;
+}
+
+/** HAProxy in master-worker mode (-W, as Debian's unit and the dev cluster run it), in its own dir of the run's container. */
+async function startReloadableHAProxy(backends: string[]): Promise<ReloadableHAProxy> {
+  const { haproxy } = testInfra();
+  const dir = await mkdtemp(path.join(haproxy.dir, 'reload-'));
+  const containerDir = path.posix.join(HAPROXY_CONTAINER_DIR, path.basename(dir));
+  const port = await freePort();
+  const config = path.join(dir, 'haproxy.cfg');
+  const stateFile = path.join(dir, 'server-state');
+  const runtimeSocket = path.join(dir, 'admin.sock');
+  await writeFile(stateFile, '');
+  await writeFile(
+    config,
+    haproxyConfig({
+      frontendBind: `127.0.0.1:${port}`,
+      backends,
+      runtimeSocket: `${containerDir}/admin.sock`,
+      pidFile: `${containerDir}/haproxy.pid`,
+      serverStateFile: `${containerDir}/server-state`,
+    }),
+  );
+  const inContainer = (command: string[]) => execa('docker', ['exec', haproxy.container, ...command], { reject: false, all: true });
+  let master: string | undefined;
+  const showInfo = async () => {
+    const reply = await execa('socat', ['-t', '2', '-', `UNIX-CONNECT:${runtimeSocket}`], { input: 'show info\n', reject: false });
+    return /^Pid: (\d+)$/m.exec(reply.stdout)?.[1];
+  };
+  const instance: ReloadableHAProxy = {
+    url: `http://127.0.0.1:${port}`,
+    runtimeSocket,
+    config,
+    stateFile,
+    workerPid: async () => until('HAProxy to say its worker pid', showInfo),
+    async reload() {
+      const saved = await execa(SAVE_SERVERS, ['--socket', runtimeSocket, '--state-file', stateFile, '--config', config], { reject: false, all: true });
+      expect(saved.exitCode, saved.all).toBe(0);
+      const before = await instance.workerPid();
+      const signalled = await inContainer(['busybox', 'kill', '-USR2', master!]);
+      expect(signalled.exitCode, signalled.all).toBe(0);
+      await until('the new worker to answer on the runtime socket', async () => {
+        const pid = await showInfo();
+        return pid !== undefined && pid !== before ? pid : undefined;
+      });
+    },
+    async [Symbol.asyncDispose]() {
+      if (master !== undefined) {
+        await inContainer(['busybox', 'kill', '-TERM', master]);
+        await until(`the HAProxy of ${dir} to stop`, async () => ((await answersShowInfo(runtimeSocket)) ? undefined : true), { intervalMs: 20 });
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    const started = await inContainer(['haproxy', '-W', '-D', '-f', `${containerDir}/haproxy.cfg`]);
+    if (started.exitCode !== 0) throw new Error(`haproxy did not start (${started.exitCode}): ${started.all}`);
+    // In master-worker mode the pid file holds the master's id, which a reload is sent to.
+    master = (await readFile(path.join(dir, 'haproxy.pid'), 'utf8')).trim();
+    if (!/^\d+$/.test(master)) throw new Error(`haproxy wrote ${JSON.stringify(master)} as its pid`);
+    await until(`HAProxy to answer on ${runtimeSocket}`, async () => ((await answersShowInfo(runtimeSocket)) ? true : undefined), { intervalMs: 20 });
+  } catch (error) {
+    await instance[Symbol.asyncDispose]();
+    throw error;
+  }
+  return instance;
+}
+
+async function startBackend(name: string, host: string): Promise<AsyncDisposable & { address: string }> {
+  const server = http.createServer((_request, response) => {
+    response.setHeader('connection', 'close');
+    response.end(name);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    address: `${host}:${port}`,
+    async [Symbol.asyncDispose]() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const request = http.get(url, { agent: false, timeout: 5_000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on('error', (error) => resolve({ status: 0, body: error.message }));
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer from ${url}`)));
+    request.on('error', (error) => resolve({ status: 0, body: error.message }));
+  });
+}
+
+/** Requests every 20 ms while `during` runs; what each got. */
+async function askedThroughout(url: string, during: () => Promise<void>): Promise<Array<{ status: number; body: string }>> {
+  const answers: Array<Promise<{ status: number; body: string }>> = [];
+  let done = false;
+  const asking = (async () => {
+    // Bounded: a reload that takes longer than 30 s has failed anyway.
+    for (let i = 0; i < 30_000 / REQUEST_EVERY_MS && !done; i++) {
+      answers.push(get(url));
+      await pause(REQUEST_EVERY_MS);
+    }
+  })();
+  try {
+    await during();
+  } finally {
+    done = true;
+    await asking;
+  }
+  return Promise.all(answers);
+}
+
+async function bodies(url: string, count: number): Promise<string[]> {
+  const answers: string[] = [];
+  for (let i = 0; i < count; i++) answers.push((await get(url)).body);
+  return answers;
+}
+
+const byName = (servers: Array<{ name: string }>) => [...servers].sort((x, y) => x.name.localeCompare(y.name));
+
+describe('HAProxy reload keeps the registered servers', () => {
+  it('servers registered, moved, drained and in maintenance keep their addresses and states, and no request fails', async () => {
+    await using haproxy = await startReloadableHAProxy(['web', 'api']);
+    await using aFirst = await startBackend('a-first', '127.0.0.2');
+    await using a = await startBackend('a', '127.0.0.4');
+    await using b = await startBackend('b', '127.0.0.3');
+    await using c = await startBackend('c', '127.0.0.5');
+    const lb = new HAProxyRuntimeApi({ address: `unix:${haproxy.runtimeSocket}`, drainTimeoutMs: 2_000, logger: pino({ level: 'silent' }) });
+    await lb.register('web', 'a', aFirst.address);
+    await lb.register('web', 'a', a.address);
+    await lb.register('web', 'b', b.address);
+    await lb.register('web', 'c', c.address);
+    // b drained by its agent (drain ends in maintenance); c held in drain by an operator.
+    await lb.drain('web', 'b');
+    await execa('socat', ['-t', '2', '-', `UNIX-CONNECT:${haproxy.runtimeSocket}`], { input: 'set server web/c state drain\n' });
+    const registered = [
+      { name: 'a', address: a.address, state: 'ready' },
+      { name: 'b', address: b.address, state: 'maint' },
+      { name: 'c', address: c.address, state: 'drain' },
+    ];
+    expect(byName(await lb.servers('web'))).toEqual(registered);
+    const workerBefore = await haproxy.workerPid();
+
+    const answers = await askedThroughout(haproxy.url, () => haproxy.reload());
+
+    expect(await haproxy.workerPid()).not.toBe(workerBefore);
+    expect(byName(await lb.servers('web'))).toEqual(registered);
+    expect(await lb.servers('api')).toEqual([]);
+    expect(answers.length).toBeGreaterThan(0);
+    expect(answers.filter((answer) => answer.status !== 200)).toEqual([]);
+    expect(new Set(answers.map((answer) => answer.body))).toEqual(new Set(['a']));
+    expect(new Set(await bodies(haproxy.url, 6))).toEqual(new Set(['a']));
+  });
+
+  it('after a reload, servers still register, drain and come back, and a second reload keeps the new ones too', async () => {
+    await using haproxy = await startReloadableHAProxy(['web']);
+    await using a = await startBackend('a', '127.0.0.2');
+    await using b = await startBackend('b', '127.0.0.3');
+    await using d = await startBackend('d', '127.0.0.6');
+    const lb = new HAProxyRuntimeApi({ address: `unix:${haproxy.runtimeSocket}`, drainTimeoutMs: 2_000, logger: pino({ level: 'silent' }) });
+    await lb.register('web', 'a', a.address);
+    await lb.register('web', 'b', b.address);
+    await lb.drain('web', 'b');
+    await haproxy.reload();
+
+    // The saved servers are now the config's; the agent's calls work on them as before.
+    await lb.register('web', 'b', b.address);
+    await lb.register('web', 'd', d.address);
+    await lb.drain('web', 'a');
+    expect(new Set(await bodies(haproxy.url, 6))).toEqual(new Set(['b', 'd']));
+    const answers = await askedThroughout(haproxy.url, () => haproxy.reload());
+
+    expect(byName(await lb.servers('web'))).toEqual([
+      { name: 'a', address: a.address, state: 'maint' },
+      { name: 'b', address: b.address, state: 'ready' },
+      { name: 'd', address: d.address, state: 'ready' },
+    ]);
+    expect(answers.filter((answer) => answer.status !== 200)).toEqual([]);
+    expect(new Set(await bodies(haproxy.url, 6))).toEqual(new Set(['b', 'd']));
+    // One marked block per backend, however many reloads wrote it.
+    expect((await readFile(haproxy.config, 'utf8')).match(/^\s*server /gm)).toHaveLength(3);
+  });
+
+  it('the save changes nothing and says why when HAProxy does not answer', async () => {
+    await using haproxy = await startReloadableHAProxy(['web']);
+    await using a = await startBackend('a', '127.0.0.2');
+    await new HAProxyRuntimeApi({ address: `unix:${haproxy.runtimeSocket}`, drainTimeoutMs: 2_000, logger: pino({ level: 'silent' }) }).register('web', 'a', a.address);
+    const configBefore = await readFile(haproxy.config, 'utf8');
+    const nowhere = path.join(path.dirname(haproxy.config), 'nothing.sock');
+
+    const saved = await execa(SAVE_SERVERS, ['--socket', nowhere, '--state-file', haproxy.stateFile, '--config', haproxy.config], { reject: false, all: true });
+
+    expect(saved.exitCode).toBe(1);
+    expect(saved.all).toContain(nowhere);
+    expect(await readFile(haproxy.config, 'utf8')).toBe(configBefore);
+    expect(await readFile(haproxy.stateFile, 'utf8')).toBe('');
+  });
+});
