@@ -1,13 +1,12 @@
 // What an operator watching the load balancer sees while a fault runs: HAProxy's server
 // states sampled every 100 ms through its runtime socket, and about 20 requests a second
 // through the frontend. Both loops are bounded in count and in time.
-import net from 'node:net';
 import { pause } from '../../shared/contract/waiting.js';
+import { readyServers } from '../fixtures/cluster.js';
 
 const SAMPLE_EVERY_MS = 100;
 const REQUEST_EVERY_MS = 50;
 const REQUEST_TIMEOUT_MS = 2_000;
-const SOCKET_TIMEOUT_MS = 1_000;
 
 export interface ServiceFigures {
   /** The most of the watched servers not UP and ready at any one sample. */
@@ -76,34 +75,8 @@ async function ask(url: string): Promise<boolean> {
   }
 }
 
-/**
- * How many of `servers` are not UP and ready: absent from the backend, not running
- * (srv_op_state other than 2) or in maintenance or draining (srv_admin_state not 0).
- * Undefined when the socket does not answer.
- */
+/** How many of `servers` are not UP and ready (absent, down, drained or in maintenance); undefined when the socket does not answer. */
 async function serversOut(socketPath: string, backend: string, servers: string[]): Promise<number | undefined> {
-  const reply = await runtimeCommand(socketPath, `show servers state ${backend}`);
-  if (reply === undefined || !reply.startsWith('1\n#')) return undefined;
-  const [header, ...rows] = reply.split('\n').slice(1);
-  const columns = (header ?? '').replace(/^#\s*/, '').split(' ');
-  const at = (name: string) => columns.indexOf(name);
-  const ready = new Set<string>();
-  for (const row of rows) {
-    const cells = row.split(' ');
-    if (cells.length < columns.length) continue;
-    if (cells[at('srv_op_state')] === '2' && cells[at('srv_admin_state')] === '0') ready.add(cells[at('srv_name')] ?? '');
-  }
-  return servers.filter((server) => !ready.has(server)).length;
-}
-
-function runtimeCommand(socketPath: string, command: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const socket = net.createConnection(socketPath);
-    socket.setTimeout(SOCKET_TIMEOUT_MS, () => socket.destroy());
-    socket.on('connect', () => socket.write(`${command}\n`));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', () => resolve(undefined));
-    socket.on('close', (hadError) => resolve(hadError ? undefined : Buffer.concat(chunks).toString('utf8')));
-  });
+  const ready = await readyServers(socketPath, backend);
+  return ready === undefined ? undefined : servers.filter((server) => !ready.has(server)).length;
 }
