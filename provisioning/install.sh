@@ -5,9 +5,10 @@
 # again: it only acts on what is missing and prints one line per thing it did or found.
 set -euo pipefail
 
+# socat: provisioning/haproxy/save-servers.sh talks to HAProxy's runtime socket before a reload.
 readonly PACKAGES=(
   serf docker.io docker-compose redis-server haproxy docker-registry
-  debootstrap iproute2 iptables curl ca-certificates ansible-core
+  debootstrap iproute2 iptables curl ca-certificates ansible-core socat
 )
 readonly PLUGIN_DIR=/usr/libexec/docker/cli-plugins
 readonly DOCKERD_LOG=/var/log/grapevine-dockerd.log
