@@ -54,12 +54,13 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const runner = new DeployRunner({
     node: config.node,
     lb,
-    locks: new RedisSlotLocks({ redis, ttlMs: config.lockTtlMs, logger: log }),
+    locks: new RedisSlotLocks({ redis, ttlMs: config.slotLeaseMs, logger: log }),
     fleet,
     runtime,
     loadBalancer,
     coordinator,
     applied,
+    stepDeadlineMs: config.stepDeadlineMs,
     logger: log,
   });
 

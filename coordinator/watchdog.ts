@@ -1,7 +1,8 @@
 // Every deploy ends: once a second, hosts Serf reports gone are counted out of the deploys
-// they were part of, and deploys past their deadline fail. A lost host's slot keys are
-// deleted, but a host that took a slot stays counted out of service (against k) until it
-// serves again, so the rollout goes on with one slot fewer rather than draining another.
+// they were part of, and deploys past their deadline fail and stop (their waiting hosts
+// stand down). A lost host's slot is never taken from it: its short lease lapses by itself,
+// and a host that took a slot stays counted out of service (against k) until it serves
+// again, so the rollout goes on with one slot fewer rather than draining another.
 // While the coordinator's own Serf view looks cut off (most members, or most of a deploy's
 // targets, unreachable at once), it calls nobody lost: the deadline still ends the deploy.
 import { ConflictError, errorMessage } from '../shared/contract/errors.js';
@@ -149,10 +150,13 @@ export class DeployWatchdog implements AsyncDisposable {
           ? `did not finish within ${seconds} s; hosts not finished: ${unfinished.join(', ')}`
           : `did not finish within ${seconds} s; every host reported an end but the remaining-hosts count never reached zero`;
       this.#heldDeploys.delete(id);
+      // Stopped first, so a tick that could not stop it leaves it in progress to try again:
+      // no waiting host may take a slot for a deploy that ended.
+      await this.#options.fleet.stopDeploy({ role: deploy.role, env: deploy.env }, id, reason, log);
       const ended = await store.finishDeploy(id, 'failed', reason, now);
       if (ended?.finished) {
         summary.timedOut.push(id);
-        log.warn({ unfinished }, 'deploy ran past its deadline; failed');
+        log.warn({ unfinished }, 'deploy ran past its deadline; stopped and failed');
       }
       return;
     }
@@ -189,12 +193,11 @@ export class DeployWatchdog implements AsyncDisposable {
     return hold;
   }
 
-  /** Frees a lost host's slot keys, counts it out and stores its `lost` report; true when the report was stored. */
+  /** Counts a lost host out and stores its `lost` report; true when the report was stored. */
   async #countOut(deploy: Deploy, host: string, last: HostReport | undefined, status: string | undefined, log: Logger): Promise<boolean> {
     const { fleet } = this.#options;
     const group = { role: deploy.role, env: deploy.env };
     const targets = deploy.targets?.length ?? 1;
-    const freed = await fleet.freeSlotsOf(group, host, targets, log);
     const stillOut = await fleet.isOutOfService(group, host);
     let remaining: number;
     try {
@@ -220,7 +223,7 @@ export class DeployWatchdog implements AsyncDisposable {
     const recorded = await this.#reports.recordLost(deploy.id, report);
     if (!recorded?.applied) return false;
     log.warn(
-      { host, serfStatus: status ?? 'not listed', freedSlots: freed, remaining, outOfService: stillOut },
+      { host, serfStatus: status ?? 'not listed', remaining, outOfService: stillOut },
       stillOut ? 'host lost; counted out of the deploy; it counts against k until it serves again' : 'host lost; counted out of the deploy',
     );
     return true;

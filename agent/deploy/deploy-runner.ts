@@ -8,10 +8,11 @@ import { ConfigError, ReleaseBrokenError, UnreachableError, errorMessage } from 
 import { describeFailure, isReleaseFault } from './fault-kind.js';
 import { StepFailedError, attemptStep } from './step-attempt.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
-import type { SlotLocks } from '../../shared/ports/slot-locks.js';
+import type { SlotLease, SlotLocks } from '../../shared/ports/slot-locks.js';
 import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
 import type { LoadBalancer } from '../../shared/ports/load-balancer.js';
 import { HostProgress } from './host-progress.js';
+import { restorePrevious } from './restore.js';
 import type { AppliedDeploys } from './applied-deploys.js';
 import { ProgressReporter, type ReportSink } from './progress-reporter.js';
 
@@ -51,8 +52,6 @@ export interface DeployRunnerDeps {
  * whole fleet asks at once is worth about 8 s of retries.
  */
 const LOOKUP_RETRIES_MS = backoff(250, 5);
-/** Putting the previous version back is bounded too: a host must end its part. */
-const RESTORE_TIMEOUT_MS = 5 * 60_000;
 /** A deploy recorded before the coordinator stored its deadline gets the coordinator's default one. */
 const DEFAULT_DEPLOY_DEADLINE_MS = 30 * 60_000;
 
@@ -163,30 +162,33 @@ export class DeployRunner {
     const previousImage = this.deps.runtime.runningImage(group.role);
     previousImage.catch(() => undefined);
 
-    const acquired = await locks.acquire({ group, slots, holder: this.deps.node, tag: deploy.tag, signal, logger, onWait: () => host.step('waiting') });
-    if (acquired.kind === 'broken') {
-      logger.info({ reason: acquired.reason }, 'release is broken; standing down');
-      host.end('cancelled', `release ${deploy.tag} is broken: ${acquired.reason}`);
+    const acquired = await locks.acquire({ group, deployId: event.id, slots, holder: this.deps.node, tag: deploy.tag, signal, logger, onWait: () => host.step('waiting') });
+    if (acquired.kind !== 'acquired') {
+      const why = acquired.kind === 'broken' ? `release ${deploy.tag} is broken: ${acquired.reason}` : `deploy ${event.id} was stopped (past its deadline) before this host took a slot`;
+      logger.info({ reason: why }, 'standing down');
+      host.end('cancelled', why);
       await this.attempt('release', () => this.finishHost(group, event.id, host), signal, logger);
       return;
     }
     // Taking the slot counted this host out of service (before it drains); it stops counting
     // against k only with a release that says it serves again.
     const lease = acquired.lease;
-    host.tookSlot(lease.slot);
+    host.tookSlot(lease.slot, lease.epoch);
     let serving = true;
     try {
-      serving = await this.replace(group, deploy, host, await previousImage, AbortSignal.any([signal, lease.signal]), logger);
+      serving = await this.replace(group, deploy, host, await previousImage, lease, signal, logger);
     } finally {
       // Stamped before the key is deleted, so no other host's slot time can precede it.
       host.step('release');
       if (!serving) logger.warn('not serving again: this host keeps counting against the group\'s k until it registers');
-      await lease.release({ outOfService: !serving });
+      const told = await lease.release({ outOfService: !serving });
+      // A release Redis did not take leaves a serving host counted out: say so until it is heard.
+      if (!told && serving) await this.attempt('release', () => fleet.backInService(group, this.deps.node, logger), signal, logger);
     }
     await this.attempt('release', () => this.finishHost(group, event.id, host), signal, logger);
   }
 
-  private attempt<T>(step: HostStep, task: () => Promise<T>, signal: AbortSignal, logger: Logger): Promise<T> {
+  private attempt<T>(step: HostStep, task: (signal: AbortSignal) => Promise<T>, signal: AbortSignal, logger: Logger): Promise<T> {
     const { stepRetriesMs, stepDeadlineMs } = this.deps;
     return attemptStep(step, task, {
       signal,
@@ -202,55 +204,69 @@ export class DeployRunner {
     deploy: Deploy,
     host: HostProgress,
     previousImage: string | null,
-    signal: AbortSignal,
+    lease: SlotLease,
+    agentSignal: AbortSignal,
     logger: Logger,
   ): Promise<boolean> {
     const { runtime, loadBalancer, fleet, node } = this.deps;
     const lb = this.deps.lb[group.role];
     if (!lb) throw new ConfigError(`this host has no load balancer settings for role ${group.role}`);
+    const signal = AbortSignal.any([agentSignal, lease.signal]);
     const checkBroken = async () => {
       const reason = await fleet.brokenReason(group, deploy.tag);
       if (reason !== null) throw new ReleaseBrokenError(reason);
     };
+    // Fencing: before each step that takes the host out of service or changes what it runs,
+    // Redis confirms the lease is still this host's; a host that cannot confirm goes no further.
+    const step = <T>(name: HostStep, task: (stepSignal: AbortSignal) => Promise<T>) => this.attempt(name, task, signal, logger);
+    const confirm = (name: HostStep) => step(name, () => lease.confirm());
 
     let replaced = false;
     try {
-      const context = { signal, logger };
       // The slot was taken in the same script call that found the release not broken; the
       // check before the pull runs while the host drains, and both end before the pull.
       host.step('drain');
+      await confirm('drain');
       const [drained, checked] = await Promise.allSettled([
-        this.attempt('drain', () => loadBalancer.drain(lb.backend, node, context), signal, logger),
-        this.attempt('drain', checkBroken, signal, logger),
+        step('drain', (stepSignal) => loadBalancer.drain(lb.backend, node, { signal: stepSignal, logger })),
+        step('drain', checkBroken),
       ]);
       if (drained.status === 'rejected') throw drained.reason;
       if (checked.status === 'rejected') throw checked.reason;
       host.step('pull');
-      await this.attempt('pull', () => runtime.pull(deploy.image, context), signal, logger);
-      await this.attempt('pull', checkBroken, signal, logger);
+      await step('pull', (stepSignal) => runtime.pull(deploy.image, { signal: stepSignal, logger }));
+      await step('pull', checkBroken);
       host.step('up');
+      await confirm('up');
       replaced = true;
-      await this.attempt('up', () => runtime.up(group.role, deploy.image, context), signal, logger);
+      await step('up', (stepSignal) => runtime.up(group.role, deploy.image, { signal: stepSignal, logger }));
       host.step('health');
-      await this.attempt('health', () => runtime.waitHealthy(group.role, context), signal, logger);
-      await this.attempt('health', checkBroken, signal, logger);
+      await step('health', (stepSignal) => runtime.waitHealthy(group.role, { signal: stepSignal, logger }));
+      await step('health', checkBroken);
       host.step('register');
-      await this.attempt('register', () => loadBalancer.register(lb.backend, node, lb.address, context), signal, logger);
+      await confirm('register');
+      await step('register', (stepSignal) => loadBalancer.register(lb.backend, node, lb.address, { signal: stepSignal, logger }));
       host.end('succeeded');
       logger.info('host deployed');
       return true;
     } catch (thrown) {
-      const { step, error } = thrown instanceof StepFailedError ? thrown : new StepFailedError('up', thrown);
+      const { step: failedAt, error } = thrown instanceof StepFailedError ? thrown : new StepFailedError('up', thrown);
       if (error instanceof ReleaseBrokenError) {
         logger.info({ reason: error.reason }, 'release became broken mid-deploy; standing down');
         host.end('cancelled', error.message);
-      } else if (signal.aborted) {
-        // Losing the slot or stopping the agent says nothing about the release: stand down, mark nothing.
-        const reason = errorMessage(signal.reason);
+      } else if (lease.signal.aborted && !agentSignal.aborted) {
+        // Its lease lapsed or was taken: another host may hold the slot now, so this one stops
+        // here. Not the release's fault: the host errs and the release stays deployable.
+        const reason = `${failedAt}: lost its slot lease: ${errorMessage(lease.signal.reason)}`;
+        logger.warn({ reason }, 'slot lease lost; stopping here and putting the previous version back');
+        host.end('errored', reason);
+      } else if (agentSignal.aborted) {
+        // Stopping the agent says nothing about the release: stand down, mark nothing.
+        const reason = errorMessage(agentSignal.reason);
         logger.warn({ reason }, 'deploy interrupted; standing down');
         host.end('cancelled', `interrupted: ${reason}`);
-      } else if (isReleaseFault(step, error)) {
-        const reason = describeFailure(step, error);
+      } else if (isReleaseFault(failedAt, error)) {
+        const reason = describeFailure(failedAt, error);
         logger.error({ err: reason }, 'deploy failed on this host; marking the release broken');
         host.end('failed', reason);
         await fleet.markBroken(group, deploy.tag, reason, { logger }).catch((markError: unknown) => {
@@ -258,38 +274,11 @@ export class DeployRunner {
         });
       } else {
         // A service this host needs did not answer in time: the host gives up, the release stays deployable.
-        const reason = describeFailure(step, error);
+        const reason = describeFailure(failedAt, error);
         logger.error({ err: reason }, 'deploy errored on this host: not the release\'s fault, so it is not marked broken');
         host.end('errored', reason);
       }
-      return this.restore(group.role, previousImage, replaced, lb, logger);
-    }
-  }
-
-  /**
-   * Puts the host back the way it was before this deploy touched it, as far as it can.
-   * True when it serves again, or served nothing before (no previous version to count out).
-   */
-  private async restore(
-    role: string,
-    previousImage: string | null,
-    replaced: boolean,
-    lb: { backend: string; address: string },
-    logger: Logger,
-  ): Promise<boolean> {
-    const { runtime, loadBalancer, node } = this.deps;
-    const context = { signal: AbortSignal.timeout(RESTORE_TIMEOUT_MS), logger };
-    try {
-      if (replaced && previousImage) {
-        await runtime.up(role, previousImage, context);
-        await runtime.waitHealthy(role, context);
-      }
-      if (previousImage) await loadBalancer.register(lb.backend, node, lb.address, context);
-      logger.info({ image: previousImage }, 'previous version restored');
-      return true;
-    } catch (error) {
-      logger.error({ err: errorMessage(error), image: previousImage }, 'could not restore the previous version');
-      return false;
+      return restorePrevious(this.deps, { role: group.role, previousImage, replaced, lb }, logger);
     }
   }
 

@@ -7,6 +7,7 @@ import type { ProgressReporter } from './progress-reporter.js';
 export class HostProgress {
   private state: HostState = 'waiting';
   private slot: number | undefined;
+  private epoch: number | undefined;
   private remaining: number | undefined;
   private error: string | undefined;
   private endedAt: number | undefined;
@@ -25,8 +26,9 @@ export class HostProgress {
     this.publish();
   }
 
-  tookSlot(slot: number): void {
+  tookSlot(slot: number, epoch: number): void {
     this.slot = slot;
+    this.epoch = epoch;
     this.state = 'deploying';
     this.step('slot');
   }
@@ -67,6 +69,7 @@ export class HostProgress {
       state: this.state,
       steps: [...this.steps],
       ...(this.slot !== undefined ? { slot: this.slot } : {}),
+      ...(this.epoch !== undefined ? { epoch: this.epoch } : {}),
       counted: this.counted,
       ...(this.remaining !== undefined ? { remaining: this.remaining } : {}),
       ...(this.error !== undefined ? { error: this.error } : {}),

@@ -1,10 +1,10 @@
 // One step of a host's deploy, tried again while a service it needs does not answer,
-// for at most the step's deadline. Whatever it finally throws carries the step, which
-// is what tells a release fault from the rest (fault-kind.ts).
+// for at most the step's deadline, which also ends a try that hangs. Whatever it finally
+// throws carries the step, which is what tells a release fault from the rest (fault-kind.ts).
 import type { Logger } from '../../shared/contract/logger.js';
 import type { HostStep } from '../../shared/contract/schemas.js';
-import { GrapevineError, errorMessage } from '../../shared/contract/errors.js';
-import { backoff, retry } from '../../shared/contract/waiting.js';
+import { GrapevineError, TimeoutError, errorMessage } from '../../shared/contract/errors.js';
+import { backoff, retry, untilAborted } from '../../shared/contract/waiting.js';
 import { isInfrastructureFault } from './fault-kind.js';
 
 /** A Redis, HAProxy, Docker or registry blip is retried from 1 s, doubling up to 10 s between tries... */
@@ -30,17 +30,29 @@ export interface StepAttemptOptions {
   deadlineMs?: number;
 }
 
-export async function attemptStep<T>(step: HostStep, task: () => Promise<T>, options: StepAttemptOptions): Promise<T> {
+/**
+ * Runs `task` with a signal that also fires when the step's deadline passes; a step still
+ * running then ends with a TimeoutError (an infrastructure fault: the host errs, the release
+ * is not blamed).
+ */
+export async function attemptStep<T>(step: HostStep, task: (signal: AbortSignal) => Promise<T>, options: StepAttemptOptions): Promise<T> {
   const { signal, logger, now, delaysMs = STEP_RETRIES_MS, deadlineMs = STEP_DEADLINE_MS } = options;
   const startedAt = now();
+  const deadline = AbortSignal.timeout(deadlineMs);
+  const stepSignal = AbortSignal.any([signal, deadline]);
   try {
-    return await retry(task, {
+    // A try that ignores the signal is left behind, not waited for: the step ends on time.
+    return await retry(() => untilAborted(task(stepSignal), stepSignal, () => undefined), {
       delaysMs,
       retryIf: (error) => isInfrastructureFault(error) && now() - startedAt < deadlineMs,
-      signal,
+      signal: stepSignal,
       onRetry: (error, attempt, retryInMs) => logger.warn({ step, err: errorMessage(error), attempt, retryInMs }, 'a service did not answer; trying the step again'),
     });
   } catch (error) {
-    throw error instanceof StepFailedError ? error : new StepFailedError(step, error);
+    if (error instanceof StepFailedError) throw error;
+    if (deadline.aborted && !signal.aborted) {
+      throw new StepFailedError(step, new TimeoutError(`step ${step} did not finish within ${Math.round(deadlineMs / 1000)} s`, { cause: error }));
+    }
+    throw new StepFailedError(step, error);
   }
 }

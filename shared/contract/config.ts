@@ -72,7 +72,19 @@ export const AgentConfig = z.object({
     runtimeApi: z.string().regex(/^(unix:\/\S+|tcp:[A-Za-z0-9.-]+:\d+)$/, 'must be unix:/path or tcp:host:port'),
     drainTimeoutMs: z.number().int().nonnegative().default(10_000),
   }),
-  lockTtlMs: z.number().int().min(1000).default(15 * 60_000),
+  /**
+   * How long a slot grant lasts unless renewed (every third of it); a host confirms it before
+   * it drains, starts the new version and registers. Short, so a dead or cut-off holder's
+   * slot is free again within seconds (it still counts against k until it serves again).
+   */
+  slotLeaseMs: z.number().int().min(1000).max(120_000).default(15_000),
+  /** The longest one deploy step (drain, pull, up, health, register, release) may take, retries included. */
+  stepDeadlineMs: z.number().int().min(1000).default(5 * 60_000),
+  /** The 15-minute lock of earlier versions: refused with a pointer to what replaced it, never silently ignored. */
+  lockTtlMs: z
+    .unknown()
+    .refine((value) => value === undefined, 'is gone: a slot lease is now short (slotLeaseMs, default 15000) and each step has its own bound (stepDeadlineMs)')
+    .optional(),
   /** Named pipe through which the Serf event handler hands deploy events to this agent. */
   eventPipe: absolutePath,
   dockerSocket: absolutePath.default('/var/run/docker.sock'),
@@ -121,7 +133,8 @@ const AGENT_ENV: Record<string, [string[], (v: string) => unknown]> = {
   GRAPEVINE_TOKEN: [['coordinator', 'token'], String],
   GRAPEVINE_SERF_RPC_AUTH: [['serf', 'rpcAuth'], String],
   GRAPEVINE_SERF_ENCRYPT_KEY: [['serf', 'encryptKey'], String],
-  GRAPEVINE_LOCK_TTL_MS: [['lockTtlMs'], Number],
+  GRAPEVINE_SLOT_LEASE_MS: [['slotLeaseMs'], Number],
+  GRAPEVINE_STEP_DEADLINE_MS: [['stepDeadlineMs'], Number],
   GRAPEVINE_LOG_LEVEL: [['logLevel'], String],
 };
 

@@ -18,6 +18,10 @@ export const redisKeys = {
    * and leaves once it serves again, so a dead holder keeps counting against k.
    */
   outOfService: (role: string, env: string) => `${group(role, env)}:out`,
+  /** Counter (INCR) of the group's slot grants: each grant's epoch, so a report or log line says which grant a host acted under. */
+  epoch: (role: string, env: string) => `${group(role, env)}:epoch`,
+  /** Set when a deploy ends before every host took part (past its deadline): its waiting hosts stand down. */
+  deployStopped: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:stopped`,
   remaining: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:remaining`,
   finishedHosts: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:done`,
   broken: (role: string, env: string, tag: string) => `${group(role, env)}:broken:${tag}`,

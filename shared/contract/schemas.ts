@@ -96,6 +96,8 @@ export const HostReport = z.object({
   /** Steps this host has reached, each with the time it started (ms since the epoch). */
   steps: z.array(z.object({ step: HostStep, at: z.number() })).max(HOST_STEPS.length),
   slot: z.number().int().positive().optional(),
+  /** The grant's number among the group's slot grants (its fencing epoch): which grant the host acted under. */
+  epoch: z.number().int().positive().optional(),
   /** Matching alive hosts this agent counted when the event reached it. */
   counted: z.number().int().nonnegative().optional(),
   /** Hosts of this deploy still to finish, after this host's own decrement. */

@@ -40,8 +40,9 @@ export interface FleetControl extends Pick<FleetState, 'markBroken' | 'initRemai
   /** The group's broken mark of the tag as the first host to set it left it (who, why, when); null when unmarked. */
   brokenMark(group: DeployGroup, tag: string): Promise<BrokenMark | null>;
   /**
-   * Deletes the slot keys the host holds and wakes a waiter per slot; returns the slots freed.
-   * The host stays counted out of service (against k) until it serves again.
+   * Sets the deploy's stop mark and wakes every waiting host of the group: those taking part
+   * in this deploy stand down (those of another deploy find no mark of theirs and wait on).
+   * Hosts that already hold a slot finish their step; nothing else takes one for this deploy.
    */
-  freeSlotsOf(group: DeployGroup, host: string, maxSlots: number, logger?: Logger): Promise<number[]>;
+  stopDeploy(group: DeployGroup, deployId: string, reason: string, logger?: Logger): Promise<void>;
 }

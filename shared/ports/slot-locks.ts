@@ -7,15 +7,25 @@ import type { DeployGroup } from './fleet-state.js';
 export interface SlotLease {
   /** Which slot (1..k) this host holds. */
   readonly slot: number;
-  /** Aborts when the lock is lost (renewal failed or another token holds the key). */
+  /** The grant's number among the group's grants: later grants have higher epochs. */
+  readonly epoch: number;
+  /** Aborts when the lease is lost (it lapsed unrenewed, or another token holds the key). */
   readonly signal: AbortSignal;
+  /**
+   * Renews the lease now and resolves once Redis confirmed this host still holds it; rejects
+   * with a LockLostError (and aborts `signal`) when it does not, or when no confirmation came
+   * before the lease could have lapsed. Called before each step that takes the host out of
+   * service or changes what it runs.
+   */
+  confirm(): Promise<void>;
   /**
    * Compare-and-delete, then wake the longest-waiting host. Safe to call twice (the first
    * call's options hold). The holder leaves the group's out-of-service set with it unless
    * `outOfService` says it does not serve again (it could not put any version back): then
-   * it keeps counting against k until it registers again.
+   * it keeps counting against k until it registers again. Never rejects; false when Redis
+   * did not answer, so a holder that serves again must say so another way.
    */
-  release(options?: ReleaseOptions): Promise<void>;
+  release(options?: ReleaseOptions): Promise<boolean>;
 }
 
 export interface ReleaseOptions {
@@ -23,10 +33,17 @@ export interface ReleaseOptions {
   outOfService?: boolean;
 }
 
-export type AcquireResult = { kind: 'acquired'; lease: SlotLease } | { kind: 'broken'; reason: string };
+export type AcquireResult =
+  | { kind: 'acquired'; lease: SlotLease }
+  /** The release is marked broken: stand down. */
+  | { kind: 'broken'; reason: string }
+  /** The deploy was stopped (it passed its deadline): stand down. */
+  | { kind: 'stopped' };
 
 export interface AcquireOptions {
   group: DeployGroup;
+  /** The deploy taking part: its stop mark ends the wait. */
+  deployId: string;
   /** How many slots exist for this group: ceil(n/3) of the matching hosts by default. */
   slots: number;
   /** Name of the host asking; it leads the lock token so the host's slot can be found if it is lost. */

@@ -61,27 +61,6 @@ export class RedisFleetState implements FleetState, FleetControl {
     return readBrokenMark(this.redis, redisKeys.broken(group.role, group.env, tag));
   }
 
-  /**
-   * Deletes every slot key of the group that `host` holds (its token starts with the host's
-   * name): for a host that died mid-deploy. The host stays in the out-of-service set, so
-   * its slot still counts against k until it serves again; each deleted key wakes the next
-   * waiting host, which finds out for itself. Returns the slots freed.
-   */
-  async freeSlotsOf(group: DeployGroup, host: string, maxSlots: number, logger = this.logger): Promise<number[]> {
-    const keys = Array.from({ length: Math.max(1, maxSlots) }, (_, i) => redisKeys.slot(group.role, group.env, i + 1));
-    const holders = await callRedis('reading the slot locks', () => this.redis.mget(...keys));
-    const queue = new WaitQueue(this.redis, group);
-    const freed: number[] = [];
-    for (const [index, token] of holders.entries()) {
-      if (token === null || !token.startsWith(`${host}/`)) continue;
-      // Compare-and-delete on the token just read: if the host let go meanwhile, nothing happens.
-      const { released } = await queue.release(keys[index]!, token, '');
-      if (released) freed.push(index + 1);
-    }
-    if (freed.length > 0) logger.warn({ role: group.role, env: group.env, host, freed }, 'freed the slot keys of a lost host; it counts against k until it serves again');
-    return freed;
-  }
-
   async isOutOfService(group: DeployGroup, host: string): Promise<boolean> {
     const out = await callRedis('reading the out-of-service set', () => this.redis.sismember(redisKeys.outOfService(group.role, group.env), host));
     return out === 1;
@@ -97,7 +76,16 @@ export class RedisFleetState implements FleetState, FleetControl {
   async markBroken(group: DeployGroup, tag: string, reason: string, { by = this.host, logger = this.logger }: MarkOptions = {}): Promise<void> {
     const mark: BrokenMark = { reason, by, at: Date.now() };
     const queue = new WaitQueue(this.redis, group);
-    const { woken, unread } = await queue.markBroken(redisKeys.broken(group.role, group.env, tag), JSON.stringify(mark));
+    const { woken, unread } = await queue.standDownAll(redisKeys.broken(group.role, group.env, tag), JSON.stringify(mark));
     logger.info({ role: group.role, env: group.env, tag, woken, unread }, 'release marked broken; waiting hosts woken to stand down');
+  }
+
+  /** Sets the deploy's stop mark (kept as long as its counters) and wakes every waiting host: those of this deploy stand down. */
+  async stopDeploy(group: DeployGroup, deployId: string, reason: string, logger = this.logger): Promise<void> {
+    const key = redisKeys.deployStopped(group.role, group.env, deployId);
+    const queue = new WaitQueue(this.redis, group);
+    const { woken, unread } = await queue.standDownAll(key, JSON.stringify({ reason, at: Date.now() }));
+    await callRedis('keeping the stop mark', () => this.redis.expire(key, COUNTER_TTL_SECONDS));
+    logger.info({ role: group.role, env: group.env, deployId, woken, unread }, 'deploy stopped; its waiting hosts woken to stand down');
   }
 }

@@ -63,7 +63,7 @@ export type WakeOutcome = 'woke' | 'nobody' | 'head-changed';
 
 /** What each script's reply means. Records come back as the JSON Redis holds; the caller parses them with its schema. */
 export interface ScriptOutcomes {
-  acquireSlot: { kind: 'acquired'; slot: number } | { kind: 'queued' } | { kind: 'broken' };
+  acquireSlot: { kind: 'acquired'; slot: number; epoch: number } | { kind: 'queued' } | { kind: 'broken' } | { kind: 'stopped' };
   releaseSlot: { released: false } | { released: true; wake: WakeOutcome };
   renewSlot: 'renewed' | 'not-held';
   wakeHead: WakeOutcome;
@@ -104,8 +104,11 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
   const outcome = ((): ScriptOutcomes[ScriptName] | typeof UNKNOWN => {
     switch (script) {
       case 'acquireSlot':
-        if (code > 0) return { kind: 'acquired', slot: code };
-        return code === 0 ? { kind: 'queued' } : code === -1 ? { kind: 'broken' } : UNKNOWN;
+        if (code > 0) {
+          const epoch = parts[1];
+          return typeof epoch === 'number' && Number.isInteger(epoch) && epoch > 0 ? { kind: 'acquired', slot: code, epoch } : UNKNOWN;
+        }
+        return code === 0 ? { kind: 'queued' } : code === -1 ? { kind: 'broken' } : code === -2 ? { kind: 'stopped' } : UNKNOWN;
       case 'releaseSlot': {
         const wake = WAKES[code];
         return code === 0 ? { released: false } : wake ? { released: true, wake } : UNKNOWN;

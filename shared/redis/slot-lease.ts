@@ -1,8 +1,10 @@
-// A held slot lock: renewed at TTL/2 while the host deploys, released (waking the next
-// waiter) when it is done, and an AbortSignal that fires the moment the lock is lost.
+// A held slot lease: short (seconds), renewed every third of its TTL while the host deploys
+// and confirmed before each step that takes the host out of service or changes what it
+// runs; released (waking the next waiter) when it is done; an AbortSignal fires the moment
+// it is lost.
 
 import type { Logger } from '../contract/logger.js';
-import { TIMED_OUT, within } from '../contract/waiting.js';
+import { TIMED_OUT, pause, within } from '../contract/waiting.js';
 import { LockLostError, errorMessage } from '../contract/errors.js';
 import type { ReleaseOptions, SlotLease } from '../ports/slot-locks.js';
 import type { RedisScripts } from './scripts.js';
@@ -12,6 +14,8 @@ export interface LeaseContext {
   scripts: RedisScripts;
   queue: WaitQueue;
   slot: number;
+  /** The grant's number among the group's grants. */
+  epoch: number;
   slotKey: string;
   token: string;
   /** The holder's host name: it leaves the out-of-service set with a release that says it serves again. */
@@ -23,12 +27,13 @@ export interface LeaseContext {
 }
 
 /**
- * A held slot. Renews at TTL/2; a renewal that finds another token (or none) aborts
- * `signal` with a LockLostError at once; a renewal that fails is retried until the
- * lock may have expired, then aborts the same way.
+ * A held slot. Renews every third of its TTL, so two renewals can fail before it lapses;
+ * a renewal that finds another token (or none) aborts `signal` with a LockLostError at
+ * once; one that fails is retried until the lease may have lapsed, then aborts the same way.
  */
 export class RedisSlotLease implements SlotLease, AsyncDisposable {
   readonly slot: number;
+  readonly epoch: number;
   readonly signal: AbortSignal;
   /** The value the slot key holds while this lease owns it. */
   readonly token: string;
@@ -37,29 +42,49 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
   private validUntil: number;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private releasing: Promise<void> | undefined;
+  private releasing: Promise<boolean> | undefined;
 
   constructor(context: LeaseContext) {
     this.context = context;
     this.slot = context.slot;
+    this.epoch = context.epoch;
     this.token = context.token;
     this.signal = this.lost.signal;
     this.validUntil = context.validFrom + context.ttlMs;
-    this.schedule(Math.floor(context.ttlMs / 2));
+    this.schedule(this.renewEveryMs);
   }
 
-  /** Compare-and-delete, then one waiter is woken. Never rejects: a failure is logged and the TTL frees the slot. */
-  release(options: ReleaseOptions = {}): Promise<void> {
+  async confirm(): Promise<void> {
+    for (;;) {
+      this.signal.throwIfAborted();
+      const outcome = await this.renewOnce();
+      if (outcome === 'renewed') return;
+      // renewOnce lost the lease when it was not held or no answer could come in time.
+      this.signal.throwIfAborted();
+      await pause(this.retryMs);
+    }
+  }
+
+  /** Compare-and-delete, then one waiter is woken. Never rejects: a failure is logged and the lease lapses by itself. */
+  release(options: ReleaseOptions = {}): Promise<boolean> {
     this.releasing ??= this.runRelease(options.outOfService === true);
     return this.releasing;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
-    return this.release();
+    return this.release().then(() => undefined);
+  }
+
+  private get renewEveryMs(): number {
+    return Math.floor(this.context.ttlMs / 3);
+  }
+
+  private get retryMs(): number {
+    return Math.min(Math.max(Math.floor(this.context.ttlMs / 10), 50), 2_000);
   }
 
   private schedule(delayMs: number): void {
-    this.timer = setTimeout(() => void this.renew(), delayMs);
+    this.timer = setTimeout(() => void this.renewInBackground(), delayMs);
     this.timer.unref();
   }
 
@@ -69,38 +94,43 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
     this.timer = undefined;
   }
 
-  private async renew(): Promise<void> {
+  private async renewInBackground(): Promise<void> {
     this.timer = undefined;
+    const outcome = await this.renewOnce();
+    if (this.stopped) return;
+    this.schedule(outcome === 'renewed' ? this.renewEveryMs : this.retryMs);
+  }
+
+  /**
+   * One renewal. 'renewed' moves the lease's end; 'failed' means Redis did not answer but
+   * the lease may still be ours; when it is surely not (another token, or no answer before
+   * it could have lapsed) the lease is lost and 'lost' returned.
+   */
+  private async renewOnce(): Promise<'renewed' | 'failed' | 'lost'> {
+    if (this.stopped) return 'lost';
     const { scripts, slotKey, token, ttlMs } = this.context;
     const sentAt = Date.now();
     let outcome: 'renewed' | 'not-held' | typeof TIMED_OUT;
     try {
       outcome = await within(scripts.run('renewSlot', [slotKey], [token, ttlMs]), Math.max(1, this.validUntil - sentAt));
     } catch (error) {
-      if (this.stopped) return;
-      this.retryOrLose(`renewing slot ${this.slot} failed: ${errorMessage(error)}`);
-      return;
+      if (this.stopped) return 'lost';
+      const message = `renewing slot ${this.slot} failed: ${errorMessage(error)}`;
+      if (Date.now() + this.retryMs >= this.validUntil) {
+        this.lose(`${message}; the lease may have lapsed`);
+        return 'lost';
+      }
+      this.context.logger.debug({ retryMs: this.retryMs }, message);
+      return 'failed';
     }
-    if (this.stopped) return;
+    if (this.stopped) return 'lost';
     if (outcome === 'renewed') {
-      this.validUntil = sentAt + ttlMs;
-      this.schedule(Math.floor(ttlMs / 2));
-    } else if (outcome === TIMED_OUT) {
-      this.lose(`Redis did not answer the renewal of slot ${this.slot} before its TTL ran out`);
-    } else {
-      this.lose(`slot ${this.slot} is no longer held by this host: it expired or another host took it`);
+      this.validUntil = Math.max(this.validUntil, sentAt + ttlMs);
+      return 'renewed';
     }
-  }
-
-  /** A failed renewal is retried while the lock is surely still ours; a Redis blip must not abort a deploy. */
-  private retryOrLose(message: string): void {
-    const retryMs = Math.min(Math.max(Math.floor(this.context.ttlMs / 10), 50), 5_000);
-    if (Date.now() + retryMs >= this.validUntil) {
-      this.lose(`${message}; the lock may have expired`);
-      return;
-    }
-    this.context.logger.debug({ retryMs }, message);
-    this.schedule(retryMs);
+    if (outcome === TIMED_OUT) this.lose(`Redis did not answer the renewal of slot ${this.slot} before its lease could lapse`);
+    else this.lose(`slot ${this.slot} (epoch ${this.epoch}) is no longer held by this host: its lease lapsed or another host took it`);
+    return 'lost';
   }
 
   private lose(message: string): void {
@@ -110,15 +140,17 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
     this.lost.abort(new LockLostError(message));
   }
 
-  private async runRelease(outOfService: boolean): Promise<void> {
+  private async runRelease(outOfService: boolean): Promise<boolean> {
     const wasLost = this.lost.signal.aborted;
     this.stopRenewal();
     const { queue, slotKey, token, holder, logger } = this.context;
     try {
       const outcome = await within(queue.release(slotKey, token, outOfService ? '' : holder), CLEANUP_TIMEOUT_MS);
       if (outcome === TIMED_OUT) {
-        logger.warn('Redis did not answer the release; the slot frees when its TTL ends');
-      } else if (!outcome.released) {
+        logger.warn('Redis did not answer the release; the slot frees when its lease lapses');
+        return false;
+      }
+      if (!outcome.released) {
         if (wasLost) logger.debug('slot was already lost at release; nothing to release');
         else logger.warn('slot was not held at release: it expired or another host took it');
       } else if (outcome.wake === 'head-changed') {
@@ -126,8 +158,10 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
       } else {
         logger.debug({ woke: outcome.wake === 'woke', outOfService }, 'slot released');
       }
+      return true;
     } catch (error) {
-      logger.warn({ err: error }, 'releasing the slot failed; it frees when its TTL ends');
+      logger.warn({ err: error }, 'releasing the slot failed; it frees when its lease lapses');
+      return false;
     }
   }
 }

@@ -16,11 +16,11 @@ import { CLEANUP_TIMEOUT_MS, WaitQueue } from './wait-queue.js';
 export { RedisSlotLease } from './slot-lease.js';
 
 /**
- * Only a fallback: releases, freed slots of lost hosts and broken marks wake waiters at
- * once; a poll finds what no wake-up announces (a waiter killed while it held a wake-up,
- * a lock that ran out its TTL). Each poll costs Redis five commands, whatever the slot
- * count: BLPOP, the acquire script, and EXISTS, EXISTS and ZSCORE inside it, so a
- * waiting host costs half a command per second.
+ * Only a fallback: releases, hosts back in service, broken marks and stopped deploys wake
+ * waiters at once; a poll finds what no wake-up announces (a waiter killed while it held
+ * a wake-up, a lease that lapsed). A poll that finds every place taken costs Redis five
+ * commands, whatever the slot count: BLPOP, the acquire script, and EXISTS (both marks),
+ * SCARD and ZSCORE inside it, so a waiting host costs half a command per second.
  */
 export const DEFAULT_POLL_MS = 10_000;
 /** Renewed on every arrival; clears the set of a quiet group. A waiter that finds the set gone joins again on its next poll. */
@@ -30,7 +30,7 @@ const MAX_SLOTS = 1_000;
 
 export interface RedisSlotLocksOptions {
   redis: Redis;
-  /** Lock TTL; the lease renews at half of it. */
+  /** Lease TTL; the lease renews every third of it. */
   ttlMs: number;
   logger: Logger;
   /**
@@ -41,10 +41,12 @@ export interface RedisSlotLocksOptions {
 }
 
 /** AcquireResult, with the lease's concrete type (its token is visible to tests and logs). */
-export type RedisAcquireResult = { kind: 'acquired'; lease: RedisSlotLease } | { kind: 'broken'; reason: string };
+export type RedisAcquireResult = { kind: 'acquired'; lease: RedisSlotLease } | { kind: 'broken'; reason: string } | { kind: 'stopped' };
 
 interface GroupKeys {
   broken: string;
+  stopped: string;
+  epoch: string;
   slots: string[];
 }
 
@@ -71,20 +73,22 @@ export class RedisSlotLocks implements SlotLocks {
   }
 
   async acquire(options: AcquireOptions): Promise<RedisAcquireResult> {
-    const { group, slots, tag, signal } = options;
+    const { group, slots, tag, signal, deployId } = options;
     if (!Number.isInteger(slots) || slots < 1 || slots > MAX_SLOTS) {
       throw new ValidationError(`slot count must be a whole number from 1 to ${MAX_SLOTS}, got ${slots}`);
     }
     signal.throwIfAborted();
 
-    // The holder's name leads the token, so a host lost mid-deploy can have its slot freed by name.
+    // The holder's name leads the token, so whoever reads a slot key sees which host holds it.
     const token = `${options.holder}/${randomUUID()}`;
     const queue = new WaitQueue(this.redis, group);
     const keys: GroupKeys = {
       broken: redisKeys.broken(group.role, group.env, tag),
+      stopped: redisKeys.deployStopped(group.role, group.env, deployId),
+      epoch: redisKeys.epoch(group.role, group.env),
       slots: Array.from({ length: slots }, (_, i) => redisKeys.slot(group.role, group.env, i + 1)),
     };
-    const acquireKeys = [keys.broken, queue.waitersKey, queue.outKey, ...keys.slots];
+    const acquireKeys = [keys.broken, keys.stopped, queue.waitersKey, queue.outKey, keys.epoch, ...keys.slots];
     const holder = options.holder;
     // Read once, not per poll: only this host adds itself, so a host already out of service
     // (back from a crash before it served again) counts once, not twice.
@@ -119,6 +123,7 @@ export class RedisSlotLocks implements SlotLocks {
             scripts: this.scripts,
             queue,
             slot: reply.slot,
+            epoch: reply.epoch,
             slotKey: keys.slots[reply.slot - 1] ?? '',
             token,
             holder,
@@ -130,11 +135,15 @@ export class RedisSlotLocks implements SlotLocks {
             await lease.release({ outOfService: wasOut });
             throw signal.reason;
           }
-          log.info({ slot: reply.slot, slots, waitedMs: Date.now() - startedAt }, 'slot acquired');
+          log.info({ slot: reply.slot, epoch: reply.epoch, slots, waitedMs: Date.now() - startedAt }, 'slot acquired');
           return { kind: 'acquired', lease };
         }
         signal.throwIfAborted();
 
+        if (reply.kind === 'stopped') {
+          log.info('deploy stopped (past its deadline); standing down');
+          return { kind: 'stopped' };
+        }
         if (reply.kind === 'broken') {
           const mark = await readBrokenMark(this.redis, keys.broken);
           const reason = mark ? describeBrokenMark(mark) : 'release marked broken';

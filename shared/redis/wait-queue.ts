@@ -93,18 +93,18 @@ export class WaitQueue {
   }
 
   /**
-   * Sets the broken mark (the first one stays) and wakes every waiter so each stands
-   * down. Returns how many were woken and how many joined too late to be named (each
-   * finds the mark on its next poll).
+   * Sets a mark every acquire reads (a release's broken mark, a deploy's stop mark; the
+   * first one stays) and wakes every waiter so each stands down. Returns how many were
+   * woken and how many joined too late to be named (each finds the mark on its next poll).
    */
-  async markBroken(brokenKey: string, mark: string): Promise<{ woken: number; unread: number }> {
+  async standDownAll(markKey: string, mark: string): Promise<{ woken: number; unread: number }> {
     let woken = 0;
     let unread = 0;
     for (let look = 0; look < WAKE_TRIES; look++) {
       const tokens = await callRedis('reading the waiters', () => this.redis.zrange(this.waitersKey, '0', String(MAX_WAKE_PER_CALL - 1)));
       const outcome = await this.scripts.run(
         'markBroken',
-        [brokenKey, this.waitersKey, ...tokens.map((token) => this.wakeKey(token))],
+        [markKey, this.waitersKey, ...tokens.map((token) => this.wakeKey(token))],
         [mark, WAKE_TTL_MS, ...tokens],
       );
       woken += outcome.woken;

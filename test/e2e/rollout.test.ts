@@ -82,7 +82,7 @@ describe('six production hosts and three staging hosts', () => {
     const held: RedisSlotLease[] = [];
     try {
       for (let i = 0; i < 2; i++) {
-        const got = await locks.acquire({ group, slots: 2, holder: 'gvtest-holder', tag: 'v1', signal: AbortSignal.timeout(10_000), logger });
+        const got = await locks.acquire({ group, deployId: 'd1', slots: 2, holder: 'gvtest-holder', tag: 'v1', signal: AbortSignal.timeout(10_000), logger });
         if (got.kind !== 'acquired') throw new Error('could not hold a slot for the test');
         held.push(got.lease);
       }

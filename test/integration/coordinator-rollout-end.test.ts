@@ -47,27 +47,29 @@ const getDeploy = (id: string): Promise<Deploy> => coordinator.getDeploy(id);
 const report = (id: string, host: string, state: HostReport['state'], extra: Partial<HostReport> = {}) => coordinator.report(id, host, state, extra);
 
 /** A host's own lock client, as an agent on that host would have. */
-function hostLocks(pollMs = 30_000): RedisSlotLocks {
+function hostLocks(pollMs = 30_000, ttlMs = 60_000): { locks: RedisSlotLocks; client: Redis } {
   const client = new Redis(testRedis.server.url, { maxRetriesPerRequest: 1 });
   client.on('error', () => undefined);
   opened.push(client);
-  return new RedisSlotLocks({ redis: client, ttlMs: 60_000, pollMs, logger });
+  return { locks: new RedisSlotLocks({ redis: client, ttlMs, pollMs, logger }), client };
 }
 
-async function takeSlot(env: string, holder: string, tag: string): Promise<RedisSlotLease> {
-  const result = await hostLocks().acquire({ group: { role: 'web', env }, slots: 1, holder, tag, signal: new AbortController().signal, logger });
+/** Takes the group's one slot as `holder`; `ttlMs` short for a holder the test lets die. */
+async function takeSlot(env: string, holder: string, tag: string, ttlMs = 60_000): Promise<RedisSlotLease & { host: Redis }> {
+  const { locks, client } = hostLocks(30_000, ttlMs);
+  const result = await locks.acquire({ group: { role: 'web', env }, deployId: 'd-rollout-end', slots: 1, holder, tag, signal: new AbortController().signal, logger });
   if (result.kind !== 'acquired') throw new Error(`${holder} did not get a slot: ${result.kind}`);
   leases.push(result.lease);
-  return result.lease;
+  return Object.assign(result.lease, { host: client });
 }
 
 /** Starts a host waiting for the one slot of the group; resolves `queued` once it waits. */
-function waitForSlot(env: string, holder: string, tag: string): { queued: Promise<void>; result: Promise<RedisAcquireResult> } {
+function waitForSlot(env: string, holder: string, tag: string, deployId = 'd-rollout-end'): { queued: Promise<void>; result: Promise<RedisAcquireResult> } {
   let onQueued!: () => void;
   const queued = new Promise<void>((resolve) => (onQueued = resolve));
   const signal = AbortSignal.timeout(20_000);
   const result = hostLocks()
-    .acquire({ group: { role: 'web', env }, slots: 1, holder, tag, signal, logger, onWait: onQueued })
+    .locks.acquire({ group: { role: 'web', env }, deployId, slots: 1, holder, tag, signal, logger, onWait: onQueued })
     .then((outcome) => {
       if (outcome.kind === 'acquired') leases.push(outcome.lease);
       return outcome;
@@ -177,14 +179,14 @@ describe('every deploy ends', () => {
     expect(await deploy('qa', 'v1')).toMatchObject({ targets: ['q3'], expectedHosts: 1 });
   });
 
-  it('counts out a host Serf reports failed: it keeps counting against k until it serves again, then its slot goes to a waiter at once and the deploy ends partial', async () => {
+  it('counts out a host Serf reports failed without taking its slot: its lease lapses by itself, it keeps counting against k until it serves again, then its place goes to a waiter at once and the deploy ends partial', async () => {
     await publish('v1');
     const created = await deploy('production', 'v1');
     const group = { role: 'web', env: 'production' };
     // What the agents do when the event reaches them.
     await fleet.initRemaining(group, created.id, 3);
     for (const host of ['h1', 'h2', 'h3']) await report(created.id, host, 'waiting', { counted: 3 });
-    const held = await takeSlot('production', 'h1', 'v1');
+    const held = await takeSlot('production', 'h1', 'v1', 1_000);
     await report(created.id, 'h1', 'deploying', { counted: 3, slot: held.slot, steps: [{ step: 'received', at: coordinator.clock }, { step: 'slot', at: coordinator.clock }] });
     const waiter = waitForSlot('production', 'h2', 'v1');
     await inTime(waiter.queued, 10_000, 'h2 queueing for the slot');
@@ -192,12 +194,13 @@ describe('every deploy ends', () => {
     coordinator.members.setStatus('h1', 'failed');
     const summary = await watchdog.tick();
     expect(summary.lost).toEqual([`${created.id}/h1`]);
+    // The watchdog takes no slot from anyone: h1 might only be cut off, still deploying.
+    expect(await redis.get(redisKeys.slot('web', 'production', 1))).toBe(held.token);
 
-    // h1 may still be drained: freeing its slot key woke h2, which found h1 still out of service and queued again.
-    expect(await redis.exists(redisKeys.slot('web', 'production', 1))).toBe(0);
-    await until('h2 woken and queued again', async () =>
-      (await redis.zcard(redisKeys.waiters('web', 'production'))) === 1 && (await redis.keys(redisKeys.wake('web', 'production', '*'))).length === 0 ? true : undefined,
-    );
+    // h1 dies for real: its lease lapses by itself; h1 may still be drained, so h2 still waits.
+    held.host.disconnect();
+    await until("h1's lease to lapse", async () => ((await redis.exists(redisKeys.slot('web', 'production', 1))) === 0 ? true : undefined));
+    expect(await redis.zcard(redisKeys.waiters('web', 'production'))).toBe(1);
     expect(await fleet.isOutOfService(group, 'h1')).toBe(true);
     // h1 serves again (its agent back): its place against k goes to the waiter at once.
     expect(await fleet.backInService(group, 'h1')).toBe(true);
@@ -248,15 +251,26 @@ describe('every deploy ends', () => {
     expect((await watchdog.tick()).lost).toEqual([`${created.id}/h1`]);
   });
 
-  it('fails a deploy still in progress after the deadline, naming the hosts that did not finish', async () => {
+  it('fails and stops a deploy still in progress after the deadline, naming the hosts that did not finish: its waiting host stands down at once, another deploy\'s waits on', async () => {
     await publish('v1');
     const created = await deploy('production', 'v1');
     await report(created.id, 'h1', 'succeeded', { counted: 3, remaining: 2 });
     await report(created.id, 'h2', 'deploying', { counted: 3, slot: 1 });
     expect((await watchdog.tick()).timedOut).toEqual([]);
+    // h2 holds the slot; h3 waits for it in this deploy; a host of another deploy of the group waits too.
+    const holder = await takeSlot('production', 'h2', 'v1');
+    const h3 = waitForSlot('production', 'h3', 'v1', created.id);
+    const other = waitForSlot('production', 'h9', 'v1', 'd-another-deploy');
+    await inTime(Promise.all([h3.queued, other.queued]), 10_000, 'h3 and h9 queueing for the slot');
 
     coordinator.clock += DEADLINE_MS;
     expect((await watchdog.tick()).timedOut).toEqual([created.id]);
+    // Woken by the stop, not by its 30 s poll.
+    expect(await inTime(h3.result, 5_000, 'h3 standing down')).toEqual({ kind: 'stopped' });
+    expect(await redis.get(redisKeys.deployStopped('web', 'production', created.id))).toContain('did not finish within 600 s');
+    await until('h9 queued again', async () => ((await redis.zcard(redisKeys.waiters('web', 'production'))) === 1 ? true : undefined));
+    await holder.release();
+    expect((await inTime(other.result, 10_000, 'h9 getting the slot')).kind).toBe('acquired');
     const ended = await getDeploy(created.id);
     expect(ended).toMatchObject({ status: 'failed', reason: 'did not finish within 600 s; hosts not finished: h2, h3', finishedAt: expect.any(Number) });
     expect(await redis.zcard(redisKeys.deploysInProgress())).toBe(0);

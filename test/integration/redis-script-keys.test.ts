@@ -44,8 +44,8 @@ async function runTheProtocol(): Promise<void> {
     const group = { role: 'keys', env: 'test' };
     const locks = () => new RedisSlotLocks({ redis: client(), ttlMs: 400, pollMs: 200, logger: silent });
     const signal = AbortSignal.timeout(20_000);
-    const holder = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
-    const waiting = locks().acquire({ group, slots: 1, holder: 'host-b', tag: 'v1', signal });
+    const holder = acquired(await locks().acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const waiting = locks().acquire({ group, deployId: 'd1', slots: 1, holder: 'host-b', tag: 'v1', signal });
     const waiters = redisKeys.waiters(group.role, group.env);
     await until('the waiter in the queue', async () => ((await redis.client.zcard(waiters)) === 1 ? true : undefined), { intervalMs: 20 });
     // The lease renews at TTL/2: the key's TTL goes up again.
@@ -72,7 +72,7 @@ async function runTheProtocol(): Promise<void> {
     const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'host-a' });
     await fleet.initRemaining(group, 'd-keys0001', 2);
     await fleet.finishHost(group, 'd-keys0001', 'host-a');
-    await fleet.freeSlotsOf(group, next.token.split('/')[0]!, 1);
+    await fleet.stopDeploy(group, 'd-keys0001', 'past its deadline');
     // A lost holder that serves again wakes a waiter; one still out keeps its place against k.
     await redis.client.zadd(waiters, '3', 'token-d');
     await fleet.backInService(group, next.token.split('/')[0]!);

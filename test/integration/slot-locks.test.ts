@@ -35,7 +35,7 @@ describe('slot locks on a real redis-server', () => {
     const contenders = Array.from({ length: 12 }, () => locks({ pollMs: 30_000 }));
     const results = await Promise.all(
       contenders.map(async (contender) => {
-        const lease = acquired(await contender.acquire({ group, slots, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(30_000) }));
+        const lease = acquired(await contender.acquire({ group, deployId: 'd1', slots, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(30_000) }));
         holding++;
         mostHolding = Math.max(mostHolding, holding);
         if (heldSlots.has(lease.slot)) problems.push(`slot ${lease.slot} granted twice`);
@@ -67,12 +67,12 @@ describe('slot locks on a real redis-server', () => {
   it('a release wakes exactly one waiter, the oldest, without waiting for the fallback poll', async () => {
     const group = { role: 'handover', env: 'test' };
     const signal = AbortSignal.timeout(20_000);
-    const holder = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const holder = acquired(await locks().acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal }));
 
     // A 30 s poll means only a wake-up can hand the slot over within the test's time.
     const queue = [];
     for (let i = 1; i <= 3; i++) {
-      queue.push(track(locks({ pollMs: 30_000 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal })));
+      queue.push(track(locks({ pollMs: 30_000 }).acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal })));
       await waitFor(`waiter ${i} in the queue`, async () => (await waiters(group)) === i);
     }
     const [first, second, third] = queue as [(typeof queue)[0], (typeof queue)[0], (typeof queue)[0]];
@@ -98,13 +98,13 @@ describe('slot locks on a real redis-server', () => {
     expect(await wakeLists(group)).toEqual([]);
   }, 20_000);
 
-  it('a holder that dies keeps its slot until the TTL ends, then a waiter gets it', async () => {
+  it('a holder that dies keeps its slot until its lease lapses, then a waiter gets it', async () => {
     const group = { role: 'deadholder', env: 'test' };
     const slotKey = redisKeys.slot(group.role, group.env, 1);
     const holderRedis = client();
-    const holder = acquired(await locks({ redis: holderRedis, ttlMs: 1_500 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const holder = acquired(await locks({ redis: holderRedis, ttlMs: 1_500 }).acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
 
-    const waiter = track(locks({ ttlMs: 1_500, pollMs: 200 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const waiter = track(locks({ ttlMs: 1_500, pollMs: 200 }).acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
     await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
 
     // Dies without releasing: its connection is gone, so it cannot renew either.
@@ -124,8 +124,8 @@ describe('slot locks on a real redis-server', () => {
   it('a wake-up sent to a waiter that died is made up for by the next poll', async () => {
     const group = { role: 'deadwaiter', env: 'test' };
     const signal = AbortSignal.timeout(20_000);
-    const holder = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
-    const waiter = track(locks({ pollMs: 300 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const holder = acquired(await locks().acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const waiter = track(locks({ pollMs: 300 }).acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal }));
     await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
     // A host that queued earlier and then crashed: first in line, never reads its wake list.
     await redis.admin.zadd(redisKeys.waiters(group.role, group.env), '0', 'crashed-host');
@@ -142,12 +142,12 @@ describe('slot locks on a real redis-server', () => {
     const group = { role: 'nonholder', env: 'test' };
     const slotKey = redisKeys.slot(group.role, group.env, 1);
     const signal = AbortSignal.timeout(20_000);
-    const lease = acquired(await locks().acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
-    const waiter = track(locks({ pollMs: 30_000 }).acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const lease = acquired(await locks().acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const waiter = track(locks({ pollMs: 30_000 }).acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal }));
     await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
 
     const before = await commandCalls();
-    const outcome = await new WaitQueue(redis.admin, group).release(slotKey, 'not-the-holder', 'host-a');
+    const outcome = await new WaitQueue(redis.admin, group).release(slotKey, 'not-the-holder', '');
     expect(outcome).toEqual({ released: false });
     expect(await redis.admin.get(slotKey)).toBe(lease.token);
     expect(await waiters(group)).toBe(1);
@@ -170,9 +170,9 @@ describe('slot locks on a real redis-server', () => {
     const slotKey = redisKeys.slot(group.role, group.env, 1);
     const { logger, lines } = recordingLogger();
     const slotLocks = locks({ ttlMs: 1_000, logger });
-    const lease = acquired(await slotLocks.acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const lease = acquired(await slotLocks.acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
 
-    // Three renewals at TTL/2 carry the lock past 1.5 TTLs.
+    // Three renewals, one every third of the TTL, carry the lock past its TTL.
     let renewals = 0;
     let lastTtl = await redis.admin.pttl(slotKey);
     await waitFor('three renewals', async () => {
@@ -192,12 +192,51 @@ describe('slot locks on a real redis-server', () => {
     expect(lines.filter((line) => line.level === 40 && /no longer held/.test(line.msg))).toHaveLength(1);
 
     // Replaced by another token: the same, and the release leaves the other holder's key alone.
-    const second = acquired(await slotLocks.acquire({ group, slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    const second = acquired(await slotLocks.acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
     await redis.admin.set(slotKey, 'someone-else', 'PX', 60_000);
     await waitFor('the lease to notice the replaced key', () => second.signal.aborted);
     expect(second.signal.reason).toBeInstanceOf(LockLostError);
     await second.release();
     expect(await redis.admin.get(slotKey)).toBe('someone-else');
     await redis.admin.del(slotKey);
+  }, 20_000);
+
+  it('fencing: each grant has a higher epoch; confirm renews while the lease is held and fails once it lapsed, and nothing else frees the key first', async () => {
+    const group = { role: 'fencing', env: 'test' };
+    const slotKey = redisKeys.slot(group.role, group.env, 1);
+    const outKey = redisKeys.outOfService(group.role, group.env);
+    const holderRedis = client();
+    const first = acquired(await locks({ redis: holderRedis, ttlMs: 1_000 }).acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    expect(await redis.admin.get(redisKeys.epoch(group.role, group.env))).toBe(String(first.epoch));
+
+    // A confirmation is a renewal that Redis answered: the key's TTL is full again.
+    await delay(400); // lets the TTL run down so the renewal shows; not a wait for a condition
+    await first.confirm();
+    expect(await redis.admin.pttl(slotKey)).toBeGreaterThan(800);
+
+    // Cut off from Redis (its connection gone): it cannot confirm, and says so before the lease could lapse.
+    holderRedis.disconnect();
+    const startedAt = Date.now();
+    await expect(first.confirm()).rejects.toBeInstanceOf(LockLostError);
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    expect(first.signal.aborted).toBe(true);
+
+    // The key lapses by itself; host-a still counts out of service. With a second place
+    // (k = 2), another host takes slot 1 with a higher epoch.
+    await waitFor('the lease to lapse', async () => (await redis.admin.exists(slotKey)) === 0);
+    expect(await redis.admin.smembers(outKey)).toEqual(['host-a']);
+    const second = acquired(await locks().acquire({ group, deployId: 'd1', slots: 2, holder: 'host-b', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    expect(second.slot).toBe(1);
+    expect(second.epoch).toBeGreaterThan(first.epoch);
+
+    // host-a serves again (it put its previous version back) and says so with its release,
+    // though its lease lapsed: it leaves the out-of-service set; the other holder's key stays.
+    const told = await new WaitQueue(redis.admin, group).release(slotKey, first.token, 'host-a');
+    expect(told.released).toBe(true);
+    expect(await redis.admin.smembers(outKey)).toEqual(['host-b']);
+    expect(await redis.admin.get(slotKey)).toBe(second.token);
+    await second.confirm();
+    await second.release();
+    expect(await redis.admin.scard(outKey)).toBe(0);
   }, 20_000);
 });

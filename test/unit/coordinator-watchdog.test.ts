@@ -24,15 +24,13 @@ beforeEach(async () => {
 });
 
 describe('lost hosts', () => {
-  it('counts out a failed host: its slots freed, the counter decremented, a lost report kept with its last steps', async () => {
+  it('counts out a failed host: the counter decremented, a lost report kept with its last steps', async () => {
     const { id } = await coordinator.deploy('web', 'production', 'v1');
     await fleet.initRemaining(group, id, 3);
     await coordinator.report(id, 'h1', 'deploying', { counted: 3, slot: 1, steps: [{ step: 'received', at: 1 }, { step: 'slot', at: 2 }] });
-    fleet.slotsHeld.set('web/production/h1', [1]);
     coordinator.members.setStatus('h1', 'failed');
 
     expect(await watchdog.tick()).toEqual({ checked: 1, lost: [`${id}/h1`], timedOut: [] });
-    expect(fleet.slotsHeld.size).toBe(0);
     const lost = (await coordinator.getDeploy(id)).hosts.h1;
     expect(lost).toMatchObject({ state: 'lost', error: 'Serf reports the host failed', slot: 1, counted: 3, remaining: 2, endedAt: expect.any(Number) });
     expect(lost?.steps.map((s) => s.step)).toEqual(['received', 'slot']);
@@ -43,7 +41,7 @@ describe('lost hosts', () => {
     expect(await coordinator.getDeploy(id)).toMatchObject({ status: 'partial', reason: 'hosts lost: h1' });
   });
 
-  it('a lost slot holder keeps counting against k: its slot key is freed, it stays out of service, and the log says so', async () => {
+  it('a lost slot holder keeps counting against k: it stays out of service, its deploy is not stopped, and the log says so', async () => {
     const logs: Array<{ msg: string; host?: string; outOfService?: boolean }> = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as { msg: string }) });
     coordinator = new CoordinatorHarness({ store: (store = new InMemoryDeployStore()), fleet: (fleet = new RecordingFleet()), logger });
@@ -52,12 +50,11 @@ describe('lost hosts', () => {
     const { id } = await coordinator.deploy('web', 'production', 'v1');
     await fleet.initRemaining(group, id, 3);
     await coordinator.report(id, 'h1', 'deploying', { counted: 3, slot: 1, steps: [{ step: 'received', at: 1 }, { step: 'slot', at: 2 }, { step: 'drain', at: 3 }] });
-    fleet.slotsHeld.set('web/production/h1', [1]);
     fleet.outOfService.add('web/production/h1');
     coordinator.members.setStatus('h1', 'failed');
 
     expect((await watchdog.tick()).lost).toEqual([`${id}/h1`]);
-    expect(fleet.slotsHeld.size).toBe(0);
+    expect(fleet.stopped.size).toBe(0);
     // Nothing the watchdog does puts a dead host back in the count of hosts that serve.
     expect(await fleet.isOutOfService(group, 'h1')).toBe(true);
     expect(logs.find((line) => line.host === 'h1' && line.outOfService === true)?.msg).toBe('host lost; counted out of the deploy; it counts against k until it serves again');
@@ -167,17 +164,32 @@ describe('a coordinator cut off from the fleet', () => {
 });
 
 describe('the deadline', () => {
-  it('fails a deploy still in progress, naming the hosts that did not finish; a later report keeps the outcome', async () => {
+  it('fails and stops a deploy still in progress, naming the hosts that did not finish; a later report keeps the outcome', async () => {
     const { id } = await coordinator.deploy('web', 'production', 'v1');
     await coordinator.report(id, 'h1', 'succeeded', { counted: 3, remaining: 2 });
     await coordinator.report(id, 'h2', 'deploying', { counted: 3, slot: 1 });
     expect((await watchdog.tick()).timedOut).toEqual([]);
+    expect(fleet.stopped.size).toBe(0);
 
     coordinator.clock += DEADLINE_MS;
     expect((await watchdog.tick()).timedOut).toEqual([id]);
-    expect(await coordinator.getDeploy(id)).toMatchObject({ status: 'failed', reason: 'did not finish within 600 s; hosts not finished: h2, h3' });
+    const reason = 'did not finish within 600 s; hosts not finished: h2, h3';
+    expect(await coordinator.getDeploy(id)).toMatchObject({ status: 'failed', reason });
+    // Its waiting hosts stand down: the stop mark is what their acquire reads.
+    expect([...fleet.stopped]).toEqual([[`web/production/${id}`, reason]]);
     expect(await watchdog.tick()).toEqual({ checked: 0, lost: [], timedOut: [] });
     expect((await coordinator.report(id, 'h2', 'succeeded', { counted: 3, remaining: 1 })).body).toEqual({ status: 'failed' });
+  });
+
+  it('leaves a deploy in progress to stop again on the next tick when the stop could not be set', async () => {
+    const { id } = await coordinator.deploy('web', 'production', 'v1');
+    coordinator.clock += DEADLINE_MS;
+    fleet.failWith = 'redis down';
+    expect((await watchdog.tick()).timedOut).toEqual([]);
+    expect((await coordinator.getDeploy(id)).status).toBe('in_progress');
+    fleet.failWith = undefined;
+    expect((await watchdog.tick()).timedOut).toEqual([id]);
+    expect(fleet.stopped.has(`web/production/${id}`)).toBe(true);
   });
 
   it('says so when every host ended but the count never reached zero', async () => {

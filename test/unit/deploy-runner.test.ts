@@ -7,7 +7,7 @@ import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js'
 import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
 import type { BackendServer, LoadBalancer } from '../../shared/ports/load-balancer.js';
 import type { Deploy, HostReport } from '../../shared/contract/schemas.js';
-import { DeployStepError, NotFoundError, UnreachableError } from '../../shared/contract/errors.js';
+import { DeployStepError, LockLostError, NotFoundError, UnreachableError } from '../../shared/contract/errors.js';
 
 const logger = pino({ level: 'silent' });
 const event = { v: 1 as const, role: 'web', env: 'production', id: 'd-test01' };
@@ -21,7 +21,9 @@ type FaultPoint = 'init' | 'broken' | 'drain' | 'pull' | 'up' | 'health' | 'regi
 
 function setup(
   options: {
-    failAt?: string; brokenAt?: string; brokenBeforeSlot?: boolean; loseLockAt?: string; deploy?: Deploy; lookupFailures?: Error[];
+    failAt?: string; brokenAt?: string; brokenBeforeSlot?: boolean; loseLockAt?: string; deploy?: Deploy;
+    /** The lease's confirm fails at this confirmation (1: before drain, 2: before up, 3: before register). */
+    leaseLapsesAtConfirm?: number; stopped?: boolean; releaseUnheard?: boolean; lookupFailures?: Error[];
     /** Failures thrown by the next calls at each point, one per call, before the call succeeds. */
     faults?: Partial<Record<FaultPoint, Error[]>>;
     stepRetriesMs?: number[];
@@ -50,11 +52,30 @@ function setup(
       throw new DeployStepError(step, 'aborted');
     }
   };
+  /** Where each confirmation fell: the index in `calls` of the call that came right after it. */
+  const confirmedAt: number[] = [];
   const locks: SlotLocks = {
     async acquire(o: AcquireOptions): Promise<AcquireResult> {
       calls.push(`acquire ${o.slots}`);
       if (broken) return { kind: 'broken', reason: broken };
-      return { kind: 'acquired', lease: { slot: 1, signal: lease.signal, release: async (r) => void calls.push(r?.outOfService ? 'release (still out of service)' : 'release') } };
+      if (options.stopped) return { kind: 'stopped' };
+      return {
+        kind: 'acquired',
+        lease: {
+          slot: 1,
+          epoch: 7,
+          signal: lease.signal,
+          confirm: async () => {
+            confirmedAt.push(calls.length);
+            if (confirmedAt.length === options.leaseLapsesAtConfirm) {
+              const lost = new LockLostError('slot 1 (epoch 7) is no longer held by this host');
+              lease.abort(lost);
+              throw lost;
+            }
+          },
+          release: async (r) => (calls.push(r?.outOfService ? 'release (still out of service)' : 'release'), !options.releaseUnheard),
+        },
+      };
     },
   };
   const fleet: FleetState = {
@@ -99,7 +120,9 @@ function setup(
     ...(options.stepDeadlineMs === undefined ? {} : { stepDeadlineMs: options.stepDeadlineMs }),
     ...(options.now === undefined ? {} : { now: options.now }),
   });
-  return { runner, calls, reports, applied, brokenChecks: () => brokenChecks };
+  /** The calls each confirmation came just before. */
+  const confirmedBefore = () => confirmedAt.map((index) => calls[index]);
+  return { runner, calls, reports, applied, brokenChecks: () => brokenChecks, confirmedBefore };
 }
 
 describe('deploy runner', () => {
@@ -159,12 +182,50 @@ describe('deploy runner', () => {
     expect(calls).toEqual(['getDeploy', 'init 6', 'acquire 2', 'finish']);
   });
 
-  it('stands down without marking the release broken when it loses its slot lock', async () => {
+  it('ends errored without marking the release broken when its slot lease is lost mid-step, and puts itself back', async () => {
     const { runner, calls } = setup({ loseLockAt: 'pull' });
     const report = (await runner.run(event, new AbortController().signal))!;
-    expect(report).toMatchObject({ state: 'cancelled', error: 'interrupted: slot lock lost' });
+    expect(report).toMatchObject({ state: 'errored', error: 'pull: lost its slot lease: slot lock lost' });
     expect(calls.some((c) => c.startsWith('markBroken'))).toBe(false);
     expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
+  });
+
+  it('confirms its lease before it drains, starts the new version and registers, and before nothing else', async () => {
+    const { runner, confirmedBefore } = setup();
+    await runner.run(event, new AbortController().signal);
+    expect(confirmedBefore()).toEqual(['drain web/h1', 'up registry:5000/web:v2', 'register web/h1 10.0.0.11:8080']);
+  });
+
+  it('a lease it cannot confirm before starting the new version stops it there: nothing started, the previous version registered again', async () => {
+    const { runner, calls } = setup({ leaseLapsesAtConfirm: 2 });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report).toMatchObject({ state: 'errored', error: 'up: lost its slot lease: slot 1 (epoch 7) is no longer held by this host', slot: 1, epoch: 7 });
+    expect(calls.filter((c) => c.startsWith('up'))).toEqual([]);
+    expect(calls.some((c) => c.startsWith('markBroken'))).toBe(false);
+    expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
+  });
+
+  it('a lease it cannot confirm before registering leaves the new version unregistered until the previous one is back', async () => {
+    const { runner, calls } = setup({ leaseLapsesAtConfirm: 3 });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report.state).toBe('errored');
+    // The new version started, then the host stopped at register and put the previous one back before registering.
+    expect(calls.slice(-6)).toEqual(['health', 'up registry:5000/web:v1', 'health', 'register web/h1 10.0.0.11:8080', 'release', 'finish']);
+  });
+
+  it('stands down when the deploy was stopped (past its deadline) while it waited', async () => {
+    const { runner, calls } = setup({ stopped: true });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report).toMatchObject({ state: 'cancelled', remaining: 0 });
+    expect(report.error).toBe(`deploy ${event.id} was stopped (past its deadline) before this host took a slot`);
+    expect(calls).toEqual(['getDeploy', 'init 6', 'acquire 2', 'finish']);
+  });
+
+  it('a serving host whose release Redis did not take says it is back in service another way', async () => {
+    const { runner, calls } = setup({ releaseUnheard: true });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report.state).toBe('succeeded');
+    expect(calls.slice(-3)).toEqual(['release', 'backInService h1', 'finish']);
   });
 
   it('ignores a replayed event of a deploy that is over, or that this host finished', async () => {

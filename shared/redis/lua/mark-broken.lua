@@ -1,13 +1,14 @@
 --[[
-  Mark a release broken and wake the waiting hosts the caller read (ZRANGE 0 -1 just
-  before): all of them must stand down, so here the whole herd is the point. The
-  first mark stays (it names the first failure); waking happens either way. A host
+  Set a stand-down mark (a release's broken mark, or a deploy's stop mark) and wake the
+  waiting hosts the caller read (ZRANGE 0 -1 just before): all of them must stand down,
+  so here the whole herd is the point. The first mark stays (it names the first
+  failure); waking happens either way. A host
   that joined after the caller's read is reported back so the caller can look again;
   a host arriving after the mark finds it in its acquire call and never queues.
   Variable key count (one wake list per waiter read), so the caller passes numkeys.
 
   Input:
-    KEYS[1]    broken-release mark of the tag
+    KEYS[1]    the mark: broken-release mark of a tag, or stop mark of a deploy
     KEYS[2]    waiters sorted set of the group
     KEYS[3..]  wake lists of the waiters the caller read: KEYS[n + 2] is ARGV[n + 2]'s
 
