@@ -76,6 +76,7 @@ describe('a host that missed a rollout catches up', () => {
     const one = await fleet.cli(['status', catchUp.id]);
     expect(one.stdout).toContain(`catch-up of ${BEHIND} to v2`);
     expect(await fleet.lbAnswers(24)).toEqual(new Set(PRODUCTION.map((h) => `200 v2 ${h}`)));
+    await fleet.untilAllInService('production');
   });
 
   it(`${BEHIND}, behind a release marked broken while it was down, does not catch up to it`, async () => {
@@ -100,5 +101,6 @@ describe('a host that missed a rollout catches up', () => {
     const deploys = await client().listDeploys({ role: 'web', env: 'production' });
     expect(deploys.filter((d) => d.catchUpOf === v3.deploy.id)).toEqual([]);
     expect(await fleet.lbAnswers(24)).toContain(`200 v2 ${BEHIND}`);
+    await fleet.untilAllInService('production');
   });
 });
