@@ -9,7 +9,8 @@ import type { ClusterPorts } from './cluster-state.js';
 import { isPortFree } from './local-process.js';
 import { CLI } from './sample-app.js';
 
-const BINARIES = ['serf', 'redis-server', 'redis-cli', 'haproxy', 'docker-registry', 'nsenter', 'debootstrap'];
+// socat: the HAProxy save-servers script that runs before a reload talks to the runtime socket through it.
+const BINARIES = ['serf', 'redis-server', 'redis-cli', 'haproxy', 'socat', 'docker-registry', 'nsenter', 'debootstrap'];
 
 /** Checks root, the binaries, the built CLI and the cluster's ports, then connects to the Docker engine. */
 export async function checkPrerequisites(ports: ClusterPorts): Promise<ClusterContainers> {
