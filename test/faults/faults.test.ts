@@ -4,6 +4,7 @@
 // requests a second. Each test asserts what the operator sees, ends with every host back in
 // service, and records its row of the run's table (test/faults/fault-table.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Chaos } from '../../dev-cluster/chaos.js';
 import { isAlive, isRunning } from '../../dev-cluster/local-process.js';
 import { backendFor } from '../../dev-cluster/sample-app.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
@@ -121,6 +122,8 @@ describe('Grapevine keeps its promises under faults', () => {
     let deploy: Deploy | undefined;
     let figures: ServiceFigures | undefined;
     let host = '';
+    let killedAt = 0;
+    let restartedAt = 0;
     const tag = otherTag('production');
     try {
       const id = await startRollout('production', tag);
@@ -131,13 +134,23 @@ describe('Grapevine keeps its promises under faults', () => {
         const current = await client().getDeploy(id);
         return Object.values(current.hosts).find((h) => h.state === 'deploying' && h.steps.some((s) => s.step === 'health'))?.host;
       }, { timeoutMs: ROLLOUT.timeoutMs, intervalMs: 50 });
-      await chaos('kill-redis');
+      // dev chaos's own kill-redis, called in this process: the CLI's start-up would let the
+      // host's health check pass before Redis is gone.
+      await new Chaos(state().dir).killRedis();
+      killedAt = Date.now();
       await pause(REDIS_OUTAGE_MS);
       await chaos('restart-redis');
+      restartedAt = Date.now();
       deploy = await ended(id);
     } finally {
       figures = record(`Redis killed for ${REDIS_OUTAGE_MS / 1000} s as a host (${host || '-'}) passed its health check`, await watching.stop(), deploy);
     }
+    // The host passed its health check while Redis was gone: its registration, slot release
+    // and leaving the out-of-service set all met the outage.
+    const registeredAt = deploy.hosts[host]?.steps.find((s) => s.step === 'register')?.at ?? 0;
+    console.log(`Redis outage: ${host} registered ${((registeredAt - killedAt) / 1000).toFixed(1)} s after Redis was killed, ${((restartedAt - registeredAt) / 1000).toFixed(1)} s before it was back`);
+    expect(registeredAt).toBeGreaterThanOrEqual(killedAt);
+    expect(registeredAt).toBeLessThan(restartedAt);
     expect(deploy.hosts[host], JSON.stringify(deploy.hosts[host])).toMatchObject({ state: 'succeeded' });
     expect(deploy, JSON.stringify(deploy.hosts)).toMatchObject({ status: 'succeeded' });
     const release = (await client().listReleases('web')).find((r) => r.tag === tag);

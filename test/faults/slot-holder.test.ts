@@ -62,7 +62,10 @@ describe('a slot holder killed mid-deploy', () => {
     for (const host of PRODUCTION.filter((h) => h !== victim)) expect(deploy.hosts[host]?.state, host).toBe('succeeded');
     if (deploy.deadlineAt !== undefined) expect(deploy.finishedAt).toBeLessThan(deploy.deadlineAt);
 
-    // The host's agent comes back; putting it back in service is the agent's own reconcile.
+    // The host's agent comes back; putting it back in service (in HAProxy, and out of the
+    // group's out-of-service set) is the agent's own reconcile, within one round.
     await chaos('restart-agent', victim);
+    const backAfterMs = await fleet.untilAllInService('production');
+    console.log(`slot holder: ${victim} back in service ${(backAfterMs / 1000).toFixed(1)} s after its agent restarted`);
   });
 });

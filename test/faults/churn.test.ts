@@ -1,0 +1,160 @@
+// Serf membership changes under a rollout on a 6-host local cluster (k = 2): bare Serf agents
+// with the hosts' tags (web, production) join the gossip, one is SIGKILLed and one leaves,
+// and a host's agent is killed and restarted through `grapevine dev chaos`. Hosts once counted
+// the group themselves and, seeing it differently, held 4 slots at once with k = 3; now k
+// is fixed per deploy, and neither HAProxy (sampled every 100 ms) nor Redis (its slot keys
+// and out-of-service set, sampled every 100 ms) ever shows more than k hosts out.
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayOf } from '../../dev-cluster/cluster-state.js';
+import { freePort } from '../../dev-cluster/local-process.js';
+import type { Deploy } from '../../shared/contract/schemas.js';
+import { pause } from '../../shared/contract/waiting.js';
+import { startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { until } from '../fixtures/poll.js';
+import { faultRow, recordFault } from './fault-table.js';
+import { watchService, type ServiceFigures } from './service-watch.js';
+
+/** k = ceil(6/3). */
+const K = 2;
+const EXTRA_MEMBERS = 3;
+const ROLLOUT = { timeoutMs: 240_000, intervalMs: 100 };
+const WATCH_MAX_MS = 300_000;
+const SAMPLE_EVERY_MS = 100;
+const MEMBERS_TIMEOUT_MS = 20_000;
+const EXTRA_STOP_GRACE_MS = 3_000;
+
+interface RedisFigures {
+  mostSlots: number;
+  mostOut: number;
+  samples: number;
+  unanswered: number;
+}
+
+describe('Serf membership churning under a rollout', () => {
+  let fleet: TestCluster;
+  const extras: ResultPromise[] = [];
+
+  beforeAll(async () => {
+    // A slow start keeps the rollout going long enough for the membership to change under it.
+    fleet = await startCluster({ name: 'gvtest-churn', subnet: '10.222.0', production: 6, startDelay: 1.5 });
+    const v1 = await fleet.deploy('web', 'production', 'v1');
+    expect(v1.deploy.status, v1.stderr).toBe('succeeded');
+  });
+  afterAll(async () => {
+    await Promise.all(extras.map((extra) => stopExtra(extra)));
+    await fleet?.[Symbol.asyncDispose]();
+  });
+
+  it('members joining, failing and leaving mid-rollout, and an agent killed and restarted: never more than k out in HAProxy or in Redis', async () => {
+    const client = fleet.cluster.client();
+    const state = fleet.state();
+    const serf = fleet.cluster.serf();
+    const hosts = fleet.hostsOf('production');
+    const watching = watchService({ runtimeSocket: state.runtimeSocket, backend: 'web', servers: hosts, url: state.lbUrl, maxMs: WATCH_MAX_MS });
+    const redisWatch = watchGroupKeys(fleet, WATCH_MAX_MS);
+    let deploy: Deploy | undefined;
+    let redis: RedisFigures | undefined;
+    let figures: ServiceFigures | undefined;
+    let restarted = '';
+    try {
+      const started = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', 'v2', '--json']);
+      expect(started.exitCode, started.stderr).toBe(0);
+      const id = (JSON.parse(started.stdout) as Deploy).id;
+      await until(`deploy ${id} to have a host holding a slot`, async () => {
+        const current = await client.getDeploy(id);
+        return Object.values(current.hosts).some((host) => host.steps.some((s) => s.step === 'slot')) ? true : undefined;
+      }, ROLLOUT);
+
+      // Members that match the deploy's tags join while it runs.
+      const gateway = gatewayOf(state.subnet);
+      for (let i = 1; i <= EXTRA_MEMBERS; i++) extras.push(startExtraMember(`churn-${i}`, gateway, 7950 + i, await freePort()));
+      await until(`the ${EXTRA_MEMBERS} extra members to be alive`, async () => {
+        const alive = await serf.members({ status: 'alive', tags: { roles: 'web', env: 'production' } });
+        return alive.length >= hosts.length + EXTRA_MEMBERS ? true : undefined;
+      }, { timeoutMs: MEMBERS_TIMEOUT_MS, intervalMs: 250 });
+      // One fails (SIGKILL), one leaves (SIGINT, a graceful leave); the third stays to the end.
+      await stopExtra(extras[0]!, 'SIGKILL');
+      await stopExtra(extras[1]!, 'SIGINT');
+
+      // A host that has finished its part crashes and comes back: it fails and rejoins in Serf.
+      restarted = await until(`a host of ${id} to have succeeded`, async () => {
+        const current = await client.getDeploy(id);
+        return Object.values(current.hosts).find((host) => host.state === 'succeeded')?.host;
+      }, ROLLOUT);
+      await fleet.chaos('kill-agent', restarted);
+      await until(`the coordinator to see ${restarted} failed`, async () => {
+        const failed = await serf.members({ status: 'failed', tags: { roles: 'web' } });
+        return failed.some((member) => member.name === restarted) ? true : undefined;
+      }, { timeoutMs: MEMBERS_TIMEOUT_MS, intervalMs: 250 });
+      await fleet.chaos('restart-agent', restarted);
+      deploy = await until(`deploy ${id} to end`, async () => {
+        const current = await client.getDeploy(id);
+        return current.status === 'in_progress' ? undefined : current;
+      }, ROLLOUT);
+    } finally {
+      redis = await redisWatch.stop();
+      figures = await watching.stop();
+      recordFault(faultRow(`Serf churn mid-rollout: ${EXTRA_MEMBERS} extra web/production members join, one killed, one leaves; ${restarted || '-'}'s agent killed and restarted`, K, figures, deploy));
+      console.log(`churn: Redis sampled ${redis.samples} times (${redis.unanswered} unanswered): at most ${redis.mostSlots} slot keys and ${redis.mostOut} hosts in the out-of-service set (k = ${K})`);
+    }
+    expect(figures.samples).toBeGreaterThan(0);
+    expect(figures.mostOut).toBeLessThanOrEqual(K);
+    expect(redis.samples - redis.unanswered).toBeGreaterThan(0);
+    expect(redis.mostSlots).toBeLessThanOrEqual(K);
+    expect(redis.mostOut).toBeLessThanOrEqual(K);
+    // k and the targets were fixed when the deploy was made, before any extra member joined.
+    expect(deploy.slots).toBe(K);
+    expect([...(deploy.targets ?? [])].sort()).toEqual([...hosts].sort());
+    expect(deploy, JSON.stringify(deploy.hosts)).toMatchObject({ status: 'succeeded' });
+    await fleet.untilAllInService('production');
+  });
+});
+
+/** A bare Serf agent with a web host's tags, gossiping with the cluster from the gateway address; no handler, no Grapevine agent. */
+function startExtraMember(name: string, gateway: string, port: number, rpc: number): ResultPromise {
+  return execa(
+    'serf',
+    ['agent', `-node=${name}`, `-bind=${gateway}:${port}`, `-rpc-addr=127.0.0.1:${rpc}`, '-tag', 'env=production', '-tag', 'roles=web', `-join=${gateway}:7946`, '-log-level=warn'],
+    { reject: false, stdin: 'ignore', buffer: false, stdout: 'ignore', stderr: 'ignore' },
+  );
+}
+
+/** Ends an extra member this test started, by its own id, and waits for it to be gone (bounded). */
+async function stopExtra(extra: ResultPromise, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+  if (extra.exitCode !== undefined && extra.exitCode !== null) return;
+  extra.kill(signal);
+  const outcome = await Promise.race([extra.then(() => 'exited'), pause(EXTRA_STOP_GRACE_MS).then(() => 'still running')]);
+  if (outcome === 'still running') {
+    extra.kill('SIGKILL');
+    await extra;
+  }
+}
+
+/** Samples the group's slot keys and out-of-service set every 100 ms, bounded in count and in time. */
+function watchGroupKeys(fleet: TestCluster, maxMs: number): { stop(): Promise<RedisFigures> } {
+  const stopped = new AbortController();
+  const figures: RedisFigures = { mostSlots: 0, mostOut: 0, samples: 0, unanswered: 0 };
+  const deadline = Date.now() + maxMs;
+  const sampling = (async () => {
+    for (let i = 0; i < maxMs / SAMPLE_EVERY_MS && !stopped.signal.aborted && Date.now() < deadline; i++) {
+      const started = Date.now();
+      figures.samples += 1;
+      try {
+        const { slots, out } = await fleet.groupKeys('production');
+        figures.mostSlots = Math.max(figures.mostSlots, slots.length);
+        figures.mostOut = Math.max(figures.mostOut, out.length);
+      } catch {
+        figures.unanswered += 1;
+      }
+      await pause(Math.max(0, SAMPLE_EVERY_MS - (Date.now() - started)), stopped.signal).catch(() => undefined);
+    }
+  })();
+  return {
+    async stop() {
+      stopped.abort();
+      await sampling;
+      return figures;
+    },
+  };
+}
