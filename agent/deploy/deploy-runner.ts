@@ -84,6 +84,11 @@ export class DeployRunner {
       return null;
     }
 
+    if (deploy.targets !== undefined && !deploy.targets.includes(this.deps.node)) {
+      // Not counted in the deploy's k or its remaining hosts: taking part would end it early.
+      logger.info({ targets: deploy.targets.length }, 'not a target of this deploy (joined after it started); it catches up once the rollout ends');
+      return null;
+    }
     if (await this.isOlderThanApplied(group, deploy, logger)) return null;
 
     // The coordinator fixed the group and its slots when it created the deploy: no host counts for itself.

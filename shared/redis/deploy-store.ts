@@ -75,7 +75,7 @@ export class RedisDeployStore implements DeployStore {
     return outcome && parseStored(Release, outcome.release, what);
   }
 
-  /** Stores a new deploy with the next sequence number of its group, indexes it and makes its tag the desired one. */
+  /** Stores a new deploy with the next sequence number of its group, indexes it and makes its tag the desired one (a catch-up's is already). */
   async createDeploy(deploy: DeployRecord): Promise<DeployRecord> {
     const { id, role, env, createdAt } = deploy;
     // The scripts re-encode the record with cjson, which writes an empty array as {}.
@@ -85,7 +85,7 @@ export class RedisDeployStore implements DeployStore {
     const stored = DeployRecordSchema.parse({ ...deploy, seq });
     const record = JSON.stringify(stored);
     await callRedis(`creating deploy ${id}`, async () => {
-      const results = await this.#redis
+      const writes = this.#redis
         .multi()
         .set(redisKeys.deploy(id), record)
         .zadd(redisKeys.deploys(), createdAt, id)
@@ -93,9 +93,10 @@ export class RedisDeployStore implements DeployStore {
         .zadd(redisKeys.deploysOfEnv(env), createdAt, id)
         .zadd(redisKeys.deploysOfGroup(role, env), createdAt, id)
         .zadd(redisKeys.deploysInProgress(), createdAt, id)
-        .sadd(redisKeys.envsOfRole(role), env)
-        .set(redisKeys.desired(role, env), deploy.tag)
-        .exec();
+        .sadd(redisKeys.envsOfRole(role), env);
+      // A catch-up brings one host to the rollout's tag: a rollout created meanwhile stays the desired one.
+      if (stored.catchUpOf === undefined) writes.set(redisKeys.desired(role, env), deploy.tag);
+      const results = await writes.exec();
       const failure = results?.find(([error]) => error)?.[0];
       if (failure) throw failure;
     });

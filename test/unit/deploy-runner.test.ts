@@ -240,6 +240,13 @@ describe('deploy runner', () => {
     }
   });
 
+  it('leaves alone a deploy it is not a target of (it joined after the deploy started): no count, no slot, no report', async () => {
+    const { runner, calls, reports } = setup({ deploy: { ...deploy, targets: ['h2', 'h3'] } });
+    expect(await runner.run(event, new AbortController().signal)).toBeNull();
+    expect(calls).toEqual(['getDeploy']);
+    expect(reports).toEqual([]);
+  });
+
   it('stands down before pulling when the release is marked broken after it drained', async () => {
     const { runner, calls } = setup({ brokenAt: 'drain' });
     const report = (await runner.run(event, new AbortController().signal))!;
