@@ -17,7 +17,12 @@ export interface ServiceFigures {
   requests: number;
   /** Requests that got no answer or an answer other than 2xx. */
   requestsFailed: number;
+  /** The first failed requests: when each was sent (ms since the epoch) and what came back. */
+  failures: Array<{ at: number; answer: string }>;
 }
+
+/** Failed requests kept with their time and answer, enough to say when a failure window was. */
+const FAILURES_KEPT = 20;
 
 export interface ServiceWatch {
   /** Ends both loops and returns what they saw. */
@@ -27,7 +32,7 @@ export interface ServiceWatch {
 /** Watches `servers` of `backend` and asks `url`; stops by itself after `maxMs`. */
 export function watchService(options: { runtimeSocket: string; backend: string; servers: string[]; url: string; maxMs: number }): ServiceWatch {
   const stopped = new AbortController();
-  const figures: ServiceFigures = { mostOut: 0, samples: 0, samplesUnanswered: 0, requests: 0, requestsFailed: 0 };
+  const figures: ServiceFigures = { mostOut: 0, samples: 0, samplesUnanswered: 0, requests: 0, requestsFailed: 0, failures: [] };
   const deadline = Date.now() + options.maxMs;
   const going = () => !stopped.signal.aborted && Date.now() < deadline;
 
@@ -45,9 +50,12 @@ export function watchService(options: { runtimeSocket: string; backend: string; 
   const asking = (async () => {
     const inFlight = new Set<Promise<void>>();
     for (let i = 0; i < options.maxMs / REQUEST_EVERY_MS && going(); i++) {
-      const request = ask(options.url).then((ok) => {
+      const sentAt = Date.now();
+      const request = ask(options.url).then((answer) => {
         figures.requests += 1;
-        if (!ok) figures.requestsFailed += 1;
+        if (answer === 'ok') return;
+        figures.requestsFailed += 1;
+        if (figures.failures.length < FAILURES_KEPT) figures.failures.push({ at: sentAt, answer });
       });
       inFlight.add(request);
       void request.finally(() => inFlight.delete(request));
@@ -65,13 +73,14 @@ export function watchService(options: { runtimeSocket: string; backend: string; 
   };
 }
 
-async function ask(url: string): Promise<boolean> {
+/** 'ok' for a 2xx answer; else the status and body's start, or the error. */
+async function ask(url: string): Promise<string> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    await response.arrayBuffer();
-    return response.ok;
-  } catch {
-    return false;
+    const body = await response.text();
+    return response.ok ? 'ok' : `${response.status} ${body.slice(0, 60).trim()}`;
+  } catch (error) {
+    return error instanceof Error ? error.name : String(error);
   }
 }
 
