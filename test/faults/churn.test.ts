@@ -57,6 +57,7 @@ describe('Serf membership churning under a rollout', () => {
     let redis: RedisFigures | undefined;
     let figures: ServiceFigures | undefined;
     let restarted = '';
+    let joinedAt = 0;
     try {
       const started = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', 'v2', '--json']);
       expect(started.exitCode, started.stderr).toBe(0);
@@ -73,6 +74,7 @@ describe('Serf membership churning under a rollout', () => {
         const alive = await serf.members({ status: 'alive', tags: { roles: 'web', env: 'production' } });
         return alive.length >= hosts.length + EXTRA_MEMBERS ? true : undefined;
       }, { timeoutMs: MEMBERS_TIMEOUT_MS, intervalMs: 250 });
+      joinedAt = Date.now();
       // One fails (SIGKILL), one leaves (SIGINT, a graceful leave); the third stays to the end.
       await stopExtra(extras[0]!, 'SIGKILL');
       await stopExtra(extras[1]!, 'SIGINT');
@@ -103,6 +105,8 @@ describe('Serf membership churning under a rollout', () => {
     expect(redis.samples - redis.unanswered).toBeGreaterThan(0);
     expect(redis.mostSlots).toBeLessThanOrEqual(K);
     expect(redis.mostOut).toBeLessThanOrEqual(K);
+    // The membership changed while the rollout ran.
+    expect(joinedAt).toBeLessThan(deploy.finishedAt ?? 0);
     // k and the targets were fixed when the deploy was made, before any extra member joined.
     expect(deploy.slots).toBe(K);
     expect([...(deploy.targets ?? [])].sort()).toEqual([...hosts].sort());
