@@ -21,8 +21,13 @@ export interface ReportDelivery {
   now?: () => number;
 }
 
-/** From 1 s doubling to 10 s between tries; the count bounds it even if the clock misleads (200 tries is over 30 min). */
-const REPORT_RETRIES_MS = backoff(1_000, 200, 10_000);
+/**
+ * From 1 s doubling to 3 s between tries, so a coordinator back from an outage has every
+ * kept report within about 3 s (a deploy whose hosts all ended while it was away ends
+ * within 10 s of its return); a try at a coordinator that is down costs a refused
+ * connection. The count bounds it even if the clock misleads (600 tries is 30 min).
+ */
+const REPORT_RETRIES_MS = backoff(1_000, 600, 3_000);
 
 /**
  * A coordinator that did not answer, failed inside (5xx), or does not know the deploy yet
