@@ -4,6 +4,8 @@
 # maintenance, read back by `load-server-state-from-file`), and every `server` line inside the
 # `backend` sections of the given config file is rewritten from it (a reloaded worker starts
 # only with the servers its config declares; the runtime API's `add server` lasts one worker).
+# Each saved server line carries the health checks an agent's `add server` gives it (below), so a
+# reloaded worker keeps noticing an unreachable host.
 # Run it right before each reload: the systemd drop-in beside it does, as does
 # `grapevine dev chaos reload-haproxy`. It owns every `server` line of that file: keep
 # hand-written servers in another file. Nothing is changed when HAProxy does not answer.
@@ -13,6 +15,8 @@ set -euo pipefail
 
 readonly SOCKET_TIMEOUT_SECONDS=5
 readonly MARKER='# registered servers, saved from the runtime API before the last reload'
+# The same options as SERVER_CHECK_OPTIONS in shared/haproxy/server-checks.ts, which says why each.
+readonly SERVER_OPTIONS='check inter 1s fastinter 500ms fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down'
 
 die() {
   printf 'save-servers: error: %s\n' "$*" >&2
@@ -66,11 +70,11 @@ awk '
 
 # Drops every server line (and the marker) of each backend and writes the saved servers at the
 # end of the section, after its default-server lines and before the blank lines that follow it.
-awk -v marker="$MARKER" -v saved="$work/servers" '
+awk -v marker="$MARKER" -v saved="$work/servers" -v options="$SERVER_OPTIONS" '
   BEGIN {
     while ((getline line < saved) > 0) {
       split(line, f, " ")
-      servers[f[1]] = servers[f[1]] sprintf("  server %s %s\n", f[2], f[3])
+      servers[f[1]] = servers[f[1]] sprintf("  server %s %s %s\n", f[2], f[3], options)
     }
   }
   function close_section() {

@@ -1,5 +1,6 @@
 // Puts servers in and out of an HAProxy backend through its runtime API (the stats socket):
-// dynamic servers (`add server`, HAProxy >= 2.4) for registration, drain-then-maint for removal.
+// dynamic servers (`add server`, HAProxy >= 2.4) with health checks for registration,
+// drain-then-maint for removal.
 
 import net from 'node:net';
 import { ConfigError, GrapevineError, TimeoutError, UnreachableError, ValidationError } from '../contract/errors.js';
@@ -7,6 +8,7 @@ import { pollUntil } from '../contract/waiting.js';
 import type { Logger } from '../contract/logger.js';
 import type { DeployContext } from '../ports/deploy-context.js';
 import type { BackendServer, LoadBalancer, ServerState } from '../ports/load-balancer.js';
+import { SERVER_CHECK_OPTIONS } from './server-checks.js';
 
 export interface HAProxyRuntimeApiOptions {
   /** `unix:/run/haproxy/admin.sock` or `tcp:127.0.0.1:9999`; the socket needs `level admin`. */
@@ -34,12 +36,22 @@ const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 // configuration and DNS-resolution maintenance; forced and inherited drain.
 const ADMIN_MAINT = 0x01 | 0x02 | 0x04 | 0x20;
 const ADMIN_DRAIN = 0x08 | 0x10;
+// srv_op_state: 0 stopped (DOWN by its checks, or in maintenance), 1 starting, 2 running, 3 stopping.
+const OP_STOPPED = 0;
 const DRAIN_POLL_MS = 50;
 const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 
 interface ServerAddress {
   ip: string;
   port: number;
+}
+
+/** A server as HAProxy lists it: what it was told (admin) and whether its checks find it up. */
+interface ListedServer {
+  name: string;
+  address: string;
+  admin: ServerState;
+  down: boolean;
 }
 
 export class HAProxyRuntimeApi implements LoadBalancer {
@@ -64,14 +76,23 @@ export class HAProxyRuntimeApi implements LoadBalancer {
     const current = (await this.#servers(backend, log)).find((s) => s.name === server);
     let added = false;
     if (!current) {
-      const reply = await this.send(`add server ${target} ${formatAddress(wanted)}`, (r) => /^New server registered|^Already exists a server/.test(r), log);
+      const reply = await this.send(
+        `add server ${target} ${formatAddress(wanted)} ${SERVER_CHECK_OPTIONS}`,
+        (r) => /^New server registered|^Already exists a server/.test(r),
+        log,
+      );
       // Another registrant of the same name won the race: treat it as existing and update it.
       added = reply.startsWith('New server registered');
+      // A dynamic server's checks start disabled; it is still in maintenance, so nothing is sent to it yet.
+      if (added) await this.send(`enable health ${target}`, (r) => r === '', log);
     }
     if (!added && current?.address !== formatAddress(wanted)) {
       await this.send(`set server ${target} addr ${wanted.ip} port ${wanted.port}`, (r) => /^(IP changed|no need to change)/.test(r), log);
     }
     await this.send(`set server ${target} state ready`, (r) => r === '', log);
+    // Its checks may have failed while its container was replaced; the container was just found
+    // healthy, so it serves now instead of after `rise` checks (and stops counting as out).
+    await this.send(`set server ${target} health up`, (r) => r === '', log);
     log.info({ backend, server, address }, 'server registered');
   }
 
@@ -81,7 +102,9 @@ export class HAProxyRuntimeApi implements LoadBalancer {
     signal?.throwIfAborted();
     const target = serverRef(backend, server);
     const current = (await this.#servers(backend, log)).find((s) => s.name === server);
-    if (!current || current.state === 'maint') return;
+    // By what it was told, not its health: a server DOWN by its checks still goes to maintenance,
+    // so that its checks cannot put it back in rotation while its container is replaced.
+    if (!current || current.admin === 'maint') return;
 
     await this.send(`set server ${target} state drain`, (r) => r === '', log);
     let open = 0;
@@ -102,8 +125,13 @@ export class HAProxyRuntimeApi implements LoadBalancer {
     log.info({ backend, server }, 'server drained');
   }
 
-  servers(backend: string): Promise<BackendServer[]> {
-    return this.#servers(backend, this.logger);
+  /** A server its checks find DOWN is listed in maintenance: HAProxy sends it nothing, whatever it was told. */
+  async servers(backend: string): Promise<BackendServer[]> {
+    return (await this.#servers(backend, this.logger)).map(({ name, address, admin, down }) => ({
+      name,
+      address,
+      state: admin === 'ready' && down ? 'maint' : admin,
+    }));
   }
 
   /** A deploy's calls log through the deploy's logger, so every line names the deploy. */
@@ -111,7 +139,7 @@ export class HAProxyRuntimeApi implements LoadBalancer {
     return context ? context.logger.child({ component: 'haproxy', address: this.address }) : this.logger;
   }
 
-  async #servers(backend: string, log: Logger): Promise<BackendServer[]> {
+  async #servers(backend: string, log: Logger): Promise<ListedServer[]> {
     assertName(backend, 'backend');
     const reply = await this.send(`show servers state ${backend}`, (r) => /^1\n# /.test(r), log);
     return parseTable(reply.split('\n').slice(1), ' ').map((row) => {
@@ -119,7 +147,8 @@ export class HAProxyRuntimeApi implements LoadBalancer {
       return {
         name: row.srv_name ?? '',
         address: formatAddress({ ip, port: Number(row.srv_port) }),
-        state: adminState(Number(row.srv_admin_state)),
+        admin: adminState(Number(row.srv_admin_state)),
+        down: Number(row.srv_op_state) === OP_STOPPED,
       };
     });
   }
