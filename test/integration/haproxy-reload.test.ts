@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { pause } from '../../shared/contract/waiting.js';
 import { HAProxyRuntimeApi } from '../../shared/haproxy/runtime-api.js';
 import { haproxyConfig } from '../../shared/haproxy/haproxy-config.js';
+import { SERVER_CHECK_OPTIONS } from '../../shared/haproxy/server-checks.js';
 import { answersShowInfo } from '../setup/haproxy-instance.js';
 import { HAPROXY_CONTAINER_DIR, PROJECT_ROOT } from '../setup/infra-contract.js';
 import { until } from '../fixtures/poll.js';
@@ -220,6 +221,38 @@ describe('HAProxy reload keeps the registered servers', () => {
     expect(new Set(await bodies(haproxy.url, 6))).toEqual(new Set(['b', 'd']));
     // One marked block per backend, however many reloads wrote it.
     expect((await readFile(haproxy.config, 'utf8')).match(/^\s*server /gm)).toHaveLength(3);
+  });
+
+  it('the reloaded worker keeps every server\'s checks, and gives them to one registered without', async () => {
+    await using haproxy = await startReloadableHAProxy(['web']);
+    // a and c are stopped by the test; disposing them again at the end is harmless.
+    await using a = await startBackend('a', '127.0.0.2');
+    await using b = await startBackend('b', '127.0.0.3');
+    await using c = await startBackend('c', '127.0.0.4');
+    const lb = new HAProxyRuntimeApi({ address: `unix:${haproxy.runtimeSocket}`, drainTimeoutMs: 2_000, logger: pino({ level: 'silent' }) });
+    await lb.register('web', 'a', a.address);
+    await lb.register('web', 'b', b.address);
+    // As a server added before registrations carried checks was.
+    const raw = (command: string) => execa('socat', ['-t', '2', '-', `UNIX-CONNECT:${haproxy.runtimeSocket}`], { input: `${command}\n` });
+    await raw(`add server web/c ${c.address}`);
+    await raw('set server web/c state ready');
+
+    await haproxy.reload();
+
+    const lines = (await readFile(haproxy.config, 'utf8')).split('\n').filter((line) => /^\s*server /.test(line)).map((line) => line.trim());
+    const saved = { a, b, c };
+    expect(lines.sort()).toEqual(Object.entries(saved).map(([name, backend]) => `server ${name} ${backend.address} ${SERVER_CHECK_OPTIONS}`));
+    const states = async () => Object.fromEntries((await lb.servers('web')).map((server) => [server.name, server.state]));
+    expect(await states()).toEqual({ a: 'ready', b: 'ready', c: 'ready' });
+    await a[Symbol.asyncDispose]();
+    await c[Symbol.asyncDispose]();
+    // No request in between: the new worker's checks alone take them out.
+    await until('a and c to be marked DOWN by their checks', async () => {
+      const now = await states();
+      return now.a === 'maint' && now.c === 'maint' ? true : undefined;
+    });
+    expect(await states()).toEqual({ a: 'maint', b: 'ready', c: 'maint' });
+    expect(await bodies(haproxy.url, 6)).toEqual(['b', 'b', 'b', 'b', 'b', 'b']);
   });
 
   it('the save changes nothing and says why when HAProxy does not answer', async () => {

@@ -1,6 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
+import { execa } from 'execa';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { HAProxyRuntimeApi } from '../../shared/haproxy/runtime-api.js';
@@ -30,7 +31,8 @@ interface Backend extends AsyncDisposable {
   release(): void;
 }
 
-async function startBackend(name: string, host: string): Promise<Backend> {
+/** `port` 0 picks a free one; a given port lets a stopped backend come back at the same address. */
+async function startBackend(name: string, host: string, port = 0): Promise<Backend> {
   const held: http.ServerResponse[] = [];
   const events = new EventEmitter();
   const server = http.createServer((request, response) => {
@@ -44,18 +46,19 @@ async function startBackend(name: string, host: string): Promise<Backend> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, resolve);
+    server.listen(port, host, resolve);
   });
-  const { port } = server.address() as net.AddressInfo;
+  const listening = (server.address() as net.AddressInfo).port;
   const backend: Backend = {
     name,
-    address: `${host}:${port}`,
+    address: `${host}:${listening}`,
     holdSlow: false,
     events,
     release: () => held.splice(0).forEach((response) => response.end(name)),
     async [Symbol.asyncDispose]() {
       backend.release();
       server.closeAllConnections();
+      // A backend a test already stopped answers close() with an error, which is fine here.
       await new Promise((resolve) => server.close(resolve));
     },
   };
@@ -102,6 +105,20 @@ async function holdRequestAt(url: string, target: Backend): Promise<{ answer: Pr
 
 async function stateOf(lb: HAProxyRuntimeApi, backend: string, server: string) {
   return (await lb.servers(backend)).find((s) => s.name === server);
+}
+
+/** Polls until HAProxy's checks find `server` DOWN (operational state 0, stopped). */
+async function untilCheckedDown(haproxy: HAProxyInstance, backend: string, server: string): Promise<void> {
+  const down = async () => ((await rawState(haproxy, backend)).find((row) => row.srv_name === server)?.srv_op_state === '0' ? true : undefined);
+  await until(`${backend}/${server} to be marked DOWN by its checks`, down, { timeoutMs: 10_000, intervalMs: 100 });
+}
+
+/** `show servers state` as an operator reads it: one row per server, keyed by column. */
+async function rawState(haproxy: HAProxyInstance, backend: string): Promise<Array<Record<string, string>>> {
+  const reply = await execa('socat', ['-t', '2', '-', `UNIX-CONNECT:${haproxy.runtimeSocket}`], { input: `show servers state ${backend}\n` });
+  const [header, ...rows] = reply.stdout.split('\n').slice(1).filter((line) => line.trim() !== '');
+  const columns = (header ?? '').replace(/^#\s*/, '').split(' ');
+  return rows.map((row) => Object.fromEntries(row.split(' ').map((cell, i) => [columns[i] ?? '', cell])));
 }
 
 describe('HAProxyRuntimeApi against a real HAProxy', () => {
@@ -273,6 +290,85 @@ describe('HAProxyRuntimeApi against a real HAProxy', () => {
     const closedPort = await freePort();
     const tcp = new HAProxyRuntimeApi({ address: `tcp:127.0.0.1:${closedPort}`, drainTimeoutMs: 1_000, logger: silent });
     await expect(tcp.drain('web', 'a')).rejects.toBeInstanceOf(UnreachableError);
+  });
+
+  it('a server that stops listening is marked DOWN by its checks, listed not ready, and every request is answered by the other', async () => {
+    await using haproxy = await startHAProxy({ backends: ['web'] });
+    await using a = await startBackend('a', '127.0.0.2');
+    await using b = await startBackend('b', '127.0.0.3');
+    const lb = api(haproxy);
+    await lb.register('web', 'a', a.address);
+    await lb.register('web', 'b', b.address);
+    expect(new Set(await bodies(haproxy.url, 6))).toEqual(new Set(['a', 'b']));
+
+    await a[Symbol.asyncDispose]();
+    // No request in between: the checks alone take it out.
+    await untilCheckedDown(haproxy, 'web', 'a');
+
+    expect(await lb.servers('web')).toEqual([
+      { name: 'a', address: a.address, state: 'maint' },
+      { name: 'b', address: b.address, state: 'ready' },
+    ]);
+    expect(await bodies(haproxy.url, 6)).toEqual(['b', 'b', 'b', 'b', 'b', 'b']);
+  });
+
+  it('requests sent the moment a server dies are retried on the other and all answered', async () => {
+    await using haproxy = await startHAProxy({ backends: ['web'] });
+    await using a = await startBackend('a', '127.0.0.2');
+    await using b = await startBackend('b', '127.0.0.3');
+    const lb = api(haproxy);
+    await lb.register('web', 'a', a.address);
+    await lb.register('web', 'b', b.address);
+
+    await a[Symbol.asyncDispose]();
+    // Before any check has run again, half of these would be balanced to a.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => get(haproxy.url)));
+
+    expect(answers).toEqual(Array.from({ length: 8 }, () => ({ status: 200, body: 'b' })));
+    // The failed connections themselves marked it DOWN (observe layer4), or its checks did meanwhile.
+    expect((await stateOf(lb, 'web', 'a'))?.state).toBe('maint');
+  });
+
+  it.each(['ready', 'drain'] as const)('a server registered again after its checks failed (held %s) serves at once', async (held) => {
+    await using haproxy = await startHAProxy({ backends: ['web'] });
+    // Stopped by the test; disposing it again at the end is harmless.
+    await using first = await startBackend('a', '127.0.0.2');
+    await using b = await startBackend('b', '127.0.0.3');
+    const lb = api(haproxy);
+    await lb.register('web', 'a', first.address);
+    await lb.register('web', 'b', b.address);
+    if (held === 'drain') await execa('socat', ['-t', '2', '-', `UNIX-CONNECT:${haproxy.runtimeSocket}`], { input: 'set server web/a state drain\n' });
+    await first[Symbol.asyncDispose]();
+    await untilCheckedDown(haproxy, 'web', 'a');
+    // Its container replaced: the new one listens at the same address.
+    await using a = await startBackend('a', '127.0.0.2', Number(first.address.split(':')[1]));
+
+    await lb.register('web', 'a', a.address);
+
+    // Without waiting for two good checks (rise 2): listed ready and answering right away.
+    expect((await stateOf(lb, 'web', 'a'))?.state).toBe('ready');
+    expect(new Set(await bodies(haproxy.url, 6))).toEqual(new Set(['a', 'b']));
+  });
+
+  it('draining a server its checks found DOWN still puts it in maintenance, where its checks cannot bring it back', async () => {
+    await using haproxy = await startHAProxy({ backends: ['web'] });
+    // Stopped by the test; disposing it again at the end is harmless.
+    await using first = await startBackend('a', '127.0.0.2');
+    await using b = await startBackend('b', '127.0.0.3');
+    const lb = api(haproxy);
+    await lb.register('web', 'a', first.address);
+    await lb.register('web', 'b', b.address);
+    await first[Symbol.asyncDispose]();
+    await untilCheckedDown(haproxy, 'web', 'a');
+
+    await lb.drain('web', 'a');
+    await using a = await startBackend('a', '127.0.0.2', Number(first.address.split(':')[1]));
+
+    // Forced maintenance (admin state bit 0x01); its checks are paused there.
+    expect((await rawState(haproxy, 'web')).find((row) => row.srv_name === 'a')?.srv_admin_state).toBe('1');
+    expect(await bodies(haproxy.url, 4)).toEqual(['b', 'b', 'b', 'b']);
+    await lb.register('web', 'a', a.address);
+    expect(new Set(await bodies(haproxy.url, 6))).toEqual(new Set(['a', 'b']));
   });
 
   it('hosts registering at the same time all end up ready', async () => {
