@@ -26,7 +26,7 @@ import {
   type Release,
   RollbackBody,
 } from '../shared/contract/schemas.js';
-import { DeployStarter, newDeployId } from './deploy-starter.js';
+import { DeployStarter, newDeployId, type DeployCreationDeps } from './deploy-starter.js';
 import { CatchUps } from './catch-up.js';
 import { DEFAULT_SLOTS } from '../shared/contract/slot-count.js';
 import { stopRollouts } from './stop-rollouts.js';
@@ -113,17 +113,7 @@ export function createApp(deps: AppDeps): Hono {
   const logger = deps.logger.child({ component: 'coordinator-http' });
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? (() => newDeployId(now()));
-  const starter = new DeployStarter({
-    store,
-    events,
-    membership,
-    slots: deps.slots ?? DEFAULT_SLOTS,
-    ...(deps.deployDeadlineMs === undefined ? {} : { deadlineMs: deps.deployDeadlineMs }),
-    logger: deps.logger,
-    now,
-    newId,
-  });
-  const catchUps = new CatchUps({
+  const creation: DeployCreationDeps = {
     store,
     membership,
     slots: deps.slots ?? DEFAULT_SLOTS,
@@ -131,7 +121,9 @@ export function createApp(deps: AppDeps): Hono {
     logger: deps.logger,
     now,
     newId,
-  });
+  };
+  const starter = new DeployStarter({ ...creation, events });
+  const catchUps = new CatchUps(creation);
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger });
   const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now });
   const app = new Hono();

@@ -7,29 +7,19 @@ import { ConflictError, GrapevineError, UnreachableError } from '../shared/contr
 import type { Logger } from '../shared/contract/logger.js';
 import type { CatchUpBody, Deploy } from '../shared/contract/schemas.js';
 import { slotCount } from '../shared/contract/slot-count.js';
-import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
-import { aliveHostsOf, type Membership } from '../shared/ports/membership.js';
+import { aliveHostsOf } from '../shared/ports/membership.js';
+import { newDeployRecord, type DeployCreationDeps } from './deploy-starter.js';
 
 /** How far back the group's history is read for its newest rollout and a catch-up under way. */
 const HISTORY = 50;
-/** The coordinator's default deployDeadlineMs, as for any deploy. */
-const DEFAULT_DEADLINE_MS = 30 * 60_000;
 
 export type CatchUpAnswer =
   /** The host runs the release already. */
   | { kind: 'up_to_date' }
   | { kind: 'created' | 'under_way'; deploy: Deploy };
 
-export interface CatchUpsDeps {
-  store: DeployStore;
-  /** Counts the group's alive hosts for k when the rollout recorded no slots. */
-  membership: Membership;
-  slots: number | string;
-  deadlineMs?: number;
-  logger: Logger;
-  now: () => number;
-  newId: () => string;
-}
+/** Its membership counts the group's alive hosts for k when the rollout recorded no slots. */
+export type CatchUpsDeps = DeployCreationDeps;
 
 /** A rollout is every deploy that is not a catch-up: CI's, a rollback, a promotion. */
 export const isRollout = (deploy: Pick<Deploy, 'catchUpOf'>): boolean => deploy.catchUpOf === undefined;
@@ -49,7 +39,7 @@ export class CatchUps {
    * nothing_to_catch_up, rollout_in_progress, release_broken, rollout_not_succeeded.
    */
   async request(request: CatchUpBody): Promise<CatchUpAnswer> {
-    const { store, now, newId } = this.#deps;
+    const { store } = this.#deps;
     const { role, env, host, image } = request;
     const deploys = await store.listDeploys({ role, env, limit: HISTORY });
     const rollout = deploys.find(isRollout);
@@ -73,22 +63,13 @@ export class CatchUps {
     const underWay = deploys.find((d) => d.catchUpOf === rollout.id && d.status === 'in_progress' && d.targets?.includes(host));
     if (underWay) return { kind: 'under_way', deploy: underWay };
 
-    const createdAt = now();
-    const record: DeployRecord = {
-      id: newId(),
-      role,
+    const record = newDeployRecord(this.#deps, { role, tag: release.tag, image: release.image }, {
       env,
-      tag: release.tag,
-      image: release.image,
-      status: 'in_progress',
-      createdAt,
-      deadlineAt: createdAt + (this.#deps.deadlineMs ?? DEFAULT_DEADLINE_MS),
-      expectedHosts: 1,
+      targets: [host],
       // The group's bound, not the one target's: the out-of-service set is the whole group's.
       slots: rollout.slots ?? (await this.#groupSlots(role, env, rollout)),
-      targets: [host],
       catchUpOf: rollout.id,
-    };
+    });
     const stored = await store.createDeploy(record);
     this.#logger.info(
       { deployId: record.id, role, env, host, tag: record.tag, seq: stored.seq, slots: record.slots, catchUpOf: rollout.id, was: image },

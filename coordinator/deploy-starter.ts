@@ -20,9 +20,9 @@ export function newDeployId(now = Date.now()): string {
 /** The coordinator's default deployDeadlineMs. */
 const DEFAULT_DEADLINE_MS = 30 * 60_000;
 
-export interface DeployStarterDeps {
+/** What every way of creating a deploy (a rollout, a catch-up) shares. */
+export interface DeployCreationDeps {
   store: DeployStore;
-  events: DeployEvents;
   membership: Membership;
   /** How many targets may deploy at once: "1/3", "0.25" or a whole number. */
   slots: number | string;
@@ -31,6 +31,36 @@ export interface DeployStarterDeps {
   logger: Logger;
   now: () => number;
   newId: () => string;
+}
+
+export interface DeployStarterDeps extends DeployCreationDeps {
+  events: DeployEvents;
+}
+
+/**
+ * A new deploy record of `release` to `targets`, in progress from now, with its deadline
+ * stored so agents know how long an unacknowledged report is worth keeping.
+ */
+export function newDeployRecord(
+  deps: Pick<DeployCreationDeps, 'now' | 'newId' | 'deadlineMs'>,
+  release: { role: string; tag: string; image: string },
+  fields: { env: string; targets: string[]; slots: number } & Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'catchUpOf'>>,
+): DeployRecord {
+  const createdAt = deps.now();
+  const { env, targets, ...rest } = fields;
+  return {
+    id: deps.newId(),
+    role: release.role,
+    env,
+    tag: release.tag,
+    image: release.image,
+    status: 'in_progress',
+    createdAt,
+    deadlineAt: createdAt + (deps.deadlineMs ?? DEFAULT_DEADLINE_MS),
+    expectedHosts: targets.length,
+    targets,
+    ...rest,
+  };
 }
 
 export class DeployStarter {
@@ -48,7 +78,7 @@ export class DeployStarter {
    * UnreachableError when Serf cannot be asked or told (the deploy is then stored as failed).
    */
   async start(request: CreateDeployBody, origin: DeployOrigin = {}): Promise<Deploy> {
-    const { store, events, membership, now, newId } = this.#deps;
+    const { store, events, membership, now } = this.#deps;
     const { role, env, tag } = request;
     // Serf is asked while Redis is read: both are on the path of every `grapevine deploy`.
     const lookup = aliveHostsOf(membership, role, env).then(
@@ -80,22 +110,7 @@ export class DeployStarter {
       throw new ConflictError('no_hosts', `no alive host has role ${role} in environment ${env}`);
     }
 
-    const createdAt = now();
-    const record: DeployRecord = {
-      id: newId(),
-      role,
-      env,
-      tag: release.tag,
-      image: release.image,
-      status: 'in_progress',
-      createdAt,
-      // Stored so agents know how long an unacknowledged report is worth keeping.
-      deadlineAt: createdAt + (this.#deps.deadlineMs ?? DEFAULT_DEADLINE_MS),
-      expectedHosts: targets.length,
-      slots: slotCount(targets.length, this.#deps.slots),
-      targets,
-      ...origin,
-    };
+    const record = newDeployRecord(this.#deps, { role, tag: release.tag, image: release.image }, { env, targets, slots: slotCount(targets.length, this.#deps.slots), ...origin });
     const stored = await store.createDeploy(record);
     const log = this.#logger.child({ deployId: record.id, role, env });
     log.info({ tag: record.tag, image: record.image, seq: stored.seq, targets, ...origin }, 'deploy created');
