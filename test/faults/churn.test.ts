@@ -13,23 +13,15 @@ import { pause } from '../../shared/contract/waiting.js';
 import { startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { until } from '../fixtures/poll.js';
 import { faultRow, recordFault } from './fault-table.js';
-import { watchService, type ServiceFigures } from './service-watch.js';
+import { watchGroupKeys, watchService, type GroupKeyFigures, type ServiceFigures } from './service-watch.js';
 
 /** k = ceil(6/3). */
 const K = 2;
 const EXTRA_MEMBERS = 3;
 const ROLLOUT = { timeoutMs: 240_000, intervalMs: 100 };
 const WATCH_MAX_MS = 300_000;
-const SAMPLE_EVERY_MS = 100;
 const MEMBERS_TIMEOUT_MS = 20_000;
 const EXTRA_STOP_GRACE_MS = 3_000;
-
-interface RedisFigures {
-  mostSlots: number;
-  mostOut: number;
-  samples: number;
-  unanswered: number;
-}
 
 describe('Serf membership churning under a rollout', () => {
   let fleet: TestCluster;
@@ -54,7 +46,7 @@ describe('Serf membership churning under a rollout', () => {
     const watching = watchService({ runtimeSocket: state.runtimeSocket, backend: 'web', servers: hosts, url: state.lbUrl, maxMs: WATCH_MAX_MS });
     const redisWatch = watchGroupKeys(fleet, WATCH_MAX_MS);
     let deploy: Deploy | undefined;
-    let redis: RedisFigures | undefined;
+    let redis: GroupKeyFigures | undefined;
     let figures: ServiceFigures | undefined;
     let restarted = '';
     let joinedAt = 0;
@@ -133,32 +125,4 @@ async function stopExtra(extra: ResultPromise, signal: NodeJS.Signals = 'SIGINT'
     extra.kill('SIGKILL');
     await extra;
   }
-}
-
-/** Samples the group's slot keys and out-of-service set every 100 ms, bounded in count and in time. */
-function watchGroupKeys(fleet: TestCluster, maxMs: number): { stop(): Promise<RedisFigures> } {
-  const stopped = new AbortController();
-  const figures: RedisFigures = { mostSlots: 0, mostOut: 0, samples: 0, unanswered: 0 };
-  const deadline = Date.now() + maxMs;
-  const sampling = (async () => {
-    for (let i = 0; i < maxMs / SAMPLE_EVERY_MS && !stopped.signal.aborted && Date.now() < deadline; i++) {
-      const started = Date.now();
-      figures.samples += 1;
-      try {
-        const { slots, out } = await fleet.groupKeys('production');
-        figures.mostSlots = Math.max(figures.mostSlots, slots.length);
-        figures.mostOut = Math.max(figures.mostOut, out.length);
-      } catch {
-        figures.unanswered += 1;
-      }
-      await pause(Math.max(0, SAMPLE_EVERY_MS - (Date.now() - started)), stopped.signal).catch(() => undefined);
-    }
-  })();
-  return {
-    async stop() {
-      stopped.abort();
-      await sampling;
-      return figures;
-    },
-  };
 }

@@ -2,7 +2,7 @@
 // states sampled every 100 ms through its runtime socket, and about 20 requests a second
 // through the frontend. Both loops are bounded in count and in time.
 import { pause } from '../../shared/contract/waiting.js';
-import { readyServers } from '../fixtures/cluster.js';
+import { readyServers, type GroupKeys } from '../fixtures/cluster.js';
 
 const SAMPLE_EVERY_MS = 100;
 const REQUEST_EVERY_MS = 50;
@@ -88,4 +88,41 @@ async function ask(url: string): Promise<string> {
 async function serversOut(socketPath: string, backend: string, servers: string[]): Promise<number | undefined> {
   const ready = await readyServers(socketPath, backend);
   return ready === undefined ? undefined : servers.filter((server) => !ready.has(server)).length;
+}
+
+/** The most slot keys and out-of-service hosts Redis held for a group at any sample. */
+export interface GroupKeyFigures {
+  mostSlots: number;
+  mostOut: number;
+  samples: number;
+  /** Samples Redis did not answer. */
+  unanswered: number;
+}
+
+/** Samples a group's slot keys and out-of-service set in Redis every 100 ms, bounded in count and in time. */
+export function watchGroupKeys(fleet: { groupKeys(env?: string): Promise<GroupKeys> }, maxMs: number, env = 'production'): { stop(): Promise<GroupKeyFigures> } {
+  const stopped = new AbortController();
+  const figures: GroupKeyFigures = { mostSlots: 0, mostOut: 0, samples: 0, unanswered: 0 };
+  const deadline = Date.now() + maxMs;
+  const sampling = (async () => {
+    for (let i = 0; i < maxMs / SAMPLE_EVERY_MS && !stopped.signal.aborted && Date.now() < deadline; i++) {
+      const started = Date.now();
+      figures.samples += 1;
+      try {
+        const { slots, out } = await fleet.groupKeys(env);
+        figures.mostSlots = Math.max(figures.mostSlots, slots.length);
+        figures.mostOut = Math.max(figures.mostOut, out.length);
+      } catch {
+        figures.unanswered += 1;
+      }
+      await pause(Math.max(0, SAMPLE_EVERY_MS - (Date.now() - started)), stopped.signal).catch(() => undefined);
+    }
+  })();
+  return {
+    async stop() {
+      stopped.abort();
+      await sampling;
+      return figures;
+    },
+  };
 }
