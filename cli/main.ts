@@ -12,6 +12,7 @@ import { parseOrThrow, type Deploy } from '../shared/contract/schemas.js';
 import { TIMED_OUT, within } from '../shared/contract/waiting.js';
 import { summarize, watchDeploy } from './deploy-watch.js';
 import { registerDevCommands } from './dev-commands.js';
+import { registerOutOfServiceCommand } from './out-of-service.js';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -243,6 +244,7 @@ program
     print(members, lines.join('\n') || 'no matching hosts');
   });
 
+registerOutOfServiceCommand(program, { client, print: (value, text) => print(value, text) });
 registerDevCommands(program, { print: (value, text) => print(value, text) });
 
 try {

@@ -1,4 +1,4 @@
-// The coordinator's HTTP API: releases, deploys and the per-host reports agents send.
+// The coordinator's HTTP API: releases, deploys, the per-host reports agents send, and the hosts each group counts out of service.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { zValidator } from '@hono/zod-validator';
 import { Hono, type Context, type ValidationTargets } from 'hono';
@@ -15,7 +15,7 @@ import {
   UnreachableError,
   ValidationError,
 } from '../shared/contract/errors.js';
-import { deployId, envName, releaseTag, roleName } from '../shared/contract/names.js';
+import { deployId, envName, nodeName, releaseTag, roleName } from '../shared/contract/names.js';
 import {
   CatchUpBody,
   CreateDeployBody,
@@ -35,6 +35,7 @@ import type { DeployEvents, Membership } from '../shared/ports/membership.js';
 import { Promoter, type PromotionStep } from './promotion.js';
 import { chooseRollback } from './rollback.js';
 import { ReportRecorder } from './report-recorder.js';
+import { OutOfServiceHosts } from './out-of-service.js';
 import type { DeployStore } from '../shared/ports/deploy-store.js';
 
 export interface AppDeps {
@@ -62,6 +63,14 @@ export interface AppDeps {
 const RoleParams = z.object({ role: roleName });
 const ReleaseParams = z.object({ role: roleName, tag: releaseTag });
 const DeployParams = z.object({ id: deployId });
+const GroupParams = z.object({ role: roleName, env: envName });
+const GroupHostParams = GroupParams.extend({ host: nodeName });
+const ForgetQuery = z.object({
+  force: z.enum(['true', 'false']).optional(),
+  /** Who forgets the host and why, for the log. */
+  by: z.string().min(1).max(200).optional(),
+  reason: z.string().min(1).max(2000).optional(),
+});
 /** An empty query value (`?role=`) means no filter, as a shell script leaving a variable unset would expect. */
 const emptyAsMissing = (value: unknown) => (value === '' ? undefined : value);
 const DeployListQuery = z.object({
@@ -126,6 +135,7 @@ export function createApp(deps: AppDeps): Hono {
   const catchUps = new CatchUps(creation);
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger });
   const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now });
+  const outOfService = new OutOfServiceHosts({ store, membership, fleet, logger: deps.logger });
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -240,6 +250,22 @@ export function createApp(deps: AppDeps): Hono {
     if (!recorded) throw new NotFoundError(`no deploy ${id}`);
     await promoter.afterReport(recorded.record);
     return c.json({ status: recorded.record.status });
+  });
+
+  // The hosts counted against the group's k, and forgetting one gone for good (409 while it deploys, unless forced).
+  app.get('/v1/groups/:role/:env/out-of-service', valid('param', GroupParams), async (c) => {
+    return c.json(await outOfService.list(c.req.valid('param')));
+  });
+
+  app.delete('/v1/groups/:role/:env/out-of-service/:host', valid('param', GroupHostParams), valid('query', ForgetQuery), async (c) => {
+    const { role, env, host } = c.req.valid('param');
+    const query = c.req.valid('query');
+    const forgotten = await outOfService.forget({ role, env }, host, {
+      force: query.force === 'true',
+      by: query.by ?? 'operator',
+      ...(query.reason === undefined ? {} : { reason: query.reason }),
+    });
+    return c.json(forgotten);
   });
 
   return app;

@@ -145,6 +145,42 @@ export const Deploy = z.object({
 });
 export type Deploy = z.infer<typeof Deploy>;
 
+/**
+ * A host its group counts out of service (it took a slot and has not served since), with
+ * what is known of it: `serf` is Serf's status for it (alive, leaving, left, failed),
+ * `not-listed`, or `unknown` when Serf could not be asked; `slot` the slot key it holds
+ * now (a live lease: it is deploying), or null.
+ */
+export const OutOfServiceHost = z.object({
+  host: nodeName,
+  serf: z.string(),
+  slot: z.number().int().positive().nullable(),
+});
+export type OutOfServiceHost = z.infer<typeof OutOfServiceHost>;
+
+/** Answer of `GET /v1/groups/:role/:env/out-of-service`. */
+export const OutOfServiceList = z.object({
+  role: roleName,
+  env: envName,
+  /** The group's newest deploy and its k (slots), or null when the group has none. */
+  deploy: z.object({ id: deployId, status: DeployStatus, slots: z.number().int().positive().optional() }).nullable(),
+  hosts: z.array(OutOfServiceHost),
+  /** Why Serf could not be asked, when it could not (every `serf` then reads `unknown`). */
+  serfError: z.string().optional(),
+});
+export type OutOfServiceList = z.infer<typeof OutOfServiceList>;
+
+/** Answer of `DELETE /v1/groups/:role/:env/out-of-service/:host`: what was known of the host, and whether it left the set. */
+export const ForgottenHost = OutOfServiceHost.extend({
+  role: roleName,
+  env: envName,
+  /** False only when the host left the set by itself between the check and the removal (it served again). */
+  removed: z.boolean(),
+  /** Whether `force` overrode the refusal to forget a host that is deploying. */
+  forced: z.boolean(),
+});
+export type ForgottenHost = z.infer<typeof ForgottenHost>;
+
 /** Parses `input` or throws a ValidationError naming every field that is wrong. */
 export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
   const result = schema.safeParse(input);

@@ -18,6 +18,8 @@ import {
   Deploy,
   DeployStatus,
   describeIssues,
+  ForgottenHost,
+  OutOfServiceList,
   type HostReport,
   type PublishReleaseBody,
   Release,
@@ -44,6 +46,14 @@ export interface MarkBrokenRequest {
   reason: string;
   /** Who marks it; the coordinator records `operator` when unset. */
   by?: string;
+}
+
+export interface ForgetRequest {
+  /** Forget the host even while it holds a slot and Serf lists it alive (it is deploying). */
+  force?: boolean;
+  /** Who forgets it and why, for the coordinator's log. */
+  by?: string;
+  reason?: string;
 }
 
 const Health = z.object({ ok: z.boolean() });
@@ -132,7 +142,26 @@ export class CoordinatorClient {
     return this.#request('POST', `/v1/deploys/${encodeURIComponent(id)}/reports`, ReportAnswer, report);
   }
 
-  async #request<T>(method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+  /** The hosts `role`/`env` counts out of service now, with what Serf says of each and the slot each holds. */
+  async outOfService(role: string, env: string): Promise<OutOfServiceList> {
+    return this.#request('GET', `${groupPath(role, env)}/out-of-service`, OutOfServiceList);
+  }
+
+  /**
+   * Stops counting `host` out of service in `role`/`env`. A NotFoundError when it is not
+   * counted; a ConflictError with code `host_deploying` while it holds a slot and Serf
+   * lists it alive, unless `force`.
+   */
+  async forgetOutOfService(role: string, env: string, host: string, request: ForgetRequest = {}): Promise<ForgottenHost> {
+    const query = new URLSearchParams();
+    if (request.force) query.set('force', 'true');
+    if (request.by !== undefined) query.set('by', request.by);
+    if (request.reason !== undefined) query.set('reason', request.reason);
+    const search = query.size > 0 ? `?${query.toString()}` : '';
+    return this.#request('DELETE', `${groupPath(role, env)}/out-of-service/${encodeURIComponent(host)}${search}`, ForgottenHost);
+  }
+
+  async #request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
     const url = `${this.url}${path}`;
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -159,6 +188,8 @@ export class CoordinatorClient {
     return result.data;
   }
 }
+
+const groupPath = (role: string, env: string) => `/v1/groups/${encodeURIComponent(role)}/${encodeURIComponent(env)}`;
 
 class TimeoutError extends Error {}
 

@@ -16,6 +16,12 @@ export interface DeployGroup {
   env: string;
 }
 
+/** A slot key of a group held now: its number and the host whose token it holds. */
+export interface SlotHolder {
+  slot: number;
+  host: string;
+}
+
 /** The per-deploy counters and the broken-release mark, shared by every host of a group. */
 export interface FleetState {
   /** Sets the deploy's remaining-hosts counter to `hosts` unless a host already did; returns its value. */
@@ -33,10 +39,18 @@ export interface FleetState {
   backInService(group: DeployGroup, host: string, logger?: Logger): Promise<boolean>;
 }
 
-/** What the coordinator does to the same state: stop rollouts, and count out a host that was lost. */
-export interface FleetControl extends Pick<FleetState, 'markBroken' | 'initRemaining' | 'finishHost'> {
+/**
+ * What the coordinator does to the same state: stop rollouts, count out a host that was
+ * lost, and show an operator the hosts counted out of service (and forget one, through
+ * backInService, when it is gone for good).
+ */
+export interface FleetControl extends Pick<FleetState, 'markBroken' | 'initRemaining' | 'finishHost' | 'backInService'> {
   /** Whether the host took a slot and has not served since: it counts against the group's k. */
   isOutOfService(group: DeployGroup, host: string): Promise<boolean>;
+  /** Every host of the group counted out of service now, sorted by name. */
+  outOfServiceHosts(group: DeployGroup): Promise<string[]>;
+  /** The group's slot keys 1..maxSlots that are held now, by slot number, with the host holding each. */
+  slotHolders(group: DeployGroup, maxSlots: number): Promise<SlotHolder[]>;
   /** The group's broken mark of the tag as the first host to set it left it (who, why, when); null when unmarked. */
   brokenMark(group: DeployGroup, tag: string): Promise<BrokenMark | null>;
   /**

@@ -5,13 +5,15 @@ import type { Logger } from '../contract/logger.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { ValidationError } from '../contract/errors.js';
 import type { BrokenMark } from '../contract/schemas.js';
-import type { DeployGroup, FleetControl, FleetState, MarkOptions } from '../ports/fleet-state.js';
+import type { DeployGroup, FleetControl, FleetState, MarkOptions, SlotHolder } from '../ports/fleet-state.js';
 import { RedisScripts, callRedis } from './scripts.js';
 import { describeBrokenMark, readBrokenMark } from './broken-mark.js';
 import { WaitQueue } from './wait-queue.js';
 
 /** Long enough for any deploy to end; short enough that finished deploys do not pile up. */
 const COUNTER_TTL_SECONDS = 7 * 24 * 60 * 60;
+/** As the slot locks' own bound: more slot keys than that in one read is a bad slot count. */
+const MAX_SLOTS = 1_000;
 
 export interface RedisFleetStateOptions {
   redis: Redis;
@@ -64,6 +66,22 @@ export class RedisFleetState implements FleetState, FleetControl {
   async isOutOfService(group: DeployGroup, host: string): Promise<boolean> {
     const out = await callRedis('reading the out-of-service set', () => this.redis.sismember(redisKeys.outOfService(group.role, group.env), host));
     return out === 1;
+  }
+
+  async outOfServiceHosts(group: DeployGroup): Promise<string[]> {
+    const hosts = await callRedis('reading the out-of-service set', () => this.redis.smembers(redisKeys.outOfService(group.role, group.env)));
+    return hosts.sort();
+  }
+
+  /** One MGET: the keys share the group's hash tag. A slot token starts with its holder's name and a `/`. */
+  async slotHolders(group: DeployGroup, maxSlots: number): Promise<SlotHolder[]> {
+    if (!Number.isInteger(maxSlots) || maxSlots < 0 || maxSlots > MAX_SLOTS) {
+      throw new ValidationError(`slot count must be a whole number from 0 to ${MAX_SLOTS}, got ${maxSlots}`);
+    }
+    if (maxSlots === 0) return [];
+    const keys = Array.from({ length: maxSlots }, (_, i) => redisKeys.slot(group.role, group.env, i + 1));
+    const tokens = await callRedis('reading the slot keys', () => this.redis.mget(...keys));
+    return tokens.flatMap((token, i) => (token ? [{ slot: i + 1, host: token.split('/', 1)[0] ?? token }] : []));
   }
 
   async backInService(group: DeployGroup, host: string, logger = this.logger): Promise<boolean> {
