@@ -4,7 +4,11 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { ValidationError } from '../shared/contract/errors.js';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ValidationError, errorMessage } from '../shared/contract/errors.js';
+import { RoleHooks } from '../shared/contract/config.js';
+import { parseOrThrow } from '../shared/contract/schemas.js';
 import type { Chaos, ChaosOutcome, DevCluster, DevClusterOptions } from '../dev-cluster/dev-cluster.js';
 
 /** The harness, loaded only when a dev command runs. */
@@ -20,11 +24,28 @@ export const DEV_DEFAULTS: Pick<DevClusterOptions, 'name' | 'dir' | 'subnet' | '
 };
 
 const MAX_HOSTS = 200;
+/**
+ * The sample app's longest start delay: three waves of hosts each waiting this long (the
+ * health gate's deadline follows the delay) end well within the coordinator's 30-minute
+ * deploy deadline.
+ */
+const MAX_START_DELAY_S = 300;
 
 function count(value: string, what: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > MAX_HOSTS) throw new ValidationError(`${what} must be a whole number from 0 to ${MAX_HOSTS}, not "${value}"`);
   return n;
+}
+
+/** The hooks file of `dev up --hooks`, checked as an agent's config would check it. */
+function readHooks(file: string): RoleHooks {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ValidationError(`--hooks: cannot read ${file}: ${errorMessage(error)}`);
+  }
+  return parseOrThrow(RoleHooks, parseYaml(text) as unknown, `--hooks ${file}`);
 }
 
 export function registerDevCommands(program: Command, output: Output): void {
@@ -38,16 +59,19 @@ export function registerDevCommands(program: Command, output: Output): void {
     .option('--staging <n>', 'staging hosts', '3')
     .option('--no-promote', 'do not promote a successful staging deploy to production')
     .option('--start-delay <seconds>', "seconds the sample app waits before serving", '0')
+    .option('--hooks <file>', "YAML or JSON file of the sample app's hooks on every host, e.g. {afterRegister: {command: [/path/smoke-test]}}")
     .addOption(dirOption())
-    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean }) => {
+    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string }) => {
       const production = count(options.hosts, '--hosts');
       const staging = count(options.staging, '--staging');
       if (production + staging === 0) throw new ValidationError('--hosts and --staging add up to 0: a cluster needs at least one host');
       const startDelay = Number(options.startDelay);
-      if (!(startDelay >= 0 && startDelay <= 600)) throw new ValidationError(`--start-delay must be 0 to 600 seconds, not "${options.startDelay}"`);
+      if (!(startDelay >= 0 && startDelay <= MAX_START_DELAY_S)) {
+        throw new ValidationError(`--start-delay must be 0 to ${MAX_START_DELAY_S} seconds, not "${options.startDelay}"`);
+      }
       const { DevCluster, defaultHosts } = await harness();
       const cluster = await DevCluster.up(
-        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote },
+        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: readHooks(options.hooks) }) },
         (line) => process.stderr.write(`dev: ${line}\n`),
       );
       output.print(cluster.state, await describe(cluster));

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DevClusterError } from './dev-cluster-error.js';
 import { freePort, type StartedProcess } from './local-process.js';
+import type { RoleHooks } from '../shared/contract/config.js';
 
 export interface ClusterPorts {
   coordinator: number;
@@ -31,14 +32,24 @@ export interface DevClusterOptions {
   ports: ClusterPorts;
   /** Seconds the sample app waits before it serves, to make a deploy's progress visible. */
   startDelay?: number;
-  healthTimeoutMs?: number;
+  /** The role's health gate; unset: long enough for startDelay (healthDeadlineFor) and a 1 s soak (DEV_MIN_HEALTHY_TIME_MS). */
+  healthyDeadlineMs?: number;
+  minHealthyTimeMs?: number;
   /**
    * Docker's health check of the app, every second with a 1 s timeout unless set, so that
    * a bad release fails fast; the agents' own probe of the app decides when it is healthy.
    */
   healthCheck?: { interval: string; timeout: string };
+  /** Hooks of the sample app's role in every host's agent config (README, "Hooks"); none unless set. */
+  hooks?: RoleHooks;
   /** Whether a successful staging deploy of the sample app promotes itself to production. */
   promote?: boolean;
+  /**
+   * The sample app's once-per-deploy job: a `migrate` service that appends "DEPLOY_ID TAG
+   * HOST MS" to jobs/runs.log in the cluster's folder, takes `seconds` (0 unless set) and
+   * exits 1 for the tag `bad`. No job unless set.
+   */
+  job?: { seconds?: number };
   logLevel?: string;
 }
 

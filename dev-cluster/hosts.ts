@@ -1,7 +1,7 @@
 // One host of the local cluster: a holder container that owns the host's network
 // namespace and address, the app's compose file (its containers join that namespace),
 // and the Grapevine agent, which runs inside the namespace and starts its Serf agent.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { ClusterContainers } from '../shared/docker/cluster-containers.js';
@@ -17,6 +17,12 @@ import { APP_PORT, BASE_IMAGE, CLI, SAMPLE_ROLE, backendFor } from './sample-app
 export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1'];
 const AGENT_STOP_GRACE_MS = 8_000;
 const SERF_STOP_GRACE_MS = 3_000;
+/** The dev cluster's soak: short, so a demo and the tests stay quick; a real service's default is 10 s. */
+export const DEV_MIN_HEALTHY_TIME_MS = 1_000;
+/** Docker's start period beyond the app's start delay: time for the container to start and httpd to listen. */
+const START_PERIOD_MARGIN_S = 10;
+const DEFAULT_STEP_DEADLINE_MS = 5 * 60_000;
+const STEP_MARGIN_MS = 60_000;
 
 /** Label on every container of a cluster, holders and apps, so `down` finds them all. */
 export const CLUSTER_LABEL = 'grapevine.dev';
@@ -40,6 +46,11 @@ export async function startHost(
     ip: address,
     labels: { [CLUSTER_LABEL]: state.name },
   });
+  if (options.job) {
+    // The job container may run as any user: the folder is the cluster's own, under its directory.
+    mkdirSync(jobsDirOf(state), { recursive: true });
+    chmodSync(jobsDirOf(state), 0o777);
+  }
   const composeFile = join(dir, 'compose.yml');
   writeFileSync(composeFile, toYaml(composeFor(state, options, spec, holder)));
   const agentConfig = join(dir, 'agent.yml');
@@ -89,18 +100,42 @@ function composeFor(state: DevClusterState, options: DevClusterOptions, spec: De
       app: {
         image: '${GRAPEVINE_IMAGE:?set by the grapevine agent}',
         network_mode: `container:${holder}`,
-        environment: { HOST_NAME: spec.name, START_DELAY: String(options.startDelay ?? 0) },
+        // Without a cluster-wide delay the image's own START_DELAY holds, so a tag can start slower than another.
+        environment: { HOST_NAME: spec.name, ...(options.startDelay ? { START_DELAY: String(options.startDelay) } : {}) },
         healthcheck: {
           test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${APP_PORT}/healthz`],
           interval: options.healthCheck?.interval ?? '1s',
           timeout: options.healthCheck?.timeout ?? '1s',
           retries: 2,
+          // Docker counts no failure while the app is still in its start delay; the agent's gate has its own deadline.
+          start_period: `${Math.ceil(options.startDelay ?? 0) + START_PERIOD_MARGIN_S}s`,
         },
         stop_grace_period: '2s',
         labels: { [CLUSTER_LABEL]: state.name },
       },
+      ...(options.job ? { migrate: migrateService(state, options.job, spec) } : {}),
     },
   };
+}
+
+/** The sample job: one line per run in the cluster's jobs/runs.log (deploy id, tag, host, ms), failing for the tag `bad`. */
+function migrateService(state: DevClusterState, job: { seconds?: number }, spec: DevHostSpec): unknown {
+  return {
+    image: '${GRAPEVINE_IMAGE:?set by the grapevine agent}',
+    // Only `docker compose run` starts it, never `up`.
+    profiles: ['job'],
+    network_mode: 'none',
+    entrypoint: ['/bin/sh', '-c'],
+    command: [`busybox sleep ${job.seconds ?? 0} && echo "$$DEPLOY_ID $$TAG $$HOST_NAME $$(date +%s%3N)" >> /jobs/runs.log && echo "migrated for $$TAG" && test "$$TAG" != bad`],
+    environment: { DEPLOY_ID: '${GRAPEVINE_DEPLOY_ID:-none}', TAG: '${GRAPEVINE_TAG:-none}', HOST_NAME: spec.name },
+    volumes: [`${jobsDirOf(state)}:/jobs`],
+    labels: { [CLUSTER_LABEL]: state.name },
+  };
+}
+
+/** Where the sample job writes its runs.log: one folder for the whole cluster, so a test reads every host's runs. */
+export function jobsDirOf(state: Pick<DevClusterState, 'dir'>): string {
+  return join(state.dir, 'jobs');
 }
 
 function agentConfigFor(
@@ -109,6 +144,8 @@ function agentConfigFor(
   spec: DevHostSpec,
   where: { address: string; dir: string; composeFile: string; project: string },
 ): unknown {
+  const healthyDeadlineMs = options.healthyDeadlineMs ?? healthDeadlineFor(options.startDelay ?? 0);
+  const minHealthyTimeMs = options.minHealthyTimeMs ?? DEV_MIN_HEALTHY_TIME_MS;
   return {
     node: spec.name,
     env: spec.env,
@@ -117,10 +154,13 @@ function agentConfigFor(
         compose: where.composeFile,
         service: 'app',
         project: where.project,
-        healthTimeoutMs: options.healthTimeoutMs ?? 60_000,
+        healthyDeadlineMs,
+        minHealthyTimeMs,
         // The agent shares the app's network namespace, so the app answers on loopback.
         healthUrl: `http://127.0.0.1:${APP_PORT}/healthz`,
         lb: { backend: backendFor(spec.env), address: `${where.address}:${APP_PORT}` },
+        ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
+        ...(options.job ? { job: { service: 'migrate', timeoutMs: 120_000 } } : {}),
       },
     },
     serf: {
@@ -134,6 +174,13 @@ function agentConfigFor(
     coordinator: { url: state.coordinatorUrl, token: state.token },
     loadBalancer: { runtimeApi: `unix:${state.runtimeSocket}`, drainTimeoutMs: 2_000 },
     eventPipe: join(where.dir, 'events.pipe'),
+    // The health step holds the gate: a long start delay needs more than the default 5 minutes.
+    ...(healthyDeadlineMs + minHealthyTimeMs + STEP_MARGIN_MS > DEFAULT_STEP_DEADLINE_MS ? { stepDeadlineMs: healthyDeadlineMs + minHealthyTimeMs + STEP_MARGIN_MS } : {}),
     logLevel: options.logLevel ?? 'info',
   };
+}
+
+/** The sample app's deadline to become healthy: its start delay and 30 s for the rest, at least a minute. */
+export function healthDeadlineFor(startDelayS: number): number {
+  return Math.max(60_000, Math.ceil(startDelayS * 1000) + 30_000);
 }

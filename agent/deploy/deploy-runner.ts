@@ -246,7 +246,7 @@ export class DeployRunner {
       replaced = true;
       await step('up', (stepSignal) => runtime.up(group.role, deploy.image, { signal: stepSignal, logger }));
       host.step('health');
-      await step('health', (stepSignal) => runtime.waitHealthy(group.role, { signal: stepSignal, logger }));
+      await step('health', (stepSignal) => runtime.waitHealthy(group.role, { signal: stepSignal, logger }, { soak: true }));
       await step('health', checkBroken);
       host.step('register');
       await confirm('register');

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The sample app Grapevine deploys in tests and demos: answers GET / with its version and
-# host name, and GET /healthz with "ok" only when the image was built healthy.
+# host name, and GET /healthz with "ok" only when the image was built healthy (and, with
+# HEALTHY_FOR set, only for that many seconds after it starts serving).
 set -eu
 
 port="${PORT:-8080}"
@@ -10,6 +11,11 @@ case "$port" in
 esac
 case "$delay" in
   '' | . | *[!0-9.]* | *.*.*) echo "sample-app: START_DELAY must be a number of seconds, got '$delay'" >&2; exit 64 ;;
+esac
+healthy_for="${HEALTHY_FOR:-}"
+case "$healthy_for" in
+  '') ;;
+  *[!0-9.]* | . | *.*.*) echo "sample-app: HEALTHY_FOR must be a number of seconds, got '$healthy_for'" >&2; exit 64 ;;
 esac
 
 # This shell stays PID 1 and forwards SIGTERM: the kernel drops signals that PID 1 has no
@@ -39,4 +45,8 @@ fi
 
 busybox httpd -f -p "$port" -h "$docroot" &
 child=$!
+if [ -n "$healthy_for" ] && [ -f "$docroot/healthz" ]; then
+  # Turns unhealthy while it keeps serving: what a health gate's soak must catch.
+  (busybox sleep "$healthy_for" && rm -f "$docroot/healthz") &
+fi
 wait "$child"

@@ -2,12 +2,14 @@
 // Engine API to pull images and to watch the container's health.
 import type { RoleConfig } from '../contract/config.js';
 import { DeployStepError, TimeoutError, errorMessage } from '../contract/errors.js';
-import type { ContainerRuntime } from '../ports/container-runtime.js';
+import type { ContainerRuntime, HealthWaitOptions } from '../ports/container-runtime.js';
 import type { DeployContext } from '../ports/deploy-context.js';
 import { DockerComposeCli, type ComposeProject } from './compose-cli.js';
 import { DockerEngineApi } from './engine-api.js';
 import { waitForHealth } from './health-wait.js';
 
+/** How long `docker compose up` may take: it creates and starts the container; the health gate's deadline runs after it. */
+const UP_TIMEOUT_MS = 2 * 60_000;
 /** How long an image pull may take unless the options say otherwise: a large image over a slow link, not a registry that hangs forever. */
 const PULL_TIMEOUT_MS = 10 * 60_000;
 
@@ -59,7 +61,7 @@ export class DockerComposeRuntime implements ContainerRuntime {
       await this.compose.up(this.project(role), settings.service, {
         env: { GRAPEVINE_IMAGE: image, GRAPEVINE_NODE: this.options.node, GRAPEVINE_ROLE: role },
         signal,
-        timeoutMs: settings.healthTimeoutMs,
+        timeoutMs: UP_TIMEOUT_MS,
       });
     } catch (error) {
       throw new DeployStepError('up', `cannot start ${image}: ${errorMessage(error)}`, { cause: error });
@@ -67,17 +69,26 @@ export class DockerComposeRuntime implements ContainerRuntime {
     logger.info({ image, service: settings.service, ms: Date.now() - startedAt }, 'container started');
   }
 
-  async waitHealthy(role: string, { signal, logger }: DeployContext): Promise<void> {
+  async waitHealthy(role: string, { signal, logger }: DeployContext, options: HealthWaitOptions = {}): Promise<void> {
     const container = await this.findContainer(role);
     if (!container) throw new DeployStepError('health', `no container of ${this.project(role).name} is running`);
-    const { healthTimeoutMs, healthUrl } = this.role(role);
+    const { healthyDeadlineMs, minHealthyTimeMs, healthUrl } = this.role(role);
     await waitForHealth(this.engine, {
       container,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(healthTimeoutMs)]),
-      timeoutMs: healthTimeoutMs,
+      signal,
+      healthyDeadlineMs,
+      minHealthyTimeMs: options.soak ? minHealthyTimeMs : 0,
       ...(healthUrl === undefined ? {} : { probeUrl: healthUrl }),
       logger,
     });
+  }
+
+  async imageDigest(image: string, { signal }: DeployContext): Promise<string | null> {
+    const details = await this.engine.inspectImage(image, signal);
+    if (!details) return null;
+    // The digest of the repository the image was pulled from names it wherever it is pulled; the id is local.
+    const [repository] = image.split('@')[0]!.split(/:(?=[^/]*$)/);
+    return details.RepoDigests?.find((digest) => digest.startsWith(`${repository}@`)) ?? details.RepoDigests?.[0] ?? details.Id;
   }
 
   private role(role: string): RoleConfig {

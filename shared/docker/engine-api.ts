@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { GrapevineError, UnreachableError, errorMessage } from '../contract/errors.js';
 import { connectDocker, dockerReply, type DockerConnection } from './docker-client.js';
 import { saysNoAnswer } from './no-answer.js';
+import { untilAborted } from '../contract/waiting.js';
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -14,15 +15,21 @@ export type ContainerSummary = z.infer<typeof ContainerSummary>;
 
 const ContainerDetails = z.object({
   Config: z.object({ Image: z.string() }),
+  /** How often a restart policy started the container again. */
+  RestartCount: z.number().default(0),
   State: z.object({
     Running: z.boolean(),
+    Restarting: z.boolean().default(false),
     ExitCode: z.number(),
     Health: z
-      .object({ Status: z.string(), Log: z.array(z.object({ Output: z.string().optional() })).nullish() })
+      .object({ Status: z.string(), Log: z.array(z.object({ Start: z.string().optional(), Output: z.string().optional() })).nullish() })
       .nullish(),
   }),
 });
 export type ContainerDetails = z.infer<typeof ContainerDetails>;
+
+const ImageDetails = z.object({ Id: z.string(), RepoDigests: z.array(z.string()).nullish() });
+export type ImageDetails = z.infer<typeof ImageDetails>;
 
 /** One line of the engine's pull progress; a failure arrives as a line with `error`. */
 const PullProgress = z.object({ error: z.string().optional(), errorDetail: z.object({ message: z.string().optional() }).optional() });
@@ -63,6 +70,21 @@ export class DockerEngineApi {
     const { docker } = await this.connection();
     const reply = await this.call('GET /containers/{id}/json', undefined, (abortSignal) => docker.getContainer(id).inspect({ abortSignal }));
     return dockerReply(ContainerDetails, reply, 'GET /containers/{id}/json');
+  }
+
+  /** The image's id and repo digests; null when the engine has no such image. */
+  async inspectImage(image: string, signal: AbortSignal): Promise<ImageDetails | null> {
+    const { docker } = await this.connection();
+    try {
+      const reply = await this.call('GET /images/{name}/json', signal, (abortSignal) =>
+        // Dockerode's image inspect takes no abort signal: the wait for it is given up instead.
+        untilAborted(docker.getImage(image).inspect(), abortSignal, () => undefined),
+      );
+      return dockerReply(ImageDetails, reply, 'GET /images/{name}/json');
+    } catch (error) {
+      if (error instanceof DockerEngineError && error.message.includes(': 404 ')) return null;
+      throw error;
+    }
   }
 
   /** Pulls `image`; resolves when the engine's progress stream ends without a failure in any of its lines. */

@@ -1,48 +1,54 @@
-// Waits for a container's Docker health check: the engine's event stream wakes the
-// wait as soon as the status changes; an inspect covers what happened before it. With a
-// health URL, the agent also asks the app itself, every 100 ms, and a 2xx answer counts
-// as healthy without waiting for Docker's next run of the check (1 s apart at best, and
-// each run is a process started in the container). Docker's verdict of unhealthy, or the
-// container exiting, still fails the wait.
+// Runs a container's health gate (health-gate.ts) against the engine: the event stream
+// wakes the wait as soon as Docker's verdict or the container's life changes, an inspect
+// covers what happened before it, and with a health URL the agent also asks the app itself
+// every 100 ms (a 2xx answer counts without waiting for Docker's next run of its check,
+// 1 s apart at best and a process started in the container each).
 import { get as httpGet } from 'node:http';
 import type { Logger } from '../contract/logger.js';
 import { DeployStepError, errorMessage } from '../contract/errors.js';
-import { pollUntil } from '../contract/waiting.js';
-import type { DockerEngineApi, EngineEvent } from './engine-api.js';
+import { pause } from '../contract/waiting.js';
+import type { ContainerDetails, DockerEngineApi, EngineEvent } from './engine-api.js';
+import { HealthGate, type ContainerObservation, type GateVerdict } from './health-gate.js';
 
 const PROBE_INTERVAL_MS = 100;
 const PROBE_TIMEOUT_MS = 1_000;
+/** An inspect at least this often, should the event stream miss a change. */
+const INSPECT_AT_LEAST_EVERY_MS = 2_000;
 
 export interface HealthWait {
   container: string;
+  /** The caller's bound (its step, the agent stopping): ends the wait without a verdict on the container. */
   signal: AbortSignal;
-  timeoutMs: number;
+  /** How long the container has to become healthy; unhealthy verdicts before it do not fail it. */
+  healthyDeadlineMs: number;
+  /** How long it must then stay healthy (the soak); 0 or unset: healthy once is enough. */
+  minHealthyTimeMs?: number;
   probeUrl?: string;
   logger: Logger;
 }
 
-interface HealthSnapshot {
-  running: boolean;
-  exitCode: number;
-  health: string | undefined;
-  lastOutput: string | undefined;
-}
-
-async function snapshot(engine: DockerEngineApi, id: string): Promise<HealthSnapshot> {
-  const { State } = await engine.inspect(id);
+function observe(details: ContainerDetails): ContainerObservation {
+  const { State } = details;
   const log = State.Health?.Log ?? [];
+  const last = log[log.length - 1];
+  const status = State.Health?.Status;
+  const startedAt = last?.Start === undefined ? Number.NaN : Date.parse(last.Start);
   return {
     running: State.Running,
+    restarting: State.Restarting,
     exitCode: State.ExitCode,
-    health: State.Health?.Status,
-    lastOutput: log[log.length - 1]?.Output?.trim(),
+    restartCount: details.RestartCount,
+    health: status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : undefined,
+    lastCheckStartedAt: Number.isNaN(startedAt) ? undefined : startedAt,
+    lastOutput: last?.Output?.trim(),
   };
 }
 
 /**
- * Resolves when healthy (or running, for an image without a health check), or when
- * `probeUrl` answers 2xx while the container runs; rejects on unhealthy, exit or timeout.
- * `signal` carries the deadline; `timeoutMs` only names it in the error.
+ * Resolves once the container passed its gate: healthy (Docker's check or `probeUrl`
+ * answering 2xx) before `healthyDeadlineMs`, then healthy for `minHealthyTimeMs`. Rejects
+ * with DeployStepError('health', reason) when it exits, restarts in a loop, is not healthy
+ * by the deadline or turns unhealthy during the soak; the reason names which.
  */
 export async function waitForHealth(engine: DockerEngineApi, wait: HealthWait): Promise<void> {
   try {
@@ -52,80 +58,87 @@ export async function waitForHealth(engine: DockerEngineApi, wait: HealthWait): 
     // An inspect or the event stream failing: the host's report must still name the step.
     const short = wait.container.slice(0, 12);
     const message = wait.signal.aborted
-      ? `container ${short} was not healthy within ${Math.round(wait.timeoutMs / 1000)} s`
+      ? `the wait for container ${short} was stopped: ${errorMessage(wait.signal.reason)}`
       : `could not watch container ${short}: ${errorMessage(error)}`;
-    throw new DeployStepError('health', message, { cause: error });
+    throw new DeployStepError('health', message, { cause: wait.signal.aborted ? wait.signal.reason : error });
   }
 }
 
 async function watchHealth(engine: DockerEngineApi, wait: HealthWait): Promise<void> {
-  const { container, signal, timeoutMs, probeUrl, logger } = wait;
+  const { container, signal, healthyDeadlineMs, minHealthyTimeMs = 0, probeUrl, logger } = wait;
   const short = container.slice(0, 12);
+  const startedAt = Date.now();
+  const gate = new HealthGate({ container: short, startedAt, healthyDeadlineMs, minHealthyTimeMs, probed: probeUrl !== undefined });
   const listening = new AbortController();
+  const ended = AbortSignal.any([signal, listening.signal]);
   const events = await engine.events(
-    { type: ['container'], container: [container], event: ['health_status', 'die', 'destroy'] },
-    AbortSignal.any([signal, listening.signal]),
+    { type: ['container'], container: [container], event: ['health_status', 'die', 'start', 'destroy'] },
+    ended,
   );
   // Subscribed before the first inspect, so no change between the two can be missed.
   const changes = new ChangeCounter(signal);
   void changes.follow(events);
-  let probePassed = false;
   if (probeUrl !== undefined) {
-    void probeUntilHealthy(probeUrl, AbortSignal.any([signal, listening.signal]), timeoutMs).then((passed) => {
-      if (!passed) return;
-      probePassed = true;
-      changes.poke();
+    void probeWhileWaiting(probeUrl, ended, (passed, detail) => {
+      const before = gate.current.kind;
+      // A probe only wakes the wait when it changed the verdict: 10 inspects a second would be waste.
+      if (gate.observeProbe(passed, detail, Date.now()).kind !== before) changes.poke();
     });
   }
+  let soaking = false;
   try {
-    for (;;) {
+    // Bounded: each round waits for a change, the next due decision or INSPECT_AT_LEAST_EVERY_MS.
+    const rounds = Math.ceil((healthyDeadlineMs + minHealthyTimeMs) / 10) + 1_000;
+    for (let round = 0; round < rounds; round++) {
       const seen = changes.count;
-      const state = await snapshot(engine, container);
-      if (!state.running) throw new DeployStepError('health', `container ${short} exited with code ${state.exitCode}`);
-      if (state.health === 'unhealthy') {
-        throw new DeployStepError('health', `container ${short} is unhealthy: ${state.lastOutput || 'health check failed'}`);
-      }
-      if (state.health === undefined || state.health === 'healthy' || probePassed) {
-        logger.info({ container: short, by: probePassed ? 'health URL' : state.health === undefined ? 'running' : 'docker health check' }, 'container healthy');
+      let verdict: GateVerdict = gate.current;
+      if (verdict.kind === 'waiting' || verdict.kind === 'soaking') verdict = gate.observeContainer(observe(await engine.inspect(container)), Date.now());
+      if (verdict.kind === 'failed') throw new DeployStepError('health', verdict.reason);
+      if (verdict.kind === 'passed') {
+        logger.info({ container: short, by: verdict.by, soakMs: minHealthyTimeMs, ms: Date.now() - startedAt }, 'container healthy');
         return;
       }
-      if (!(await changes.after(seen))) {
+      if (verdict.kind === 'soaking' && !soaking) {
+        soaking = true;
+        logger.info({ container: short, by: verdict.by, soakMs: minHealthyTimeMs }, 'container healthy; it must stay healthy through the soak');
+      }
+      const dueInMs = Math.max(0, Math.min(gate.dueAt - Date.now(), INSPECT_AT_LEAST_EVERY_MS));
+      if (!(await changes.after(seen, dueInMs))) {
+        signal.throwIfAborted();
         if (changes.lost !== undefined) throw new DeployStepError('health', `lost the engine's events while waiting for container ${short}: ${changes.lost}`);
-        throw new DeployStepError('health', `container ${short} was not healthy within ${Math.round(timeoutMs / 1000)} s`);
       }
     }
+    throw new DeployStepError('health', `container ${short}: the health wait ran out of rounds`);
   } finally {
     listening.abort();
   }
 }
 
-/** Asks `url` every PROBE_INTERVAL_MS until it answers 2xx (true), or `signal` fires or `timeoutMs` passes (false). */
-async function probeUntilHealthy(url: string, signal: AbortSignal, timeoutMs: number): Promise<boolean> {
-  try {
-    return await pollUntil('the health URL to answer 2xx', async () => ((await answers2xx(url, signal)) ? true : undefined), {
-      timeoutMs,
-      intervalMs: PROBE_INTERVAL_MS,
-      signal,
-    });
-  } catch {
-    return false;
+/** Asks `url` every PROBE_INTERVAL_MS until `signal` fires, telling `report` each answer. */
+async function probeWhileWaiting(url: string, signal: AbortSignal, report: (passed: boolean, detail: string) => void): Promise<void> {
+  // Bounded by the signal, which the wait always fires when it ends.
+  while (!signal.aborted) {
+    const answer = await probe(url, signal);
+    if (signal.aborted) return;
+    report(answer.passed, answer.detail);
+    await pause(PROBE_INTERVAL_MS, signal).catch(() => undefined);
   }
 }
 
-/** One GET of `url`: whether it answered 2xx within PROBE_TIMEOUT_MS. */
-function answers2xx(url: string, signal: AbortSignal): Promise<boolean> {
+/** One GET of `url`: whether it answered 2xx within PROBE_TIMEOUT_MS, and what it answered. */
+function probe(url: string, signal: AbortSignal): Promise<{ passed: boolean; detail: string }> {
   return new Promise((resolve) => {
     const req = httpGet(url, { agent: false, timeout: PROBE_TIMEOUT_MS, signal }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
-      resolve(status >= 200 && status < 300);
+      resolve({ passed: status >= 200 && status < 300, detail: `answered ${status}` });
     });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)));
+    req.on('error', (error) => resolve({ passed: false, detail: `did not answer: ${errorMessage(error)}` }));
   });
 }
 
-/** Counts engine events; `after(n)` resolves true once more than n arrived, false when the wait must end. */
+/** Counts engine events and other wake-ups of the wait. */
 class ChangeCounter {
   count = 0;
   /** Why the event stream ended before the wait did, if it did. */
@@ -155,15 +168,19 @@ class ChangeCounter {
     this.waiter?.();
   }
 
-  after(seen: number): Promise<boolean> {
+  /** True once more than `seen` changes arrived; false after `timeoutMs`, or when the wait must end. */
+  after(seen: number, timeoutMs: number): Promise<boolean> {
+    const timer = AbortSignal.timeout(timeoutMs);
     return new Promise((resolve) => {
       const check = () => {
         if (this.count > seen) resolve(true);
-        else if (this.ended || this.signal.aborted) resolve(false);
+        else if (this.ended || this.signal.aborted || timer.aborted) resolve(false);
         else return;
         this.waiter = undefined;
+        timer.removeEventListener('abort', check);
       };
       this.waiter = check;
+      timer.addEventListener('abort', check, { once: true });
       check();
     });
   }

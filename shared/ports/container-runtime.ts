@@ -7,6 +7,17 @@ export interface ContainerRuntime {
   pull(image: string, context: DeployContext): Promise<void>;
   /** `docker compose up -d` for the role's service with `image`. */
   up(role: string, image: string, context: DeployContext): Promise<void>;
-  /** Resolves when the role's container reports healthy; rejects when it is unhealthy, dies or times out. */
-  waitHealthy(role: string, context: DeployContext): Promise<void>;
+  /**
+   * Resolves when the role's container passed its health gate: healthy within the role's
+   * deadline (and, with `soak`, healthy throughout its minimum healthy time after); rejects
+   * when it exits, restarts in a loop, misses the deadline or turns unhealthy in the soak.
+   */
+  waitHealthy(role: string, context: DeployContext, options?: HealthWaitOptions): Promise<void>;
+  /** The pulled image's repo digest (repo@sha256:...), or its id when it has none; null when the engine does not know the image. */
+  imageDigest?(image: string, context: DeployContext): Promise<string | null>;
+}
+
+export interface HealthWaitOptions {
+  /** A newly deployed container: it must stay healthy for the role's minimum healthy time. */
+  soak?: boolean;
 }

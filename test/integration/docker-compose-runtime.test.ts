@@ -32,7 +32,7 @@ async function answers(url: string): Promise<boolean> {
 }
 
 /** A compose project of the sample app on a free loopback port, and a runtime for it. */
-async function appProject(options: { node: string; project: string; healthInterval: string; startDelay?: string; probe?: boolean; healthTimeoutMs: number }) {
+async function appProject(options: { node: string; project: string; healthInterval: string; startDelay?: string; probe?: boolean; healthyDeadlineMs: number }) {
   const dir = mkdtempSync(join(tmpdir(), `${options.project}-`));
   const compose = join(dir, 'web.yml');
   const port = await freePort();
@@ -58,7 +58,8 @@ async function appProject(options: { node: string; project: string; healthInterv
     compose,
     service: 'app',
     project: options.project,
-    healthTimeoutMs: options.healthTimeoutMs,
+    healthyDeadlineMs: options.healthyDeadlineMs,
+    minHealthyTimeMs: 0,
     ...(options.probe ? { healthUrl: `http://127.0.0.1:${port}/healthz` } : {}),
     lb: { backend: 'web', address: '127.0.0.1:1' },
   };
@@ -90,7 +91,7 @@ describe('docker compose runtime', () => {
   let url: string;
 
   beforeAll(async () => {
-    app = await appProject({ node: 'rt1', project: `gvdock-runtime-web-${RUN}`, healthInterval: '1s', healthTimeoutMs: 20_000 });
+    app = await appProject({ node: 'rt1', project: `gvdock-runtime-web-${RUN}`, healthInterval: '1s', healthyDeadlineMs: 10_000 });
     ({ runtime, url } = app);
   });
 
@@ -110,13 +111,13 @@ describe('docker compose runtime', () => {
     expect(await (await fetch(url)).text()).toBe('v2 rt1\n');
   });
 
-  it('rejects a container whose health check fails, naming the step and the check output', async () => {
+  it('rejects a container whose health check keeps failing at its deadline, naming the step and the check output', async () => {
     const signal = { signal: AbortSignal.timeout(30_000), logger: silent };
     await runtime.up('web', `${REPOSITORY}:bad`, signal);
     const failure = await runtime.waitHealthy('web', signal).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(DeployStepError);
     expect((failure as DeployStepError).step).toBe('health');
-    expect((failure as DeployStepError).message).toMatch(/unhealthy: .*404/);
+    expect((failure as DeployStepError).message).toMatch(/was not healthy within 10 s; last verdict: Docker's check unhealthy \(.*404.*\)/);
   });
 
   it('rejects a pull from an unreachable registry as a pull failure', async () => {
@@ -128,7 +129,7 @@ describe('docker compose runtime', () => {
 
   it('reports an engine failure during the health wait as a failure of the health step', async () => {
     const gone = 'f'.repeat(64);
-    const failure = await waitForHealth(new DockerEngineApi(SOCKET), { container: gone, signal: AbortSignal.timeout(20_000), timeoutMs: 20_000, logger: silent }).catch(
+    const failure = await waitForHealth(new DockerEngineApi(SOCKET), { container: gone, signal: AbortSignal.timeout(20_000), healthyDeadlineMs: 20_000, logger: silent }).catch(
       (error: unknown) => error,
     );
     expect(failure).toBeInstanceOf(DeployStepError);
@@ -174,7 +175,7 @@ describe('docker compose runtime with a health URL', () => {
   beforeAll(async () => {
     // Docker's first check runs 30 s after the start: only the probe can pass sooner. The
     // app's 5 s start delay leaves it silent when the wait begins (`up` takes 2-3 s here).
-    app = await appProject({ node: 'rt2', project, healthInterval: '30s', startDelay: '5', probe: true, healthTimeoutMs: 10_000 });
+    app = await appProject({ node: 'rt2', project, healthInterval: '30s', startDelay: '5', probe: true, healthyDeadlineMs: 10_000 });
     ({ runtime } = app);
   });
 
