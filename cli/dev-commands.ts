@@ -5,7 +5,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { ValidationError, errorMessage } from '../shared/contract/errors.js';
 import { RoleHooks } from '../shared/contract/config.js';
 import { parseOrThrow } from '../shared/contract/schemas.js';
@@ -38,14 +37,22 @@ function count(value: string, what: string): number {
 }
 
 /** The hooks file of `dev up --hooks`, checked as an agent's config would check it. */
-function readHooks(file: string): RoleHooks {
+async function readHooks(file: string): Promise<RoleHooks> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new ValidationError(`--hooks: cannot read ${file}: ${errorMessage(error)}`);
   }
-  return parseOrThrow(RoleHooks, parseYaml(text) as unknown, `--hooks ${file}`);
+  // Loaded here only: no other command reads YAML.
+  const { parse } = await import('yaml');
+  let parsed: unknown;
+  try {
+    parsed = parse(text);
+  } catch (error) {
+    throw new ValidationError(`--hooks: ${file} is not valid YAML or JSON: ${errorMessage(error)}`);
+  }
+  return parseOrThrow(RoleHooks, parsed, `--hooks ${file}`);
 }
 
 export function registerDevCommands(program: Command, output: Output): void {
@@ -71,7 +78,7 @@ export function registerDevCommands(program: Command, output: Output): void {
       }
       const { DevCluster, defaultHosts } = await harness();
       const cluster = await DevCluster.up(
-        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: readHooks(options.hooks) }) },
+        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }) },
         (line) => process.stderr.write(`dev: ${line}\n`),
       );
       output.print(cluster.state, await describe(cluster));

@@ -54,6 +54,8 @@ export type MarkBrokenBody = z.infer<typeof MarkBrokenBody>;
 export const RollbackBody = z.object({
   role: roleName,
   env: envName,
+  /** Run the role's once-per-deploy job (a migration) with the rollback too; a rollback skips it unless asked. */
+  runJob: z.boolean().optional(),
 });
 export type RollbackBody = z.infer<typeof RollbackBody>;
 
@@ -69,13 +71,17 @@ export type CatchUpBody = z.infer<typeof CatchUpBody>;
 
 export const HOST_STEPS = [
   'received',
+  'job',
   'waiting',
   'slot',
+  'before-drain',
   'drain',
   'pull',
   'up',
   'health',
+  'after-up',
   'register',
+  'after-register',
   'release',
 ] as const;
 export const HostStep = z.enum(HOST_STEPS);
@@ -89,6 +95,22 @@ export const HOST_STATES = ['waiting', 'deploying', 'succeeded', 'failed', 'erro
 export const HostState = z.enum(HOST_STATES);
 export type HostState = z.infer<typeof HostState>;
 export const FINAL_HOST_STATES: ReadonlySet<HostState> = new Set(['succeeded', 'failed', 'errored', 'cancelled', 'lost']);
+
+/** The once-per-deploy job (e.g. a migration): who ran it, how it ended and the tail of its output. */
+export const JobRecord = z.object({
+  service: z.string().max(200),
+  host: nodeName,
+  state: z.enum(['running', 'succeeded', 'failed']),
+  /** 1 for the first host to take the job; more when a host took over from one whose lease lapsed. */
+  attempt: z.number().int().positive(),
+  startedAt: z.number(),
+  endedAt: z.number().optional(),
+  exitCode: z.number().int().nullable().optional(),
+  /** The last lines the job wrote (stdout and stderr). */
+  output: z.string().max(4000).optional(),
+  error: z.string().max(2000).optional(),
+});
+export type JobRecord = z.infer<typeof JobRecord>;
 
 export const HostReport = z.object({
   host: nodeName,
@@ -105,6 +127,8 @@ export const HostReport = z.object({
   error: z.string().max(2000).optional(),
   /** When the host reached its final state (ms since the epoch); a host that stood down while waiting has no step then. */
   endedAt: z.number().optional(),
+  /** Set by the host that ran the deploy's once-per-deploy job; the coordinator keeps it as the deploy's `job`. */
+  job: JobRecord.optional(),
 });
 export type HostReport = z.infer<typeof HostReport>;
 
@@ -141,6 +165,10 @@ export const Deploy = z.object({
   promotedTo: deployId.optional(),
   /** Set instead of promotedTo when the promotion was due but could not be created. */
   promotion: z.object({ error: z.string() }).optional(),
+  /** Whether the hosts run the role's once-per-deploy job: unset or true runs it; a rollback or a catch-up sets false unless asked. */
+  runJob: z.boolean().optional(),
+  /** The once-per-deploy job as the host that ran it last reported it. */
+  job: JobRecord.optional(),
   hosts: z.record(z.string(), HostReport),
 });
 export type Deploy = z.infer<typeof Deploy>;

@@ -1,0 +1,125 @@
+// A role's hooks on a local cluster of 6 production hosts (k = 2) with real Serf, Redis,
+// Docker and HAProxy: every host runs them around its deploy with the deploy's context,
+// they show in `grapevine status`, and a failing after-register smoke test stops the
+// rollout after the first wave with the hook's output in the reason.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Deploy } from '../../shared/contract/schemas.js';
+import { PRODUCTION, answersFrom, maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
+
+/** Each run of a hook as the hook script recorded it: `HOOK HOST TAG DIGEST`. */
+interface HookRun {
+  hook: string;
+  host: string;
+  tag: string;
+  digest: string;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'gvtest-hooks-'));
+const runsFile = join(dir, 'runs.log');
+const script = join(dir, 'hook.sh');
+// One script for the three hooks: each run is recorded; after-register is a smoke test of
+// the new version on this host, which must answer with the tag it was deployed as.
+writeFileSync(
+  script,
+  `#!/bin/sh
+echo "$GRAPEVINE_HOOK $GRAPEVINE_HOST $GRAPEVINE_TAG $GRAPEVINE_IMAGE_DIGEST" >> ${runsFile}
+[ "$GRAPEVINE_HOOK" = after-register ] || exit 0
+body=$(curl -fsS --max-time 5 "http://$GRAPEVINE_LB_ADDRESS/") || { echo "smoke test: no answer from $GRAPEVINE_LB_ADDRESS"; exit 3; }
+case "$body" in
+  "$GRAPEVINE_TAG "*) echo "smoke test passed: $body" ;;
+  *) echo "checked http://$GRAPEVINE_LB_ADDRESS/"; echo "smoke test: expected $GRAPEVINE_TAG, got $body"; exit 3 ;;
+esac
+`,
+);
+chmodSync(script, 0o755);
+const hookCommand = { command: [script], timeoutMs: 20_000, shell: false };
+
+function runs(tag: string): HookRun[] {
+  if (!existsSync(runsFile)) return [];
+  return readFileSync(runsFile, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [hook = '', host = '', runTag = '', digest = ''] = line.split(' ');
+      return { hook, host, tag: runTag, digest };
+    })
+    .filter((run) => run.tag === tag);
+}
+
+const stepsOf = (deploy: Deploy, host: string) => deploy.hosts[host]?.steps.map((s) => s.step) ?? [];
+
+describe('hooks run on every host around its deploy', () => {
+  let fleet: TestCluster;
+
+  beforeAll(async () => {
+    fleet = await startCluster({
+      name: 'gvtest-hooks',
+      subnet: '10.225.0',
+      production: 6,
+      hooks: { beforeDrain: hookCommand, afterUp: hookCommand, afterRegister: hookCommand },
+    });
+  });
+  afterAll(async () => {
+    await fleet?.[Symbol.asyncDispose]();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a passing hook set deploys every host, each hook once per host with the deploy context, shown in status', async () => {
+    const v1 = await fleet.deploy('web', 'production', 'v1');
+    expect(v1.deploy.status, v1.stderr).toBe('succeeded');
+    for (const host of PRODUCTION) {
+      expect(stepsOf(v1.deploy, host)).toEqual([
+        'received', ...(stepsOf(v1.deploy, host).includes('waiting') ? ['waiting'] : []), 'slot', 'before-drain', 'drain', 'pull', 'up',
+        'health', 'after-up', 'register', 'after-register', 'release',
+      ]);
+    }
+    const ran = runs('v1');
+    for (const hook of ['before-drain', 'after-up', 'after-register']) {
+      expect(ran.filter((run) => run.hook === hook).map((run) => run.host).sort()).toEqual(PRODUCTION);
+    }
+    // The digest the registry gave the image, the same on every host.
+    const digests = [...new Set(ran.map((run) => run.digest))];
+    expect(digests).toHaveLength(1);
+    expect(digests[0]).toMatch(/\/web@sha256:[0-9a-f]{64}$/);
+    expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v1', PRODUCTION));
+
+    const status = await fleet.cli(['status', v1.deploy.id]);
+    expect(status.exitCode, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/h1 +succeeded +received > .*slot > before-drain > drain > pull > up > health > after-up > register > after-register > release/);
+  });
+
+  it('a failing after-register smoke test stops the rollout after the first wave, with its output in the reason', async () => {
+    // v3 is published with v2's image: the new version answers "v2 hN", which the smoke test refuses.
+    const published = await fleet.cli(['release', 'publish', 'web', 'v3', '--image', `${fleet.cluster.state.registry}/web:v2`]);
+    expect(published.exitCode, published.stderr).toBe(0);
+    const v3 = await fleet.deploy('web', 'production', 'v3');
+    expect(v3.exitCode).toBe(1);
+    expect(v3.deploy.status).toBe('failed');
+    expect(v3.deploy.reason).toMatch(/hook after-register failed \(exit 3\): checked http:\/\/10\.225\.0\.\d+:\d+\/ \| smoke test: expected v3, got v2 h\d/);
+
+    const hosts = Object.values(v3.deploy.hosts);
+    const started = hosts.filter((h) => h.steps.some((s) => s.step === 'up'));
+    expect(started.length).toBeGreaterThanOrEqual(1);
+    expect(started.length).toBeLessThanOrEqual(2);
+    expect(maxConcurrentDeploying(v3.deploy)).toBeLessThanOrEqual(2);
+    const smokeTested = runs('v3').filter((run) => run.hook === 'after-register');
+    expect(smokeTested.length).toBeGreaterThanOrEqual(1);
+    expect(smokeTested.length).toBeLessThanOrEqual(2);
+    expect(hosts.filter((h) => h.state === 'failed').map((h) => h.host).sort()).toEqual(smokeTested.map((run) => run.host).sort());
+    expect(hosts.filter((h) => h.state === 'cancelled').length).toBeGreaterThanOrEqual(4);
+    expect(hosts.every((h) => h.state === 'failed' || h.state === 'cancelled')).toBe(true);
+    for (const host of hosts.filter((h) => h.state === 'cancelled')) expect(host.steps.map((s) => s.step)).not.toContain('up');
+
+    // What an operator reads: the failed host's row and the deploy's reason carry the hook's output.
+    const status = await fleet.cli(['status', v3.deploy.id]);
+    expect(status.stdout).toMatch(/failed +received > .*register > after-register > release +\(hook after-register failed \(exit 3\): .*smoke test: expected v3, got v2 h\d\)/);
+    // The hosts that tried it put v1 back, the others never left it; v3 is broken everywhere.
+    expect(await fleet.lbAnswers(24)).toEqual(answersFrom('v1', PRODUCTION));
+    const again = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', 'v3']);
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toMatch(/web:v3 is marked broken/);
+  });
+});

@@ -1,0 +1,87 @@
+// A role's hooks in the agent's config: the defaults, and the refusals at load that name
+// the field (an unknown hook or setting, a negative time, a relative program, a shell
+// script given as several strings).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify as toYaml } from 'yaml';
+import { loadAgentConfig } from '../../shared/contract/config.js';
+import { ConfigError } from '../../shared/contract/errors.js';
+
+async function agentFile(hooks: unknown) {
+  const dir = await mkdtemp(join(tmpdir(), 'gvtest-hooks-config-'));
+  const compose = join(dir, 'compose.yml');
+  await writeFile(compose, toYaml({ services: { app: { image: 'x', healthcheck: { test: ['CMD', 'true'], interval: '1s' } } } }));
+  const path = join(dir, 'agent.yml');
+  await writeFile(
+    path,
+    toYaml({
+      node: 'web-1',
+      env: 'production',
+      roles: { web: { compose, healthUrl: 'http://127.0.0.1:8080/healthz', lb: { backend: 'web', address: '10.0.0.1:8080' }, hooks } },
+      serf: { bind: '10.0.0.1:7946', rpcAuth: 'rpc-auth-0123', dataDir: '/tmp/gvtest-serf' },
+      redis: 'redis://127.0.0.1:6379',
+      coordinator: { url: 'http://127.0.0.1:7700', token: 'token-0123' },
+      loadBalancer: { runtimeApi: 'unix:/run/haproxy/admin.sock' },
+      eventPipe: '/tmp/gvtest-events.pipe',
+    }),
+  );
+  return { path, [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }) };
+}
+
+async function refusal(hooks: unknown): Promise<string> {
+  await using file = await agentFile(hooks);
+  try {
+    loadAgentConfig(file.path, {});
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('the config was accepted');
+}
+
+describe('agent config: hooks', () => {
+  it('takes the three hooks, each with a 60 s timeout and no shell unless set', async () => {
+    await using file = await agentFile({
+      beforeDrain: { command: ['/usr/local/bin/flush-queue', '--wait'] },
+      afterUp: { command: ['warm-cache'], timeoutMs: 5_000 },
+      afterRegister: { command: ['curl -fsS "http://$GRAPEVINE_LB_ADDRESS/" | grep -q "$GRAPEVINE_TAG"'], shell: true },
+    });
+    expect(loadAgentConfig(file.path, {}).roles.web!.hooks).toEqual({
+      beforeDrain: { command: ['/usr/local/bin/flush-queue', '--wait'], timeoutMs: 60_000, shell: false },
+      afterUp: { command: ['warm-cache'], timeoutMs: 5_000, shell: false },
+      afterRegister: { command: ['curl -fsS "http://$GRAPEVINE_LB_ADDRESS/" | grep -q "$GRAPEVINE_TAG"'], timeoutMs: 60_000, shell: true },
+    });
+  });
+
+  it('refuses an unknown hook name, naming it and where it is', async () => {
+    const message = await refusal({ beforeDeploy: { command: ['/bin/true'] } });
+    expect(message).toMatch(/roles\.web\.hooks .*"beforeDeploy"/);
+  });
+
+  it('refuses an unknown setting of a hook', async () => {
+    expect(await refusal({ afterUp: { command: ['/bin/true'], args: ['-x'] } })).toMatch(/roles\.web\.hooks\.afterUp .*"args"/);
+  });
+
+  it('refuses a negative or zero timeout, naming the field', async () => {
+    expect(await refusal({ afterRegister: { command: ['/bin/true'], timeoutMs: -1 } })).toContain(
+      'roles.web.hooks.afterRegister.timeoutMs must be a positive number of milliseconds',
+    );
+    expect(await refusal({ beforeDrain: { command: ['/bin/true'], timeoutMs: 0 } })).toContain('roles.web.hooks.beforeDrain.timeoutMs');
+  });
+
+  it('refuses a program given by a relative path or with shell syntax, unless shell is set', async () => {
+    expect(await refusal({ afterUp: { command: ['./smoke-test.sh'] } })).toContain(
+      'roles.web.hooks.afterUp.command.0 must be an absolute path or a program name on PATH',
+    );
+    expect(await refusal({ afterUp: { command: ['curl -f http://x | grep ok'] } })).toContain('roles.web.hooks.afterUp.command.0');
+  });
+
+  it('refuses a shell hook given as several strings, and an empty command', async () => {
+    expect(await refusal({ afterUp: { command: ['echo', 'hi'], shell: true } })).toContain(
+      'roles.web.hooks.afterUp.command must be one string (the script /bin/sh -c runs) when shell is true',
+    );
+    expect(await refusal({ afterUp: { command: [] } })).toContain('roles.web.hooks.afterUp.command must name a program');
+  });
+});
