@@ -7,6 +7,7 @@ import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
 import { dirname, join } from 'node:path';
 import { DeployRunner } from './deploy/deploy-runner.js';
+import { ProcessHooks } from './deploy/hooks.js';
 import { FileAppliedDeploys } from './deploy/applied-deploys.js';
 import { GroupLanes } from './deploy/group-lanes.js';
 import { decideDeployEvent } from './deploy/deploy-event.js';
@@ -61,6 +62,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     coordinator,
     applied,
     stepDeadlineMs: config.stepDeadlineMs,
+    hooks: new ProcessHooks(config.roles, runtime),
     logger: log,
   });
 

@@ -15,6 +15,7 @@ import { HostProgress } from './host-progress.js';
 import { restorePrevious } from './restore.js';
 import type { AppliedDeploys } from './applied-deploys.js';
 import { ProgressReporter, type ReportSink } from './progress-reporter.js';
+import type { DeployHooks, HookName } from './hooks.js';
 
 export interface DeployLookup extends ReportSink {
   getDeploy(id: string): Promise<Deploy>;
@@ -44,6 +45,8 @@ export interface DeployRunnerDeps {
   stepDeadlineMs?: number;
   /** Pauses between tries of a report the coordinator did not take; ProgressReporter's unless given. */
   reportRetriesMs?: readonly number[];
+  /** The roles' hooks (hooks.ts); none run without it. */
+  hooks?: DeployHooks;
 }
 
 /**
@@ -213,7 +216,7 @@ export class DeployRunner {
     agentSignal: AbortSignal,
     logger: Logger,
   ): Promise<boolean> {
-    const { runtime, loadBalancer, fleet, node } = this.deps;
+    const { runtime, loadBalancer, fleet, node, hooks } = this.deps;
     const lb = this.deps.lb[group.role];
     if (!lb) throw new ConfigError(`this host has no load balancer settings for role ${group.role}`);
     const signal = AbortSignal.any([agentSignal, lease.signal]);
@@ -225,11 +228,19 @@ export class DeployRunner {
     // Redis confirms the lease is still this host's; a host that cannot confirm goes no further.
     const step = <T>(name: HostStep, task: (stepSignal: AbortSignal) => Promise<T>) => this.attempt(name, task, signal, logger);
     const confirm = (name: HostStep) => step(name, () => lease.confirm());
+    // Each hook is a step of its own; one that fails is a release fault (fault-kind.ts). Only a confirmed holder runs before-drain.
+    const hook = async (name: HookName) => {
+      if (!hooks?.has(group.role, name)) return;
+      host.step(name);
+      if (name === 'before-drain') await confirm(name);
+      await step(name, (stepSignal) => hooks.run(name, { deploy, host: node, lb }, stepSignal, logger));
+    };
 
     let replaced = false;
     try {
       // The slot was taken in the same script call that found the release not broken; the
       // check before the pull runs while the host drains, and both end before the pull.
+      await hook('before-drain');
       host.step('drain');
       await confirm('drain');
       const [drained, checked] = await Promise.allSettled([
@@ -247,10 +258,12 @@ export class DeployRunner {
       await step('up', (stepSignal) => runtime.up(group.role, deploy.image, { signal: stepSignal, logger }));
       host.step('health');
       await step('health', (stepSignal) => runtime.waitHealthy(group.role, { signal: stepSignal, logger }, { soak: true }));
+      await hook('after-up');
       await step('health', checkBroken);
       host.step('register');
       await confirm('register');
       await step('register', (stepSignal) => loadBalancer.register(lb.backend, node, lb.address, { signal: stepSignal, logger }));
+      await hook('after-register');
       host.end('succeeded');
       logger.info('host deployed');
       return true;

@@ -8,6 +8,7 @@ import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
 import type { BackendServer, LoadBalancer } from '../../shared/ports/load-balancer.js';
 import type { Deploy, HostReport } from '../../shared/contract/schemas.js';
 import { DeployStepError, LockLostError, NotFoundError, UnreachableError } from '../../shared/contract/errors.js';
+import { HookFailedError, type DeployHooks, type HookName } from '../../agent/deploy/hooks.js';
 
 const logger = pino({ level: 'silent' });
 const event = { v: 1 as const, role: 'web', env: 'production', id: 'd-test01' };
@@ -31,6 +32,8 @@ function setup(
     now?: () => number;
     /** The highest seq already applied per `role/env`, as the agent's state directory would hold it. */
     applied?: Map<string, number>;
+    /** The role's hooks: each one named runs, and throws the error given (null: it passes). */
+    hooks?: Partial<Record<HookName, Error | null>>;
   } = {},
 ) {
   const applied = options.applied ?? new Map<string, number>();
@@ -97,6 +100,15 @@ function setup(
     register: async (backend, server, address) => (calls.push(`register ${backend}/${server} ${address}`), inject('register')),
     servers: async (): Promise<BackendServer[]> => [],
   };
+  const hooks: DeployHooks = {
+    has: (_role, name) => options.hooks?.[name] !== undefined,
+    run: async (name, context) => {
+      calls.push(`hook ${name} ${context.deploy.tag} ${context.host} ${context.lb.address}`);
+      fail(`hook ${name}`);
+      const error = options.hooks?.[name];
+      if (error) throw error;
+    },
+  };
   const runner = new DeployRunner({
     node: 'h1',
     lb: { web: { backend: 'web', address: '10.0.0.11:8080' } },
@@ -119,6 +131,7 @@ function setup(
     stepRetriesMs: options.stepRetriesMs ?? [0, 0, 0],
     ...(options.stepDeadlineMs === undefined ? {} : { stepDeadlineMs: options.stepDeadlineMs }),
     ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.hooks === undefined ? {} : { hooks }),
   });
   /** The calls each confirmation came just before. */
   const confirmedBefore = () => confirmedAt.map((index) => calls[index]);
@@ -407,5 +420,83 @@ describe('deploy runner: nothing deploys backwards', () => {
       expect((await runner.run(event, signal()))?.state).toBe('succeeded');
       expect(applied.get('web/production')).toBe(seq ?? 5);
     }
+  });
+});
+
+describe('deploy runner: hooks', () => {
+  const allHooks = { 'before-drain': null, 'after-up': null, 'after-register': null };
+  const smokeFailed = () => new HookFailedError('after-register', 'failed (exit 3)', 'smoke test: expected v2, got v1 h1');
+
+  it('runs before-drain before the drain, after-up once healthy and before registering, after-register once registered; each shows as a step', async () => {
+    const { runner, calls } = setup({ hooks: allHooks });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report.state).toBe('succeeded');
+    expect(calls).toEqual([
+      'getDeploy', 'init 6', 'acquire 2', 'hook before-drain v2 h1 10.0.0.11:8080', 'drain web/h1', 'pull registry:5000/web:v2',
+      'up registry:5000/web:v2', 'health', 'hook after-up v2 h1 10.0.0.11:8080', 'register web/h1 10.0.0.11:8080',
+      'hook after-register v2 h1 10.0.0.11:8080', 'release', 'finish',
+    ]);
+    expect(report.steps.map((s) => s.step)).toEqual([
+      'received', 'slot', 'before-drain', 'drain', 'pull', 'up', 'health', 'after-up', 'register', 'after-register', 'release',
+    ]);
+  });
+
+  it('runs only the hooks the role has, and shows no step for the others', async () => {
+    const { runner, calls } = setup({ hooks: { 'after-register': null } });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(calls.filter((c) => c.startsWith('hook'))).toEqual(['hook after-register v2 h1 10.0.0.11:8080']);
+    expect(report.steps.map((s) => s.step)).not.toContain('before-drain');
+    expect(report.steps.map((s) => s.step)).toContain('after-register');
+  });
+
+  it('confirms its lease before the before-drain hook: a host whose slot lapsed runs nothing', async () => {
+    const held = setup({ hooks: allHooks });
+    await held.runner.run(event, new AbortController().signal);
+    expect(held.confirmedBefore()).toEqual([
+      'hook before-drain v2 h1 10.0.0.11:8080', 'drain web/h1', 'up registry:5000/web:v2', 'register web/h1 10.0.0.11:8080',
+    ]);
+    const lapsed = setup({ hooks: allHooks, leaseLapsesAtConfirm: 1 });
+    const report = (await lapsed.runner.run(event, new AbortController().signal))!;
+    expect(report).toMatchObject({ state: 'errored', error: 'before-drain: lost its slot lease: slot 1 (epoch 7) is no longer held by this host' });
+    expect(lapsed.calls.filter((c) => c.startsWith('hook') || c.startsWith('drain'))).toEqual([]);
+  });
+
+  it('a failing after-register smoke test fails the host as a release fault: broken with the hook output, previous version back', async () => {
+    const { runner, calls } = setup({ hooks: { 'after-register': smokeFailed() } });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    const reason = 'hook after-register failed (exit 3): smoke test: expected v2, got v1 h1';
+    expect(report).toMatchObject({ state: 'failed', error: reason });
+    expect(calls.slice(-8)).toEqual([
+      'register web/h1 10.0.0.11:8080', 'hook after-register v2 h1 10.0.0.11:8080', `markBroken v2 ${reason}`,
+      'up registry:5000/web:v1', 'health', 'register web/h1 10.0.0.11:8080', 'release', 'finish',
+    ]);
+  });
+
+  it('a before-drain hook that times out fails the host before it drains: nothing pulled or started, release broken', async () => {
+    const timedOut = new HookFailedError('before-drain', 'timed out after 60 s', 'waiting for the queue to empty');
+    const { runner, calls } = setup({ hooks: { 'before-drain': timedOut } });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report).toMatchObject({ state: 'failed', error: 'hook before-drain timed out after 60 s: waiting for the queue to empty' });
+    expect(calls.some((c) => c.startsWith('drain') || c.startsWith('pull') || c.startsWith('up'))).toBe(false);
+    expect(calls.filter((c) => c.startsWith('markBroken'))).toHaveLength(1);
+    expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
+  });
+
+  it('a failing after-up hook keeps the new version out of the load balancer and puts the previous one back', async () => {
+    const { runner, calls } = setup({ hooks: { 'after-up': new HookFailedError('after-up', 'failed (exit 1)', '') } });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report).toMatchObject({ state: 'failed', error: 'hook after-up failed (exit 1)' });
+    expect(calls.slice(-7)).toEqual([
+      'hook after-up v2 h1 10.0.0.11:8080', 'markBroken v2 hook after-up failed (exit 1)',
+      'up registry:5000/web:v1', 'health', 'register web/h1 10.0.0.11:8080', 'release', 'finish',
+    ]);
+    expect(calls.filter((c) => c.startsWith('register'))).toHaveLength(1);
+  });
+
+  it('a hook stopped because the slot lease was lost errs without breaking the release', async () => {
+    const { runner, calls } = setup({ hooks: allHooks, loseLockAt: 'hook after-up' });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report).toMatchObject({ state: 'errored', error: 'after-up: lost its slot lease: slot lock lost' });
+    expect(calls.some((c) => c.startsWith('markBroken'))).toBe(false);
   });
 });
