@@ -8,6 +8,9 @@ import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
 import { dirname, join } from 'node:path';
 import { DeployRunner } from './deploy/deploy-runner.js';
 import { ProcessHooks } from './deploy/hooks.js';
+import { DeployJob } from './deploy/deploy-job.js';
+import { RedisJobLocks } from '../shared/redis/job-lock.js';
+import { DockerComposeJobs } from '../shared/docker/compose-job.js';
 import { FileAppliedDeploys } from './deploy/applied-deploys.js';
 import { GroupLanes } from './deploy/group-lanes.js';
 import { decideDeployEvent } from './deploy/deploy-event.js';
@@ -64,6 +67,14 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     stepDeadlineMs: config.stepDeadlineMs,
     hooks: new ProcessHooks(config.roles, runtime),
     logger: log,
+    job: new DeployJob({
+      node: config.node,
+      jobs: Object.fromEntries(Object.entries(config.roles).map(([role, settings]) => [role, settings.job])),
+      locks: new RedisJobLocks({ redis, ttlMs: config.slotLeaseMs }),
+      container: new DockerComposeJobs({ node: config.node, roles: config.roles, dockerSocket: config.dockerSocket }),
+      runtime,
+      fleet,
+    }),
   });
 
   const shutdown = new AbortController();

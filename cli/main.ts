@@ -13,6 +13,7 @@ import { TIMED_OUT, within } from '../shared/contract/waiting.js';
 import { summarize, watchDeploy } from './deploy-watch.js';
 import { registerDevCommands } from './dev-commands.js';
 import { registerOutOfServiceCommand } from './out-of-service.js';
+import { jobLines } from './job-lines.js';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -200,8 +201,9 @@ program
   .description('deploy the newest release that last succeeded in ENV and is not broken')
   .requiredOption('--env <env>', 'environment, e.g. production')
   .option('--wait', 'follow the deploy and exit with its outcome')
-  .action(async (role: string, options: { env: string; wait?: boolean }) => {
-    const deploy = await client().rollback(parseOrThrow(roleName, role, 'role'), parseOrThrow(envName, options.env, '--env'));
+  .option('--run-job', "run the role's once-per-deploy job (a migration) too; a rollback skips it unless asked")
+  .action(async (role: string, options: { env: string; wait?: boolean; runJob?: boolean }) => {
+    const deploy = await client().rollback(parseOrThrow(roleName, role, 'role'), parseOrThrow(envName, options.env, '--env'), { runJob: options.runJob === true });
     await finishDeploy(deploy, options.wait ?? false);
   });
 
@@ -220,7 +222,7 @@ program
     const hosts = Object.values(deploy.hosts)
       .sort((a, b) => a.host.localeCompare(b.host))
       .map((h) => `  ${h.host.padEnd(12)} ${h.state.padEnd(10)} ${h.steps.map((s) => s.step).join(' > ')}${h.error ? `  (${h.error})` : ''}`);
-    print(deploy, [describeDeploy(deploy), ...hosts].join('\n'));
+    print(deploy, [describeDeploy(deploy), ...hosts, ...jobLines(deploy)].join('\n'));
     if (deploy.status === 'failed' || deploy.status === 'cancelled' || deploy.status === 'partial') process.exitCode = EXIT_FAILED;
   });
 

@@ -219,10 +219,10 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.post('/v1/rollbacks', requireJson, valid('json', RollbackBody), async (c) => {
-    const { role, env } = c.req.valid('json');
-    const choice = await chooseRollback(store, role, env);
-    const deploy = await starter.start({ role, env, tag: choice.tag }, { rollbackOf: choice.rollbackOf });
-    logger.warn({ deployId: deploy.id, role, env, tag: choice.tag, rollbackOf: choice.rollbackOf }, 'rollback started');
+    const { role, env, runJob } = c.req.valid('json');
+    const choice = await chooseRollback(store, role, env, { runJob });
+    const deploy = await starter.start({ role, env, tag: choice.tag }, { rollbackOf: choice.rollbackOf, runJob: choice.runJob });
+    logger.warn({ deployId: deploy.id, role, env, tag: choice.tag, rollbackOf: choice.rollbackOf, runJob: choice.runJob }, 'rollback started');
     return c.json(deploy, 201);
   });
 

@@ -69,6 +69,8 @@ export class CatchUps {
       // The group's bound, not the one target's: the out-of-service set is the whole group's.
       slots: rollout.slots ?? (await this.#groupSlots(role, env, rollout)),
       catchUpOf: rollout.id,
+      // The rollout ran the release's job already: one host catching up never runs it again.
+      runJob: false,
     });
     const stored = await store.createDeploy(record);
     this.#logger.info(

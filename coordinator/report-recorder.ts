@@ -7,6 +7,7 @@ import type { DeployRecord, DeployStore, StoredReport } from '../shared/ports/de
 import type { FleetControl } from '../shared/ports/fleet-state.js';
 import { deployOutcome } from './deploy-outcome.js';
 import { stopRollouts } from './stop-rollouts.js';
+import { jobToKeep } from './job-record.js';
 
 export interface ReportRecorderDeps {
   store: DeployStore;
@@ -46,6 +47,9 @@ export class ReportRecorder {
       const stored = await this.#deps.store.applyReport(id, report, at);
       if (!stored) return undefined;
       log.debug({ state: report.state, remaining: report.remaining }, 'host report');
+      // The host that ran the deploy's job reports it; the record keeps it for `grapevine status`.
+      const job = jobToKeep(stored.record.job, report.job);
+      if (job) stored.record = (await this.#deps.store.annotateDeploy(id, { job })) ?? stored.record;
       // Only `failed` is the release's fault; `errored` (a service the host needed did not answer) never breaks it.
       if (report.state === 'errored') log.warn({ error: report.error }, 'host errored; the release stays deployable');
       const firstFailed = report.state === 'failed' ? await this.#markBroken(stored, report, at, log) : undefined;

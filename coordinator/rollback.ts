@@ -10,9 +10,14 @@ export interface RollbackChoice {
   tag: string;
   /** The tag currently desired, which the rollback replaces. */
   rollbackOf: string;
+  /**
+   * Whether the hosts run the role's once-per-deploy job: never unless the operator asks
+   * (`--run-job`), since the job is the newer release's migration and must not run backwards.
+   */
+  runJob: boolean;
 }
 
-export async function chooseRollback(store: DeployStore, role: string, env: string): Promise<RollbackChoice> {
+export async function chooseRollback(store: DeployStore, role: string, env: string, options: { runJob?: boolean } = {}): Promise<RollbackChoice> {
   const current = await store.getDesiredTag(role, env);
   if (current === undefined) {
     throw new ConflictError('nothing_to_roll_back', `role ${role} was never deployed to ${env}; there is nothing to roll back`);
@@ -22,7 +27,7 @@ export async function chooseRollback(store: DeployStore, role: string, env: stri
   for (const deploy of deploys) {
     if (deploy.status !== 'succeeded' || deploy.tag === current || brokenSeen.has(deploy.tag)) continue;
     const release = await store.getRelease(role, deploy.tag);
-    if (release && !release.broken) return { tag: deploy.tag, rollbackOf: current };
+    if (release && !release.broken) return { tag: deploy.tag, rollbackOf: current, runJob: options.runJob === true };
     brokenSeen.add(deploy.tag);
   }
   throw new ConflictError(

@@ -16,6 +16,7 @@ import { restorePrevious } from './restore.js';
 import type { AppliedDeploys } from './applied-deploys.js';
 import { ProgressReporter, type ReportSink } from './progress-reporter.js';
 import type { DeployHooks, HookName } from './hooks.js';
+import type { DeployJob } from './deploy-job.js';
 
 export interface DeployLookup extends ReportSink {
   getDeploy(id: string): Promise<Deploy>;
@@ -47,6 +48,8 @@ export interface DeployRunnerDeps {
   reportRetriesMs?: readonly number[];
   /** The roles' hooks (hooks.ts); none run without it. */
   hooks?: DeployHooks;
+  /** The once-per-deploy job of the roles that have one; none runs without it. */
+  job?: Pick<DeployJob, 'beforeSlot'>;
 }
 
 /**
@@ -170,11 +173,13 @@ export class DeployRunner {
     const previousImage = this.deps.runtime.runningImage(group.role);
     previousImage.catch(() => undefined);
 
-    const acquired = await locks.acquire({ group, deployId: event.id, slots, holder: this.deps.node, tag: deploy.tag, signal, logger, onWait: () => host.step('waiting') });
+    // The job runs (or is waited for) before any host holds a slot, so it ends before any host's `up`.
+    const gate = await this.deps.job?.beforeSlot(deploy, host, signal, logger);
+    const acquired = gate?.kind === 'stand-down' ? gate : await locks.acquire({ group, deployId: event.id, slots, holder: this.deps.node, tag: deploy.tag, signal, logger, onWait: () => host.step('waiting') });
     if (acquired.kind !== 'acquired') {
-      const why = acquired.kind === 'broken' ? `release ${deploy.tag} is broken: ${acquired.reason}` : `deploy ${event.id} was stopped (past its deadline) before this host took a slot`;
+      const why = acquired.kind === 'stand-down' ? acquired.reason : acquired.kind === 'broken' ? `release ${deploy.tag} is broken: ${acquired.reason}` : `deploy ${event.id} was stopped (past its deadline) before this host took a slot`;
       logger.info({ reason: why }, 'standing down');
-      host.end('cancelled', why);
+      host.end(acquired.kind === 'stand-down' ? acquired.state : 'cancelled', why);
       await this.attempt('release', () => this.finishHost(group, event.id, host), signal, logger);
       return;
     }

@@ -1,6 +1,6 @@
 // One host's report on a deploy as it grows: steps with their times, the slot, the
 // counts and the outcome. Every change is published to the coordinator.
-import { FINAL_HOST_STATES, type HostReport, type HostState, type HostStep } from '../../shared/contract/schemas.js';
+import { FINAL_HOST_STATES, type HostReport, type HostState, type HostStep, type JobRecord } from '../../shared/contract/schemas.js';
 import type { ProgressReporter } from './progress-reporter.js';
 
 /** The host's report as it grows; every change is published to the coordinator. */
@@ -11,6 +11,7 @@ export class HostProgress {
   private remaining: number | undefined;
   private error: string | undefined;
   private endedAt: number | undefined;
+  private jobRecord: JobRecord | undefined;
   private readonly steps: Array<{ step: HostStep; at: number }> = [];
 
   constructor(
@@ -31,6 +32,12 @@ export class HostProgress {
     this.epoch = epoch;
     this.state = 'deploying';
     this.step('slot');
+  }
+
+  /** The deploy's job as this host ran it (undefined: it does not run it); the coordinator keeps it as the deploy's job. */
+  job(record: JobRecord | undefined): void {
+    this.jobRecord = record;
+    this.publish();
   }
 
   /** Records the hosts still to finish after this one counted itself out. */
@@ -74,6 +81,7 @@ export class HostProgress {
       ...(this.remaining !== undefined ? { remaining: this.remaining } : {}),
       ...(this.error !== undefined ? { error: this.error } : {}),
       ...(this.endedAt !== undefined ? { endedAt: this.endedAt } : {}),
+      ...(this.jobRecord !== undefined ? { job: this.jobRecord } : {}),
     };
   }
 }

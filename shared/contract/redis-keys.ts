@@ -25,6 +25,12 @@ export const redisKeys = {
   remaining: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:remaining`,
   finishedHosts: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:done`,
   broken: (role: string, env: string, tag: string) => `${group(role, env)}:broken:${tag}`,
+  /** The deploy's once-per-deploy job: its outcome (JSON), once recorded by the host that ran it. */
+  job: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:job`,
+  /** The fenced lease of the host running the deploy's job (its token; short, renewed). */
+  jobLock: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:job:lock`,
+  /** Counter (INCR) of the hosts that took the deploy's job: more than 1 means a host took over. */
+  jobAttempts: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:job:attempts`,
 
   // The coordinator's store.
   releases: (role: string) => `gv:releases:${role}`,

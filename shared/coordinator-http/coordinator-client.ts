@@ -108,8 +108,8 @@ export class CoordinatorClient {
    * and is not the one wanted there now; the Deploy it answers carries `rollbackOf`.
    * A ConflictError with code `nothing_to_roll_back` when there is none.
    */
-  async rollback(role: string, env: string): Promise<Deploy> {
-    const body: RollbackBody = { role, env };
+  async rollback(role: string, env: string, options: { runJob?: boolean } = {}): Promise<Deploy> {
+    const body: RollbackBody = { role, env, ...(options.runJob ? { runJob: true } : {}) };
     return this.#request('POST', '/v1/rollbacks', Deploy, body);
   }
 

@@ -1,7 +1,8 @@
-// `docker compose up`, on every host's deploy path, never through a shell. It runs through
-// execa: the docker-compose package resolves 500 ms after compose exits (half a second per
-// host per wave) and cannot stop a compose run when the host stands down. The commands only
-// tests and clean-up use live in compose-project.ts, so the agent does not carry the package.
+// `docker compose up` (and `run` for the once-per-deploy job), on every host's deploy
+// path, never through a shell. It runs through execa: the docker-compose package
+// resolves 500 ms after compose exits (half a second per host per wave) and cannot stop
+// a compose run when the host stands down. The commands only tests and clean-up use
+// live in compose-project.ts, so the agent does not carry the package.
 import { execa } from 'execa';
 import { GrapevineError, TimeoutError, UnreachableError, errorMessage } from '../contract/errors.js';
 import { saysNoAnswer } from './no-answer.js';
@@ -63,6 +64,52 @@ export class DockerComposeCli {
     if (saysNoAnswer(said)) throw new UnreachableError(`${what} could not reach the Docker engine: ${said}`, { cause: result });
     throw new DockerComposeError(`${what} exited with code ${details.exitCode}: ${said}`, details, { cause: result });
   }
+}
+
+/** How a one-off container ended: its exit code and the last lines it wrote. */
+export interface ComposeRunResult {
+  exitCode: number | null;
+  output: string;
+}
+
+/** Lines of a job's output kept: enough to show why a migration failed, small enough for a report. */
+const JOB_OUTPUT_LINES = 30;
+/** Characters of a job's output kept, from its end. */
+const JOB_OUTPUT_CHARS = 3_000;
+
+/**
+ * `run --rm --no-deps -T <service>`: a one-off container of the service (a migration),
+ * removed once it exits. Resolves with its exit code and output tail whatever the code;
+ * throws when compose could not reach the engine, was cancelled or ran out of time.
+ */
+export async function composeRun(dockerSocket: string, project: ComposeProject, service: string, run: ComposeRun): Promise<ComposeRunResult> {
+  const what = `docker compose run ${service} (project ${project.name})`;
+  run.signal.throwIfAborted();
+  const args = ['compose', '--project-name', project.name, '--file', project.file, 'run', '--rm', '--no-deps', '--no-TTY', service];
+  const result = await execa('docker', args, {
+    env: { DOCKER_HOST: `unix://${dockerSocket}`, ...run.env },
+    cancelSignal: run.signal,
+    timeout: run.timeoutMs,
+    forceKillAfterDelay: STOP_GRACE_MS,
+    stdin: 'ignore',
+    all: true,
+    reject: false,
+  });
+  const output = tail(result.all ?? '');
+  if (result.isCanceled) throw new DockerComposeError(`${what} was cancelled: ${errorMessage(run.signal.reason)}`, { exitCode: null, stderr: output }, { cause: result });
+  if (result.timedOut) {
+    // The job ran too long: a verdict on the job, not a service that did not answer.
+    throw new DockerComposeError(`${what} did not finish within ${Math.round(run.timeoutMs / 1000)} s: ${lastLines(output)}`, { exitCode: null, stderr: output }, { cause: result });
+  }
+  if (result.failed && saysNoAnswer(lastLines(result.stderr))) {
+    throw new UnreachableError(`${what} could not reach the Docker engine: ${lastLines(result.stderr)}`, { cause: result });
+  }
+  return { exitCode: result.exitCode ?? null, output };
+}
+
+function tail(text: string): string {
+  const lines = text.split('\n').filter((line) => line.trim() !== '').slice(-JOB_OUTPUT_LINES).join('\n');
+  return lines.length > JOB_OUTPUT_CHARS ? lines.slice(-JOB_OUTPUT_CHARS) : lines;
 }
 
 /** The last `count` non-empty lines of `text`, joined: where compose says what went wrong. */

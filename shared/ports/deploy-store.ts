@@ -36,7 +36,7 @@ export interface FinishedDeploy {
 }
 
 /** Fields a deploy record gains after its creation, outside its outcome. */
-export type DeployAnnotation = Partial<Pick<DeployRecord, 'promotedTo' | 'promotion'>>;
+export type DeployAnnotation = Partial<Pick<DeployRecord, 'promotedTo' | 'promotion' | 'job'>>;
 
 export interface DeployStore {
   /** True when the store answers within `timeoutMs`. */

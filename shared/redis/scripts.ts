@@ -20,6 +20,9 @@ const scriptFiles = {
   finishDeploy: 'finish-deploy-2.lua',
   markReleaseBroken: 'mark-release-broken-1.lua',
   annotateDeploy: 'annotate-deploy-1.lua',
+  claimJob: 'claim-job-5.lua',
+  recordJob: 'record-job-2.lua',
+  dropJobLease: 'drop-job-lease-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof scriptFiles;
@@ -76,6 +79,9 @@ export interface ScriptOutcomes {
   finishDeploy: { finished: boolean; record: string } | undefined;
   markReleaseBroken: { marked: boolean; release: string } | undefined;
   annotateDeploy: string | undefined;
+  claimJob: { kind: 'done'; outcome: string } | { kind: 'claimed'; attempt: number } | { kind: 'running'; token: string } | { kind: 'broken' } | { kind: 'stopped' };
+  recordJob: boolean;
+  dropJobLease: boolean;
 }
 
 /** What lua/includes/wake-head.lua returns, and with it wake-head-2.lua, release-slot-4.lua, back-in-service-3.lua and leave-queue-3.lua. */
@@ -155,6 +161,16 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
         if (code === 0) return undefined;
         if (code === -1) throw corrupt('the record');
         return code === 1 ? text(1) : UNKNOWN;
+      case 'claimJob': {
+        if (code === 1) return { kind: 'done', outcome: text(1) };
+        if (code === 0) return { kind: 'running', token: text(1) };
+        const attempt = parts[1];
+        if (code === 2) return typeof attempt === 'number' && attempt > 0 ? { kind: 'claimed', attempt } : UNKNOWN;
+        return code === -1 ? { kind: 'broken' } : code === -2 ? { kind: 'stopped' } : UNKNOWN;
+      }
+      case 'recordJob':
+      case 'dropJobLease':
+        return code === 1 ? true : code === 0 ? false : UNKNOWN;
     }
     return UNKNOWN;
   })();

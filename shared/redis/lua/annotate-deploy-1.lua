@@ -1,5 +1,5 @@
 --[[
-  Add fields to a deploy record (promotedTo, promotion) whatever its status. The fields
+  Add fields to a deploy record (promotedTo, promotion, job) whatever its status. The fields
   a deploy's identity and outcome live in are never touched here.
 
   Input:
