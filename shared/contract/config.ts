@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigError, errorMessage } from './errors.js';
 import { envName, nodeName, roleName } from './names.js';
 import { roleHealthProblems } from './role-health.js';
+import { roleJobProblems } from './role-job.js';
 import { describeIssues } from './schemas.js';
 import { DEFAULT_SLOTS } from './slot-count.js';
 
@@ -212,7 +213,7 @@ const COORDINATOR_ENV: Record<string, [string[], (v: string) => unknown]> = {
 
 export function loadAgentConfig(file: string | undefined, env: Env): AgentConfig {
   const config = load(AgentConfig, file, env, AGENT_ENV, 'agent config');
-  const problems = roleHealthProblems(config.roles, config.stepDeadlineMs, parseYaml);
+  const problems = [...roleHealthProblems(config.roles, config.stepDeadlineMs, parseYaml), ...roleJobProblems(config.roles, parseYaml)];
   if (problems.length > 0) throw new ConfigError(`agent config${file ? ` (${file})` : ''} is invalid: ${problems.join('; ')}`);
   return config;
 }
