@@ -67,8 +67,9 @@ export function registerDevCommands(program: Command, output: Output): void {
     .option('--no-promote', 'do not promote a successful staging deploy to production')
     .option('--start-delay <seconds>', "seconds the sample app waits before serving", '0')
     .option('--hooks <file>', "YAML or JSON file of the sample app's hooks on every host, e.g. {afterRegister: {command: [/path/smoke-test]}}")
+    .option('--job [seconds]', "give the sample app a once-per-deploy migrate job taking SECONDS (0 unless given); it exits 1 for the tag bad")
     .addOption(dirOption())
-    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string }) => {
+    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true }) => {
       const production = count(options.hosts, '--hosts');
       const staging = count(options.staging, '--staging');
       if (production + staging === 0) throw new ValidationError('--hosts and --staging add up to 0: a cluster needs at least one host');
@@ -76,9 +77,12 @@ export function registerDevCommands(program: Command, output: Output): void {
       if (!(startDelay >= 0 && startDelay <= MAX_START_DELAY_S)) {
         throw new ValidationError(`--start-delay must be 0 to ${MAX_START_DELAY_S} seconds, not "${options.startDelay}"`);
       }
+      const jobSeconds = options.job === true ? 0 : Number(options.job ?? 0);
+      if (!(Number.isInteger(jobSeconds) && jobSeconds >= 0 && jobSeconds <= 600)) throw new ValidationError(`--job must be 0 to 600 whole seconds, not "${String(options.job)}"`);
+      const job = options.job === undefined ? {} : { job: { seconds: jobSeconds } };
       const { DevCluster, defaultHosts } = await harness();
       const cluster = await DevCluster.up(
-        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }) },
+        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job },
         (line) => process.stderr.write(`dev: ${line}\n`),
       );
       output.print(cluster.state, await describe(cluster));
