@@ -1,0 +1,118 @@
+// The once-per-deploy job on a local cluster of 6 production hosts with real Serf, Redis,
+// Docker and HAProxy: the sample app's `migrate` service appends one line per run to the
+// cluster's jobs/runs.log (deploy id, tag, host, ms) and exits 1 for the tag `bad`.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Deploy } from '../../shared/contract/schemas.js';
+import { PRODUCTION, answersFrom, startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { until } from '../fixtures/poll.js';
+
+const ROLLOUT = { timeoutMs: 180_000, intervalMs: 250 };
+/** Long enough to find the host running the job and kill it mid-run. */
+const JOB_SECONDS = 4;
+
+describe('the once-per-deploy job', () => {
+  let fleet: TestCluster;
+  let v1: Deploy;
+  const client = () => fleet.cluster.client();
+  const runsOf = (id: string): Array<{ tag: string; host: string; at: number }> => {
+    const file = join(fleet.cluster.state.dir, 'jobs', 'runs.log');
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .map((line) => line.split(' '))
+      .filter(([deployId]) => deployId === id)
+      .map(([, tag, host, at]) => ({ tag: tag ?? '', host: host ?? '', at: Number(at) }));
+  };
+  const upTimes = (deploy: Deploy) => PRODUCTION.map((host) => ({ host, at: deploy.hosts[host]?.steps.find((s) => s.step === 'up')?.at }));
+  const ended = (id: string) => until(`deploy ${id} to end`, async () => {
+    const deploy = await client().getDeploy(id);
+    return deploy.status === 'in_progress' ? undefined : deploy;
+  }, ROLLOUT);
+
+  beforeAll(async () => {
+    fleet = await startCluster({ name: 'gvtest-job', subnet: '10.226.0', production: 6, job: { seconds: JOB_SECONDS } });
+    const deployed = await fleet.deploy('web', 'production', 'v1');
+    expect(deployed.deploy.status, deployed.stderr).toBe('succeeded');
+    v1 = deployed.deploy;
+  });
+  afterAll(async () => {
+    await fleet?.[Symbol.asyncDispose]();
+  });
+
+  it('runs exactly once per deploy, on one host, and ends before any host starts the new version', async () => {
+    for (const deploy of [v1, (await fleet.deploy('web', 'production', 'v2')).deploy]) {
+      expect(deploy.status, deploy.reason).toBe('succeeded');
+      const runs = runsOf(deploy.id);
+      expect(runs).toHaveLength(1);
+      expect(deploy.job).toMatchObject({ service: 'migrate', state: 'succeeded', attempt: 1, exitCode: 0, host: runs[0]?.host });
+      expect(deploy.job?.output).toContain(`migrated for ${deploy.tag}`);
+      const jobEnded = deploy.job?.endedAt ?? Number.POSITIVE_INFINITY;
+      const firstUp = Math.min(...upTimes(deploy).map(({ at }) => at ?? Number.POSITIVE_INFINITY));
+      console.log(`[gvtest-job] ${deploy.id}: job on ${deploy.job?.host} took ${jobEnded - (deploy.job?.startedAt ?? 0)} ms; first up ${firstUp - jobEnded} ms after it ended`);
+      for (const { host, at } of upTimes(deploy)) {
+        expect(at, `${host} has an up step`).toBeDefined();
+        expect(at! >= jobEnded, `${host} started the new version at ${at}, the job ended at ${jobEnded}`).toBe(true);
+        expect(at! >= runs[0]!.at, `${host} started before the job wrote its line`).toBe(true);
+      }
+    }
+    expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v2', PRODUCTION));
+    const status = await fleet.cli(['status', v1.id]);
+    expect(status.stdout).toMatch(/job\s+migrate succeeded on h\d/);
+  });
+
+  it('a failing job leaves every host on the old version and the deploy fails naming the job', async () => {
+    const bad = await fleet.deploy('web', 'production', 'bad');
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.deploy.status).toBe('failed');
+    expect(bad.deploy.reason).toMatch(/job migrate failed: exited with code 1: migrated for bad/);
+    expect(runsOf(bad.deploy.id)).toHaveLength(1);
+    expect(bad.deploy.job).toMatchObject({ state: 'failed', exitCode: 1 });
+    // No host took a slot, let alone started `bad`.
+    for (const report of Object.values(bad.deploy.hosts)) {
+      expect(report.steps.map((s) => s.step)).not.toContain('slot');
+      expect(['failed', 'cancelled']).toContain(report.state);
+    }
+    expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v2', PRODUCTION));
+    const releases = await client().listReleases('web');
+    expect(releases.find((r) => r.tag === 'bad')?.broken?.reason).toMatch(/job migrate failed/);
+  });
+
+  it('a rollback does not run the job; a rollback with --run-job does', async () => {
+    // Wanted now: bad (failed); the rollback deploys v2, the newest release that succeeded.
+    const plain = await fleet.cli(['rollback', 'web', '--env', 'production', '--wait', '--json']);
+    const back = JSON.parse(plain.stdout) as Deploy;
+    expect(back, plain.stderr).toMatchObject({ tag: 'v2', status: 'succeeded', runJob: false });
+    expect(back.job).toBeUndefined();
+    expect(runsOf(back.id)).toEqual([]);
+    const withJob = await fleet.cli(['rollback', 'web', '--env', 'production', '--run-job', '--wait', '--json']);
+    const again = JSON.parse(withJob.stdout) as Deploy;
+    expect(again, withJob.stderr).toMatchObject({ tag: 'v1', status: 'succeeded', runJob: true, job: { state: 'succeeded' } });
+    expect(runsOf(again.id)).toHaveLength(1);
+    expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v1', PRODUCTION));
+  });
+
+  it('killing the host that runs the job still ends the deploy: another host takes the job over', async () => {
+    const started = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', 'v2', '--json']);
+    expect(started.exitCode, started.stderr).toBe(0);
+    const id = (JSON.parse(started.stdout) as Deploy).id;
+    const runner = await until('a host to report it runs the job', async () => {
+      const job = (await client().getDeploy(id)).job;
+      return job?.state === 'running' ? job.host : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
+    await fleet.chaos('kill-agent', runner);
+    const deploy = await ended(id);
+    // The killed host never reports; the deploy ends once the others did and it is counted lost.
+    expect(deploy.status, deploy.reason).toBe('partial');
+    expect(deploy.reason).toContain(`hosts lost: ${runner}`);
+    expect(deploy.job).toMatchObject({ state: 'succeeded', attempt: 2 });
+    expect(deploy.job?.host).not.toBe(runner);
+    for (const host of PRODUCTION.filter((h) => h !== runner)) expect(deploy.hosts[host]?.state, host).toBe('succeeded');
+    const runs = runsOf(id);
+    console.log(`[gvtest-job] killed ${runner} mid-job; ${deploy.job?.host} took the job over ${(deploy.job?.startedAt ?? 0) - Math.min(...runs.map((r) => r.at))} ms after the first run wrote its line; runs: ${runs.map((r) => r.host).join(', ')}; deploy ${deploy.status} in ${(deploy.finishedAt ?? 0) - deploy.createdAt} ms`);
+    // The killed host's own job container ran on without it: a crash can run the job twice (it must be idempotent).
+    expect(runsOf(id).length).toBeGreaterThanOrEqual(1);
+    await fleet.chaos('restart-agent', runner);
+  });
+});
