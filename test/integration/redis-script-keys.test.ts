@@ -10,6 +10,7 @@ import { expect, it } from 'vitest';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
+import { RedisJobLocks } from '../../shared/redis/job-lock.js';
 import { RedisScripts, scriptSources } from '../../shared/redis/scripts.js';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
 import { WaitQueue } from '../../shared/redis/wait-queue.js';
@@ -89,6 +90,26 @@ async function runTheProtocol(): Promise<void> {
     await store.annotateDeploy(deploy.id, { promotedTo: 'd-keys0003' });
     await store.publishRelease({ role: 'web', tag: 'v1', image: '127.0.0.1:5000/web:v1', publishedAt: 1 });
     await store.markReleaseBroken('web', 'v1', { reason: 'x', by: 'h1', at: 5 });
+
+    // The once-per-deploy job: taken, renewed, held by another, freed, taken again and recorded.
+    const jobs = () => new RedisJobLocks({ redis: client(), ttlMs: 300 });
+    const claim = { group, deployId: 'd-keys0004', tag: 'v2', logger: silent };
+    const first = await jobs().claim({ ...claim, holder: 'host-a' });
+    if (first.kind !== 'claimed') throw new Error(`expected the job's lease, got ${first.kind}`);
+    const jobLock = redisKeys.jobLock(group.role, group.env, claim.deployId);
+    let jobTtl = await redis.client.pttl(jobLock);
+    await until('a renewal of the job lease', async () => {
+      const ttl = await redis.client.pttl(jobLock);
+      const renewed = ttl > jobTtl;
+      jobTtl = ttl;
+      return renewed ? true : undefined;
+    }, { intervalMs: 20 });
+    await jobs().claim({ ...claim, holder: 'host-b' });
+    await first.lease.release();
+    const second = await jobs().claim({ ...claim, holder: 'host-b' });
+    if (second.kind !== 'claimed') throw new Error(`expected the job's lease, got ${second.kind}`);
+    await second.lease.record({ service: 'migrate', host: 'host-b', state: 'succeeded', attempt: second.lease.attempt, startedAt: 1, endedAt: 2 });
+    await jobs().claim({ ...claim, holder: 'host-c' });
   } finally {
     for (const c of clients) c.disconnect();
   }
