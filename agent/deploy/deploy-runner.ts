@@ -15,7 +15,7 @@ import { HostProgress } from './host-progress.js';
 import { restorePrevious } from './restore.js';
 import type { AppliedDeploys } from './applied-deploys.js';
 import { ProgressReporter, type ReportSink } from './progress-reporter.js';
-import type { DeployHooks, HookName } from './hooks.js';
+import { hookSteps, type DeployHooks } from './hooks.js';
 import type { DeployJob } from './deploy-job.js';
 
 export interface DeployLookup extends ReportSink {
@@ -233,13 +233,9 @@ export class DeployRunner {
     // Redis confirms the lease is still this host's; a host that cannot confirm goes no further.
     const step = <T>(name: HostStep, task: (stepSignal: AbortSignal) => Promise<T>) => this.attempt(name, task, signal, logger);
     const confirm = (name: HostStep) => step(name, () => lease.confirm());
-    // Each hook is a step of its own; one that fails is a release fault (fault-kind.ts). Only a confirmed holder runs before-drain.
-    const hook = async (name: HookName) => {
-      if (!hooks?.has(group.role, name)) return;
-      host.step(name);
-      if (name === 'before-drain') await confirm(name);
-      await step(name, (stepSignal) => hooks.run(name, { deploy, host: node, lb }, stepSignal, logger));
-    };
+    // The role's hooks, each a step of its own; one that fails is a release fault (hooks.ts, fault-kind.ts).
+    const drainNow = (drainSignal: AbortSignal) => loadBalancer.drain(lb.backend, node, { signal: drainSignal, logger });
+    const hook = hookSteps({ hooks, context: { deploy, host: node, lb }, progress: host, step, confirm, drain: drainNow, logger });
 
     let replaced = false;
     try {

@@ -21,6 +21,8 @@ const TAIL_LINES = 20;
 /** A host's report carries at most 2000 characters of error: the tail leaves room for what precedes it. */
 const TAIL_CHARS = 1_500;
 const DIGEST_TIMEOUT_MS = 10_000;
+/** The bound on taking a host out again after its after-register hook failed. */
+const DRAIN_AFTER_HOOK_MS = 60_000;
 /** What a hook inherits from the agent's environment: never its tokens or keys. */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'];
 
@@ -48,6 +50,44 @@ export interface HookContext {
 export interface DeployHooks {
   has(role: string, hook: HookName): boolean;
   run(hook: HookName, context: HookContext, signal: AbortSignal, logger: Logger): Promise<void>;
+}
+
+export interface HookStepOptions {
+  hooks: DeployHooks | undefined;
+  context: HookContext;
+  progress: { step(step: HostStep): void };
+  /** The runner's step: bounded, retried while a service does not answer (never a hook that failed). */
+  step: (name: HostStep, task: (signal: AbortSignal) => Promise<void>) => Promise<void>;
+  /** Redis confirms the slot lease is still this host's. */
+  confirm: (name: HostStep) => Promise<unknown>;
+  /** Takes the host out of the load balancer, within the signal's time. */
+  drain: (signal: AbortSignal) => Promise<void>;
+  logger: Logger;
+}
+
+/**
+ * The runner's hook call: each hook the role has runs as a step of its own (a failure is a
+ * release fault: fault-kind.ts). Only a holder Redis has just confirmed runs before-drain,
+ * which usually tells something outside the host is leaving. A failed after-register hook
+ * drains the host first, so the version it refused takes no traffic while the previous one comes back.
+ */
+export function hookSteps(options: HookStepOptions): (name: HookName) => Promise<void> {
+  const { hooks, context, progress, step, confirm, drain, logger } = options;
+  return async (name) => {
+    if (!hooks?.has(context.deploy.role, name)) return;
+    progress.step(name);
+    if (name === 'before-drain') await confirm(name);
+    try {
+      await step(name, (signal) => hooks.run(name, context, signal, logger));
+    } catch (error) {
+      if (name === 'after-register') {
+        await drain(AbortSignal.timeout(DRAIN_AFTER_HOOK_MS)).catch((drainError: unknown) => {
+          logger.error({ err: errorMessage(drainError) }, 'could not drain the host after its after-register hook failed');
+        });
+      }
+      throw error;
+    }
+  };
 }
 
 /** Runs the hooks of each role's config as processes on this host. */

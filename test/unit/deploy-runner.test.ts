@@ -461,13 +461,13 @@ describe('deploy runner: hooks', () => {
     expect(lapsed.calls.filter((c) => c.startsWith('hook') || c.startsWith('drain'))).toEqual([]);
   });
 
-  it('a failing after-register smoke test fails the host as a release fault: broken with the hook output, previous version back', async () => {
+  it('a failing after-register smoke test fails the host as a release fault: drained at once, broken with the hook output, previous version back', async () => {
     const { runner, calls } = setup({ hooks: { 'after-register': smokeFailed() } });
     const report = (await runner.run(event, new AbortController().signal))!;
     const reason = 'hook after-register failed (exit 3): smoke test: expected v2, got v1 h1';
     expect(report).toMatchObject({ state: 'failed', error: reason });
-    expect(calls.slice(-8)).toEqual([
-      'register web/h1 10.0.0.11:8080', 'hook after-register v2 h1 10.0.0.11:8080', `markBroken v2 ${reason}`,
+    expect(calls.slice(-9)).toEqual([
+      'register web/h1 10.0.0.11:8080', 'hook after-register v2 h1 10.0.0.11:8080', 'drain web/h1', `markBroken v2 ${reason}`,
       'up registry:5000/web:v1', 'health', 'register web/h1 10.0.0.11:8080', 'release', 'finish',
     ]);
   });
