@@ -16,6 +16,8 @@ export interface SizeOptions {
   /** First three octets of the cluster's private /24. */
   subnet: string;
   startDelay: number;
+  /** The health gate's soak on every host: part of each host's work T (pull → release), never overhead. */
+  minHealthyTimeMs: number;
   /** Seconds between two runs of the app's Docker health check. */
   healthCheckInterval: number;
   /** Seconds one run of the app's Docker health check may take before it counts as failed. */
@@ -53,6 +55,7 @@ export async function benchSize(options: SizeOptions): Promise<{ result: SizeRes
       hosts: defaultHosts(size, 0),
       ports,
       startDelay: options.startDelay,
+      minHealthyTimeMs: options.minHealthyTimeMs,
       // Every host runs on the same two cores here: Docker's check every second (a process
       // started in a container each) kept 30 hosts' machine 90 % busy before a deploy began,
       // and a check slowed past its timeout failed a healthy release. The agents' own probe

@@ -41,7 +41,7 @@ function requireStep(host: HostReport, step: HostStep): number {
   return at;
 }
 
-/** Per host, pull → release: pull, compose up, health wait and registration, nothing of the coordination. */
+/** Per host, pull → release: pull, compose up, the health gate with its soak, and registration; nothing of the coordination. */
 export function perHostWorkMs(deploy: Deploy): number[] {
   return Object.values(deploy.hosts).map((host) => requireStep(host, 'release') - requireStep(host, 'pull'));
 }

@@ -1,6 +1,6 @@
 // `npm run bench`: rollout time, coordination overhead, Redis traffic and agent memory of
 // Grapevine on real local clusters of several sizes, against the same rollout by Ansible.
-// Usage: run.js [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay S] [--health-interval S] [--health-timeout S]
+// Usage: run.js [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay S] [--soak S] [--health-interval S] [--health-timeout S]
 //               [--ansible-health-delay S] [--ansible-strategy free|linear]
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { benchSize, type SizeResult } from './cluster-bench.js';
 import { RolloutFailedError } from './rollout-checks.js';
 import { renderTable } from './table.js';
+import { DEV_MIN_HEALTHY_TIME_MS } from '../dev-cluster/hosts.js';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -20,6 +21,7 @@ interface BenchOptions {
   runs: number;
   json: string | undefined;
   startDelay: number;
+  soak: number;
   healthCheckInterval: number;
   healthCheckTimeout: number;
   ansibleHealthDelay: number;
@@ -28,7 +30,7 @@ interface BenchOptions {
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nusage: npm run bench -- [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay SECONDS] [--health-interval SECONDS] [--health-timeout SECONDS] [--ansible-health-delay SECONDS] [--ansible-strategy free|linear]\n`,
+    `bench: ${message}\nusage: npm run bench -- [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay SECONDS] [--soak SECONDS] [--health-interval SECONDS] [--health-timeout SECONDS] [--ansible-health-delay SECONDS] [--ansible-strategy free|linear]\n`,
   );
   process.exit(EXIT_USAGE);
 }
@@ -45,6 +47,8 @@ function parseOptions(argv: string[]): BenchOptions {
         json: { type: 'string' },
         // With the agent's 100 ms probe, T is about pull + compose up + this delay: about 2 s here.
         'start-delay': { type: 'string', default: '1.2' },
+        // The health gate's soak (minHealthyTimeMs): part of T, as the dev cluster sets it.
+        soak: { type: 'string', default: String(DEV_MIN_HEALTHY_TIME_MS / 1000) },
         // Docker's own check only has to catch an unhealthy app; at 30 hosts on one machine a
         // check every second is 30 processes started per second.
         'health-interval': { type: 'string', default: '10' },
@@ -67,6 +71,8 @@ function parseOptions(argv: string[]): BenchOptions {
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) usage('--runs takes a whole number from 1 to 50');
   const startDelay = Number(parsed['start-delay']);
   if (!Number.isFinite(startDelay) || startDelay < 0 || startDelay > 60) usage('--start-delay takes seconds from 0 to 60');
+  const soak = Number(parsed.soak);
+  if (!Number.isFinite(soak) || soak < 0 || soak > 60) usage('--soak takes seconds from 0 to 60');
   const healthCheckInterval = Number(parsed['health-interval']);
   if (!Number.isInteger(healthCheckInterval) || healthCheckInterval < 1 || healthCheckInterval > 60) usage('--health-interval takes whole seconds from 1 to 60');
   const healthCheckTimeout = Number(parsed['health-timeout']);
@@ -77,7 +83,7 @@ function parseOptions(argv: string[]): BenchOptions {
   }
   const ansibleStrategy = parsed['ansible-strategy'];
   if (ansibleStrategy !== 'free' && ansibleStrategy !== 'linear') usage('--ansible-strategy takes free or linear');
-  return { sizes, runs, json: parsed.json, startDelay, healthCheckInterval, healthCheckTimeout, ansibleHealthDelay, ansibleStrategy };
+  return { sizes, runs, json: parsed.json, startDelay, soak, healthCheckInterval, healthCheckTimeout, ansibleHealthDelay, ansibleStrategy };
 }
 
 function log(line: string): void {
@@ -108,6 +114,7 @@ async function main(): Promise<number> {
         runs: options.runs,
         subnet: `10.220.${hosts}`,
         startDelay: options.startDelay,
+        minHealthyTimeMs: Math.round(options.soak * 1000),
         healthCheckInterval: options.healthCheckInterval,
         healthCheckTimeout: options.healthCheckTimeout,
         ansibleHealthDelay: options.ansibleHealthDelay,
@@ -131,7 +138,7 @@ async function main(): Promise<number> {
       [
         '',
         `Grapevine rollout benchmark, ${startedAt} (${cpus().length} CPUs, Node ${process.version}; app start delay ${options.startDelay} s,`,
-        `agent health probe every 100 ms, Docker health check every ${options.healthCheckInterval} s with a ${options.healthCheckTimeout} s timeout;`,
+        `agent health probe every 100 ms, a ${options.soak} s soak after the first healthy answer (inside T), Docker health check every ${options.healthCheckInterval} s with a ${options.healthCheckTimeout} s timeout;`,
         `Ansible: serial = slots, strategy ${options.ansibleStrategy}, forks >= batch, pipelining, health endpoint polled every ${options.ansibleHealthDelay} s).`,
         'Each cell: median [min–max] over runs.',
         ...(failure === undefined ? [] : ['Incomplete: the benchmark stopped early (see the reason below); a column holds the runs done before it.']),

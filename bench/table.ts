@@ -88,7 +88,7 @@ const ROWS: Array<Row | string> = [
   { label: 'drain', unit: 'ms', value: (r) => r.breakdown.drain },
   { label: 'pull', unit: 'ms', value: (r) => r.breakdown.pull },
   { label: 'compose up', unit: 'ms', value: (r) => r.breakdown.up },
-  { label: 'health wait', unit: 'ms', value: (r) => r.breakdown.health },
+  { label: 'health gate (its soak included)', unit: 'ms', value: (r) => r.breakdown.health },
   { label: 'register → release', unit: 'ms', value: (r) => r.breakdown.register },
 ];
 

@@ -1,0 +1,109 @@
+// The health gate on a six-host cluster: apps that start after 0, 5 and 20 s all deploy
+// (each a tag of the sample app with its own START_DELAY, so one cluster serves all three);
+// one that never becomes healthy fails at the deadline, with that reason, while Docker has
+// long called it unhealthy; one that turns unhealthy during the soak fails; neither is
+// registered anywhere, and the hosts it reached serve the previous version again.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import type { Deploy } from '../../shared/contract/schemas.js';
+import { PRODUCTION, answersFrom, startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { until } from '../fixtures/poll.js';
+
+const DEADLINE_MS = 30_000;
+const SOAK_MS = 3_000;
+/** Tags built on v1 for this test: the sample app's start delay, and how long it answers healthy (unset: always). */
+const VARIANTS: Record<string, { START_DELAY: string; HEALTHY_FOR?: string }> = {
+  delay5: { START_DELAY: '5' },
+  delay20: { START_DELAY: '20' },
+  flaky: { START_DELAY: '0', HEALTHY_FOR: '1' },
+};
+
+describe('health gate on six hosts', () => {
+  let fleet: TestCluster;
+  const images: string[] = [];
+
+  beforeAll(async () => {
+    fleet = await startCluster({
+      name: 'gvtest-health',
+      subnet: '10.224.0',
+      production: 6,
+      health: { healthyDeadlineMs: DEADLINE_MS, minHealthyTimeMs: SOAK_MS },
+    });
+    const repository = `${fleet.cluster.state.registry}/web`;
+    for (const [tag, env] of Object.entries(VARIANTS)) {
+      const image = `${repository}:${tag}`;
+      const settings = Object.entries({ APP_VERSION: tag, ...env }).map(([name, value]) => `${name}=${value}`);
+      await execa('docker', ['build', '--quiet', '--tag', image, '-'], { input: `FROM ${repository}:v1\nENV ${settings.join(' ')}\n` });
+      images.push(image);
+      await execa('docker', ['push', '--quiet', image]);
+      const published = await fleet.cli(['release', 'publish', 'web', tag]);
+      expect(published.exitCode, published.stderr).toBe(0);
+    }
+  });
+
+  afterAll(async () => {
+    await fleet?.[Symbol.asyncDispose]();
+    if (images.length > 0) await execa('docker', ['image', 'rm', ...images], { reject: false });
+  });
+
+  const expectDeployed = async (tag: string) => {
+    const { exitCode, stderr, deploy } = await fleet.deploy('web', 'production', tag);
+    expect(exitCode, stderr).toBe(0);
+    expect(deploy.status).toBe('succeeded');
+    expect(Object.values(deploy.hosts).map((host) => host.state)).toEqual(PRODUCTION.map(() => 'succeeded'));
+    expect(await fleet.lbAnswers(18)).toEqual(answersFrom(tag, PRODUCTION));
+  };
+
+  it('deploys apps that start serving after 0, 5 and 20 s', async () => {
+    await expectDeployed('v1');
+    await expectDeployed('delay5');
+    await expectDeployed('delay20');
+  });
+
+  /** The failed hosts never reached `register`; the rollout stopped after them and every host serves `serving`. */
+  const expectNotCounted = async (deploy: Deploy, serving: string) => {
+    const failed = Object.entries(deploy.hosts).filter(([, host]) => host.state === 'failed');
+    expect(failed.length).toBeGreaterThan(0);
+    for (const [, host] of failed) expect(host.steps.map((step) => step.step)).not.toContain('register');
+    expect(Object.values(deploy.hosts).some((host) => host.state === 'succeeded')).toBe(false);
+    expect(await fleet.lbAnswers(18)).toEqual(answersFrom(serving, PRODUCTION));
+  };
+
+  it('fails an app that never becomes healthy at the deadline, not at Docker\'s first unhealthy verdict', async () => {
+    const deploying = fleet.deploy('web', 'production', 'bad');
+    // While the first hosts wait, Docker has already called a container of `bad` unhealthy and the deploy has failed no host.
+    const first = await until('a container of bad that Docker calls unhealthy', async () => {
+      for (const host of fleet.cluster.state.hosts) {
+        const inspected = await execa('docker', ['inspect', '--format', '{{.Config.Image}} {{.State.Health.Status}}', `${host.project}-app-1`], { reject: false });
+        if (inspected.stdout.endsWith(':bad unhealthy')) return host.name;
+      }
+      return undefined;
+      // Docker's start period (10 s without a cluster-wide start delay) and two failed checks come first.
+    }, { timeoutMs: 40_000, intervalMs: 250 });
+    const during = await fleet.cli(['status', '--json']);
+    expect(during.exitCode, during.stderr).toBe(0);
+    const running = (JSON.parse(during.stdout) as Deploy[]).find((deploy) => deploy.tag === 'bad');
+    expect(running?.status).toBe('in_progress');
+    if (!running) return;
+    expect(running.hosts[first]?.state).toBe('deploying');
+    expect(Object.values(running.hosts).map((host) => host.state)).not.toContain('failed');
+
+    const { exitCode, deploy } = await deploying;
+    expect(exitCode).not.toBe(0);
+    expect(deploy.status).toBe('failed');
+    for (const host of Object.values(deploy.hosts).filter((h) => h.state === 'failed')) {
+      expect(host.error).toMatch(new RegExp(`^health: container [0-9a-f]{12} was not healthy within ${DEADLINE_MS / 1000} s; last verdict: Docker's check unhealthy \\(.*404.*\\); the health URL answered 404$`));
+    }
+    await expectNotCounted(deploy, 'delay20');
+  });
+
+  it('fails an app that turns unhealthy during the soak', async () => {
+    const { exitCode, deploy } = await fleet.deploy('web', 'production', 'flaky');
+    expect(exitCode).not.toBe(0);
+    expect(deploy.status).toBe('failed');
+    for (const host of Object.values(deploy.hosts).filter((h) => h.state === 'failed')) {
+      expect(host.error).toMatch(/^health: container [0-9a-f]{12} turned unhealthy during the soak after \d+\.\d s: the health URL failed \d+ times in a row: answered 404$/);
+    }
+    await expectNotCounted(deploy, 'delay20');
+  });
+});
