@@ -1,7 +1,7 @@
 // A role's hooks on a local cluster of 6 production hosts (k = 2) with real Serf, Redis,
 // Docker and HAProxy: every host runs them around its deploy with the deploy's context,
 // they show in `grapevine status`, and a failing after-register smoke test stops the
-// rollout after the first wave with the hook's output in the reason.
+// rollout after the first wave with the hook's output in the reason; a rollback runs them too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +9,14 @@ import { join } from 'node:path';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { PRODUCTION, answersFrom, maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
 
-/** Each run of a hook as the hook script recorded it: `HOOK HOST TAG DIGEST`. */
+/** Each run of a hook as the hook script recorded it: `HOOK HOST TAG DIGEST DEPLOY_ID ROLLBACK_OF`. */
 interface HookRun {
   hook: string;
   host: string;
   tag: string;
   digest: string;
+  deployId: string;
+  rollbackOf: string;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'gvtest-hooks-'));
@@ -25,7 +27,7 @@ const script = join(dir, 'hook.sh');
 writeFileSync(
   script,
   `#!/bin/sh
-echo "$GRAPEVINE_HOOK $GRAPEVINE_HOST $GRAPEVINE_TAG $GRAPEVINE_IMAGE_DIGEST" >> ${runsFile}
+echo "$GRAPEVINE_HOOK $GRAPEVINE_HOST $GRAPEVINE_TAG $GRAPEVINE_IMAGE_DIGEST $GRAPEVINE_DEPLOY_ID \${GRAPEVINE_ROLLBACK_OF:--}" >> ${runsFile}
 [ "$GRAPEVINE_HOOK" = after-register ] || exit 0
 body=$(curl -fsS --max-time 5 "http://$GRAPEVINE_LB_ADDRESS/") || { echo "smoke test: no answer from $GRAPEVINE_LB_ADDRESS"; exit 3; }
 case "$body" in
@@ -43,8 +45,8 @@ function runs(tag: string): HookRun[] {
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => {
-      const [hook = '', host = '', runTag = '', digest = ''] = line.split(' ');
-      return { hook, host, tag: runTag, digest };
+      const [hook = '', host = '', runTag = '', digest = '', deployId = '', rollbackOf = ''] = line.split(' ');
+      return { hook, host, tag: runTag, digest, deployId, rollbackOf };
     })
     .filter((run) => run.tag === tag);
 }
@@ -124,5 +126,21 @@ describe('hooks run on every host around its deploy', () => {
     const again = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', 'v3']);
     expect(again.exitCode).toBe(2);
     expect(again.stderr).toMatch(/web:v3 is marked broken/);
+  });
+
+  it("a rollback runs the host's hooks, told the tag it deploys back to and the one it replaces", async () => {
+    const v2 = await fleet.deploy('web', 'production', 'v2');
+    expect(v2.deploy.status, v2.stderr).toBe('succeeded');
+    const rollback = await fleet.cli(['rollback', 'web', '--env', 'production', '--wait', '--json']);
+    expect(rollback.exitCode, rollback.stderr).toBe(0);
+    const back = JSON.parse(rollback.stdout) as Deploy;
+    expect(back).toMatchObject({ tag: 'v1', rollbackOf: 'v2', status: 'succeeded' });
+    const ran = runs('v1').filter((run) => run.deployId === back.id);
+    for (const hook of ['before-drain', 'after-up', 'after-register']) {
+      expect(ran.filter((run) => run.hook === hook).map((run) => run.host).sort()).toEqual(PRODUCTION);
+    }
+    expect(new Set(ran.map((run) => run.rollbackOf))).toEqual(new Set(['v2']));
+    for (const host of PRODUCTION) expect(stepsOf(back, host)).toContain('after-register');
+    expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v1', PRODUCTION));
   });
 });
