@@ -77,6 +77,23 @@ export const RoleHooks = z.strictObject({
 });
 export type RoleHooks = z.infer<typeof RoleHooks>;
 
+/** What a hook's step needs besides the hook's timeout: reading the image digest, then stopping a hook that overran. */
+const HOOK_STEP_MARGIN_MS = 20_000;
+
+/**
+ * A hook must time out well within its step's deadline: a hook cut off by the step deadline
+ * would read as the host's fault (errored) instead of the release's (failed).
+ */
+function roleHookProblems(roles: Record<string, { hooks?: RoleHooks | undefined }>, stepDeadlineMs: number): string[] {
+  return Object.entries(roles).flatMap(([role, { hooks }]) =>
+    Object.entries(hooks ?? {}).flatMap(([name, hook]) =>
+      hook !== undefined && hook.timeoutMs + HOOK_STEP_MARGIN_MS > stepDeadlineMs
+        ? [`roles.${role}.hooks.${name}.timeoutMs (${hook.timeoutMs} ms) must be at least ${HOOK_STEP_MARGIN_MS / 1000} s shorter than stepDeadlineMs (${stepDeadlineMs} ms), which bounds the hook's step`]
+        : [],
+    ),
+  );
+}
+
 export const RoleConfig = z.object({
   /** Compose file that runs this role on the host; its service takes the image from GRAPEVINE_IMAGE. */
   compose: absolutePath,
@@ -213,7 +230,11 @@ const COORDINATOR_ENV: Record<string, [string[], (v: string) => unknown]> = {
 
 export function loadAgentConfig(file: string | undefined, env: Env): AgentConfig {
   const config = load(AgentConfig, file, env, AGENT_ENV, 'agent config');
-  const problems = [...roleHealthProblems(config.roles, config.stepDeadlineMs, parseYaml), ...roleJobProblems(config.roles, parseYaml)];
+  const problems = [
+    ...roleHealthProblems(config.roles, config.stepDeadlineMs, parseYaml),
+    ...roleJobProblems(config.roles, parseYaml),
+    ...roleHookProblems(config.roles, config.stepDeadlineMs),
+  ];
   if (problems.length > 0) throw new ConfigError(`agent config${file ? ` (${file})` : ''} is invalid: ${problems.join('; ')}`);
   return config;
 }

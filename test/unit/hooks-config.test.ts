@@ -1,6 +1,6 @@
 // A role's hooks in the agent's config: the defaults, and the refusals at load that name
 // the field (an unknown hook or setting, a negative time, a relative program, a shell
-// script given as several strings).
+// script given as several strings, a timeout that does not fit in the step deadline).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { stringify as toYaml } from 'yaml';
 import { loadAgentConfig } from '../../shared/contract/config.js';
 import { ConfigError } from '../../shared/contract/errors.js';
 
-async function agentFile(hooks: unknown) {
+async function agentFile(hooks: unknown, top: Record<string, unknown> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'gvtest-hooks-config-'));
   const compose = join(dir, 'compose.yml');
   await writeFile(compose, toYaml({ services: { app: { image: 'x', healthcheck: { test: ['CMD', 'true'], interval: '1s' } } } }));
@@ -25,13 +25,14 @@ async function agentFile(hooks: unknown) {
       coordinator: { url: 'http://127.0.0.1:7700', token: 'token-0123' },
       loadBalancer: { runtimeApi: 'unix:/run/haproxy/admin.sock' },
       eventPipe: '/tmp/gvtest-events.pipe',
+      ...top,
     }),
   );
   return { path, [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }) };
 }
 
-async function refusal(hooks: unknown): Promise<string> {
-  await using file = await agentFile(hooks);
+async function refusal(hooks: unknown, top: Record<string, unknown> = {}): Promise<string> {
+  await using file = await agentFile(hooks, top);
   try {
     loadAgentConfig(file.path, {});
   } catch (error) {
@@ -83,5 +84,13 @@ describe('agent config: hooks', () => {
       'roles.web.hooks.afterUp.command must be one string (the script /bin/sh -c runs) when shell is true',
     );
     expect(await refusal({ afterUp: { command: [] } })).toContain('roles.web.hooks.afterUp.command must name a program');
+  });
+
+  it('refuses a timeout that does not end well within the step deadline, which would blame the host instead of the release', async () => {
+    expect(await refusal({ afterRegister: { command: ['/bin/true'], timeoutMs: 290_000 } })).toContain(
+      'roles.web.hooks.afterRegister.timeoutMs (290000 ms) must be at least 20 s shorter than stepDeadlineMs (300000 ms)',
+    );
+    await using raised = await agentFile({ afterRegister: { command: ['/bin/true'], timeoutMs: 290_000 } }, { stepDeadlineMs: 600_000 });
+    expect(loadAgentConfig(raised.path, {}).roles.web!.hooks?.afterRegister?.timeoutMs).toBe(290_000);
   });
 });
