@@ -65,7 +65,7 @@ ask_lb() {
 }
 ask_lb
 
-step "deploying web:bad (its health check fails): the first host to fail marks it broken, the hosts still waiting stand down"
+step "deploying web:bad (its health check fails): at its health deadline (about 30 s here) the first host to fail marks it broken, the hosts still waiting stand down"
 if grapevine deploy web --env production --tag bad --wait; then
   printf 'demo: the broken release was not stopped\n' >&2
   exit 1
