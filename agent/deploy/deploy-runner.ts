@@ -5,8 +5,8 @@ import { backoff, retry } from '../../shared/contract/waiting.js';
 import { DEFAULT_SLOTS, slotCount } from '../../shared/contract/slot-count.js';
 import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport, type HostStep } from '../../shared/contract/schemas.js';
 import { ConfigError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
-import { describeFailure, isReleaseFault } from './fault-kind.js';
-import { StepFailedError, attemptStep } from './step-attempt.js';
+import { settleFailure } from './failure-outcome.js';
+import { attemptStep } from './step-attempt.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
 import type { SlotLease, SlotLocks } from '../../shared/ports/slot-locks.js';
 import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
@@ -245,7 +245,7 @@ export class DeployRunner {
       host.step('drain');
       await confirm('drain');
       const [drained, checked] = await Promise.allSettled([
-        step('drain', (stepSignal) => loadBalancer.drain(lb.backend, node, { signal: stepSignal, logger })),
+        step('drain', drainNow),
         step('drain', checkBroken),
       ]);
       if (drained.status === 'rejected') throw drained.reason;
@@ -269,34 +269,7 @@ export class DeployRunner {
       logger.info('host deployed');
       return true;
     } catch (thrown) {
-      const { step: failedAt, error } = thrown instanceof StepFailedError ? thrown : new StepFailedError('up', thrown);
-      if (error instanceof ReleaseBrokenError) {
-        logger.info({ reason: error.reason }, 'release became broken mid-deploy; standing down');
-        host.end('cancelled', error.message);
-      } else if (lease.signal.aborted && !agentSignal.aborted) {
-        // Its lease lapsed or was taken: another host may hold the slot now, so this one stops
-        // here. Not the release's fault: the host errs and the release stays deployable.
-        const reason = `${failedAt}: lost its slot lease: ${errorMessage(lease.signal.reason)}`;
-        logger.warn({ reason }, 'slot lease lost; stopping here and putting the previous version back');
-        host.end('errored', reason);
-      } else if (agentSignal.aborted) {
-        // Stopping the agent says nothing about the release: stand down, mark nothing.
-        const reason = errorMessage(agentSignal.reason);
-        logger.warn({ reason }, 'deploy interrupted; standing down');
-        host.end('cancelled', `interrupted: ${reason}`);
-      } else if (isReleaseFault(failedAt, error)) {
-        const reason = describeFailure(failedAt, error);
-        logger.error({ err: reason }, 'deploy failed on this host; marking the release broken');
-        host.end('failed', reason);
-        await fleet.markBroken(group, deploy.tag, reason, { logger }).catch((markError: unknown) => {
-          logger.error({ err: errorMessage(markError) }, 'could not mark the release broken');
-        });
-      } else {
-        // A service this host needs did not answer in time: the host gives up, the release stays deployable.
-        const reason = describeFailure(failedAt, error);
-        logger.error({ err: reason }, 'deploy errored on this host: not the release\'s fault, so it is not marked broken');
-        host.end('errored', reason);
-      }
+      await settleFailure(thrown, { host, fleet, group, tag: deploy.tag, leaseSignal: lease.signal, agentSignal, logger });
       return restorePrevious(this.deps, { role: group.role, previousImage, replaced, lb }, logger);
     }
   }
