@@ -1,47 +1,15 @@
 // A role's health gate in the agent's config: the defaults, and the refusals at load that
 // name the field or file (a negative or non-whole time, a soak not shorter than the
 // deadline, the old single timeout, a role with neither a compose health check nor a health URL).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stringify as toYaml } from 'yaml';
 import { loadAgentConfig } from '../../shared/contract/config.js';
-import { ConfigError } from '../../shared/contract/errors.js';
+import { agentConfigFile, configRefusal } from '../fixtures/agent-config-file.js';
 
 const CHECK = { test: ['CMD', 'true'], interval: '1s' };
 
-async function agentFiles(role: Record<string, unknown>, service: Record<string, unknown> = { image: 'x', healthcheck: CHECK }, top: Record<string, unknown> = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'gvtest-health-config-'));
-  const compose = join(dir, 'compose.yml');
-  await writeFile(compose, toYaml({ services: { app: service } }));
-  const path = join(dir, 'agent.yml');
-  await writeFile(
-    path,
-    toYaml({
-      node: 'web-1',
-      env: 'production',
-      roles: { web: { compose, lb: { backend: 'web', address: '10.0.0.1:8080' }, ...role } },
-      serf: { bind: '10.0.0.1:7946', rpcAuth: 'rpc-auth-0123', dataDir: '/tmp/gvtest-serf' },
-      redis: 'redis://127.0.0.1:6379',
-      coordinator: { url: 'http://127.0.0.1:7700', token: 'token-0123' },
-      loadBalancer: { runtimeApi: 'unix:/run/haproxy/admin.sock' },
-      eventPipe: '/tmp/gvtest-events.pipe',
-      ...top,
-    }),
-  );
-  return { path, compose, [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }) };
-}
-
-const refusal = (path: string): string => {
-  try {
-    loadAgentConfig(path, {});
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('the config was accepted');
-};
+const agentFiles = (role: Record<string, unknown>, service: Record<string, unknown> = { image: 'x', healthcheck: CHECK }, top: Record<string, unknown> = {}) =>
+  agentConfigFile({ role, services: { app: service }, top });
+const refusal = configRefusal;
 
 describe('agent config: the health gate', () => {
   it('defaults to a 120 s deadline and a 10 s soak', async () => {

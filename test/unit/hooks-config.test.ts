@@ -1,45 +1,20 @@
 // A role's hooks in the agent's config: the defaults, and the refusals at load that name
 // the field (an unknown hook or setting, a negative time, a relative program, a shell
 // script given as several strings, a timeout that does not fit in the step deadline).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stringify as toYaml } from 'yaml';
 import { loadAgentConfig } from '../../shared/contract/config.js';
-import { ConfigError } from '../../shared/contract/errors.js';
+import { agentConfigFile, configRefusal } from '../fixtures/agent-config-file.js';
 
-async function agentFile(hooks: unknown, top: Record<string, unknown> = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'gvtest-hooks-config-'));
-  const compose = join(dir, 'compose.yml');
-  await writeFile(compose, toYaml({ services: { app: { image: 'x', healthcheck: { test: ['CMD', 'true'], interval: '1s' } } } }));
-  const path = join(dir, 'agent.yml');
-  await writeFile(
-    path,
-    toYaml({
-      node: 'web-1',
-      env: 'production',
-      roles: { web: { compose, healthUrl: 'http://127.0.0.1:8080/healthz', lb: { backend: 'web', address: '10.0.0.1:8080' }, hooks } },
-      serf: { bind: '10.0.0.1:7946', rpcAuth: 'rpc-auth-0123', dataDir: '/tmp/gvtest-serf' },
-      redis: 'redis://127.0.0.1:6379',
-      coordinator: { url: 'http://127.0.0.1:7700', token: 'token-0123' },
-      loadBalancer: { runtimeApi: 'unix:/run/haproxy/admin.sock' },
-      eventPipe: '/tmp/gvtest-events.pipe',
-      ...top,
-    }),
-  );
-  return { path, [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }) };
-}
+const agentFile = (hooks: unknown, top: Record<string, unknown> = {}) =>
+  agentConfigFile({
+    role: { healthUrl: 'http://127.0.0.1:8080/healthz', hooks },
+    services: { app: { image: 'x', healthcheck: { test: ['CMD', 'true'], interval: '1s' } } },
+    top,
+  });
 
 async function refusal(hooks: unknown, top: Record<string, unknown> = {}): Promise<string> {
   await using file = await agentFile(hooks, top);
-  try {
-    loadAgentConfig(file.path, {});
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('the config was accepted');
+  return configRefusal(file.path);
 }
 
 describe('agent config: hooks', () => {
