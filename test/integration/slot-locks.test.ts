@@ -210,7 +210,7 @@ describe('slot locks on a real redis-server', () => {
     expect(await redis.admin.get(redisKeys.epoch(group.role, group.env))).toBe(String(first.epoch));
 
     // A confirmation is a renewal that Redis answered: the key's TTL is full again.
-    await delay(400); // lets the TTL run down so the renewal shows; not a wait for a condition
+    await waitFor('the TTL to run down', async () => (await redis.admin.pttl(slotKey)) < 800);
     await first.confirm();
     expect(await redis.admin.pttl(slotKey)).toBeGreaterThan(800);
 

@@ -29,7 +29,8 @@ describe('the slot queue on a real redis-server: lost hosts, broken releases, st
     await waitFor("the lost holder's lease to lapse", async () => (await redis.admin.exists(redisKeys.slot(group.role, group.env, lost.slot))) === 0);
     const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'coordinator' });
     // Several polls later the waiter still waits: the free key is not a free place against k.
-    await delay(1_000); // a window of five polls, not a wait for a condition
+    const beforePolls = await commandCalls();
+    await waitFor('five more polls by the waiter', async () => (callsDelta(beforePolls, await commandCalls()).get('evalsha') ?? 0) >= 5);
     expect(waiter.settled).toBe(false);
     expect(await fleet.isOutOfService(group, 'host-lost')).toBe(true);
 
