@@ -1,0 +1,3 @@
+import type { TestCluster } from '../../fixtures/cluster.js';
+
+export function credentialChecks(_cluster: () => TestCluster): void {}
