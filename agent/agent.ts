@@ -52,7 +52,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     drainTimeoutMs: config.loadBalancer.drainTimeoutMs,
     logger: log,
   });
-  const coordinator = new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token });
+  const coordinator = new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token, caFile: config.caFile });
   const fleet = new RedisFleetState({ redis, host: config.node, logger: log });
   const applied = new FileAppliedDeploys(config.stateDir ?? join(dirname(config.serf.dataDir), 'agent'));
   const runner = new DeployRunner({

@@ -21,11 +21,12 @@ const WATCH_TIMEOUT_MS = 60 * 60_000;
 
 // Read here, not through shared/config, which would build every config schema on the
 // path of each `grapevine deploy` a CI job runs.
-const env = { coordinator: process.env.GRAPEVINE_COORDINATOR, token: process.env.GRAPEVINE_TOKEN };
+const env = { coordinator: process.env.GRAPEVINE_COORDINATOR, token: process.env.GRAPEVINE_TOKEN, caFile: process.env.GRAPEVINE_CA_FILE };
 const program = new Command('grapevine')
   .description('Gossip-driven, slot-limited deploys for fleets of Docker hosts')
   .option('--coordinator <url>', 'coordinator URL (or GRAPEVINE_COORDINATOR)')
   .option('--token <token>', 'coordinator token (or GRAPEVINE_TOKEN)')
+  .option('--ca-file <file>', "CA certificates (PEM) to verify an https:// coordinator with (or GRAPEVINE_CA_FILE); Node.js's public CAs unless given")
   .option('--json', 'print machine-readable JSON')
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
@@ -33,6 +34,7 @@ const program = new Command('grapevine')
 interface GlobalOptions {
   coordinator?: string;
   token?: string;
+  caFile?: string;
   json?: boolean;
 }
 
@@ -45,10 +47,10 @@ let coordinatorClient: CoordinatorClient | undefined;
 /** One client per command, so `--wait` follows the deploy on the connection that created it. */
 function client(): CoordinatorClient {
   if (coordinatorClient) return coordinatorClient;
-  const { coordinator = env.coordinator, token = env.token } = globals();
+  const { coordinator = env.coordinator, token = env.token, caFile = env.caFile || undefined } = globals();
   if (!coordinator) throw new ValidationError('no coordinator: pass --coordinator URL or set GRAPEVINE_COORDINATOR');
   if (!token) throw new ValidationError('no token: pass --token or set GRAPEVINE_TOKEN');
-  coordinatorClient = new CoordinatorClient({ url: coordinator, token });
+  coordinatorClient = new CoordinatorClient({ url: coordinator, token, caFile });
   return coordinatorClient;
 }
 

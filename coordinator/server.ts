@@ -1,8 +1,9 @@
 // Runs the coordinator: its Redis store, its own Serf agent (no roles tag, so it is
 // never counted as a host), the HTTP API and the watchdog that ends every deploy.
-import { serve } from '@hono/node-server';
 import type { CoordinatorConfig } from '../shared/contract/config.js';
-import { TIMED_OUT, within } from '../shared/contract/waiting.js';
+import { within } from '../shared/contract/waiting.js';
+import { isLoopbackHost, serveApp, type ServedApp } from '../shared/http/serve-app.js';
+import { readServerTls } from '../shared/http/server-tls.js';
 import { connectRedis } from '../shared/redis/connection.js';
 import { RedisFleetState } from '../shared/redis/fleet-state.js';
 import type { Logger } from '../shared/contract/logger.js';
@@ -25,6 +26,8 @@ export interface RunningCoordinator {
 }
 
 export async function startCoordinator(config: CoordinatorConfig, logger: Logger): Promise<RunningCoordinator> {
+  // A wrong certificate or key stops the start before anything connects, naming the file.
+  if (config.tls) readServerTls(config.tls);
   const redis = await connectRedis(config.redis, logger);
 
   const serf = new SerfAgentProcess({
@@ -57,12 +60,9 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     logger,
   });
 
-  const server = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port });
+  let server: ServedApp;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-    });
+    server = await serveApp({ fetch: app.fetch, host: config.listen.host, port: config.listen.port, tls: config.tls });
   } catch (error) {
     await serf.stop();
     redis.disconnect();
@@ -70,29 +70,18 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   }
   const watchdog = new DeployWatchdog({ store, membership: serf.cli, fleet, deadlineMs: config.deployDeadlineMs, logger });
   watchdog.start();
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.listen.port;
-  const url = `http://${config.listen.host}:${port}`;
-  logger.info({ url }, 'coordinator listening');
+  const { url } = server;
+  logger.info({ url, ...(server.certificateValidTo ? { certificateValidTo: server.certificateValidTo } : {}) }, 'coordinator listening');
+  // Tokens cross the network in the clear then: said once at start, where an operator looks.
+  if (!server.secure && !isLoopbackHost(config.listen.host)) logger.warn({ url }, 'serving plain HTTP beyond loopback: set tls.certFile and tls.keyFile to serve HTTPS');
 
   return {
     url,
     // Each step is bounded (about 4 s in all, the first two side by side), whatever is down.
     async stop() {
-      await Promise.all([closeServer(server, SERVER_CLOSE_MS), within(watchdog.stop(), WATCHDOG_STOP_MS)]);
+      await Promise.all([server.close(SERVER_CLOSE_MS), within(watchdog.stop(), WATCHDOG_STOP_MS)]);
       await serf.stop(SERF_LEAVE_MS);
       redis.disconnect();
     },
   };
-}
-
-/** Stops accepting, closes idle keep-alive connections at once and the rest after `graceMs`. */
-async function closeServer(server: ReturnType<typeof serve>, graceMs: number): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  const http = server as Partial<Pick<import('node:http').Server, 'closeIdleConnections' | 'closeAllConnections'>>;
-  http.closeIdleConnections?.();
-  if ((await within(closed, graceMs)) === TIMED_OUT) {
-    http.closeAllConnections?.();
-    await within(closed, graceMs);
-  }
 }

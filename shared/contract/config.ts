@@ -9,6 +9,9 @@ import { roleHealthProblems } from './role-health.js';
 import { roleJobProblems } from './role-job.js';
 import { describeIssues } from './schemas.js';
 import { DEFAULT_SLOTS } from './slot-count.js';
+import { SerfConfig, devModeSetting, settleSerfKey } from './serf-config.js';
+import { AllowedRegistries, registryProblems } from './allowed-registries.js';
+import { CaFile, ServerTls } from './tls-config.js';
 
 /** Most services answer within two minutes of starting (a JVM takes about thirty seconds); a slower one raises it. */
 export const DEFAULT_HEALTHY_DEADLINE_MS = 120_000;
@@ -19,18 +22,7 @@ const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port
 const absolutePath = z.string().regex(/^\/[A-Za-z0-9._/@+-]*$/, 'must be an absolute path of plain characters');
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
-export const SerfConfig = z.object({
-  binary: z.string().default('serf'),
-  bind: hostPort,
-  advertise: hostPort.optional(),
-  rpc: hostPort.default('127.0.0.1:7373'),
-  join: z.array(hostPort).default([]),
-  encryptKey: z.string().regex(/^[A-Za-z0-9+/]{22}==$|^[A-Za-z0-9+/]{43}=$/, 'must be a key from `serf keygen`').optional(),
-  rpcAuth: z.string().min(8, 'must be at least 8 characters'),
-  /** Folder for the generated serf config and the snapshot that replays missed events. */
-  dataDir: absolutePath,
-});
-export type SerfConfig = z.infer<typeof SerfConfig>;
+export { SerfConfig } from './serf-config.js';
 
 /** "1/3", "0.5" or a whole number of slots. */
 const slotsSetting = z.union([
@@ -144,8 +136,10 @@ export const AgentConfig = z.object({
   env: envName,
   roles: z.record(roleName, RoleConfig).refine((roles) => Object.keys(roles).length > 0, 'must name at least one role'),
   serf: SerfConfig,
+  devMode: devModeSetting,
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
   coordinator: z.object({ url: z.url(), token: z.string().min(1) }),
+  caFile: CaFile.optional(),
   loadBalancer: z.object({
     kind: z.literal('haproxy').default('haproxy'),
     /** `unix:/run/haproxy/admin.sock` or `tcp:host:port`. */
@@ -182,9 +176,13 @@ export const CoordinatorConfig = z.object({
   listen: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(7700) }),
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
   token: z.string().min(8, 'must be at least 8 characters'),
+  tls: ServerTls.optional(),
   /** Registry that images of published releases live in, when a publish names no image. */
   registry: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'must be a registry address like 127.0.0.1:5000'),
+  /** The registries (or path prefixes in one) release images may come from; `registry` alone, over https, when unset. */
+  registries: AllowedRegistries.optional(),
   serf: SerfConfig,
+  devMode: devModeSetting,
   /** Roles whose successful deploy in `from` is deployed to `to` by the coordinator itself. */
   promote: z
     .record(
@@ -211,6 +209,7 @@ const AGENT_ENV: Record<string, [string[], (v: string) => unknown]> = {
   GRAPEVINE_REDIS_URL: [['redis'], String],
   GRAPEVINE_COORDINATOR: [['coordinator', 'url'], String],
   GRAPEVINE_TOKEN: [['coordinator', 'token'], String],
+  GRAPEVINE_CA_FILE: [['caFile'], String],
   GRAPEVINE_SERF_RPC_AUTH: [['serf', 'rpcAuth'], String],
   GRAPEVINE_SERF_ENCRYPT_KEY: [['serf', 'encryptKey'], String],
   GRAPEVINE_SLOT_LEASE_MS: [['slotLeaseMs'], Number],
@@ -229,8 +228,11 @@ const COORDINATOR_ENV: Record<string, [string[], (v: string) => unknown]> = {
 };
 
 export function loadAgentConfig(file: string | undefined, env: Env): AgentConfig {
-  const config = load(AgentConfig, file, env, AGENT_ENV, 'agent config');
+  const loaded = load(AgentConfig, file, env, AGENT_ENV, 'agent config');
+  const { serf, problems: serfProblems } = settleSerfKey(loaded.serf, loaded.devMode);
+  const config = { ...loaded, serf };
   const problems = [
+    ...serfProblems,
     ...roleHealthProblems(config.roles, config.stepDeadlineMs, parseYaml),
     ...roleJobProblems(config.roles, parseYaml),
     ...roleHookProblems(config.roles, config.stepDeadlineMs),
@@ -240,11 +242,16 @@ export function loadAgentConfig(file: string | undefined, env: Env): AgentConfig
 }
 
 export function loadCoordinatorConfig(file: string | undefined, env: Env): CoordinatorConfig {
-  return load(CoordinatorConfig, file, env, COORDINATOR_ENV, 'coordinator config');
+  const loaded = load(CoordinatorConfig, file, env, COORDINATOR_ENV, 'coordinator config');
+  const { serf, problems: serfProblems } = settleSerfKey(loaded.serf, loaded.devMode);
+  const config = { ...loaded, serf };
+  const problems = [...serfProblems, ...registryProblems(config)];
+  if (problems.length > 0) throw new ConfigError(`coordinator config${file ? ` (${file})` : ''} is invalid: ${problems.join('; ')}`);
+  return config;
 }
 
-
-function load<T>(
+/** Reads `file` (or nothing), applies the environment overrides and parses it with `schema`, listing every problem. */
+export function load<T>(
   schema: z.ZodType<T>,
   file: string | undefined,
   env: Env,

@@ -26,11 +26,15 @@ import {
   type RollbackBody,
 } from '../contract/schemas.js';
 import { retry } from '../contract/waiting.js';
+import { readCaFile } from '../http/ca-file.js';
+import { CertificateError, certificateProblem, isPlainHttpAnswer } from '../http/tls-failure.js';
 
 export interface CoordinatorClientOptions {
-  /** Base URL, e.g. `http://127.0.0.1:7700`. */
+  /** Base URL, e.g. `https://10.0.0.5:7700`. */
   url: string;
   token: string;
+  /** PEM file of the CAs an https:// coordinator's certificate is checked against; Node.js's public CAs unless set. */
+  caFile?: string | undefined;
   /** Per request, connecting included; 10 s unless set. */
   timeoutMs?: number;
 }
@@ -68,14 +72,17 @@ export class CoordinatorClient {
   readonly #timeoutMs: number;
   /** Keeps connections open between an agent's progress reports; idle ones never hold a process open. */
   readonly #agent: HttpAgent;
+  /** Which CAs an https:// coordinator is checked against, for the error when its certificate does not verify. */
+  readonly #trusted: string;
 
-  constructor({ url, token, timeoutMs = 10_000 }: CoordinatorClientOptions) {
+  constructor({ url, token, timeoutMs = 10_000, caFile }: CoordinatorClientOptions) {
     this.url = url.replace(/\/+$/, '');
     this.#token = token;
     this.#timeoutMs = timeoutMs;
     const protocol = URL.canParse(this.url) ? new URL(this.url).protocol : '';
     if (protocol !== 'http:' && protocol !== 'https:') throw new ValidationError(`coordinator URL ${url} must start with http:// or https://`);
-    this.#agent = protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+    this.#agent = protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...(caFile ? { ca: readCaFile(caFile) } : {}) }) : new HttpAgent({ keepAlive: true });
+    this.#trusted = caFile ? `the CAs in ${caFile}` : "Node.js's public CAs (no CA file given: --ca-file, GRAPEVINE_CA_FILE or caFile)";
   }
 
   /** Resolves when the coordinator and its Redis answer; a coordinator whose Redis is down is unreachable. */
@@ -175,6 +182,8 @@ export class CoordinatorClient {
         retryIf: (error) => error instanceof StaleConnectionError,
       });
     } catch (error) {
+      const problem = certificateProblem(error);
+      if (problem !== undefined) throw new CertificateError(`coordinator at ${this.url}: ${problem}; trusted: ${this.#trusted}`, { cause: error });
       throw new UnreachableError(`coordinator at ${this.url} ${describeFailure(error, this.#timeoutMs)}`, { cause: error });
     }
     const { status, text } = response;
@@ -232,6 +241,7 @@ function exchange(
 
 function describeFailure(error: unknown, timeoutMs: number): string {
   if (error instanceof TimeoutError) return `did not answer within ${timeoutMs} ms`;
+  if (isPlainHttpAnswer(error)) return 'does not speak TLS on that port (does it serve plain http://?)';
   return `is unreachable (${errorMessage(error)})`;
 }
 
