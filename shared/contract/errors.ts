@@ -55,6 +55,13 @@ export class UnauthorizedError extends GrapevineError {
   }
 }
 
+/** A known credential asked for something outside its scope (or, for a host, outside its own part). */
+export class ForbiddenError extends GrapevineError {
+  constructor(message: string) {
+    super('forbidden', message);
+  }
+}
+
 /** A step of a host's deploy failed: pull, start, health check, load balancer. */
 export class DeployStepError extends GrapevineError {
   readonly step: string;

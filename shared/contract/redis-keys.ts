@@ -50,4 +50,10 @@ export const redisKeys = {
   envsOfRole: (role: string) => `gv:envs-of-role:${role}`,
   /** Claimed (SET NX) by the one report that promotes a succeeded deploy. */
   promotionClaim: (id: string) => `gv:deploy:${id}:promotion`,
+
+  // Scoped credentials: written by the coordinator, read (GET only) by whatever verifies a token.
+  /** Hash of every credential by id: its record and its token's hash, so `token list` and `token revoke` need no secret. */
+  credentials: () => 'gv:auth:credentials',
+  /** A credential's record (JSON) under its token's SHA-256 (hex): one GET verifies a token; expires with the credential. */
+  credentialByToken: (tokenHash: string) => `gv:auth:token:${tokenHash}`,
 };

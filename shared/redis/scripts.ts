@@ -23,6 +23,7 @@ const scriptFiles = {
   claimJob: 'claim-job-5.lua',
   recordJob: 'record-job-2.lua',
   dropJobLease: 'drop-job-lease-1.lua',
+  createCredential: 'create-credential-2.lua',
 } as const;
 
 export type ScriptName = keyof typeof scriptFiles;
@@ -82,6 +83,8 @@ export interface ScriptOutcomes {
   claimJob: { kind: 'done'; outcome: string } | { kind: 'claimed'; attempt: number } | { kind: 'running'; token: string } | { kind: 'broken' } | { kind: 'stopped' };
   recordJob: boolean;
   dropJobLease: boolean;
+  /** False when the id was taken. */
+  createCredential: boolean;
 }
 
 /** What lua/includes/wake-head.lua returns, and with it wake-head-2.lua, release-slot-4.lua, back-in-service-3.lua and leave-queue-3.lua. */
@@ -170,6 +173,7 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
       }
       case 'recordJob':
       case 'dropJobLease':
+      case 'createCredential':
         return code === 1 ? true : code === 0 ? false : UNKNOWN;
     }
     return UNKNOWN;

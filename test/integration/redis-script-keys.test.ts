@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { expect, it } from 'vitest';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
+import { RedisCredentialStore } from '../../shared/redis/credential-store.js';
 import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
 import { RedisJobLocks } from '../../shared/redis/job-lock.js';
@@ -110,6 +111,11 @@ async function runTheProtocol(): Promise<void> {
     if (second.kind !== 'claimed') throw new Error(`expected the job's lease, got ${second.kind}`);
     await second.lease.record({ service: 'migrate', host: 'host-b', state: 'succeeded', attempt: second.lease.attempt, startedAt: 1, endedAt: 2 });
     await jobs().claim({ ...claim, holder: 'host-c' });
+
+    // Credentials: one that never expires, and one that does.
+    const credentials = new RedisCredentialStore({ redis: client(), logger: silent });
+    await credentials.create({ scope: 'deployer', name: 'ci', createdBy: 'keys' });
+    await credentials.create({ scope: 'host', host: 'h1', name: 'h1', createdBy: 'keys', expiresAt: Date.now() + 60_000 });
   } finally {
     for (const c of clients) c.disconnect();
   }
