@@ -19,7 +19,7 @@ import { connectRedis } from '../shared/redis/connection.js';
 import { RedisSlotLocks } from '../shared/redis/slot-locks.js';
 import { RedisFleetState } from '../shared/redis/fleet-state.js';
 import { DockerComposeRuntime } from '../shared/docker/compose-runtime.js';
-import { HAProxyRuntimeApi } from '../shared/haproxy/runtime-api.js';
+import { agentLoadBalancer } from './load-balancer.js';
 import { Reconciler } from './reconcile.js';
 import { CatchUp } from './catch-up.js';
 import { SerfRejoinWatch } from './serf-rejoin.js';
@@ -47,11 +47,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
 
   const lb = Object.fromEntries(Object.entries(config.roles).map(([role, settings]) => [role, settings.lb]));
   const runtime = new DockerComposeRuntime({ node: config.node, roles: config.roles, dockerSocket: config.dockerSocket });
-  const loadBalancer = new HAProxyRuntimeApi({
-    address: config.loadBalancer.runtimeApi,
-    drainTimeoutMs: config.loadBalancer.drainTimeoutMs,
-    logger: log,
-  });
+  const loadBalancer = agentLoadBalancer(config, log);
   const coordinator = new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token, caFile: config.caFile });
   const fleet = new RedisFleetState({ redis, host: config.node, logger: log });
   const applied = new FileAppliedDeploys(config.stateDir ?? join(dirname(config.serf.dataDir), 'agent'));

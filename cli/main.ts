@@ -149,6 +149,21 @@ program
     await runForever(() => startAgent(config, logger));
   });
 
+program
+  .command('lb-relay')
+  .description("run the load balancer's relay: hosts drain and register their own server in the local HAProxy")
+  .option('--config <file>', 'YAML or JSON config file')
+  .action(async (options: { config?: string }) => {
+    const [{ loadRelayConfig }, { createLogger }, { startRelay }] = await Promise.all([
+      import('../shared/contract/relay-config.js'),
+      import('../shared/contract/logger.js'),
+      import('../lb-relay/server.js'),
+    ]);
+    const config = loadRelayConfig(options.config, process.env);
+    const logger = createLogger('lb-relay', config.logLevel);
+    await runForever(() => startRelay(config, logger), COORDINATOR_STOP_LIMIT_MS);
+  });
+
 const release = program.command('release').description('releases of a role');
 release
   .command('publish <role> <tag>')

@@ -1,0 +1,175 @@
+// The relay's HTTP API (hono): a host credential drains, registers and reads the server named
+// after its host in the local HAProxy, through the runtime socket only this process can open.
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { zValidator } from '@hono/zod-validator';
+import { Hono, type Context, type ValidationTargets } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
+import { ForbiddenError, GrapevineError, TimeoutError, UnauthorizedError, UnreachableError, ValidationError, errorMessage } from '../shared/contract/errors.js';
+import type { Logger } from '../shared/contract/logger.js';
+import { describeIssues } from '../shared/contract/schemas.js';
+import { TIMED_OUT, within } from '../shared/contract/waiting.js';
+import { LoadBalancerCommandError } from '../shared/haproxy/runtime-api.js';
+import { DrainBody, RegisterBody, addressIp, lbName } from '../shared/haproxy/relay-contract.js';
+import { actorOf, type Credential, type CredentialVerifier } from '../shared/ports/credentials.js';
+import type { LoadBalancer } from '../shared/ports/load-balancer.js';
+import { decideAccess, normalizeIp, type AccessPolicy, type RelayRequest } from './access.js';
+
+export interface RelayAppDeps {
+  verifier: CredentialVerifier;
+  /** The local HAProxy, its drain bounded by `drainTimeoutMs`. */
+  loadBalancer: (drainTimeoutMs: number) => LoadBalancer;
+  policy: AccessPolicy;
+  /** A drain asks for its own timeout (the agent's drainTimeoutMs); never longer than this. */
+  maxDrainTimeoutMs: number;
+  logger: Logger;
+  /** Where a request came from; the socket's peer unless given (tests in-process). */
+  sourceIp?: (c: Context) => string;
+}
+
+const MAX_BODY_BYTES = 4 * 1024;
+/** Beyond a drain's own timeout: the commands before and after it, each bounded at 5 s. */
+const DRAIN_MARGIN_MS = 15_000;
+/** A register is at most four runtime commands of 5 s each. */
+const REGISTER_DEADLINE_MS = 25_000;
+const READ_DEADLINE_MS = 10_000;
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+const BackendParams = z.object({ backend: lbName });
+const ServerParams = BackendParams.extend({ server: lbName });
+const TARGET_NAMES: Partial<Record<keyof ValidationTargets, string>> = { json: 'body', param: 'path' };
+
+type Env = { Variables: { credential: Credential; sourceIp: string } };
+
+function valid<Target extends keyof ValidationTargets, Schema extends z.ZodType>(target: Target, schema: Schema) {
+  return zValidator(target, schema, (result) => {
+    if (!result.success) {
+      throw new ValidationError(`invalid ${TARGET_NAMES[target] ?? target}: ${describeIssues(new z.ZodError(result.error.issues))}`);
+    }
+  });
+}
+
+/** The validator reads a body only when its Content-Type says JSON; anything else would pass as `{}`. */
+async function requireJson(c: Context, next: () => Promise<void>): Promise<void> {
+  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') throw new ValidationError('request body must be JSON sent with Content-Type: application/json');
+  await next();
+}
+
+function statusOf(error: GrapevineError): ContentfulStatusCode {
+  if (error instanceof ValidationError) return 400;
+  if (error instanceof UnauthorizedError) return 401;
+  if (error instanceof ForbiddenError) return 403;
+  if (error instanceof TimeoutError) return 504;
+  // HAProxy not answering, or refusing a command it should take: the load balancer's fault, not the caller's.
+  if (error instanceof UnreachableError || error instanceof LoadBalancerCommandError) return 502;
+  return 500;
+}
+
+/** Runs one change or read of HAProxy, cut off with a TimeoutError (504) at `ms`. */
+async function bounded<T>(what: string, work: Promise<T>, ms: number): Promise<T> {
+  const outcome = await within(work, ms);
+  if (outcome === TIMED_OUT) throw new TimeoutError(`${what} did not finish within ${ms} ms`);
+  return outcome;
+}
+
+export function createRelayApp(deps: RelayAppDeps): Hono<Env> {
+  const logger = deps.logger.child({ component: 'lb-relay-http' });
+  const sourceOf = deps.sourceIp ?? ((c: Context) => getConnInfo(c).remote.address ?? '');
+  const app = new Hono<Env>();
+
+  app.onError((error, c) => {
+    if (error instanceof GrapevineError) {
+      const status = statusOf(error);
+      if (status === 500) logger.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
+      if (status === 401) c.header('WWW-Authenticate', 'Bearer');
+      return c.json({ error: { code: error.code, message: error.message } }, status);
+    }
+    if (error instanceof HTTPException && error.status < 500) {
+      return c.json({ error: { code: error.status === 400 ? 'invalid_input' : 'http_error', message: error.message || 'bad request' } }, error.status);
+    }
+    logger.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed unexpectedly');
+    return c.json({ error: { code: 'internal', message: 'internal error; see the relay log' } }, 500);
+  });
+
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+
+  app.use('/v1/*', async (c, next) => {
+    const sourceIp = normalizeIp(sourceOf(c));
+    c.set('sourceIp', sourceIp);
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
+    const credential = match?.[1] ? await verify(deps.verifier, match[1]) : undefined;
+    if (!credential) {
+      logger.warn({ source: sourceIp, method: c.req.method, path: c.req.path }, 'refused a request without a valid credential');
+      throw new UnauthorizedError('missing, unknown, revoked or expired token');
+    }
+    c.set('credential', credential);
+    await next();
+  });
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ error: { code: 'too_large', message: `request body is over ${MAX_BODY_BYTES} bytes` } }, 413),
+    }),
+  );
+
+  /** Refuses, and logs who asked for what, unless the credential may do it. */
+  const authorize = (c: Context<Env>, request: Omit<RelayRequest, 'sourceIp'>): string => {
+    const credential = c.get('credential');
+    const actor = actorOf(credential);
+    const decision = decideAccess(credential, { ...request, sourceIp: c.get('sourceIp') }, deps.policy);
+    if (!decision.allowed) {
+      logger.warn({ actor, source: c.get('sourceIp'), ...request, reason: decision.reason }, 'refused a load-balancer request');
+      throw new ForbiddenError(decision.reason);
+    }
+    return actor;
+  };
+
+  app.get('/v1/backends/:backend/servers', valid('param', BackendParams), async (c) => {
+    const { backend } = c.req.valid('param');
+    authorize(c, { action: 'read', backend });
+    const servers = await bounded(`reading ${backend}`, deps.loadBalancer(0).servers(backend), READ_DEADLINE_MS);
+    return c.json({ servers });
+  });
+
+  app.post('/v1/backends/:backend/servers/:server/drain', valid('param', ServerParams), requireJson, valid('json', DrainBody), async (c) => {
+    const { backend, server } = c.req.valid('param');
+    const actor = authorize(c, { action: 'drain', backend, server });
+    const timeoutMs = Math.min(c.req.valid('json').timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, deps.maxDrainTimeoutMs);
+    const log = logger.child({ actor, source: c.get('sourceIp') });
+    const deadlineMs = timeoutMs + DRAIN_MARGIN_MS;
+    const context = { signal: AbortSignal.timeout(deadlineMs), logger: log };
+    await bounded(`draining ${backend}/${server}`, deps.loadBalancer(timeoutMs).drain(backend, server, context), deadlineMs);
+    log.info({ backend, server, drainTimeoutMs: timeoutMs }, 'server drained through the relay');
+    return c.json({ ok: true });
+  });
+
+  app.post('/v1/backends/:backend/servers/:server/register', valid('param', ServerParams), requireJson, valid('json', RegisterBody), async (c) => {
+    const { backend, server } = c.req.valid('param');
+    const { address } = c.req.valid('json');
+    const actor = authorize(c, { action: 'register', backend, server, addressIp: addressIp(address) ?? '' });
+    const log = logger.child({ actor, source: c.get('sourceIp') });
+    const context = { signal: AbortSignal.timeout(REGISTER_DEADLINE_MS), logger: log };
+    await bounded(`registering ${backend}/${server}`, deps.loadBalancer(0).register(backend, server, address, context), REGISTER_DEADLINE_MS);
+    log.info({ backend, server, address }, 'server registered through the relay');
+    return c.json({ ok: true });
+  });
+
+  return app;
+}
+
+/** A credential store that does not answer is the relay's dependency failing (502), not the caller's fault. */
+async function verify(verifier: CredentialVerifier, token: string): Promise<Credential | undefined> {
+  try {
+    return await verifier.verify(token);
+  } catch (error) {
+    if (error instanceof GrapevineError) throw error;
+    throw new UnreachableError(`the credential store did not answer: ${errorMessage(error)}`, { cause: error });
+  }
+}

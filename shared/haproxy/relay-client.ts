@@ -1,0 +1,144 @@
+// An agent's load balancer through the relay on the load-balancer host (`grapevine lb-relay`):
+// the same drain, register and read as the runtime API, sent over HTTP(S) with the host's
+// credential, so no host ever opens HAProxy's admin socket.
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { z } from 'zod';
+import { ForbiddenError, GrapevineError, TimeoutError, UnauthorizedError, UnreachableError, ValidationError, errorMessage } from '../contract/errors.js';
+import type { Logger } from '../contract/logger.js';
+import { describeIssues } from '../contract/schemas.js';
+import { readCaFile } from '../http/ca-file.js';
+import { CertificateError, certificateProblem, isPlainHttpAnswer } from '../http/tls-failure.js';
+import type { DeployContext } from '../ports/deploy-context.js';
+import type { BackendServer, LoadBalancer } from '../ports/load-balancer.js';
+import { RelayErrorBody, ServersAnswer, relayPaths } from './relay-contract.js';
+
+export interface HAProxyRelayClientOptions {
+  /** `https://lb.internal:7701`. */
+  url: string;
+  /** The host's credential, the same token it presents to the coordinator. */
+  token: string;
+  /** How long the relay waits for the server's sessions to end before maintenance. */
+  drainTimeoutMs: number;
+  /** PEM file of the CAs that sign the relay's certificate; Node.js's public CAs without it. */
+  caFile?: string | undefined;
+  logger: Logger;
+  /** A read or a register, connecting included; 30 s unless given. A drain has its own timeout on top. */
+  requestTimeoutMs?: number;
+}
+
+/** What the relay itself may take on top of a drain's own timeout: the commands around it. */
+const DRAIN_MARGIN_MS = 20_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const Ok = z.object({ ok: z.literal(true) });
+
+export class HAProxyRelayClient implements LoadBalancer {
+  readonly url: string;
+  readonly #token: string;
+  readonly #drainTimeoutMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #agent: HttpAgent;
+  readonly #logger: Logger;
+
+  constructor(options: HAProxyRelayClientOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    const protocol = URL.canParse(this.url) ? new URL(this.url).protocol : '';
+    if (protocol !== 'http:' && protocol !== 'https:') throw new ValidationError(`relay URL ${options.url} must start with http:// or https://`);
+    this.#token = options.token;
+    this.#drainTimeoutMs = options.drainTimeoutMs;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#agent = protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...(options.caFile ? { ca: readCaFile(options.caFile) } : {}) }) : new HttpAgent({ keepAlive: true });
+    this.#logger = options.logger.child({ component: 'lb-relay-client', relay: this.url });
+  }
+
+  async drain(backend: string, server: string, context?: DeployContext): Promise<void> {
+    const body = { timeoutMs: this.#drainTimeoutMs };
+    await this.#request('POST', relayPaths.drain(backend, server), Ok, body, this.#drainTimeoutMs + DRAIN_MARGIN_MS, context);
+    (context?.logger ?? this.#logger).info({ backend, server }, 'server drained through the relay');
+  }
+
+  async register(backend: string, server: string, address: string, context?: DeployContext): Promise<void> {
+    await this.#request('POST', relayPaths.register(backend, server), Ok, { address }, this.#requestTimeoutMs, context);
+    (context?.logger ?? this.#logger).info({ backend, server, address }, 'server registered through the relay');
+  }
+
+  async servers(backend: string): Promise<BackendServer[]> {
+    return (await this.#request('GET', relayPaths.servers(backend), ServersAnswer, undefined, this.#requestTimeoutMs)).servers;
+  }
+
+  async #request<T>(method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, body: unknown, timeoutMs: number, context?: DeployContext): Promise<T> {
+    const url = `${this.url}${path}`;
+    const what = `${method} ${url}`;
+    let answer: { status: number; text: string };
+    try {
+      answer = await exchange(url, method, this.#token, body, timeoutMs, this.#agent, context?.signal);
+    } catch (error) {
+      if (context?.signal.aborted) throw context.signal.reason;
+      const problem = certificateProblem(error);
+      if (problem !== undefined) throw new CertificateError(`load balancer relay at ${this.url}: ${problem}`, { cause: error });
+      if (error instanceof ExchangeTimeout) throw new TimeoutError(`load balancer relay at ${this.url} did not answer ${what} within ${timeoutMs} ms`, { cause: error });
+      const why = isPlainHttpAnswer(error) ? 'does not speak TLS on that port (does it serve plain http://?)' : `is unreachable (${errorMessage(error)})`;
+      throw new UnreachableError(`load balancer relay at ${this.url} ${why}`, { cause: error });
+    }
+    const json = parseJson(answer.text);
+    if (answer.status < 200 || answer.status > 299) throw errorFor(answer.status, json, answer.text, what);
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new GrapevineError('lb_relay_error', `unexpected answer to ${what}: ${describeIssues(parsed.error)}`);
+    return parsed.data;
+  }
+}
+
+class ExchangeTimeout extends Error {}
+
+/** One request with node:http (not fetch: a custom CA needs an Agent, and undici would add megabytes to every agent). */
+function exchange(
+  url: string,
+  method: string,
+  token: string,
+  body: unknown,
+  timeoutMs: number,
+  agent: HttpAgent,
+  signal: AbortSignal | undefined,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = send(url, { method, headers, agent, ...(signal ? { signal } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    const timer = setTimeout(() => req.destroy(new ExchangeTimeout()), timeoutMs);
+    req.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    req.end(payload);
+  });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A refusal is the caller's to fix and is not tried again; the relay or HAProxy not answering is the fleet's fault (retried). */
+function errorFor(status: number, json: unknown, text: string, what: string): GrapevineError {
+  const parsed = RelayErrorBody.safeParse(json);
+  const message = parsed.success ? `load balancer relay refused ${what}: ${parsed.data.error.message}` : `${what} answered ${status}: ${text.slice(0, 200) || '(empty body)'}`;
+  if (status === 401) return new UnauthorizedError(message);
+  if (status === 403) return new ForbiddenError(message);
+  if (status === 400 || status === 404 || status === 413) return new ValidationError(message);
+  if (status === 502 || status === 503) return new UnreachableError(message);
+  if (status === 504) return new TimeoutError(message);
+  return new GrapevineError(parsed.success ? parsed.data.error.code : 'lb_relay_error', message);
+}
