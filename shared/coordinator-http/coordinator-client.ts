@@ -26,8 +26,9 @@ import {
   type RollbackBody,
 } from '../contract/schemas.js';
 import { retry } from '../contract/waiting.js';
+import { SerfKeyList, SerfKeyRotation } from '../contract/serf-key-schemas.js';
 import { readCaFile } from '../http/ca-file.js';
-import { CertificateError, certificateProblem, isPlainHttpAnswer } from '../http/tls-failure.js';
+import { CertificateError, certificateProblem, schemeMismatch } from '../http/tls-failure.js';
 
 export interface CoordinatorClientOptions {
   /** Base URL, e.g. `https://10.0.0.5:7700`. */
@@ -168,7 +169,17 @@ export class CoordinatorClient {
     return this.#request('DELETE', `${groupPath(role, env)}/out-of-service/${encodeURIComponent(host)}${search}`, ForgottenHost);
   }
 
-  async #request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+  /** Which keys the fleet's Serf members hold, as fingerprints. */
+  async serfKeys(): Promise<SerfKeyList> {
+    return this.#request('GET', '/v1/serf/keys', SerfKeyList);
+  }
+
+  /** Rotates the fleet's Serf key to `key`; each step waits for every member, a silent one for Serf's query timeout. */
+  async rotateSerfKey(key: string): Promise<SerfKeyRotation> {
+    return this.#request('POST', '/v1/serf/keys/rotate', SerfKeyRotation, { key }, KEY_ROTATION_TIMEOUT_MS);
+  }
+
+  async #request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, schema: z.ZodType<T>, body?: unknown, timeoutMs = this.#timeoutMs): Promise<T> {
     const url = `${this.url}${path}`;
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -177,14 +188,14 @@ export class CoordinatorClient {
     try {
       // A kept-alive connection the coordinator closed while it sat idle fails on its first
       // use, before the request reached anyone: it goes once more, on a new connection.
-      response = await retry(() => exchange(url, method, headers, payload, this.#timeoutMs, this.#agent), {
+      response = await retry(() => exchange(url, method, headers, payload, timeoutMs, this.#agent), {
         delaysMs: [0],
         retryIf: (error) => error instanceof StaleConnectionError,
       });
     } catch (error) {
       const problem = certificateProblem(error);
       if (problem !== undefined) throw new CertificateError(`coordinator at ${this.url}: ${problem}; trusted: ${this.#trusted}`, { cause: error });
-      throw new UnreachableError(`coordinator at ${this.url} ${describeFailure(error, this.#timeoutMs)}`, { cause: error });
+      throw new UnreachableError(`coordinator at ${this.url} ${schemeMismatch(this.url, error) ?? describeFailure(error, timeoutMs)}`, { cause: error });
     }
     const { status, text } = response;
     // No content reads as null: only an answer whose schema allows it can be empty.
@@ -197,6 +208,9 @@ export class CoordinatorClient {
     return result.data;
   }
 }
+
+/** A rotation is five Serf key queries; each ends when every member answered, or after Serf's query timeout. */
+const KEY_ROTATION_TIMEOUT_MS = 120_000;
 
 const groupPath = (role: string, env: string) => `/v1/groups/${encodeURIComponent(role)}/${encodeURIComponent(env)}`;
 
@@ -241,7 +255,6 @@ function exchange(
 
 function describeFailure(error: unknown, timeoutMs: number): string {
   if (error instanceof TimeoutError) return `did not answer within ${timeoutMs} ms`;
-  if (isPlainHttpAnswer(error)) return 'does not speak TLS on that port (does it serve plain http://?)';
   return `is unreachable (${errorMessage(error)})`;
 }
 

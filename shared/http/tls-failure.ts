@@ -44,3 +44,15 @@ export function isPlainHttpAnswer(error: unknown): boolean {
   const failure = error as { code?: unknown; message?: unknown } | undefined;
   return failure?.code === 'EPROTO' && typeof failure.message === 'string' && /wrong version number|packet length too long|http request/i.test(failure.message);
 }
+
+/**
+ * Why a request failed when the URL's scheme is not what the server speaks, or undefined:
+ * https:// to a plain HTTP server fails its handshake; an HTTPS server hangs up on http://.
+ */
+export function schemeMismatch(url: string, error: unknown): string | undefined {
+  if (isPlainHttpAnswer(error)) return 'does not speak TLS on that port (does it serve plain http://?)';
+  const code = (error as { code?: unknown } | undefined)?.code;
+  // A plain HTTP server may reset a connection too: the hint stays a hint.
+  if (url.startsWith('http:') && code === 'ECONNRESET') return `is unreachable (${(error as Error).message}; if it serves HTTPS, use https://)`;
+  return undefined;
+}
