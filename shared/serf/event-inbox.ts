@@ -27,6 +27,8 @@ export function deployHandlerCommand(pipe: string): string {
 export class EventInbox {
   private reader: Socket | undefined;
   private buffered = '';
+  /** Set while the rest of a line over MAX_LINE_BYTES is still arriving, to be dropped with its start. */
+  private dropping = false;
 
   constructor(
     private readonly pipePath: string,
@@ -59,17 +61,30 @@ export class EventInbox {
   }
 
   private take(chunk: string): void {
-    this.buffered += chunk;
-    const lines = this.buffered.split('\n');
+    const lines = (this.buffered + chunk).split('\n');
     this.buffered = lines.pop() ?? '';
-    if (this.buffered.length > MAX_LINE_BYTES) {
-      this.logger.warn({ bytes: this.buffered.length }, 'dropping an oversized event');
+    for (const line of lines) {
+      // The end of a line whose start was dropped as too long: none of it is an event.
+      if (this.dropping) {
+        this.dropping = false;
+        continue;
+      }
+      this.hand(line);
+    }
+    if (Buffer.byteLength(this.buffered) > MAX_LINE_BYTES) {
+      if (!this.dropping) this.logger.warn({ bytes: Buffer.byteLength(this.buffered) }, 'dropping an oversized event');
+      this.dropping = true;
       this.buffered = '';
     }
-    for (const line of lines) {
-      const payload = line.trim();
-      // The handler is registered for `user:deploy` only, so every line is a deploy payload.
-      if (payload !== '') this.onEvent({ event: 'deploy', payload });
+  }
+
+  private hand(line: string): void {
+    if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
+      this.logger.warn({ bytes: Buffer.byteLength(line) }, 'dropping an oversized event');
+      return;
     }
+    const payload = line.trim();
+    // The handler is registered for `user:deploy` only, so every line is a deploy payload.
+    if (payload !== '') this.onEvent({ event: 'deploy', payload });
   }
 }
