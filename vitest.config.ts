@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Integration and e2e tests start real Redis, Serf, HAProxy and Docker containers;
 // they run one file at a time so they never fight over the machine's two cores. The
 // integration project's Redis, HAProxy and registry are docker-compose.test.yml, brought up
-// once per run by its global setup; unit tests need no Docker.
+// once per run by its global setup; unit tests need no Docker. The fuzz tests (test/fuzz/) run
+// with the integration tests: the coordinator's fuzz uses that Redis, the event batch a real Serf.
 export default defineConfig({
   test: {
     fileParallelism: false,
@@ -12,7 +13,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/fuzz/**/*.test.ts'],
           globalSetup: ['test/setup/test-infra.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
