@@ -14,6 +14,8 @@ import { SerfCli } from '../../shared/serf/serf-cli.js';
 import { until } from '../fixtures/poll.js';
 import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
 import { freePort } from '../fixtures/server-process.js';
+import { pushImage, removeLocalImages, type PushedImage } from '../fixtures/registry-images.js';
+import { testRegistry } from '../fixtures/test-infra.js';
 
 const logger = pino({ level: 'silent' });
 const TOKEN = 'test-token-0123456789';
@@ -30,16 +32,20 @@ describe('coordinator server', () => {
   let host: SerfAgentProcess | undefined;
   let client: CoordinatorClient;
   let coordinatorSerf: SerfCli;
+  const images: PushedImage[] = [];
 
   beforeAll(async () => {
     redis = await startRedis();
+    images.push(await pushImage(`${testRegistry()}/gvserver/web:v1`, `coordinator-server-${process.pid}`));
     const gossipPort = await freePort(COORDINATOR_IP);
     const rpc = `${COORDINATOR_IP}:${await freePort(COORDINATOR_IP)}`;
     const config = CoordinatorConfig.parse({
       listen: { host: '127.0.0.1', port: 0 },
       redis: redis.url,
       token: TOKEN,
-      registry: '127.0.0.1:5000',
+      // Its releases' images are pushed to the run's registry, under this file's own prefix.
+      registry: `${testRegistry()}/gvserver`,
+      registries: [{ address: testRegistry(), plainHttp: true }],
       serf: { bind: `${COORDINATOR_IP}:${gossipPort}`, rpc, rpcAuth: RPC_AUTH, dataDir: join(dir, 'coordinator-serf') },
     });
     coordinator = await startCoordinator(config, logger);
@@ -71,6 +77,7 @@ describe('coordinator server', () => {
     await host?.stop();
     await coordinator?.stop();
     await redis?.[Symbol.asyncDispose]();
+    await removeLocalImages(images);
     rmSync(dir, { recursive: true, force: true });
   });
 
