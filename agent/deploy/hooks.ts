@@ -113,6 +113,8 @@ export class ProcessHooks implements DeployHooks {
 
   /** The digest the hook is told of; the image's own reference when the engine cannot say (a hook must not fail for it). */
   private async digestOf(image: string, signal: AbortSignal, logger: Logger): Promise<string> {
+    // A release pinned at publish names its digest already, even before the pull (before-drain).
+    if (/@sha256:[a-f0-9]{64}$/.test(image)) return image;
     try {
       const digest = await this.runtime.imageDigest?.(image, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIGEST_TIMEOUT_MS)]), logger });
       return digest ?? image;

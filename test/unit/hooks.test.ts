@@ -104,6 +104,20 @@ describe('hook runner', () => {
     ]);
   });
 
+  it('tells a hook of a pinned release its own reference as the digest, even before the pull (before-drain)', async () => {
+    const seen: string[] = [];
+    const pinned = `registry:5000/web@sha256:${'c'.repeat(64)}`;
+    const hooks = new ProcessHooks(
+      { web: { hooks: { beforeDrain: hook(['/bin/sh', '-c', 'echo "$GRAPEVINE_IMAGE $GRAPEVINE_IMAGE_DIGEST"']) } } },
+      { imageDigest: async () => null },
+      env,
+    );
+    const capture = pino({ level: 'info' }, { write: (line: string) => void seen.push(line) });
+    const deploy = { id: 'd-abc123', role: 'web', env: 'production', tag: 'v2', image: pinned };
+    await hooks.run('before-drain', { deploy, host: 'h1', lb: { backend: 'web', address: '10.0.0.11:8080' } }, never, capture);
+    expect((JSON.parse(seen[0]!) as { output: string }).output).toBe(`${pinned} ${pinned}`);
+  });
+
   it('tells a hook the image reference when the engine cannot give its digest', async () => {
     const seen: string[] = [];
     const hooks = new ProcessHooks(
