@@ -2,6 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { AllowedRegistries, allowedRegistryOf, registryProblems } from '../../shared/contract/allowed-registries.js';
 import { parseImageReference, pinnedReference } from '../../shared/contract/image-reference.js';
+import { loadCoordinatorConfig } from '../../shared/contract/config.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
@@ -73,5 +77,25 @@ describe('allowed registries', () => {
       'registry other.example.com:5000 (the default for a publish that names no image) must be one of registries (registry.example.com/team, 127.0.0.1:5000) or under one of them',
     ]);
     expect(registryProblems({ registry: 'team' })[0]).toMatch(/must start with a registry host/);
+  });
+});
+
+describe('the coordinator config', () => {
+  const EXAMPLE = join(import.meta.dirname, '..', '..', 'provisioning', 'coordinator.example.yml');
+  const env = { GRAPEVINE_SERF_ENCRYPT_KEY: `${'k'.repeat(43)}=` };
+
+  it('reads the example: its registries, the default among them', () => {
+    expect(loadCoordinatorConfig(EXAMPLE, env).registries).toEqual([
+      { address: '192.0.2.5:5000', plainHttp: true },
+      { address: 'registry.example.com/team', plainHttp: false },
+    ]);
+  });
+
+  it('refuses a default registry the list leaves out, naming both', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gvdigest-config-')), 'coordinator.yml');
+    writeFileSync(file, readFileSync(EXAMPLE, 'utf8').replace('registry: 192.0.2.5:5000', 'registry: other.example.com'));
+    expect(() => loadCoordinatorConfig(file, env)).toThrow(
+      'registry other.example.com (the default for a publish that names no image) must be one of registries (192.0.2.5:5000, registry.example.com/team)',
+    );
   });
 });
