@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { errWithoutCredentials } from './log-redaction.js';
 
 export type { Logger };
 
@@ -8,8 +9,9 @@ export function createLogger(name: string, level = 'info'): Logger {
     {
       name,
       level,
+      serializers: { err: errWithoutCredentials },
       redact: {
-        paths: ['token', '*.token', 'rpcAuth', '*.rpcAuth', 'encryptKey', '*.encryptKey', 'headers.authorization'],
+        paths: ['token', '*.token', 'rpcAuth', '*.rpcAuth', 'encryptKey', '*.encryptKey', 'headers.authorization', 'redis', '*.redis', 'password', '*.password'],
         censor: '[redacted]',
       },
     },

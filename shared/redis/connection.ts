@@ -26,6 +26,8 @@ export async function connectRedis(url: string, logger: Logger): Promise<Redis> 
     maxRetriesPerRequest: null,
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     connectTimeout: CONNECT_TIMEOUT_MS,
+    // CLIENT SETINFO: unknown to Redis 7.0 and outside what Grapevine's ACL users may run.
+    disableClientInfo: true,
   });
   let downSince: number | undefined;
   redis.on('error', (error: Error) => {
@@ -43,7 +45,18 @@ export async function connectRedis(url: string, logger: Logger): Promise<Redis> 
   } catch (error) {
     // Left reconnecting, the client would keep the process alive after the failure.
     redis.disconnect();
-    throw new UnreachableError(`cannot connect to Redis: ${errorMessage(error)}`, { cause: error });
+    throw new UnreachableError(`cannot connect to Redis at ${redactedRedisUrl(url)}: ${errorMessage(error)}`, { cause: error });
   }
   return redis;
+}
+
+/** The URL with its password replaced, the only form of a Redis URL that may reach a log or an error. */
+export function redactedRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(a Redis URL that does not parse)';
+  }
 }
