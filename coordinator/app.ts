@@ -1,7 +1,5 @@
 // The coordinator's HTTP API: releases, deploys, the per-host reports agents send, and the hosts each group counts out of service.
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { zValidator } from '@hono/zod-validator';
-import { Hono, type Context, type ValidationTargets } from 'hono';
+import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -9,6 +7,7 @@ import type { Logger } from '../shared/contract/logger.js';
 import { z } from 'zod';
 import {
   ConflictError,
+  ForbiddenError,
   GrapevineError,
   NotFoundError,
   UnauthorizedError,
@@ -19,11 +18,9 @@ import { deployId, envName, nodeName, releaseTag, roleName } from '../shared/con
 import {
   CatchUpBody,
   CreateDeployBody,
-  describeIssues,
   HostReport,
   MarkBrokenBody,
   PublishReleaseBody,
-  type Release,
   RollbackBody,
 } from '../shared/contract/schemas.js';
 import { DeployStarter, newDeployId, type DeployCreationDeps } from './deploy-starter.js';
@@ -36,7 +33,15 @@ import { Promoter, type PromotionStep } from './promotion.js';
 import { chooseRollback } from './rollback.js';
 import { ReportRecorder } from './report-recorder.js';
 import { OutOfServiceHosts } from './out-of-service.js';
+import type { ReleasePublisher } from './release-publisher.js';
 import type { DeployStore } from '../shared/ports/deploy-store.js';
+import { actorOf, type Credential, type CredentialStore } from '../shared/ports/credentials.js';
+import { allow, authenticate, type CoordinatorEnv } from './auth/authenticate.js';
+import { HostAccess } from './auth/host-access.js';
+import { registerTokenRoutes } from './auth/token-routes.js';
+import { registerSerfKeyRoutes } from './serf-keys.js';
+import type { SerfKeyring } from '../shared/ports/serf-keyring.js';
+import { requireJson, valid } from './request-validation.js';
 
 export interface AppDeps {
   store: DeployStore;
@@ -51,10 +56,14 @@ export interface AppDeps {
   slots?: number | string;
   /** How long a deploy may run before it is ended; stored on each deploy as deadlineAt (30 min unless given). */
   deployDeadlineMs?: number;
-  /** Bearer token every /v1 request must carry. */
+  /** The config's token: the bootstrap operator credential. */
   token: string;
-  /** Where images of published releases live when a publish names none, e.g. `127.0.0.1:5000`. */
-  registry: string;
+  /** Every other credential: what a request's bearer token stands for, and the token API's store. */
+  credentials: CredentialStore;
+  /** Publishes releases: only images of allowed registries, each pinned to its digest. */
+  publisher: ReleasePublisher;
+  /** The fleet's Serf keyring through the coordinator's own agent; no keyring routes without it. */
+  keyring?: SerfKeyring;
   logger: Logger;
   now?: () => number;
   newId?: () => string;
@@ -81,44 +90,30 @@ const DeployListQuery = z.object({
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-const TARGET_NAMES: Partial<Record<keyof ValidationTargets, string>> = { json: 'body', query: 'query', param: 'path' };
-
-/** zValidator whose failures become a ValidationError naming every wrong field, answered by onError. */
-function valid<Target extends keyof ValidationTargets, Schema extends z.ZodType>(target: Target, schema: Schema) {
-  return zValidator(target, schema, (result) => {
-    if (!result.success) {
-      throw new ValidationError(`invalid ${TARGET_NAMES[target] ?? target}: ${describeIssues(new z.ZodError(result.error.issues))}`);
-    }
-  });
-}
-
-/** The validator reads a body only when its Content-Type says JSON; anything else would pass as `{}`. */
-async function requireJson(c: Context, next: () => Promise<void>): Promise<void> {
-  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') throw new ValidationError('request body must be JSON sent with Content-Type: application/json');
-  await next();
-}
+const CODE_STATUS: Record<string, ContentfulStatusCode> = {
+  release_not_found: 404,
+  image_not_found: 404,
+  invalid_image: 400,
+  registry_not_allowed: 400,
+  registry_refused: 502,
+};
 
 function statusOf(error: GrapevineError): ContentfulStatusCode {
   if (error instanceof ValidationError) return 400;
   if (error instanceof UnauthorizedError) return 401;
+  if (error instanceof ForbiddenError) return 403;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
   if (error instanceof UnreachableError) return 502;
-  // The one code raised as a plain GrapevineError that is the caller's mistake.
-  if (error.code === 'release_not_found') return 404;
+  // Codes raised as plain GrapevineErrors that are the caller's mistake, or the registry's answer.
+  const byCode = CODE_STATUS[error.code];
+  if (byCode !== undefined) return byCode;
   // Redis answered but refused (loading, read-only, out of memory): worth another try later.
   return error.code === 'redis_error' ? 503 : 500;
 }
 
-function sameToken(given: string, expected: string): boolean {
-  // Hashing first gives equal lengths, so the comparison leaks neither content nor length.
-  const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
-export function createApp(deps: AppDeps): Hono {
-  const { store, events, membership, fleet, token, registry } = deps;
+export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
+  const { store, events, membership, fleet, token, publisher } = deps;
   const logger = deps.logger.child({ component: 'coordinator-http' });
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? (() => newDeployId(now()));
@@ -136,7 +131,8 @@ export function createApp(deps: AppDeps): Hono {
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger });
   const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now });
   const outOfService = new OutOfServiceHosts({ store, membership, fleet, logger: deps.logger });
-  const app = new Hono();
+  const hosts = new HostAccess({ store, membership, now });
+  const app = new Hono<CoordinatorEnv>();
 
   app.onError((error, c) => {
     if (error instanceof GrapevineError) {
@@ -144,6 +140,10 @@ export function createApp(deps: AppDeps): Hono {
       // A 502 or 503 is the store's or Serf's, logged where it happens with the deploy id; faults of the coordinator itself here.
       if (status === 500) logger.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
       if (status === 401) c.header('WWW-Authenticate', 'Bearer');
+      if (status === 403) {
+        const credential = c.get('credential') as Credential | undefined;
+        logger.warn({ method: c.req.method, path: c.req.path, actor: credential && actorOf(credential), err: error.message }, 'request refused');
+      }
       return c.json({ error: { code: error.code, message: error.message } }, status);
     }
     // Hono's own refusals: malformed JSON (400), and the like.
@@ -162,12 +162,8 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ ok: false, error: { code: 'unreachable', message: "the coordinator's redis does not answer" } }, 503);
   });
 
-  app.use('/v1/*', async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match?.[1] || !sameToken(match[1], token)) throw new UnauthorizedError();
-    await next();
-  });
+  // Every /v1 route admits the scopes it names with allow(); a host credential's own limits are HostAccess's.
+  app.use('/v1/*', authenticate({ bootstrapToken: token, verifier: deps.credentials }));
 
   app.use(
     '/v1/*',
@@ -177,35 +173,21 @@ export function createApp(deps: AppDeps): Hono {
     }),
   );
 
-  app.post('/v1/releases', requireJson, valid('json', PublishReleaseBody), async (c) => {
-    const body = c.req.valid('json');
-    const release: Release = {
-      role: body.role,
-      tag: body.tag,
-      image: body.image ?? `${registry}/${body.role}:${body.tag}`,
-      publishedAt: now(),
-    };
-    const stored = await store.publishRelease(release);
-    if (stored.created) {
-      logger.info({ role: release.role, tag: release.tag, image: release.image }, 'release published');
-      return c.json(stored.release, 201);
-    }
-    if (stored.release.image === release.image) return c.json(stored.release, 200);
-    throw new ConflictError(
-      'release_exists',
-      `release ${release.role}:${release.tag} is already published with image ${stored.release.image}, not ${release.image}; publish a new tag`,
-    );
+  app.post('/v1/releases', allow('deployer'), requireJson, valid('json', PublishReleaseBody), async (c) => {
+    const { created, release } = await publisher.publish(c.req.valid('json'));
+    return c.json(release, created ? 201 : 200);
   });
 
-  app.get('/v1/releases/:role', valid('param', RoleParams), async (c) => {
+  app.get('/v1/releases/:role', allow('viewer'), valid('param', RoleParams), async (c) => {
     const { role } = c.req.valid('param');
     return c.json({ releases: await store.listReleases(role) });
   });
 
-  app.post('/v1/releases/:role/:tag/broken', valid('param', ReleaseParams), requireJson, valid('json', MarkBrokenBody), async (c) => {
+  app.post('/v1/releases/:role/:tag/broken', allow('operator'), valid('param', ReleaseParams), requireJson, valid('json', MarkBrokenBody), async (c) => {
     const { role, tag } = c.req.valid('param');
     const body = c.req.valid('json');
-    const by = body.by ?? 'operator';
+    // Who marked it is the credential's, never the body's.
+    const by = actorOf(c.get('credential'));
     const release = await store.markReleaseBroken(role, tag, { reason: body.reason, at: now(), by });
     if (!release) throw new GrapevineError('release_not_found', `role ${role} has no release ${tag}`);
     logger.warn({ role, tag, reason: release.broken?.reason, by }, 'release marked broken');
@@ -214,59 +196,73 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(release);
   });
 
-  app.post('/v1/deploys', requireJson, valid('json', CreateDeployBody), async (c) => {
-    return c.json(await starter.start(c.req.valid('json')), 201);
+  app.post('/v1/deploys', allow('deployer'), requireJson, valid('json', CreateDeployBody), async (c) => {
+    return c.json(await starter.start(c.req.valid('json'), { startedBy: actorOf(c.get('credential')) }), 201);
   });
 
-  app.post('/v1/rollbacks', requireJson, valid('json', RollbackBody), async (c) => {
+  app.post('/v1/rollbacks', allow('deployer'), requireJson, valid('json', RollbackBody), async (c) => {
     const { role, env, runJob } = c.req.valid('json');
     const choice = await chooseRollback(store, role, env, { runJob });
-    const deploy = await starter.start({ role, env, tag: choice.tag }, { rollbackOf: choice.rollbackOf, runJob: choice.runJob });
-    logger.warn({ deployId: deploy.id, role, env, tag: choice.tag, rollbackOf: choice.rollbackOf, runJob: choice.runJob }, 'rollback started');
+    const startedBy = actorOf(c.get('credential'));
+    const deploy = await starter.start({ role, env, tag: choice.tag }, { rollbackOf: choice.rollbackOf, runJob: choice.runJob, startedBy });
+    logger.warn({ deployId: deploy.id, role, env, tag: choice.tag, rollbackOf: choice.rollbackOf, runJob: choice.runJob, by: startedBy }, 'rollback started');
     return c.json(deploy, 201);
   });
 
   // A host behind its group's release: 201 with a new catch-up, 200 with the one under way, 204 when it runs the release already.
-  app.post('/v1/catch-ups', requireJson, valid('json', CatchUpBody), async (c) => {
-    const answer = await catchUps.request(c.req.valid('json'));
+  app.post('/v1/catch-ups', allow('host'), requireJson, valid('json', CatchUpBody), async (c) => {
+    const body = c.req.valid('json');
+    hosts.checkCatchUp(c.get('credential'), body.host);
+    const answer = await catchUps.request(body, actorOf(c.get('credential')));
     if (answer.kind === 'up_to_date') return c.body(null, 204);
     return c.json(answer.deploy, answer.kind === 'created' ? 201 : 200);
   });
 
-  app.get('/v1/deploys', valid('query', DeployListQuery), async (c) => {
-    return c.json({ deploys: await store.listDeploys(c.req.valid('query')) });
+  app.get('/v1/deploys', allow('viewer', 'host'), valid('query', DeployListQuery), async (c) => {
+    const query = c.req.valid('query');
+    await hosts.checkList(c.get('credential'), query);
+    return c.json({ deploys: await store.listDeploys(query) });
   });
 
-  app.get('/v1/deploys/:id', valid('param', DeployParams), async (c) => {
+  app.get('/v1/deploys/:id', allow('viewer', 'host'), valid('param', DeployParams), async (c) => {
     const { id } = c.req.valid('param');
     const deploy = await store.getDeploy(id);
     if (!deploy) throw new NotFoundError(`no deploy ${id}`);
+    await hosts.checkRead(c.get('credential'), deploy);
     return c.json(deploy);
   });
 
-  app.post('/v1/deploys/:id/reports', valid('param', DeployParams), requireJson, valid('json', HostReport), async (c) => {
+  // Only a host reports, as itself, for a deploy that targets it: the outcome of a deploy is its hosts' word.
+  app.post('/v1/deploys/:id/reports', allow('host'), valid('param', DeployParams), requireJson, valid('json', HostReport), async (c) => {
     const { id } = c.req.valid('param');
-    const recorded = await reports.record(id, c.req.valid('json'));
+    const report = c.req.valid('json');
+    await hosts.checkReport(c.get('credential'), id, report.host);
+    const recorded = await reports.record(id, report);
     if (!recorded) throw new NotFoundError(`no deploy ${id}`);
     await promoter.afterReport(recorded.record);
     return c.json({ status: recorded.record.status });
   });
 
   // The hosts counted against the group's k, and forgetting one gone for good (409 while it deploys, unless forced).
-  app.get('/v1/groups/:role/:env/out-of-service', valid('param', GroupParams), async (c) => {
+  app.get('/v1/groups/:role/:env/out-of-service', allow('viewer'), valid('param', GroupParams), async (c) => {
     return c.json(await outOfService.list(c.req.valid('param')));
   });
 
-  app.delete('/v1/groups/:role/:env/out-of-service/:host', valid('param', GroupHostParams), valid('query', ForgetQuery), async (c) => {
+  app.delete('/v1/groups/:role/:env/out-of-service/:host', allow('operator'), valid('param', GroupHostParams), valid('query', ForgetQuery), async (c) => {
     const { role, env, host } = c.req.valid('param');
     const query = c.req.valid('query');
+    const actor = actorOf(c.get('credential'));
     const forgotten = await outOfService.forget({ role, env }, host, {
       force: query.force === 'true',
-      by: query.by ?? 'operator',
+      // The credential says who; the query's `by` (the person at the keyboard) only adds to it.
+      by: query.by === undefined ? actor : `${actor}, for ${query.by}`,
       ...(query.reason === undefined ? {} : { reason: query.reason }),
     });
     return c.json(forgotten);
   });
+
+  registerTokenRoutes(app, { credentials: deps.credentials, logger: deps.logger, now });
+  if (deps.keyring) registerSerfKeyRoutes(app, { keyring: deps.keyring, membership, logger: deps.logger });
 
   return app;
 }

@@ -38,7 +38,7 @@ export class CatchUps {
    * one under way for it, or a new one. ConflictError when it must not catch up now:
    * nothing_to_catch_up, rollout_in_progress, release_broken, rollout_not_succeeded.
    */
-  async request(request: CatchUpBody): Promise<CatchUpAnswer> {
+  async request(request: CatchUpBody, startedBy?: string): Promise<CatchUpAnswer> {
     const { store } = this.#deps;
     const { role, env, host, image } = request;
     const deploys = await store.listDeploys({ role, env, limit: HISTORY });
@@ -71,6 +71,7 @@ export class CatchUps {
       catchUpOf: rollout.id,
       // The rollout ran the release's job already: one host catching up never runs it again.
       runJob: false,
+      ...(startedBy === undefined ? {} : { startedBy }),
     });
     const stored = await store.createDeploy(record);
     this.#logger.info(

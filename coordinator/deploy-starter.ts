@@ -10,7 +10,7 @@ import { aliveHostsOf, type DeployEvents, type Membership } from '../shared/port
 import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
 
 /** Why a deploy exists when no one asked for it by tag. */
-export type DeployOrigin = Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'runJob'>>;
+export type DeployOrigin = Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'runJob' | 'startedBy'>>;
 
 /** Time-ordered and unique enough for one coordinator: `d-` + base36 milliseconds + 8 random hex digits. */
 export function newDeployId(now = Date.now()): string {
@@ -44,7 +44,7 @@ export interface DeployStarterDeps extends DeployCreationDeps {
 export function newDeployRecord(
   deps: Pick<DeployCreationDeps, 'now' | 'newId' | 'deadlineMs'>,
   release: { role: string; tag: string; image: string },
-  fields: { env: string; targets: string[]; slots: number } & Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'catchUpOf' | 'runJob'>>,
+  fields: { env: string; targets: string[]; slots: number } & Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'catchUpOf' | 'runJob' | 'startedBy'>>,
 ): DeployRecord {
   const createdAt = deps.now();
   const { env, targets, ...rest } = fields;

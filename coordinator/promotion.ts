@@ -46,7 +46,7 @@ export class Promoter {
       return;
     }
     try {
-      const promoted = await starter.start({ role: record.role, env: step.to, tag: record.tag }, { promotedFrom: record.id });
+      const promoted = await starter.start({ role: record.role, env: step.to, tag: record.tag }, { promotedFrom: record.id, startedBy: 'coordinator' });
       await store.annotateDeploy(record.id, { promotedTo: promoted.id });
       log.info({ promotedTo: promoted.id }, `promoted ${record.role}:${record.tag} from ${step.from} to ${step.to}`);
     } catch (error) {

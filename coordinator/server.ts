@@ -10,8 +10,13 @@ import type { Logger } from '../shared/contract/logger.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
 import { createApp } from './app.js';
 import { RedisDeployStore } from '../shared/redis/deploy-store.js';
+import { RedisCredentialStore } from '../shared/redis/credential-store.js';
 import { SerfDeployEvents } from '../shared/serf/deploy-events.js';
+import { SerfRpcKeyring } from '../shared/serf/serf-keys.js';
 import { DeployWatchdog } from './watchdog.js';
+import { ReleasePublisher } from './release-publisher.js';
+import { RegistryHttpClient } from '../shared/registry/registry-client.js';
+import { allowedRegistries } from '../shared/contract/allowed-registries.js';
 
 /** Requests still open this long after a stop are cut: a client's keep-alive must not hold the exit. */
 const SERVER_CLOSE_MS = 1_000;
@@ -56,7 +61,16 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     slots: config.slots,
     deployDeadlineMs: config.deployDeadlineMs,
     token: config.token,
-    registry: config.registry,
+    credentials: new RedisCredentialStore({ redis, logger }),
+    publisher: new ReleasePublisher({
+      store,
+      registry: new RegistryHttpClient(),
+      defaultRegistry: config.registry,
+      allowed: allowedRegistries(config),
+      logger,
+      now: Date.now,
+    }),
+    keyring: new SerfRpcKeyring({ rpc: config.serf.rpc, rpcAuth: config.serf.rpcAuth }),
     logger,
   });
 

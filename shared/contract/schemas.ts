@@ -29,7 +29,11 @@ export type BrokenMark = z.infer<typeof BrokenMark>;
 export const Release = z.object({
   role: roleName,
   tag: releaseTag,
+  /** What hosts run: the image pinned to its digest (REGISTRY/NAME@sha256:...) when it was published. */
   image: imageRef,
+  /** The image reference as published (its tag) and the digest the registry resolved it to then; unset on releases published before digests. */
+  publishedImage: imageRef.optional(),
+  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256: and 64 hex digits').optional(),
   publishedAt: z.number(),
   broken: BrokenMark.optional(),
 });
@@ -42,11 +46,9 @@ export const CreateDeployBody = z.object({
 });
 export type CreateDeployBody = z.infer<typeof CreateDeployBody>;
 
-/** Body of `POST /v1/releases/:role/:tag/broken`. */
+/** Body of `POST /v1/releases/:role/:tag/broken`. Who marks it is the request's credential; a `by` sent by an older client is ignored. */
 export const MarkBrokenBody = z.object({
   reason: z.string().min(1).max(2000),
-  /** Who marks it; the coordinator records `operator` when unset. */
-  by: z.string().min(1).max(200).optional(),
 });
 export type MarkBrokenBody = z.infer<typeof MarkBrokenBody>;
 
@@ -155,6 +157,8 @@ export const Deploy = z.object({
   slots: z.number().int().positive().optional(),
   /** Alive hosts whose tags matched when the deploy was created: the hosts that must each end it. */
   targets: z.array(nodeName).optional(),
+  /** Who started it: the actor of the credential that asked (`deployer ci-web (t-3f9a2c1b)`), `coordinator` for a promotion, the host for a catch-up. */
+  startedBy: z.string().max(300).optional(),
   /** Set on a rollback: the tag it replaces. */
   rollbackOf: releaseTag.optional(),
   /** Set on a catch-up: the rollout whose release one host that missed it is brought to; that host is its only target. */

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import {
   ConflictError,
   errorMessage,
+  ForbiddenError,
   GrapevineError,
   NotFoundError,
   UnauthorizedError,
@@ -25,6 +26,8 @@ import {
   Release,
   type RollbackBody,
 } from '../contract/schemas.js';
+import { CreatedToken, type CreateTokenBody, CredentialList, RevokedCredential } from '../contract/token-schemas.js';
+import type { Credential } from '../ports/credentials.js';
 import { retry } from '../contract/waiting.js';
 import { SerfKeyList, SerfKeyRotation } from '../contract/serf-key-schemas.js';
 import { readCaFile } from '../http/ca-file.js';
@@ -47,10 +50,9 @@ export interface DeployListFilter {
   limit?: number;
 }
 
+/** Who marks it is the credential the client presents. */
 export interface MarkBrokenRequest {
   reason: string;
-  /** Who marks it; the coordinator records `operator` when unset. */
-  by?: string;
 }
 
 export interface ForgetRequest {
@@ -148,6 +150,21 @@ export class CoordinatorClient {
   /** Sends one host's whole report; answers with the deploy's status after it. */
   async report(id: string, report: HostReport): Promise<{ status: DeployStatus }> {
     return this.#request('POST', `/v1/deploys/${encodeURIComponent(id)}/reports`, ReportAnswer, report);
+  }
+
+  /** A new scoped credential (operator only): the token is in this answer and nowhere else. */
+  async createToken(body: CreateTokenBody): Promise<CreatedToken> {
+    return this.#request('POST', '/v1/tokens', CreatedToken, body);
+  }
+
+  /** Every credential that has not expired, oldest first; no token in it. */
+  async listTokens(): Promise<Credential[]> {
+    return (await this.#request('GET', '/v1/tokens', CredentialList)).credentials;
+  }
+
+  /** Revokes a credential by id: its token is refused from then on. A NotFoundError when there is none. */
+  async revokeToken(id: string): Promise<void> {
+    await this.#request('DELETE', `/v1/tokens/${encodeURIComponent(id)}`, RevokedCredential);
   }
 
   /** The hosts `role`/`env` counts out of service now, with what Serf says of each and the slot each holds. */
@@ -275,6 +292,8 @@ function errorFor(status: number, json: unknown, text: string, what: string): Gr
       return new ValidationError(message);
     case 401:
       return new UnauthorizedError(message);
+    case 403:
+      return new ForbiddenError(message);
     case 404:
       return new NotFoundError(message);
     case 409:

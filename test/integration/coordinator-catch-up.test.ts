@@ -11,6 +11,7 @@ import { redisKeys } from '../../shared/contract/redis-keys.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-client.js';
 import { CoordinatorHarness, REGISTRY, TOKEN, coordinatorOverRedis } from '../fixtures/coordinator-harness.js';
+import { pinnedImage } from '../fixtures/fake-image-registry.js';
 import { redisForThisFile } from '../fixtures/redis-server.js';
 
 const logger = pino({ level: 'silent' });
@@ -26,7 +27,8 @@ beforeEach(async () => {
   coordinator.members.add('production', ['h4', 'h5', 'h6']);
 });
 
-const image = (tag: string) => `${REGISTRY}/web:${tag}`;
+/** What a host runs once it deployed `tag`: the release's image pinned to its digest. */
+const image = (tag: string) => pinnedImage(`${REGISTRY}/web:${tag}`);
 const catchUp = (host: string, running: string | null, env = 'production') => coordinator.call('POST', '/v1/catch-ups', { role: 'web', env, host, image: running });
 
 /** v1 everywhere, then v2 on every host but h6, which Serf had already reported gone (so not a target). */
@@ -131,7 +133,7 @@ describe('POST /v1/catch-ups', () => {
   });
 
   it('rejects a body without the host or the image, naming the field', async () => {
-    const answer = await coordinator.call('POST', '/v1/catch-ups', { role: 'web', env: 'production' });
+    const answer = await coordinator.call('POST', '/v1/catch-ups', { role: 'web', env: 'production' }, { token: await coordinator.hostToken('h6') });
     expect(answer.status).toBe(400);
     expect(answer.body.error.message).toMatch(/host/);
     expect(answer.body.error.message).toMatch(/image/);
@@ -144,13 +146,17 @@ describe('POST /v1/catch-ups', () => {
         server.once('listening', resolve);
         server.once('error', reject);
       });
-      const client = new CoordinatorClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: 5000 });
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      // Each host asks with its own credential; the operator marks the release broken.
+      const asHost = async (host: string) => new CoordinatorClient({ url, token: await coordinator.hostToken(host), timeoutMs: 5000 });
+      const operator = new CoordinatorClient({ url, token: TOKEN, timeoutMs: 5000 });
       await v2WithoutH6();
-      expect(await client.requestCatchUp({ role: 'web', env: 'production', host: 'h6', image: image('v2') })).toBeNull();
-      const created = await client.requestCatchUp({ role: 'web', env: 'production', host: 'h6', image: image('v1') });
+      const h6 = await asHost('h6');
+      expect(await h6.requestCatchUp({ role: 'web', env: 'production', host: 'h6', image: image('v2') })).toBeNull();
+      const created = await h6.requestCatchUp({ role: 'web', env: 'production', host: 'h6', image: image('v1') });
       expect(created).toMatchObject({ tag: 'v2', targets: ['h6'] });
-      await client.markBroken('web', 'v2', { reason: 'slow' });
-      const refused = client.requestCatchUp({ role: 'web', env: 'production', host: 'h5', image: image('v1') });
+      await operator.markBroken('web', 'v2', { reason: 'slow' });
+      const refused = (await asHost('h5')).requestCatchUp({ role: 'web', env: 'production', host: 'h5', image: image('v1') });
       await expect(refused).rejects.toBeInstanceOf(ConflictError);
       await expect(refused).rejects.toMatchObject({ code: 'release_broken' });
     } finally {

@@ -96,13 +96,14 @@ describe('a broken release stops itself', () => {
     const waiter = waitForSlot('production', 'h2', 'v1');
     await inTime(waiter.queued, 10_000, 'h2 queueing for the slot');
 
-    const marked = await call('POST', '/v1/releases/web/v1/broken', { reason: 'logins fail', by: 'release-bot' });
+    const marked = await call('POST', '/v1/releases/web/v1/broken', { reason: 'logins fail' });
     expect(marked.status).toBe(200);
-    expect(marked.body.broken).toMatchObject({ reason: 'logins fail', by: 'release-bot' });
+    const by = 'operator bootstrap (config)';
+    expect(marked.body.broken).toMatchObject({ reason: 'logins fail', by });
 
-    expect(await inTime(waiter.result, 10_000, 'h2 standing down')).toEqual({ kind: 'broken', reason: 'release-bot: logins fail' });
-    expect(await brokenMark('production', 'v1')).toMatchObject({ reason: 'logins fail', by: 'release-bot' });
-    expect(await brokenMark('staging', 'v1')).toMatchObject({ reason: 'logins fail', by: 'release-bot' });
+    expect(await inTime(waiter.result, 10_000, 'h2 standing down')).toEqual({ kind: 'broken', reason: `${by}: logins fail` });
+    expect(await brokenMark('production', 'v1')).toMatchObject({ reason: 'logins fail', by });
+    expect(await brokenMark('staging', 'v1')).toMatchObject({ reason: 'logins fail', by });
 
     const again = await call('POST', '/v1/deploys', { role: 'web', env: 'staging', tag: 'v1' });
     expect(again.status).toBe(409);

@@ -15,6 +15,7 @@ import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
 import { describeDeployStore } from '../fixtures/deploy-store-contract.js';
 import { CoordinatorHarness, REGISTRY, TOKEN } from '../fixtures/coordinator-harness.js';
+import { pinnedImage } from '../fixtures/fake-image-registry.js';
 import { redisForThisFile } from '../fixtures/redis-server.js';
 import { freePort } from '../fixtures/server-process.js';
 
@@ -65,7 +66,7 @@ describe('coordinator API', () => {
 
   it('publishes releases, lists them newest first, republishes idempotently and refuses a different image', async () => {
     const v1 = await publish('web', 'v1');
-    expect(v1).toMatchObject({ role: 'web', tag: 'v1', image: `${REGISTRY}/web:v1` });
+    expect(v1).toMatchObject({ role: 'web', tag: 'v1', image: pinnedImage(`${REGISTRY}/web:v1`), publishedImage: `${REGISTRY}/web:v1` });
     await publish('web', 'v2', 'registry.internal:5000/web:v2');
 
     const again = await call('POST', '/v1/releases', { role: 'web', tag: 'v1' });
@@ -79,8 +80,8 @@ describe('coordinator API', () => {
     const list = await call('GET', '/v1/releases/web');
     expect(list.status).toBe(200);
     expect(list.body.releases.map((r: Release) => [r.tag, r.image])).toEqual([
-      ['v2', 'registry.internal:5000/web:v2'],
-      ['v1', `${REGISTRY}/web:v1`],
+      ['v2', pinnedImage('registry.internal:5000/web:v2')],
+      ['v1', pinnedImage(`${REGISTRY}/web:v1`)],
     ]);
     expect(await call('GET', '/v1/releases/api')).toEqual({ status: 200, body: { releases: [] } });
   });
@@ -103,7 +104,7 @@ describe('coordinator API', () => {
     await publish('web', 'v1');
     const created = await deploy('web', 'production', 'v1');
     expect(deployId.safeParse(created.id).success).toBe(true);
-    expect(created).toMatchObject({ role: 'web', env: 'production', tag: 'v1', image: `${REGISTRY}/web:v1`, status: 'in_progress', hosts: {} });
+    expect(created).toMatchObject({ role: 'web', env: 'production', tag: 'v1', image: pinnedImage(`${REGISTRY}/web:v1`), status: 'in_progress', hosts: {} });
     expect(created).toMatchObject({ targets: ['h1', 'h2', 'h3'], expectedHosts: 3 });
 
     expect(coordinator.events.fired).toEqual([{ v: 1, role: 'web', env: 'production', id: created.id }]);
@@ -243,7 +244,8 @@ describe('CoordinatorClient over HTTP', () => {
     const release = await client.publishRelease({ role: 'web', tag: 'v1' });
     expect(await client.listReleases('web')).toEqual([release]);
     const created = await client.createDeploy({ role: 'web', env: 'production' });
-    expect(await client.report(created.id, coordinator.hostReport('h1', 'succeeded', { counted: 1, remaining: 0 }))).toEqual({ status: 'succeeded' });
+    const h1 = new CoordinatorClient({ url: client.url, token: await coordinator.hostToken('h1'), timeoutMs: 5000 });
+    expect(await h1.report(created.id, coordinator.hostReport('h1', 'succeeded', { counted: 1, remaining: 0 }))).toEqual({ status: 'succeeded' });
     expect((await client.getDeploy(created.id)).status).toBe('succeeded');
     expect((await client.listDeploys({ role: 'web', limit: 5 })).map((d) => d.id)).toEqual([created.id]);
   });

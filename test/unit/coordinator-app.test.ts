@@ -6,6 +6,7 @@ import { GrapevineError, UnreachableError } from '../../shared/contract/errors.j
 import type { Release } from '../../shared/contract/schemas.js';
 import { RecordingFleet } from '../fixtures/coordinator-fakes.js';
 import { CoordinatorHarness, REGISTRY } from '../fixtures/coordinator-harness.js';
+import { pinnedImage } from '../fixtures/fake-image-registry.js';
 import { InMemoryDeployStore } from '../fixtures/in-memory-deploy-store.js';
 
 let store: InMemoryDeployStore;
@@ -40,7 +41,8 @@ describe('authentication', () => {
     });
     expect(answer.status).toBe(401);
     expect(answer.headers.get('www-authenticate')).toBe('Bearer');
-    expect(await answer.json()).toEqual({ error: { code: 'unauthorized', message: 'missing or wrong token' } });
+    const message = token ? 'unknown, revoked or expired token' : 'missing or wrong token';
+    expect(await answer.json()).toEqual({ error: { code: 'unauthorized', message } });
     expect(await store.listReleases('web')).toEqual([]);
   });
 
@@ -111,7 +113,14 @@ describe('bad input gets a 400 naming what is wrong, never a 500', () => {
 describe('releases', () => {
   it('publishes with the registry image by default, lists newest first, republishes idempotently and refuses another image', async () => {
     const v1 = await coordinator.publish('web', 'v1');
-    expect(v1).toEqual({ role: 'web', tag: 'v1', image: `${REGISTRY}/web:v1`, publishedAt: expect.any(Number) });
+    expect(v1).toEqual({
+      role: 'web',
+      tag: 'v1',
+      image: pinnedImage(`${REGISTRY}/web:v1`),
+      publishedImage: `${REGISTRY}/web:v1`,
+      digest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/),
+      publishedAt: expect.any(Number),
+    });
     await coordinator.publish('web', 'v2', 'registry.internal:5000/web:v2');
 
     expect(await call('POST', '/v1/releases', { role: 'web', tag: 'v1' })).toEqual({ status: 200, body: v1 });
@@ -124,8 +133,8 @@ describe('releases', () => {
 
     const list = await call('GET', '/v1/releases/web');
     expect(list.body.releases.map((r: Release) => [r.tag, r.image])).toEqual([
-      ['v2', 'registry.internal:5000/web:v2'],
-      ['v1', `${REGISTRY}/web:v1`],
+      ['v2', pinnedImage('registry.internal:5000/web:v2')],
+      ['v1', pinnedImage(`${REGISTRY}/web:v1`)],
     ]);
     expect(await call('GET', '/v1/releases/api')).toEqual({ status: 200, body: { releases: [] } });
   });
@@ -142,8 +151,8 @@ describe('releases', () => {
 
   it('keeps the first broken mark when a release is marked twice', async () => {
     await coordinator.publish('web', 'v1');
-    const first = await call('POST', '/v1/releases/web/v1/broken', { reason: 'logins fail', by: 'release-bot' });
-    expect(first.body.broken).toEqual({ reason: 'logins fail', by: 'release-bot', at: expect.any(Number) });
+    const first = await call('POST', '/v1/releases/web/v1/broken', { reason: 'logins fail' });
+    expect(first.body.broken).toEqual({ reason: 'logins fail', by: 'operator bootstrap (config)', at: expect.any(Number) });
     const second = await call('POST', '/v1/releases/web/v1/broken', { reason: 'slow' });
     expect(second.status).toBe(200);
     expect(second.body.broken).toEqual(first.body.broken);

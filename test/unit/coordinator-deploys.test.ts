@@ -5,6 +5,7 @@ import { deployId } from '../../shared/contract/names.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { ListedMembers, RecordingFleet } from '../fixtures/coordinator-fakes.js';
 import { CoordinatorHarness, REGISTRY } from '../fixtures/coordinator-harness.js';
+import { pinnedImage } from '../fixtures/fake-image-registry.js';
 import { InMemoryDeployStore } from '../fixtures/in-memory-deploy-store.js';
 
 let store: InMemoryDeployStore;
@@ -29,7 +30,8 @@ describe('creating a deploy', () => {
       role: 'web',
       env: 'production',
       tag: 'v1',
-      image: `${REGISTRY}/web:v1`,
+      // What hosts run: the release's image pinned to the digest it was published with.
+      image: pinnedImage(`${REGISTRY}/web:v1`),
       status: 'in_progress',
       createdAt: expect.any(Number),
       // The coordinator's deadline (30 min unless configured), for agents that keep an unsent report.
@@ -40,6 +42,8 @@ describe('creating a deploy', () => {
       // k = ceil(3/3): fixed here, once, for every host of the deploy.
       slots: 1,
       targets: ['h1', 'h2', 'h3'],
+      // Who asked: the bootstrap operator of the coordinator's config.
+      startedBy: 'operator bootstrap (config)',
       hosts: {},
     });
     expect(coordinator.events.fired).toEqual([{ v: 1, role: 'web', env: 'production', id: created.id }]);
@@ -180,19 +184,23 @@ describe('mark-broken', () => {
     await coordinator.publish('web', 'v1');
     await coordinator.deploy('web', 'production', 'v1');
     await coordinator.deploy('web', 'staging', 'v1');
-    const marked = await call('POST', '/v1/releases/web/v1/broken', { reason: 'logins fail', by: 'release-bot' });
+    const marked = await call('POST', '/v1/releases/web/v1/broken', { reason: 'logins fail' });
     expect(marked.status).toBe(200);
-    expect(marked.body).toMatchObject({ role: 'web', tag: 'v1', broken: { reason: 'logins fail', by: 'release-bot' } });
+    const by = 'operator bootstrap (config)';
+    expect(marked.body).toMatchObject({ role: 'web', tag: 'v1', broken: { reason: 'logins fail', by } });
     expect(fleet.markCalls).toEqual([
-      { group: { role: 'web', env: 'production' }, tag: 'v1', reason: 'logins fail', by: 'release-bot' },
-      { group: { role: 'web', env: 'staging' }, tag: 'v1', reason: 'logins fail', by: 'release-bot' },
+      { group: { role: 'web', env: 'production' }, tag: 'v1', reason: 'logins fail', by },
+      { group: { role: 'web', env: 'staging' }, tag: 'v1', reason: 'logins fail', by },
     ]);
   });
 
-  it('records `operator` when no one is named, and marks no fleet of a role never deployed', async () => {
+  it("records the credential's actor, never a `by` in the body, and marks no fleet of a role never deployed", async () => {
     await coordinator.publish('web', 'v1');
-    const marked = await call('POST', '/v1/releases/web/v1/broken', { reason: 'slow' });
-    expect(marked.body.broken).toMatchObject({ reason: 'slow', by: 'operator' });
+    const operator = await coordinator.credentials.create({ scope: 'operator', name: 'alice', createdBy: 'test' });
+    // An older client still sends `by`: it is ignored.
+    const marked = await call('POST', '/v1/releases/web/v1/broken', { reason: 'slow', by: 'release-bot' }, { token: operator.token });
+    expect(marked.status).toBe(200);
+    expect(marked.body.broken).toMatchObject({ reason: 'slow', by: `operator alice (${operator.credential.id})` });
     expect(fleet.markCalls).toEqual([]);
   });
 

@@ -92,7 +92,7 @@ describe('forgetting a host counted out of service', () => {
     expect(isOut('h1')).toBe(false);
     expect(fleet.backInServiceCalls).toEqual(['web/production/h1']);
     expect(logs.find((line) => line.msg === 'host forgotten by an operator: no longer counted out of service')).toMatchObject({
-      role: 'web', env: 'production', host: 'h1', by: 'sre@laptop', reason: 'decommissioned', serf: 'failed', forced: false,
+      role: 'web', env: 'production', host: 'h1', by: 'operator bootstrap (config), for sre@laptop', reason: 'decommissioned', serf: 'failed', forced: false,
     });
   });
 

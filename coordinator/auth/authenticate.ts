@@ -1,0 +1,44 @@
+// Every /v1 request's bearer token becomes a Credential before any route runs: the config's
+// token is the bootstrap operator, any other is looked up in the credential store. Routes
+// then say which scopes they admit with `allow(...)`.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import { ForbiddenError, UnauthorizedError } from '../../shared/contract/errors.js';
+import type { Credential, CredentialVerifier, Scope } from '../../shared/ports/credentials.js';
+import { scopeAllows, scopeRefusal } from './scopes.js';
+
+/** What a handler reads with `c.get('credential')`. */
+export interface CoordinatorEnv {
+  Variables: { credential: Credential };
+}
+
+/** The config's token: an operator named `operator bootstrap (config)` wherever it acts. */
+export const BOOTSTRAP_CREDENTIAL: Credential = Object.freeze({ id: 'config', scope: 'operator', name: 'bootstrap', createdAt: 0, createdBy: 'config' });
+
+function sameToken(given: string, expected: string): boolean {
+  // Hashing first gives equal lengths, so the comparison leaks neither content nor length.
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** 401 for a missing, unknown, revoked or expired token; otherwise the credential is set for the route. */
+export function authenticate({ bootstrapToken, verifier }: { bootstrapToken: string; verifier: CredentialVerifier }): MiddlewareHandler<CoordinatorEnv> {
+  return async (c, next) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
+    const token = match?.[1];
+    if (!token) throw new UnauthorizedError();
+    const credential = sameToken(token, bootstrapToken) ? BOOTSTRAP_CREDENTIAL : await verifier.verify(token);
+    if (!credential) throw new UnauthorizedError('unknown, revoked or expired token');
+    c.set('credential', credential);
+    await next();
+  };
+}
+
+/** Admits the credentials of `scopes` (a ranked scope admits every higher one); 403 naming the scope needed otherwise. */
+export function allow(...scopes: Scope[]): MiddlewareHandler<CoordinatorEnv> {
+  return async (c, next) => {
+    const credential = c.get('credential');
+    if (!scopeAllows(credential.scope, scopes)) throw new ForbiddenError(scopeRefusal(c.req.method, c.req.path, scopes, credential));
+    await next();
+  };
+}
