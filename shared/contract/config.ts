@@ -12,6 +12,7 @@ import { DEFAULT_SLOTS } from './slot-count.js';
 import { SerfConfig, devModeSetting, settleSerfKey } from './serf-config.js';
 import { AllowedRegistries, registryProblems } from './allowed-registries.js';
 import { CaFile, ServerTls } from './tls-config.js';
+import { AgentLoadBalancerConfig } from './load-balancer-config.js';
 
 /** Most services answer within two minutes of starting (a JVM takes about thirty seconds); a slower one raises it. */
 export const DEFAULT_HEALTHY_DEADLINE_MS = 120_000;
@@ -140,12 +141,7 @@ export const AgentConfig = z.object({
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
   coordinator: z.object({ url: z.url(), token: z.string().min(1) }),
   caFile: CaFile.optional(),
-  loadBalancer: z.object({
-    kind: z.literal('haproxy').default('haproxy'),
-    /** `unix:/run/haproxy/admin.sock` or `tcp:host:port`. */
-    runtimeApi: z.string().regex(/^(unix:\/\S+|tcp:[A-Za-z0-9.-]+:\d+)$/, 'must be unix:/path or tcp:host:port'),
-    drainTimeoutMs: z.number().int().nonnegative().default(10_000),
-  }),
+  loadBalancer: AgentLoadBalancerConfig,
   /**
    * How long a slot grant lasts unless renewed (every third of it); a host confirms it before
    * it drains, starts the new version and registers. Short, so a dead or cut-off holder's

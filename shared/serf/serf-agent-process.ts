@@ -1,6 +1,6 @@
 // Runs and supervises one `serf agent`: writes its config file (the RPC token can only
 // be set there), starts it, restarts it if it dies, and stops it with a graceful leave.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from '../contract/logger.js';
@@ -8,6 +8,7 @@ import type { SerfConfig } from '../contract/config.js';
 import { UnreachableError, errorMessage } from '../contract/errors.js';
 import { TIMED_OUT, pollUntil, within } from '../contract/waiting.js';
 import { SerfCli } from './serf-cli.js';
+import { gossipKeyring } from './serf-keyring-file.js';
 
 export interface SerfAgentOptions {
   nodeName: string;
@@ -33,15 +34,18 @@ export class SerfAgentProcess {
   private started = false;
   private restarts = 0;
   private readonly configFile: string;
+  private readonly keyringFile: string;
 
   constructor(private readonly options: SerfAgentOptions) {
     const { serf } = options;
     this.cli = new SerfCli({ binary: serf.binary, rpcAddr: serf.rpc, rpcAuth: serf.rpcAuth });
     this.configFile = join(serf.dataDir, 'serf.json');
+    this.keyringFile = join(serf.dataDir, 'keyring.json');
   }
 
   async start(): Promise<void> {
     mkdirSync(this.options.serf.dataDir, { recursive: true, mode: 0o700 });
+    gossipKeyring(this.keyringFile, this.options.serf.encryptKey, this.options.logger);
     writeFileSync(this.configFile, JSON.stringify(this.serfConfig(), null, 2), { mode: 0o600 });
     this.spawn();
     try {
@@ -74,7 +78,8 @@ export class SerfAgentProcess {
       ...(serf.advertise ? { advertise: serf.advertise } : {}),
       rpc_addr: serf.rpc,
       rpc_auth: serf.rpcAuth,
-      ...(serf.encryptKey ? { encrypt_key: serf.encryptKey } : {}),
+      // Serf refuses encrypt_key beside keyring_file: the key seeds the keyring, where rotations persist.
+      ...(existsSync(this.keyringFile) ? { keyring_file: this.keyringFile } : {}),
       tags,
       snapshot_path: join(serf.dataDir, 'snapshot'),
       // Keep trying to join for five minutes so hosts may start before the rest of the fleet.

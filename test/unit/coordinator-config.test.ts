@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCoordinatorConfig } from '../../shared/contract/config.js';
 import { ConfigError } from '../../shared/contract/errors.js';
 import { TOKEN } from '../fixtures/coordinator-harness.js';
+import { TEST_GOSSIP_KEY } from '../fixtures/agent-config-file.js';
 
 describe('coordinator config', () => {
   const base = {
@@ -17,7 +18,7 @@ describe('coordinator config', () => {
   const file = async (content: object) => {
     const dir = await mkdtemp(join(tmpdir(), 'gvtest-config-'));
     const path = join(dir, 'coordinator.json');
-    await writeFile(path, JSON.stringify({ listen: {}, registry: '127.0.0.1:5000', serf: { bind: '127.0.0.1:7946', dataDir: '/tmp/gvtest-serf' }, ...content }));
+    await writeFile(path, JSON.stringify({ listen: {}, registry: '127.0.0.1:5000', serf: { bind: '127.0.0.1:7946', encryptKey: TEST_GOSSIP_KEY, dataDir: '/tmp/gvtest-serf' }, ...content }));
     return { path, [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }) };
   };
 
