@@ -14,6 +14,9 @@ readonly PLUGIN_DIR=/usr/libexec/docker/cli-plugins
 readonly DOCKERD_LOG=/var/log/grapevine-dockerd.log
 readonly DOCKERD_WAIT_SECONDS=60
 readonly CLI_LINK=/usr/local/bin/grapevine
+# The unprivileged users the coordinator's and the load-balancer relay's systemd units run as
+# (provisioning/systemd/); the agent runs as root, for Docker.
+readonly SERVICE_USERS=(grapevine grapevine-relay)
 CLI_BUNDLE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/dist/bundle/main.js"
 readonly CLI_BUNDLE
 # Bookworm ships only Compose v1; trixie's docker-compose package is the v2 plugin.
@@ -175,6 +178,19 @@ start_docker() {
   say "docker engine: running (server $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo unknown))"
 }
 
+add_service_users() {
+  local user
+  for user in "${SERVICE_USERS[@]}"; do
+    if getent passwd "$user" >/dev/null; then
+      say "system user: $user already exists"
+      continue
+    fi
+    # No home and no login shell: a service identity, never a person's account.
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
+    say "system user: created $user"
+  done
+}
+
 # A link, not a copy: the bundle loads its chunks and Lua scripts from beside itself, and a
 # later `npm run build` is picked up without running this again.
 link_cli() {
@@ -202,6 +218,7 @@ main() {
   install_packages
   install_compose_plugin
   start_docker
+  add_service_users
   link_cli
   say "done"
 }
