@@ -50,6 +50,8 @@ export interface DevClusterOptions {
    * exits 1 for the tag `bad`. No job unless set.
    */
   job?: { seconds?: number };
+  /** The cluster's own CA (dev-cluster/cluster-tls.ts): the coordinator and the relay serve HTTPS, the hosts and the CLI trust it. */
+  tls?: boolean;
   logLevel?: string;
 }
 
@@ -69,7 +71,7 @@ export interface DevHostState extends DevHostSpec {
   project: string;
 }
 
-export type ServiceName = 'redis' | 'registry' | 'haproxy' | 'coordinator';
+export type ServiceName = 'redis' | 'registry' | 'haproxy' | 'relay' | 'coordinator';
 
 /** A fault `dev chaos` put in with `--for`, undone by a detached helper process when its time is up. */
 export interface ScheduledHeal {
@@ -90,13 +92,22 @@ export interface DevClusterState {
   network: string;
   token: string;
   serfRpcAuth: string;
+  /** The cluster's Serf gossip key, also in <dir>/serf.key; a `keys rotate` leaves it behind. */
+  serfEncryptKey: string;
   coordinatorUrl: string;
+  /** The cluster CA's certificate, on a cluster brought up with TLS: what the hosts and the CLI verify its services with. */
+  caFile?: string;
   lbUrl: string;
   stagingLbUrl: string;
+  /** The admin user's URL: operators, the tests and the benchmark read Redis with it. */
   redisUrl: string;
+  /** Each Redis user's redis:// URL with its password (provisioning/redis/users.acl.template says what each may do). */
+  redisUsers: Record<'coordinator' | 'agent' | 'relay' | 'admin', string>;
   registry: string;
   serfRpc: string;
   runtimeSocket: string;
+  /** The load balancer's relay, through which the hosts drain and register (dev-cluster/lb-relay.ts). */
+  relayUrl?: string;
   processes: Partial<Record<ServiceName, StartedProcess>>;
   hosts: DevHostState[];
   /** Heals still to come; absent on a cluster no `--for` fault has touched. */

@@ -11,6 +11,7 @@ import { redisAclChecks } from './security/redis-acl.js';
 import { relayChecks } from './security/relay.js';
 import { secretChecks } from './security/secrets.js';
 import { serfChecks } from './security/serf.js';
+import { tlsChecks } from './security/tls.js';
 
 const name = process.env.GV_SECURITY_CLUSTER ?? 'gvsec';
 const subnet = process.env.GV_SECURITY_SUBNET ?? '10.227.0';
@@ -22,7 +23,7 @@ const cluster = (): TestCluster => {
 };
 
 beforeAll(async () => {
-  fleet = await startCluster({ name, subnet, production: 3 });
+  fleet = await startCluster({ name, subnet, production: 3, tls: true });
 });
 
 afterAll(async () => {
@@ -34,4 +35,5 @@ describe("the load balancer's relay", () => relayChecks(cluster));
 describe('releases pinned to digests from allowed registries', () => digestChecks(cluster));
 describe('Redis behind ACLs', () => redisAclChecks(cluster));
 describe('no secret in a process list or the output', () => secretChecks(cluster));
+describe('TLS for the coordinator and the relay', () => tlsChecks(cluster));
 describe('Serf encrypted', () => serfChecks(cluster));
