@@ -1,15 +1,20 @@
 // The load balancer's relay against a real HAProxy and a real Redis: each test is an operator
 // story of what a host credential can and cannot do to the servers HAProxy holds.
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type net from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startRelay, type RunningRelay } from '../../lb-relay/server.js';
+import { createLocalCa, issueServerCertificate } from '../../dev-cluster/local-ca.js';
 import { ForbiddenError, UnauthorizedError } from '../../shared/contract/errors.js';
 import { RelayConfig } from '../../shared/contract/relay-config.js';
 import { HAProxyRelayClient } from '../../shared/haproxy/relay-client.js';
 import { HAProxyRuntimeApi } from '../../shared/haproxy/runtime-api.js';
+import { CertificateError } from '../../shared/http/tls-failure.js';
 import { RedisCredentialStore } from '../../shared/redis/credential-store.js';
 import { startHAProxy, type HAProxyInstance } from '../fixtures/haproxy.js';
 import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
@@ -115,5 +120,29 @@ describe("the load balancer's relay against a real HAProxy", () => {
     expect((await stateOf('h2'))?.state).toBe('maint');
     await operator.register(BACKEND, 'h2', address);
     expect((await stateOf('h2'))?.state).toBe('ready');
+  });
+
+  it('serves HTTPS that an agent verifies with its CA file, and a client without that CA is refused before any token is sent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gvtest-relay-tls-'));
+    const ca = await createLocalCa(join(dir, 'tls'), 'gvtest-relay');
+    const certificate = await issueServerCertificate(ca, 'lb-relay', ['127.0.0.1']);
+    const config = RelayConfig.parse({
+      listen: { host: '127.0.0.1', port: 0 },
+      runtimeApi: `unix:${haproxy.runtimeSocket}`,
+      redis: redisDb.url,
+      backends: [BACKEND],
+      tls: { certFile: certificate.certFile, keyFile: certificate.keyFile },
+    });
+    const secure = await startRelay(config, silent);
+    try {
+      expect(secure.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const trusted = new HAProxyRelayClient({ url: secure.url, token: tokens.h1!, drainTimeoutMs: 1_000, caFile: ca.caFile, logger: silent });
+      expect(await trusted.servers(BACKEND)).toContainEqual(expect.objectContaining({ name: 'h1', state: 'ready' }));
+      const untrusting = new HAProxyRelayClient({ url: secure.url, token: tokens.h1!, drainTimeoutMs: 1_000, logger: silent });
+      await expect(untrusting.servers(BACKEND)).rejects.toThrow(CertificateError);
+    } finally {
+      await secure.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
