@@ -61,6 +61,12 @@ export async function rotateGossipKey({ keyring, membership }: KeyRotationDeps, 
     return answer;
   };
 
+  const failed = (await membership.members()).filter((member) => member.status === 'failed').map((member) => member.name);
+  if (failed.length > 0) {
+    // A failed member misses every step: back with only the old key, it could not rejoin.
+    const names = failed.join(', ');
+    throw new KeyRotationError(`rotation refused: Serf lists ${names} as failed; it would miss the new key and be locked out when it comes back; ${LEFT_AT.check}; bring it back first, or if it is gone for good, remove it from the gossip with \`serf force-leave NAME\` against the coordinator's Serf agent (its RPC token in SERF_RPC_AUTH), then rotate`, 'check', report);
+  }
   const before = await checked('check', undefined, await keyring.list());
   await checked('install', newKey, await keyring.install(newKey));
   await checked('use', newKey, await keyring.use(newKey));

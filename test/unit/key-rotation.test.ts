@@ -67,7 +67,10 @@ describe('gossip key rotation', () => {
       use: (key) => keyring.use(key),
       remove: (key) => keyring.remove(key),
     };
-    const failure = await rotateGossipKey({ keyring: quietAfterListing, membership: membership(['h3']) }, next).catch((error: unknown) => error);
+    // Serf still lists h3 alive when the rotation starts, and failed by the time the install stops.
+    let asked = 0;
+    const seen: Membership = { members: async () => (asked++ === 0 ? membership() : membership(['h3'])).members() };
+    const failure = await rotateGossipKey({ keyring: quietAfterListing, membership: seen }, next).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(KeyRotationError);
     const stopped = failure as KeyRotationError;
     expect(stopped.step).toBe('install');
@@ -86,6 +89,15 @@ describe('gossip key rotation', () => {
     expect(failure.step).toBe('check');
     expect(failure.message).toMatch(/nothing was changed/);
     expect(keyring.calls).toEqual(['list']);
+  });
+
+  it('refuses to start while Serf lists a member as failed, which would miss the new key', async () => {
+    const keyring = new FakeKeyring([newGossipKey()]);
+    const failure = (await rotateGossipKey({ keyring, membership: membership(['h2']) }, newGossipKey()).catch((error: unknown) => error)) as KeyRotationError;
+    expect(failure.step).toBe('check');
+    expect(failure.message).toMatch(/Serf lists h2 as failed; it would miss the new key/);
+    expect(failure.message).toMatch(/serf force-leave/);
+    expect(keyring.calls).toEqual([]);
   });
 
   it('stops before removing when a member answers the use with an error, naming it and what it said', async () => {
