@@ -13,6 +13,9 @@ import { TIMED_OUT, within } from '../shared/contract/waiting.js';
 import { summarize, watchDeploy } from './deploy-watch.js';
 import { registerDevCommands } from './dev-commands.js';
 import { registerOutOfServiceCommand } from './out-of-service.js';
+import { registerTokenCommands } from './token-commands.js';
+import { cliToken } from './token-source.js';
+import { registerKeysCommand } from './keys-command.js';
 import { jobLines } from './job-lines.js';
 
 const EXIT_FAILED = 1;
@@ -21,11 +24,13 @@ const WATCH_TIMEOUT_MS = 60 * 60_000;
 
 // Read here, not through shared/config, which would build every config schema on the
 // path of each `grapevine deploy` a CI job runs.
-const env = { coordinator: process.env.GRAPEVINE_COORDINATOR, token: process.env.GRAPEVINE_TOKEN, caFile: process.env.GRAPEVINE_CA_FILE };
+const env = { coordinator: process.env.GRAPEVINE_COORDINATOR, token: process.env.GRAPEVINE_TOKEN, tokenFile: process.env.GRAPEVINE_TOKEN_FILE, caFile: process.env.GRAPEVINE_CA_FILE };
 const program = new Command('grapevine')
   .description('Gossip-driven, slot-limited deploys for fleets of Docker hosts')
   .option('--coordinator <url>', 'coordinator URL (or GRAPEVINE_COORDINATOR)')
-  .option('--token <token>', 'coordinator token (or GRAPEVINE_TOKEN)')
+  .option('--token-file <file>', 'file holding the coordinator token (or GRAPEVINE_TOKEN_FILE); GRAPEVINE_TOKEN otherwise')
+  // Kept only to refuse it with a pointer: a token on the command line is in every process list.
+  .addOption(new Option('--token <token>').hideHelp())
   .option('--ca-file <file>', "CA certificates (PEM) to verify an https:// coordinator with (or GRAPEVINE_CA_FILE); Node.js's public CAs unless given")
   .option('--json', 'print machine-readable JSON')
   .exitOverride()
@@ -34,6 +39,7 @@ const program = new Command('grapevine')
 interface GlobalOptions {
   coordinator?: string;
   token?: string;
+  tokenFile?: string;
   caFile?: string;
   json?: boolean;
 }
@@ -47,9 +53,9 @@ let coordinatorClient: CoordinatorClient | undefined;
 /** One client per command, so `--wait` follows the deploy on the connection that created it. */
 function client(): CoordinatorClient {
   if (coordinatorClient) return coordinatorClient;
-  const { coordinator = env.coordinator, token = env.token, caFile = env.caFile || undefined } = globals();
+  const { coordinator = env.coordinator, caFile = env.caFile || undefined, tokenFile, token: onCommandLine } = globals();
   if (!coordinator) throw new ValidationError('no coordinator: pass --coordinator URL or set GRAPEVINE_COORDINATOR');
-  if (!token) throw new ValidationError('no token: pass --token or set GRAPEVINE_TOKEN');
+  const token = cliToken({ tokenFile, onCommandLine, env });
   coordinatorClient = new CoordinatorClient({ url: coordinator, token, caFile });
   return coordinatorClient;
 }
@@ -176,14 +182,15 @@ release
       ...(options.image ? { image: parseOrThrow(imageRef, options.image, '--image') } : {}),
     };
     const published = await client().publishRelease(body);
-    print(published, `published ${published.role}:${published.tag} (${published.image})`);
+    // Hosts run the pinned reference; the tag as published is shown beside it.
+    print(published, `published ${published.role}:${published.tag} as ${published.image}${published.publishedImage ? ` (from ${published.publishedImage})` : ''}`);
   });
 release
   .command('list <role>')
   .description('releases of ROLE, newest first')
   .action(async (role: string) => {
     const releases = await client().listReleases(parseOrThrow(roleName, role, 'role'));
-    const lines = releases.map((r) => `${r.tag.padEnd(16)} ${r.image}${r.broken ? `  BROKEN: ${r.broken.reason}` : ''}`);
+    const lines = releases.map((r) => `${r.tag.padEnd(16)} ${r.image}${r.publishedImage ? `  from ${r.publishedImage}` : ''}${r.broken ? `  BROKEN: ${r.broken.reason}` : ''}`);
     print(releases, lines.join('\n') || `no releases of ${role}`);
   });
 
@@ -239,23 +246,28 @@ program
     const hosts = Object.values(deploy.hosts)
       .sort((a, b) => a.host.localeCompare(b.host))
       .map((h) => `  ${h.host.padEnd(12)} ${h.state.padEnd(10)} ${h.steps.map((s) => s.step).join(' > ')}${h.error ? `  (${h.error})` : ''}`);
-    print(deploy, [describeDeploy(deploy), ...hosts, ...jobLines(deploy)].join('\n'));
+    // The image every host runs: the release pinned to its digest when it was published.
+    const startedBy = deploy.startedBy === undefined ? [] : [`  started by   ${deploy.startedBy}`];
+    print(deploy, [describeDeploy(deploy), `  image        ${deploy.image}`, ...startedBy, ...hosts, ...jobLines(deploy)].join('\n'));
     if (deploy.status === 'failed' || deploy.status === 'cancelled' || deploy.status === 'partial') process.exitCode = EXIT_FAILED;
   });
 
 program
   .command('members')
-  .description("alive hosts as this machine's Serf agent sees them")
+  .description("alive hosts as this machine's Serf agent sees them (its RPC token from GRAPEVINE_SERF_RPC_AUTH)")
   .option('--role <role>', 'only hosts of this role')
   .option('--env <env>', 'only hosts of this environment')
   .addOption(new Option('--rpc-addr <addr>', 'Serf RPC address').env('GRAPEVINE_SERF_RPC').default('127.0.0.1:7373'))
-  .addOption(new Option('--rpc-auth <token>', 'Serf RPC token').env('GRAPEVINE_SERF_RPC_AUTH'))
+  // Kept only to refuse it with a pointer: a token on the command line is in every process list.
+  .addOption(new Option('--rpc-auth <token>').hideHelp())
   .action(async (options: { role?: string; env?: string; rpcAddr: string; rpcAuth?: string }) => {
+    if (options.rpcAuth !== undefined) throw new ValidationError('--rpc-auth is not taken (the command line shows in every process list): set GRAPEVINE_SERF_RPC_AUTH');
     const [{ SerfCli }, { rolesTagPattern }] = await Promise.all([import('../shared/serf/serf-cli.js'), import('../shared/ports/membership.js')]);
     const tags: Record<string, string> = {};
     if (options.role) tags.roles = rolesTagPattern(parseOrThrow(roleName, options.role, '--role'));
     if (options.env) tags.env = parseOrThrow(envName, options.env, '--env');
-    const serf = new SerfCli({ rpcAddr: options.rpcAddr, rpcAuth: options.rpcAuth ?? '' });
+    // The RPC token only from the environment: on the command line any user's ps would show it.
+    const serf = new SerfCli({ rpcAddr: options.rpcAddr, rpcAuth: process.env.GRAPEVINE_SERF_RPC_AUTH ?? '' });
     const members = (await serf.members({ tags, status: 'alive' })).filter((m) => m.tags.roles !== undefined);
     const lines = members
       .sort((a, b) => a.name.localeCompare(b.name))
@@ -264,6 +276,8 @@ program
   });
 
 registerOutOfServiceCommand(program, { client, print: (value, text) => print(value, text) });
+registerTokenCommands(program, { client, print: (value, text) => print(value, text), json: () => globals().json === true });
+registerKeysCommand(program, { client, print: (value, text) => print(value, text) });
 registerDevCommands(program, { print: (value, text) => print(value, text) });
 
 try {
