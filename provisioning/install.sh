@@ -14,6 +14,7 @@ readonly PLUGIN_DIR=/usr/libexec/docker/cli-plugins
 readonly DOCKERD_LOG=/var/log/grapevine-dockerd.log
 readonly DOCKERD_WAIT_SECONDS=60
 readonly CLI_LINK=/usr/local/bin/grapevine
+readonly SERF_KEY_FILE=/etc/grapevine/serf.key
 # The unprivileged users the coordinator's and the load-balancer relay's systemd units run as
 # (provisioning/systemd/); the agent runs as root, for Docker.
 readonly SERVICE_USERS=(grapevine grapevine-relay)
@@ -191,6 +192,29 @@ add_service_users() {
   done
 }
 
+# The fleet's Serf gossip key, made once (serf keygen) and never printed. Every member needs
+# the same key: on the other hosts, copy this file there (same owner and mode) before running
+# this script, which then keeps it. root:grapevine 0640: the agent (root) and the
+# coordinator's own user read it; the configs name it as serf.encryptKeyFile.
+make_serf_key() {
+  if [[ -s "$SERF_KEY_FILE" ]]; then
+    say "serf key: already in $SERF_KEY_FILE"
+    return
+  fi
+  install -d -m 0755 "$(dirname "$SERF_KEY_FILE")"
+  local fresh
+  fresh="$(mktemp "$SERF_KEY_FILE.XXXXXX")"
+  # mktemp makes it 0600 and empty: the key is never readable by others, even for a moment.
+  if ! serf keygen >"$fresh"; then
+    rm -f -- "$fresh"
+    die "serf keygen failed"
+  fi
+  chown root:grapevine "$fresh"
+  chmod 0640 "$fresh"
+  mv -f -- "$fresh" "$SERF_KEY_FILE"
+  say "serf key: made $SERF_KEY_FILE (root:grapevine 0640); copy this same file to every host of the fleet and the coordinator"
+}
+
 # A link, not a copy: the bundle loads its chunks and Lua scripts from beside itself, and a
 # later `npm run build` is picked up without running this again.
 link_cli() {
@@ -219,6 +243,7 @@ main() {
   install_compose_plugin
   start_docker
   add_service_users
+  make_serf_key
   link_cli
   say "done"
 }
