@@ -32,7 +32,7 @@ export function registerKeysCommand(program: Command, { client, print }: KeysCom
   keys
     .command('rotate')
     .description('install a new key on every member, make it the primary, then remove the old ones')
-    .option('--key-file <file>', 'the new key, made by `serf keygen`, in a file only its owner may read (mode 0600)')
+    .option('--key-file <file>', 'the new key, made by `serf keygen`, in a file only its owner may read (mode 0600; 0640 with a service group)')
     .option('--out <file>', 'make a new key and write it to this new file (mode 0600) before rotating to it')
     .action(async (options: { keyFile?: string; out?: string }) => {
       const key = newKeyFrom(options);

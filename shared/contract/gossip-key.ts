@@ -21,11 +21,15 @@ export function keyFingerprint(key: string): string {
   return `sha256:${createHash('sha256').update(Buffer.from(key, 'base64')).digest('hex').slice(0, 12)}`;
 }
 
-/** Reads a key file, refusing one other users may read: anyone with the key can join the gossip and fire deploy events. */
+/**
+ * Reads a key file, refusing one any user may read or its group may change: anyone with the
+ * key can join the gossip and fire deploy events. Mode 0600, or 0640 with a service's group
+ * (install.sh: root:grapevine, for the coordinator's own user).
+ */
 export function readGossipKeyFile(file: string): { key: string } | { problem: string } {
   let text: string;
   try {
-    if ((statSync(file).mode & 0o077) !== 0) return { problem: `(${file}) may be read by other users: chmod 600 ${file}` };
+    if ((statSync(file).mode & 0o027) !== 0) return { problem: `(${file}) may be read or changed by other users: chmod 600 ${file} (or 640 with the service's group)` };
     text = readFileSync(file, 'utf8').trim();
   } catch (error) {
     return { problem: `(${file}) cannot be read: ${errorMessage(error)}` };

@@ -33,14 +33,12 @@ const MISSING_KEY =
 
 /**
  * Reads serf.encryptKeyFile into serf.encryptKey and lists what is wrong: no key outside
- * dev mode, two sources at once, a key file others may read or that holds no key.
+ * dev mode, a key file others may read or that holds no key. A key given as such
+ * (GRAPEVINE_SERF_ENCRYPT_KEY included) overrides the key file, as the environment overrides fields.
  */
 export function settleSerfKey(serf: SerfConfig, devMode: boolean): { serf: SerfConfig; problems: string[] } {
   const { encryptKey, encryptKeyFile } = serf;
-  if (encryptKey !== undefined && encryptKeyFile !== undefined) {
-    return { serf, problems: ['serf.encryptKey and serf.encryptKeyFile are both set (GRAPEVINE_SERF_ENCRYPT_KEY sets the first): keep one'] };
-  }
-  if (encryptKeyFile !== undefined) {
+  if (encryptKey === undefined && encryptKeyFile !== undefined) {
     const read = readGossipKeyFile(encryptKeyFile);
     return 'key' in read ? { serf: { ...serf, encryptKey: read.key }, problems: [] } : { serf, problems: [`serf.encryptKeyFile ${read.problem}`] };
   }
