@@ -10,7 +10,11 @@ import { errorMessage } from '../shared/contract/errors.js';
 import { pollUntil } from '../shared/contract/waiting.js';
 import { DevClusterError } from './dev-cluster-error.js';
 import { gatewayOf, type DevClusterState } from './cluster-state.js';
+import { serverTlsOf } from './cluster-tls.js';
+import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client.js';
+import { passwordOf, writeRedisConfig } from './redis-acl.js';
 import { startDetached, type StartedProcess } from './local-process.js';
+import { serfKeyFileOf } from './serf-key.js';
 import { CLI, PROJECT_ROOT, SAMPLE_ROLE, backendFor } from './sample-app.js';
 
 const START_TIMEOUT_MS = 15_000;
@@ -22,25 +26,20 @@ const CHECK_TIMEOUT_MS = 2_000;
 const SAVE_SERVERS_SCRIPT = join(PROJECT_ROOT, 'provisioning', 'haproxy', 'save-servers.sh');
 const SAVE_SERVERS_TIMEOUT_MS = 15_000;
 
+/** Redis starts from its config file (dev-cluster/redis-acl.ts): its users' passwords never reach a command line. */
 export function startRedis(state: DevClusterState): StartedProcess {
   const port = state.ports.redis;
   const dir = join(state.dir, 'redis');
   mkdirSync(dir, { recursive: true });
-  // The append-only file, synced every second, in a dir kept across `chaos restart-redis`:
-  // a kill -9 loses at most the last second of writes, as on a host set up for production.
-  return startDetached(
-    'redis-server',
-    [
-      '--bind', `127.0.0.1 ${gatewayOf(state.subnet)}`, '--port', String(port), '--protected-mode', 'no', '--dir', dir,
-      '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec',
-    ],
-    join(state.dir, 'redis.log'),
-    `:${port}`,
-  );
+  const config = writeRedisConfig(state, ['127.0.0.1', gatewayOf(state.subnet)], dir);
+  return startDetached('redis-server', [config], join(state.dir, 'redis.log'), `:${port}`);
 }
 
+/** Asks as the admin user, the password in redis-cli's environment (REDISCLI_AUTH), never its arguments. */
 export async function untilRedisAnswers(state: DevClusterState): Promise<void> {
-  const ping = async () => ((await execa('redis-cli', ['-p', String(state.ports.redis), 'ping'], { stdin: 'ignore', timeout: CHECK_TIMEOUT_MS })).stdout === 'PONG' ? true : undefined);
+  const args = ['-h', '127.0.0.1', '-p', String(state.ports.redis), '--user', 'admin', 'ping'];
+  const env = { REDISCLI_AUTH: passwordOf(state.redisUsers.admin) };
+  const ping = async () => ((await execa('redis-cli', args, { env, stdin: 'ignore', timeout: CHECK_TIMEOUT_MS })).stdout === 'PONG' ? true : undefined);
   await withLogTail(pollUntil('redis', ping, { timeoutMs: START_TIMEOUT_MS }), join(state.dir, 'redis.log'));
 }
 
@@ -121,10 +120,13 @@ function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOpti
     coordinatorConfigFile(state),
     toYaml({
       listen: { host: gateway, port: state.ports.coordinator },
-      redis: state.redisUrl,
+      ...(state.caFile ? { tls: serverTlsOf(state, 'coordinator') } : {}),
+      redis: state.redisUsers.coordinator,
       token: state.token,
       registry: state.registry,
-      serf: { bind: `${gateway}:7946`, rpc: state.serfRpc, rpcAuth: state.serfRpcAuth, dataDir: join(state.dir, 'coordinator-serf'), join: options.join },
+      // The cluster's own registry, on loopback and served over plain http: the one place images may come from.
+      registries: [{ address: state.registry, plainHttp: true }],
+      serf: { bind: `${gateway}:7946`, rpc: state.serfRpc, rpcAuth: state.serfRpcAuth, encryptKeyFile: serfKeyFileOf(state), dataDir: join(state.dir, 'coordinator-serf'), join: options.join },
       promote: options.promote ? { [SAMPLE_ROLE]: { from: 'staging', to: 'production' } } : {},
       logLevel: options.logLevel,
     }),
@@ -133,12 +135,14 @@ function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOpti
 }
 
 export async function untilCoordinatorAnswers(state: DevClusterState): Promise<void> {
-  const healthy = async () => ((await fetch(`${state.coordinatorUrl}/healthz`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) })).ok ? true : undefined);
+  // Through the client the CLI uses, so an HTTPS coordinator is checked against the cluster's CA.
+  const client = new CoordinatorClient({ url: state.coordinatorUrl, token: state.token, caFile: state.caFile, timeoutMs: CHECK_TIMEOUT_MS });
+  const healthy = async () => (await client.health()).ok;
   await withLogTail(pollUntil('the coordinator', healthy, { timeoutMs: COORDINATOR_START_TIMEOUT_MS }), join(state.dir, 'coordinator.log'));
 }
 
 /** A service that does not come up says why in its log, which `down` removes: the error carries its last lines. */
-async function withLogTail(started: Promise<unknown>, logFile: string): Promise<void> {
+export async function withLogTail(started: Promise<unknown>, logFile: string): Promise<void> {
   try {
     await started;
   } catch (error) {
