@@ -17,6 +17,8 @@ import { DevClusterError } from './dev-cluster-error.js';
 import { CLUSTER_LABEL, startHost, stopHostProcesses } from './hosts.js';
 import { stopProcess } from './local-process.js';
 import { checkPrerequisites } from './prerequisites.js';
+import { writeSerfKeyFile } from './serf-key.js';
+import { newGossipKey } from '../shared/contract/gossip-key.js';
 import { BUILD_SCRIPT, SAMPLE_ROLE, SAMPLE_TAGS } from './sample-app.js';
 import { startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordinatorAnswers, untilRedisAnswers, untilRegistryAnswers } from './services.js';
 
@@ -55,6 +57,7 @@ export class DevCluster {
       network: options.name,
       token: randomBytes(18).toString('base64url'),
       serfRpcAuth: randomBytes(18).toString('base64url'),
+      serfEncryptKey: newGossipKey(),
       coordinatorUrl: `http://${gateway}:${ports.coordinator}`,
       lbUrl: `http://127.0.0.1:${ports.lb}`,
       stagingLbUrl: `http://127.0.0.1:${ports.stagingLb}`,
@@ -66,6 +69,7 @@ export class DevCluster {
       hosts: [],
     });
     saveClusterState(cluster.state);
+    writeSerfKeyFile(cluster.state);
     try {
       await cluster.start(containers, options, log);
       return cluster;

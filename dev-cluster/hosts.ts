@@ -7,6 +7,7 @@ import { stringify as toYaml } from 'yaml';
 import type { ClusterContainers } from '../shared/docker/cluster-containers.js';
 import { gatewayOf, type DevClusterOptions, type DevClusterState, type DevHostSpec, type DevHostState } from './cluster-state.js';
 import { startDetached, stopProcess, type StartedProcess } from './local-process.js';
+import { serfKeyFileOf } from './serf-key.js';
 import { APP_PORT, BASE_IMAGE, CLI, SAMPLE_ROLE, backendFor } from './sample-app.js';
 
 /**
@@ -168,6 +169,7 @@ function agentConfigFor(
       rpc: '127.0.0.1:7373',
       join: [`${gatewayOf(state.subnet)}:7946`],
       rpcAuth: state.serfRpcAuth,
+      encryptKeyFile: serfKeyFileOf(state),
       dataDir: join(where.dir, 'serf'),
     },
     redis: state.redisUrl,
