@@ -44,10 +44,11 @@ if [[ "$keep" == false ]]; then trap 'printf "\n"; grapevine dev down' EXIT; fi
 
 status_json="$(grapevine --json dev status)"
 field() { node -e 'const s = JSON.parse(process.argv[1]); console.log(process.argv[2].split(".").reduce((o, k) => o[k], s))' "$status_json" "$1"; }
-GRAPEVINE_COORDINATOR="$(field coordinatorUrl)"
-GRAPEVINE_TOKEN="$(field token)"
 lb="$(field lbUrl)"
-export GRAPEVINE_COORDINATOR GRAPEVINE_TOKEN
+# The token and the other secrets stay out of this output (and any CI log of it): they are
+# in a 0600 file that `dev status` names.
+# shellcheck disable=SC1090  # written by `grapevine dev up`
+source "$(field secretsFile)"
 
 step "deploying web:v1 to production (at most 2 of 6 hosts at a time)"
 grapevine deploy web --env production --tag v1 --wait

@@ -3,6 +3,13 @@
 # Compose v2 CLI plugin, a running Docker engine, and the `grapevine` command on the PATH
 # (a link to this checkout's built CLI, once `npm run build` has made it). Safe to run
 # again: it only acts on what is missing and prints one line per thing it did or found.
+#
+#   install.sh [--redis-acl]
+#
+# --redis-acl: on the machine whose Redis the fleet uses, put that redis-server behind
+# Grapevine's ACL users (provisioning/redis/setup-redis-acl.sh). Behind a flag because a
+# fleet has one Redis, not one per host this script prepares, and because CI and developer
+# machines run it too, where the tests bring their own Redis and the machine's may serve others.
 set -euo pipefail
 
 # socat: provisioning/haproxy/save-servers.sh talks to HAProxy's runtime socket before a reload.
@@ -234,8 +241,26 @@ link_cli() {
   say "grapevine command: linked $CLI_LINK -> $CLI_BUNDLE"
 }
 
+redis_acl=false
+
+parse_args() {
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      --redis-acl) redis_acl=true ;;
+      *) die "unknown argument '$arg' (accepted: --redis-acl)" ;;
+    esac
+  done
+}
+
+setup_redis_acl() {
+  if [[ "$redis_acl" == false ]]; then return; fi
+  bash "$(dirname "${BASH_SOURCE[0]}")/redis/setup-redis-acl.sh"
+}
+
 main() {
   become_root "$@"
+  parse_args "$@"
   trap cleanup EXIT
   WORK_DIR="$(mktemp -d /tmp/grapevine-install.XXXXXX)"
   check_debian
@@ -245,6 +270,7 @@ main() {
   add_service_users
   make_serf_key
   link_cli
+  setup_redis_acl
   say "done"
 }
 

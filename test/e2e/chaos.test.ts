@@ -43,7 +43,9 @@ describe('dev chaos puts each fault into the local cluster and takes it out agai
     }
   };
   const redisAnswers = async () => {
-    const ping = await execa('redis-cli', ['-p', String(state().ports.redis), 'ping'], { stdin: 'ignore', reject: false, timeout: 5_000 });
+    // As the admin user: Redis refuses a connection without a user (its password travels in REDISCLI_AUTH).
+    const env = { REDISCLI_AUTH: new URL(state().redisUsers.admin).password };
+    const ping = await execa('redis-cli', ['-p', String(state().ports.redis), '--user', 'admin', 'ping'], { env, stdin: 'ignore', reject: false, timeout: 5_000 });
     return ping.stdout === 'PONG';
   };
   const coordinatorAnswers = async () => {
