@@ -90,7 +90,10 @@ export interface DevClusterState {
   subnet: string;
   ports: ClusterPorts;
   network: string;
+  /** The coordinator's bootstrap operator token (its config's `token`): what the CLI and the tests use. */
   token: string;
+  /** Each host's own host credential token, its agent's `coordinator.token`, made once the coordinator is up. */
+  hostTokens?: Record<string, string>;
   serfRpcAuth: string;
   /** The cluster's Serf gossip key, also in <dir>/serf.key; a `keys rotate` leaves it behind. */
   serfEncryptKey: string;

@@ -15,10 +15,15 @@ import { cancelHeals } from './chaos-heal.js';
 import { gatewayOf, readClusterState, saveClusterState, type DevClusterOptions, type DevClusterState } from './cluster-state.js';
 import { DevClusterError } from './dev-cluster-error.js';
 import { CLUSTER_LABEL, startHost, stopHostProcesses } from './hosts.js';
+import { mintHostCredentials } from './host-credentials.js';
+import { relayUrlOf, startLbRelay, untilRelayAnswers } from './lb-relay.js';
 import { stopProcess } from './local-process.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { writeSerfKeyFile } from './serf-key.js';
 import { newGossipKey } from '../shared/contract/gossip-key.js';
+import { newRedisUsers } from './redis-acl.js';
+import { makeClusterTls, serverTlsOf } from './cluster-tls.js';
+import { writeSecretsFile } from './secrets-file.js';
 import { BUILD_SCRIPT, SAMPLE_ROLE, SAMPLE_TAGS } from './sample-app.js';
 import { startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordinatorAnswers, untilRedisAnswers, untilRegistryAnswers } from './services.js';
 
@@ -26,6 +31,7 @@ import { startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordin
 export { defaultHosts, freeClusterPorts, readClusterState } from './cluster-state.js';
 export type { ClusterPorts, DevClusterOptions, DevClusterState, DevHostSpec, DevHostState } from './cluster-state.js';
 export { isRunning } from './local-process.js';
+export { printedState, secretsFileOf } from './secrets-file.js';
 export { Chaos, type ChaosOutcome } from './chaos.js';
 export { faultSeconds, healAction, runHeal } from './chaos-heal.js';
 export { APP_PORT, CLI, PROJECT_ROOT, SAMPLE_ROLE } from './sample-app.js';
@@ -49,6 +55,7 @@ export class DevCluster {
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const gateway = gatewayOf(options.subnet);
     const { ports } = options;
+    const redisUsers = newRedisUsers(gateway, ports.redis);
     const cluster = new DevCluster({
       name: options.name,
       dir: options.dir,
@@ -58,10 +65,11 @@ export class DevCluster {
       token: randomBytes(18).toString('base64url'),
       serfRpcAuth: randomBytes(18).toString('base64url'),
       serfEncryptKey: newGossipKey(),
-      coordinatorUrl: `http://${gateway}:${ports.coordinator}`,
+      coordinatorUrl: `${options.tls ? 'https' : 'http'}://${gateway}:${ports.coordinator}`,
       lbUrl: `http://127.0.0.1:${ports.lb}`,
       stagingLbUrl: `http://127.0.0.1:${ports.stagingLb}`,
-      redisUrl: `redis://${gateway}:${ports.redis}`,
+      redisUrl: redisUsers.admin,
+      redisUsers,
       registry: `127.0.0.1:${ports.registry}`,
       serfRpc: `127.0.0.1:${ports.serfRpc}`,
       runtimeSocket: join(options.dir, 'haproxy.sock'),
@@ -81,7 +89,7 @@ export class DevCluster {
   }
 
   client(): CoordinatorClient {
-    return new CoordinatorClient({ url: this.state.coordinatorUrl, token: this.state.token });
+    return new CoordinatorClient({ url: this.state.coordinatorUrl, token: this.state.token, caFile: this.state.caFile });
   }
 
   serf(): SerfCli {
@@ -95,6 +103,7 @@ export class DevCluster {
       GRAPEVINE_TOKEN: this.state.token,
       GRAPEVINE_SERF_RPC: this.state.serfRpc,
       GRAPEVINE_SERF_RPC_AUTH: this.state.serfRpcAuth,
+      ...(this.state.caFile ? { GRAPEVINE_CA_FILE: this.state.caFile } : {}),
     };
   }
 
@@ -105,8 +114,8 @@ export class DevCluster {
     await cancelHeals(readClusterState(this.state.dir) ?? this.state);
     const state = readClusterState(this.state.dir) ?? this.state;
     await Promise.all(state.hosts.map((host) => stopHostProcesses(host)));
-    const { coordinator, haproxy, registry, redis } = state.processes;
-    for (const started of [coordinator, haproxy, registry, redis]) if (started) await stopProcess(started);
+    const { coordinator, relay, haproxy, registry, redis } = state.processes;
+    for (const started of [coordinator, relay, haproxy, registry, redis]) if (started) await stopProcess(started);
     const containers = await ClusterContainers.connect().catch(() => undefined);
     if (containers) {
       const lists = await Promise.all([
@@ -124,6 +133,11 @@ export class DevCluster {
     const gateway = gatewayOf(state.subnet);
     log(`network ${state.network} (${state.subnet}.0/24)`);
     await containers.createNetwork(state.network, `${state.subnet}.0/24`, gateway, { [CLUSTER_LABEL]: state.name });
+    if (options.tls) {
+      log(`local CA and certificates for ${gateway} in ${join(state.dir, 'tls')}`);
+      state.caFile = await makeClusterTls(state);
+      saveClusterState(state);
+    }
 
     log(`redis on ${gateway}:${state.ports.redis}`);
     state.processes.redis = startRedis(state);
@@ -136,6 +150,12 @@ export class DevCluster {
     saveClusterState(state);
     await untilRedisAnswers(state);
     await untilRegistryAnswers(state);
+    // The hosts change HAProxy only through the relay, with their credential; the admin socket stays local.
+    state.relayUrl = relayUrlOf(state, state.caFile !== undefined);
+    log(`load balancer relay on ${state.relayUrl}`);
+    state.processes.relay = startLbRelay(state, { tls: serverTlsOf(state, 'lb-relay'), logLevel: options.logLevel ?? 'info' });
+    saveClusterState(state);
+    await untilRelayAnswers(state, state.relayUrl, state.caFile);
 
     // build.sh builds the base image first when it is missing.
     log('images: base, sample app v1 v2 bad');
@@ -152,6 +172,8 @@ export class DevCluster {
     await untilCoordinatorAnswers(state);
     const client = this.client();
     for (const tag of SAMPLE_TAGS) await client.publishRelease({ role: SAMPLE_ROLE, tag });
+    state.hostTokens = await mintHostCredentials(client, options.hosts);
+    saveClusterState(state);
 
     log(`hosts: ${options.hosts.map((h) => `${h.name} (${h.env})`).join(', ')}`);
     for (const [index, spec] of options.hosts.entries()) {
@@ -164,6 +186,6 @@ export class DevCluster {
       return members.length === expected ? true : undefined;
     };
     await pollUntil(`${expected} hosts to join the Serf cluster`, joined, { timeoutMs: JOIN_TIMEOUT_MS, intervalMs: 250 });
-    log('cluster is up');
+    log(`cluster is up; its secrets are in ${writeSecretsFile(state, this.cliEnv())}`);
   }
 }

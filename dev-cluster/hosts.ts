@@ -9,6 +9,7 @@ import { gatewayOf, type DevClusterOptions, type DevClusterState, type DevHostSp
 import { startDetached, stopProcess, type StartedProcess } from './local-process.js';
 import { serfKeyFileOf } from './serf-key.js';
 import { APP_PORT, BASE_IMAGE, CLI, SAMPLE_ROLE, backendFor } from './sample-app.js';
+import { agentLoadBalancerOf } from './lb-relay.js';
 
 /**
  * The agent is a long-lived, mostly idle process that allocates little: a 1 MB young
@@ -147,7 +148,7 @@ function agentConfigFor(
 ): unknown {
   const healthyDeadlineMs = options.healthyDeadlineMs ?? healthDeadlineFor(options.startDelay ?? 0);
   const minHealthyTimeMs = options.minHealthyTimeMs ?? DEV_MIN_HEALTHY_TIME_MS;
-  return {
+  const config = {
     node: spec.name,
     env: spec.env,
     roles: {
@@ -172,14 +173,16 @@ function agentConfigFor(
       encryptKeyFile: serfKeyFileOf(state),
       dataDir: join(where.dir, 'serf'),
     },
-    redis: state.redisUrl,
-    coordinator: { url: state.coordinatorUrl, token: state.token },
-    loadBalancer: { runtimeApi: `unix:${state.runtimeSocket}`, drainTimeoutMs: 2_000 },
+    redis: state.redisUsers.agent,
+    // The host's own credential: it may report and read only as itself.
+    coordinator: { url: state.coordinatorUrl, token: state.hostTokens?.[spec.name] ?? state.token },
+    ...(state.caFile ? { caFile: state.caFile } : {}),
     eventPipe: join(where.dir, 'events.pipe'),
     // The health step holds the gate: a long start delay needs more than the default 5 minutes.
     ...(healthyDeadlineMs + minHealthyTimeMs + STEP_MARGIN_MS > DEFAULT_STEP_DEADLINE_MS ? { stepDeadlineMs: healthyDeadlineMs + minHealthyTimeMs + STEP_MARGIN_MS } : {}),
     logLevel: options.logLevel ?? 'info',
   };
+  return { ...config, loadBalancer: agentLoadBalancerOf(state, config.coordinator.token) };
 }
 
 /** The sample app's deadline to become healthy: its start delay and 30 s for the rest (short, so `web:bad` fails within a demo). */

@@ -10,6 +10,8 @@ import { hostCatchUpRefusal, hostListRefusal, hostReadRefusal, hostReportRefusal
 
 /** How long the member list read for host checks is reused: an agent's reports and reads come in bursts. */
 const MEMBERS_CACHE_MS = 5_000;
+/** A host not in the group by a member list older than this is looked up again: it may have joined since. */
+const MEMBERS_RECHECK_MS = 1_000;
 /** Deploys whose targets are kept for report checks (targets never change once a deploy exists). */
 const TARGETS_CACHE_SIZE = 1_000;
 
@@ -69,14 +71,20 @@ export class HostAccess {
 
   /** Whether the host's Serf tags put it in role/env, as a deploy's targets are chosen. */
   async #inGroup(host: string, role: string, env: string): Promise<boolean> {
-    const tags = (await this.#memberTags()).get(host);
-    return tags !== undefined && tags.env === env && (tags.roles ?? '').split(',').includes(role);
+    const inGroup = (members: Map<string, Record<string, string>>) => {
+      const tags = members.get(host);
+      return tags !== undefined && tags.env === env && (tags.roles ?? '').split(',').includes(role);
+    };
+    if (inGroup(await this.#memberTags(this.#deps.membersCacheMs ?? MEMBERS_CACHE_MS))) return true;
+    // A host that just joined is not refused for a list read before it did.
+    return inGroup(await this.#memberTags(MEMBERS_RECHECK_MS));
   }
 
-  #memberTags(): Promise<Map<string, Record<string, string>>> {
-    const { now, membership, membersCacheMs = MEMBERS_CACHE_MS } = this.#deps;
+  /** The member list, read again when the one kept is `maxAgeMs` old. */
+  #memberTags(maxAgeMs: number): Promise<Map<string, Record<string, string>>> {
+    const { now, membership } = this.#deps;
     const cached = this.#members;
-    if (cached && now() - cached.at < membersCacheMs) return cached.tags;
+    if (cached && now() - cached.at < maxAgeMs) return cached.tags;
     const tags = membership.members().then((members) => new Map(members.map((member) => [member.name, member.tags])));
     this.#members = { at: now(), tags };
     // A failed read is not kept: the next request asks Serf again.

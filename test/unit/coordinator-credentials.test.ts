@@ -2,7 +2,9 @@
 // which route, what a host credential may touch, who a deploy and a broken mark name, and
 // the token API. Real Redis behind the same routes: test/integration/coordinator-credentials.test.ts.
 import { beforeEach, describe, expect, it } from 'vitest';
+import { HostAccess } from '../../coordinator/auth/host-access.js';
 import { scopeAllows, scopeRefusal } from '../../coordinator/auth/scopes.js';
+import type { Credential } from '../../shared/ports/credentials.js';
 import { ListedMembers, RecordingFleet } from '../fixtures/coordinator-fakes.js';
 import { CoordinatorHarness } from '../fixtures/coordinator-harness.js';
 import { InMemoryDeployStore } from '../fixtures/in-memory-deploy-store.js';
@@ -121,6 +123,28 @@ describe('a host credential', () => {
     const own = await call('POST', '/v1/catch-ups', { role: 'web', env: 'production', host: 'h1', image: null }, { token });
     expect(own.status).toBe(201);
     expect(own.body.startedBy).toMatch(/^host h1 \(t-[a-f0-9]{8}\)$/);
+  });
+});
+
+describe("a host's groups", () => {
+  it('are read from the member list kept 5 s, read again after 1 s for a host not found in it (it may have just joined)', async () => {
+    let now = 0;
+    let reads = 0;
+    const members = new ListedMembers(['h1']);
+    const membership = { members: async () => (reads++, members.members()) };
+    const access = new HostAccess({ store, membership, now: () => now });
+    const h4: Credential = { id: 't-00000004', scope: 'host', host: 'h4', name: 'h4', createdAt: 0, createdBy: 'test' };
+    const group = { role: 'web', env: 'production' };
+    await expect(access.checkList(h4, group)).rejects.toThrow('host h4 may list only the deploys of its own group; it is not in web/production');
+    members.add('production', ['h4']);
+    now = 500;
+    await expect(access.checkList(h4, group)).rejects.toThrow(/not in web\/production/);
+    now = 1_500;
+    await expect(access.checkList(h4, group)).resolves.toBeUndefined();
+    const before = reads;
+    now = 4_000;
+    await access.checkList(h4, group);
+    expect(reads).toBe(before);
   });
 });
 
