@@ -35,8 +35,10 @@ export function registerKeysCommand(program: Command, { client, print }: KeysCom
     .option('--key-file <file>', 'the new key, made by `serf keygen`, in a file only its owner may read (mode 0600; 0640 with a service group)')
     .option('--out <file>', 'make a new key and write it to this new file (mode 0600) before rotating to it')
     .action(async (options: { keyFile?: string; out?: string }) => {
+      // The coordinator settings first: a new key is written only when it can be used at once.
+      const coordinator = client();
       const key = newKeyFrom(options);
-      const rotation = await client().rotateSerfKey(key);
+      const rotation = await coordinator.rotateSerfKey(key);
       const [first, last] = [rotation.steps[0], rotation.steps[rotation.steps.length - 1]];
       print(rotation, [
         `rotated the Serf key to ${rotation.key}: installed, made the primary${rotation.removed.length > 0 ? `, removed ${rotation.removed.join(', ')}` : ''}; ${last?.answered ?? 0} of ${first?.members ?? 0} members answered every step`,
