@@ -149,7 +149,7 @@ async function send(coordinator: CoordinatorHarness, request: FuzzRequest, tally
 
   if (status >= 500) tally.violation('5xx', seen());
   if (status >= 400) {
-    tally.add(`    ${status} ${refusalCode(text)}`);
+    tally.add(`    ${status} ${request.method === 'HEAD' ? '(HEAD: no body)' : refusalCode(text)}`);
     if (writes > 0 || fired > 0) tally.violation('state changes from refused requests', `${seen()} (${writes} Redis writes, ${fired} events)`);
     // A HEAD answer has no body by definition.
     if (request.method !== 'HEAD' && !isRefusal(text)) tally.violation('refusals not {error: {code, message}}', seen());
