@@ -68,8 +68,9 @@ export function registerDevCommands(program: Command, output: Output): void {
     .option('--start-delay <seconds>', "seconds the sample app waits before serving", '0')
     .option('--hooks <file>', "YAML or JSON file of the sample app's hooks on every host, e.g. {afterRegister: {command: [/path/smoke-test]}}")
     .option('--job [seconds]', "give the sample app a once-per-deploy migrate job taking SECONDS (0 unless given); it exits 1 for the tag bad")
+    .option('--tls', "make a local CA for the cluster: the coordinator and the load balancer's relay serve HTTPS, the hosts and the CLI verify them with it")
     .addOption(dirOption())
-    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true }) => {
+    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true; tls?: boolean }) => {
       const production = count(options.hosts, '--hosts');
       const staging = count(options.staging, '--staging');
       if (production + staging === 0) throw new ValidationError('--hosts and --staging add up to 0: a cluster needs at least one host');
@@ -82,10 +83,10 @@ export function registerDevCommands(program: Command, output: Output): void {
       const job = options.job === undefined ? {} : { job: { seconds: jobSeconds } };
       const { DevCluster, defaultHosts } = await harness();
       const cluster = await DevCluster.up(
-        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job },
+        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job, tls: options.tls === true },
         (line) => process.stderr.write(`dev: ${line}\n`),
       );
-      output.print(cluster.state, await describe(cluster));
+      output.print((await harness()).printedState(cluster.state), await describe(cluster));
     });
 
   dev
@@ -111,7 +112,7 @@ export function registerDevCommands(program: Command, output: Output): void {
       const { DevCluster } = await harness();
       const cluster = DevCluster.attach(options.dir);
       if (!cluster) throw new ValidationError(`no local cluster recorded in ${options.dir}: run grapevine dev up`);
-      output.print({ ...cluster.state, env: cluster.cliEnv() }, await describe(cluster));
+      output.print((await harness()).printedState(cluster.state), await describe(cluster));
     });
 
   registerChaosCommands(dev, output, dirOption);
@@ -171,21 +172,21 @@ function registerChaosCommands(dev: Command, output: Output, dirOption: () => Op
 
 async function describe(cluster: DevCluster): Promise<string> {
   const { state } = cluster;
-  const { isRunning } = await harness();
+  const { isRunning, secretsFileOf } = await harness();
   const services = Object.entries(state.processes).map(([name, p]) => `  ${name.padEnd(12)} ${p && isRunning(p) ? 'running' : 'STOPPED'}`);
   const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${isRunning(h.agent) ? 'running' : 'STOPPED'}`);
   const heals = (state.heals ?? []).map((h) => `  ${h.action}${h.host ? ` ${h.host}` : ''} at ${new Date(h.dueAt).toISOString()} (helper pid ${h.helper.pid})`);
-  const env = Object.entries(cluster.cliEnv()).map(([k, v]) => `  export ${k}=${v}`);
   return [
     `load balancer: ${state.lbUrl} (production), ${state.stagingLbUrl} (staging)`,
     `coordinator:   ${state.coordinatorUrl}`,
+    ...(state.caFile ? [`CA file:       ${state.caFile} (GRAPEVINE_CA_FILE in the secrets file)`] : []),
     `registry:      ${state.registry}`,
     'services:',
     ...services,
     'hosts:',
     ...hosts,
     ...(heals.length > 0 ? ['chaos to heal by itself:', ...heals] : []),
-    'to use the CLI against it:',
-    ...env,
+    // The secrets stay in their 0600 file: printed, they would end up in terminals and CI logs.
+    `to use the CLI against it (the token, the Serf RPC and the Redis admin secrets): source ${secretsFileOf(state)}`,
   ].join('\n');
 }
