@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ValidationError, errorMessage } from '../shared/contract/errors.js';
-import { RoleHooks } from '../shared/contract/config.js';
+import { RoleHooks } from '../shared/contract/role-config.js';
 import { parseOrThrow } from '../shared/contract/schemas.js';
 import type { Chaos, ChaosOutcome, DevCluster, DevClusterOptions } from '../dev-cluster/dev-cluster.js';
 

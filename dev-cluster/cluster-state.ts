@@ -5,7 +5,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DevClusterError } from './dev-cluster-error.js';
 import { freePort, type StartedProcess } from './local-process.js';
-import type { RoleHooks } from '../shared/contract/config.js';
+import type { RoleHooks } from '../shared/contract/role-config.js';
 
 export interface ClusterPorts {
   coordinator: number;

@@ -2,7 +2,7 @@
 // this host at fixed points of its deploy, bounded by their timeout, with the deploy's
 // context in their environment and the tail of their output kept for the host's report.
 import { execa } from 'execa';
-import type { HookCommand, RoleHooks } from '../../shared/contract/config.js';
+import type { HookCommand, RoleHooks } from '../../shared/contract/role-config.js';
 import { GrapevineError, errorMessage } from '../../shared/contract/errors.js';
 import type { Logger } from '../../shared/contract/logger.js';
 import type { Deploy, HostStep } from '../../shared/contract/schemas.js';

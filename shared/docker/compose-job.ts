@@ -1,6 +1,6 @@
 // Runs a role's once-per-deploy job on this host: `docker compose run --rm SERVICE` of the
 // role's compose project, with the new image in GRAPEVINE_IMAGE as for `up`.
-import type { RoleConfig } from '../contract/config.js';
+import type { RoleConfig } from '../contract/role-config.js';
 import { DeployStepError } from '../contract/errors.js';
 import type { DeployContext } from '../ports/deploy-context.js';
 import type { JobContainer, JobRun } from '../ports/deploy-job.js';

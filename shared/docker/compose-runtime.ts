@@ -1,6 +1,6 @@
 // Replaces a role's container with Docker Compose v2 (`docker compose up`), and uses the
 // Engine API to pull images and to watch the container's health.
-import type { RoleConfig } from '../contract/config.js';
+import type { RoleConfig } from '../contract/role-config.js';
 import { DeployStepError, TimeoutError, errorMessage } from '../contract/errors.js';
 import type { ContainerRuntime, HealthWaitOptions } from '../ports/container-runtime.js';
 import type { DeployContext } from '../ports/deploy-context.js';

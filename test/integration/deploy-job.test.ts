@@ -15,7 +15,7 @@ import { RedisFleetState } from '../../shared/redis/fleet-state.js';
 import { DockerComposeJobs } from '../../shared/docker/compose-job.js';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import { JobRecord, type Deploy } from '../../shared/contract/schemas.js';
-import type { RoleConfig } from '../../shared/contract/config.js';
+import type { RoleConfig } from '../../shared/contract/role-config.js';
 import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
 import { until } from '../fixtures/poll.js';
 

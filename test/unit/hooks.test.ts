@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { HookFailedError, OutputTail, ProcessHooks, runHook } from '../../agent/deploy/hooks.js';
-import { HookCommand } from '../../shared/contract/config.js';
+import { HookCommand } from '../../shared/contract/role-config.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
