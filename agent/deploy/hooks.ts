@@ -4,6 +4,7 @@
 import { execa } from 'execa';
 import type { HookCommand, RoleHooks } from '../../shared/contract/role-config.js';
 import { GrapevineError, errorMessage } from '../../shared/contract/errors.js';
+import { INHERITED_ENV, inheritedEnv } from '../../shared/contract/inherited-env.js';
 import type { Logger } from '../../shared/contract/logger.js';
 import type { Deploy, HostStep } from '../../shared/contract/schemas.js';
 import { TIMED_OUT, within } from '../../shared/contract/waiting.js';
@@ -23,8 +24,6 @@ const TAIL_CHARS = 1_500;
 const DIGEST_TIMEOUT_MS = 10_000;
 /** The bound on taking a host out again after its after-register hook failed. */
 const DRAIN_AFTER_HOOK_MS = 60_000;
-/** What a hook inherits from the agent's environment: never its tokens or keys. */
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'];
 
 /** A hook that exited non-zero, timed out, was killed or could not start: a release fault. */
 export class HookFailedError extends GrapevineError {
@@ -107,7 +106,7 @@ export class ProcessHooks implements DeployHooks {
     if (!command) return;
     const digest = await this.digestOf(context.deploy.image, signal, logger);
     const startedAt = Date.now();
-    const outcome = await runHook(hook, command, { ...inherited(this.env), ...hookEnv(hook, context, digest) }, signal);
+    const outcome = await runHook(hook, command, { ...inheritedEnv(INHERITED_ENV, this.env), ...hookEnv(hook, context, digest) }, signal);
     logger.info({ hook, ms: Date.now() - startedAt, output: outcome.output }, `hook ${hook} passed`);
   }
 
@@ -141,10 +140,6 @@ export function hookEnv(hook: HookName, { deploy, host, lb }: HookContext, diges
     GRAPEVINE_LB_ADDRESS: lb.address,
     ...(deploy.rollbackOf === undefined ? {} : { GRAPEVINE_ROLLBACK_OF: deploy.rollbackOf }),
   };
-}
-
-function inherited(env: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(INHERITED_ENV.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])));
 }
 
 /**

@@ -2,9 +2,12 @@
 // path, never through a shell. It runs through execa: the docker-compose package
 // resolves 500 ms after compose exits (half a second per host per wave) and cannot stop
 // a compose run when the host stands down. The commands only tests and clean-up use
-// live in compose-project.ts, so the agent does not carry the package.
+// live in compose-project.ts, so the agent does not carry the package. Compose gets only a
+// few of the agent's variables: it interpolates its environment into the compose file, which
+// would hand the agent's token or keys to an app's container.
 import { execa } from 'execa';
 import { GrapevineError, TimeoutError, UnreachableError, errorMessage } from '../contract/errors.js';
+import { COMPOSE_INHERITED_ENV, inheritedEnv } from '../contract/inherited-env.js';
 import { saysNoAnswer } from './no-answer.js';
 
 /** How long compose gets to exit after SIGTERM before it is killed. */
@@ -18,7 +21,7 @@ export interface ComposeProject {
 }
 
 export interface ComposeRun {
-  /** Variables compose interpolates into the file, on top of the agent's own environment. */
+  /** Variables compose interpolates into the file, on top of the few it keeps of the agent's environment (COMPOSE_INHERITED_ENV). */
   env: Record<string, string>;
   signal: AbortSignal;
   timeoutMs: number;
@@ -37,7 +40,10 @@ export class DockerComposeError extends GrapevineError {
 
 export class DockerComposeCli {
   /** `dockerSocket`: compose talks to the same engine as the Engine API calls, whatever DOCKER_HOST says. */
-  constructor(private readonly dockerSocket: string) {}
+  constructor(
+    private readonly dockerSocket: string,
+    private readonly agentEnv: Record<string, string | undefined> = process.env,
+  ) {}
 
   /** `up --detach --no-deps --pull never <service>`: only that service, only with an image already on the host. */
   async up(project: ComposeProject, service: string, run: ComposeRun): Promise<void> {
@@ -45,7 +51,8 @@ export class DockerComposeCli {
     run.signal.throwIfAborted();
     const args = ['compose', '--project-name', project.name, '--file', project.file, 'up', '--detach', '--no-deps', '--pull', 'never', service];
     const result = await execa('docker', args, {
-      env: { DOCKER_HOST: `unix://${this.dockerSocket}`, ...run.env },
+      env: composeEnv(this.dockerSocket, run, this.agentEnv),
+      extendEnv: false,
       cancelSignal: run.signal,
       timeout: run.timeoutMs,
       forceKillAfterDelay: STOP_GRACE_MS,
@@ -82,12 +89,19 @@ const JOB_OUTPUT_CHARS = 3_000;
  * removed once it exits. Resolves with its exit code and output tail whatever the code;
  * throws when compose could not reach the engine, was cancelled or ran out of time.
  */
-export async function composeRun(dockerSocket: string, project: ComposeProject, service: string, run: ComposeRun): Promise<ComposeRunResult> {
+export async function composeRun(
+  dockerSocket: string,
+  project: ComposeProject,
+  service: string,
+  run: ComposeRun,
+  agentEnv: Record<string, string | undefined> = process.env,
+): Promise<ComposeRunResult> {
   const what = `docker compose run ${service} (project ${project.name})`;
   run.signal.throwIfAborted();
   const args = ['compose', '--project-name', project.name, '--file', project.file, 'run', '--rm', '--no-deps', '--no-TTY', service];
   const result = await execa('docker', args, {
-    env: { DOCKER_HOST: `unix://${dockerSocket}`, ...run.env },
+    env: composeEnv(dockerSocket, run, agentEnv),
+    extendEnv: false,
     cancelSignal: run.signal,
     timeout: run.timeoutMs,
     forceKillAfterDelay: STOP_GRACE_MS,
@@ -105,6 +119,11 @@ export async function composeRun(dockerSocket: string, project: ComposeProject, 
     throw new UnreachableError(`${what} could not reach the Docker engine: ${lastLines(result.stderr)}`, { cause: result });
   }
   return { exitCode: result.exitCode ?? null, output };
+}
+
+/** Compose's whole environment: what it keeps of the agent's, the engine's socket, then the deploy's variables. */
+export function composeEnv(dockerSocket: string, run: Pick<ComposeRun, 'env'>, agentEnv: Record<string, string | undefined>): Record<string, string> {
+  return { ...inheritedEnv(COMPOSE_INHERITED_ENV, agentEnv), DOCKER_HOST: `unix://${dockerSocket}`, ...run.env };
 }
 
 function tail(text: string): string {
