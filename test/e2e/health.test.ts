@@ -70,12 +70,15 @@ describe('health gate on six hosts', () => {
   };
 
   it('fails an app that never becomes healthy at the deadline, not at Docker\'s first unhealthy verdict', async () => {
+    // Hosts run the release as published: pinned to its digest.
+    const badImage = (await fleet.cluster.client().listReleases('web')).find((release) => release.tag === 'bad')?.image;
+    expect(badImage).toMatch(/@sha256:[0-9a-f]{64}$/);
     const deploying = fleet.deploy('web', 'production', 'bad');
     // While the first hosts wait, Docker has already called a container of `bad` unhealthy and the deploy has failed no host.
     const first = await until('a container of bad that Docker calls unhealthy', async () => {
       for (const host of fleet.cluster.state.hosts) {
         const inspected = await execa('docker', ['inspect', '--format', '{{.Config.Image}} {{.State.Health.Status}}', `${host.project}-app-1`], { reject: false });
-        if (inspected.stdout.endsWith(':bad unhealthy')) return host.name;
+        if (inspected.stdout === `${badImage} unhealthy`) return host.name;
       }
       return undefined;
       // Docker's start period (10 s without a cluster-wide start delay) and two failed checks come first.
