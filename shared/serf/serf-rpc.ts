@@ -2,9 +2,9 @@
 // handshake, the token, then one command. Talking to the agent directly keeps what a
 // command carries (a gossip key) off every command line.
 import { Socket } from 'node:net';
+import { decodeMultiStream, encode } from '@msgpack/msgpack';
 import { GrapevineError, TimeoutError, UnreachableError, errorMessage } from '../contract/errors.js';
 import { TIMED_OUT, within } from '../contract/waiting.js';
-import { IncompleteMessage, decode, encode, type Packable } from './msgpack.js';
 
 const IPC_VERSION = 1;
 /** Answers after which the agent sends no body, whatever the command. */
@@ -24,6 +24,9 @@ export interface SerfRpcOptions {
   timeoutMs: number;
 }
 
+/** A command's request body: a map of Serf's field names (Key, AuthKey, Version) to values. */
+export type RpcRequest = Record<string, string | number | boolean>;
+
 export interface SerfRpcAnswer {
   /** Serf's own error for the command, empty when it succeeded. */
   error: string;
@@ -31,19 +34,17 @@ export interface SerfRpcAnswer {
 }
 
 /** Opens a connection, authenticates, sends `command` and returns the agent's answer; the connection is closed after. */
-export async function serfRpcCall(options: SerfRpcOptions, command: string, body: Packable | undefined, hasBody: boolean): Promise<SerfRpcAnswer> {
+export async function serfRpcCall(options: SerfRpcOptions, command: string, body: RpcRequest | undefined, hasBody: boolean): Promise<SerfRpcAnswer> {
   const socket = new Socket();
   const conversation = (async () => {
     await open(socket, options.address);
-    const reader = new MessageReader(socket);
+    const answers = new AnswerReader(socket);
     let seq = 0;
-    const send = async (name: string, request: Packable | undefined, withBody: boolean): Promise<SerfRpcAnswer> => {
+    const send = async (name: string, request: RpcRequest | undefined, withBody: boolean): Promise<SerfRpcAnswer> => {
+      // The agent's codec (go-msgpack, WriteExt) reads the library's str8 strings into its string fields.
       const header = encode({ Command: name, Seq: seq++ });
       socket.write(request === undefined ? header : Buffer.concat([header, encode(request)]));
-      const reply = (await reader.next()) as { Error?: unknown };
-      const error = typeof reply.Error === 'string' ? reply.Error : '';
-      const answerBody = withBody && !BODYLESS_ERRORS.has(error) ? ((await reader.next()) as Record<string, unknown>) : undefined;
-      return { error, body: answerBody };
+      return answers.read(withBody);
     };
     const handshake = await send('handshake', { Version: IPC_VERSION }, false);
     if (handshake.error) throw new SerfRpcError(`serf agent on ${options.address} refused the handshake: ${handshake.error}`);
@@ -76,39 +77,30 @@ function open(socket: Socket, address: string): Promise<void> {
   });
 }
 
-/** Decodes whole values from the stream as they arrive; a closed or failed socket ends the wait. */
-class MessageReader {
-  private buffer = Buffer.alloc(0);
-  private failure: Error | undefined;
-  private wake: (() => void) | undefined;
+/**
+ * The agent's answers off a stream of chunks: a header, then a body when the command has
+ * one and the header's error does not rule it out. One decoder spans the whole stream, so
+ * a body that arrives with its header, or a value cut across chunks, is read whole.
+ */
+export class AnswerReader {
+  private readonly values: AsyncGenerator<unknown, void, unknown>;
 
-  constructor(socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this.wake?.();
-    });
-    socket.on('error', (error) => this.fail(error));
-    socket.on('close', () => this.fail(new Error('the agent closed the connection')));
+  constructor(chunks: AsyncIterable<Uint8Array>) {
+    this.values = decodeMultiStream(chunks);
   }
 
-  async next(): Promise<unknown> {
-    // Each turn either decodes a value or waits for bytes that a socket error, close or the caller's deadline ends.
-    for (;;) {
-      try {
-        const { value, next } = decode(this.buffer);
-        this.buffer = this.buffer.subarray(next);
-        return value;
-      } catch (error) {
-        if (!(error instanceof IncompleteMessage)) throw error;
-      }
-      if (this.failure) throw this.failure;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
-    }
+  async read(withBody: boolean): Promise<SerfRpcAnswer> {
+    const header = await this.next();
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new Error('the agent sent something other than a response header');
+    const error = 'Error' in header && typeof header.Error === 'string' ? header.Error : '';
+    const body = withBody && !BODYLESS_ERRORS.has(error) ? ((await this.next()) as Record<string, unknown>) : undefined;
+    return { error, body };
   }
 
-  private fail(error: Error): void {
-    this.failure ??= error;
-    this.wake?.();
+  /** Waits for the next whole value; a socket error, the agent closing or the caller's deadline ends the wait. */
+  private async next(): Promise<unknown> {
+    const { value, done } = await this.values.next();
+    if (done) throw new Error('the agent closed the connection');
+    return value;
   }
 }
