@@ -10,6 +10,7 @@ import { redisKeys } from '../contract/redis-keys.js';
 import { Credential as CredentialSchema } from '../contract/token-schemas.js';
 import type { Credential, CredentialStore } from '../ports/credentials.js';
 import { RedisScripts, callRedis } from './scripts.js';
+import { parseStored } from './stored-record.js';
 
 export const TOKEN_PREFIX = 'gv_';
 /** What a token looks like: anything else is refused before Redis is asked. */
@@ -101,17 +102,4 @@ export class RedisCredentialStore implements CredentialStore {
 
 function isExpired(credential: Pick<Credential, 'expiresAt'>, now: number): boolean {
   return credential.expiresAt !== undefined && credential.expiresAt <= now;
-}
-
-/** What Redis holds was written by this store; a record that no longer parses is a server fault, not bad input. */
-function parseStored<T>(schema: z.ZodType<T>, raw: string, what: string): T {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch (error) {
-    throw new GrapevineError('store_corrupt', `${what} in Redis is not JSON`, { cause: error });
-  }
-  const result = schema.safeParse(value);
-  if (!result.success) throw new GrapevineError('store_corrupt', `${what} in Redis does not match its schema: ${result.error.message}`);
-  return result.data;
 }

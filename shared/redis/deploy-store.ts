@@ -5,7 +5,6 @@
 // GrapevineError. The deploy record and its hosts hash do not share a hash tag (their
 // names predate the scripts), so the coordinator's Redis is a single node, not a Cluster.
 import type { Redis } from 'ioredis';
-import type { z } from 'zod';
 import type { Logger } from '../contract/logger.js';
 import { GrapevineError } from '../contract/errors.js';
 import { redisKeys } from '../contract/redis-keys.js';
@@ -13,6 +12,7 @@ import { within } from '../contract/waiting.js';
 import { type BrokenMark, Deploy, HostReport, Release } from '../contract/schemas.js';
 import type { DeployAnnotation, DeployFilter, DeployRecord, DeployStore, FinalDeployStatus, FinishedDeploy, StoredReport } from '../ports/deploy-store.js';
 import { RedisScripts, callRedis, redisFailure } from './scripts.js';
+import { parseStored } from './stored-record.js';
 
 const DeployRecordSchema = Deploy.omit({ hosts: true });
 
@@ -222,17 +222,4 @@ function parseReports(id: string, hosts: Record<string, string>): Record<string,
   const reports: Record<string, HostReport> = {};
   for (const [host, report] of Object.entries(hosts)) reports[host] = parseStored(HostReport, report, `report of ${host} on deploy ${id}`);
   return reports;
-}
-
-/** What Redis holds was written by this store; a record that no longer parses is a server fault, not bad input. */
-function parseStored<T>(schema: z.ZodType<T>, raw: string, what: string): T {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch (error) {
-    throw new GrapevineError('store_corrupt', `${what} in Redis is not JSON`, { cause: error });
-  }
-  const result = schema.safeParse(value);
-  if (!result.success) throw new GrapevineError('store_corrupt', `${what} in Redis does not match its schema: ${result.error.message}`);
-  return result.data;
 }
