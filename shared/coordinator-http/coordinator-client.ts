@@ -23,7 +23,8 @@ import { retry } from '../contract/waiting.js';
 import { SerfKeyList, SerfKeyRotation } from '../contract/serf-key-schemas.js';
 import { readCaFile } from '../http/ca-file.js';
 import { CertificateError, certificateProblem, schemeMismatch } from '../http/tls-failure.js';
-import { describeFailure, errorFor, exchange, parseJson, StaleConnectionError } from './coordinator-transport.js';
+import { exchange, parseJson, StaleConnectionError } from '../http/http-exchange.js';
+import { describeFailure, errorFor } from './coordinator-transport.js';
 
 export interface CoordinatorClientOptions {
   /** Base URL, e.g. `https://10.0.0.5:7700`. */
@@ -196,7 +197,7 @@ export class CoordinatorClient {
     try {
       // A kept-alive connection the coordinator closed while it sat idle fails on its first
       // use, before the request reached anyone: it goes once more, on a new connection.
-      response = await retry(() => exchange(url, method, headers, payload, timeoutMs, this.#agent), {
+      response = await retry(() => exchange({ url, method, headers, body: payload, timeoutMs, agent: this.#agent, markStaleResets: true }), {
         delaysMs: [0],
         retryIf: (error) => error instanceof StaleConnectionError,
       });

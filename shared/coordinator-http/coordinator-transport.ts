@@ -1,7 +1,5 @@
-// The coordinator client's transport: one HTTP exchange over node:http(s), and how a failed
-// exchange or an error answer reads as a GrapevineError a caller can act on.
-import { type Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+// How a failed exchange with the coordinator or its error answer reads as a GrapevineError
+// a caller can act on.
 import { z } from 'zod';
 import {
   ConflictError,
@@ -13,59 +11,13 @@ import {
   UnreachableError,
   ValidationError,
 } from '../contract/errors.js';
+import { ExchangeTimeoutError } from '../http/http-exchange.js';
 
 const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
-class TimeoutError extends Error {}
-
-/** A reset on a reused keep-alive connection before any answer arrived. */
-export class StaleConnectionError extends Error {}
-
-/**
- * One request with node:http. Not fetch: it loads a second HTTP stack (undici) of about
- * 11 MB into every agent, and its start-up is on the CLI's path.
- */
-export function exchange(
-  url: string,
-  method: string,
-  headers: Record<string, string>,
-  body: string | undefined,
-  timeoutMs: number,
-  agent: HttpAgent,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(target, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
-      });
-      res.on('error', reject);
-    });
-    const timer = setTimeout(() => req.destroy(new TimeoutError()), timeoutMs);
-    req.on('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const stale = req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
-      reject(stale ? new StaleConnectionError(error.message, { cause: error }) : error);
-    });
-    req.end(body);
-  });
-}
-
 export function describeFailure(error: unknown, timeoutMs: number): string {
-  if (error instanceof TimeoutError) return `did not answer within ${timeoutMs} ms`;
+  if (error instanceof ExchangeTimeoutError) return `did not answer within ${timeoutMs} ms`;
   return `is unreachable (${errorMessage(error)})`;
-}
-
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 export function errorFor(status: number, json: unknown, text: string, what: string): GrapevineError {

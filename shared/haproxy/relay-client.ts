@@ -1,13 +1,14 @@
 // An agent's load balancer through the relay on the load-balancer host (`grapevine lb-relay`):
 // the same drain, register and read as the runtime API, sent over HTTP(S) with the host's
 // credential, so no host ever opens HAProxy's admin socket.
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { z } from 'zod';
 import { ForbiddenError, GrapevineError, TimeoutError, UnauthorizedError, UnreachableError, ValidationError, errorMessage } from '../contract/errors.js';
 import type { Logger } from '../contract/logger.js';
 import { describeIssues } from '../contract/schemas.js';
 import { readCaFile } from '../http/ca-file.js';
+import { ExchangeTimeoutError, exchange, parseJson } from '../http/http-exchange.js';
 import { CertificateError, certificateProblem, isPlainHttpAnswer } from '../http/tls-failure.js';
 import type { DeployContext } from '../ports/deploy-context.js';
 import type { BackendServer, LoadBalancer } from '../ports/load-balancer.js';
@@ -69,14 +70,17 @@ export class HAProxyRelayClient implements LoadBalancer {
   async #request<T>(method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, body: unknown, timeoutMs: number, context?: DeployContext): Promise<T> {
     const url = `${this.url}${path}`;
     const what = `${method} ${url}`;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const payload = body === undefined ? undefined : JSON.stringify(body);
     let answer: { status: number; text: string };
     try {
-      answer = await exchange(url, method, this.#token, body, timeoutMs, this.#agent, context?.signal);
+      answer = await exchange({ url, method, headers, body: payload, timeoutMs, agent: this.#agent, signal: context?.signal });
     } catch (error) {
       if (context?.signal.aborted) throw context.signal.reason;
       const problem = certificateProblem(error);
       if (problem !== undefined) throw new CertificateError(`load balancer relay at ${this.url}: ${problem}`, { cause: error });
-      if (error instanceof ExchangeTimeout) throw new TimeoutError(`load balancer relay at ${this.url} did not answer ${what} within ${timeoutMs} ms`, { cause: error });
+      if (error instanceof ExchangeTimeoutError) throw new TimeoutError(`load balancer relay at ${this.url} did not answer ${what} within ${timeoutMs} ms`, { cause: error });
       const why = isPlainHttpAnswer(error) ? 'does not speak TLS on that port (does it serve plain http://?)' : `is unreachable (${errorMessage(error)})`;
       throw new UnreachableError(`load balancer relay at ${this.url} ${why}`, { cause: error });
     }
@@ -85,49 +89,6 @@ export class HAProxyRelayClient implements LoadBalancer {
     const parsed = schema.safeParse(json);
     if (!parsed.success) throw new GrapevineError('lb_relay_error', `unexpected answer to ${what}: ${describeIssues(parsed.error)}`);
     return parsed.data;
-  }
-}
-
-class ExchangeTimeout extends Error {}
-
-/** One request with node:http (not fetch: a custom CA needs an Agent, and undici would add megabytes to every agent). */
-function exchange(
-  url: string,
-  method: string,
-  token: string,
-  body: unknown,
-  timeoutMs: number,
-  agent: HttpAgent,
-  signal: AbortSignal | undefined,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
-    if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
-    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
-    const req = send(url, { method, headers, agent, ...(signal ? { signal } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
-      });
-      res.on('error', reject);
-    });
-    const timer = setTimeout(() => req.destroy(new ExchangeTimeout()), timeoutMs);
-    req.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    req.end(payload);
-  });
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }
 
