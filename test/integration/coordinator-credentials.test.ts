@@ -2,61 +2,31 @@
 // HTTP, and `grapevine token ...` as it ships (bundled), with the token only in the environment
 // or a file. What an operator sees: the token once, the list, 401 after a revoke or past a ttl,
 // 403 naming the scope, and who a deploy and a broken mark name.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
-import { build } from 'esbuild';
 import { execa } from 'execa';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
+import { cliAgainstCoordinator } from '../fixtures/cli-against-coordinator.js';
 import { CoordinatorHarness, TOKEN, coordinatorOverRedis } from '../fixtures/coordinator-harness.js';
 import { until } from '../fixtures/poll.js';
 import { redisForThisFile } from '../fixtures/redis-server.js';
 
 const testRedis = redisForThisFile();
-const dir = mkdtempSync(join(tmpdir(), 'gvtest-credentials-'));
-let cli: string;
 let coordinator: CoordinatorHarness;
-let server: ReturnType<typeof serve> | undefined;
-let url: string;
-
-beforeAll(async () => {
-  // The command as it ships: bundled from cli/main.ts the way `npm run bundle` does.
-  await build({
-    entryPoints: ['cli/main.ts'],
-    absWorkingDir: process.cwd(),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    splitting: true,
-    outdir: dir,
-    alias: { ssh2: './shared/docker/ssh2-unsupported.cjs' },
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    logLevel: 'warning',
-  });
-  cli = join(dir, 'main.js');
-});
 
 beforeEach(async () => {
   await testRedis.client.flushdb();
   ({ coordinator } = coordinatorOverRedis(testRedis.client, pino({ level: 'silent' })));
-  server = serve({ fetch: coordinator.app.fetch, hostname: '127.0.0.1', port: 0 });
-  await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-afterEach(async () => {
-  await new Promise((resolve) => server?.close(resolve));
-});
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const served = cliAgainstCoordinator('credentials', () => coordinator);
+const { dir } = served;
 
 /** The token travels in the environment (or a file), never on the command line. */
 const grapevine = (env: Record<string, string>, ...args: string[]) =>
-  execa(process.execPath, [cli, ...args], { env: { GRAPEVINE_COORDINATOR: url, ...env }, extendEnv: false, reject: false, timeout: 30_000 });
+  execa(process.execPath, [served.cli, ...args], { env: { GRAPEVINE_COORDINATOR: served.url, ...env }, extendEnv: false, reject: false, timeout: 30_000 });
 const asOperator = (...args: string[]) => grapevine({ GRAPEVINE_TOKEN: TOKEN }, ...args);
 
 describe('grapevine token', () => {

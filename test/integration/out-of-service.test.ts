@@ -3,21 +3,16 @@
 // cannot be forgotten; once its lease is released or lapsed it can, and a waiting host
 // takes its place at once. Then the same through `grapevine out-of-service` against the
 // coordinator served over HTTP. Serf's side is a stand-in.
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { serve } from '@hono/node-server';
-import { build } from 'esbuild';
 import { execa } from 'execa';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { TIMED_OUT, within } from '../../shared/contract/waiting.js';
 import type { RedisFleetState } from '../../shared/redis/fleet-state.js';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
+import { cliAgainstCoordinator } from '../fixtures/cli-against-coordinator.js';
 import { CoordinatorHarness, TOKEN, coordinatorOverRedis } from '../fixtures/coordinator-harness.js';
 import { until } from '../fixtures/poll.js';
 import { redisForThisFile } from '../fixtures/redis-server.js';
@@ -156,43 +151,11 @@ describe('the hosts a group counts out of service, over Redis', () => {
 });
 
 describe('grapevine out-of-service', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gvtest-out-of-service-'));
-  let cli: string;
-  let server: ReturnType<typeof serve> | undefined;
-  let url: string;
-
-  beforeAll(async () => {
-    // The command as it ships: bundled from cli/main.ts the way `npm run bundle` does.
-    await build({
-      entryPoints: ['cli/main.ts'],
-      absWorkingDir: process.cwd(),
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      splitting: true,
-      outdir: dir,
-      alias: { ssh2: './shared/docker/ssh2-unsupported.cjs' },
-      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-      logLevel: 'warning',
-    });
-    cli = join(dir, 'main.js');
-  });
-
-  beforeEach(async () => {
-    server = serve({ fetch: coordinator.app.fetch, hostname: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-
-  afterEach(async () => {
-    await new Promise((resolve) => server?.close(resolve));
-  });
-
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const served = cliAgainstCoordinator('out-of-service', () => coordinator);
 
   /** The token travels in the environment, never on the command line. */
   const grapevine = (...args: string[]) =>
-    execa(process.execPath, [cli, ...args], { env: { GRAPEVINE_COORDINATOR: url, GRAPEVINE_TOKEN: TOKEN }, reject: false, timeout: 30_000 });
+    execa(process.execPath, [served.cli, ...args], { env: { GRAPEVINE_COORDINATOR: served.url, GRAPEVINE_TOKEN: TOKEN }, reject: false, timeout: 30_000 });
 
   it('lists the hosts as a table or JSON, refuses a deploying host with exit 2, and forgets a dead one', async () => {
     await takeSlot('h2');
