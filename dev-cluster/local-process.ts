@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { TimeoutError } from '../shared/contract/errors.js';
+import { INHERITED_ENV, inheritedEnv } from '../shared/contract/inherited-env.js';
 import { pollUntil } from '../shared/contract/waiting.js';
 import { DevClusterError } from './dev-cluster-error.js';
 
@@ -14,10 +15,15 @@ export interface StartedProcess {
   marker: string;
 }
 
+/**
+ * Each process reads its settings from its own config file only: none inherits the caller's
+ * environment (a CLI run with GRAPEVINE_TOKEN, the operator's, would otherwise override a
+ * restarted agent's own host credential).
+ */
 export function startDetached(command: string, args: string[], logFile: string, marker: string): StartedProcess {
   const log = openSync(logFile, 'a');
   try {
-    const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log] });
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log], env: inheritedEnv(INHERITED_ENV, process.env) });
     if (child.pid === undefined) throw new Error(`could not start ${command}`);
     child.unref();
     return { pid: child.pid, marker };
