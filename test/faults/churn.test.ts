@@ -4,6 +4,8 @@
 // the group themselves and, seeing it differently, held 4 slots at once with k = 3; now k
 // is fixed per deploy, and neither HAProxy (sampled every 100 ms) nor Redis (its slot keys
 // and out-of-service set, sampled every 100 ms) ever shows more than k hosts out.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayOf } from '../../dev-cluster/cluster-state.js';
@@ -61,7 +63,10 @@ describe('Serf membership churning under a rollout', () => {
 
       // Members that match the deploy's tags join while it runs.
       const gateway = gatewayOf(state.subnet);
-      for (let i = 1; i <= EXTRA_MEMBERS; i++) extras.push(startExtraMember(`churn-${i}`, gateway, 7950 + i, await freePort()));
+      // The gossip is encrypted: the extra members get the cluster's key from a 0600 file, never on their command line.
+      const keyConfig = join(state.dir, 'churn-serf.json');
+      writeFileSync(keyConfig, JSON.stringify({ encrypt_key: state.serfEncryptKey }), { mode: 0o600 });
+      for (let i = 1; i <= EXTRA_MEMBERS; i++) extras.push(startExtraMember(`churn-${i}`, gateway, 7950 + i, await freePort(), keyConfig));
       await until(`the ${EXTRA_MEMBERS} extra members to be alive`, async () => {
         const alive = await serf.members({ status: 'alive', tags: { roles: 'web', env: 'production' } });
         return alive.length >= hosts.length + EXTRA_MEMBERS ? true : undefined;
@@ -108,10 +113,10 @@ describe('Serf membership churning under a rollout', () => {
 });
 
 /** A bare Serf agent with a web host's tags, gossiping with the cluster from the gateway address; no handler, no Grapevine agent. */
-function startExtraMember(name: string, gateway: string, port: number, rpc: number): ResultPromise {
+function startExtraMember(name: string, gateway: string, port: number, rpc: number, keyConfig: string): ResultPromise {
   return execa(
     'serf',
-    ['agent', `-node=${name}`, `-bind=${gateway}:${port}`, `-rpc-addr=127.0.0.1:${rpc}`, '-tag', 'env=production', '-tag', 'roles=web', `-join=${gateway}:7946`, '-log-level=warn'],
+    ['agent', `-config-file=${keyConfig}`, `-node=${name}`, `-bind=${gateway}:${port}`, `-rpc-addr=127.0.0.1:${rpc}`, '-tag', 'env=production', '-tag', 'roles=web', `-join=${gateway}:7946`, '-log-level=warn'],
     { reject: false, stdin: 'ignore', buffer: false, stdout: 'ignore', stderr: 'ignore' },
   );
 }
