@@ -104,15 +104,26 @@ export class SizeBench implements AsyncDisposable {
     };
   }
 
+  /**
+   * The agents are paused (SIGSTOP) while the playbook runs and its result is checked: a host
+   * that Ansible moved off the group's release is one its agent catches up (reconcile, every
+   * 30 s), and a catch-up draining a host mid-check would race the playbook.
+   */
   private async ansibleRollout(tag: string): Promise<number> {
     const image = this.image(tag);
-    const result = await this.runAnsible(image, this.options.signal, this.deadlineMs() + 60_000);
-    this.options.signal.throwIfAborted();
-    if (result.exitCode !== 0) {
-      throw new RolloutFailedError(`ansible-playbook exited ${result.exitCode} deploying ${image}:\n${result.output.split('\n').slice(-25).join('\n')}`);
+    const agents = this.cluster.state.hosts.map((host) => host.agent.pid);
+    for (const pid of agents) process.kill(pid, 'SIGSTOP');
+    try {
+      const result = await this.runAnsible(image, this.options.signal, this.deadlineMs() + 60_000);
+      this.options.signal.throwIfAborted();
+      if (result.exitCode !== 0) {
+        throw new RolloutFailedError(`ansible-playbook exited ${result.exitCode} deploying ${image}:\n${result.output.split('\n').slice(-25).join('\n')}`);
+      }
+      await checkLoadBalancer(this.cluster, tag, this.options.signal);
+      return result.wallMs;
+    } finally {
+      for (const pid of agents) process.kill(pid, 'SIGCONT');
     }
-    await checkLoadBalancer(this.cluster, tag, this.options.signal);
-    return result.wallMs;
   }
 
   /**
