@@ -1,6 +1,5 @@
 // The coordinator's HTTP API: releases, deploys, the per-host reports agents send, and the hosts each group counts out of service.
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from '../shared/contract/logger.js';
@@ -41,7 +40,7 @@ import { HostAccess } from './auth/host-access.js';
 import { registerTokenRoutes } from './auth/token-routes.js';
 import { registerSerfKeyRoutes } from './serf-keys.js';
 import type { SerfKeyring } from '../shared/ports/serf-keyring.js';
-import { requireJson, valid } from './request-validation.js';
+import { jsonBodyLimit, requireJson, valid } from '../shared/http/request-validation.js';
 
 export interface AppDeps {
   store: DeployStore;
@@ -165,13 +164,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   // Every /v1 route admits the scopes it names with allow(); a host credential's own limits are HostAccess's.
   app.use('/v1/*', authenticate({ bootstrapToken: token, verifier: deps.credentials }));
 
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ error: { code: 'too_large', message: `request body is over ${MAX_BODY_BYTES} bytes` } }, 413),
-    }),
-  );
+  app.use('/v1/*', jsonBodyLimit(MAX_BODY_BYTES));
 
   app.post('/v1/releases', allow('deployer'), requireJson, valid('json', PublishReleaseBody), async (c) => {
     const { created, release } = await publisher.publish(c.req.valid('json'));

@@ -10,7 +10,7 @@ import type { Membership } from '../shared/ports/membership.js';
 import { everyMemberAnswered, type SerfKeyring } from '../shared/ports/serf-keyring.js';
 import { allow, type CoordinatorEnv } from './auth/authenticate.js';
 import { KeyRotationError, rotateGossipKey } from './key-rotation.js';
-import { requireJson, valid } from './request-validation.js';
+import { requireJson, valid } from '../shared/http/request-validation.js';
 
 /** The key itself is never echoed in a refusal: only that it is not one. */
 const RotateBody = z.strictObject({ key: z.string().regex(SERF_KEY, 'must be a key made by `serf keygen` (base64 of 16, 24 or 32 bytes)') });

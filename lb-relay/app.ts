@@ -1,16 +1,14 @@
 // The relay's HTTP API (hono): a host credential drains, registers and reads the server named
 // after its host in the local HAProxy, through the runtime socket only this process can open.
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { zValidator } from '@hono/zod-validator';
-import { Hono, type Context, type ValidationTargets } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { ForbiddenError, GrapevineError, TimeoutError, UnauthorizedError, UnreachableError, ValidationError, errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
-import { describeIssues } from '../shared/contract/schemas.js';
 import { TIMED_OUT, within } from '../shared/contract/waiting.js';
+import { bearerToken, jsonBodyLimit, requireJson, valid } from '../shared/http/request-validation.js';
 import { LoadBalancerCommandError } from '../shared/haproxy/runtime-api.js';
 import { DrainBody, RegisterBody, addressIp, lbName } from '../shared/haproxy/relay-contract.js';
 import { actorOf, type Credential, type CredentialVerifier } from '../shared/ports/credentials.js';
@@ -39,24 +37,8 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 const BackendParams = z.object({ backend: lbName });
 const ServerParams = BackendParams.extend({ server: lbName });
-const TARGET_NAMES: Partial<Record<keyof ValidationTargets, string>> = { json: 'body', param: 'path' };
 
 type Env = { Variables: { credential: Credential; sourceIp: string } };
-
-function valid<Target extends keyof ValidationTargets, Schema extends z.ZodType>(target: Target, schema: Schema) {
-  return zValidator(target, schema, (result) => {
-    if (!result.success) {
-      throw new ValidationError(`invalid ${TARGET_NAMES[target] ?? target}: ${describeIssues(new z.ZodError(result.error.issues))}`);
-    }
-  });
-}
-
-/** The validator reads a body only when its Content-Type says JSON; anything else would pass as `{}`. */
-async function requireJson(c: Context, next: () => Promise<void>): Promise<void> {
-  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') throw new ValidationError('request body must be JSON sent with Content-Type: application/json');
-  await next();
-}
 
 function statusOf(error: GrapevineError): ContentfulStatusCode {
   if (error instanceof ValidationError) return 400;
@@ -101,8 +83,8 @@ export function createRelayApp(deps: RelayAppDeps): Hono<Env> {
   app.use('/v1/*', async (c, next) => {
     const sourceIp = normalizeIp(sourceOf(c));
     c.set('sourceIp', sourceIp);
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    const credential = match?.[1] ? await verify(deps.verifier, match[1]) : undefined;
+    const token = bearerToken(c);
+    const credential = token ? await verify(deps.verifier, token) : undefined;
     if (!credential) {
       logger.warn({ source: sourceIp, method: c.req.method, path: c.req.path }, 'refused a request without a valid credential');
       throw new UnauthorizedError('missing, unknown, revoked or expired token');
@@ -111,13 +93,7 @@ export function createRelayApp(deps: RelayAppDeps): Hono<Env> {
     await next();
   });
 
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ error: { code: 'too_large', message: `request body is over ${MAX_BODY_BYTES} bytes` } }, 413),
-    }),
-  );
+  app.use('/v1/*', jsonBodyLimit(MAX_BODY_BYTES));
 
   /** Refuses, and logs who asked for what, unless the credential may do it. */
   const authorize = (c: Context<Env>, request: Omit<RelayRequest, 'sourceIp'>): string => {

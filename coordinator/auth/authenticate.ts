@@ -4,6 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { ForbiddenError, UnauthorizedError } from '../../shared/contract/errors.js';
+import { bearerToken } from '../../shared/http/request-validation.js';
 import type { Credential, CredentialVerifier, Scope } from '../../shared/ports/credentials.js';
 import { scopeAllows, scopeRefusal } from './scopes.js';
 
@@ -24,8 +25,7 @@ function sameToken(given: string, expected: string): boolean {
 /** 401 for a missing, unknown, revoked or expired token; otherwise the credential is set for the route. */
 export function authenticate({ bootstrapToken, verifier }: { bootstrapToken: string; verifier: CredentialVerifier }): MiddlewareHandler<CoordinatorEnv> {
   return async (c, next) => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    const token = match?.[1];
+    const token = bearerToken(c);
     if (!token) throw new UnauthorizedError();
     const credential = sameToken(token, bootstrapToken) ? BOOTSTRAP_CREDENTIAL : await verifier.verify(token);
     if (!credential) throw new UnauthorizedError('unknown, revoked or expired token');

@@ -7,7 +7,7 @@ import { parseDuration } from '../../shared/contract/duration.js';
 import type { Logger } from '../../shared/contract/logger.js';
 import { CreateTokenBody } from '../../shared/contract/token-schemas.js';
 import { actorOf, type CredentialStore } from '../../shared/ports/credentials.js';
-import { requireJson, valid } from '../request-validation.js';
+import { requireJson, valid } from '../../shared/http/request-validation.js';
 import { allow, BOOTSTRAP_CREDENTIAL, type CoordinatorEnv } from './authenticate.js';
 
 const TokenParams = z.object({ id: z.string().min(1).max(64) });

@@ -1,0 +1,40 @@
+// How every route of Grapevine's HTTP services (the coordinator, the load balancer's relay)
+// checks its input: zod schemas through zValidator, failures as one ValidationError naming
+// each wrong field (answered 400 by the app's onError), JSON bodies only, and the bearer token.
+import { zValidator } from '@hono/zod-validator';
+import type { Context, MiddlewareHandler, ValidationTargets } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import { ValidationError } from '../contract/errors.js';
+import { describeIssues } from '../contract/schemas.js';
+
+const TARGET_NAMES: Partial<Record<keyof ValidationTargets, string>> = { json: 'body', query: 'query', param: 'path' };
+
+/** zValidator whose failures become a ValidationError naming every wrong field, answered by onError. */
+export function valid<Target extends keyof ValidationTargets, Schema extends z.ZodType>(target: Target, schema: Schema) {
+  return zValidator(target, schema, (result) => {
+    if (!result.success) {
+      throw new ValidationError(`invalid ${TARGET_NAMES[target] ?? target}: ${describeIssues(new z.ZodError(result.error.issues))}`);
+    }
+  });
+}
+
+/** The validator reads a body only when its Content-Type says JSON; anything else would pass as `{}`. */
+export async function requireJson(c: Context, next: () => Promise<void>): Promise<void> {
+  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') throw new ValidationError('request body must be JSON sent with Content-Type: application/json');
+  await next();
+}
+
+/** A JSON body over `maxBytes` is refused with 413 before any route reads it. */
+export function jsonBodyLimit(maxBytes: number): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: (c) => c.json({ error: { code: 'too_large', message: `request body is over ${maxBytes} bytes` } }, 413),
+  });
+}
+
+/** The token of an `Authorization: Bearer TOKEN` header; undefined when there is none or it is malformed. */
+export function bearerToken(c: Context): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
+}
