@@ -41,6 +41,7 @@ import { registerTokenRoutes } from './auth/token-routes.js';
 import { registerSerfKeyRoutes } from './serf-keys.js';
 import type { SerfKeyring } from '../shared/ports/serf-keyring.js';
 import { jsonBodyLimit, requireJson, valid } from '../shared/http/request-validation.js';
+import { FleetEventBus, type FleetEventPublisher } from './fleet-event-bus.js';
 
 export interface AppDeps {
   store: DeployStore;
@@ -66,6 +67,8 @@ export interface AppDeps {
   logger: Logger;
   now?: () => number;
   newId?: () => string;
+  /** Told of every change the API makes or is told of (the event stream, audit, notifications, metrics read it); none unless given. */
+  fleetEvents?: FleetEventPublisher;
 }
 
 const RoleParams = z.object({ role: roleName });
@@ -116,7 +119,9 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   const logger = deps.logger.child({ component: 'coordinator-http' });
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? (() => newDeployId(now()));
+  const fleetEvents = deps.fleetEvents ?? new FleetEventBus(deps.logger);
   const creation: DeployCreationDeps = {
+    fleetEvents,
     store,
     membership,
     slots: deps.slots ?? DEFAULT_SLOTS,
@@ -127,8 +132,8 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   };
   const starter = new DeployStarter({ ...creation, events });
   const catchUps = new CatchUps(creation);
-  const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger });
-  const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now });
+  const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger, fleetEvents });
+  const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now, fleetEvents });
   const outOfService = new OutOfServiceHosts({ store, membership, fleet, logger: deps.logger });
   const hosts = new HostAccess({ store, membership, now });
   const app = new Hono<CoordinatorEnv>();
@@ -168,6 +173,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
 
   app.post('/v1/releases', allow('deployer'), requireJson, valid('json', PublishReleaseBody), async (c) => {
     const { created, release } = await publisher.publish(c.req.valid('json'));
+    if (created) fleetEvents.publish({ kind: 'release.published', at: release.publishedAt, actor: actorOf(c.get('credential')), release });
     return c.json(release, created ? 201 : 200);
   });
 
@@ -181,8 +187,11 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     const body = c.req.valid('json');
     // Who marked it is the credential's, never the body's.
     const by = actorOf(c.get('credential'));
-    const release = await store.markReleaseBroken(role, tag, { reason: body.reason, at: now(), by });
+    const at = now();
+    const release = await store.markReleaseBroken(role, tag, { reason: body.reason, at, by });
     if (!release) throw new GrapevineError('release_not_found', `role ${role} has no release ${tag}`);
+    // Only the first mark counts: marking a broken release again changes nothing.
+    if (release.broken?.by === by && release.broken.at === at) fleetEvents.publish({ kind: 'release.broken', at, actor: by, role, tag, reason: body.reason });
     logger.warn({ role, tag, reason: release.broken?.reason, by }, 'release marked broken');
     // Hosts waiting for a slot stand down at once, in every environment.
     await stopRollouts({ fleet, store, logger }, role, tag, { reason: body.reason, by });
@@ -245,17 +254,21 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     const { role, env, host } = c.req.valid('param');
     const query = c.req.valid('query');
     const actor = actorOf(c.get('credential'));
+    // The credential says who; the query's `by` (the person at the keyboard) only adds to it.
+    const by = query.by === undefined ? actor : `${actor}, for ${query.by}`;
     const forgotten = await outOfService.forget({ role, env }, host, {
       force: query.force === 'true',
-      // The credential says who; the query's `by` (the person at the keyboard) only adds to it.
-      by: query.by === undefined ? actor : `${actor}, for ${query.by}`,
+      by,
       ...(query.reason === undefined ? {} : { reason: query.reason }),
     });
+    if (forgotten.removed) {
+      fleetEvents.publish({ kind: 'host.forgotten', at: now(), actor: by, role, env, host, forced: forgotten.forced, ...(query.reason === undefined ? {} : { reason: query.reason }) });
+    }
     return c.json(forgotten);
   });
 
-  registerTokenRoutes(app, { credentials: deps.credentials, logger: deps.logger, now });
-  if (deps.keyring) registerSerfKeyRoutes(app, { keyring: deps.keyring, membership, logger: deps.logger });
+  registerTokenRoutes(app, { credentials: deps.credentials, logger: deps.logger, now, fleetEvents });
+  if (deps.keyring) registerSerfKeyRoutes(app, { keyring: deps.keyring, membership, logger: deps.logger, fleetEvents });
 
   return app;
 }

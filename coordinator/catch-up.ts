@@ -78,6 +78,7 @@ export class CatchUps {
       { deployId: record.id, role, env, host, tag: record.tag, seq: stored.seq, slots: record.slots, catchUpOf: rollout.id, was: image },
       `catch-up of ${host} to ${role}:${record.tag} created`,
     );
+    this.#deps.fleetEvents.publish({ kind: 'deploy.started', at: record.createdAt, actor: startedBy ?? host, deploy: stored });
     return { kind: 'created', deploy: { ...stored, hosts: {} } };
   }
 

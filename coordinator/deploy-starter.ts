@@ -8,6 +8,7 @@ import { slotCount } from '../shared/contract/slot-count.js';
 import { type CreateDeployBody, type Deploy, EVENT_SCHEMA_VERSION } from '../shared/contract/schemas.js';
 import { aliveHostsOf, type DeployEvents, type Membership } from '../shared/ports/membership.js';
 import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
+import type { FleetEventPublisher } from './fleet-event-bus.js';
 
 /** Why a deploy exists when no one asked for it by tag. */
 export type DeployOrigin = Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'runJob' | 'startedBy'>>;
@@ -31,6 +32,8 @@ export interface DeployCreationDeps {
   logger: Logger;
   now: () => number;
   newId: () => string;
+  /** Told of every deploy created and of one that ends at its creation. */
+  fleetEvents: FleetEventPublisher;
 }
 
 export interface DeployStarterDeps extends DeployCreationDeps {
@@ -114,12 +117,15 @@ export class DeployStarter {
     const stored = await store.createDeploy(record);
     const log = this.#logger.child({ deployId: record.id, role, env });
     log.info({ tag: record.tag, image: record.image, seq: stored.seq, targets, ...origin }, 'deploy created');
+    const { fleetEvents } = this.#deps;
+    fleetEvents.publish({ kind: 'deploy.started', at: record.createdAt, actor: record.startedBy ?? 'coordinator', deploy: stored });
     try {
       await events.fireDeploy({ v: EVENT_SCHEMA_VERSION, role, env, id: record.id });
     } catch (error) {
       const reason = `could not fire the deploy event: ${errorMessage(error)}`;
       log.error({ err: error }, 'deploy event not fired');
-      await store.finishDeploy(record.id, 'failed', reason, now());
+      const ended = await store.finishDeploy(record.id, 'failed', reason, now());
+      if (ended?.finished) fleetEvents.publish({ kind: 'deploy.finished', at: ended.record.finishedAt ?? now(), actor: 'coordinator', deploy: ended.record });
       throw new UnreachableError(`deploy ${record.id} failed: ${reason}`, { cause: error });
     }
     return { ...stored, hosts: {} };

@@ -4,6 +4,8 @@ import { errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import type { DeployStarter } from './deploy-starter.js';
 import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
+import { deployRef } from '../shared/contract/fleet-events.js';
+import type { FleetEventPublisher } from './fleet-event-bus.js';
 
 export interface PromotionStep {
   from: string;
@@ -16,6 +18,7 @@ export interface PromoterDeps {
   /** Per role, from which environment to which a successful deploy is promoted. */
   promote: Record<string, PromotionStep>;
   logger: Logger;
+  fleetEvents: FleetEventPublisher;
 }
 
 export class Promoter {
@@ -42,7 +45,7 @@ export class Promoter {
       if (!(await store.claimPromotion(record.id))) return;
     } catch (error) {
       log.error({ err: error }, 'could not claim the promotion; it is not made');
-      await this.#recordFailure(record.id, `could not claim the promotion: ${errorMessage(error)}`, log);
+      await this.#recordFailure(record, `could not claim the promotion: ${errorMessage(error)}`, log);
       return;
     }
     try {
@@ -51,13 +54,14 @@ export class Promoter {
       log.info({ promotedTo: promoted.id }, `promoted ${record.role}:${record.tag} from ${step.from} to ${step.to}`);
     } catch (error) {
       log.error({ err: error }, `promotion to ${step.to} failed`);
-      await this.#recordFailure(record.id, `promotion to ${step.to} failed: ${errorMessage(error)}`, log);
+      await this.#recordFailure(record, `promotion to ${step.to} failed: ${errorMessage(error)}`, log);
     }
   }
 
-  async #recordFailure(id: string, error: string, log: Logger): Promise<void> {
+  async #recordFailure(record: DeployRecord, error: string, log: Logger): Promise<void> {
+    this.#deps.fleetEvents.publish({ kind: 'promotion.failed', at: Date.now(), actor: 'coordinator', deploy: deployRef(record), error });
     try {
-      await this.#deps.store.annotateDeploy(id, { promotion: { error } });
+      await this.#deps.store.annotateDeploy(record.id, { promotion: { error } });
     } catch (annotateError) {
       log.error({ err: annotateError }, 'could not record the failed promotion on the deploy');
     }

@@ -8,12 +8,16 @@ import type { FleetControl } from '../shared/ports/fleet-state.js';
 import { deployOutcome } from './deploy-outcome.js';
 import { stopRollouts } from './stop-rollouts.js';
 import { jobToKeep } from './job-record.js';
+import { deployRef } from '../shared/contract/fleet-events.js';
+import type { FleetEventPublisher } from './fleet-event-bus.js';
 
 export interface ReportRecorderDeps {
   store: DeployStore;
   fleet: FleetControl;
   logger: Logger;
   now: () => number;
+  /** Told of every report stored, of a release's first broken mark and of the deploy's end. */
+  fleetEvents: FleetEventPublisher;
 }
 
 export interface RecordedReport {
@@ -47,6 +51,7 @@ export class ReportRecorder {
       const stored = await this.#deps.store.applyReport(id, report, at);
       if (!stored) return undefined;
       log.debug({ state: report.state, remaining: report.remaining }, 'host report');
+      this.#deps.fleetEvents.publish({ kind: 'host.reported', at, actor: report.host, deploy: deployRef(stored.record), report });
       // The host that ran the deploy's job reports it; the record keeps it for `grapevine status`.
       const job = jobToKeep(stored.record.job, report.job);
       if (job) stored.record = (await this.#deps.store.annotateDeploy(id, { job })) ?? stored.record;
@@ -67,6 +72,7 @@ export class ReportRecorder {
     if (!stored) return undefined;
     if (!stored.applied) return { applied: false, record: stored.record };
     const log = this.#logger.child({ deployId: id, host: report.host });
+    this.#deps.fleetEvents.publish({ kind: 'host.reported', at, actor: 'coordinator', deploy: deployRef(stored.record), report });
     return { applied: true, record: await this.#conclude(stored, undefined, at, log) };
   }
 
@@ -84,7 +90,10 @@ export class ReportRecorder {
     const ended = await store.finishDeploy(record.id, outcome.status, outcome.reason, at);
     if (!ended) return record;
     // Two reports can both find the deploy over; only the one whose finish took logs it.
-    if (ended.finished) log.info({ status: ended.record.status, reason: ended.record.reason }, 'deploy finished');
+    if (ended.finished) {
+      log.info({ status: ended.record.status, reason: ended.record.reason }, 'deploy finished');
+      this.#deps.fleetEvents.publish({ kind: 'deploy.finished', at, actor: 'coordinator', deploy: ended.record });
+    }
     return ended.record;
   }
 
@@ -102,6 +111,9 @@ export class ReportRecorder {
     const release = await store.markReleaseBroken(role, tag, { reason, by: candidate.host, at: candidate.at });
     // The release's first mark stays: an earlier report (or an operator) may have set it.
     const broken = release?.broken;
+    if (broken && broken.by === candidate.host && broken.at === candidate.at) {
+      this.#deps.fleetEvents.publish({ kind: 'release.broken', at, actor: candidate.host, role, tag, reason });
+    }
     const first =
       broken && broken.by !== candidate.host ? { host: broken.by, error: unprefixed(broken.reason, `host ${broken.by} failed: `) } : candidate;
     log.warn({ error: report.error, firstFailed: first.host }, 'host failed; release marked broken');

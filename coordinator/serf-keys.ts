@@ -11,6 +11,7 @@ import { everyMemberAnswered, type SerfKeyring } from '../shared/ports/serf-keyr
 import { allow, type CoordinatorEnv } from './auth/authenticate.js';
 import { KeyRotationError, rotateGossipKey } from './key-rotation.js';
 import { requireJson, valid } from '../shared/http/request-validation.js';
+import type { FleetEventPublisher } from './fleet-event-bus.js';
 
 /** The key itself is never echoed in a refusal: only that it is not one. */
 const RotateBody = z.strictObject({ key: z.string().regex(SERF_KEY, 'must be a key made by `serf keygen` (base64 of 16, 24 or 32 bytes)') });
@@ -19,9 +20,10 @@ export interface SerfKeyRouteDeps {
   keyring: SerfKeyring;
   membership: Membership;
   logger: Logger;
+  fleetEvents: FleetEventPublisher;
 }
 
-export function registerSerfKeyRoutes(app: Hono<CoordinatorEnv>, { keyring, membership, logger }: SerfKeyRouteDeps): void {
+export function registerSerfKeyRoutes(app: Hono<CoordinatorEnv>, { keyring, membership, logger, fleetEvents }: SerfKeyRouteDeps): void {
   const log = logger.child({ component: 'serf-keys' });
 
   app.get('/v1/serf/keys', allow('operator'), async (c) => {
@@ -42,6 +44,7 @@ export function registerSerfKeyRoutes(app: Hono<CoordinatorEnv>, { keyring, memb
     try {
       const report = await rotateGossipKey({ keyring, membership }, key);
       log.warn({ ...report, by }, 'serf key rotated');
+      fleetEvents.publish({ kind: 'serf.key-rotated', at: Date.now(), actor: by });
       return c.json(report);
     } catch (error) {
       if (!(error instanceof KeyRotationError)) throw error;

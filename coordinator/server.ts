@@ -17,6 +17,7 @@ import { DeployWatchdog } from './watchdog.js';
 import { ReleasePublisher } from './release-publisher.js';
 import { RegistryHttpClient } from '../shared/registry/registry-client.js';
 import { allowedRegistries } from '../shared/contract/allowed-registries.js';
+import { FleetEventBus } from './fleet-event-bus.js';
 
 /** Requests still open this long after a stop are cut: a client's keep-alive must not hold the exit. */
 const SERVER_CLOSE_MS = 1_000;
@@ -50,6 +51,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   }
 
   const store = new RedisDeployStore({ redis, logger });
+  // Every reader of the fleet's events (event stream, audit, notifications, metrics) subscribes here.
+  const fleetEvents = new FleetEventBus(logger);
   // Broken marks it sets name the coordinator, as an agent's name the host that failed.
   const fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
   const app = createApp({
@@ -72,6 +75,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     }),
     keyring: new SerfRpcKeyring({ rpc: config.serf.rpc, rpcAuth: config.serf.rpcAuth }),
     logger,
+    fleetEvents,
   });
 
   let server: ServedApp;
@@ -82,7 +86,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     redis.disconnect();
     throw error;
   }
-  const watchdog = new DeployWatchdog({ store, membership: serf.cli, fleet, deadlineMs: config.deployDeadlineMs, logger });
+  const watchdog = new DeployWatchdog({ store, membership: serf.cli, fleet, deadlineMs: config.deployDeadlineMs, logger, fleetEvents });
   watchdog.start();
   const { url } = server;
   logger.info({ url, ...(server.certificateValidTo ? { certificateValidTo: server.certificateValidTo } : {}) }, 'coordinator listening');

@@ -12,6 +12,7 @@ import type { FleetControl } from '../shared/ports/fleet-state.js';
 import type { Membership, SerfMember } from '../shared/ports/membership.js';
 import type { DeployStore } from '../shared/ports/deploy-store.js';
 import { ReportRecorder } from './report-recorder.js';
+import type { FleetEventPublisher } from './fleet-event-bus.js';
 
 /** Deploys looked at per tick, oldest first; the rest wait for the next tick. */
 const MAX_DEPLOYS_PER_TICK = 500;
@@ -26,6 +27,8 @@ export interface DeployWatchdogOptions {
   intervalMs?: number;
   logger: Logger;
   now?: () => number;
+  /** Told of the hosts it counts lost and the deploys it ends. */
+  fleetEvents: FleetEventPublisher;
 }
 
 export interface TickSummary {
@@ -53,7 +56,7 @@ export class DeployWatchdog implements AsyncDisposable {
     this.#options = options;
     this.#logger = options.logger.child({ component: 'watchdog' });
     this.#now = options.now ?? Date.now;
-    this.#reports = new ReportRecorder({ store: options.store, fleet: options.fleet, logger: options.logger, now: this.#now });
+    this.#reports = new ReportRecorder({ store: options.store, fleet: options.fleet, logger: options.logger, now: this.#now, fleetEvents: options.fleetEvents });
   }
 
   start(): void {
@@ -155,6 +158,7 @@ export class DeployWatchdog implements AsyncDisposable {
       await this.#options.fleet.stopDeploy({ role: deploy.role, env: deploy.env }, id, reason, log);
       const ended = await store.finishDeploy(id, 'failed', reason, now);
       if (ended?.finished) {
+        this.#options.fleetEvents.publish({ kind: 'deploy.finished', at: now, actor: 'coordinator', deploy: ended.record });
         summary.timedOut.push(id);
         log.warn({ unfinished }, 'deploy ran past its deadline; stopped and failed');
       }

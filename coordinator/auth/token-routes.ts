@@ -9,6 +9,7 @@ import { CreateTokenBody } from '../../shared/contract/token-schemas.js';
 import { actorOf, type CredentialStore } from '../../shared/ports/credentials.js';
 import { requireJson, valid } from '../../shared/http/request-validation.js';
 import { allow, BOOTSTRAP_CREDENTIAL, type CoordinatorEnv } from './authenticate.js';
+import type { FleetEventPublisher } from '../fleet-event-bus.js';
 
 const TokenParams = z.object({ id: z.string().min(1).max(64) });
 
@@ -16,9 +17,10 @@ export interface TokenRouteDeps {
   credentials: CredentialStore;
   logger: Logger;
   now: () => number;
+  fleetEvents: FleetEventPublisher;
 }
 
-export function registerTokenRoutes(app: Hono<CoordinatorEnv>, { credentials, logger, now }: TokenRouteDeps): void {
+export function registerTokenRoutes(app: Hono<CoordinatorEnv>, { credentials, logger, now, fleetEvents }: TokenRouteDeps): void {
   const log = logger.child({ component: 'credentials' });
 
   app.post('/v1/tokens', allow('operator'), requireJson, valid('json', CreateTokenBody), async (c) => {
@@ -35,6 +37,8 @@ export function registerTokenRoutes(app: Hono<CoordinatorEnv>, { credentials, lo
     });
     const { id, scope, host, name } = created.credential;
     log.info({ id, scope, host, name, expiresAt, by }, 'credential created');
+    const token = { id, scope, name, ...(host === undefined ? {} : { host }), ...(expiresAt === undefined ? {} : { expiresAt }) };
+    fleetEvents.publish({ kind: 'token.created', at: created.credential.createdAt, actor: by, token });
     return c.json(created, 201);
   });
 
@@ -48,7 +52,9 @@ export function registerTokenRoutes(app: Hono<CoordinatorEnv>, { credentials, lo
       throw new ValidationError("the bootstrap credential is the coordinator config's token: change `token` there and restart the coordinator");
     }
     if (!(await credentials.revoke(id))) throw new NotFoundError(`no credential ${id}`);
-    log.warn({ id, by: actorOf(c.get('credential')) }, 'credential revoked');
+    const by = actorOf(c.get('credential'));
+    log.warn({ id, by }, 'credential revoked');
+    fleetEvents.publish({ kind: 'token.revoked', at: now(), actor: by, token: { id } });
     return c.json({ id, revoked: true as const });
   });
 }

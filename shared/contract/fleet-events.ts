@@ -1,0 +1,56 @@
+// What happens in the fleet, as the coordinator sees it: each change it makes or is told
+// of, with who made it. The coordinator publishes them in process (coordinator/fleet-event-bus.ts);
+// the live event stream (`GET /v1/events`), the audit log, the notifications and the
+// metrics are each built from them, never from reading every host.
+import type { HostReport, Release } from './schemas.js';
+import type { DeployRecord } from '../ports/deploy-store.js';
+import type { Scope } from '../ports/credentials.js';
+
+/** The deploy an event is about, in the few fields every reader needs. */
+export interface DeployRef {
+  id: string;
+  role: string;
+  env: string;
+  tag: string;
+}
+
+interface EventBase {
+  /** When it happened (ms since the epoch), by the coordinator's clock. */
+  at: number;
+  /**
+   * Who did it: a credential's actor (`deployer ci-web (t-3f9a2c1b)`), a host's name for its
+   * own reports, `coordinator` for what the coordinator decides itself (a promotion, a
+   * deadline, a host counted lost).
+   */
+  actor: string;
+}
+
+export type FleetEvent = EventBase &
+  (
+    | { kind: 'release.published'; release: Release }
+    /** The release's first broken mark; a second mark on a broken release publishes nothing. */
+    | { kind: 'release.broken'; role: string; tag: string; reason: string }
+    /**
+     * A new deploy: a rollout, a rollback (`rollbackOf`), a promotion (`promotedFrom`) or one
+     * host's catch-up (`catchUpOf`), as the record says.
+     */
+    | { kind: 'deploy.started'; deploy: DeployRecord }
+    /** A host's report as stored (the watchdog's `lost` report too, with actor `coordinator`). */
+    | { kind: 'host.reported'; deploy: DeployRef; report: HostReport }
+    /** The one time a deploy ends, with its outcome and reason on the record. */
+    | { kind: 'deploy.finished'; deploy: DeployRecord }
+    /** A succeeded deploy's promotion could not be created. */
+    | { kind: 'promotion.failed'; deploy: DeployRef; error: string }
+    | { kind: 'token.created'; token: { id: string; scope: Scope; name: string; host?: string; expiresAt?: number } }
+    | { kind: 'token.revoked'; token: { id: string } }
+    /** An operator took a host out of its group's out-of-service count. */
+    | { kind: 'host.forgotten'; role: string; env: string; host: string; forced: boolean; reason?: string }
+    /** The fleet's Serf gossip key changed. */
+    | { kind: 'serf.key-rotated' }
+  );
+
+export type FleetEventKind = FleetEvent['kind'];
+
+export function deployRef(deploy: DeployRef): DeployRef {
+  return { id: deploy.id, role: deploy.role, env: deploy.env, tag: deploy.tag };
+}
