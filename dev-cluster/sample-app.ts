@@ -8,9 +8,10 @@ export const PROJECT_ROOT = findProjectRoot(dirname(fileURLToPath(import.meta.ur
 /**
  * The built CLI: one bundle (esbuild) rather than the compiled module tree, because Node
  * resolves and compiles hundreds of small modules at every start; the bundle starts in
- * about two thirds of the time, which every `grapevine deploy` pays.
+ * about two thirds of the time, which every `grapevine deploy` pays. GRAPEVINE_BUNDLE names
+ * another bundle's main.js, so two builds can each run their own local clusters side by side.
  */
-export const CLI = join(PROJECT_ROOT, 'dist', 'bundle', 'main.js');
+export const CLI = process.env.GRAPEVINE_BUNDLE ?? join(PROJECT_ROOT, 'dist', 'bundle', 'main.js');
 export const BASE_IMAGE = 'grapevine-base:bookworm';
 export const SAMPLE_ROLE = 'web';
 export const SAMPLE_TAGS = ['v1', 'v2', 'bad'] as const;

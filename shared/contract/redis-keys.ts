@@ -56,4 +56,10 @@ export const redisKeys = {
   credentials: () => 'gv:auth:credentials',
   /** A credential's record (JSON) under its token's SHA-256 (hex): one GET verifies a token; expires with the credential. */
   credentialByToken: (tokenHash: string) => `gv:auth:token:${tokenHash}`,
+
+  // Insight, written only by the coordinator.
+  /** Stream of fleet events (shared/contract/fleet-events.ts) that `GET /v1/events` serves and resumes from; capped short. */
+  events: () => 'gv:events',
+  /** The fleet-wide audit log: a stream of who did what, capped by length and age. */
+  audit: () => 'gv:audit',
 };
