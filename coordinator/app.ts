@@ -42,6 +42,7 @@ import { registerSerfKeyRoutes } from './serf-keys.js';
 import type { SerfKeyring } from '../shared/ports/serf-keyring.js';
 import { jsonBodyLimit, requireJson, valid } from '../shared/http/request-validation.js';
 import { FleetEventBus, type FleetEventPublisher } from './fleet-event-bus.js';
+import { registerMetricsRoute, type MetricsExposition } from './metrics/metrics-route.js';
 
 export interface AppDeps {
   store: DeployStore;
@@ -69,6 +70,8 @@ export interface AppDeps {
   newId?: () => string;
   /** Told of every change the API makes or is told of (the event stream, audit, notifications, metrics read it); none unless given. */
   fleetEvents?: FleetEventPublisher;
+  /** What `GET /metrics` serves to a viewer or above (coordinator/metrics/); no such route without it. */
+  metrics?: MetricsExposition;
 }
 
 const RoleParams = z.object({ role: roleName });
@@ -269,6 +272,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
 
   registerTokenRoutes(app, { credentials: deps.credentials, logger: deps.logger, now, fleetEvents });
   if (deps.keyring) registerSerfKeyRoutes(app, { keyring: deps.keyring, membership, logger: deps.logger, fleetEvents });
+  if (deps.metrics) registerMetricsRoute(app, { metrics: deps.metrics, bootstrapToken: token, verifier: deps.credentials });
 
   return app;
 }

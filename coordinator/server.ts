@@ -18,6 +18,7 @@ import { ReleasePublisher } from './release-publisher.js';
 import { RegistryHttpClient } from '../shared/registry/registry-client.js';
 import { allowedRegistries } from '../shared/contract/allowed-registries.js';
 import { FleetEventBus } from './fleet-event-bus.js';
+import { FleetMetrics } from './metrics/fleet-metrics.js';
 
 /** Requests still open this long after a stop are cut: a client's keep-alive must not hold the exit. */
 const SERVER_CLOSE_MS = 1_000;
@@ -53,6 +54,10 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   const store = new RedisDeployStore({ redis, logger });
   // Every reader of the fleet's events (event stream, audit, notifications, metrics) subscribes here.
   const fleetEvents = new FleetEventBus(logger);
+  const metrics = new FleetMetrics();
+  fleetEvents.subscribe('metrics', metrics.read);
+  // Not awaited: the API serves at once, and the hosts gauge fills in when the read ends.
+  void metrics.replayFrom(store, logger.child({ component: 'metrics' }));
   // Broken marks it sets name the coordinator, as an agent's name the host that failed.
   const fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
   const app = createApp({
@@ -76,6 +81,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     keyring: new SerfRpcKeyring({ rpc: config.serf.rpc, rpcAuth: config.serf.rpcAuth }),
     logger,
     fleetEvents,
+    metrics,
   });
 
   let server: ServedApp;
