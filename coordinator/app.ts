@@ -43,6 +43,8 @@ import type { SerfKeyring } from '../shared/ports/serf-keyring.js';
 import { jsonBodyLimit, requireJson, valid } from '../shared/http/request-validation.js';
 import { FleetEventBus, type FleetEventPublisher } from './fleet-event-bus.js';
 import { registerMetricsRoute, type MetricsExposition } from './metrics/metrics-route.js';
+import { registerAuditRoutes } from './audit/audit-routes.js';
+import type { AuditLog } from '../shared/ports/audit-log.js';
 
 export interface AppDeps {
   store: DeployStore;
@@ -72,6 +74,8 @@ export interface AppDeps {
   fleetEvents?: FleetEventPublisher;
   /** What `GET /metrics` serves to a viewer or above (coordinator/metrics/); no such route without it. */
   metrics?: MetricsExposition;
+  /** The fleet's audit log, which `GET /v1/audit` reads; no such route without it. */
+  auditLog?: AuditLog;
 }
 
 const RoleParams = z.object({ role: roleName });
@@ -273,6 +277,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   registerTokenRoutes(app, { credentials: deps.credentials, logger: deps.logger, now, fleetEvents });
   if (deps.keyring) registerSerfKeyRoutes(app, { keyring: deps.keyring, membership, logger: deps.logger, fleetEvents });
   if (deps.metrics) registerMetricsRoute(app, { metrics: deps.metrics, bootstrapToken: token, verifier: deps.credentials });
+  if (deps.auditLog) registerAuditRoutes(app, { auditLog: deps.auditLog, now });
 
   return app;
 }

@@ -19,6 +19,8 @@ import { RegistryHttpClient } from '../shared/registry/registry-client.js';
 import { allowedRegistries } from '../shared/contract/allowed-registries.js';
 import { FleetEventBus } from './fleet-event-bus.js';
 import { FleetMetrics } from './metrics/fleet-metrics.js';
+import { RedisAuditLog } from '../shared/redis/audit-log.js';
+import { auditRecorder } from './audit/audit-recorder.js';
 
 /** Requests still open this long after a stop are cut: a client's keep-alive must not hold the exit. */
 const SERVER_CLOSE_MS = 1_000;
@@ -58,6 +60,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   fleetEvents.subscribe('metrics', metrics.read);
   // Not awaited: the API serves at once, and the hosts gauge fills in when the read ends.
   void metrics.replayFrom(store, logger.child({ component: 'metrics' }));
+  const auditLog = new RedisAuditLog({ redis, logger, caps: { maxEntries: config.audit.maxEntries, maxAgeMs: config.audit.maxAgeDays * 86_400_000 } });
+  fleetEvents.subscribe('audit', auditRecorder(auditLog));
   // Broken marks it sets name the coordinator, as an agent's name the host that failed.
   const fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
   const app = createApp({
@@ -82,6 +86,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     logger,
     fleetEvents,
     metrics,
+    auditLog,
   });
 
   let server: ServedApp;

@@ -51,10 +51,13 @@ export function registerTokenRoutes(app: Hono<CoordinatorEnv>, { credentials, lo
     if (id === BOOTSTRAP_CREDENTIAL.id) {
       throw new ValidationError("the bootstrap credential is the coordinator config's token: change `token` there and restart the coordinator");
     }
+    // Read first, so the audit names what was revoked, not only its id.
+    const revoked = (await credentials.list()).find((credential) => credential.id === id);
     if (!(await credentials.revoke(id))) throw new NotFoundError(`no credential ${id}`);
     const by = actorOf(c.get('credential'));
     log.warn({ id, by }, 'credential revoked');
-    fleetEvents.publish({ kind: 'token.revoked', at: now(), actor: by, token: { id } });
+    const token = { id, ...(revoked ? { scope: revoked.scope, name: revoked.name } : {}) };
+    fleetEvents.publish({ kind: 'token.revoked', at: now(), actor: by, token });
     return c.json({ id, revoked: true as const });
   });
 }

@@ -93,6 +93,16 @@ export const CoordinatorConfig = z.object({
   slots: slotsSetting.default(DEFAULT_SLOTS),
   /** A deploy still in progress after this long ends `failed`, naming the hosts that did not finish. */
   deployDeadlineMs: z.number().int().min(1000).default(30 * 60_000),
+  /** The fleet-wide audit log (a Redis stream): entries beyond either cap are trimmed. */
+  audit: z
+    .object({
+      /** Entries kept at most (about: Redis trims whole blocks of 100). */
+      maxEntries: z.number().int().min(100).max(10_000_000).default(100_000),
+      /** Entries older than this many days are trimmed and never shown. */
+      maxAgeDays: z.number().int().min(1).max(3650).default(90),
+    })
+    .strict()
+    .prefault({}),
   logLevel,
 });
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;

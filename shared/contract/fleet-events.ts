@@ -42,7 +42,8 @@ export type FleetEvent = EventBase &
     /** A succeeded deploy's promotion could not be created. */
     | { kind: 'promotion.failed'; deploy: DeployRef; error: string }
     | { kind: 'token.created'; token: { id: string; scope: Scope; name: string; host?: string; expiresAt?: number } }
-    | { kind: 'token.revoked'; token: { id: string } }
+    /** Its scope and name when the credential was still listed (an expired one is revoked by id alone). */
+    | { kind: 'token.revoked'; token: { id: string; scope?: Scope; name?: string } }
     /** An operator took a host out of its group's out-of-service count. */
     | { kind: 'host.forgotten'; role: string; env: string; host: string; forced: boolean; reason?: string }
     /** The fleet's Serf gossip key changed. */
