@@ -45,7 +45,7 @@ export class Promoter {
       if (!(await store.claimPromotion(record.id))) return;
     } catch (error) {
       log.error({ err: error }, 'could not claim the promotion; it is not made');
-      await this.#recordFailure(record, `could not claim the promotion: ${errorMessage(error)}`, log);
+      await this.#recordFailure(record, step.to, `could not claim the promotion: ${errorMessage(error)}`, log);
       return;
     }
     try {
@@ -54,12 +54,12 @@ export class Promoter {
       log.info({ promotedTo: promoted.id }, `promoted ${record.role}:${record.tag} from ${step.from} to ${step.to}`);
     } catch (error) {
       log.error({ err: error }, `promotion to ${step.to} failed`);
-      await this.#recordFailure(record, `promotion to ${step.to} failed: ${errorMessage(error)}`, log);
+      await this.#recordFailure(record, step.to, `promotion to ${step.to} failed: ${errorMessage(error)}`, log);
     }
   }
 
-  async #recordFailure(record: DeployRecord, error: string, log: Logger): Promise<void> {
-    this.#deps.fleetEvents.publish({ kind: 'promotion.failed', at: Date.now(), actor: 'coordinator', deploy: deployRef(record), error });
+  async #recordFailure(record: DeployRecord, to: string, error: string, log: Logger): Promise<void> {
+    this.#deps.fleetEvents.publish({ kind: 'promotion.failed', at: Date.now(), actor: 'coordinator', deploy: deployRef(record), to, error });
     try {
       await this.#deps.store.annotateDeploy(record.id, { promotion: { error } });
     } catch (annotateError) {

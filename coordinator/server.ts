@@ -18,6 +18,8 @@ import { ReleasePublisher } from './release-publisher.js';
 import { RegistryHttpClient } from '../shared/registry/registry-client.js';
 import { allowedRegistries } from '../shared/contract/allowed-registries.js';
 import { FleetEventBus } from './fleet-event-bus.js';
+import { readNotificationTargets } from '../shared/contract/notification-config.js';
+import { Notifier } from './notifications/notifier.js';
 import { FleetMetrics } from './metrics/fleet-metrics.js';
 import { RedisAuditLog } from '../shared/redis/audit-log.js';
 import { auditRecorder } from './audit/audit-recorder.js';
@@ -28,6 +30,8 @@ const SERVER_CLOSE_MS = 1_000;
 const WATCHDOG_STOP_MS = 1_000;
 /** A graceful Serf leave that cannot reach anybody is cut short by SIGKILL after this. */
 const SERF_LEAVE_MS = 2_000;
+/** Notifications still queued get this long to go out on a stop; the rest are logged as unsent. */
+const NOTIFIER_STOP_MS = 2_000;
 
 export interface RunningCoordinator {
   url: string;
@@ -37,6 +41,8 @@ export interface RunningCoordinator {
 export async function startCoordinator(config: CoordinatorConfig, logger: Logger): Promise<RunningCoordinator> {
   // A wrong certificate or key stops the start before anything connects, naming the file.
   if (config.tls) readServerTls(config.tls);
+  // Webhook URLs and secrets are read from their files before anything connects, as the TLS files are.
+  const notificationTargets = readNotificationTargets(config.notifications ?? []);
   const redis = await connectRedis(config.redis, logger);
 
   const serf = new SerfAgentProcess({
@@ -56,6 +62,10 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   const store = new RedisDeployStore({ redis, logger });
   // Every reader of the fleet's events (event stream, audit, notifications, metrics) subscribes here.
   const fleetEvents = new FleetEventBus(logger);
+  // Links point at the dashboard: config publicUrl, else this server's own URL once it listens.
+  let ownUrl = '';
+  const notifier = new Notifier({ targets: notificationTargets, publicUrl: () => config.publicUrl ?? ownUrl, logger });
+  fleetEvents.subscribe('notifications', notifier.read);
   const metrics = new FleetMetrics();
   fleetEvents.subscribe('metrics', metrics.read);
   // Not awaited: the API serves at once, and the hosts gauge fills in when the read ends.
@@ -100,6 +110,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   const watchdog = new DeployWatchdog({ store, membership: serf.cli, fleet, deadlineMs: config.deployDeadlineMs, logger, fleetEvents });
   watchdog.start();
   const { url } = server;
+  ownUrl = url;
   logger.info({ url, ...(server.certificateValidTo ? { certificateValidTo: server.certificateValidTo } : {}) }, 'coordinator listening');
   // Tokens cross the network in the clear then: said once at start, where an operator looks.
   if (!server.secure && !isLoopbackHost(config.listen.host)) logger.warn({ url }, 'serving plain HTTP beyond loopback: set tls.certFile and tls.keyFile to serve HTTPS');
@@ -108,7 +119,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     url,
     // Each step is bounded (about 4 s in all, the first two side by side), whatever is down.
     async stop() {
-      await Promise.all([server.close(SERVER_CLOSE_MS), within(watchdog.stop(), WATCHDOG_STOP_MS)]);
+      await Promise.all([server.close(SERVER_CLOSE_MS), within(watchdog.stop(), WATCHDOG_STOP_MS), notifier.stop(NOTIFIER_STOP_MS)]);
       await serf.stop(SERF_LEAVE_MS);
       redis.disconnect();
     },

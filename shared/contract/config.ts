@@ -14,6 +14,8 @@ import { SerfConfig, devModeSetting, settleSerfKey } from './serf-config.js';
 import { AllowedRegistries, registryProblems } from './allowed-registries.js';
 import { CaFile, ServerTls } from './tls-config.js';
 import { AgentLoadBalancerConfig } from './load-balancer-config.js';
+import { AgentMetricsConfig } from './metrics-config.js';
+import { NotificationTargetsConfig, settleNotificationTargets } from './notification-config.js';
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
@@ -65,6 +67,8 @@ export const AgentConfig = z.object({
    * /var/lib/grapevine/agent on a host set up by provisioning/ and one per host in the dev cluster.
    */
   stateDir: absolutePath.optional(),
+  /** Where the agent serves GET /metrics for Prometheus (shared/contract/metrics-config.ts); not served unless set. */
+  metrics: AgentMetricsConfig.optional(),
   logLevel,
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
@@ -93,6 +97,10 @@ export const CoordinatorConfig = z.object({
   slots: slotsSetting.default(DEFAULT_SLOTS),
   /** A deploy still in progress after this long ends `failed`, naming the hosts that did not finish. */
   deployDeadlineMs: z.number().int().min(1000).default(30 * 60_000),
+  /** The dashboard's base URL as people reach it, for the links in notifications; the coordinator's own URL when unset. */
+  publicUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  /** Webhooks told of deploys, rollbacks, promotions and broken releases (shared/contract/notification-config.ts); none unless set. */
+  notifications: NotificationTargetsConfig.default([]),
   /** The fleet-wide audit log (a Redis stream): entries beyond either cap are trimmed. */
   audit: z
     .object({
@@ -152,7 +160,7 @@ export function loadCoordinatorConfig(file: string | undefined, env: Env): Coord
   const loaded = load(CoordinatorConfig, file, env, COORDINATOR_ENV, 'coordinator config');
   const { serf, problems: serfProblems } = settleSerfKey(loaded.serf, loaded.devMode);
   const config = { ...loaded, serf };
-  const problems = [...serfProblems, ...registryProblems(config)];
+  const problems = [...serfProblems, ...registryProblems(config), ...settleNotificationTargets(config.notifications).problems];
   if (problems.length > 0) throw new ConfigError(`coordinator config${file ? ` (${file})` : ''} is invalid: ${problems.join('; ')}`);
   return config;
 }

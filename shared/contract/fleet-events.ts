@@ -39,8 +39,8 @@ export type FleetEvent = EventBase &
     | { kind: 'host.reported'; deploy: DeployRef; report: HostReport }
     /** The one time a deploy ends, with its outcome and reason on the record. */
     | { kind: 'deploy.finished'; deploy: DeployRecord }
-    /** A succeeded deploy's promotion could not be created. */
-    | { kind: 'promotion.failed'; deploy: DeployRef; error: string }
+    /** A succeeded deploy's promotion could not be created; `to` is the environment it was for. */
+    | { kind: 'promotion.failed'; deploy: DeployRef; to: string; error: string }
     | { kind: 'token.created'; token: { id: string; scope: Scope; name: string; host?: string; expiresAt?: number } }
     /** Its scope and name when the credential was still listed (an expired one is revoked by id alone). */
     | { kind: 'token.revoked'; token: { id: string; scope?: Scope; name?: string } }

@@ -1,7 +1,7 @@
 // One HTTP request and its whole answer over node:http(s), for the clients of Grapevine's
 // own services (the coordinator, the load balancer's relay). Each caller maps a failure to
 // its own errors.
-import { type Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { type Agent as HttpAgent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { GrapevineError } from '../contract/errors.js';
 
@@ -37,7 +37,7 @@ export class StaleConnectionError extends GrapevineError {
  * One request with node:http. Not fetch: it loads a second HTTP stack (undici) of about
  * 11 MB into every agent, its start-up is on the CLI's path, and a custom CA needs an Agent.
  */
-export function exchange(request: HttpExchange): Promise<{ status: number; text: string }> {
+export function exchange(request: HttpExchange): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
   const { method, body, agent, signal } = request;
   return new Promise((resolve, reject) => {
     const target = new URL(request.url);
@@ -48,7 +48,7 @@ export function exchange(request: HttpExchange): Promise<{ status: number; text:
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers });
       });
       res.on('error', reject);
     });
