@@ -16,6 +16,8 @@ import { registerServiceCommands } from './service-commands.js';
 import { registerTokenCommands } from './token-commands.js';
 import { cliToken } from './token-source.js';
 import { registerKeysCommand } from './keys-command.js';
+import { registerAuditCommand } from './audit-command.js';
+import { registerHistoryCommand } from './history-command.js';
 import { jobLines } from './job-lines.js';
 
 const EXIT_FAILED = 1;
@@ -197,6 +199,8 @@ program
 registerOutOfServiceCommand(program, { client, print: (value, text) => print(value, text) });
 registerTokenCommands(program, { client, print: (value, text) => print(value, text), json: () => globals().json === true });
 registerKeysCommand(program, { client, print: (value, text) => print(value, text) });
+registerAuditCommand(program, { client, json: () => globals().json === true });
+registerHistoryCommand(program, { client, print: (value, text) => print(value, text) });
 registerDevCommands(program, { print: (value, text) => print(value, text) });
 
 try {

@@ -18,6 +18,7 @@ import {
   type RollbackBody,
 } from '../contract/schemas.js';
 import { CreatedToken, type CreateTokenBody, CredentialList, RevokedCredential } from '../contract/token-schemas.js';
+import { AuditPage } from '../contract/audit-entry.js';
 import type { Credential } from '../ports/credentials.js';
 import { retry } from '../contract/waiting.js';
 import { SerfKeyList, SerfKeyRotation } from '../contract/serf-key-schemas.js';
@@ -40,6 +41,13 @@ export interface DeployListFilter {
   role?: string;
   env?: string;
   /** 1-200; the coordinator returns 20 when unset. */
+  limit?: number;
+}
+
+export interface AuditRequest {
+  role?: string;
+  env?: string;
+  since?: string;
   limit?: number;
 }
 
@@ -137,6 +145,17 @@ export class CoordinatorClient {
     if (filter.limit !== undefined) query.set('limit', String(filter.limit));
     const search = query.size > 0 ? `?${query.toString()}` : '';
     return (await this.#request('GET', `/v1/deploys${search}`, DeployList)).deploys;
+  }
+
+  /**
+   * The fleet's audit log, newest first: at most `limit` entries (100 unless given, at most
+   * 1000) of the role and environment, written since `since` (`30m`, `7d` back from the
+   * coordinator's clock, or an ISO time). `more` says older matching entries were left out.
+   */
+  async audit(query: AuditRequest = {}): Promise<AuditPage> {
+    const search = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) search.set(name, String(value));
+    return this.#request('GET', `/v1/audit${search.size > 0 ? `?${search.toString()}` : ''}`, AuditPage);
   }
 
   /** Sends one host's whole report; answers with the deploy's status after it. */
