@@ -42,6 +42,10 @@ import { registerSerfKeyRoutes } from './serf-keys.js';
 import type { SerfKeyring } from '../shared/ports/serf-keyring.js';
 import { jsonBodyLimit, requireJson, valid } from '../shared/http/request-validation.js';
 import { FleetEventBus, type FleetEventPublisher } from './fleet-event-bus.js';
+import type { EventFeed } from './events/event-feed.js';
+import { registerEventRoutes } from './events/event-routes.js';
+import { registerUiRoutes } from './ui/ui-routes.js';
+import { eventStreamSessionToken } from './ui/session.js';
 import { registerMetricsRoute, type MetricsExposition } from './metrics/metrics-route.js';
 import { registerAuditRoutes } from './audit/audit-routes.js';
 import type { AuditLog } from '../shared/ports/audit-log.js';
@@ -72,6 +76,8 @@ export interface AppDeps {
   newId?: () => string;
   /** Told of every change the API makes or is told of (the event stream, audit, notifications, metrics read it); none unless given. */
   fleetEvents?: FleetEventPublisher;
+  /** The live event stream `GET /v1/events` serves, and the dashboard's pages follow; neither without it. */
+  eventFeed?: EventFeed;
   /** What `GET /metrics` serves to a viewer or above (coordinator/metrics/); no such route without it. */
   metrics?: MetricsExposition;
   /** The fleet's audit log, which `GET /v1/audit` reads; no such route without it. */
@@ -174,7 +180,8 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   });
 
   // Every /v1 route admits the scopes it names with allow(); a host credential's own limits are HostAccess's.
-  app.use('/v1/*', authenticate({ bootstrapToken: token, verifier: deps.credentials }));
+  // The dashboard's sign-in cookie counts for its event stream (GET /v1/events) only: see ui/session.ts.
+  app.use('/v1/*', authenticate({ bootstrapToken: token, verifier: deps.credentials, sessionToken: eventStreamSessionToken }));
 
   app.use('/v1/*', jsonBodyLimit(MAX_BODY_BYTES));
 
@@ -195,10 +202,11 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     // Who marked it is the credential's, never the body's.
     const by = actorOf(c.get('credential'));
     const at = now();
-    const release = await store.markReleaseBroken(role, tag, { reason: body.reason, at, by });
-    if (!release) throw new GrapevineError('release_not_found', `role ${role} has no release ${tag}`);
+    const marked = await store.markReleaseBroken(role, tag, { reason: body.reason, at, by });
+    if (!marked) throw new GrapevineError('release_not_found', `role ${role} has no release ${tag}`);
+    const { release } = marked;
     // Only the first mark counts: marking a broken release again changes nothing.
-    if (release.broken?.by === by && release.broken.at === at) fleetEvents.publish({ kind: 'release.broken', at, actor: by, role, tag, reason: body.reason });
+    if (marked.marked) fleetEvents.publish({ kind: 'release.broken', at, actor: by, role, tag, reason: body.reason });
     logger.warn({ role, tag, reason: release.broken?.reason, by }, 'release marked broken');
     // Hosts waiting for a slot stand down at once, in every environment.
     await stopRollouts({ fleet, store, logger }, role, tag, { reason: body.reason, by });
@@ -274,6 +282,17 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     return c.json(forgotten);
   });
 
+  const { eventFeed } = deps;
+  if (eventFeed) registerEventRoutes(app, { feed: eventFeed, store, logger: deps.logger });
+  registerUiRoutes(app, {
+    store,
+    membership,
+    fleet,
+    tokens: { bootstrapToken: token, verifier: deps.credentials },
+    logger: deps.logger,
+    now,
+    ...(eventFeed ? { newestEventId: () => eventFeed.newestId() } : {}),
+  });
   registerTokenRoutes(app, { credentials: deps.credentials, logger: deps.logger, now, fleetEvents });
   if (deps.keyring) registerSerfKeyRoutes(app, { keyring: deps.keyring, membership, logger: deps.logger, fleetEvents });
   if (deps.metrics) registerMetricsRoute(app, { metrics: deps.metrics, bootstrapToken: token, verifier: deps.credentials });

@@ -108,10 +108,12 @@ export class ReportRecorder {
     const mark = await fleet.brokenMark({ role, env }, tag);
     const candidate = failureOf(mark, stored) ?? { host: report.host, error: report.error ?? 'no error given', at };
     const reason = `host ${candidate.host} failed: ${candidate.error}`;
-    const release = await store.markReleaseBroken(role, tag, { reason, by: candidate.host, at: candidate.at });
-    // The release's first mark stays: an earlier report (or an operator) may have set it.
-    const broken = release?.broken;
-    if (broken && broken.by === candidate.host && broken.at === candidate.at) {
+    const marked = await store.markReleaseBroken(role, tag, { reason, by: candidate.host, at: candidate.at });
+    // The release's first mark stays: an earlier report (or an operator) may have set it. A host
+    // reports its failure more than once (as it fails, and with its end), each time naming the
+    // same mark: only the call that set the mark tells of it.
+    const broken = marked?.release.broken;
+    if (marked?.marked) {
       this.#deps.fleetEvents.publish({ kind: 'release.broken', at, actor: candidate.host, role, tag, reason });
     }
     const first =

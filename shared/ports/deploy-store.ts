@@ -35,6 +35,12 @@ export interface FinishedDeploy {
   record: DeployRecord;
 }
 
+/** A release after a broken mark: `marked` is true for the one call that set it, false when it was marked already. */
+export interface MarkedRelease {
+  marked: boolean;
+  release: Release;
+}
+
 /** Fields a deploy record gains after its creation, outside its outcome. */
 export type DeployAnnotation = Partial<Pick<DeployRecord, 'promotedTo' | 'promotion' | 'job'>>;
 
@@ -49,7 +55,7 @@ export interface DeployStore {
   listReleases(role: string): Promise<Release[]>;
   newestRelease(role: string): Promise<Release | undefined>;
   /** Marks a release broken unless it already is (the first mark stays); undefined when unknown. */
-  markReleaseBroken(role: string, tag: string, mark: BrokenMark): Promise<Release | undefined>;
+  markReleaseBroken(role: string, tag: string, mark: BrokenMark): Promise<MarkedRelease | undefined>;
 
   /**
    * Stores a new deploy with the next sequence number of its role and environment, indexes

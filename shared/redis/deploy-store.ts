@@ -10,7 +10,7 @@ import { GrapevineError } from '../contract/errors.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { within } from '../contract/waiting.js';
 import { type BrokenMark, Deploy, HostReport, Release } from '../contract/schemas.js';
-import type { DeployAnnotation, DeployFilter, DeployRecord, DeployStore, FinalDeployStatus, FinishedDeploy, StoredReport } from '../ports/deploy-store.js';
+import type { DeployAnnotation, DeployFilter, DeployRecord, DeployStore, FinalDeployStatus, FinishedDeploy, MarkedRelease, StoredReport } from '../ports/deploy-store.js';
 import { RedisScripts, callRedis, redisFailure } from './scripts.js';
 import { parseStored } from './stored-record.js';
 
@@ -69,10 +69,10 @@ export class RedisDeployStore implements DeployStore {
   }
 
   /** Marks a release broken unless it already is (the first mark stays); returns the release as stored, or undefined when unknown. */
-  async markReleaseBroken(role: string, tag: string, mark: BrokenMark): Promise<Release | undefined> {
+  async markReleaseBroken(role: string, tag: string, mark: BrokenMark): Promise<MarkedRelease | undefined> {
     const what = `release ${role}:${tag}`;
     const outcome = await this.#scripts.run('markReleaseBroken', [redisKeys.releases(role)], [tag, JSON.stringify(mark)], what);
-    return outcome && parseStored(Release, outcome.release, what);
+    return outcome && { marked: outcome.marked, release: parseStored(Release, outcome.release, what) };
   }
 
   /** Stores a new deploy with the next sequence number of its group, indexes it and makes its tag the desired one (a catch-up's is already). */

@@ -116,9 +116,9 @@ describe('the deploy store on a real Redis', () => {
   it('keeps the first broken mark of a release', async () => {
     await store.publishRelease({ role: 'web', tag: 'v7', image: '127.0.0.1:5000/web:v7', publishedAt: 1 });
     const first = await store.markReleaseBroken('web', 'v7', { reason: 'health check failed', by: 'h1', at: 10 });
-    expect(first?.broken).toEqual({ reason: 'health check failed', by: 'h1', at: 10 });
+    expect(first).toEqual({ marked: true, release: expect.objectContaining({ broken: { reason: 'health check failed', by: 'h1', at: 10 } }) });
     const second = await store.markReleaseBroken('web', 'v7', { reason: 'stood down', by: 'h6', at: 20 });
-    expect(second?.broken).toEqual({ reason: 'health check failed', by: 'h1', at: 10 });
+    expect(second).toEqual({ marked: false, release: expect.objectContaining({ broken: { reason: 'health check failed', by: 'h1', at: 10 } }) });
     expect((await store.getRelease('web', 'v7'))?.broken?.by).toBe('h1');
     expect(await store.markReleaseBroken('web', 'v-none', { reason: 'x', by: 'h1', at: 1 })).toBeUndefined();
   });

@@ -70,6 +70,20 @@ describe('fleet events of a deploy', () => {
     expect(coordinator.published.at(-1)).toMatchObject({ kind: 'deploy.finished', deploy: { status: 'failed', reason: expect.stringContaining('host h1 failed') } });
   });
 
+  it('tell a release broken once when its failing host reports the failure twice, its mark set before either report', async () => {
+    const fleet = new RecordingFleet();
+    coordinator = new CoordinatorHarness({ store: new InMemoryDeployStore(), fleet, members: fleetMembers() });
+    await coordinator.publish('web', 'v1');
+    const deploy = await coordinator.deploy('web', 'production');
+    // The agent marks the release in Redis, then reports as it fails and again with its end.
+    fleet.markAs('h2', { role: 'web', env: 'production' }, 'v1', 'health check failed');
+    await coordinator.report(deploy.id, 'h2', 'failed', { counted: 3, remaining: 2, error: 'health check failed' });
+    await coordinator.report(deploy.id, 'h2', 'failed', { counted: 3, remaining: 2, error: 'health check failed', endedAt: Date.now() });
+    await coordinator.fleetEvents.settled();
+    const broken = coordinator.published.filter((event) => event.kind === 'release.broken');
+    expect(broken).toEqual([{ kind: 'release.broken', at: expect.any(Number), actor: 'h2', role: 'web', tag: 'v1', reason: 'host h2 failed: health check failed' }]);
+  });
+
   it('tell an operator marking a release broken with the credential, once', async () => {
     await coordinator.publish('web', 'v1');
     const token = await coordinator.tokenOf('operator', 'alice');
