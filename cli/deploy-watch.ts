@@ -1,81 +1,77 @@
-// Follows a deploy until it ends, printing each host's steps as they happen, in the order
-// they happened.
-import { FINAL_HOST_STATES, type Deploy } from '../shared/contract/schemas.js';
+// Follows a deploy until it ends, showing its progress through one view: plain lines in
+// time order (pipes, CI logs), a live table on a terminal, or NDJSON events with --json.
+import type { Deploy } from '../shared/contract/schemas.js';
 import { GrapevineError, TimeoutError } from '../shared/contract/errors.js';
-import { pollUntil } from '../shared/contract/waiting.js';
+import { PolledDeployFeed, type DeployFeed, type DeployReader } from './watch/deploy-feed.js';
+import { HOLD_BACK_MS, HostEvents, type HostEvent } from './watch/host-events.js';
 
-export interface DeployReader {
-  getDeploy(id: string): Promise<Deploy>;
+export type { DeployReader } from './watch/deploy-feed.js';
+
+/** How a followed deploy is shown while it runs. */
+export interface ProgressView {
+  /** A record read while the deploy runs (it may not have changed since the last). */
+  update(deploy: Deploy): void;
+  /** The deploy ended: the view shows all of it and lets go of the terminal. */
+  end(deploy: Deploy): void;
+  /** Following stopped before the end (the coordinator did not answer, the wait timed out): the view lets go of the terminal. */
+  abandon(): void;
 }
 
-const POLL_MS = 250;
-/**
- * Hosts report on their own, so a step can reach the coordinator after a later step of
- * another host was printed. A line waits this long after its time before it is printed,
- * and lines print in time order; the rest come out sorted when the deploy ends.
- */
-const HOLD_BACK_MS = 1_000;
-
-export async function watchDeploy(
-  client: DeployReader,
-  id: string,
-  print: (line: string) => void,
-  timeoutMs: number,
-  now: () => number = Date.now,
-): Promise<Deploy> {
-  const lines = new ProgressLines();
-  const ended = async () => {
-    const deploy = await client.getDeploy(id);
-    const over = deploy.status !== 'in_progress';
-    for (const line of lines.take(deploy, over ? Number.POSITIVE_INFINITY : now() - HOLD_BACK_MS)) print(line);
-    return over ? deploy : undefined;
-  };
+/** Shows the deploy's records from `feed` in `view` until it ends; returns the ended record. */
+export async function followDeploy(feed: DeployFeed, id: string, view: ProgressView, timeoutMs: number): Promise<Deploy> {
+  let final: Deploy;
   try {
-    // A coordinator that stops answering ends the watch at once: its error says why.
-    return await pollUntil(`deploy ${id} to end`, ended, { timeoutMs, intervalMs: POLL_MS, tolerate: () => false });
+    final = await feed.follow(id, (deploy) => {
+      if (deploy.status === 'in_progress') view.update(deploy);
+    }, { timeoutMs });
   } catch (error) {
+    view.abandon();
     if (!(error instanceof TimeoutError)) throw error;
     throw new GrapevineError('watch_timeout', `deploy ${id} still in progress after ${Math.round(timeoutMs / 1000)} s; follow it with: grapevine status ${id} --wait`);
   }
+  view.end(final);
+  return final;
 }
 
-interface ProgressEvent {
-  at: number;
-  key: string;
-  line: string;
+/** Follows the deploy printing plain progress lines, as `--wait` does off a terminal. */
+export function watchDeploy(client: DeployReader, id: string, print: (line: string) => void, timeoutMs: number, now: () => number = Date.now): Promise<Deploy> {
+  return followDeploy(new PolledDeployFeed(client), id, new PlainProgress(print, now), timeoutMs);
+}
+
+/** One line per host step and end, in time order, each a little after it happened (HOLD_BACK_MS). */
+export class PlainProgress implements ProgressView {
+  private readonly lines = new ProgressLines();
+
+  constructor(
+    private readonly print: (line: string) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  update(deploy: Deploy): void {
+    for (const line of this.lines.take(deploy, this.now() - HOLD_BACK_MS)) this.print(line);
+  }
+
+  end(deploy: Deploy): void {
+    for (const line of this.lines.take(deploy, Number.POSITIVE_INFINITY)) this.print(line);
+  }
+
+  abandon(): void {}
 }
 
 /** The progress lines of one deploy, each printed once, in time order. */
 export class ProgressLines {
-  private readonly printed = new Set<string>();
+  private readonly events = new HostEvents();
 
   /** Lines not printed yet whose time is at or before `until` (ms since the epoch), in time order. */
   take(deploy: Deploy, until: number): string[] {
-    return eventsOf(deploy)
-      .filter((event) => event.at <= until && !this.printed.has(event.key))
-      .sort((a, b) => a.at - b.at)
-      .map((event) => {
-        this.printed.add(event.key);
-        return `${formatOffset(event.at - deploy.createdAt)} ${event.line}`;
-      });
+    return this.events.take(deploy, until).map((event) => `${formatOffset(event.at - deploy.createdAt)} ${lineOf(event)}`);
   }
 }
 
-/** Every host step and end state of the deploy, each with its time. */
-function eventsOf(deploy: Deploy): ProgressEvent[] {
-  const events: ProgressEvent[] = [];
-  for (const report of Object.values(deploy.hosts)) {
-    for (const { step, at } of report.steps) {
-      const detail = step === 'slot' && report.slot !== undefined ? ` ${report.slot}` : '';
-      events.push({ at, key: `${report.host}:${step}`, line: `${report.host.padEnd(12)} ${step}${detail}` });
-    }
-    if (FINAL_HOST_STATES.has(report.state)) {
-      const at = report.endedAt ?? report.steps[report.steps.length - 1]?.at ?? deploy.createdAt;
-      const why = report.error ? `: ${report.error}` : '';
-      events.push({ at: at + 0.5, key: `${report.host}:=${report.state}`, line: `${report.host.padEnd(12)} ${report.state.toUpperCase()}${why}` });
-    }
-  }
-  return events;
+function lineOf(event: HostEvent): string {
+  const host = event.host.padEnd(12);
+  if (event.event === 'host.step') return `${host} ${event.step}${event.slot === undefined ? '' : ` ${event.slot}`}`;
+  return `${host} ${event.state.toUpperCase()}${event.error ? `: ${event.error}` : ''}`;
 }
 
 function formatOffset(ms: number): string {

@@ -9,7 +9,9 @@ import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client
 import { GrapevineError, ValidationError, errorMessage } from '../shared/contract/errors.js';
 import { deployId, envName, imageRef, releaseTag, roleName } from '../shared/contract/names.js';
 import { parseOrThrow, type Deploy } from '../shared/contract/schemas.js';
-import { summarize, watchDeploy } from './deploy-watch.js';
+import { summarize } from './deploy-watch.js';
+import { PolledDeployFeed } from './watch/deploy-feed.js';
+import { followToEnd } from './watch/follow-to-end.js';
 import { registerDevCommands } from './dev-commands.js';
 import { registerOutOfServiceCommand } from './out-of-service.js';
 import { registerServiceCommands } from './service-commands.js';
@@ -27,6 +29,8 @@ const WATCH_TIMEOUT_MS = 60 * 60_000;
 // Read here, not through shared/config, which would build every config schema on the
 // path of each `grapevine deploy` a CI job runs.
 const env = { coordinator: process.env.GRAPEVINE_COORDINATOR, token: process.env.GRAPEVINE_TOKEN, tokenFile: process.env.GRAPEVINE_TOKEN_FILE, caFile: process.env.GRAPEVINE_CA_FILE };
+/** How `--wait` draws on a terminal: no cursor moves on a dumb one, no colour with NO_COLOR (no-color.org). */
+const terminal = { dumb: process.env.TERM === 'dumb', noColor: (process.env.NO_COLOR ?? '') !== '' };
 const program = new Command('grapevine')
   .description('Gossip-driven, slot-limited deploys for fleets of Docker hosts')
   .option('--coordinator <url>', 'coordinator URL (or GRAPEVINE_COORDINATOR)')
@@ -34,7 +38,7 @@ const program = new Command('grapevine')
   // Kept only to refuse it with a pointer: a token on the command line is in every process list.
   .addOption(new Option('--token <token>').hideHelp())
   .option('--ca-file <file>', "CA certificates (PEM) to verify an https:// coordinator with (or GRAPEVINE_CA_FILE); Node.js's public CAs unless given")
-  .option('--json', 'print machine-readable JSON')
+  .option('--json', 'print machine-readable JSON; with --wait, one JSON event per line (NDJSON), the ended deploy last')
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
@@ -71,10 +75,10 @@ async function finishDeploy(deploy: Deploy, wait: boolean): Promise<void> {
     print(deploy, `deploy ${deploy.id} of ${deploy.role}:${deploy.tag} to ${deploy.env} started`);
     return;
   }
-  const progress = globals().json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
-  const final = await watchDeploy(client(), deploy.id, progress, WATCH_TIMEOUT_MS);
-  print(final, summarize(final));
-  if (final.promotedTo && !globals().json) process.stdout.write(`${await promotionLine(final.tag, final.promotedTo)}\n`);
+  const json = globals().json === true;
+  const out = { stdout: process.stdout, json, terminal: process.stdout.isTTY === true && !terminal.dumb, color: !terminal.noColor };
+  const final = await followToEnd(new PolledDeployFeed(client()), deploy.id, out, WATCH_TIMEOUT_MS);
+  if (final.promotedTo && !json) process.stdout.write(`${await promotionLine(final.tag, final.promotedTo)}\n`);
   if (final.status !== 'succeeded') process.exitCode = EXIT_FAILED;
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { PRODUCTION, answersFrom, maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { endedDeploy } from '../fixtures/wait-output.js';
 
 /** Each run of a hook as the hook script recorded it: `HOOK HOST TAG DIGEST DEPLOY_ID ROLLBACK_OF`. */
 interface HookRun {
@@ -133,7 +134,7 @@ describe('hooks run on every host around its deploy', () => {
     expect(v2.deploy.status, v2.stderr).toBe('succeeded');
     const rollback = await fleet.cli(['rollback', 'web', '--env', 'production', '--wait', '--json']);
     expect(rollback.exitCode, rollback.stderr).toBe(0);
-    const back = JSON.parse(rollback.stdout) as Deploy;
+    const back = endedDeploy(rollback.stdout);
     expect(back).toMatchObject({ tag: 'v1', rollbackOf: 'v2', status: 'succeeded' });
     const ran = runs('v1').filter((run) => run.deployId === back.id);
     for (const hook of ['before-drain', 'after-up', 'after-register']) {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { PRODUCTION, answersFrom, startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { endedDeploy } from '../fixtures/wait-output.js';
 import { until } from '../fixtures/poll.js';
 
 const ROLLOUT = { timeoutMs: 180_000, intervalMs: 250 };
@@ -82,12 +83,12 @@ describe('the once-per-deploy job', () => {
   it('a rollback does not run the job; a rollback with --run-job does', async () => {
     // Wanted now: bad (failed); the rollback deploys v2, the newest release that succeeded.
     const plain = await fleet.cli(['rollback', 'web', '--env', 'production', '--wait', '--json']);
-    const back = JSON.parse(plain.stdout) as Deploy;
+    const back = endedDeploy(plain.stdout);
     expect(back, plain.stderr).toMatchObject({ tag: 'v2', status: 'succeeded', runJob: false });
     expect(back.job).toBeUndefined();
     expect(runsOf(back.id)).toEqual([]);
     const withJob = await fleet.cli(['rollback', 'web', '--env', 'production', '--run-job', '--wait', '--json']);
-    const again = JSON.parse(withJob.stdout) as Deploy;
+    const again = endedDeploy(withJob.stdout);
     expect(again, withJob.stderr).toMatchObject({ tag: 'v1', status: 'succeeded', runJob: true, job: { state: 'succeeded' } });
     expect(runsOf(again.id)).toHaveLength(1);
     expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v1', PRODUCTION));

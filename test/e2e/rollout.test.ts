@@ -7,6 +7,7 @@ import { RedisSlotLocks, type RedisSlotLease } from '../../shared/redis/slot-loc
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { PRODUCTION, answersFrom, maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { endedDeploy } from '../fixtures/wait-output.js';
 import { until } from '../fixtures/poll.js';
 
 const STAGING = ['s1', 's2', 's3'];
@@ -105,8 +106,8 @@ describe('six production hosts and three staging hosts', () => {
 
       for (const lease of held.splice(0)) await lease.release();
       const [olderEnd, newerEnd] = await Promise.all(ids.map((id) => fleet.cli(['status', id, '--wait', '--json'])));
-      const older = JSON.parse(olderEnd!.stdout) as Deploy;
-      const newer = JSON.parse(newerEnd!.stdout) as Deploy;
+      const older = endedDeploy(olderEnd!.stdout);
+      const newer = endedDeploy(newerEnd!.stdout);
       expectCompleteRollout(older, PRODUCTION, 2);
       expectCompleteRollout(newer, PRODUCTION, 2);
       for (const host of PRODUCTION) {

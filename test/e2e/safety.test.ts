@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { PRODUCTION, answersFrom, maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { endedDeploy } from '../fixtures/wait-output.js';
 import { until } from '../fixtures/poll.js';
 
 const stepAt = (deploy: Deploy, host: string, step: string) => deploy.hosts[host]?.steps.find((s) => s.step === step)?.at;
@@ -63,7 +64,7 @@ describe('a bad release stops itself and every deploy ends', () => {
     await productionServes('v2');
     const rollback = await fleet.cli(['rollback', 'web', '--env', 'production', '--wait', '--json']);
     expect(rollback.exitCode, rollback.stderr).toBe(0);
-    expect(JSON.parse(rollback.stdout)).toMatchObject({ tag: 'v1', status: 'succeeded', rollbackOf: 'v2' });
+    expect(endedDeploy(rollback.stdout)).toMatchObject({ tag: 'v1', status: 'succeeded', rollbackOf: 'v2' });
     expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v1', PRODUCTION));
   });
 
