@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DevClusterError } from './dev-cluster-error.js';
 import { freePort, type StartedProcess } from './local-process.js';
 import type { RoleHooks } from '../shared/contract/role-config.js';
+import type { DevNotificationTarget } from './notification-files.js';
 
 export interface ClusterPorts {
   coordinator: number;
@@ -52,6 +53,8 @@ export interface DevClusterOptions {
   job?: { seconds?: number };
   /** The cluster's own CA (dev-cluster/cluster-tls.ts): the coordinator and the relay serve HTTPS, the hosts and the CLI trust it. */
   tls?: boolean;
+  /** Webhooks the coordinator notifies; their URL and secret files are written into the cluster's folder (dev-cluster/notification-files.ts). None unless set. */
+  notifications?: DevNotificationTarget[];
   logLevel?: string;
 }
 
@@ -69,6 +72,8 @@ export interface DevHostState extends DevHostSpec {
   serfConfigFile: string;
   dir: string;
   project: string;
+  /** Where the host's agent serves its Prometheus metrics (its own address, AGENT_METRICS_PORT); unset on a cluster recorded before. */
+  metricsUrl?: string;
 }
 
 export type ServiceName = 'redis' | 'registry' | 'haproxy' | 'relay' | 'coordinator';

@@ -25,11 +25,13 @@ import { newRedisUsers } from './redis-acl.js';
 import { makeClusterTls, serverTlsOf } from './cluster-tls.js';
 import { writeSecretsFile } from './secrets-file.js';
 import { BUILD_SCRIPT, SAMPLE_ROLE, SAMPLE_TAGS } from './sample-app.js';
-import { startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordinatorAnswers, untilRedisAnswers, untilRegistryAnswers } from './services.js';
+import { registryStorageOf, startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordinatorAnswers, untilRedisAnswers, untilRegistryAnswers } from './services.js';
+import { REGISTRY_SEED_DIR, fillRegistry, seedRegistry } from './registry-seed.js';
 
 // The harness's public face, for the CLI, the tests and the benchmark: one module to import.
 export { defaultHosts, freeClusterPorts, readClusterState } from './cluster-state.js';
 export type { ClusterPorts, DevClusterOptions, DevClusterState, DevHostSpec, DevHostState } from './cluster-state.js';
+export type { DevNotificationTarget } from './notification-files.js';
 export { isRunning } from './local-process.js';
 export { printedState, secretsFileOf } from './secrets-file.js';
 export { Chaos, type ChaosOutcome } from './chaos.js';
@@ -142,11 +144,17 @@ export class DevCluster {
     log(`redis on ${gateway}:${state.ports.redis}`);
     state.processes.redis = startRedis(state);
     saveClusterState(state);
-    log(`registry on ${state.registry}`);
-    state.processes.registry = startRegistry(state);
-    saveClusterState(state);
     log(`haproxy on ${state.lbUrl}`);
     state.processes.haproxy = startHaproxy(state);
+    saveClusterState(state);
+    // Built before the registry starts (cached, about a second), so that a seed of these very
+    // images can fill its storage; build.sh builds the base image first when it is missing.
+    log('images: base, sample app v1 v2 bad');
+    const repository = `${state.registry}/${SAMPLE_ROLE}`;
+    await execa('bash', [BUILD_SCRIPT, repository], { stdio: 'inherit' });
+    const seed = await seedRegistry(repository, registryStorageOf(state));
+    log(`registry on ${state.registry}${seed.restored ? `, its images from the seed in ${REGISTRY_SEED_DIR}` : ''}`);
+    state.processes.registry = startRegistry(state);
     saveClusterState(state);
     await untilRedisAnswers(state);
     await untilRegistryAnswers(state);
@@ -157,9 +165,7 @@ export class DevCluster {
     saveClusterState(state);
     await untilRelayAnswers(state, state.relayUrl, state.caFile);
 
-    // build.sh builds the base image first when it is missing.
-    log('images: base, sample app v1 v2 bad');
-    await execa('bash', [BUILD_SCRIPT, `${state.registry}/${SAMPLE_ROLE}`, '--push'], { stdio: 'inherit' });
+    await fillRegistry(repository, seed, registryStorageOf(state), log);
 
     log(`coordinator on ${state.coordinatorUrl}`);
     const addresses = options.hosts.map((_, index) => `${state.subnet}.${FIRST_HOST_OCTET + index}`);
@@ -167,6 +173,7 @@ export class DevCluster {
       promote: options.promote !== false,
       logLevel: options.logLevel ?? 'info',
       join: addresses.map((address) => `${address}:7946`),
+      ...(options.notifications ? { notifications: options.notifications } : {}),
     });
     saveClusterState(state);
     await untilCoordinatorAnswers(state);

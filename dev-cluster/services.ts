@@ -15,6 +15,7 @@ import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client
 import { passwordOf, writeRedisConfig } from './redis-acl.js';
 import { startDetached, type StartedProcess } from './local-process.js';
 import { serfKeyFileOf } from './serf-key.js';
+import { writeNotificationFiles, type DevNotificationTarget } from './notification-files.js';
 import { CLI, PROJECT_ROOT, SAMPLE_ROLE, backendFor } from './sample-app.js';
 
 const START_TIMEOUT_MS = 15_000;
@@ -43,11 +44,16 @@ export async function untilRedisAnswers(state: DevClusterState): Promise<void> {
   await withLogTail(pollUntil('redis', ping, { timeoutMs: START_TIMEOUT_MS }), join(state.dir, 'redis.log'));
 }
 
+/** Where the cluster's registry keeps what is pushed to it (dev-cluster/registry-seed.ts fills it before a start). */
+export function registryStorageOf(state: Pick<DevClusterState, 'dir'>): string {
+  return join(state.dir, 'registry');
+}
+
 export function startRegistry(state: DevClusterState): StartedProcess {
   const config = join(state.dir, 'registry.yml');
   writeFileSync(
     config,
-    toYaml({ version: 0.1, log: { level: 'warn' }, storage: { filesystem: { rootdirectory: join(state.dir, 'registry') } }, http: { addr: state.registry } }),
+    toYaml({ version: 0.1, log: { level: 'warn' }, storage: { filesystem: { rootdirectory: registryStorageOf(state) } }, http: { addr: state.registry } }),
   );
   return startDetached('docker-registry', ['serve', config], join(state.dir, 'registry.log'), config);
 }
@@ -112,6 +118,7 @@ interface CoordinatorOptions {
   promote: boolean;
   logLevel: string;
   join: string[];
+  notifications?: readonly DevNotificationTarget[];
 }
 
 function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOptions): void {
@@ -128,6 +135,7 @@ function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOpti
       registries: [{ address: state.registry, plainHttp: true }],
       serf: { bind: `${gateway}:7946`, rpc: state.serfRpc, rpcAuth: state.serfRpcAuth, encryptKeyFile: serfKeyFileOf(state), dataDir: join(state.dir, 'coordinator-serf'), join: options.join },
       promote: options.promote ? { [SAMPLE_ROLE]: { from: 'staging', to: 'production' } } : {},
+      ...(options.notifications?.length ? { notifications: writeNotificationFiles(state, options.notifications) } : {}),
       logLevel: options.logLevel,
     }),
     { mode: 0o600 },
