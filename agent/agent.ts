@@ -24,6 +24,8 @@ import { Reconciler } from './reconcile.js';
 import { CatchUp } from './catch-up.js';
 import { SerfRejoinWatch } from './serf-rejoin.js';
 import { EVENT_SCHEMA_VERSION, type Deploy, type HostReport } from '../shared/contract/schemas.js';
+import { AgentMetrics } from './metrics/agent-metrics.js';
+import { serveMetrics } from './metrics/metrics-server.js';
 
 /** Between two reconcile rounds: how long an HAProxy reload can leave a host unregistered. */
 const RECONCILE_INTERVAL_MS = 30_000;
@@ -51,16 +53,19 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const coordinator = new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token, caFile: config.caFile });
   const fleet = new RedisFleetState({ redis, host: config.node, logger: log });
   const applied = new FileAppliedDeploys(config.stateDir ?? join(dirname(config.serf.dataDir), 'agent'));
+  // Only when the config asks: otherwise nothing is counted and no port is opened.
+  const metrics = config.metrics ? new AgentMetrics({ logger: log }) : undefined;
   const runner = new DeployRunner({
     node: config.node,
     lb,
-    locks: new RedisSlotLocks({ redis, ttlMs: config.slotLeaseMs, logger: log }),
+    locks: new RedisSlotLocks({ redis, ttlMs: config.slotLeaseMs, logger: log, ...(metrics ? { leaseWatch: metrics } : {}) }),
     fleet,
     runtime,
     loadBalancer,
     coordinator,
     applied,
     stepDeadlineMs: config.stepDeadlineMs,
+    ...(metrics ? { observer: metrics } : {}),
     hooks: new ProcessHooks(config.roles, runtime),
     logger: log,
     job: new DeployJob({
@@ -98,6 +103,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     logger: log,
     onBackInService: ({ role, env, node }) => fleet.backInService({ role, env }, node, log),
     catchUp: new CatchUp({ node: config.node, coordinator, takePart }),
+    ...(metrics ? { onRunning: (group: { role: string; env: string }, tag: string | null) => metrics.running(group, tag) } : {}),
   });
   const track = (work: Promise<unknown>) => {
     running.add(work);
@@ -127,6 +133,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const inbox = new EventInbox(config.eventPipe, onEvent, log.child({ component: 'inbox' }));
   inbox.listen();
   await serf.start();
+  // After everything that can fail the start, so a failed start leaves no port open.
+  const metricsServer = metrics && config.metrics ? await serveMetrics(metrics, config.metrics, log) : undefined;
   log.info({ env: config.env, roles, serf: config.serf.bind }, 'agent started');
   // Converges at once after a restart (a host killed while drained), then every round
   // (registrations an HAProxy reload dropped); it never overlaps a deploy of the same group.
@@ -149,6 +157,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       inbox.close();
       await Promise.allSettled([...running, reconciling, watchingMembers]);
       await serf.stop();
+      await metricsServer?.close();
       redis.disconnect();
     },
   };

@@ -36,6 +36,11 @@ export interface ReconcileOptions {
   onBackInService?: (group: { role: string; env: string; node: string }) => Promise<unknown> | void;
   /** Brings a host left behind its group's rollout up to it; without it, a round only puts hosts back in service. */
   catchUp?: CatchUp;
+  /**
+   * Told at every round which release the host's container runs: the tag of the group's recent
+   * deploy of its image, or null when none runs; not told when no recent deploy has its image.
+   */
+  onRunning?: (group: { role: string; env: string }, tag: string | null) => void;
 }
 
 export type ReconcileOutcome =
@@ -122,6 +127,7 @@ export class Reconciler {
         loadBalancer.servers(lb.backend),
       ]);
       this.recovered(key, log);
+      this.tellRunning(role, deploys, image, log);
       const inService = await this.backInService(role, deploys, image, servers, signal, log);
       if (!catchUp || signal.aborted) return inService;
       // Back in service first: a host behind the release serves its old one until its catch-up takes a slot.
@@ -172,6 +178,16 @@ export class Reconciler {
     log.info({ was: state, image, backend: lb.backend }, 'healthy container of the desired image was out of service; put back in service');
     await onBackInService?.({ role, env, node });
     return 'back_in_service';
+  }
+
+  private tellRunning(role: string, deploys: Deploy[], image: string | null, log: Logger): void {
+    const tag = image === null ? null : deploys.find((deploy) => deploy.image === image)?.tag;
+    if (tag === undefined) return;
+    try {
+      this.options.onRunning?.({ role, env: this.options.env }, tag);
+    } catch (error) {
+      log.warn({ err: errorMessage(error) }, 'could not tell which release runs');
+    }
   }
 
   private recovered(key: string, log: Logger): void {

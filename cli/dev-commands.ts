@@ -174,11 +174,12 @@ async function describe(cluster: DevCluster): Promise<string> {
   const { state } = cluster;
   const { isRunning, secretsFileOf } = await harness();
   const services = Object.entries(state.processes).map(([name, p]) => `  ${name.padEnd(12)} ${p && isRunning(p) ? 'running' : 'STOPPED'}`);
-  const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${isRunning(h.agent) ? 'running' : 'STOPPED'}`);
+  const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${isRunning(h.agent) ? 'running' : 'STOPPED'}${h.metricsUrl ? `  metrics ${h.metricsUrl}` : ''}`);
   const heals = (state.heals ?? []).map((h) => `  ${h.action}${h.host ? ` ${h.host}` : ''} at ${new Date(h.dueAt).toISOString()} (helper pid ${h.helper.pid})`);
   return [
     `load balancer: ${state.lbUrl} (production), ${state.stagingLbUrl} (staging)`,
     `coordinator:   ${state.coordinatorUrl}`,
+    `metrics:       ${state.coordinatorUrl}/metrics (a viewer token or above as bearer), each agent's below`,
     ...(state.caFile ? [`CA file:       ${state.caFile} (GRAPEVINE_CA_FILE in the secrets file)`] : []),
     `registry:      ${state.registry}`,
     'services:',

@@ -64,10 +64,15 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   const fleetEvents = new FleetEventBus(logger);
   // Links point at the dashboard: config publicUrl, else this server's own URL once it listens.
   let ownUrl = '';
-  const notifier = new Notifier({ targets: notificationTargets, publicUrl: () => config.publicUrl ?? ownUrl, logger });
-  fleetEvents.subscribe('notifications', notifier.read);
   const metrics = new FleetMetrics();
   fleetEvents.subscribe('metrics', metrics.read);
+  const notifier = new Notifier({
+    targets: notificationTargets,
+    publicUrl: () => config.publicUrl ?? ownUrl,
+    logger,
+    onDeliveryFailed: (target) => metrics.webhookFailed(target),
+  });
+  fleetEvents.subscribe('notifications', notifier.read);
   // Not awaited: the API serves at once, and the hosts gauge fills in when the read ends.
   void metrics.replayFrom(store, logger.child({ component: 'metrics' }));
   const auditLog = new RedisAuditLog({ redis, logger, caps: { maxEntries: config.audit.maxEntries, maxAgeMs: config.audit.maxAgeDays * 86_400_000 } });

@@ -26,6 +26,9 @@ const START_PERIOD_MARGIN_S = 10;
 const DEFAULT_STEP_DEADLINE_MS = 5 * 60_000;
 const STEP_MARGIN_MS = 60_000;
 
+/** Every agent serves its metrics on this port of its host's own address (Prometheus's registered exporter port range). */
+export const AGENT_METRICS_PORT = 9464;
+
 /** Label on every container of a cluster, holders and apps, so `down` finds them all. */
 export const CLUSTER_LABEL = 'grapevine.dev';
 
@@ -68,6 +71,7 @@ export async function startHost(
     serfConfigFile: join(dir, 'serf', 'serf.json'),
     dir,
     project,
+    metricsUrl: `http://${address}:${AGENT_METRICS_PORT}/metrics`,
   };
   return { ...host, agent: startAgent(host) };
 }
@@ -178,6 +182,7 @@ function agentConfigFor(
     coordinator: { url: state.coordinatorUrl, token: state.hostTokens?.[spec.name] ?? state.token },
     ...(state.caFile ? { caFile: state.caFile } : {}),
     eventPipe: join(where.dir, 'events.pipe'),
+    metrics: { host: where.address, port: AGENT_METRICS_PORT },
     // The health step holds the gate: a long start delay needs more than the default 5 minutes.
     ...(healthyDeadlineMs + minHealthyTimeMs + STEP_MARGIN_MS > DEFAULT_STEP_DEADLINE_MS ? { stepDeadlineMs: healthyDeadlineMs + minHealthyTimeMs + STEP_MARGIN_MS } : {}),
     logLevel: options.logLevel ?? 'info',

@@ -50,6 +50,13 @@ export interface DeployRunnerDeps {
   hooks?: DeployHooks;
   /** The once-per-deploy job of the roles that have one; none runs without it. */
   job?: Pick<DeployJob, 'beforeSlot'>;
+  /** Told of each part this host ended, with its final report (the agent's metrics); none unless given. */
+  observer?: DeployObserver;
+}
+
+export interface DeployObserver {
+  /** Must not throw; a throw is logged and the deploy goes on as if it had not been told. */
+  deployEnded(deploy: Pick<Deploy, 'role' | 'env' | 'tag'>, report: HostReport): void;
 }
 
 /**
@@ -124,7 +131,15 @@ export class DeployRunner {
         logger.error({ err: errorMessage(error), seq: deploy.seq }, 'could not record this deploy as applied');
       });
     }
-    return host.finish();
+    return host.finish((report) => this.tellEnded(deploy, report, logger));
+  }
+
+  private tellEnded(deploy: Deploy, report: HostReport, logger: Logger): void {
+    try {
+      this.deps.observer?.deployEnded(deploy, report);
+    } catch (error) {
+      logger.warn({ err: errorMessage(error) }, 'the deploy observer failed');
+    }
   }
 
   /** A replayed or late event of a deploy older than one this host applied: running it would deploy backwards. */

@@ -63,9 +63,11 @@ export class HostProgress {
     this.reporter.update(this.snapshot());
   }
 
-  async finish(): Promise<HostReport> {
+  /** Stamps the end and sends the final report; `ended` has it first, since the coordinator may take long to take it. */
+  async finish(ended?: (report: HostReport) => void): Promise<HostReport> {
     this.endedAt = this.now();
     const report = this.snapshot();
+    ended?.(report);
     await this.reporter.finish(report);
     return report;
   }

@@ -57,6 +57,16 @@ export interface AcquireOptions {
   onWait?: () => void;
 }
 
+/**
+ * Told of each lease renewal that did not renew (Redis failed or did not answer, or the key
+ * holds another token) and of each lease lost: the agent's metrics count them. Called on the
+ * lease's own timer, never awaited; a watch that throws is logged and changes nothing.
+ */
+export interface LeaseWatch {
+  renewalFailed(group: DeployGroup): void;
+  lost(group: DeployGroup): void;
+}
+
 export interface SlotLocks {
   acquire(options: AcquireOptions): Promise<AcquireResult>;
 }

@@ -6,7 +6,8 @@
 import type { Logger } from '../contract/logger.js';
 import { TIMED_OUT, pause, within } from '../contract/waiting.js';
 import { LockLostError, errorMessage } from '../contract/errors.js';
-import type { ReleaseOptions, SlotLease } from '../ports/slot-locks.js';
+import type { LeaseWatch, ReleaseOptions, SlotLease } from '../ports/slot-locks.js';
+import type { DeployGroup } from '../ports/fleet-state.js';
 import type { RedisScripts } from './scripts.js';
 import { CLEANUP_TIMEOUT_MS, type WaitQueue } from './wait-queue.js';
 
@@ -24,6 +25,10 @@ export interface LeaseContext {
   /** When the acquiring call was sent: the lock is surely valid until this plus the TTL. */
   validFrom: number;
   logger: Logger;
+  /** The group the slot is of, for the watch. */
+  group: DeployGroup;
+  /** Told of renewals that failed and of the lease's loss; none unless given. */
+  watch?: LeaseWatch;
 }
 
 /**
@@ -115,6 +120,7 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
       outcome = await within(scripts.run('renewSlot', [slotKey], [token, ttlMs]), Math.max(1, this.validUntil - sentAt));
     } catch (error) {
       if (this.stopped) return 'lost';
+      this.tell('renewalFailed');
       const message = `renewing slot ${this.slot} failed: ${errorMessage(error)}`;
       if (Date.now() + this.retryMs >= this.validUntil) {
         this.lose(`${message}; the lease may have lapsed`);
@@ -128,6 +134,7 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
       this.validUntil = Math.max(this.validUntil, sentAt + ttlMs);
       return 'renewed';
     }
+    this.tell('renewalFailed');
     if (outcome === TIMED_OUT) this.lose(`Redis did not answer the renewal of slot ${this.slot} before its lease could lapse`);
     else this.lose(`slot ${this.slot} (epoch ${this.epoch}) is no longer held by this host: its lease lapsed or another host took it`);
     return 'lost';
@@ -137,7 +144,19 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
     if (this.stopped) return;
     this.stopRenewal();
     this.context.logger.warn(message);
+    this.tell('lost');
     this.lost.abort(new LockLostError(message));
+  }
+
+  /** Tells the watch; whatever it does, the lease goes on as if it had not been told. */
+  private tell(what: keyof LeaseWatch): void {
+    const { watch, group, logger } = this.context;
+    if (!watch) return;
+    try {
+      watch[what](group);
+    } catch (error) {
+      logger.debug({ err: errorMessage(error) }, 'the lease watch failed');
+    }
   }
 
   private async runRelease(outOfService: boolean): Promise<boolean> {

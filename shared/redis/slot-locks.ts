@@ -7,7 +7,7 @@ import type { Logger } from '../contract/logger.js';
 import { TIMED_OUT, pause, untilAborted, within } from '../contract/waiting.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { ValidationError } from '../contract/errors.js';
-import type { AcquireOptions, SlotLocks } from '../ports/slot-locks.js';
+import type { AcquireOptions, LeaseWatch, SlotLocks } from '../ports/slot-locks.js';
 import { RedisScripts, callRedis } from './scripts.js';
 import { describeBrokenMark, readBrokenMark } from './broken-mark.js';
 import { RedisSlotLease } from './slot-lease.js';
@@ -38,6 +38,8 @@ export interface RedisSlotLocksOptions {
    * lost wake-up, an expired lock or a dead waiter. A poll costs Redis five commands.
    */
   pollMs?: number;
+  /** Told of failed renewals and lost leases (the agent's metrics); none unless given. */
+  leaseWatch?: LeaseWatch;
 }
 
 /** AcquireResult, with the lease's concrete type (its token is visible to tests and logs). */
@@ -56,6 +58,7 @@ export class RedisSlotLocks implements SlotLocks {
   private readonly pollMs: number;
   private readonly logger: Logger;
   private readonly scripts: RedisScripts;
+  private readonly leaseWatch: LeaseWatch | undefined;
 
   constructor(options: RedisSlotLocksOptions) {
     const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
@@ -70,6 +73,7 @@ export class RedisSlotLocks implements SlotLocks {
     this.pollMs = pollMs;
     this.logger = options.logger.child({ component: 'slot-locks' });
     this.scripts = RedisScripts.for(options.redis);
+    this.leaseWatch = options.leaseWatch;
   }
 
   async acquire(options: AcquireOptions): Promise<RedisAcquireResult> {
@@ -130,6 +134,8 @@ export class RedisSlotLocks implements SlotLocks {
             ttlMs: this.ttlMs,
             validFrom: sentAt,
             logger: log.child({ slot: reply.slot }),
+            group,
+            ...(this.leaseWatch ? { watch: this.leaseWatch } : {}),
           });
           if (signal.aborted) {
             await lease.release({ outOfService: wasOut });

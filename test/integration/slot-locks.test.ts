@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { WaitQueue } from '../../shared/redis/wait-queue.js';
 import { LockLostError } from '../../shared/contract/errors.js';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
-import { slotLockRedis } from '../fixtures/slot-lock-redis.js';
+import { silent, slotLockRedis } from '../fixtures/slot-lock-redis.js';
+import { AgentMetrics } from '../../agent/metrics/agent-metrics.js';
+import { parseExposition, valueOf } from '../fixtures/prometheus-text.js';
 
 const redis = slotLockRedis();
 const { client, locks, recordingLogger, waitFor, acquired, track, keysMatching, commandCalls, callsDelta, waiters, wakeLists } = redis;
@@ -238,5 +240,37 @@ describe('slot locks on a real redis-server', () => {
     await second.confirm();
     await second.release();
     expect(await redis.admin.scard(outKey)).toBe(0);
+  }, 20_000);
+
+  it("counts in the agent's metrics each renewal that failed and each lease lost, by group, and nothing while renewals succeed", async () => {
+    const group = { role: 'watched', env: 'test' };
+    const slotKey = redisKeys.slot(group.role, group.env, 1);
+    const metrics = new AgentMetrics({ logger: silent, processMetrics: false });
+    const counted = async () => {
+      const samples = parseExposition(await metrics.exposition());
+      return [valueOf(samples, 'grapevine_agent_lease_renewals_failed_total', group), valueOf(samples, 'grapevine_agent_leases_lost_total', group)];
+    };
+    const holderRedis = client();
+    const slotLocks = locks({ redis: holderRedis, ttlMs: 1_000, leaseWatch: metrics });
+    const first = acquired(await slotLocks.acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    await first.confirm();
+    await waitFor('a renewal on the timer', async () => (await redis.admin.pttl(slotKey)) > 900);
+    expect(await counted()).toEqual([0, 0]);
+
+    // Taken by another token: one renewal finds it and the lease is lost.
+    await redis.admin.set(slotKey, 'someone-else', 'PX', 60_000);
+    await waitFor('the lease to notice the replaced key', () => first.signal.aborted);
+    expect(await counted()).toEqual([1, 1]);
+    await first.release();
+    await redis.admin.del(slotKey);
+
+    // Cut off from Redis: renewals fail until the lease may have lapsed, then it is lost once.
+    const second = acquired(await slotLocks.acquire({ group, deployId: 'd2', slots: 1, holder: 'host-a', tag: 'v1', signal: AbortSignal.timeout(20_000) }));
+    holderRedis.disconnect();
+    await waitFor('the cut-off lease to be lost', () => second.signal.aborted);
+    const [failed, lost] = await counted();
+    expect(failed).toBeGreaterThanOrEqual(2);
+    expect(lost).toBe(2);
+    await second.release();
   }, 20_000);
 });

@@ -10,6 +10,8 @@ import { FleetMetrics } from '../../coordinator/metrics/fleet-metrics.js';
 import { HostStates } from '../../coordinator/metrics/host-states.js';
 import { CountedSlotWaits, slotWaitMs } from '../../coordinator/metrics/slot-waits.js';
 import type { HostReport } from '../../shared/contract/schemas.js';
+import { Notifier } from '../../coordinator/notifications/notifier.js';
+import { until } from '../fixtures/poll.js';
 
 const production = { role: 'web', env: 'production' };
 
@@ -144,6 +146,24 @@ describe('a deploy in the metrics', () => {
     const now = await samples();
     expect(valueOf(now, 'grapevine_webhook_failures_total', { target: 'team-chat' })).toBe(2);
     expect(valueOf(now, 'grapevine_webhook_failures_total', { target: 'pager' })).toBe(1);
+  });
+
+  it("counts a notification its webhook never took, by the target's name, as the coordinator wires the notifier", async () => {
+    await coordinator.publish('web', 'v1');
+    const deploy = await coordinator.deploy('web', 'production', 'v1');
+    const notifier = new Notifier({
+      targets: [{ name: 'team-chat', type: 'slack', url: new URL('http://127.0.0.1:9/hooks/SECRET') }],
+      publicUrl: () => 'http://127.0.0.1:7700',
+      logger: coordinator.logger,
+      onDeliveryFailed: (target) => metrics.webhookFailed(target),
+      transport: { post: async () => ({ status: 500 }) },
+      policy: { capacity: 10, delaysMs: [0], deadlineMs: 1_000, timeoutMs: 100 },
+    });
+    notifier.read({ kind: 'deploy.started', at: coordinator.clock, actor: 'deployer ci', deploy });
+    await until('the failure to be counted', async () => valueOf(await samples(), 'grapevine_webhook_failures_total', { target: 'team-chat' }) === 1 || undefined, { timeoutMs: 5_000, intervalMs: 20 });
+    await notifier.stop(100);
+    // The target's name is the label: its URL, which holds its key, appears nowhere.
+    expect((await scrape()).text).not.toContain('SECRET');
   });
 
   it('moves one host with its catch-up and drops a host an operator forgot', async () => {

@@ -1,7 +1,7 @@
 // The deploy's step order and its failure handling, with fakes for every adapter.
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { DeployRunner } from '../../agent/deploy/deploy-runner.js';
+import { DeployRunner, type DeployObserver } from '../../agent/deploy/deploy-runner.js';
 import type { AcquireOptions, AcquireResult, SlotLocks } from '../../shared/ports/slot-locks.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
 import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
@@ -34,6 +34,8 @@ function setup(
     applied?: Map<string, number>;
     /** The role's hooks: each one named runs, and throws the error given (null: it passes). */
     hooks?: Partial<Record<HookName, Error | null>>;
+    /** Told of the host's end (the agent's metrics). */
+    observer?: DeployObserver;
   } = {},
 ) {
   const applied = options.applied ?? new Map<string, number>();
@@ -132,6 +134,7 @@ function setup(
     ...(options.stepDeadlineMs === undefined ? {} : { stepDeadlineMs: options.stepDeadlineMs }),
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.hooks === undefined ? {} : { hooks }),
+    ...(options.observer === undefined ? {} : { observer: options.observer }),
   });
   /** The calls each confirmation came just before. */
   const confirmedBefore = () => confirmedAt.map((index) => calls[index]);
@@ -498,5 +501,24 @@ describe('deploy runner: hooks', () => {
     const report = (await runner.run(event, new AbortController().signal))!;
     expect(report).toMatchObject({ state: 'errored', error: 'after-up: lost its slot lease: slot lock lost' });
     expect(calls.some((c) => c.startsWith('markBroken'))).toBe(false);
+  });
+
+  it('tells its observer of its end once, with the final report, before the coordinator has taken it', async () => {
+    const told: Array<{ tag: string; state: string; endedAt: number | undefined; reportsSent: number }> = [];
+    let sent = () => 0;
+    const { runner, reports } = setup({
+      observer: { deployEnded: (d, r) => void told.push({ tag: d.tag, state: r.state, endedAt: r.endedAt, reportsSent: sent() }) },
+    });
+    sent = () => reports.filter((r) => r.endedAt !== undefined).length;
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(told).toEqual([{ tag: 'v2', state: 'succeeded', endedAt: report.endedAt, reportsSent: 0 }]);
+    expect(report.endedAt).toEqual(expect.any(Number));
+  });
+
+  it('an observer that throws changes nothing in the deploy', async () => {
+    const { runner, calls } = setup({ observer: { deployEnded: () => { throw new Error('metrics exploded'); } } });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report).toMatchObject({ state: 'succeeded', remaining: 0 });
+    expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
   });
 });

@@ -29,9 +29,10 @@ class FakeLoadBalancer implements LoadBalancer {
   }
 }
 
-function setup(over: { state?: ServerState | 'missing'; image?: string | null; healthy?: boolean; deploys?: Deploy[]; lanes?: GroupLanes; coordinatorDown?: boolean } = {}) {
+function setup(over: { state?: ServerState | 'missing'; image?: string | null; healthy?: boolean; deploys?: Deploy[]; lanes?: GroupLanes; coordinatorDown?: boolean; runningFails?: boolean } = {}) {
   const lb = new FakeLoadBalancer(over.state ?? 'maint');
   const back: string[] = [];
+  const running: Array<string | null> = [];
   const options: ReconcileOptions = {
     node: 'h2',
     env: 'production',
@@ -52,8 +53,12 @@ function setup(over: { state?: ServerState | 'missing'; image?: string | null; h
     lanes: over.lanes ?? new GroupLanes(),
     logger,
     onBackInService: (group) => void back.push(`${group.role}/${group.env}/${group.node}`),
+    onRunning: (group, tag) => {
+      if (over.runningFails) throw new Error('metrics exploded');
+      running.push(tag === null ? `${group.role}/${group.env} none` : `${group.role}/${group.env} ${tag}`);
+    },
   };
-  return { reconciler: new Reconciler(options), lb, back };
+  return { reconciler: new Reconciler(options), lb, back, running };
 }
 
 const signal = new AbortController().signal;
@@ -122,5 +127,24 @@ describe('reconcile', () => {
   it('a container of the last succeeded image, out of service while a newer deploy failed, goes back in service', async () => {
     const { reconciler } = setup({ image: V1, deploys: [deploy('v2', 'failed'), deploy('v1', 'succeeded')] });
     expect(await reconciler.round(signal)).toEqual({ web: 'back_in_service' });
+  });
+
+  it('tells which release runs at every round: the tag of a recent deploy of its image, none when no container runs', async () => {
+    const serving = setup({ state: 'ready' });
+    await serving.reconciler.round(signal);
+    expect(serving.running).toEqual(['web/production v2']);
+    const none = setup({ image: null });
+    await none.reconciler.round(signal);
+    expect(none.running).toEqual(['web/production none']);
+    // An image no recent deploy names: nothing is said rather than a guess.
+    const unknown = setup({ image: '127.0.0.1:5000/web:v0' });
+    await unknown.reconciler.round(signal);
+    expect(unknown.running).toEqual([]);
+  });
+
+  it('goes on with its round when the one told which release runs fails', async () => {
+    const { reconciler, lb } = setup({ runningFails: true });
+    expect(await reconciler.round(signal)).toEqual({ web: 'back_in_service' });
+    expect(lb.registered).toEqual(['web/h2@10.0.0.2:8080']);
   });
 });
