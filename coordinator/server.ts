@@ -18,6 +18,8 @@ import { ReleasePublisher } from './release-publisher.js';
 import { RegistryHttpClient } from '../shared/registry/registry-client.js';
 import { allowedRegistries } from '../shared/contract/allowed-registries.js';
 import { FleetEventBus } from './fleet-event-bus.js';
+import { RedisFleetEventStream } from '../shared/redis/fleet-event-stream.js';
+import { EventFeed } from './events/event-feed.js';
 import { readNotificationTargets } from '../shared/contract/notification-config.js';
 import { Notifier } from './notifications/notifier.js';
 import { FleetMetrics } from './metrics/fleet-metrics.js';
@@ -77,6 +79,10 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   void metrics.replayFrom(store, logger.child({ component: 'metrics' }));
   const auditLog = new RedisAuditLog({ redis, logger, caps: { maxEntries: config.audit.maxEntries, maxAgeMs: config.audit.maxAgeDays * 86_400_000 } });
   fleetEvents.subscribe('audit', auditRecorder(auditLog));
+  // The live event stream (GET /v1/events, the dashboard): every event into gv:events, read back by one loop.
+  const eventStream = new RedisFleetEventStream({ redis, logger });
+  fleetEvents.subscribe('event-stream', async (event) => void (await eventStream.append(event)));
+  const eventFeed = new EventFeed({ log: eventStream, logger });
   // Broken marks it sets name the coordinator, as an agent's name the host that failed.
   const fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
   const app = createApp({
@@ -100,6 +106,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     keyring: new SerfRpcKeyring({ rpc: config.serf.rpc, rpcAuth: config.serf.rpcAuth }),
     logger,
     fleetEvents,
+    eventFeed,
     metrics,
     auditLog,
   });
@@ -124,7 +131,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     url,
     // Each step is bounded (about 4 s in all, the first two side by side), whatever is down.
     async stop() {
-      await Promise.all([server.close(SERVER_CLOSE_MS), within(watchdog.stop(), WATCHDOG_STOP_MS), notifier.stop(NOTIFIER_STOP_MS)]);
+      // Open event streams end at once (eventFeed.stop, within a second), or they would hold the server's close.
+      await Promise.all([eventFeed.stop(), server.close(SERVER_CLOSE_MS), within(watchdog.stop(), WATCHDOG_STOP_MS), notifier.stop(NOTIFIER_STOP_MS)]);
       await serf.stop(SERF_LEAVE_MS);
       redis.disconnect();
     },

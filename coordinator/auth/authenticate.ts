@@ -2,7 +2,7 @@
 // token is the bootstrap operator, any other is looked up in the credential store. Routes
 // then say which scopes they admit with `allow(...)`.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { ForbiddenError, UnauthorizedError } from '../../shared/contract/errors.js';
 import { bearerToken } from '../../shared/http/request-validation.js';
 import type { Credential, CredentialVerifier, Scope } from '../../shared/ports/credentials.js';
@@ -22,12 +22,25 @@ function sameToken(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-/** 401 for a missing, unknown, revoked or expired token; otherwise the credential is set for the route. */
-export function authenticate({ bootstrapToken, verifier }: { bootstrapToken: string; verifier: CredentialVerifier }): MiddlewareHandler<CoordinatorEnv> {
+export interface TokenCheck {
+  bootstrapToken: string;
+  verifier: CredentialVerifier;
+}
+
+/** The credential a token stands for: the bootstrap operator, a stored one, or undefined when unknown, revoked or expired. */
+export async function credentialFor(token: string, { bootstrapToken, verifier }: TokenCheck): Promise<Credential | undefined> {
+  return sameToken(token, bootstrapToken) ? BOOTSTRAP_CREDENTIAL : verifier.verify(token);
+}
+
+/**
+ * 401 for a missing, unknown, revoked or expired token; otherwise the credential is set for the route.
+ * `sessionToken` may take the token from elsewhere when no bearer token came (the dashboard's cookie, for its event stream).
+ */
+export function authenticate({ bootstrapToken, verifier, sessionToken }: TokenCheck & { sessionToken?: (c: Context) => string | undefined }): MiddlewareHandler<CoordinatorEnv> {
   return async (c, next) => {
-    const token = bearerToken(c);
+    const token = bearerToken(c) ?? sessionToken?.(c);
     if (!token) throw new UnauthorizedError();
-    const credential = sameToken(token, bootstrapToken) ? BOOTSTRAP_CREDENTIAL : await verifier.verify(token);
+    const credential = await credentialFor(token, { bootstrapToken, verifier });
     if (!credential) throw new UnauthorizedError('unknown, revoked or expired token');
     c.set('credential', credential);
     await next();
