@@ -17,8 +17,6 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 export interface LiveTableOptions {
   color: boolean;
   now?: () => number;
-  /** Where a Ctrl-C says that the deploy goes on; stderr unless given. */
-  notice?: (line: string) => void;
 }
 
 export class LiveTable implements ProgressView {
@@ -74,8 +72,9 @@ export class LiveTable implements ProgressView {
   private interrupted(signal: NodeJS.Signals): void {
     this.release();
     const id = this.latest?.id;
-    const notice = this.options.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
-    if (id !== undefined) notice(`grapevine: stopped following deploy ${id}; it goes on: grapevine status ${id} --wait`);
+    // The terminal echoed ^C where the cursor stood, below the table: the notice takes that line.
+    const takeLine = process.stderr.isTTY ? '\r\u001B[K' : '';
+    if (id !== undefined) process.stderr.write(`${takeLine}grapevine: stopped following deploy ${id}; it goes on: grapevine status ${id} --wait\n`);
     process.kill(process.pid, signal);
   }
 }
