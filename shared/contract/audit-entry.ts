@@ -78,7 +78,7 @@ export type AuditQuery = z.infer<typeof AuditQuery>;
  * role-wide ones of a matching role (a publish, a broken mark: they hold in every
  * environment); entries of no role (tokens, the Serf key) match no role or env filter.
  */
-export function matchesAuditFilter(entry: NewAuditEntry, filter: AuditFilter): boolean {
+export function matchesAuditFilter(entry: { role?: string | undefined; env?: string | undefined }, filter: AuditFilter): boolean {
   if (filter.role !== undefined && entry.role !== filter.role) return false;
   if (filter.env !== undefined) {
     if (entry.env !== undefined) return entry.env === filter.env;

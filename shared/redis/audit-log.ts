@@ -72,8 +72,11 @@ export class RedisAuditLog implements AuditLog {
       const batch = await callRedis('reading the audit log', () => this.#redis.xrevrange(key, end, String(oldest), 'COUNT', count));
       scanned += batch.length;
       for (const [id, fields] of batch) {
-        const entry = this.#parse(id, fields);
-        if (entry && matchesAuditFilter(entry, { role, env })) found.push(entry);
+        const record = recordOf(id, fields);
+        // Filtered on the raw fields first: a search through a long log parses only what it returns.
+        if (!matchesAuditFilter(record, { role, env })) continue;
+        const entry = this.#parse(id, record);
+        if (entry) found.push(entry);
         if (found.length === wanted) break;
       }
       const last = batch.at(-1);
@@ -87,14 +90,19 @@ export class RedisAuditLog implements AuditLog {
   }
 
   /** An entry as written; one that does not parse (written by hand?) is skipped and logged, not fatal to the whole log. */
-  #parse(id: string, fields: Fields): AuditEntry | undefined {
-    const record: Record<string, string> = { id };
-    for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i] as string] = fields[i + 1] as string;
+  #parse(id: string, record: Record<string, string>): AuditEntry | undefined {
     const parsed = AuditEntry.safeParse(record);
     if (parsed.success) return parsed.data;
     this.#logger.warn({ id, err: parsed.error.message }, 'an audit entry does not parse; skipped');
     return undefined;
   }
+}
+
+/** A stream entry's field-value list as an object, with its id. */
+function recordOf(id: string, fields: Fields): Record<string, string> {
+  const record: Record<string, string> = { id };
+  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i] as string] = fields[i + 1] as string;
+  return record;
 }
 
 /** The entry as a stream's field-value list, in NewAuditEntry's order; absent fields are left out. */
