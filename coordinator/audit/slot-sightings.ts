@@ -4,8 +4,9 @@
 // and "released" the first that shows `release` (or a final state after a slot). What was
 // told is kept per deploy and host in a bounded map, oldest forgotten first: memory stays
 // flat however long the coordinator runs. The map lives in the coordinator's memory, so a
-// coordinator that restarts mid-deploy may tell a slot taken again, at most once per host
-// whose deploy was under way.
+// coordinator that restarts mid-deploy tells a slot taken again, at most once per host whose
+// deploy was under way (and a host's taken and released pair again only if the restart fell
+// between writing them and answering the report that showed them, which the agent resends).
 import { FINAL_HOST_STATES, type HostReport } from '../../shared/contract/schemas.js';
 
 /** Hosts whose slot moves are remembered; a deploy's hosts report within minutes, so this covers thousands of hosts deploying at once. */
