@@ -37,8 +37,9 @@ export interface ReconcileOptions {
   /** Brings a host left behind its group's rollout up to it; without it, a round only puts hosts back in service. */
   catchUp?: CatchUp;
   /**
-   * Told at every round which release the host's container runs: the tag of the group's recent
-   * deploy of its image, or null when none runs; not told when no recent deploy has its image.
+   * Told at every round which release the host's container runs: the tag of the group's newest
+   * deploy of its image (that this host ended succeeded, if any), or null when none runs; not
+   * told when no recent deploy has its image.
    */
   onRunning?: (group: { role: string; env: string }, tag: string | null) => void;
 }
@@ -181,7 +182,9 @@ export class Reconciler {
   }
 
   private tellRunning(role: string, deploys: Deploy[], image: string | null, log: Logger): void {
-    const tag = image === null ? null : deploys.find((deploy) => deploy.image === image)?.tag;
+    // Two tags may share an image: the one this host deployed with success says best what it runs.
+    const ofImage = deploys.filter((deploy) => deploy.image === image);
+    const tag = image === null ? null : (ofImage.find((deploy) => deploy.hosts[this.options.node]?.state === 'succeeded') ?? ofImage[0])?.tag;
     if (tag === undefined) return;
     try {
       this.options.onRunning?.({ role, env: this.options.env }, tag);

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { auditChecks } from './insight/audit.js';
 import { cliProgressChecks } from './insight/cli-progress.js';
+import { dashboardChecks } from './insight/dashboard.js';
+import { metricsChecks } from './insight/metrics.js';
 import { notificationChecks, startNotificationReceiver, type NotificationReceiver } from './insight/notifications.js';
 
 const name = process.env.GV_INSIGHT_CLUSTER ?? 'gvins';
@@ -37,3 +39,5 @@ afterAll(async () => {
 describe('notifications', () => notificationChecks(cluster, notifications));
 describe('live CLI progress', () => cliProgressChecks(cluster));
 describe('audit log and history', () => auditChecks(cluster));
+describe('Prometheus metrics', () => metricsChecks(cluster));
+describe('the dashboard in Chromium', () => dashboardChecks(cluster));

@@ -136,6 +136,12 @@ describe('reconcile', () => {
     const none = setup({ image: null });
     await none.reconciler.round(signal);
     expect(none.running).toEqual(['web/production none']);
+    // Two tags of one image: the one this host deployed with success, though another is newer.
+    const v2again = { ...deploy('v2', 'cancelled'), tag: 'v2-again', hosts: { h2: { host: 'h2', state: 'cancelled', steps: [] } } } as Deploy;
+    const v2done = { ...deploy('v2', 'succeeded'), hosts: { h2: { host: 'h2', state: 'succeeded', steps: [] } } } as Deploy;
+    const shared = setup({ state: 'ready', deploys: [v2again, v2done] });
+    await shared.reconciler.round(signal);
+    expect(shared.running).toEqual(['web/production v2']);
     // An image no recent deploy names: nothing is said rather than a guess.
     const unknown = setup({ image: '127.0.0.1:5000/web:v0' });
     await unknown.reconciler.round(signal);
