@@ -183,10 +183,13 @@ export class DevCluster {
     saveClusterState(state);
 
     log(`hosts: ${options.hosts.map((h) => `${h.name} (${h.env})`).join(', ')}`);
-    for (const [index, spec] of options.hosts.entries()) {
-      state.hosts.push(await startHost(containers, state, options, spec, addresses[index]!));
-      saveClusterState(state);
-    }
+    // All at once: a host's holder container and agent start mostly waiting on Docker and on
+    // Node's start-up. Every host that started is recorded, in order, before a failure is thrown.
+    const started = await Promise.allSettled(options.hosts.map((spec, index) => startHost(containers, state, options, spec, addresses[index]!)));
+    for (const host of started) if (host.status === 'fulfilled') state.hosts.push(host.value);
+    saveClusterState(state);
+    const failed = started.find((host) => host.status === 'rejected');
+    if (failed) throw failed.reason;
     const expected = options.hosts.length;
     const joined = async () => {
       const members = await this.serf().members({ status: 'alive', tags: { roles: '.+' } });
