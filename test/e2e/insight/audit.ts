@@ -20,6 +20,8 @@ import type { TestCluster } from '../../fixtures/cluster.js';
 const OPERATOR = 'operator bootstrap (config)';
 const DOCKER_TIMEOUT_MS = 120_000;
 const ROLLOUT_MS = 240_000;
+/** A finished deploy's duration as history prints it: `850 ms`, `8.2 s`, `1 m 05 s`. */
+const DURATION = '(?:\\d+ ms|\\d+\\.\\d s|\\d+ m \\d\\d s)';
 
 export function auditChecks(cluster: () => TestCluster): void {
   const dir = mkdtempSync(join(tmpdir(), 'gvtest-audit-'));
@@ -166,7 +168,7 @@ export function auditChecks(cluster: () => TestCluster): void {
     const lines = shown.stdout.split('\n');
     expect(lines[0]).toMatch(/^DEPLOY\s+TAG\s+KIND\s+STARTED\s+DURATION\s+STARTED BY\s+OUTCOME$/);
     const line = (id: string) => lines.find((l) => l.startsWith(`${id} `)) ?? `(no line for ${id})`;
-    expect(line(rollback.id)).toMatch(new RegExp(`^${rollback.id}\\s+${good}\\s+rollback\\s+\\S+ \\S+Z\\s+[\\d.]+ s\\s+${escape(deployer)}\\s+succeeded \\(replaced ${later}\\)$`));
+    expect(line(rollback.id)).toMatch(new RegExp(`^${rollback.id}\\s+${good}\\s+rollback\\s+\\S+ \\S+Z\\s+${DURATION}\\s+${escape(deployer)}\\s+succeeded \\(replaced ${later}\\)$`));
     expect(line(second.id)).toMatch(new RegExp(`^${second.id}\\s+${later}\\s+rollout\\s+.+\\s+${escape(deployer)}\\s+succeeded$`));
     expect(line(first.id)).toMatch(new RegExp(`^${first.id}\\s+${good}\\s+rollout\\s+.+\\s+${escape(deployer)}\\s+succeeded$`));
     // Newest first.
