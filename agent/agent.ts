@@ -24,8 +24,7 @@ import { Reconciler } from './reconcile.js';
 import { CatchUp } from './catch-up.js';
 import { SerfRejoinWatch } from './serf-rejoin.js';
 import { EVENT_SCHEMA_VERSION, type Deploy, type HostReport } from '../shared/contract/schemas.js';
-import { AgentMetrics } from './metrics/agent-metrics.js';
-import { serveMetrics } from './metrics/metrics-server.js';
+import type { AgentMetrics } from './metrics/agent-metrics.js';
 
 /** Between two reconcile rounds: how long an HAProxy reload can leave a host unregistered. */
 const RECONCILE_INTERVAL_MS = 30_000;
@@ -53,8 +52,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const coordinator = new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token, caFile: config.caFile });
   const fleet = new RedisFleetState({ redis, host: config.node, logger: log });
   const applied = new FileAppliedDeploys(config.stateDir ?? join(dirname(config.serf.dataDir), 'agent'));
-  // Only when the config asks: otherwise nothing is counted and no port is opened.
-  const metrics = config.metrics ? new AgentMetrics({ logger: log }) : undefined;
+  // Only when the config asks: otherwise nothing is counted, no port is opened and prom-client is never loaded.
+  const metrics: AgentMetrics | undefined = config.metrics ? new (await import('./metrics/agent-metrics.js')).AgentMetrics({ logger: log }) : undefined;
   const runner = new DeployRunner({
     node: config.node,
     lb,
@@ -134,7 +133,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   inbox.listen();
   await serf.start();
   // After everything that can fail the start, so a failed start leaves no port open.
-  const metricsServer = metrics && config.metrics ? await serveMetrics(metrics, config.metrics, log) : undefined;
+  const metricsServer = metrics && config.metrics ? await (await import('./metrics/metrics-server.js')).serveMetrics(metrics, config.metrics, log) : undefined;
   log.info({ env: config.env, roles, serf: config.serf.bind }, 'agent started');
   // Converges at once after a restart (a host killed while drained), then every round
   // (registrations an HAProxy reload dropped); it never overlaps a deploy of the same group.
