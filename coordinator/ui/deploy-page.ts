@@ -59,8 +59,8 @@ export function deployLive(deploy: Deploy, release: Release | undefined, now: nu
   const end = deploy.finishedAt ?? now;
   const analysis = analyzeDeploy(deploy, end);
   return html`${summary(deploy, release, analysis, now)}
-${timeline(deploy, analysis, end)}
-${waves(analysis, deploy)}
+${timeline(deploy, analysis)}
+${waves(analysis)}
 ${hostsTable(deploy, analysis)}`;
 }
 
@@ -113,11 +113,9 @@ function lanesOf(deploy: Deploy, analysis: DeployAnalysis): Array<{ host: string
   }));
 }
 
-function timeline(deploy: Deploy, analysis: DeployAnalysis, end: number): Markup {
-  const starts = analysis.hosts.map((h) => h.startedAt).filter((at): at is number => at !== undefined);
-  const start = Math.min(deploy.createdAt, ...starts);
-  const finish = Math.max(end, ...analysis.hosts.map((h) => h.endedAt ?? 0));
-  const span = Math.max(finish - start, 1);
+function timeline(deploy: Deploy, analysis: DeployAnalysis): Markup {
+  // Hosts' own clocks, never mixed with the coordinator's: the lanes start at the first step any host took.
+  const { start, span } = timeSpan(analysis);
   const x = (at: number) => ((at - start) / span) * LANE_UNITS;
   return html`<section aria-labelledby="timeline-heading">
 <h2 id="timeline-heading">Hosts over time</h2>
@@ -127,6 +125,14 @@ ${lanesOf(deploy, analysis).map(({ host, timing, report }) => lane(host, timing,
 <div class="axis" aria-hidden="true"><span></span><span><span>+0 s</span><span>+${durationText(span)}</span></span><span></span></div>
 </div>
 </section>`;
+}
+
+/** From the first step any host took to the last end (`now` for a host still going). */
+function timeSpan(analysis: DeployAnalysis): { start: number; span: number } {
+  const starts = analysis.hosts.map((h) => h.startedAt).filter((at): at is number => at !== undefined);
+  const ends = analysis.hosts.map((h) => h.endedAt).filter((at): at is number => at !== undefined);
+  const start = starts.length === 0 ? 0 : Math.min(...starts);
+  return { start, span: Math.max((ends.length === 0 ? start : Math.max(...ends)) - start, 1) };
 }
 
 function lane(host: string, timing: HostTiming | undefined, report: HostReport | undefined, x: (at: number) => number): Markup {
@@ -157,7 +163,8 @@ function segment(host: string, step: TimedStep, timing: HostTiming, x: (at: numb
   return html`<rect class="${SEGMENT_OF.get(step.step) ?? 'seg-register'}" x="${from.toFixed(1)}" y="3" width="${width.toFixed(1)}" height="14" data-step="${step.step}"><title>${host} ${step.step}: ${durationText(step.ms)}, from +${durationText(offset)}</title></rect>`;
 }
 
-function waves(analysis: DeployAnalysis, deploy: Deploy): Markup {
+function waves(analysis: DeployAnalysis): Markup {
+  const { start } = timeSpan(analysis);
   return html`<section aria-labelledby="waves-heading">
 <h2 id="waves-heading">Waves</h2>
 ${
@@ -166,7 +173,7 @@ ${
     : html`<div class="table-wrap"><table>
 <thead><tr><th scope="col">Wave</th><th scope="col">Hosts that held slots together</th><th scope="col">From</th><th scope="col" class="num">Lasted</th></tr></thead>
 <tbody>${analysis.waves.map(
-        (wave) => html`<tr data-wave="${wave.number}"><th scope="row">${wave.number}</th><td>${wave.hosts.join(', ')}</td><td>+${durationText(Math.max(0, wave.startedAt - deploy.createdAt))}</td><td class="num">${durationText(wave.durationMs)}</td></tr>`,
+        (wave) => html`<tr data-wave="${wave.number}"><th scope="row">${wave.number}</th><td>${wave.hosts.join(', ')}</td><td>+${durationText(Math.max(0, wave.startedAt - start))}</td><td class="num">${durationText(wave.durationMs)}</td></tr>`,
       )}</tbody>
 </table></div>`
 }

@@ -22,7 +22,7 @@ export function overviewLive(overview: FleetOverview, now: number): Markup {
   return html`${overview.serfError !== undefined && html`<p class="notice error" role="alert">Serf's member list could not be read, so hosts are missing below: ${overview.serfError}</p>`}
 <section aria-labelledby="groups-heading">
 <h2 id="groups-heading">Roles and environments</h2>
-${overview.groups.length === 0 ? html`<p>No hosts have joined and nothing was deployed yet.</p>` : html`<div class="groups">${overview.groups.map(groupSection)}</div>`}
+${overview.groups.length === 0 ? html`<p>No hosts have joined and nothing was deployed yet.</p>` : html`<div class="groups">${overview.groups.map((group) => groupSection(group, brokenTags(overview, group.role)))}</div>`}
 ${overview.groupsLeftOut > 0 && html`<p class="hint">${overview.groupsLeftOut} more groups are not shown.</p>`}
 </section>
 <section aria-labelledby="deploys-heading">
@@ -35,32 +35,40 @@ ${overview.releases.length === 0 ? html`<p>No releases.</p>` : overview.releases
 </section>`;
 }
 
-function groupSection(group: GroupView): Markup {
+/** The role's tags marked broken, among the releases the page lists. */
+function brokenTags(overview: FleetOverview, role: string): ReadonlySet<string> {
+  const releases = overview.releases.find((listed) => listed.role === role)?.releases ?? [];
+  return new Set(releases.filter((release) => release.broken !== undefined).map((release) => release.tag));
+}
+
+const brokenMark = html` <span class="broken"><span aria-hidden="true">✗</span> broken</span>`;
+
+function groupSection(group: GroupView, broken: ReadonlySet<string>): Markup {
   const id = `group-${group.role}-${group.env}`;
   return html`<section class="group" aria-labelledby="${id}" data-group="${group.role}/${group.env}">
 <h3 id="${id}">${group.role} in ${group.env}</h3>
-<p>Desired tag: ${group.desiredTag === undefined ? html`<em>none yet</em>` : html`<strong class="mono">${group.desiredTag}</strong>`}</p>
+<p>Desired tag: ${group.desiredTag === undefined ? html`<em>none yet</em>` : html`<strong class="mono">${group.desiredTag}</strong>${broken.has(group.desiredTag) && brokenMark}`}</p>
 ${
   group.hosts.length === 0
     ? html`<p class="hint">No host of this group is in Serf's member list.</p>`
     : html`<div class="table-wrap"><table>
 <thead><tr><th scope="col">Host</th><th scope="col">Health</th><th scope="col">Runs</th></tr></thead>
-<tbody>${group.hosts.map((host) => hostRow(host, group.desiredTag))}</tbody>
+<tbody>${group.hosts.map((host) => hostRow(host, group.desiredTag, broken))}</tbody>
 </table></div>`
 }
 ${group.outOfServiceUnlisted.length > 0 && html`<p class="hint">Counted out of service but not in Serf's list: ${group.outOfServiceUnlisted.join(', ')}</p>`}
 </section>`;
 }
 
-function hostRow(host: HostView, desired: string | undefined): Markup {
+function hostRow(host: HostView, desired: string | undefined, broken: ReadonlySet<string>): Markup {
   const behind = host.running !== undefined && desired !== undefined && host.running.tag !== desired;
   return html`<tr data-host="${host.name}">
 <th scope="row">${host.name} <small class="hint mono">${host.addr}</small></th>
 <td>${healthLabel(host.serf)}${host.outOfService && html`<br><span class="state health-out"><span aria-hidden="true">⚠</span> out of service</span>`}</td>
 <td>${
     host.running === undefined
-      ? html`<span class="hint">unknown (no succeeded deploy on record)</span>`
-      : html`<a class="mono" href="/ui/deploys/${host.running.deployId}">${host.running.tag}</a>${behind && html` <span class="state health-out"><span aria-hidden="true">≠</span> not the desired tag</span>`}`
+      ? html`<span class="hint" title="no succeeded deploy of this host on record">unknown</span>`
+      : html`<a class="mono" href="/ui/deploys/${host.running.deployId}">${host.running.tag}</a>${broken.has(host.running.tag) && brokenMark}${behind && html` <span class="state health-out"><span aria-hidden="true">≠</span> not the desired tag</span>`}`
   }</td>
 </tr>`;
 }

@@ -35,7 +35,7 @@ const CONTENT_SECURITY_POLICY = [
 /** A form post is a token or a reason: anything bigger is not one of ours. */
 const MAX_FORM_BYTES = 16 * 1024;
 /** Where sign-in may send a person back to: a dashboard path, never another site. */
-const NEXT_PATH = /^\/ui(\/[A-Za-z0-9._-]+)*\/?$/;
+const NEXT_PATH = /^\/ui(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 
 export interface UiRouteDeps {
   store: DeployStore;
@@ -65,7 +65,8 @@ export function registerUiRoutes(app: Hono<CoordinatorEnv>, deps: UiRouteDeps): 
     c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     c.header('X-Frame-Options', 'DENY');
     c.header('X-Content-Type-Options', 'nosniff');
-    c.header('Referrer-Policy', 'no-referrer');
+    // Not no-referrer: under it a browser sends `Origin: null` with the pages' own forms, which the form checks refuse.
+    c.header('Referrer-Policy', 'same-origin');
     if (!c.req.path.startsWith('/ui/assets/')) c.header('Cache-Control', 'no-store');
   });
   ui.use('*', bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => c.html(errorPage('The form is too large.'), 413) }));

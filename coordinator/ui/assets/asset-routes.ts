@@ -16,9 +16,9 @@ const ASSETS: Record<string, { body: string; type: string }> = {
   'dashboard.css': { body: DASHBOARD_STYLE, type: 'text/css; charset=utf-8' },
 };
 
-/** No sign-in needed: they hold nothing but the page's code and look. */
-export function registerAssetRoutes(app: Hono<CoordinatorEnv>): void {
-  app.get('/ui/assets/:name', (c) => {
+/** On the dashboard's app, mounted at /ui. No sign-in needed: they hold nothing but the pages' code and look. */
+export function registerAssetRoutes(ui: Hono<CoordinatorEnv>): void {
+  ui.get('/assets/:name', (c) => {
     const asset = ASSETS[c.req.param('name')];
     if (!asset) return c.text('no such asset', 404);
     c.header('Content-Type', asset.type);
