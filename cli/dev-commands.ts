@@ -180,6 +180,7 @@ async function describe(cluster: DevCluster): Promise<string> {
     `load balancer: ${state.lbUrl} (production), ${state.stagingLbUrl} (staging)`,
     `coordinator:   ${state.coordinatorUrl}`,
     `metrics:       ${state.coordinatorUrl}/metrics (a viewer token or above as bearer), each agent's below`,
+    `dashboard:     ${state.coordinatorUrl}/ui (sign in with GRAPEVINE_TOKEN from the secrets file below, or a token of your own)`,
     ...(state.caFile ? [`CA file:       ${state.caFile} (GRAPEVINE_CA_FILE in the secrets file)`] : []),
     `registry:      ${state.registry}`,
     'services:',

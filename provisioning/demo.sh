@@ -3,8 +3,9 @@
 # six production and three staging hosts, deploys v1, then v2 through staging (which
 # promotes itself to production), shows the load balancer answering v2 from every host,
 # then shows a broken release stopping itself, and removes the cluster again (pass --keep
-# to leave it running). It calls the `grapevine` command as a user would: install.sh links
-# the built CLI as /usr/local/bin/grapevine.
+# to leave it running, its dashboard with it). It prints the dashboard's URL and the file
+# that holds the token to sign in with; each deploy can be watched there live. It calls the
+# `grapevine` command as a user would: install.sh links the built CLI as /usr/local/bin/grapevine.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -45,10 +46,16 @@ if [[ "$keep" == false ]]; then trap 'printf "\n"; grapevine dev down' EXIT; fi
 status_json="$(grapevine --json dev status)"
 field() { node -e 'const s = JSON.parse(process.argv[1]); console.log(process.argv[2].split(".").reduce((o, k) => o[k], s))' "$status_json" "$1"; }
 lb="$(field lbUrl)"
+dashboard="$(field coordinatorUrl)/ui"
+secrets="$(field secretsFile)"
 # The token and the other secrets stay out of this output (and any CI log of it): they are
 # in a 0600 file that `dev status` names.
 # shellcheck disable=SC1090  # written by `grapevine dev up`
-source "$(field secretsFile)"
+source "$secrets"
+
+# The URL and where the token is; never the token itself (this output may end up in a CI log).
+step "the dashboard: open $dashboard in a browser on this machine"
+printf 'Sign in with the operator token in %s (its GRAPEVINE_TOKEN line, without the quotes),\nor, once that file is sourced, make one of your own: grapevine token create --scope viewer --name YOUR-NAME\n' "$secrets"
 
 step "deploying web:v1 to production (at most 2 of 6 hosts at a time)"
 grapevine deploy web --env production --tag v1 --wait
@@ -57,7 +64,7 @@ step "deploying web:v2 to staging; on success it promotes itself to production"
 grapevine deploy web --env staging --tag v2 --wait
 promoted="$(grapevine --json status | node -e 'const d = JSON.parse(require("fs").readFileSync(0, "utf8")).find((x) => x.promotedFrom); if (d) console.log(d.id)')"
 if [[ -z "$promoted" ]]; then printf 'demo: the staging deploy did not promote itself\n' >&2; exit 1; fi
-step "following the production deploy the promotion started ($promoted)"
+step "following the production deploy the promotion started ($promoted): live at $dashboard/deploys/$promoted"
 grapevine status "$promoted" --wait
 
 ask_lb() {
@@ -77,4 +84,5 @@ grapevine deploy web --env production --tag bad || true
 
 if [[ "$keep" == true ]]; then
   step "the cluster keeps running; see it with: grapevine dev status; remove it with: grapevine dev down"
+  printf 'Its dashboard stays open at %s (sign in with the token in %s).\n' "$dashboard" "$secrets"
 fi

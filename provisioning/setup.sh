@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything this machine needs to build, test and demo Grapevine, each step a no-op when it
 # is done already (about a second then): Debian packages, the Compose v2 plugin and a running
-# Docker engine (install.sh), the npm packages, the local base image, the sample app's images,
-# the integration tests' images, the build, and the `grapevine` command on the PATH.
+# Docker engine (install.sh), Chromium for the dashboard's test (install-test-tools.sh), the
+# npm packages, the local base image, the sample app's images, the integration tests' images,
+# the build, and the `grapevine` command on the PATH.
 # `npm test` runs it first (pretest), `npm run demo` too, so both work from a fresh clone.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ if [[ "$(id -u)" -ne 0 ]]; then
 fi
 
 bash provisioning/install.sh
+# Chromium for the dashboard's browser test: a test tool, not one of the fleet's packages.
+bash provisioning/install-test-tools.sh
 if [[ ! -d node_modules ]]; then npm ci --no-audit --no-fund; fi
 bash provisioning/base-image.sh
 bash provisioning/sample-app/build.sh grapevine-sample

@@ -6,7 +6,7 @@
 // overview are kept in test-artifacts/. The releases are this part's own tags (v1's and v2's
 // images), so other parts' deploys and marks change nothing it sees; it ends with production
 // rolled back to its good tag.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -113,6 +113,7 @@ export function dashboardChecks(cluster: () => TestCluster): void {
   }
 
   beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: provisioning/install-test-tools.sh (run by npm test's pretest) installs Debian's chromium`);
     mkdirSync(ARTIFACTS, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM });
     tokens.operator = await token('operator');
