@@ -1,50 +1,53 @@
-// Serf membership changes under a rollout on a 6-host local cluster (k = 2): bare Serf agents
-// with the hosts' tags (web, production) join the gossip, one is SIGKILLed and one leaves,
-// and a host's agent is killed and restarted through `grapevine dev chaos`. Hosts once counted
-// the group themselves and, seeing it differently, held 4 slots at once with k = 3; now k
-// is fixed per deploy, and neither HAProxy (sampled every 100 ms) nor Redis (its slot keys
-// and out-of-service set, sampled every 100 ms) ever shows more than k hosts out.
+// Serf membership changes under a rollout (k = 2): bare Serf agents with the hosts' tags (web,
+// production) join the gossip, one is SIGKILLed and one leaves, and a host's agent is killed
+// and restarted through `grapevine dev chaos`. Hosts once counted the group themselves and,
+// seeing it differently, held 4 slots at once with k = 3; now k is fixed per deploy, and
+// neither HAProxy (sampled every 100 ms) nor Redis (its slot keys and out-of-service set,
+// sampled every 100 ms) ever shows more than k hosts out.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayOf } from '../../dev-cluster/cluster-state.js';
-import { freePort } from '../../dev-cluster/local-process.js';
-import type { Deploy } from '../../shared/contract/schemas.js';
-import { pause } from '../../shared/contract/waiting.js';
-import { startCluster, type TestCluster } from '../fixtures/cluster.js';
-import { until } from '../fixtures/poll.js';
-import { faultRow, recordFault } from './fault-table.js';
-import { watchGroupKeys, watchService, type GroupKeyFigures, type ServiceFigures } from './service-watch.js';
+import { afterAll, expect, it } from 'vitest';
+import { gatewayOf } from '../../../dev-cluster/cluster-state.js';
+import { freePort } from '../../../dev-cluster/local-process.js';
+import type { Deploy } from '../../../shared/contract/schemas.js';
+import { pause } from '../../../shared/contract/waiting.js';
+import type { TestCluster } from '../../fixtures/cluster.js';
+import { until } from '../../fixtures/poll.js';
+import { faultRow, recordFault } from '../fault-table.js';
+import { watchGroupKeys, watchService, type GroupKeyFigures, type ServiceFigures } from '../service-watch.js';
+import { nextRollout } from './settled-group.js';
 
 /** k = ceil(6/3). */
 const K = 2;
 const EXTRA_MEMBERS = 3;
+const EXTRA_PREFIX = 'churn-';
 const ROLLOUT = { timeoutMs: 240_000, intervalMs: 100 };
 const WATCH_MAX_MS = 300_000;
 const MEMBERS_TIMEOUT_MS = 20_000;
 const EXTRA_STOP_GRACE_MS = 3_000;
 
-describe('Serf membership churning under a rollout', () => {
-  let fleet: TestCluster;
+export function churnChecks(cluster: () => TestCluster): void {
   const extras: ResultPromise[] = [];
 
-  beforeAll(async () => {
-    // A slow start keeps the rollout going long enough for the membership to change under it.
-    fleet = await startCluster({ name: 'gvtest-churn', subnet: '10.222.0', production: 6, startDelay: 1.5 });
-    const v1 = await fleet.deploy('web', 'production', 'v1');
-    expect(v1.deploy.status, v1.stderr).toBe('succeeded');
-  });
   afterAll(async () => {
+    if (extras.length === 0) return;
     await Promise.all(extras.map((extra) => stopExtra(extra)));
-    await fleet?.[Symbol.asyncDispose]();
+    // The cluster goes on: no later deploy may count an extra member among its targets.
+    const fleet = cluster();
+    await until('no extra member alive in Serf', async () => {
+      const alive = await fleet.cluster.serf().members({ status: 'alive' });
+      return alive.some((member) => member.name.startsWith(EXTRA_PREFIX)) ? undefined : true;
+    }, { timeoutMs: MEMBERS_TIMEOUT_MS, intervalMs: 250 });
   });
 
   it('members joining, failing and leaving mid-rollout, and an agent killed and restarted: never more than k out in HAProxy or in Redis', async () => {
+    const fleet = cluster();
     const client = fleet.cluster.client();
     const state = fleet.state();
     const serf = fleet.cluster.serf();
     const hosts = fleet.hostsOf('production');
+    const { to } = await nextRollout(fleet);
     const watching = watchService({ runtimeSocket: state.runtimeSocket, backend: 'web', servers: hosts, url: state.lbUrl, maxMs: WATCH_MAX_MS });
     const redisWatch = watchGroupKeys(fleet, WATCH_MAX_MS);
     let deploy: Deploy | undefined;
@@ -53,7 +56,7 @@ describe('Serf membership churning under a rollout', () => {
     let restarted = '';
     let joinedAt = 0;
     try {
-      const started = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', 'v2', '--json']);
+      const started = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', to, '--json']);
       expect(started.exitCode, started.stderr).toBe(0);
       const id = (JSON.parse(started.stdout) as Deploy).id;
       await until(`deploy ${id} to have a host holding a slot`, async () => {
@@ -66,7 +69,7 @@ describe('Serf membership churning under a rollout', () => {
       // The gossip is encrypted: the extra members get the cluster's key from a 0600 file, never on their command line.
       const keyConfig = join(state.dir, 'churn-serf.json');
       writeFileSync(keyConfig, JSON.stringify({ encrypt_key: state.serfEncryptKey }), { mode: 0o600 });
-      for (let i = 1; i <= EXTRA_MEMBERS; i++) extras.push(startExtraMember(`churn-${i}`, gateway, 7950 + i, await freePort(), keyConfig));
+      for (let i = 1; i <= EXTRA_MEMBERS; i++) extras.push(startExtraMember(`${EXTRA_PREFIX}${i}`, gateway, 7950 + i, await freePort(), keyConfig));
       await until(`the ${EXTRA_MEMBERS} extra members to be alive`, async () => {
         const alive = await serf.members({ status: 'alive', tags: { roles: 'web', env: 'production' } });
         return alive.length >= hosts.length + EXTRA_MEMBERS ? true : undefined;
@@ -110,7 +113,7 @@ describe('Serf membership churning under a rollout', () => {
     expect(deploy, JSON.stringify(deploy.hosts)).toMatchObject({ status: 'succeeded' });
     await fleet.untilAllInService('production');
   });
-});
+}
 
 /** A bare Serf agent with a web host's tags, gossiping with the cluster from the gateway address; no handler, no Grapevine agent. */
 function startExtraMember(name: string, gateway: string, port: number, rpc: number, keyConfig: string): ResultPromise {

@@ -1,16 +1,16 @@
-// Every host converges: on a 6-host local cluster, a host whose agent and Serf agent were
-// down through a whole rollout catches up to it through the slots once its agent is back,
-// while HAProxy's server states are sampled every 100 ms and ~20 requests a second go
-// through it; the catch-up shows in `grapevine status`. A host behind a release marked
-// broken does not catch up to it.
+// Every host converges: a host whose agent and Serf agent were down through a whole rollout
+// catches up to it through the slots once its agent is back, while HAProxy's server states are
+// sampled every 100 ms and ~20 requests a second go through it; the catch-up shows in
+// `grapevine status`. A host behind a release marked broken does not catch up to it.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deploy } from '../../shared/contract/schemas.js';
-import { PRODUCTION, startCluster, type TestCluster } from '../fixtures/cluster.js';
-import { until } from '../fixtures/poll.js';
-import { faultRow, recordFault } from './fault-table.js';
-import { watchService, type ServiceFigures } from './service-watch.js';
+import { expect, it } from 'vitest';
+import type { Deploy } from '../../../shared/contract/schemas.js';
+import { PRODUCTION, type TestCluster } from '../../fixtures/cluster.js';
+import { until } from '../../fixtures/poll.js';
+import { faultRow, recordFault } from '../fault-table.js';
+import { watchService, type ServiceFigures } from '../service-watch.js';
+import { nextRollout } from './settled-group.js';
 
 /** k = ceil(6/3). */
 const K = 2;
@@ -20,22 +20,16 @@ const CAUGHT_UP_MS = 60_000;
 const WATCH_MAX_MS = 180_000;
 const POLL = { intervalMs: 250 };
 
-describe('a host that missed a rollout catches up', () => {
-  let fleet: TestCluster;
-  const chaos = (...args: string[]) => fleet.chaos(...args);
-  const client = () => fleet.cluster.client();
-  const agentLog = () => join(fleet.state().hosts.find((h) => h.name === BEHIND)!.dir, 'agent.log');
+export function catchUpChecks(cluster: () => TestCluster): void {
+  /** What the first check rolled out, and BEHIND caught up to: the second leaves BEHIND on it. */
+  let caughtUpTo = '';
+  const chaos = (...args: string[]) => cluster().chaos(...args);
+  const client = () => cluster().cluster.client();
+  const agentLog = () => join(cluster().state().hosts.find((h) => h.name === BEHIND)!.dir, 'agent.log');
 
-  beforeAll(async () => {
-    fleet = await startCluster({ name: 'gvtest-catchup', subnet: '10.221.0', production: 6 });
-    const v1 = await fleet.deploy('web', 'production', 'v1');
-    expect(v1.deploy.status, v1.stderr).toBe('succeeded');
-  });
-  afterAll(async () => {
-    await fleet?.[Symbol.asyncDispose]();
-  });
-
-  it(`${BEHIND}, down through the v2 rollout, runs v2 and serves within 60 s of its agent's restart, through a slot; status shows the catch-up`, async () => {
+  it(`${BEHIND}, down through a rollout, runs its release and serves within 60 s of its agent's restart, through a slot; status shows the catch-up`, async () => {
+    const fleet = cluster();
+    const { from, to } = await nextRollout(fleet);
     // Watched from the kill on: the rollout without h6 and its catch-up together stay within k.
     const watching = watchService({ runtimeSocket: fleet.state().runtimeSocket, backend: 'web', servers: PRODUCTION, url: fleet.state().lbUrl, maxMs: WATCH_MAX_MS });
     let figures: ServiceFigures | undefined;
@@ -43,28 +37,28 @@ describe('a host that missed a rollout catches up', () => {
     let seconds = Number.NaN;
     try {
       await chaos('kill-agent', BEHIND);
-      const v2 = await fleet.deploy('web', 'production', 'v2');
+      const rollout = await fleet.deploy('web', 'production', to);
       // The coordinator may still have seen it alive (a target, then lost) or not (no target).
-      expect(['succeeded', 'partial'], v2.stderr).toContain(v2.deploy.status);
-      expect(v2.deploy.hosts[BEHIND]?.state ?? 'not a target').not.toBe('succeeded');
-      expect(await fleet.lbAnswers(12)).toContain(`200 v1 ${BEHIND}`);
+      expect(['succeeded', 'partial'], rollout.stderr).toContain(rollout.deploy.status);
+      expect(rollout.deploy.hosts[BEHIND]?.state ?? 'not a target').not.toBe('succeeded');
+      expect(await fleet.lbAnswers(12)).toContain(`200 ${from} ${BEHIND}`);
 
       await chaos('restart-agent', BEHIND);
       const restartedAt = Date.now();
-      await until(`HAProxy to answer v2 from ${BEHIND}`, async () => ((await fleet.lbAnswers(12)).has(`200 v2 ${BEHIND}`) ? true : undefined), {
+      await until(`HAProxy to answer ${to} from ${BEHIND}`, async () => ((await fleet.lbAnswers(12)).has(`200 ${to} ${BEHIND}`) ? true : undefined), {
         timeoutMs: CAUGHT_UP_MS,
         ...POLL,
       });
       seconds = (Date.now() - restartedAt) / 1000;
       catchUp = await until(`the catch-up of ${BEHIND} to end`, async () => {
-        const found = (await client().listDeploys({ role: 'web', env: 'production' })).find((d) => d.catchUpOf !== undefined && d.targets?.includes(BEHIND));
+        const found = (await client().listDeploys({ role: 'web', env: 'production' })).find((d) => d.catchUpOf === rollout.deploy.id && d.targets?.includes(BEHIND));
         return found && found.status !== 'in_progress' ? found : undefined;
       }, { timeoutMs: CAUGHT_UP_MS, ...POLL });
     } finally {
       figures = await watching.stop();
-      recordFault(faultRow(`agent of ${BEHIND} killed, a rollout without it, agent restarted: its catch-up (served v2 ${seconds.toFixed(1)} s after the restart)`, K, figures, catchUp));
+      recordFault(faultRow(`agent of ${BEHIND} killed, a rollout without it, agent restarted: its catch-up (served ${to} ${seconds.toFixed(1)} s after the restart)`, K, figures, catchUp));
     }
-    expect(catchUp).toMatchObject({ status: 'succeeded', tag: 'v2', targets: [BEHIND], slots: K });
+    expect(catchUp).toMatchObject({ status: 'succeeded', tag: to, targets: [BEHIND], slots: K });
     expect(catchUp.hosts[BEHIND]?.steps.map((s) => s.step)).toContain('slot');
     expect(figures.samples).toBeGreaterThan(0);
     expect(figures.mostOut).toBeLessThanOrEqual(K);
@@ -72,14 +66,17 @@ describe('a host that missed a rollout catches up', () => {
 
     const status = await fleet.cli(['status']);
     expect(status.exitCode, status.stderr).toBe(0);
-    expect(status.stdout).toContain(`catch-up of ${BEHIND} to v2`);
+    expect(status.stdout).toContain(`catch-up of ${BEHIND} to ${to}`);
     const one = await fleet.cli(['status', catchUp.id]);
-    expect(one.stdout).toContain(`catch-up of ${BEHIND} to v2`);
-    expect(await fleet.lbAnswers(24)).toEqual(new Set(PRODUCTION.map((h) => `200 v2 ${h}`)));
+    expect(one.stdout).toContain(`catch-up of ${BEHIND} to ${to}`);
+    expect(await fleet.lbAnswers(24)).toEqual(new Set(PRODUCTION.map((h) => `200 ${to} ${h}`)));
     await fleet.untilAllInService('production');
+    caughtUpTo = to;
   });
 
   it(`${BEHIND}, behind a release marked broken while it was down, does not catch up to it`, async () => {
+    const fleet = cluster();
+    expect(caughtUpTo, 'runs after the catch-up above, which leaves every host on one release').not.toBe('');
     // v3 is the v1 image under a new tag: a release the sample app can run.
     const v1Image = (await client().listReleases('web')).find((r) => r.tag === 'v1')!.image;
     const published = await fleet.cli(['release', 'publish', 'web', 'v3', '--image', v1Image]);
@@ -94,13 +91,13 @@ describe('a host that missed a rollout catches up', () => {
     await chaos('restart-agent', BEHIND);
     // The agent asks, and says in its log that it was refused; it does not ask every round.
     await until(`${BEHIND}'s agent to log the refused catch-up`, async () => {
-      const lines = readFileSync(agentLog(), 'utf8').slice(logFrom).split('\n');
+      const lines = readFileSync(agentLog()).subarray(logFrom).toString('utf8').split('\n');
       return lines.some((line) => line.includes('catch-up refused') && line.includes('release_broken')) ? true : undefined;
     }, { timeoutMs: CAUGHT_UP_MS, ...POLL });
 
     const deploys = await client().listDeploys({ role: 'web', env: 'production' });
     expect(deploys.filter((d) => d.catchUpOf === v3.deploy.id)).toEqual([]);
-    expect(await fleet.lbAnswers(24)).toContain(`200 v2 ${BEHIND}`);
+    expect(await fleet.lbAnswers(24)).toContain(`200 ${caughtUpTo} ${BEHIND}`);
     await fleet.untilAllInService('production');
   });
-});
+}
