@@ -34,8 +34,3 @@ export function html(strings: TemplateStringsArray, ...values: Fragment[]): Mark
   });
   return new Markup(out);
 }
-
-/** JSON safe to put inside an HTML attribute or element: `<`, `>` and `&` become escapes. */
-export function jsonForHtml(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}

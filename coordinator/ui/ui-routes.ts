@@ -75,7 +75,9 @@ export function registerUiRoutes(app: Hono<CoordinatorEnv>, deps: UiRouteDeps): 
   ui.onError((error, c) => {
     const status = error instanceof GrapevineError && error.code === 'unreachable' ? 502 : 500;
     log.error({ err: error, path: c.req.path }, 'dashboard page failed');
-    return c.html(errorPage(`The page could not be made: ${errorMessage(error)}`), status);
+    // Grapevine's own errors say what is down; anything else stays in the log.
+    const why = error instanceof GrapevineError ? errorMessage(error) : 'an internal error; see the coordinator log';
+    return c.html(errorPage(`The page could not be made: ${why}`), status);
   });
 
   registerAssetRoutes(ui);
@@ -131,7 +133,7 @@ export function registerUiRoutes(app: Hono<CoordinatorEnv>, deps: UiRouteDeps): 
     if (signed instanceof Response) return signed;
     const id = c.req.param('id');
     if (!deployId.safeParse(id).success) return c.html(errorPage(`There is no deploy ${id}: deploy ids look like d-<letters and digits>.`, signed.viewer), 404);
-    const done = DONE_NOTICES[c.req.query('done') ?? ''];
+    const done = DONE_NOTICES.get(c.req.query('done') ?? '');
     return deployPage(c, signed, id, done === undefined ? {} : { notice: { kind: 'ok', text: done } });
   });
 
@@ -220,14 +222,14 @@ export function registerUiRoutes(app: Hono<CoordinatorEnv>, deps: UiRouteDeps): 
   });
 
   // Last: any other /ui path gets a page too, not the API's JSON.
-  ui.all('*', (c) => c.html(errorPage(`There is no page ${c.req.path}.`), 404));
+  ui.all('*', (c) => (c.req.path === '/ui/' ? c.redirect('/ui', 308) : c.html(errorPage(`There is no page ${c.req.path}.`), 404)));
   app.route('/ui', ui);
 }
 
-const DONE_NOTICES: Record<string, string> = {
-  'mark-broken': 'The release is marked broken: hosts still waiting stand down, and it cannot be deployed again.',
-  rollback: 'Rollback started: this is its deploy.',
-};
+const DONE_NOTICES = new Map([
+  ['mark-broken', 'The release is marked broken: hosts still waiting stand down, and it cannot be deployed again.'],
+  ['rollback', 'Rollback started: this is its deploy.'],
+]);
 
 function safeNext(next: string | undefined): string {
   return next !== undefined && NEXT_PATH.test(next) ? next : '/ui';

@@ -12,10 +12,12 @@ import { InMemoryEventLog } from '../fixtures/in-memory-event-log.js';
 
 let coordinator: CoordinatorHarness;
 let fleet: RecordingFleet;
+let store: InMemoryDeployStore;
 
 beforeEach(() => {
   fleet = new RecordingFleet();
-  coordinator = new CoordinatorHarness({ store: new InMemoryDeployStore(), fleet, eventLog: { log: new InMemoryEventLog() } });
+  store = new InMemoryDeployStore();
+  coordinator = new CoordinatorHarness({ store, fleet, eventLog: { log: new InMemoryEventLog() } });
 });
 
 interface Page {
@@ -178,9 +180,21 @@ describe('every dashboard page', () => {
       expect(page.headers.get('x-frame-options'), path).toBe('DENY');
       expect(page.body, path).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=/);
     }
+    expect((await browser.get('/ui/')).headers.get('location')).toBe('/ui');
     const script = await browser.get('/ui/assets/dashboard.js');
     expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(script.body).toContain('new EventSource(url)');
+  });
+});
+
+describe('a page that cannot be read', () => {
+  it('says what does not answer, in a page', async () => {
+    const browser = await signedIn('viewer');
+    store.unreachable('Redis did not answer (connect ECONNREFUSED 127.0.0.1:6379)');
+    const page = await browser.get('/ui');
+    expect(page.status).toBe(502);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(page.body).toContain('The page could not be made: Redis did not answer (connect ECONNREFUSED 127.0.0.1:6379)');
   });
 });
 
