@@ -77,9 +77,10 @@ export function catchUpChecks(cluster: () => TestCluster): void {
   it(`${BEHIND}, behind a release marked broken while it was down, does not catch up to it`, async () => {
     const fleet = cluster();
     expect(caughtUpTo, 'runs after the catch-up above, which leaves every host on one release').not.toBe('');
-    // v3 is the v1 image under a new tag: a release the sample app can run.
-    const v1Image = (await client().listReleases('web')).find((r) => r.tag === 'v1')!.image;
-    const published = await fleet.cli(['release', 'publish', 'web', 'v3', '--image', v1Image]);
+    // v3 is the image of the release BEHIND does not run, under a new tag: a release the sample
+    // app can run, and one BEHIND would have to catch up to (it asks only when its image differs).
+    const otherImage = (await client().listReleases('web')).find((r) => r.tag === (caughtUpTo === 'v1' ? 'v2' : 'v1'))!.image;
+    const published = await fleet.cli(['release', 'publish', 'web', 'v3', '--image', otherImage]);
     expect(published.exitCode, published.stderr).toBe(0);
     await chaos('kill-agent', BEHIND);
     const v3 = await fleet.deploy('web', 'production', 'v3');
