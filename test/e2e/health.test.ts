@@ -1,41 +1,34 @@
-// The health gate (test/e2e/safety.test.ts has the cluster: deadline 25 s, soak 3 s): apps that
-// start after 0, 5 and 15 s all deploy (each a tag of the sample app with its own START_DELAY,
-// so one cluster serves all three); one that never becomes healthy fails at the deadline, with
-// that reason, while Docker has long called it unhealthy; one that turns unhealthy during the
-// soak fails; neither is registered anywhere, and the hosts it reached serve the previous version again.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+// The health gate on a six-host cluster: apps that start after 0, 5 and 20 s all deploy
+// (each a tag of the sample app with its own START_DELAY, so one cluster serves all three);
+// one that never becomes healthy fails at the deadline, with that reason, while Docker has
+// long called it unhealthy; one that turns unhealthy during the soak fails; neither is
+// registered anywhere, and the hosts it reached serve the previous version again.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import type { Deploy } from '../../../shared/contract/schemas.js';
-import { PRODUCTION, answersFrom, type TestCluster } from '../../fixtures/cluster.js';
-import { until } from '../../fixtures/poll.js';
+import type { Deploy } from '../../shared/contract/schemas.js';
+import { PRODUCTION, answersFrom, startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { until } from '../fixtures/poll.js';
 
-/**
- * The cluster's gate (safety.test.ts). The deadline must exceed the slowest start below with
- * room for the container to start, and Docker's first unhealthy verdict (its 10 s start period
- * and two failed checks a second apart) with room for this part to see that verdict and the
- * deploy still in progress.
- */
-export const HEALTH_GATE = { healthyDeadlineMs: 25_000, minHealthyTimeMs: 3_000 };
-/**
- * Tags built on v1 for this part: the sample app's start delay, and how long it answers healthy
- * (unset: always). 5 s is within Docker's start period; 15 s is past Docker's unhealthy verdict
- * (about 12 s), which fails nothing before the gate's deadline. The soak (3 s) outlasts the
- * flaky tag's 1 s of health and the three failed probes that follow.
- */
+const DEADLINE_MS = 30_000;
+const SOAK_MS = 3_000;
+/** Tags built on v1 for this test: the sample app's start delay, and how long it answers healthy (unset: always). */
 const VARIANTS: Record<string, { START_DELAY: string; HEALTHY_FOR?: string }> = {
   delay5: { START_DELAY: '5' },
-  delay15: { START_DELAY: '15' },
+  delay20: { START_DELAY: '20' },
   flaky: { START_DELAY: '0', HEALTHY_FOR: '1' },
 };
-/** The sample app's `bad` image under this part's own tag: another part's deploy of `bad` marks that tag broken. */
-const NEVER_HEALTHY = 'never-healthy';
 
-export function healthGateChecks(cluster: () => TestCluster): void {
+describe('health gate on six hosts', () => {
   let fleet: TestCluster;
   const images: string[] = [];
 
   beforeAll(async () => {
-    fleet = cluster();
+    fleet = await startCluster({
+      name: 'gvtest-health',
+      subnet: '10.224.0',
+      production: 6,
+      health: { healthyDeadlineMs: DEADLINE_MS, minHealthyTimeMs: SOAK_MS },
+    });
     const repository = `${fleet.cluster.state.registry}/web`;
     for (const [tag, env] of Object.entries(VARIANTS)) {
       const image = `${repository}:${tag}`;
@@ -46,11 +39,10 @@ export function healthGateChecks(cluster: () => TestCluster): void {
       const published = await fleet.cli(['release', 'publish', 'web', tag]);
       expect(published.exitCode, published.stderr).toBe(0);
     }
-    const published = await fleet.cli(['release', 'publish', 'web', NEVER_HEALTHY, '--image', `${repository}:bad`]);
-    expect(published.exitCode, published.stderr).toBe(0);
   });
 
   afterAll(async () => {
+    await fleet?.[Symbol.asyncDispose]();
     if (images.length > 0) await execa('docker', ['image', 'rm', ...images], { reject: false });
   });
 
@@ -62,10 +54,10 @@ export function healthGateChecks(cluster: () => TestCluster): void {
     expect(await fleet.lbAnswers(18)).toEqual(answersFrom(tag, PRODUCTION));
   };
 
-  it('deploys apps that start serving after 0, 5 and 15 s', async () => {
+  it('deploys apps that start serving after 0, 5 and 20 s', async () => {
     await expectDeployed('v1');
     await expectDeployed('delay5');
-    await expectDeployed('delay15');
+    await expectDeployed('delay20');
   });
 
   /** The failed hosts never reached `register`; the rollout stopped after them and every host serves `serving`. */
@@ -79,12 +71,12 @@ export function healthGateChecks(cluster: () => TestCluster): void {
 
   it('fails an app that never becomes healthy at the deadline, not at Docker\'s first unhealthy verdict', async () => {
     // Hosts run the release as published: pinned to its digest.
-    const badImage = (await fleet.cluster.client().listReleases('web')).find((release) => release.tag === NEVER_HEALTHY)?.image;
+    const badImage = (await fleet.cluster.client().listReleases('web')).find((release) => release.tag === 'bad')?.image;
     expect(badImage).toMatch(/@sha256:[0-9a-f]{64}$/);
-    const deploying = fleet.deploy('web', 'production', NEVER_HEALTHY);
-    // While the first hosts wait, Docker has already called a container of it unhealthy and the deploy has failed no host.
-    const first = await until(`a container of ${NEVER_HEALTHY} that Docker calls unhealthy`, async () => {
-      for (const host of fleet.cluster.state.hosts.filter((h) => h.env === 'production')) {
+    const deploying = fleet.deploy('web', 'production', 'bad');
+    // While the first hosts wait, Docker has already called a container of `bad` unhealthy and the deploy has failed no host.
+    const first = await until('a container of bad that Docker calls unhealthy', async () => {
+      for (const host of fleet.cluster.state.hosts) {
         const inspected = await execa('docker', ['inspect', '--format', '{{.Config.Image}} {{.State.Health.Status}}', `${host.project}-app-1`], { reject: false });
         if (inspected.stdout === `${badImage} unhealthy`) return host.name;
       }
@@ -93,7 +85,7 @@ export function healthGateChecks(cluster: () => TestCluster): void {
     }, { timeoutMs: 40_000, intervalMs: 250 });
     const during = await fleet.cli(['status', '--json']);
     expect(during.exitCode, during.stderr).toBe(0);
-    const running = (JSON.parse(during.stdout) as Deploy[]).find((deploy) => deploy.tag === NEVER_HEALTHY);
+    const running = (JSON.parse(during.stdout) as Deploy[]).find((deploy) => deploy.tag === 'bad');
     expect(running?.status).toBe('in_progress');
     if (!running) return;
     expect(running.hosts[first]?.state).toBe('deploying');
@@ -103,9 +95,9 @@ export function healthGateChecks(cluster: () => TestCluster): void {
     expect(exitCode).not.toBe(0);
     expect(deploy.status).toBe('failed');
     for (const host of Object.values(deploy.hosts).filter((h) => h.state === 'failed')) {
-      expect(host.error).toMatch(new RegExp(`^health: container [0-9a-f]{12} was not healthy within ${HEALTH_GATE.healthyDeadlineMs / 1000} s; last verdict: Docker's check unhealthy \\(.*404.*\\); the health URL answered 404$`));
+      expect(host.error).toMatch(new RegExp(`^health: container [0-9a-f]{12} was not healthy within ${DEADLINE_MS / 1000} s; last verdict: Docker's check unhealthy \\(.*404.*\\); the health URL answered 404$`));
     }
-    await expectNotCounted(deploy, 'delay15');
+    await expectNotCounted(deploy, 'delay20');
   });
 
   it('fails an app that turns unhealthy during the soak', async () => {
@@ -115,6 +107,6 @@ export function healthGateChecks(cluster: () => TestCluster): void {
     for (const host of Object.values(deploy.hosts).filter((h) => h.state === 'failed')) {
       expect(host.error).toMatch(/^health: container [0-9a-f]{12} turned unhealthy during the soak after \d+\.\d s: the health URL failed \d+ times in a row: answered 404$/);
     }
-    await expectNotCounted(deploy, 'delay15');
+    await expectNotCounted(deploy, 'delay20');
   });
-}
+});
