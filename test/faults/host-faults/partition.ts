@@ -42,9 +42,10 @@ export function partitionChecks(cluster: () => TestCluster): void {
       const started = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', to, '--json']);
       expect(started.exitCode, started.stderr).toBe(0);
       const id = (JSON.parse(started.stdout) as Deploy).id;
+      // A host reports `pull` once its drain is done (`drain` comes before it drains).
       victim = await until(`a host of ${id} holding a slot and drained`, async () => {
         const current = await client.getDeploy(id);
-        return Object.values(current.hosts).find((host) => host.state === 'deploying' && host.steps.some((s) => s.step === 'drain'))?.host;
+        return Object.values(current.hosts).find((host) => host.state === 'deploying' && host.steps.some((s) => s.step === 'pull'))?.host;
       }, ROLLOUT);
       cutAt = Date.now();
       // dev chaos's own partition, called in this process: the CLI's start-up on a busy machine

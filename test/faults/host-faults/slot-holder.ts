@@ -31,10 +31,11 @@ export function slotHolderChecks(cluster: () => TestCluster): void {
       const started = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', to, '--json']);
       expect(started.exitCode, started.stderr).toBe(0);
       const id = (JSON.parse(started.stdout) as Deploy).id;
-      // A holder that has drained: out of service, and the slot is its.
+      // A holder that has drained: out of service, and the slot is its. A host reports `pull`
+      // once its drain is done (`drain` comes before it drains).
       victim = await until(`a host of ${id} holding a slot and drained`, async () => {
         const current = await client.getDeploy(id);
-        const holder = Object.values(current.hosts).find((host) => host.state === 'deploying' && host.steps.some((s) => s.step === 'drain'));
+        const holder = Object.values(current.hosts).find((host) => host.state === 'deploying' && host.steps.some((s) => s.step === 'pull'));
         return holder?.host;
       }, ROLLOUT);
       // dev chaos's own kill-agent, called in this process: the CLI's start-up on a busy machine
