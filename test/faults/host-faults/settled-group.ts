@@ -1,6 +1,8 @@
 // Where each part on the host-faults cluster starts: no deploy of the group in progress, every
-// host in service and serving one release, v1 or v2; the part rolls out the other one. When the
-// hosts serve different releases (a part left a host behind a broken one), v1 goes out first.
+// host alive in the coordinator's Serf view (a deploy targets the members it sees alive; a host
+// back from a partition may take Serf's 30 s reconnect to be seen), in service and serving one
+// release, v1 or v2; the part rolls out the other one. When the hosts serve different releases
+// (a part left a host behind a broken one), v1 goes out first.
 import type { TestCluster } from '../../fixtures/cluster.js';
 import { until } from '../../fixtures/poll.js';
 
@@ -22,8 +24,12 @@ export async function nextRollout(fleet: TestCluster): Promise<NextRollout> {
     const deploys = await client.listDeploys({ role: 'web', env: 'production' });
     return deploys.some((deploy) => deploy.status === 'in_progress') ? undefined : true;
   }, SETTLE);
-  await fleet.untilAllInService('production', SETTLE.timeoutMs);
   const hosts = fleet.hostsOf('production');
+  await until('the coordinator to see exactly the production hosts alive in Serf', async () => {
+    const alive = (await fleet.cluster.serf().members({ status: 'alive', tags: { roles: 'web', env: 'production' } })).map((member) => member.name);
+    return alive.length === hosts.length && hosts.every((host) => alive.includes(host)) ? true : undefined;
+  }, SETTLE);
+  await fleet.untilAllInService('production', SETTLE.timeoutMs);
   const answers = await fleet.lbAnswers(hosts.length * 4);
   const served = TAGS.find((tag) => answers.size === hosts.length && hosts.every((host) => answers.has(`200 ${tag} ${host}`)));
   if (served) return { from: served, to: served === 'v1' ? 'v2' : 'v1' };
