@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client.js';
 import { errorMessage } from '../shared/contract/errors.js';
-import { pollUntil } from '../shared/contract/waiting.js';
+import { backoff, pollUntil, retry } from '../shared/contract/waiting.js';
 import { ClusterContainers } from '../shared/docker/cluster-containers.js';
 import { SerfCli } from '../shared/serf/serf-cli.js';
 import { cancelHeals } from './chaos-heal.js';
@@ -39,6 +39,7 @@ export { faultSeconds, healAction, runHeal } from './chaos-heal.js';
 export { APP_PORT, CLI, PROJECT_ROOT, SAMPLE_ROLE } from './sample-app.js';
 
 const JOIN_TIMEOUT_MS = 60_000;
+const NETWORK_REMOVAL_DELAYS_MS = backoff(200, 5, 1_000);
 /** Host addresses start at .11 of the cluster's /24. */
 const FIRST_HOST_OCTET = 11;
 
@@ -125,7 +126,9 @@ export class DevCluster {
         ...state.hosts.map((host) => containers.idsWithLabel('com.docker.compose.project', host.project)),
       ].map((ids) => ids.catch(() => [] as string[])));
       await containers.removeForce([...new Set(lists.flat())]).catch(() => undefined);
-      await containers.removeNetwork(state.network).catch(() => undefined);
+      // Tried again for a few seconds: on a busy machine the engine may still be detaching the
+      // removed containers, and a network left behind refuses the next cluster of this name.
+      await retry(() => containers.removeNetwork(state.network), { delaysMs: NETWORK_REMOVAL_DELAYS_MS }).catch(() => undefined);
     }
     rmSync(state.dir, { recursive: true, force: true });
   }
