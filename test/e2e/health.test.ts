@@ -11,6 +11,13 @@ import { until } from '../fixtures/poll.js';
 
 const DEADLINE_MS = 30_000;
 const SOAK_MS = 3_000;
+/**
+ * Docker's check of the app every second, as the dev cluster's, but with time to run on a busy
+ * machine: cut off at 1 s, a check became Docker's last verdict ("Health check exceeded timeout
+ * (1s)") in place of the 404 the deadline's reason names (seen in a CI run). The bad tag's check
+ * fails at once, so when Docker first calls it unhealthy does not change.
+ */
+const DOCKER_CHECK = { interval: '1s', timeout: '5s' };
 /** Tags built on v1 for this test: the sample app's start delay, and how long it answers healthy (unset: always). */
 const VARIANTS: Record<string, { START_DELAY: string; HEALTHY_FOR?: string }> = {
   delay5: { START_DELAY: '5' },
@@ -28,6 +35,7 @@ describe('health gate on six hosts', () => {
       subnet: '10.224.0',
       production: 6,
       health: { healthyDeadlineMs: DEADLINE_MS, minHealthyTimeMs: SOAK_MS },
+      healthCheck: DOCKER_CHECK,
     });
     const repository = `${fleet.cluster.state.registry}/web`;
     for (const [tag, env] of Object.entries(VARIANTS)) {
