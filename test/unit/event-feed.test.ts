@@ -2,6 +2,7 @@
 // gets each new event once and in order from a single shared loop; a reader that names the
 // last event it saw reads on from there without a gap or a repeat; the number of open
 // streams is capped; a reader that stops reading is cut off; stop() ends everything.
+import { until } from '../fixtures/poll.js';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventFeed, TooManyEventStreamsError, type EventSubscription } from '../../coordinator/events/event-feed.js';
@@ -152,8 +153,9 @@ describe('the event feed', () => {
     log.failWith = undefined;
     const subscription = await feed.subscribe({ accepts: all });
     log.failWith = new Error('connection reset');
-    // The loop's read fails and is retried (after 250 ms) until the log answers again.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The loop's read fails and is retried (after 250 ms) until the log answers again: wait for a retry refused.
+    const refusedBefore = log.refused;
+    await until('the read loop to retry a refused read', () => (log.refused >= refusedBefore + 2 ? true : undefined), { timeoutMs: 5_000, intervalMs: 20 });
     log.failWith = undefined;
     await appendAll(log, 1, 2);
     expect(await take(subscription, 2)).toEqual([1, 2]);
