@@ -1,18 +1,10 @@
 // The coordinator's HTTP API: releases, deploys, the per-host reports agents send, and the hosts each group counts out of service.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from '../shared/contract/logger.js';
 import { z } from 'zod';
-import {
-  ConflictError,
-  ForbiddenError,
-  GrapevineError,
-  NotFoundError,
-  UnauthorizedError,
-  UnreachableError,
-  ValidationError,
-} from '../shared/contract/errors.js';
+import { GrapevineError, NotFoundError } from '../shared/contract/errors.js';
+import { statusOf } from './error-status.js';
 import { deployId, envName, nodeName, releaseTag, roleName } from '../shared/contract/names.js';
 import {
   CatchUpBody,
@@ -105,27 +97,6 @@ const DeployListQuery = z.object({
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-const CODE_STATUS: Record<string, ContentfulStatusCode> = {
-  release_not_found: 404,
-  image_not_found: 404,
-  invalid_image: 400,
-  registry_not_allowed: 400,
-  registry_refused: 502,
-};
-
-function statusOf(error: GrapevineError): ContentfulStatusCode {
-  if (error instanceof ValidationError) return 400;
-  if (error instanceof UnauthorizedError) return 401;
-  if (error instanceof ForbiddenError) return 403;
-  if (error instanceof NotFoundError) return 404;
-  if (error instanceof ConflictError) return 409;
-  if (error instanceof UnreachableError) return 502;
-  // Codes raised as plain GrapevineErrors that are the caller's mistake, or the registry's answer.
-  const byCode = CODE_STATUS[error.code];
-  if (byCode !== undefined) return byCode;
-  // Redis answered but refused (loading, read-only, out of memory): worth another try later.
-  return error.code === 'redis_error' ? 503 : 500;
-}
 
 export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   const { store, events, membership, fleet, token, publisher } = deps;
