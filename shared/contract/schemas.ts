@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { deployId, envName, imageRef, nodeName, releaseTag, roleName } from './names.js';
 import { ValidationError } from './errors.js';
+import { Colour, StrategyKind } from './strategy.js';
+import { Analysis, StepSamples } from './canary-analysis.js';
 
 export const EVENT_SCHEMA_VERSION = 1;
 
@@ -14,6 +16,21 @@ export const DeployEventPayload = z.object({
   id: deployId,
 });
 export type DeployEventPayload = z.infer<typeof DeployEventPayload>;
+
+/**
+ * What `serf event retire` carries once a blue/green switch's old colour has been kept long
+ * enough: hosts of the group stop that colour's containers and put its server in maintenance,
+ * unless the group's live colour (the coordinator's answer, asked again) is that colour.
+ */
+export const RetireEventPayload = z.object({
+  v: z.literal(EVENT_SCHEMA_VERSION),
+  role: roleName,
+  env: envName,
+  colour: Colour,
+  /** The deploy whose switch left the colour idle. */
+  id: deployId,
+});
+export type RetireEventPayload = z.infer<typeof RetireEventPayload>;
 
 export const PublishReleaseBody = z.object({
   role: roleName,
@@ -43,6 +60,10 @@ export const CreateDeployBody = z.object({
   role: roleName,
   env: envName,
   tag: releaseTag.optional(),
+  /** Overrides the role's strategy in the coordinator's config for this deploy. */
+  strategy: StrategyKind.optional(),
+  /** Deploys a frozen group anyway (an operator's fix during a freeze). */
+  force: z.boolean().optional(),
 });
 export type CreateDeployBody = z.infer<typeof CreateDeployBody>;
 
@@ -138,6 +159,62 @@ export const DEPLOY_STATUSES = ['in_progress', 'succeeded', 'failed', 'cancelled
 export const DeployStatus = z.enum(DEPLOY_STATUSES);
 export type DeployStatus = z.infer<typeof DeployStatus>;
 
+/** One step of a canary (or of a gradual blue/green switch): its share of traffic, its window and how it was judged. */
+export const StrategyStepState = z.object({
+  percent: z.number(),
+  windowMs: z.number().int().nonnegative(),
+  startedAt: z.number().optional(),
+  endedAt: z.number().optional(),
+  /** The load balancer's figures gathered so far in the step's window. */
+  samples: StepSamples.optional(),
+  /** Set once the step's window ended and was judged. */
+  analysis: Analysis.optional(),
+});
+export type StrategyStepState = z.infer<typeof StrategyStepState>;
+
+export const STRATEGY_PHASES = [
+  /** Canary: the canary set deploys through the slots; every other host waits at the deploy's gate. */
+  'canary',
+  /** Canary: weights set, the current step's window is sampled and then judged. */
+  'analysis',
+  /** Canary: a marginal score; waits for `grapevine promote` or `grapevine abort` until the deploy's deadline. */
+  'paused',
+  /** Canary passed: the gate is open and the rest of the hosts deploy through the slots. */
+  'rollout',
+  /** Blue/green: every host starts the idle colour through the slots; the live one keeps serving. */
+  'staging',
+  /** Blue/green: traffic moves to the new colour, at once or step by step. */
+  'switching',
+  /** Over: the outcome is the deploy's status. */
+  'done',
+] as const;
+export const StrategyPhase = z.enum(STRATEGY_PHASES);
+export type StrategyPhase = z.infer<typeof StrategyPhase>;
+
+/** A canary or blue/green deploy's progress, kept on the deploy by the coordinator's strategy runner. */
+export const StrategyState = z.object({
+  kind: StrategyKind,
+  phase: StrategyPhase,
+  /** The load balancer backend the strategy acts on. */
+  backend: z.string().optional(),
+  /** Canary: the hosts that deploy first. */
+  canaryHosts: z.array(nodeName).optional(),
+  steps: z.array(StrategyStepState).default([]),
+  /** Index of the step in progress (or the last one, once past them). */
+  current: z.number().int().nonnegative().default(0),
+  /** Blue/green: the colour that was live when the deploy started, which keeps serving until the switch. */
+  fromColour: Colour.optional(),
+  /** Blue/green: when the old colour is stopped (retired), unless traffic was switched back to it. */
+  retireAt: z.number().optional(),
+  /** Why the strategy ended the deploy as it did (the analysis's summary, an abort). */
+  outcome: z.string().max(2000).optional(),
+  /** Who promoted or aborted a paused canary. */
+  decidedBy: z.string().max(300).optional(),
+  /** When the phase began, ms since the epoch. */
+  phaseAt: z.number().optional(),
+});
+export type StrategyState = z.infer<typeof StrategyState>;
+
 export const Deploy = z.object({
   id: deployId,
   role: roleName,
@@ -173,6 +250,10 @@ export const Deploy = z.object({
   runJob: z.boolean().optional(),
   /** The once-per-deploy job as the host that ran it last reported it. */
   job: JobRecord.optional(),
+  /** Set on a canary or blue/green deploy: its strategy's progress. A rolling deploy has none. */
+  strategy: StrategyState.optional(),
+  /** Set on a deploy to a blue/green role: the colour each host replaces (the idle one for a blue/green deploy, the live one otherwise). */
+  colour: Colour.optional(),
   hosts: z.record(z.string(), HostReport),
 });
 export type Deploy = z.infer<typeof Deploy>;
