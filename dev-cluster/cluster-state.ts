@@ -55,6 +55,17 @@ export interface DevClusterOptions {
   tls?: boolean;
   /** Webhooks the coordinator notifies; their URL and secret files are written into the cluster's folder (dev-cluster/notification-files.ts). None unless set. */
   notifications?: DevNotificationTarget[];
+  /**
+   * Environments whose hosts run the sample app in two colours (README, "Blue/green"): blue
+   * answers on APP_PORT and green on APP_PORT + 1, each its own compose project and its own
+   * server (`HOST.blue`, `HOST.green`) in the environment's backend. None unless set.
+   */
+  blueGreenEnvs?: string[];
+  /**
+   * The coordinator config's `strategies` of the sample app's role (shared/contract/strategy.ts
+   * RoleStrategyConfig, without `backends`, which the cluster fills in). Rolling unless set.
+   */
+  strategies?: Record<string, unknown>;
   logLevel?: string;
 }
 
