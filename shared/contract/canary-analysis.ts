@@ -2,9 +2,10 @@
 // judge's verdict per metric and overall (shared/contract/canary-judge.ts computes it).
 import { z } from 'zod';
 import { CanaryMetric } from './strategy.js';
+import { storedList } from './stored-list.js';
 
 /** One side's samples of one step: per metric, one value per server and sub-window that had requests. */
-export const MetricSamples = z.object({ errors: z.array(z.number()).max(10_000), latency: z.array(z.number()).max(10_000) });
+export const MetricSamples = z.object({ errors: storedList(z.number(), 10_000), latency: storedList(z.number(), 10_000) });
 export type MetricSamples = z.infer<typeof MetricSamples>;
 
 export const StepSamples = z.object({ baseline: MetricSamples, canary: MetricSamples });
@@ -35,7 +36,7 @@ export const Analysis = z.object({
   /** 0 to 100: the weights of the metrics that passed over the weights of all. */
   score: z.number().min(0).max(100),
   verdict: AnalysisVerdict,
-  metrics: z.array(MetricVerdict),
+  metrics: storedList(MetricVerdict, 10),
   /** One line for a deploy's reason or a broken mark. */
   summary: z.string().max(1000),
 });

@@ -5,6 +5,7 @@ import { deployId, envName, imageRef, nodeName, releaseTag, roleName } from './n
 import { ValidationError } from './errors.js';
 import { Colour, StrategyKind } from './strategy.js';
 import { Analysis, StepSamples } from './canary-analysis.js';
+import { storedList } from './stored-list.js';
 
 export const EVENT_SCHEMA_VERSION = 1;
 
@@ -198,8 +199,8 @@ export const StrategyState = z.object({
   /** The load balancer backend the strategy acts on. */
   backend: z.string().optional(),
   /** Canary: the hosts that deploy first. */
-  canaryHosts: z.array(nodeName).optional(),
-  steps: z.array(StrategyStepState).default([]),
+  canaryHosts: storedList(nodeName, 10_000).optional(),
+  steps: storedList(StrategyStepState, 10).default([]),
   /** Index of the step in progress (or the last one, once past them). */
   current: z.number().int().nonnegative().default(0),
   /** Blue/green: the colour that was live when the deploy started, which keeps serving until the switch. */
@@ -208,6 +209,8 @@ export const StrategyState = z.object({
   retireAt: z.number().optional(),
   /** Why the strategy ended the deploy as it did (the analysis's summary, an abort). */
   outcome: z.string().max(2000).optional(),
+  /** Set when the strategy, not the hosts' reports, decides the deploy's status: a failed analysis, an abort. */
+  ended: z.enum(['failed', 'cancelled']).optional(),
   /** Who promoted or aborted a paused canary. */
   decidedBy: z.string().max(300).optional(),
   /** When the phase began, ms since the epoch. */
