@@ -9,6 +9,7 @@ import { type CreateDeployBody, type Deploy, EVENT_SCHEMA_VERSION } from '../sha
 import { aliveHostsOf, type DeployEvents, type Membership } from '../shared/ports/membership.js';
 import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
 import type { FleetEventPublisher } from './fleet-event-bus.js';
+import type { StrategyPlan } from './strategies/strategy-plan.js';
 
 /** Why a deploy exists when no one asked for it by tag. */
 export type DeployOrigin = Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'runJob' | 'startedBy'>>;
@@ -38,6 +39,16 @@ export interface DeployCreationDeps {
 
 export interface DeployStarterDeps extends DeployCreationDeps {
   events: DeployEvents;
+  /** The deploy's strategy (coordinator/strategies/strategy-plan.ts); every deploy is rolling without it. */
+  planStrategy?: (request: CreateDeployBody, targets: readonly string[]) => Promise<StrategyPlan>;
+  /** Closes a canary deploy's gate before its event fires, so only the canary set can take a slot. */
+  gates?: { closeGate(group: { role: string; env: string }, deployId: string, hosts: readonly string[]): Promise<void> };
+}
+
+/** How a deploy the coordinator starts by itself differs from one asked for. */
+export interface StartOptions {
+  /** Only these hosts (of the group's alive ones) take part: a quarantine's or a canary's rollback. The group's own k still holds. */
+  only?: readonly string[];
 }
 
 /**
@@ -47,7 +58,7 @@ export interface DeployStarterDeps extends DeployCreationDeps {
 export function newDeployRecord(
   deps: Pick<DeployCreationDeps, 'now' | 'newId' | 'deadlineMs'>,
   release: { role: string; tag: string; image: string },
-  fields: { env: string; targets: string[]; slots: number } & Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'catchUpOf' | 'runJob' | 'startedBy'>>,
+  fields: { env: string; targets: string[]; slots: number } & Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'catchUpOf' | 'runJob' | 'startedBy' | 'strategy' | 'colour'>>,
 ): DeployRecord {
   const createdAt = deps.now();
   const { env, targets, ...rest } = fields;
@@ -80,7 +91,7 @@ export class DeployStarter {
    * release_not_found, release_broken, no_hosts (nothing stored, nothing fired), or an
    * UnreachableError when Serf cannot be asked or told (the deploy is then stored as failed).
    */
-  async start(request: CreateDeployBody, origin: DeployOrigin = {}): Promise<Deploy> {
+  async start(request: CreateDeployBody, origin: DeployOrigin = {}, options: StartOptions = {}): Promise<Deploy> {
     const { store, events, membership, now } = this.#deps;
     const { role, env, tag } = request;
     // Serf is asked while Redis is read: both are on the path of every `grapevine deploy`.
@@ -108,12 +119,23 @@ export class DeployStarter {
       if (error instanceof UnreachableError) throw new UnreachableError(`cannot list the hosts of role ${role} in ${env}: ${error.message}`, { cause: error });
       throw error;
     }
-    const targets = found.hosts;
+    const only = options.only === undefined ? undefined : new Set(options.only);
+    const targets = only === undefined ? found.hosts : found.hosts.filter((host) => only.has(host));
     if (targets.length === 0) {
-      throw new ConflictError('no_hosts', `no alive host has role ${role} in environment ${env}`);
+      throw new ConflictError('no_hosts', `no alive host has role ${role} in environment ${env}${only ? ` among ${[...only].join(', ')}` : ''}`);
     }
-
-    const record = newDeployRecord(this.#deps, { role, tag: release.tag, image: release.image }, { env, targets, slots: slotCount(targets.length, this.#deps.slots), ...origin });
+    const plan = await this.#deps.planStrategy?.(request, targets);
+    // A deploy to some of the group's hosts keeps the whole group's k: its hosts go out beside the rest's.
+    const slots = Math.min(slotCount(found.hosts.length, this.#deps.slots), targets.length);
+    const record = newDeployRecord(this.#deps, { role, tag: release.tag, image: release.image }, {
+      env,
+      targets,
+      slots,
+      ...origin,
+      ...(plan?.strategy ? { strategy: plan.strategy } : {}),
+      ...(plan?.colour ? { colour: plan.colour } : {}),
+    });
+    if (plan?.gate) await this.#deps.gates?.closeGate({ role, env }, record.id, plan.gate);
     const stored = await store.createDeploy(record);
     const log = this.#logger.child({ deployId: record.id, role, env });
     log.info({ tag: record.tag, image: record.image, seq: stored.seq, targets, ...origin }, 'deploy created');

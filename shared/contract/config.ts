@@ -16,6 +16,7 @@ import { CaFile, ServerTls } from './tls-config.js';
 import { AgentLoadBalancerConfig } from './load-balancer-config.js';
 import { AgentMetricsConfig } from './metrics-config.js';
 import { NotificationTargetsConfig, settleNotificationTargets } from './notification-config.js';
+import { RoleStrategyConfig } from './strategy.js';
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
@@ -101,6 +102,21 @@ export const CoordinatorConfig = z.object({
   publicUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   /** Webhooks told of deploys, rollbacks, promotions and broken releases (shared/contract/notification-config.ts); none unless set. */
   notifications: NotificationTargetsConfig.default([]),
+  /** Per role, its deploy strategy and what the canary and blue/green strategies need (shared/contract/strategy.ts); rolling unless set. */
+  strategies: z.record(roleName, RoleStrategyConfig).default({}),
+  /**
+   * How the coordinator reaches the load balancer for the strategies (canary weights and figures,
+   * blue/green switches): the relay (`grapevine lb-relay`), with an operator credential's token
+   * read from a 0600 file. Canary and blue/green deploys are refused without it.
+   */
+  loadBalancer: z
+    .strictObject({
+      relay: z.strictObject({
+        url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+        tokenFile: absolutePath,
+      }),
+    })
+    .optional(),
   /** The fleet-wide audit log (a Redis stream): entries beyond either cap are trimmed. */
   audit: z
     .object({

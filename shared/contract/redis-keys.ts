@@ -20,6 +20,18 @@ export const redisKeys = {
   outOfService: (role: string, env: string) => `${group(role, env)}:out`,
   /** Counter (INCR) of the group's slot grants: each grant's epoch, so a report or log line says which grant a host acted under. */
   epoch: (role: string, env: string) => `${group(role, env)}:epoch`,
+  /**
+   * The group's freeze (JSON FreezeMark: reason, by, at, until?; with a PX when `until` is
+   * set, so it lapses by itself): while it exists no waiting host takes a slot.
+   */
+  freeze: (role: string, env: string) => `${group(role, env)}:freeze`,
+  /** Set of the hosts allowed a slot for this deploy (a canary's first hosts); absent means every host. */
+  gate: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:gate`,
+  /**
+   * Sorted set of the tokens of hosts a freeze or a gate holds aside (token -> arrival order),
+   * apart from the waiters so they swallow none of the wake-ups a release hands to the head.
+   */
+  held: (role: string, env: string) => `${group(role, env)}:held`,
   /** Set when a deploy ends before every host took part (past its deadline): its waiting hosts stand down. */
   deployStopped: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:stopped`,
   remaining: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:remaining`,
@@ -50,6 +62,9 @@ export const redisKeys = {
   envsOfRole: (role: string) => `gv:envs-of-role:${role}`,
   /** Claimed (SET NX) by the one report that promotes a succeeded deploy. */
   promotionClaim: (id: string) => `gv:deploy:${id}:promotion`,
+
+  /** Hash of each blue/green group's colours (`role:env` -> live colour, retired colour, when to retire): shared/redis/colour-state.ts. */
+  colours: () => 'gv:colours',
 
   // Scoped credentials: written by the coordinator, read (GET only) by whatever verifies a token.
   /** Hash of every credential by id: its record and its token's hash, so `token list` and `token revoke` need no secret. */
