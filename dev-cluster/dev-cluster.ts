@@ -152,7 +152,7 @@ export class DevCluster {
     saveClusterState(state);
     // Built before the registry starts (cached, about a second), so that a seed of these very
     // images can fill its storage; build.sh builds the base image first when it is missing.
-    log('images: base, sample app v1 v2 bad');
+    log(`images: base, sample app ${SAMPLE_TAGS.join(' ')}`);
     const repository = `${state.registry}/${SAMPLE_ROLE}`;
     await execa('bash', [BUILD_SCRIPT, repository], { stdio: 'inherit' });
     const seed = await seedRegistry(repository, registryStorageOf(state));

@@ -2,7 +2,7 @@
 // an empty registry compresses the base image's layer (about 170 MB) anew: some 10 s of one
 // core, more on a busy machine, paid by every cluster the tests, the demo and the benchmark
 // bring up. The first cluster that pushes them keeps a copy of its registry's storage here,
-// keyed by the three images' ids; a later cluster whose images have the same ids starts its
+// keyed by the images' tags and ids; a later cluster whose images have the same ids starts its
 // registry on a copy of it, then pulls the tags, which finds every layer on this engine and
 // records them as present in that registry, so the tests' own pushes there skip them as before.
 import { createHash } from 'node:crypto';
@@ -30,7 +30,17 @@ export interface RegistrySeed {
 export async function sampleImagesKey(repository: string): Promise<string> {
   const images = SAMPLE_TAGS.map((tag) => `${repository}:${tag}`);
   const { stdout } = await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', ...images], { stdin: 'ignore', timeout: DOCKER_TIMEOUT_MS });
-  return createHash('sha256').update(stdout.trim()).digest('hex').slice(0, 32);
+  const ids = stdout.trim().split('\n');
+  return imagesKey(SAMPLE_TAGS.map((tag, index) => ({ tag, id: ids[index] ?? '' })));
+}
+
+/**
+ * Each tag with its image id, hashed: a seed kept before a tag was added (or rebuilt) has
+ * another key, so a cluster never starts on a registry that lacks one of its tags.
+ */
+export function imagesKey(images: ReadonlyArray<{ tag: string; id: string }>): string {
+  const lines = images.map(({ tag, id }) => `${tag} ${id}`).join('\n');
+  return createHash('sha256').update(lines).digest('hex').slice(0, 32);
 }
 
 /**

@@ -14,7 +14,12 @@ export const PROJECT_ROOT = findProjectRoot(dirname(fileURLToPath(import.meta.ur
 export const CLI = process.env.GRAPEVINE_BUNDLE ?? join(PROJECT_ROOT, 'dist', 'bundle', 'main.js');
 export const BASE_IMAGE = 'grapevine-base:bookworm';
 export const SAMPLE_ROLE = 'web';
-export const SAMPLE_TAGS = ['v1', 'v2', 'bad'] as const;
+/**
+ * Every tag the dev cluster builds, pushes and publishes (provisioning/sample-app/build.sh
+ * builds the same list): `bad` fails its health check; `v3-errors` (about 30 % of GET / answered
+ * 500) and `v3-slow` (GET / about 300 ms late) pass it and are worse only under traffic.
+ */
+export const SAMPLE_TAGS = ['v1', 'v2', 'bad', 'v3-errors', 'v3-slow'] as const;
 export const APP_PORT = 8080;
 export const BUILD_SCRIPT = join(PROJECT_ROOT, 'provisioning', 'sample-app', 'build.sh');
 

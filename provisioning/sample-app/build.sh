@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the sample app's three images, REPOSITORY:v1, :v2 and :bad (fails its health
-# check), and with --push pushes them. Builds the base image first when it is missing.
+# Builds the sample app's images, REPOSITORY:v1, :v2, :bad (fails its health check),
+# :v3-errors (healthy, answers 500 on about 30 % of GET /) and :v3-slow (healthy, answers
+# GET / about 300 ms late), and with --push pushes them. Builds the base image first when it is missing.
 # Usage: build.sh REPOSITORY [--push]
 set -euo pipefail
 
@@ -48,22 +49,33 @@ quietly() {
   fi
 }
 
+# The tags, in the order dev-cluster/sample-app.ts lists them (SAMPLE_TAGS).
+readonly TAGS=(v1 v2 bad v3-errors v3-slow)
+
+# A tag's answer body starts with the tag itself (`v3-errors h3`).
 build() {
-  local tag="$1" version="$2" healthy="$3"
+  local tag="$1" healthy="$2" error_percent="$3" delay_ms="$4"
   quietly "building $REPOSITORY:$tag" docker build --quiet \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-    --build-arg "VERSION=$version" \
+    --build-arg "VERSION=$tag" \
     --build-arg "HEALTHY=$healthy" \
+    --build-arg "ERROR_PERCENT=$error_percent" \
+    --build-arg "DELAY_MS=$delay_ms" \
     --tag "$REPOSITORY:$tag" "$HERE"
   say "built $REPOSITORY:$tag ($(docker image inspect --format '{{.Id}}' "$REPOSITORY:$tag"))"
 }
 
-build v1 v1 true
-build v2 v2 true
-build bad bad false
+for tag in "${TAGS[@]}"; do
+  case "$tag" in
+    bad) build "$tag" false 0 0 ;;
+    v3-errors) build "$tag" true 30 0 ;;
+    v3-slow) build "$tag" true 0 300 ;;
+    *) build "$tag" true 0 0 ;;
+  esac
+done
 
 if [[ "$push" == true ]]; then
-  for tag in v1 v2 bad; do
+  for tag in "${TAGS[@]}"; do
     quietly "pushing $REPOSITORY:$tag" docker push --quiet "$REPOSITORY:$tag"
     say "pushed $REPOSITORY:$tag"
   done

@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { restoreRegistrySeed, saveRegistrySeed } from '../../dev-cluster/registry-seed.js';
+import { imagesKey, restoreRegistrySeed, saveRegistrySeed } from '../../dev-cluster/registry-seed.js';
+import { BUILD_SCRIPT, SAMPLE_TAGS } from '../../dev-cluster/sample-app.js';
 
 describe('registry seed', () => {
   let dir: string;
@@ -60,5 +61,22 @@ describe('registry seed', () => {
     const why = saveRegistrySeed('images-a', join(dir, 'never-pushed'), seeds);
     expect(why).toMatch(/never-pushed/);
     expect(readdirSync(seeds)).toEqual([]);
+  });
+
+  it('keys a seed by every tag and its image: a seed from before a tag was added is not reused', () => {
+    const before = [
+      { tag: 'v1', id: 'sha256:1' },
+      { tag: 'v2', id: 'sha256:2' },
+      { tag: 'bad', id: 'sha256:3' },
+    ];
+    const withNewTag = [...before, { tag: 'v3-slow', id: 'sha256:1' }];
+    expect(imagesKey(withNewTag)).not.toBe(imagesKey(before));
+    expect(imagesKey(before)).toBe(imagesKey(before.map((image) => ({ ...image }))));
+    expect(imagesKey([{ tag: 'v1', id: 'sha256:2' }, { tag: 'v2', id: 'sha256:1' }])).not.toBe(imagesKey([{ tag: 'v1', id: 'sha256:1' }, { tag: 'v2', id: 'sha256:2' }]));
+  });
+
+  it('builds and pushes the very tags the dev cluster publishes', () => {
+    const tagsLine = /^readonly TAGS=\(([^)]*)\)$/m.exec(readFileSync(BUILD_SCRIPT, 'utf8'));
+    expect(tagsLine?.[1]?.split(' ')).toEqual([...SAMPLE_TAGS]);
   });
 });
