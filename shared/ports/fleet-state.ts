@@ -4,6 +4,9 @@
 // adapter logs for the call names the deploy.
 import type { Logger } from '../contract/logger.js';
 import type { BrokenMark } from '../contract/schemas.js';
+import type { FreezeMark } from '../contract/freeze.js';
+
+export type { FreezeMark } from '../contract/freeze.js';
 
 export interface MarkOptions {
   /** Who the mark names: the host that failed, or an operator; the adapter's own name unless given. */
@@ -59,4 +62,21 @@ export interface FleetControl extends Pick<FleetState, 'markBroken' | 'initRemai
    * Hosts that already hold a slot finish their step; nothing else takes one for this deploy.
    */
   stopDeploy(group: DeployGroup, deployId: string, reason: string, logger?: Logger): Promise<void>;
+  /**
+   * Freezes the group: from now no host takes a slot (checked atomically with taking one);
+   * waiting hosts are held, hosts holding a slot finish their own host. A mark with `until`
+   * lapses by itself then. A freeze already there is replaced.
+   */
+  freeze(group: DeployGroup, mark: FreezeMark, logger?: Logger): Promise<void>;
+  /** Lifts the group's freeze and wakes every held and waiting host; the mark removed, or null when it was not frozen. */
+  unfreeze(group: DeployGroup, logger?: Logger): Promise<FreezeMark | null>;
+  /** The group's freeze now, or null. */
+  frozen(group: DeployGroup): Promise<FreezeMark | null>;
+  /**
+   * Lets only `hosts` take a slot for the deploy (a canary's first hosts); every other host
+   * of it is held. Set before the deploy's event fires; lapses by itself `ttlMs` from now.
+   */
+  closeGate(group: DeployGroup, deployId: string, hosts: readonly string[], ttlMs?: number): Promise<void>;
+  /** Lets every host of the deploy take a slot again, waking every held and waiting host. */
+  openGate(group: DeployGroup, deployId: string, logger?: Logger): Promise<void>;
 }

@@ -6,12 +6,18 @@ import { redisKeys } from '../contract/redis-keys.js';
 import { ValidationError } from '../contract/errors.js';
 import type { BrokenMark } from '../contract/schemas.js';
 import type { DeployGroup, FleetControl, FleetState, MarkOptions, SlotHolder } from '../ports/fleet-state.js';
+import { FreezeMark } from '../contract/freeze.js';
 import { RedisScripts, callRedis } from './scripts.js';
 import { describeBrokenMark, readBrokenMark } from './broken-mark.js';
 import { WaitQueue } from './wait-queue.js';
 
 /** Long enough for any deploy to end; short enough that finished deploys do not pile up. */
 const COUNTER_TTL_SECONDS = 7 * 24 * 60 * 60;
+/**
+ * A gate outlives any deploy it could belong to (the coordinator's longest deadline, 24 h,
+ * and a margin) unless the caller names its own lifetime: it never lingers.
+ */
+const DEFAULT_GATE_TTL_MS = 25 * 60 * 60 * 1000;
 /** As the slot locks' own bound: more slot keys than that in one read is a bad slot count. */
 const MAX_SLOTS = 1_000;
 
@@ -106,4 +112,57 @@ export class RedisFleetState implements FleetState, FleetControl {
     await callRedis('keeping the stop mark', () => this.redis.expire(key, COUNTER_TTL_SECONDS));
     logger.info({ role: group.role, env: group.env, deployId, woken, unread }, 'deploy stopped; its waiting hosts woken to stand down');
   }
+
+  /** A mark with `until` carries a PX to that moment, so the freeze lapses by itself; held hosts find it gone on their next poll. */
+  async freeze(group: DeployGroup, mark: FreezeMark, logger = this.logger): Promise<void> {
+    const value = JSON.stringify(FreezeMark.parse(mark));
+    const key = redisKeys.freeze(group.role, group.env);
+    if (mark.until === undefined) {
+      await callRedis('setting the freeze mark', () => this.redis.set(key, value));
+    } else {
+      const ms = mark.until - Date.now();
+      if (ms <= 0) throw new ValidationError(`until must be in the future, got ${new Date(mark.until).toISOString()}`);
+      await callRedis('setting the freeze mark', () => this.redis.set(key, value, 'PX', ms));
+    }
+    logger.warn({ role: group.role, env: group.env, reason: mark.reason, by: mark.by, until: mark.until }, 'group frozen: no host takes a slot until it is unfrozen');
+  }
+
+  async unfreeze(group: DeployGroup, logger = this.logger): Promise<FreezeMark | null> {
+    const queue = new WaitQueue(this.redis, group);
+    const { woken, unread, value } = await queue.liftHold(redisKeys.freeze(group.role, group.env), true);
+    const mark = value === null ? null : parseFreeze(value);
+    logger.info({ role: group.role, env: group.env, woken, unread, wasFrozen: value !== null }, 'group unfrozen; held and waiting hosts woken');
+    return mark;
+  }
+
+  async frozen(group: DeployGroup): Promise<FreezeMark | null> {
+    const value = await callRedis('reading the freeze mark', () => this.redis.get(redisKeys.freeze(group.role, group.env)));
+    return value === null ? null : parseFreeze(value);
+  }
+
+  /** One MULTI: the set is replaced whole and its TTL set with it, so a gate never exists without one. */
+  async closeGate(group: DeployGroup, deployId: string, hosts: readonly string[], ttlMs = DEFAULT_GATE_TTL_MS): Promise<void> {
+    if (hosts.length === 0) throw new ValidationError(`a gate must let at least one host through (deploy ${deployId})`);
+    if (!Number.isInteger(ttlMs) || ttlMs < 1_000) throw new ValidationError(`gate TTL must be a whole number of milliseconds >= 1000, got ${ttlMs}`);
+    const key = redisKeys.gate(group.role, group.env, deployId);
+    await callRedis('closing the deploy gate', () => this.redis.multi().del(key).sadd(key, ...hosts).pexpire(key, ttlMs).exec());
+    this.logger.info({ role: group.role, env: group.env, deployId, hosts }, 'deploy gate closed: only these hosts take a slot');
+  }
+
+  async openGate(group: DeployGroup, deployId: string, logger = this.logger): Promise<void> {
+    const queue = new WaitQueue(this.redis, group);
+    const { woken, unread } = await queue.liftHold(redisKeys.gate(group.role, group.env, deployId), false);
+    logger.info({ role: group.role, env: group.env, deployId, woken, unread }, 'deploy gate opened; held and waiting hosts woken');
+  }
+}
+
+/** A stored freeze mark; one that does not parse still freezes the group (the key is what the slot script reads), so it is shown as such. */
+function parseFreeze(value: string): FreezeMark {
+  try {
+    const parsed = FreezeMark.safeParse(JSON.parse(value));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // Written by hand: shown as its own reason below.
+  }
+  return { reason: value.slice(0, 500) || 'frozen', by: 'unknown', at: 0 };
 }

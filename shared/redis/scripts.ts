@@ -13,8 +13,9 @@ const scriptFiles = {
   backInService: 'back-in-service-3.lua',
   renewSlot: 'renew-slot-1.lua',
   wakeHead: 'wake-head-2.lua',
-  leaveQueue: 'leave-queue-3.lua',
+  leaveQueue: 'leave-queue-4.lua',
   markBroken: 'mark-broken.lua',
+  liftHold: 'lift-hold.lua',
   finishHost: 'finish-host-2.lua',
   applyReport: 'apply-report-2.lua',
   finishDeploy: 'finish-deploy-2.lua',
@@ -67,13 +68,20 @@ export type WakeOutcome = 'woke' | 'nobody' | 'head-changed';
 
 /** What each script's reply means. Records come back as the JSON Redis holds; the caller parses them with its schema. */
 export interface ScriptOutcomes {
-  acquireSlot: { kind: 'acquired'; slot: number; epoch: number } | { kind: 'queued' } | { kind: 'broken' } | { kind: 'stopped' };
+  acquireSlot:
+    | { kind: 'acquired'; slot: number; epoch: number }
+    | { kind: 'queued' }
+    | { kind: 'broken' }
+    | { kind: 'stopped' }
+    | { kind: 'held'; by: 'freeze' | 'gate' };
   releaseSlot: { released: false } | { released: true; wake: WakeOutcome };
   renewSlot: 'renewed' | 'not-held';
   wakeHead: WakeOutcome;
   leaveQueue: { owed: false } | { owed: true; wake: WakeOutcome };
   backInService: { left: false } | { left: true; wake: WakeOutcome };
   markBroken: { woken: number; unread: number };
+  /** The hold's value before it went: a freeze mark's JSON, or null. */
+  liftHold: { woken: number; unread: number; value: string | null };
   /** Hosts still to finish. */
   finishHost: number;
   applyReport: { applied: boolean; record: string; countedDown: boolean; hosts: Record<string, string> } | undefined;
@@ -87,7 +95,7 @@ export interface ScriptOutcomes {
   createCredential: boolean;
 }
 
-/** What lua/includes/wake-head.lua returns, and with it wake-head-2.lua, release-slot-4.lua, back-in-service-3.lua and leave-queue-3.lua. */
+/** What lua/includes/wake-head.lua returns, and with it wake-head-2.lua, release-slot-4.lua, back-in-service-3.lua and leave-queue-4.lua. */
 const WAKES: Record<number, WakeOutcome> = { 1: 'nobody', 2: 'woke', 3: 'head-changed' };
 /** A code the script never returns. */
 const UNKNOWN = Symbol('unknown code');
@@ -117,6 +125,7 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
           const epoch = parts[1];
           return typeof epoch === 'number' && Number.isInteger(epoch) && epoch > 0 ? { kind: 'acquired', slot: code, epoch } : UNKNOWN;
         }
+        if (code === -3 || code === -4) return { kind: 'held', by: code === -3 ? 'freeze' : 'gate' };
         return code === 0 ? { kind: 'queued' } : code === -1 ? { kind: 'broken' } : code === -2 ? { kind: 'stopped' } : UNKNOWN;
       case 'releaseSlot': {
         const wake = WAKES[code];
@@ -137,6 +146,12 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
       case 'markBroken': {
         const unread = parts[1];
         return code >= 0 && typeof unread === 'number' ? { woken: code, unread } : UNKNOWN;
+      }
+      case 'liftHold': {
+        const unread = parts[1];
+        const value = parts[2];
+        if (code < 0 || typeof unread !== 'number' || (value !== null && value !== undefined && typeof value !== 'string')) return UNKNOWN;
+        return { woken: code, unread, value: typeof value === 'string' ? value : null };
       }
       case 'finishHost':
         if (code >= 0) return code;

@@ -16,11 +16,15 @@ import { CLEANUP_TIMEOUT_MS, WaitQueue } from './wait-queue.js';
 export { RedisSlotLease } from './slot-lease.js';
 
 /**
- * Only a fallback: releases, hosts back in service, broken marks and stopped deploys wake
- * waiters at once; a poll finds what no wake-up announces (a waiter killed while it held
- * a wake-up, a lease that lapsed). A poll that finds every place taken costs Redis five
- * commands, whatever the slot count: BLPOP, the acquire script, and EXISTS (both marks),
- * SCARD and ZSCORE inside it, so a waiting host costs half a command per second.
+ * Only a fallback: releases, hosts back in service, broken marks, stopped deploys, an
+ * unfreeze and an opened gate wake waiters at once; a poll finds what no wake-up announces
+ * (a waiter killed while it held a wake-up, a lease that lapsed, a freeze whose `until`
+ * passed: its key lapses by itself and the held hosts see it within one poll). A poll that
+ * finds every place taken costs Redis five commands, whatever the slot count: BLPOP, the
+ * acquire script, and EXISTS (the four marks: broken, stopped, freeze, gate), SCARD and
+ * ZSCORE inside it, the same five as before freezes and gates existed, so a waiting host
+ * costs half a command per second. A held host pays BLPOP, the script and EXISTS twice
+ * more plus ZSCORE (six; seven with a SISMEMBER when a gate holds it).
  */
 export const DEFAULT_POLL_MS = 10_000;
 /** Renewed on every arrival; clears the set of a quiet group. A waiter that finds the set gone joins again on its next poll. */
@@ -49,6 +53,8 @@ interface GroupKeys {
   broken: string;
   stopped: string;
   epoch: string;
+  freeze: string;
+  gate: string;
   slots: string[];
 }
 
@@ -90,9 +96,11 @@ export class RedisSlotLocks implements SlotLocks {
       broken: redisKeys.broken(group.role, group.env, tag),
       stopped: redisKeys.deployStopped(group.role, group.env, deployId),
       epoch: redisKeys.epoch(group.role, group.env),
+      freeze: redisKeys.freeze(group.role, group.env),
+      gate: redisKeys.gate(group.role, group.env, deployId),
       slots: Array.from({ length: slots }, (_, i) => redisKeys.slot(group.role, group.env, i + 1)),
     };
-    const acquireKeys = [keys.broken, keys.stopped, queue.waitersKey, queue.outKey, keys.epoch, ...keys.slots];
+    const acquireKeys = [keys.broken, keys.stopped, queue.waitersKey, queue.outKey, keys.epoch, keys.freeze, keys.gate, queue.heldKey, ...keys.slots];
     const holder = options.holder;
     // Read once, not per poll: only this host adds itself, so a host already out of service
     // (back from a crash before it served again) counts once, not twice.
@@ -104,8 +112,11 @@ export class RedisSlotLocks implements SlotLocks {
     const log = options.logger ? options.logger.child({ component: 'slot-locks', tag }) : this.logger.child({ role: group.role, env: group.env, tag });
 
     let waiter: Redis | undefined;
+    // Whether the token joined the waiters or the held set (either is left at the end).
     let queued = false;
     let acquired = false;
+    // What holds this host aside now, so the log says it once per change.
+    let heldBy: 'freeze' | 'gate' | undefined;
     // The arrival score a wake-up hands back, so a waiter that loses a race keeps its place.
     let score = '';
     const startedAt = Date.now();
@@ -118,7 +129,7 @@ export class RedisSlotLocks implements SlotLocks {
         const attempt = this.scripts.run('acquireSlot', acquireKeys, [token, this.ttlMs, score, WAITERS_TTL_MS, holder, wasOut ? '1' : '']);
         const reply = await untilAborted(attempt, signal, (late) => {
           if (late.kind === 'acquired') this.releaseAbandoned(queue, keys.slots[late.slot - 1] ?? '', token, abandonedLeavesOut, log);
-          else if (late.kind === 'queued' && !queued) void this.leaveQueue(queue, token, false, log);
+          else if ((late.kind === 'queued' || late.kind === 'held') && !queued) void this.leaveQueue(queue, token, false, log);
         });
 
         if (reply.kind === 'acquired') {
@@ -157,9 +168,20 @@ export class RedisSlotLocks implements SlotLocks {
           return { kind: 'broken', reason };
         }
 
+        if (reply.kind === 'held') {
+          if (heldBy !== reply.by) {
+            heldBy = reply.by;
+            log.info({ slots }, reply.by === 'freeze' ? 'group frozen; held until it is unfrozen' : "deploy's gate leaves this host out; held until it opens");
+          }
+          // Woken off the waiters set (a release meant for this host), it passes the wake-up
+          // on: a held host must not swallow what the next waiter needs.
+          if (score !== '') await this.passWakeOn(queue, log);
+        } else {
+          heldBy = undefined;
+        }
         if (!queued) {
           queued = true;
-          log.debug({ slots }, 'every slot taken; waiting for a release');
+          if (reply.kind === 'queued') log.debug({ slots }, 'every slot taken; waiting for a release');
           try {
             options.onWait?.();
           } catch (error) {
@@ -227,6 +249,16 @@ export class RedisSlotLocks implements SlotLocks {
       else if (outcome === true) log.debug('passed an unused wake-up on to the next waiter');
     } catch (error) {
       log.warn({ err: error }, 'could not leave the waiters set; the next waiter may wait one poll interval longer');
+    }
+  }
+
+  /** A wake-up this held host received from a release goes to the head of the waiters instead. */
+  private async passWakeOn(queue: WaitQueue, log: Logger): Promise<void> {
+    try {
+      const outcome = await within<unknown>(queue.wakeHead(), CLEANUP_TIMEOUT_MS);
+      if (outcome === 'woke') log.debug('held: passed a wake-up on to the next waiter');
+    } catch (error) {
+      log.warn({ err: error }, 'could not pass a wake-up on; the next waiter may wait one poll interval longer');
     }
   }
 

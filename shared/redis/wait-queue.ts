@@ -16,7 +16,7 @@ const WAKE_TTL_MS = 30_000;
  * always settles it.
  */
 const WAKE_TRIES = 3;
-/** Waiters one broken-mark call wakes by name; past that (a fleet of thousands) the next look wakes the rest. */
+/** Waiters (and as many held hosts) one herd wake-up names; past that (a fleet of thousands) the next look wakes the rest. */
 const MAX_WAKE_PER_CALL = 1_000;
 /** Clean-up after a wait (leaving the queue, a release) never holds the caller longer than this. */
 export const CLEANUP_TIMEOUT_MS = 5_000;
@@ -24,6 +24,8 @@ export const CLEANUP_TIMEOUT_MS = 5_000;
 export class WaitQueue {
   /** Sorted set of waiting hosts' tokens, oldest first. */
   readonly waitersKey: string;
+  /** Sorted set of the tokens of hosts a freeze or a gate holds aside, oldest first. */
+  readonly heldKey: string;
   /** Set of the group's hosts out of service for a deploy (holders, and dead holders until they serve again). */
   readonly outKey: string;
   private readonly scripts: RedisScripts;
@@ -33,6 +35,7 @@ export class WaitQueue {
     private readonly group: DeployGroup,
   ) {
     this.waitersKey = redisKeys.waiters(group.role, group.env);
+    this.heldKey = redisKeys.held(group.role, group.env);
     this.outKey = redisKeys.outOfService(group.role, group.env);
     this.scripts = RedisScripts.for(redis);
   }
@@ -61,7 +64,7 @@ export class WaitQueue {
    */
   async leave(token: string): Promise<boolean> {
     const next = await this.headOtherThan(token);
-    const outcome = await this.scripts.run('leaveQueue', [this.waitersKey, this.wakeKey(token), this.wakeKey(next)], [token, next, WAKE_TTL_MS]);
+    const outcome = await this.scripts.run('leaveQueue', [this.waitersKey, this.wakeKey(token), this.wakeKey(next), this.heldKey], [token, next, WAKE_TTL_MS]);
     if (!outcome.owed) return false;
     const wake = outcome.wake === 'head-changed' ? await this.wakeHead(WAKE_TRIES - 1) : outcome.wake;
     return wake === 'woke';
@@ -94,19 +97,50 @@ export class WaitQueue {
 
   /**
    * Sets a mark every acquire reads (a release's broken mark, a deploy's stop mark; the
-   * first one stays) and wakes every waiter so each stands down. Returns how many were
-   * woken and how many joined too late to be named (each finds the mark on its next poll).
+   * first one stays) and wakes every waiting and held host so each stands down. Returns
+   * how many were woken and how many joined too late to be named (each finds the mark on
+   * its next poll).
    */
   async standDownAll(markKey: string, mark: string): Promise<{ woken: number; unread: number }> {
+    const { woken, unread } = await this.wakeAll((tokens, wakeKeys) =>
+      this.scripts.run('markBroken', [markKey, this.waitersKey, this.heldKey, ...wakeKeys], [mark, WAKE_TTL_MS, ...tokens]),
+    );
+    return { woken, unread };
+  }
+
+  /**
+   * Deletes what holds hosts aside (the group's freeze mark, or a deploy's gate) and wakes
+   * every waiting and held host: each takes a free slot or queues again in its arrival
+   * place. `getValue` hands back the hold's value as it was (a freeze mark's JSON).
+   */
+  async liftHold(holdKey: string, getValue: boolean): Promise<{ woken: number; unread: number; value: string | null }> {
+    let value: string | null = null;
+    let first = true;
+    const counts = await this.wakeAll(async (tokens, wakeKeys) => {
+      // Only the first look deletes the hold: a later one only wakes hosts that joined meanwhile,
+      // and must not delete a hold set again in between.
+      const mode = !first ? '' : getValue ? 'get' : 'del';
+      const outcome = await this.scripts.run('liftHold', [holdKey, this.waitersKey, this.heldKey, ...wakeKeys], [WAKE_TTL_MS, mode, ...tokens]);
+      if (first) value = outcome.value;
+      first = false;
+      return outcome;
+    });
+    return { ...counts, value };
+  }
+
+  /** Reads both sets and runs `wake` on what it read, looking again (bounded) while hosts joined too late to be named. */
+  private async wakeAll(
+    wake: (tokens: string[], wakeKeys: string[]) => Promise<{ woken: number; unread: number }>,
+  ): Promise<{ woken: number; unread: number }> {
     let woken = 0;
     let unread = 0;
     for (let look = 0; look < WAKE_TRIES; look++) {
-      const tokens = await callRedis('reading the waiters', () => this.redis.zrange(this.waitersKey, '0', String(MAX_WAKE_PER_CALL - 1)));
-      const outcome = await this.scripts.run(
-        'markBroken',
-        [markKey, this.waitersKey, ...tokens.map((token) => this.wakeKey(token))],
-        [mark, WAKE_TTL_MS, ...tokens],
-      );
+      const [waiting, held] = await Promise.all([
+        callRedis('reading the waiters', () => this.redis.zrange(this.waitersKey, '0', String(MAX_WAKE_PER_CALL - 1))),
+        callRedis('reading the held hosts', () => this.redis.zrange(this.heldKey, '0', String(MAX_WAKE_PER_CALL - 1))),
+      ]);
+      const tokens = [...waiting, ...held];
+      const outcome = await wake(tokens, tokens.map((token) => this.wakeKey(token)));
       woken += outcome.woken;
       unread = outcome.unread;
       if (unread === 0) break;

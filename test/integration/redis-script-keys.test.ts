@@ -82,6 +82,23 @@ async function runTheProtocol(): Promise<void> {
     await fleet.markBroken(group, 'v1', 'health check failed');
     await next.release();
 
+    // A freeze holds a host aside and the unfreeze wakes it; a deploy's gate does the same.
+    const parked = { role: 'keys', env: 'held' };
+    const held = redisKeys.held(parked.role, parked.env);
+    const gateHolder = acquired(await locks().acquire({ group: parked, deployId: 'd5', slots: 1, holder: 'host-a', tag: 'v3', signal }));
+    await fleet.freeze(parked, { reason: 'release train', by: 'ops', at: Date.now() });
+    const frozenOut = locks().acquire({ group: parked, deployId: 'd5', slots: 1, holder: 'host-b', tag: 'v3', signal });
+    await until('the frozen-out host held', async () => ((await redis.client.zcard(held)) === 1 ? true : undefined), { intervalMs: 20 });
+    await fleet.unfreeze(parked);
+    await fleet.closeGate(parked, 'd6', ['host-x']);
+    const gatedOut = locks().acquire({ group: parked, deployId: 'd6', slots: 1, holder: 'host-c', tag: 'v3', signal });
+    await until('the gated-out host held', async () => ((await redis.client.zcard(held)) === 1 ? true : undefined), { intervalMs: 20 });
+    await fleet.openGate(parked, 'd6');
+    await until('both hosts queued again', async () => ((await redis.client.zcard(redisKeys.waiters(parked.role, parked.env))) === 2 ? true : undefined), { intervalMs: 20 });
+    await gateHolder.release();
+    await acquired(await frozenOut).release();
+    await acquired(await gatedOut).release();
+
     const store = new RedisDeployStore({ redis: client(), logger: silent });
     const deploy = { id: 'd-keys0002', role: 'web', env: 'test', tag: 'v1', image: '127.0.0.1:5000/web:v1', status: 'in_progress' as const, createdAt: 1, targets: ['h1'] };
     await store.createDeploy(deploy);

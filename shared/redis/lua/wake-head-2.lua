@@ -1,6 +1,6 @@
 --[[
   Wake the longest-waiting host, if it is still the one the caller read: the second
-  look after release-slot-3.lua or leave-queue-3.lua found the head changed, and the
+  look after release-slot-3.lua or leave-queue-4.lua found the head changed, and the
   wake-up a freed slot owes when the coordinator frees a lost host's slot.
 
   Input:

@@ -1,7 +1,8 @@
 --[[
-  Leave the waiters set and, if a wake-up was meant for the caller, hand it to the
-  next waiter, so a host that stands down (broken release, abort) without taking a
-  slot does not break the chain of wake-ups. The caller read the first waiters
+  Leave the waiters set (or the held set of hosts a freeze or a gate keeps aside) and,
+  if a wake-up was meant for the caller, hand it to the next waiter, so a host that
+  stands down (broken release, abort) without taking a slot does not break the chain
+  of wake-ups. The caller read the first waiters
   (ZRANGE 0 1) just before and names the wake list of the first one that is not
   itself; a head that changed in between is not woken: the caller looks again and
   wakes the new head with wake-head-2.lua.
@@ -11,6 +12,7 @@
     KEYS[2]  the caller's own wake list
     KEYS[3]  wake list of the next waiter the caller read (any wake key of the group
              when it read nobody; then it is not touched)
+    KEYS[4]  held sorted set of the group
 
     ARGV[1]  the caller's token
     ARGV[2]  token of the next waiter the caller read, or "" for nobody
@@ -24,9 +26,11 @@
 ]]
 --- @include wake-head
 
--- Not in the set any more means a release (or a broken mark) popped the caller;
--- an unread wake list means a wake-up came after the caller's last look.
-local stillQueued = redis.call('ZREM', KEYS[1], ARGV[1]) == 1
+-- In neither set any more means a release, a broken mark, an unfreeze or an opened gate
+-- popped the caller; an unread wake list means a wake-up came after the caller's last look.
+local waiting = redis.call('ZREM', KEYS[1], ARGV[1]) == 1
+local held = redis.call('ZREM', KEYS[4], ARGV[1]) == 1
+local stillQueued = waiting or held
 local unread = redis.call('DEL', KEYS[2]) == 1
 if stillQueued and not unread then
   return 0
