@@ -17,7 +17,7 @@ import {
 import { DeployStarter, newDeployId, type DeployCreationDeps } from './deploy-starter.js';
 import { CatchUps } from './catch-up.js';
 import { DEFAULT_SLOTS } from '../shared/contract/slot-count.js';
-import { stopRollouts } from './stop-rollouts.js';
+import { markBroken } from './mark-broken.js';
 import type { FleetControl } from '../shared/ports/fleet-state.js';
 import type { DeployEvents, Membership } from '../shared/ports/membership.js';
 import { Promoter, type PromotionStep } from './promotion.js';
@@ -172,15 +172,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     const body = c.req.valid('json');
     // Who marked it is the credential's, never the body's.
     const by = actorOf(c.get('credential'));
-    const at = now();
-    const marked = await store.markReleaseBroken(role, tag, { reason: body.reason, at, by });
-    if (!marked) throw new GrapevineError('release_not_found', `role ${role} has no release ${tag}`);
-    const { release } = marked;
-    // Only the first mark counts: marking a broken release again changes nothing.
-    if (marked.marked) fleetEvents.publish({ kind: 'release.broken', at, actor: by, role, tag, reason: body.reason });
-    logger.warn({ role, tag, reason: release.broken?.reason, by }, 'release marked broken');
-    // Hosts waiting for a slot stand down at once, in every environment.
-    await stopRollouts({ fleet, store, logger }, role, tag, { reason: body.reason, by });
+    const release = await markBroken({ store, fleet, fleetEvents, logger }, role, tag, { reason: body.reason, at: now(), by });
     return c.json(release);
   });
 

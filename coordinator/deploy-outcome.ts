@@ -35,6 +35,11 @@ export function deployOutcome({ record, hosts, countedDown, firstFailed }: Outco
     return state !== undefined && FINAL_HOST_STATES.has(state);
   });
   if (!targetsEnded || reports.length < (record.expectedHosts ?? 0)) return undefined;
+  const { strategy } = record;
+  // A blue/green deploy ends with its switch, which the strategy runner makes once every host started the new colour.
+  if (strategy?.kind === 'blue-green' && strategy.phase !== 'done') return undefined;
+  // A failed canary analysis or an abort: the held hosts stood down because of it, which their reports do not say.
+  if (strategy?.ended) return { status: strategy.ended, reason: strategy.outcome ?? `ended by its ${strategy.kind} strategy` };
 
   const failed = inOrder(reports.filter((report) => report.state === 'failed'), firstFailed);
   if (failed[0]) {
