@@ -1,9 +1,19 @@
 // Who may do what through the relay, as one pure function: a host credential acts only on the
-// server named after its host, and registers it only at the address it connects from.
+// servers named after its host (`h1`, and `h1.blue` / `h1.green` for a blue/green role), and
+// registers them only at the address it connects from; weights and traffic are the operator's
+// (the coordinator's) alone.
 import net from 'node:net';
+import { COLOURS, serverName } from '../shared/contract/strategy.js';
 import type { Credential } from '../shared/ports/credentials.js';
 
-export type RelayAction = 'read' | 'drain' | 'register';
+export type RelayAction = 'read' | 'drain' | 'register' | 'read-weights' | 'set-weights' | 'read-traffic';
+
+/** A host's own servers: its plain one and one per colour. */
+export function serversOf(host: string): string[] {
+  return [serverName(host), ...COLOURS.map((colour) => serverName(host, colour))];
+}
+
+const OPERATOR_ONLY: ReadonlySet<RelayAction> = new Set(['read-weights', 'set-weights', 'read-traffic']);
 
 export interface RelayRequest {
   action: RelayAction;
@@ -32,13 +42,20 @@ export function decideAccess(credential: Pick<Credential, 'scope' | 'host'>, req
   }
   // An operator repairs any server of the fleet's backends, wherever it points it.
   if (credential.scope === 'operator') return { allowed: true };
+  // A group's weights move all of its hosts' traffic at once: no one host may do that.
+  if (OPERATOR_ONLY.has(action)) {
+    return refuse(`${action} through the relay needs an operator credential (the coordinator's); this is a ${credential.scope} credential`);
+  }
   if (credential.scope !== 'host' || credential.host === undefined) {
     return refuse(`${action} through the relay needs a host credential (for the server named after the host) or an operator credential; this is a ${credential.scope} credential`);
   }
   // A backend's server list is what every host of the fleet already sees in Serf: names and addresses.
   if (action === 'read') return { allowed: true };
-  if (server !== credential.host) {
-    return refuse(`a host credential of ${credential.host} may ${action} only the server ${credential.host}, not ${server ?? '(none)'}`);
+  const own = serversOf(credential.host);
+  if (server === undefined || !own.includes(server)) {
+    return refuse(
+      `a host credential of ${credential.host} may ${action} only the server ${credential.host}, not ${server ?? '(none)'} (a host's servers are ${own[0]} and, for a blue/green role, ${own.slice(1).join(' and ')})`,
+    );
   }
   if (action === 'register') {
     const wanted = normalizeIp(request.addressIp ?? '');

@@ -1,24 +1,32 @@
 // The relay's HTTP API (hono): a host credential drains, registers and reads the server named
-// after its host in the local HAProxy, through the runtime socket only this process can open.
+// after its host in the local HAProxy, through the runtime socket only this process can open;
+// the coordinator (an operator credential) sets a backend's weights and reads its traffic.
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
-import { ForbiddenError, GrapevineError, TimeoutError, UnauthorizedError, UnreachableError, ValidationError, errorMessage } from '../shared/contract/errors.js';
+import { ForbiddenError, GrapevineError, NotFoundError, TimeoutError, UnauthorizedError, UnreachableError, ValidationError, errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { TIMED_OUT, within } from '../shared/contract/waiting.js';
 import { bearerToken, jsonBodyLimit, requireJson, valid } from '../shared/http/request-validation.js';
 import { LoadBalancerCommandError } from '../shared/haproxy/runtime-api.js';
-import { DrainBody, RegisterBody, addressIp, lbName } from '../shared/haproxy/relay-contract.js';
+import { DrainBody, RegisterBody, TrafficQuery, WeightsBody, addressIp, lbName } from '../shared/haproxy/relay-contract.js';
 import { actorOf, type Credential, type CredentialVerifier } from '../shared/ports/credentials.js';
 import type { LoadBalancer } from '../shared/ports/load-balancer.js';
+import type { TrafficControl } from '../shared/ports/traffic.js';
 import { decideAccess, normalizeIp, type AccessPolicy, type RelayRequest } from './access.js';
+import type { TrafficStore } from './traffic-store.js';
+
+/** What the relay asks of the local HAProxy: its servers, and their weights. */
+export type LocalLoadBalancer = LoadBalancer & Pick<TrafficControl, 'setWeights' | 'weights'>;
 
 export interface RelayAppDeps {
   verifier: CredentialVerifier;
   /** The local HAProxy, its drain bounded by `drainTimeoutMs`. */
-  loadBalancer: (drainTimeoutMs: number) => LoadBalancer;
+  loadBalancer: (drainTimeoutMs: number) => LocalLoadBalancer;
+  /** The access log's per-second counts; without it (no `accessLog` in the config) a traffic read answers 404. */
+  traffic?: TrafficStore;
   policy: AccessPolicy;
   /** A drain asks for its own timeout (the agent's drainTimeoutMs); never longer than this. */
   maxDrainTimeoutMs: number;
@@ -28,6 +36,10 @@ export interface RelayAppDeps {
 }
 
 const MAX_BODY_BYTES = 4 * 1024;
+/** A thousand servers' weights, each `"name-of-64-characters":256,`. */
+const MAX_WEIGHTS_BODY_BYTES = 96 * 1024;
+/** One exchange of up to a thousand commands. */
+const WEIGHTS_DEADLINE_MS = 10_000;
 /** Beyond a drain's own timeout: the commands before and after it, each bounded at 5 s. */
 const DRAIN_MARGIN_MS = 15_000;
 /** A register is at most four runtime commands of 5 s each. */
@@ -44,6 +56,7 @@ function statusOf(error: GrapevineError): ContentfulStatusCode {
   if (error instanceof ValidationError) return 400;
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof ForbiddenError) return 403;
+  if (error instanceof NotFoundError) return 404;
   if (error instanceof TimeoutError) return 504;
   // HAProxy not answering, or refusing a command it should take: the load balancer's fault, not the caller's.
   if (error instanceof UnreachableError || error instanceof LoadBalancerCommandError) return 502;
@@ -93,7 +106,8 @@ export function createRelayApp(deps: RelayAppDeps): Hono<Env> {
     await next();
   });
 
-  app.use('/v1/*', jsonBodyLimit(MAX_BODY_BYTES));
+  app.use('/v1/backends/:backend/servers/*', jsonBodyLimit(MAX_BODY_BYTES));
+  app.use('/v1/backends/:backend/weights', jsonBodyLimit(MAX_WEIGHTS_BODY_BYTES));
 
   /** Refuses, and logs who asked for what, unless the credential may do it. */
   const authorize = (c: Context<Env>, request: Omit<RelayRequest, 'sourceIp'>): string => {
@@ -128,13 +142,41 @@ export function createRelayApp(deps: RelayAppDeps): Hono<Env> {
 
   app.post('/v1/backends/:backend/servers/:server/register', valid('param', ServerParams), requireJson, valid('json', RegisterBody), async (c) => {
     const { backend, server } = c.req.valid('param');
-    const { address } = c.req.valid('json');
+    const { address, weight } = c.req.valid('json');
     const actor = authorize(c, { action: 'register', backend, server, addressIp: addressIp(address) ?? '' });
     const log = logger.child({ actor, source: c.get('sourceIp') });
     const context = { signal: AbortSignal.timeout(REGISTER_DEADLINE_MS), logger: log };
-    await bounded(`registering ${backend}/${server}`, deps.loadBalancer(0).register(backend, server, address, context), REGISTER_DEADLINE_MS);
-    log.info({ backend, server, address }, 'server registered through the relay');
+    const registered = deps.loadBalancer(0).register(backend, server, address, context, weight === undefined ? {} : { weight });
+    await bounded(`registering ${backend}/${server}`, registered, REGISTER_DEADLINE_MS);
+    log.info({ backend, server, address, weight }, 'server registered through the relay');
     return c.json({ ok: true });
+  });
+
+  app.get('/v1/backends/:backend/weights', valid('param', BackendParams), async (c) => {
+    const { backend } = c.req.valid('param');
+    authorize(c, { action: 'read-weights', backend });
+    const servers = await bounded(`reading the weights of ${backend}`, deps.loadBalancer(0).weights(backend), READ_DEADLINE_MS);
+    return c.json({ servers });
+  });
+
+  app.post('/v1/backends/:backend/weights', valid('param', BackendParams), requireJson, valid('json', WeightsBody), async (c) => {
+    const { backend } = c.req.valid('param');
+    const { weights } = c.req.valid('json');
+    const actor = authorize(c, { action: 'set-weights', backend });
+    const signal = AbortSignal.timeout(WEIGHTS_DEADLINE_MS);
+    await bounded(`setting the weights of ${backend}`, deps.loadBalancer(0).setWeights(backend, weights, signal), WEIGHTS_DEADLINE_MS);
+    logger.info({ actor, source: c.get('sourceIp'), backend, weights }, 'weights set through the relay');
+    return c.json({ ok: true });
+  });
+
+  app.get('/v1/backends/:backend/traffic', valid('param', BackendParams), valid('query', TrafficQuery), (c) => {
+    const { backend } = c.req.valid('param');
+    const { from, to } = c.req.valid('query');
+    authorize(c, { action: 'read-traffic', backend });
+    const store = deps.traffic;
+    if (!store) throw new NotFoundError('this relay receives no access log (accessLog is not set in its config), so it has no traffic figures');
+    if (to - from > store.retainMs) throw new ValidationError(`to - from must be at most ${store.retainMs} ms, the traffic this relay keeps (accessLog.retainMs)`);
+    return c.json({ servers: store.read(backend, from, to) });
   });
 
   return app;

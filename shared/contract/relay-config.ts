@@ -5,6 +5,15 @@ import { load } from './config.js';
 import { nodeName } from './names.js';
 import { ServerTls } from './tls-config.js';
 
+/** Where HAProxy sends its access log: loopback only, since anyone who can send to it could forge traffic figures. */
+const loopbackUdp = z
+  .string()
+  .regex(/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]):\d{1,5}$/, 'must be a loopback ip:port (127.0.0.1:PORT or [::1]:PORT): HAProxy runs on this host')
+  .refine((listen) => Number(listen.slice(listen.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+
+/** The longest history of per-second traffic the relay keeps (each server's ring, see lb-relay/traffic-store.ts). */
+export const MAX_TRAFFIC_RETAIN_MS = 60 * 60_000;
+
 const ipLiteral = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
 
 export const RelayConfig = z.strictObject({
@@ -20,6 +29,17 @@ export const RelayConfig = z.strictObject({
   hostAddresses: z.record(nodeName, z.array(ipLiteral)).default({}),
   /** The longest drain a request may ask for. */
   maxDrainTimeoutMs: z.number().int().positive().max(10 * 60_000).default(60_000),
+  /**
+   * HAProxy's access log, one UDP datagram per request (haproxy-config.ts `accessLog`): the
+   * relay counts each server's requests, 5xx answers and response times per second for the
+   * last `retainMs`, which the coordinator reads to judge a canary. No traffic figures without it.
+   */
+  accessLog: z
+    .strictObject({
+      listen: loopbackUdp,
+      retainMs: z.number().int().min(10_000, 'must be at least 10000 ms').max(MAX_TRAFFIC_RETAIN_MS, `must be at most ${MAX_TRAFFIC_RETAIN_MS} ms (an hour)`).default(15 * 60_000),
+    })
+    .optional(),
   /** Serve HTTPS with this certificate and key: host tokens cross the network. */
   tls: ServerTls.optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

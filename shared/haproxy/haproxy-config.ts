@@ -19,7 +19,21 @@ export interface HAProxyConfigOptions {
   extraFrontends?: Array<{ bind: string; backend: string }>;
   /** Absolute path of the file a new worker reads the servers' states from (ready, drain, maintenance). */
   serverStateFile?: string;
+  /** `ip:port` (UDP, loopback) of the relay's access-log listener: one line per request in ACCESS_LOG_FORMAT. */
+  accessLog?: string;
 }
+
+/** First word of every access log line, so the relay ignores lines of any other format. */
+export const ACCESS_LOG_TAG = 'gv1';
+/**
+ * What the relay counts per server (lb-relay/access-log.ts): backend, server, the status the
+ * client got (%ST, HAProxy's own 5xx included), the server's response time (%Tr) and the
+ * request's total active time (%Ta), both in ms and -1 when never measured.
+ */
+export const ACCESS_LOG_FORMAT = `${ACCESS_LOG_TAG} %b %s %ST %Tr %Ta`;
+/** A weight below it leaves room for the shares of a canary step (shared/contract/strategy.ts FULL_WEIGHT). */
+const DEFAULT_SERVER_WEIGHT = 100;
+const LOOPBACK_UDP = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]):\d{1,5}$/;
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const BIND = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
@@ -27,7 +41,7 @@ const BIND = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
 const SAFE_PATH = /^\/[A-Za-z0-9_.\/-]+$/;
 
 export function haproxyConfig(options: HAProxyConfigOptions): string {
-  const { frontendBind, backends, runtimeSocket, pidFile, extraFrontends = [], serverStateFile } = options;
+  const { frontendBind, backends, runtimeSocket, pidFile, extraFrontends = [], serverStateFile, accessLog } = options;
   if (backends.length === 0) throw new ValidationError('haproxy config needs at least one backend');
   for (const name of backends) {
     if (!NAME.test(name)) throw new ValidationError(`backend name ${JSON.stringify(name)} must be letters, digits, _ . or -`);
@@ -38,6 +52,9 @@ export function haproxyConfig(options: HAProxyConfigOptions): string {
   }
   for (const { backend } of extraFrontends) {
     if (!backends.includes(backend)) throw new ValidationError(`frontend backend ${JSON.stringify(backend)} is not one of the backends`);
+  }
+  if (accessLog !== undefined && !LOOPBACK_UDP.test(accessLog)) {
+    throw new ValidationError(`access log address ${JSON.stringify(accessLog)} must be a loopback ip:port (127.0.0.1:PORT or [::1]:PORT)`);
   }
   for (const file of [runtimeSocket, pidFile, serverStateFile].filter((f) => f !== undefined)) {
     if (!path.isAbsolute(file) || !SAFE_PATH.test(file)) {
@@ -54,6 +71,9 @@ export function haproxyConfig(options: HAProxyConfigOptions): string {
     'defaults',
     '  mode http',
     ...(serverStateFile === undefined ? [] : ['  load-server-state-from-file global']),
+    // Every request, as one UDP datagram to the relay, which counts it for its server; HAProxy
+    // never waits on it. `format raw` sends the line alone, without a syslog header.
+    ...(accessLog === undefined ? [] : [`  log ${accessLog} len 2048 format raw local0`, `  log-format "${ACCESS_LOG_FORMAT}"`]),
     // A connect on a LAN answers in well under a millisecond and a lost SYN is only sent again
     // after 1 s: 500 ms gives up on an unreachable server soon enough that the retry on another
     // one (below) still answers within a client's 2 s, even when two attempts fail.
@@ -78,6 +98,10 @@ export function haproxyConfig(options: HAProxyConfigOptions): string {
       '',
       `backend ${name}`,
       '  balance roundrobin',
+      // Servers written into the backend before a reload (save-servers.sh) serve at 100, as
+      // `add server` registers them; the same initial weight also lets the server-state file
+      // give back the weight each had (HAProxy applies a saved weight only when it matches).
+      `  default-server weight ${DEFAULT_SERVER_WEIGHT}`,
       // A request that meets a dead or unreachable server (refused, or no answer within
       // `timeout connect`) is retried, twice at most, each retry balanced again (`redispatch 1`,
       // not only the last); the failure marks that server DOWN (server-checks.ts), so it goes elsewhere.

@@ -1,6 +1,7 @@
 // An agent's load balancer through the relay on the load-balancer host (`grapevine lb-relay`):
 // the same drain, register and read as the runtime API, sent over HTTP(S) with the host's
-// credential, so no host ever opens HAProxy's admin socket.
+// credential, so no host ever opens HAProxy's admin socket. With an operator credential it is
+// also the coordinator's TrafficControl: a backend's weights and its servers' traffic.
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { z } from 'zod';
@@ -11,16 +12,17 @@ import { readCaFile } from '../http/ca-file.js';
 import { ExchangeTimeoutError, exchange, parseJson } from '../http/http-exchange.js';
 import { CertificateError, certificateProblem, isPlainHttpAnswer } from '../http/tls-failure.js';
 import type { DeployContext } from '../ports/deploy-context.js';
-import type { BackendServer, LoadBalancer } from '../ports/load-balancer.js';
-import { RelayErrorBody, ServersAnswer, relayPaths } from './relay-contract.js';
+import type { BackendServer, LoadBalancer, RegisterOptions } from '../ports/load-balancer.js';
+import type { ServerTraffic, TrafficControl, WeightedServer } from '../ports/traffic.js';
+import { RelayErrorBody, ServersAnswer, TrafficAnswer, WeightsAnswer, relayPaths } from './relay-contract.js';
 
 export interface HAProxyRelayClientOptions {
   /** `https://lb.internal:7701`. */
   url: string;
-  /** The host's credential, the same token it presents to the coordinator. */
+  /** The host's credential, the same token it presents to the coordinator (the coordinator's: an operator credential). */
   token: string;
-  /** How long the relay waits for the server's sessions to end before maintenance. */
-  drainTimeoutMs: number;
+  /** How long the relay waits for the server's sessions to end before maintenance; 10 s unless given. */
+  drainTimeoutMs?: number;
   /** PEM file of the CAs that sign the relay's certificate; Node.js's public CAs without it. */
   caFile?: string | undefined;
   logger: Logger;
@@ -31,9 +33,10 @@ export interface HAProxyRelayClientOptions {
 /** What the relay itself may take on top of a drain's own timeout: the commands around it. */
 const DRAIN_MARGIN_MS = 20_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 const Ok = z.object({ ok: z.literal(true) });
 
-export class HAProxyRelayClient implements LoadBalancer {
+export class HAProxyRelayClient implements LoadBalancer, TrafficControl {
   readonly url: string;
   readonly #token: string;
   readonly #drainTimeoutMs: number;
@@ -46,7 +49,7 @@ export class HAProxyRelayClient implements LoadBalancer {
     const protocol = URL.canParse(this.url) ? new URL(this.url).protocol : '';
     if (protocol !== 'http:' && protocol !== 'https:') throw new ValidationError(`relay URL ${options.url} must start with http:// or https://`);
     this.#token = options.token;
-    this.#drainTimeoutMs = options.drainTimeoutMs;
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#agent = protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...(options.caFile ? { ca: readCaFile(options.caFile) } : {}) }) : new HttpAgent({ keepAlive: true });
     this.#logger = options.logger.child({ component: 'lb-relay-client', relay: this.url });
@@ -58,9 +61,28 @@ export class HAProxyRelayClient implements LoadBalancer {
     (context?.logger ?? this.#logger).info({ backend, server }, 'server drained through the relay');
   }
 
-  async register(backend: string, server: string, address: string, context?: DeployContext): Promise<void> {
-    await this.#request('POST', relayPaths.register(backend, server), Ok, { address }, this.#requestTimeoutMs, context);
-    (context?.logger ?? this.#logger).info({ backend, server, address }, 'server registered through the relay');
+  async register(backend: string, server: string, address: string, context?: DeployContext, options: RegisterOptions = {}): Promise<void> {
+    const body = options.weight === undefined ? { address } : { address, weight: options.weight };
+    await this.#request('POST', relayPaths.register(backend, server), Ok, body, this.#requestTimeoutMs, context);
+    (context?.logger ?? this.#logger).info({ backend, server, address, weight: options.weight }, 'server registered through the relay');
+  }
+
+  async setWeights(backend: string, weights: Record<string, number>, signal?: AbortSignal): Promise<void> {
+    await this.#request('POST', relayPaths.weights(backend), Ok, { weights }, this.#requestTimeoutMs, this.#contextOf(signal));
+    this.#logger.info({ backend, weights }, 'weights set through the relay');
+  }
+
+  async weights(backend: string, signal?: AbortSignal): Promise<WeightedServer[]> {
+    return (await this.#request('GET', relayPaths.weights(backend), WeightsAnswer, undefined, this.#requestTimeoutMs, this.#contextOf(signal))).servers;
+  }
+
+  async traffic(backend: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<ServerTraffic[]> {
+    const path = relayPaths.traffic(backend, Math.floor(fromMs), Math.ceil(toMs));
+    return (await this.#request('GET', path, TrafficAnswer, undefined, this.#requestTimeoutMs, this.#contextOf(signal))).servers;
+  }
+
+  #contextOf(signal: AbortSignal | undefined): DeployContext | undefined {
+    return signal ? { signal, logger: this.#logger } : undefined;
   }
 
   async servers(backend: string): Promise<BackendServer[]> {

@@ -1,14 +1,19 @@
 // Puts servers in and out of an HAProxy backend through its runtime API (the stats socket):
 // dynamic servers (`add server`, HAProxy >= 2.4) with health checks for registration,
-// drain-then-maint for removal.
+// drain-then-maint for removal, and the servers' weights, a whole backend's in one exchange.
 
 import net from 'node:net';
-import { ConfigError, GrapevineError, TimeoutError, UnreachableError, ValidationError } from '../contract/errors.js';
+import { TimeoutError, ValidationError } from '../contract/errors.js';
 import { pollUntil } from '../contract/waiting.js';
 import type { Logger } from '../contract/logger.js';
+import { FULL_WEIGHT } from '../contract/strategy.js';
 import type { DeployContext } from '../ports/deploy-context.js';
-import type { BackendServer, LoadBalancer, ServerState } from '../ports/load-balancer.js';
+import type { BackendServer, LoadBalancer, RegisterOptions, ServerState } from '../ports/load-balancer.js';
+import type { TrafficControl, WeightedServer } from '../ports/traffic.js';
+import { LoadBalancerCommandError, assertName, exchange, parseSocketAddress, parseTable, serverRef, splitReplies } from './runtime-socket.js';
 import { SERVER_CHECK_OPTIONS } from './server-checks.js';
+
+export { LoadBalancerCommandError } from './runtime-socket.js';
 
 export interface HAProxyRuntimeApiOptions {
   /** `unix:/run/haproxy/admin.sock` or `tcp:127.0.0.1:9999`; the socket needs `level admin`. */
@@ -19,19 +24,6 @@ export interface HAProxyRuntimeApiOptions {
   commandTimeoutMs?: number;
 }
 
-/** HAProxy refused a command; it answers errors as text on an otherwise normal connection. */
-export class LoadBalancerCommandError extends GrapevineError {
-  readonly command: string;
-  readonly reply: string;
-  constructor(command: string, reply: string) {
-    super('lb_command_failed', `HAProxy refused "${command}": ${reply}`);
-    this.command = command;
-    this.reply = reply;
-  }
-}
-
-// The CLI splits commands on spaces and semicolons, so names are held to a safe set.
-const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 // srv_admin_state bits from the management guide ("show servers state"): forced, inherited,
 // configuration and DNS-resolution maintenance; forced and inherited drain.
 const ADMIN_MAINT = 0x01 | 0x02 | 0x04 | 0x20;
@@ -40,6 +32,8 @@ const ADMIN_DRAIN = 0x08 | 0x10;
 const OP_STOPPED = 0;
 const DRAIN_POLL_MS = 50;
 const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+/** HAProxy's own bounds of a server's weight (management guide, `set server ... weight`). */
+export const MAX_WEIGHT = 256;
 
 interface ServerAddress {
   ip: string;
@@ -52,9 +46,11 @@ interface ListedServer {
   address: string;
   admin: ServerState;
   down: boolean;
+  /** The weight an operator or Grapevine set (srv_uweight), which HAProxy serves by. */
+  weight: number;
 }
 
-export class HAProxyRuntimeApi implements LoadBalancer {
+export class HAProxyRuntimeApi implements LoadBalancer, Pick<TrafficControl, 'setWeights' | 'weights'> {
   private readonly address: string;
   private readonly connectOptions: net.NetConnectOpts;
   private readonly drainTimeoutMs: number;
@@ -69,15 +65,21 @@ export class HAProxyRuntimeApi implements LoadBalancer {
     this.logger = options.logger.child({ component: 'haproxy', address: options.address });
   }
 
-  async register(backend: string, server: string, address: string, context?: DeployContext): Promise<void> {
+  /**
+   * Registers the server at FULL_WEIGHT unless given another weight (a blue/green host's idle
+   * colour at 0), so that a server registered again after a canary step serves at full weight.
+   */
+  async register(backend: string, server: string, address: string, context?: DeployContext, options: RegisterOptions = {}): Promise<void> {
     const log = this.loggerFor(context);
     const target = serverRef(backend, server);
     const wanted = parseServerAddress(address);
+    const weight = options.weight ?? FULL_WEIGHT;
+    assertWeight(weight, server);
     const current = (await this.#servers(backend, log)).find((s) => s.name === server);
     let added = false;
     if (!current) {
       const reply = await this.send(
-        `add server ${target} ${formatAddress(wanted)} ${SERVER_CHECK_OPTIONS}`,
+        `add server ${target} ${formatAddress(wanted)} weight ${FULL_WEIGHT} ${SERVER_CHECK_OPTIONS}`,
         (r) => /^New server registered|^Already exists a server/.test(r),
         log,
       );
@@ -89,11 +91,16 @@ export class HAProxyRuntimeApi implements LoadBalancer {
     if (!added && current?.address !== formatAddress(wanted)) {
       await this.send(`set server ${target} addr ${wanted.ip} port ${wanted.port}`, (r) => /^(IP changed|no need to change)/.test(r), log);
     }
+    // Before it is put in rotation, so it never serves a moment at the weight of a past canary step.
+    // Added at FULL_WEIGHT whatever it serves at: that is its initial weight, the one the
+    // backend's `default-server` gives it after a reload, and HAProxy restores a saved weight
+    // from the server-state file only onto a server of the same initial weight.
+    if ((added ? FULL_WEIGHT : current?.weight) !== weight) await this.send(`set server ${target} weight ${weight}`, (r) => r === '', log);
     await this.send(`set server ${target} state ready`, (r) => r === '', log);
     // Its checks may have failed while its container was replaced; the container was just found
     // healthy, so it serves now instead of after `rise` checks (and stops counting as out).
     await this.send(`set server ${target} health up`, (r) => r === '', log);
-    log.info({ backend, server, address }, 'server registered');
+    log.info({ backend, server, address, weight }, 'server registered');
   }
 
   async drain(backend: string, server: string, context?: DeployContext): Promise<void> {
@@ -134,6 +141,41 @@ export class HAProxyRuntimeApi implements LoadBalancer {
     }));
   }
 
+  /**
+   * Sets every named server's weight with one line of `set server B/S weight W` commands, which
+   * HAProxy runs in the same exchange, so a group's switch lands at once. All names and weights
+   * are checked before anything is sent; a server HAProxy refuses is named in the error (the
+   * others of the line are set all the same: HAProxy has no transaction over the runtime API).
+   */
+  async setWeights(backend: string, weights: Record<string, number>, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const entries = Object.entries(weights);
+    if (entries.length === 0) return;
+    const commands = entries.map(([server, weight]) => {
+      assertWeight(weight, server);
+      return `set server ${serverRef(backend, server)} weight ${weight}`;
+    });
+    const line = commands.join(';');
+    this.logger.debug({ backend, servers: entries.length }, 'runtime api weights');
+    const replies = splitReplies(await exchange(this.address, this.connectOptions, line, this.commandTimeoutMs), commands.length);
+    const refused = replies.flatMap((reply, i) => (reply === '' ? [] : [`${entries[i]![0]}: ${reply?.split('\n')[0]?.trim() || '(no reply)'}`]));
+    if (refused.length > 0) {
+      throw new LoadBalancerCommandError(`set server ${backend}/... weight (${entries.length} servers)`, `refused for ${refused.join('; ')}`);
+    }
+    this.logger.info({ backend, weights }, 'weights set');
+  }
+
+  /** The backend's servers with their state and the weight they serve at. */
+  async weights(backend: string, signal?: AbortSignal): Promise<WeightedServer[]> {
+    signal?.throwIfAborted();
+    return (await this.#servers(backend, this.logger)).map(({ name, address, admin, down, weight }) => ({
+      name,
+      address,
+      state: admin === 'ready' && down ? 'maint' : admin,
+      weight,
+    }));
+  }
+
   /** A deploy's calls log through the deploy's logger, so every line names the deploy. */
   private loggerFor(context: DeployContext | undefined): Logger {
     return context ? context.logger.child({ component: 'haproxy', address: this.address }) : this.logger;
@@ -149,6 +191,7 @@ export class HAProxyRuntimeApi implements LoadBalancer {
         address: formatAddress({ ip, port: Number(row.srv_port) }),
         admin: adminState(Number(row.srv_admin_state)),
         down: Number(row.srv_op_state) === OP_STOPPED,
+        weight: Number(row.srv_uweight),
       };
     });
   }
@@ -173,40 +216,8 @@ export class HAProxyRuntimeApi implements LoadBalancer {
   }
 
   private exchange(command: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      const socket = net.createConnection(this.connectOptions);
-      const timer = setTimeout(() => {
-        socket.destroy(new Error(`no complete answer within ${this.commandTimeoutMs} ms`));
-      }, this.commandTimeoutMs);
-      socket.on('connect', () => socket.write(`${command}\n`));
-      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-      socket.on('error', (error) => {
-        clearTimeout(timer);
-        reject(
-          new UnreachableError(`HAProxy runtime API at ${this.address} failed on "${command}": ${error.message}`, {
-            cause: error,
-          }),
-        );
-      });
-      socket.on('close', (hadError) => {
-        clearTimeout(timer);
-        if (!hadError) resolve(Buffer.concat(chunks).toString('utf8'));
-      });
-    });
+    return exchange(this.address, this.connectOptions, command, this.commandTimeoutMs);
   }
-}
-
-function assertName(value: string, what: string): void {
-  if (!NAME.test(value)) {
-    throw new ValidationError(`${what} name ${JSON.stringify(value)} must be 1-64 letters, digits, _ . or -`);
-  }
-}
-
-function serverRef(backend: string, server: string): string {
-  assertName(backend, 'backend');
-  assertName(server, 'server');
-  return `${backend}/${server}`;
 }
 
 /**
@@ -230,32 +241,14 @@ function formatAddress({ ip, port }: ServerAddress): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-function parseSocketAddress(address: string): net.NetConnectOpts {
-  if (address.startsWith('unix:') && address.length > 'unix:'.length) return { path: address.slice('unix:'.length) };
-  const tcp = /^tcp:(.+):([0-9]{1,5})$/.exec(address);
-  if (tcp?.[1] && tcp[2]) return { host: tcp[1].replace(/^\[(.*)\]$/, '$1'), port: Number(tcp[2]) };
-  throw new ConfigError(`HAProxy runtime API address ${JSON.stringify(address)} must be unix:/path or tcp:host:port`);
-}
-
 function adminState(bits: number): ServerState {
   if (bits & ADMIN_MAINT) return 'maint';
   if (bits & ADMIN_DRAIN) return 'drain';
   return 'ready';
 }
 
-/**
- * Rows of a table whose header line starts with "# " (both `show servers state` and
- * `show stat`), keyed by column name so that added columns in later versions do no harm.
- */
-function parseTable(lines: string[], separator: string): Array<Record<string, string>> {
-  const headerAt = lines.findIndex((line) => line.startsWith('# '));
-  if (headerAt < 0) return [];
-  const columns = lines[headerAt]!.slice(2).split(separator);
-  return lines
-    .slice(headerAt + 1)
-    .filter((line) => line.trim() !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const cells = line.split(separator);
-      return Object.fromEntries(columns.map((column, i) => [column, cells[i] ?? '']));
-    });
+function assertWeight(weight: number, server: string): void {
+  if (!Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) {
+    throw new ValidationError(`weight of server ${JSON.stringify(server)} must be a whole number from 0 to ${MAX_WEIGHT}, not ${weight}`);
+  }
 }

@@ -255,6 +255,30 @@ describe('HAProxy reload keeps the registered servers', () => {
     expect(await bodies(haproxy.url, 6)).toEqual(['b', 'b', 'b', 'b', 'b', 'b']);
   });
 
+  it('every server keeps the weight it was set to, and one registered again after the reload serves at full weight', async () => {
+    await using haproxy = await startReloadableHAProxy(['web']);
+    await using a = await startBackend('a', '127.0.0.2');
+    await using b = await startBackend('b', '127.0.0.3');
+    await using c = await startBackend('c', '127.0.0.4');
+    const lb = new HAProxyRuntimeApi({ address: `unix:${haproxy.runtimeSocket}`, drainTimeoutMs: 2_000, logger: pino({ level: 'silent' }) });
+    await lb.register('web', 'a', a.address);
+    await lb.register('web', 'b', b.address, undefined, { weight: 0 });
+    await lb.register('web', 'c', c.address);
+    await lb.setWeights('web', { a: 37, c: 256 });
+    const weights = async () => Object.fromEntries((await lb.weights('web')).map((server) => [server.name, server.weight]));
+    expect(await weights()).toEqual({ a: 37, b: 0, c: 256 });
+
+    await haproxy.reload();
+
+    expect(await weights()).toEqual({ a: 37, b: 0, c: 256 });
+    // b at weight 0 is in the backend but sent nothing; c gets about seven of every eight.
+    const served = await bodies(haproxy.url, 16);
+    expect(served.filter((body) => body !== 'a' && body !== 'c')).toEqual([]);
+    expect(served.filter((body) => body === 'c').length).toBeGreaterThan(8);
+    await lb.register('web', 'a', a.address);
+    expect(await weights()).toEqual({ a: 100, b: 0, c: 256 });
+  });
+
   it('the save changes nothing and says why when HAProxy does not answer', async () => {
     await using haproxy = await startReloadableHAProxy(['web']);
     await using a = await startBackend('a', '127.0.0.2');

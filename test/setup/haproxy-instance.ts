@@ -26,8 +26,8 @@ export async function writeMainConfig(root: string): Promise<void> {
   await writeFile(path.join(root, 'haproxy.cfg'), config);
 }
 
-/** A new instance's directory with its haproxy.cfg: own frontend port, admin socket and pid file. */
-export async function writeInstanceConfig(root: string, backends: string[]): Promise<HAProxyInstanceFiles> {
+/** A new instance's directory with its haproxy.cfg: own frontend port, admin socket and pid file (and access log address, when given). */
+export async function writeInstanceConfig(root: string, backends: string[], accessLog?: string): Promise<HAProxyInstanceFiles> {
   const dir = await mkdtemp(path.join(root, 'instance-'));
   const containerDir = path.posix.join(HAPROXY_CONTAINER_DIR, path.basename(dir));
   const port = await freePort();
@@ -36,6 +36,7 @@ export async function writeInstanceConfig(root: string, backends: string[]): Pro
     backends,
     runtimeSocket: `${containerDir}/admin.sock`,
     pidFile: `${containerDir}/haproxy.pid`,
+    ...(accessLog === undefined ? {} : { accessLog }),
   });
   await writeFile(path.join(dir, 'haproxy.cfg'), config);
   return { dir, containerDir, runtimeSocket: path.join(dir, 'admin.sock'), url: `http://127.0.0.1:${port}` };

@@ -8,7 +8,8 @@ import { createRelayApp } from '../../lb-relay/app.js';
 import { decideAccess, normalizeIp } from '../../lb-relay/access.js';
 import { UnreachableError } from '../../shared/contract/errors.js';
 import type { Credential, CredentialVerifier } from '../../shared/ports/credentials.js';
-import type { BackendServer, LoadBalancer } from '../../shared/ports/load-balancer.js';
+import type { BackendServer, LoadBalancer, RegisterOptions } from '../../shared/ports/load-balancer.js';
+import type { WeightedServer } from '../../shared/ports/traffic.js';
 
 const policy = { backends: ['web-production'], hostAddresses: { h3: ['192.0.2.33'] } };
 const credential = (scope: Credential['scope'], host?: string): Credential => ({
@@ -34,11 +35,17 @@ class RecordingLoadBalancer implements LoadBalancer {
   async drain(backend: string, server: string): Promise<void> {
     this.calls.push(`drain ${backend}/${server}`);
   }
-  async register(backend: string, server: string, address: string): Promise<void> {
-    this.calls.push(`register ${backend}/${server} ${address}`);
+  async register(backend: string, server: string, address: string, _context?: unknown, options: RegisterOptions = {}): Promise<void> {
+    this.calls.push(`register ${backend}/${server} ${address}${options.weight === undefined ? '' : ` weight ${options.weight}`}`);
   }
   async servers(): Promise<BackendServer[]> {
     return [{ name: 'h1', address: '192.0.2.11:8080', state: 'ready' }];
+  }
+  async setWeights(backend: string, weights: Record<string, number>): Promise<void> {
+    this.calls.push(`weights ${backend} ${JSON.stringify(weights)}`);
+  }
+  async weights(): Promise<WeightedServer[]> {
+    return [{ name: 'h1', address: '192.0.2.11:8080', state: 'ready', weight: 100 }];
   }
 }
 
@@ -89,6 +96,34 @@ describe('relay access rules', () => {
       expect(decideAccess(TOKENS[scope]!, { ...request, action: 'read' }, policy)).toMatchObject({ allowed: false, reason: expect.stringMatching(/needs a host credential .* or an operator credential; this is a (deployer|viewer)/) });
     }
     expect(decideAccess(TOKENS.operator!, { ...request, backend: 'admin', action: 'read' }, policy)).toMatchObject({ allowed: false, reason: expect.stringMatching(/only on the backends web-production, not admin/) });
+  });
+
+  it("lets a host drain and register its colours' servers, and no other name", () => {
+    const h1 = TOKENS['host-h1']!;
+    for (const server of ['h1', 'h1.blue', 'h1.green']) {
+      expect(decideAccess(h1, { ...request, action: 'drain', server }, policy), server).toEqual({ allowed: true });
+      expect(decideAccess(h1, { ...request, action: 'register', server, addressIp: '192.0.2.11' }, policy), server).toEqual({ allowed: true });
+    }
+    for (const server of ['h2.blue', 'h1.red', 'h1.blue.green', 'h1-blue', 'h1.', 'h11', 'blue']) {
+      expect(decideAccess(h1, { ...request, action: 'drain', server }, policy), server).toMatchObject({
+        allowed: false,
+        reason: expect.stringMatching(/only the server h1, not .* \(a host's servers are h1 and, for a blue\/green role, h1\.blue and h1\.green\)/),
+      });
+    }
+    // A colour's server is still held to the host's own address.
+    expect(decideAccess(h1, { ...request, action: 'register', server: 'h1.green', addressIp: '192.0.2.99' }, policy)).toMatchObject({ allowed: false });
+  });
+
+  it("keeps a backend's weights and traffic to operator credentials", () => {
+    for (const action of ['read-weights', 'set-weights', 'read-traffic'] as const) {
+      expect(decideAccess(TOKENS.operator!, { ...request, action }, policy), action).toEqual({ allowed: true });
+      for (const who of ['host-h1', 'deployer', 'viewer']) {
+        expect(decideAccess(TOKENS[who]!, { ...request, action }, policy), `${who} ${action}`).toMatchObject({
+          allowed: false,
+          reason: expect.stringMatching(new RegExp(`${action} through the relay needs an operator credential`)),
+        });
+      }
+    }
   });
 
   it('reads an IPv4 client on a dual-stack socket as its IPv4 address', () => {
@@ -148,7 +183,11 @@ describe('relay HTTP API', () => {
       status: 400,
       body: { error: { message: expect.stringMatching(/invalid body: address must be ip:port/) } },
     });
-    expect(await call('POST', REGISTER_H1, 'host-h1', { address: '192.0.2.11:8080', weight: 1 })).toMatchObject({ status: 400 });
+    expect(await call('POST', REGISTER_H1, 'host-h1', { address: '192.0.2.11:8080', port: 1 })).toMatchObject({ status: 400 });
+    expect(await call('POST', REGISTER_H1, 'host-h1', { address: '192.0.2.11:8080', weight: 257 })).toMatchObject({
+      status: 400,
+      body: { error: { message: expect.stringMatching(/weight must be from 0 to 256/) } },
+    });
     expect(lb.calls).toEqual([]);
   });
 
