@@ -1,11 +1,12 @@
 // What an operator watching the load balancer sees while a fault runs: HAProxy's server
-// states sampled every 100 ms through its runtime socket, and about 20 requests a second
-// through the frontend. Both loops are bounded in count and in time.
+// states sampled every 100 ms through its runtime socket, and 20 requests a second through
+// the frontend (the dev cluster's traffic stream). Both are bounded in count and in time.
+import { startTraffic } from '../../dev-cluster/traffic.js';
 import { pause } from '../../shared/contract/waiting.js';
 import { readyServers, type GroupKeys } from '../fixtures/cluster.js';
 
 const SAMPLE_EVERY_MS = 100;
-const REQUEST_EVERY_MS = 50;
+const REQUESTS_PER_SECOND = 20;
 const REQUEST_TIMEOUT_MS = 2_000;
 
 export interface ServiceFigures {
@@ -20,9 +21,6 @@ export interface ServiceFigures {
   /** The first failed requests: when each was sent (ms since the epoch) and what came back. */
   failures: Array<{ at: number; answer: string }>;
 }
-
-/** Failed requests kept with their time and answer, enough to say when a failure window was. */
-const FAILURES_KEPT = 20;
 
 export interface ServiceWatch {
   /** Ends both loops and returns what they saw. */
@@ -47,41 +45,16 @@ export function watchService(options: { runtimeSocket: string; backend: string; 
     }
   })();
 
-  const asking = (async () => {
-    const inFlight = new Set<Promise<void>>();
-    for (let i = 0; i < options.maxMs / REQUEST_EVERY_MS && going(); i++) {
-      const sentAt = Date.now();
-      const request = ask(options.url).then((answer) => {
-        figures.requests += 1;
-        if (answer === 'ok') return;
-        figures.requestsFailed += 1;
-        if (figures.failures.length < FAILURES_KEPT) figures.failures.push({ at: sentAt, answer });
-      });
-      inFlight.add(request);
-      void request.finally(() => inFlight.delete(request));
-      await pause(REQUEST_EVERY_MS, stopped.signal).catch(() => undefined);
-    }
-    await Promise.all(inFlight);
-  })();
+  // Failures are the stream's first 20, each with when it was sent and what came back.
+  const asking = startTraffic({ url: options.url, ratePerSecond: REQUESTS_PER_SECOND, durationMs: options.maxMs, timeoutMs: REQUEST_TIMEOUT_MS });
 
   return {
     async stop() {
       stopped.abort();
-      await Promise.all([sampling, asking]);
-      return figures;
+      const [, traffic] = await Promise.all([sampling, asking.stop()]);
+      return { ...figures, requests: traffic.answered, requestsFailed: traffic.failed, failures: traffic.failures };
     },
   };
-}
-
-/** 'ok' for a 2xx answer; else the status and body's start, or the error. */
-async function ask(url: string): Promise<string> {
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    const body = await response.text();
-    return response.ok ? 'ok' : `${response.status} ${body.slice(0, 60).trim()}`;
-  } catch (error) {
-    return error instanceof Error ? error.name : String(error);
-  }
 }
 
 /** How many of `servers` are not UP and ready (absent, down, drained or in maintenance); undefined when the socket does not answer. */
