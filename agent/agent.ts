@@ -14,7 +14,9 @@ import { DockerComposeJobs } from '../shared/docker/compose-job.js';
 import { FileAppliedDeploys } from './deploy/applied-deploys.js';
 import { GroupLanes } from './deploy/group-lanes.js';
 import { decideDeployEvent } from './deploy/deploy-event.js';
-import { EventInbox, deployHandlerCommand, type ForwardedEvent } from '../shared/serf/event-inbox.js';
+import { EventInbox, deployHandlerCommand, namedEventHandlerCommand, type ForwardedEvent } from '../shared/serf/event-inbox.js';
+import { roleServers } from './role-servers.js';
+import { ColourRetirement, decideRetireEvent } from './retire.js';
 import { connectRedis } from '../shared/redis/connection.js';
 import { RedisSlotLocks } from '../shared/redis/slot-locks.js';
 import { RedisFleetState } from '../shared/redis/fleet-state.js';
@@ -43,10 +45,11 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     serf: config.serf,
     tags: { env: config.env, roles: roles.join(',') },
     deployHandler: deployHandlerCommand(config.eventPipe),
+    eventHandlers: { retire: namedEventHandlerCommand('retire', config.eventPipe) },
     logger: log.child({ component: 'serf' }),
   });
 
-  const lb = Object.fromEntries(Object.entries(config.roles).map(([role, settings]) => [role, settings.lb]));
+  const lb = Object.fromEntries(Object.entries(config.roles).map(([role, settings]) => [role, roleServers(settings)]));
   const runtime = new DockerComposeRuntime({ node: config.node, roles: config.roles, dockerSocket: config.dockerSocket });
   const loadBalancer = agentLoadBalancer(config, log);
   const coordinator = new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token, caFile: config.caFile });
@@ -109,7 +112,21 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     void work.finally(() => running.delete(work));
   };
 
+  const retirement = new ColourRetirement({ node: config.node, lb, coordinator, runtime, loadBalancer, logger: log });
+  // After any deploy of the group queued before it: a host mid-deploy finishes first.
+  const onRetire = (raw: string) => {
+    const decision = decideRetireEvent(raw, { env: config.env, roles }, lb);
+    if (decision.kind !== 'retire') {
+      if (decision.kind === 'invalid') log.warn({ event: 'retire', reason: decision.reason }, 'rejected an invalid retire event');
+      else log.debug({ reason: decision.reason }, 'retire event ignored');
+      return;
+    }
+    const { role, env } = decision.payload;
+    track(lanes.run(`${role}/${env}`, () => retirement.retire(decision.payload, shutdown.signal)));
+  };
+
   const onEvent = (forwarded: ForwardedEvent) => {
+    if (forwarded.event === 'retire') return onRetire(forwarded.payload);
     const decision = decideDeployEvent(forwarded.event, forwarded.payload, { env: config.env, roles }, (id) => handled.has(id));
     if (decision.kind === 'invalid') {
       log.warn({ event: forwarded.event, reason: decision.reason }, 'rejected an invalid deploy event');

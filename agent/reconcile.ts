@@ -1,26 +1,32 @@
 // Convergence of the groups a host serves: a healthy container of an image the group should
 // run, whose server the load balancer holds drained, in maintenance or not at all (a host
 // killed after it drained, an HAProxy reload that dropped dynamic servers), is put back in
-// service; then a host left behind its group's rollout catches up (agent/catch-up.ts).
+// service; then a host left behind its group's rollout catches up (agent/catch-up.ts). On a
+// blue/green role the live colour (the coordinator's answer) is the one reconciled so; the
+// other colour, if it runs healthy and was not retired, goes back at weight 0. A server found
+// in service keeps its weight: a switch's weights outlive an agent restart.
 import { errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import type { Deploy } from '../shared/contract/schemas.js';
+import { FULL_WEIGHT, otherColour, type Colour } from '../shared/contract/strategy.js';
 import { pause } from '../shared/contract/waiting.js';
 import type { ContainerRuntime } from '../shared/ports/container-runtime.js';
 import type { BackendServer, LoadBalancer } from '../shared/ports/load-balancer.js';
 import type { GroupLanes } from './deploy/group-lanes.js';
 import type { CatchUp, CatchUpOutcome } from './catch-up.js';
+import { hasColours, instanceOf, type RoleServers, type ServedInstance } from './role-servers.js';
 
-/** Deploys of a role and environment, newest first: the coordinator's GET /v1/deploys. */
+/** Deploys of a role and environment, newest first (GET /v1/deploys), and a blue/green group's colours. */
 export interface DeployHistory {
   listDeploys(filter: { role: string; env: string; limit: number }): Promise<Deploy[]>;
+  groupColour(role: string, env: string): Promise<{ live: Colour; retired: Colour | null }>;
 }
 
 export interface ReconcileOptions {
   node: string;
   env: string;
-  /** Load-balancer backend and address of this host, per role it serves. */
-  lb: Record<string, { backend: string; address: string }>;
+  /** Load-balancer backend and address (or the colours' addresses) of this host, per role it serves. */
+  lb: Record<string, RoleServers>;
   coordinator: DeployHistory;
   runtime: Pick<ContainerRuntime, 'runningImage' | 'waitHealthy'>;
   loadBalancer: LoadBalancer;
@@ -122,14 +128,17 @@ export class Reconciler {
     const log = this.options.logger.child({ component: 'reconcile', role, env });
     if (signal.aborted) return 'busy';
     try {
+      const colours = hasColours(lb) ? await coordinator.groupColour(role, env) : undefined;
+      const live = instanceOf(this.options.node, role, lb, colours?.live);
       const [deploys, image, servers] = await Promise.all([
         coordinator.listDeploys({ role, env, limit: HISTORY }),
-        runtime.runningImage(role),
+        runtime.runningImage(role, live.colour),
         loadBalancer.servers(lb.backend),
       ]);
       this.recovered(key, log);
       this.tellRunning(role, deploys, image, log);
-      const inService = await this.backInService(role, deploys, image, servers, signal, log);
+      const inService = await this.backInService(role, live, deploys, image, servers, signal, log);
+      if (colours) await this.idleColour(role, instanceOf(this.options.node, role, lb, otherColour(colours.live)), colours.retired, servers, signal, log);
       if (!catchUp || signal.aborted) return inService;
       // Back in service first: a host behind the release serves its old one until its catch-up takes a slot.
       return (await catchUp.converge(role, env, deploys, image, log)) ?? inService;
@@ -143,6 +152,7 @@ export class Reconciler {
 
   private async backInService(
     role: string,
+    live: ServedInstance,
     deploys: Deploy[],
     image: string | null,
     servers: BackendServer[],
@@ -150,8 +160,7 @@ export class Reconciler {
     log: Logger,
   ): Promise<ReconcileOutcome> {
     const { node, env, runtime, loadBalancer, onBackInService } = this.options;
-    const lb = this.options.lb[role]!;
-    const state = servers.find((s) => s.name === node)?.state ?? 'missing';
+    const state = servers.find((s) => s.name === live.server)?.state ?? 'missing';
     if (state === 'ready') {
       // A host that serves counts against no slot, even if its last release could not say so.
       await onBackInService?.({ role, env, node });
@@ -169,16 +178,37 @@ export class Reconciler {
     }
     const healthCheckMs = this.options.healthCheckMs ?? DEFAULT_HEALTH_CHECK_MS;
     try {
-      await runtime.waitHealthy(role, { signal: AbortSignal.any([signal, AbortSignal.timeout(healthCheckMs)]), logger: log });
+      await runtime.waitHealthy(role, { signal: AbortSignal.any([signal, AbortSignal.timeout(healthCheckMs)]), logger: log }, {}, live.colour);
     } catch (error) {
       if (signal.aborted) return 'busy';
       log.info({ server: state, image, err: errorMessage(error) }, 'out of service and not healthy; left alone');
       return 'unhealthy';
     }
-    await loadBalancer.register(lb.backend, node, lb.address);
-    log.info({ was: state, image, backend: lb.backend }, 'healthy container of the desired image was out of service; put back in service');
+    await loadBalancer.register(live.backend, live.server, live.address, undefined, { weight: FULL_WEIGHT });
+    log.info({ was: state, image, backend: live.backend, server: live.server }, 'healthy container of the desired image was out of service; put back in service');
     await onBackInService?.({ role, env, node });
     return 'back_in_service';
+  }
+
+  /**
+   * The colour traffic does not go to: back in the backend at weight 0 when its container runs
+   * healthy and it was not retired, ready for a switch back; left alone otherwise. Whatever
+   * image it runs may serve at 0: it gets traffic only from a switch the coordinator decides.
+   */
+  private async idleColour(role: string, idle: ServedInstance, retired: Colour | null, servers: BackendServer[], signal: AbortSignal, log: Logger): Promise<void> {
+    const { runtime, loadBalancer } = this.options;
+    const state = servers.find((s) => s.name === idle.server)?.state ?? 'missing';
+    if (state === 'ready' || retired === idle.colour || signal.aborted) return;
+    if ((await runtime.runningImage(role, idle.colour)) === null) return;
+    const healthCheckMs = this.options.healthCheckMs ?? DEFAULT_HEALTH_CHECK_MS;
+    try {
+      await runtime.waitHealthy(role, { signal: AbortSignal.any([signal, AbortSignal.timeout(healthCheckMs)]), logger: log }, {}, idle.colour);
+    } catch (error) {
+      log.info({ server: idle.server, err: errorMessage(error) }, 'idle colour out of service and not healthy; left alone');
+      return;
+    }
+    await loadBalancer.register(idle.backend, idle.server, idle.address, undefined, { weight: 0 });
+    log.info({ was: state, server: idle.server }, 'idle colour runs healthy; back in the backend at weight 0');
   }
 
   private tellRunning(role: string, deploys: Deploy[], image: string | null, log: Logger): void {

@@ -1,4 +1,4 @@
-// `grapevine dev up|down|status|chaos`: the local cluster from the command line. Only the
+// `grapevine dev up|down|status|chaos|traffic`: the local cluster from the command line. Only the
 // wiring lives here (flags, validation, printing); the cluster itself is dev-cluster/,
 // imported when a dev command runs so other commands never load it.
 import { homedir } from 'node:os';
@@ -9,6 +9,7 @@ import { ValidationError, errorMessage } from '../shared/contract/errors.js';
 import { RoleHooks } from '../shared/contract/role-config.js';
 import { parseOrThrow } from '../shared/contract/schemas.js';
 import type { Chaos, ChaosOutcome, DevCluster, DevClusterOptions } from '../dev-cluster/dev-cluster.js';
+import { registerTrafficCommand } from './dev-traffic-command.js';
 
 /** The harness, loaded only when a dev command runs. */
 function harness(): Promise<typeof import('../dev-cluster/dev-cluster.js')> {
@@ -19,7 +20,7 @@ export const DEV_DEFAULTS: Pick<DevClusterOptions, 'name' | 'dir' | 'subnet' | '
   name: 'grapevine-dev',
   dir: join(homedir(), '.grapevine', 'dev'),
   subnet: '10.213.0',
-  ports: { coordinator: 7700, redis: 6399, registry: 5055, lb: 8800, stagingLb: 8801, serfRpc: 7373 },
+  ports: { coordinator: 7700, redis: 6399, registry: 5055, lb: 8800, stagingLb: 8801, serfRpc: 7373, accessLog: 7702 },
 };
 
 const MAX_HOSTS = 200;
@@ -116,6 +117,7 @@ export function registerDevCommands(program: Command, output: Output): void {
     });
 
   registerChaosCommands(dev, output, dirOption);
+  registerTrafficCommand(dev, output, DEV_DEFAULTS.dir);
 }
 
 type Output = { print(value: unknown, text: string): void };
@@ -174,7 +176,7 @@ async function describe(cluster: DevCluster): Promise<string> {
   const { state } = cluster;
   const { isRunning, secretsFileOf } = await harness();
   const services = Object.entries(state.processes).map(([name, p]) => `  ${name.padEnd(12)} ${p && isRunning(p) ? 'running' : 'STOPPED'}`);
-  const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${isRunning(h.agent) ? 'running' : 'STOPPED'}${h.metricsUrl ? `  metrics ${h.metricsUrl}` : ''}`);
+  const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${isRunning(h.agent) ? 'running' : 'STOPPED'}${h.metricsUrl ? `  metrics ${h.metricsUrl}` : ''}${h.servers && h.servers.length > 1 ? `  servers ${h.servers.map((server) => `${server.name} ${server.address}`).join(', ')}` : ''}`);
   const heals = (state.heals ?? []).map((h) => `  ${h.action}${h.host ? ` ${h.host}` : ''} at ${new Date(h.dueAt).toISOString()} (helper pid ${h.helper.pid})`);
   return [
     `load balancer: ${state.lbUrl} (production), ${state.stagingLbUrl} (staging)`,

@@ -15,6 +15,8 @@ export interface ClusterPorts {
   lb: number;
   stagingLb: number;
   serfRpc: number;
+  /** UDP on loopback: HAProxy's access log, to the relay (its per-server traffic); unset on a cluster recorded before. */
+  accessLog?: number;
 }
 
 export interface DevHostSpec {
@@ -85,6 +87,8 @@ export interface DevHostState extends DevHostSpec {
   project: string;
   /** Where the host's agent serves its Prometheus metrics (its own address, AGENT_METRICS_PORT); unset on a cluster recorded before. */
   metricsUrl?: string;
+  /** The host's load-balancer servers (`h1`, or `h1.blue` and `h1.green`) and their addresses; unset on a cluster recorded before. */
+  servers?: Array<{ name: string; address: string }>;
 }
 
 export type ServiceName = 'redis' | 'registry' | 'haproxy' | 'relay' | 'coordinator';
@@ -142,6 +146,7 @@ export async function freeClusterPorts(): Promise<ClusterPorts> {
     lb: await freePort(),
     stagingLb: await freePort(),
     serfRpc: await freePort(),
+    accessLog: await freePort(),
   };
 }
 

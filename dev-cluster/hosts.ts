@@ -1,6 +1,8 @@
 // One host of the local cluster: a holder container that owns the host's network
 // namespace and address, the app's compose file (its containers join that namespace),
-// and the Grapevine agent, which runs inside the namespace and starts its Serf agent.
+// and the Grapevine agent, which runs inside the namespace and starts its Serf agent. A host
+// of a blue/green environment (DevClusterOptions.blueGreenEnvs) runs the app in two colours:
+// two compose projects of one file, blue on APP_PORT and green on APP_PORT + 1.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -10,6 +12,14 @@ import { startDetached, stopProcess, type StartedProcess } from './local-process
 import { serfKeyFileOf } from './serf-key.js';
 import { APP_PORT, BASE_IMAGE, CLI, SAMPLE_ROLE, backendFor } from './sample-app.js';
 import { agentLoadBalancerOf } from './lb-relay.js';
+import { COLOURS, serverName, type Colour } from '../shared/contract/strategy.js';
+
+/** Each colour's port on a blue/green host: blue where a host without colours serves, green next to it. */
+export const COLOUR_PORTS: Record<Colour, number> = { blue: APP_PORT, green: APP_PORT + 1 };
+
+function coloured(options: DevClusterOptions, spec: DevHostSpec): boolean {
+  return options.blueGreenEnvs?.includes(spec.env) ?? false;
+}
 
 /**
  * The agent is a long-lived, mostly idle process that allocates little: a 1 MB young
@@ -72,6 +82,9 @@ export async function startHost(
     dir,
     project,
     metricsUrl: `http://${address}:${AGENT_METRICS_PORT}/metrics`,
+    servers: coloured(options, spec)
+      ? COLOURS.map((colour) => ({ name: serverName(spec.name, colour), address: `${address}:${COLOUR_PORTS[colour]}` }))
+      : [{ name: serverName(spec.name), address: `${address}:${APP_PORT}` }],
   };
   return { ...host, agent: startAgent(host) };
 }
@@ -101,15 +114,21 @@ export async function stopHostProcesses(host: DevHostState): Promise<void> {
 }
 
 function composeFor(state: DevClusterState, options: DevClusterOptions, spec: DevHostSpec, holder: string): unknown {
+  // Both colours share the holder's namespace: each listens on the port its agent passes in GRAPEVINE_PORT.
+  const port = coloured(options, spec) ? '${GRAPEVINE_PORT:?set by the grapevine agent}' : String(APP_PORT);
   return {
     services: {
       app: {
         image: '${GRAPEVINE_IMAGE:?set by the grapevine agent}',
         network_mode: `container:${holder}`,
         // Without a cluster-wide delay the image's own START_DELAY holds, so a tag can start slower than another.
-        environment: { HOST_NAME: spec.name, ...(options.startDelay ? { START_DELAY: String(options.startDelay) } : {}) },
+        environment: {
+          HOST_NAME: spec.name,
+          ...(coloured(options, spec) ? { PORT: port } : {}),
+          ...(options.startDelay ? { START_DELAY: String(options.startDelay) } : {}),
+        },
         healthcheck: {
-          test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${APP_PORT}/healthz`],
+          test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${port}/healthz`],
           interval: options.healthCheck?.interval ?? '1s',
           timeout: options.healthCheck?.timeout ?? '1s',
           retries: 2,
@@ -162,9 +181,16 @@ function agentConfigFor(
         project: where.project,
         healthyDeadlineMs,
         minHealthyTimeMs,
-        // The agent shares the app's network namespace, so the app answers on loopback.
-        healthUrl: `http://127.0.0.1:${APP_PORT}/healthz`,
-        lb: { backend: backendFor(spec.env), address: `${where.address}:${APP_PORT}` },
+        ...(coloured(options, spec)
+          ? {
+              lb: { backend: backendFor(spec.env) },
+              colours: Object.fromEntries(COLOURS.map((colour) => [colour, colourOf(where.address, COLOUR_PORTS[colour])])),
+            }
+          : {
+              // The agent shares the app's network namespace, so the app answers on loopback.
+              healthUrl: `http://127.0.0.1:${APP_PORT}/healthz`,
+              lb: { backend: backendFor(spec.env), address: `${where.address}:${APP_PORT}` },
+            }),
         ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
         ...(options.job ? { job: { service: 'migrate', timeoutMs: 120_000 } } : {}),
       },
@@ -188,6 +214,11 @@ function agentConfigFor(
     logLevel: options.logLevel ?? 'info',
   };
   return { ...config, loadBalancer: agentLoadBalancerOf(state, config.coordinator.token) };
+}
+
+/** One colour of a blue/green host: where HAProxy reaches it, and its health URL on loopback (the agent shares its namespace). */
+function colourOf(address: string, port: number): { address: string; healthUrl: string } {
+  return { address: `${address}:${port}`, healthUrl: `http://127.0.0.1:${port}/healthz` };
 }
 
 /** The sample app's deadline to become healthy: its start delay and 30 s for the rest (short, so `web:bad` fails within a demo). */

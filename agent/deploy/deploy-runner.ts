@@ -4,7 +4,8 @@ import type { Logger } from '../../shared/contract/logger.js';
 import { backoff, retry } from '../../shared/contract/waiting.js';
 import { DEFAULT_SLOTS, slotCount } from '../../shared/contract/slot-count.js';
 import { FINAL_HOST_STATES, type Deploy, type DeployEventPayload, type HostReport, type HostStep } from '../../shared/contract/schemas.js';
-import { ConfigError, ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
+import { ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
+import { deployedInstance, registerWeight, type RoleServers, type ServedInstance } from '../role-servers.js';
 import { settleFailure } from './failure-outcome.js';
 import { attemptStep } from './step-attempt.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
@@ -24,8 +25,8 @@ export interface DeployLookup extends ReportSink {
 
 export interface DeployRunnerDeps {
   node: string;
-  /** Load-balancer backend and address of this host, per role. */
-  lb: Record<string, { backend: string; address: string }>;
+  /** Load-balancer backend and address (or the colours' addresses) of this host, per role. */
+  lb: Record<string, RoleServers>;
   locks: SlotLocks;
   fleet: FleetState;
   runtime: ContainerRuntime;
@@ -96,7 +97,6 @@ export class DeployRunner {
       logger.info({ status: deploy.status, state: mine?.state }, 'deploy already over here; event ignored');
       return null;
     }
-
     if (deploy.targets !== undefined && !deploy.targets.includes(this.deps.node)) {
       // Not counted in the deploy's k or its remaining hosts: taking part would end it early.
       logger.info({ targets: deploy.targets.length }, 'not a target of this deploy (joined after it started); it catches up once the rollout ends');
@@ -178,6 +178,8 @@ export class DeployRunner {
     logger: Logger,
   ): Promise<void> {
     const { locks, fleet } = this.deps;
+    // Known before the host counts or waits: a colour this host does not run ends it errored at once.
+    const instance = deployedInstance(this.deps.node, this.deps.lb, deploy);
     await this.attempt('received', () => fleet.initRemaining(group, event.id, counted, logger), signal, logger);
     // A deploy created before the coordinator stored its slots gets the default third.
     const slots = deploy.slots ?? slotCount(counted, DEFAULT_SLOTS);
@@ -185,7 +187,7 @@ export class DeployRunner {
     host.publish();
     // Only this agent replaces the role's container, so what runs now is what runs when the
     // slot comes: it is read while the host waits, not after, when the fleet waits on it.
-    const previousImage = this.deps.runtime.runningImage(group.role);
+    const previousImage = this.deps.runtime.runningImage(group.role, instance.colour);
     previousImage.catch(() => undefined);
 
     // The job runs (or is waited for) before any host holds a slot, so it ends before any host's `up`.
@@ -204,7 +206,7 @@ export class DeployRunner {
     host.tookSlot(lease.slot, lease.epoch);
     let serving = true;
     try {
-      serving = await this.replace(group, deploy, host, await previousImage, lease, signal, logger);
+      serving = await this.replace(group, deploy, instance, host, await previousImage, lease, signal, logger);
     } finally {
       // Stamped before the key is deleted, so no other host's slot time can precede it.
       host.step('release');
@@ -230,6 +232,7 @@ export class DeployRunner {
   private async replace(
     group: DeployGroup,
     deploy: Deploy,
+    instance: ServedInstance,
     host: HostProgress,
     previousImage: string | null,
     lease: SlotLease,
@@ -237,8 +240,8 @@ export class DeployRunner {
     logger: Logger,
   ): Promise<boolean> {
     const { runtime, loadBalancer, fleet, node, hooks } = this.deps;
-    const lb = this.deps.lb[group.role];
-    if (!lb) throw new ConfigError(`this host has no load balancer settings for role ${group.role}`);
+    const { backend, server, address, colour } = instance;
+    const weight = registerWeight(deploy);
     const signal = AbortSignal.any([agentSignal, lease.signal]);
     const checkBroken = async () => {
       const reason = await fleet.brokenReason(group, deploy.tag);
@@ -249,8 +252,9 @@ export class DeployRunner {
     const step = <T>(name: HostStep, task: (stepSignal: AbortSignal) => Promise<T>) => this.attempt(name, task, signal, logger);
     const confirm = (name: HostStep) => step(name, () => lease.confirm());
     // The role's hooks, each a step of its own; one that fails is a release fault (hooks.ts, fault-kind.ts).
-    const drainNow = (drainSignal: AbortSignal) => loadBalancer.drain(lb.backend, node, { signal: drainSignal, logger });
-    const hook = hookSteps({ hooks, context: { deploy, host: node, lb }, progress: host, step, confirm, drain: drainNow, logger });
+    // Only the colour being replaced drains: on a blue/green role the live colour keeps serving.
+    const drainNow = (drainSignal: AbortSignal) => loadBalancer.drain(backend, server, { signal: drainSignal, logger });
+    const hook = hookSteps({ hooks, context: { deploy, host: node, lb: { backend, address }, ...(colour === undefined ? {} : { colour }) }, progress: host, step, confirm, drain: drainNow, logger });
 
     let replaced = false;
     try {
@@ -271,21 +275,21 @@ export class DeployRunner {
       host.step('up');
       await confirm('up');
       replaced = true;
-      await step('up', (stepSignal) => runtime.up(group.role, deploy.image, { signal: stepSignal, logger }));
+      await step('up', (stepSignal) => runtime.up(group.role, deploy.image, { signal: stepSignal, logger }, colour));
       host.step('health');
-      await step('health', (stepSignal) => runtime.waitHealthy(group.role, { signal: stepSignal, logger }, { soak: true }));
+      await step('health', (stepSignal) => runtime.waitHealthy(group.role, { signal: stepSignal, logger }, { soak: true }, colour));
       await hook('after-up');
       await step('health', checkBroken);
       host.step('register');
       await confirm('register');
-      await step('register', (stepSignal) => loadBalancer.register(lb.backend, node, lb.address, { signal: stepSignal, logger }));
+      await step('register', (stepSignal) => loadBalancer.register(backend, server, address, { signal: stepSignal, logger }, { weight }));
       await hook('after-register');
       host.end('succeeded');
       logger.info('host deployed');
       return true;
     } catch (thrown) {
       await settleFailure(thrown, { host, fleet, group, tag: deploy.tag, leaseSignal: lease.signal, agentSignal, logger });
-      return restorePrevious(this.deps, { role: group.role, previousImage, replaced, lb }, logger);
+      return restorePrevious(this.deps, { role: group.role, previousImage, replaced, instance, weight }, logger);
     }
   }
 

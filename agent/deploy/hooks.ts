@@ -1,6 +1,7 @@
 // A role's deploy hooks (config `hooks`): the operator's own commands, run by the agent on
 // this host at fixed points of its deploy, bounded by their timeout, with the deploy's
 // context in their environment and the tail of their output kept for the host's report.
+import type { Colour } from '../../shared/contract/strategy.js';
 import { execa } from 'execa';
 import type { HookCommand, RoleHooks } from '../../shared/contract/role-config.js';
 import { GrapevineError, errorMessage } from '../../shared/contract/errors.js';
@@ -43,6 +44,8 @@ export interface HookContext {
   host: string;
   /** The load balancer's backend and this host's address in it: where a smoke test reaches the new version. */
   lb: { backend: string; address: string };
+  /** The colour the deploy replaces, on a blue/green role. */
+  colour?: Colour;
 }
 
 /** The runner's view of hooks: which a role has, and running one (throws HookFailedError). */
@@ -126,7 +129,7 @@ export class ProcessHooks implements DeployHooks {
 }
 
 /** The environment a hook runs with: the deploy's context, each value as the host sees it. */
-export function hookEnv(hook: HookName, { deploy, host, lb }: HookContext, digest: string): Record<string, string> {
+export function hookEnv(hook: HookName, { deploy, host, lb, colour }: HookContext, digest: string): Record<string, string> {
   return {
     GRAPEVINE_HOOK: hook,
     GRAPEVINE_ROLE: deploy.role,
@@ -139,6 +142,7 @@ export function hookEnv(hook: HookName, { deploy, host, lb }: HookContext, diges
     GRAPEVINE_LB_BACKEND: lb.backend,
     GRAPEVINE_LB_ADDRESS: lb.address,
     ...(deploy.rollbackOf === undefined ? {} : { GRAPEVINE_ROLLBACK_OF: deploy.rollbackOf }),
+    ...(colour === undefined ? {} : { GRAPEVINE_COLOUR: colour }),
   };
 }
 

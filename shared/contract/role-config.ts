@@ -2,6 +2,7 @@
 // once-per-deploy job, load balancer backend and hooks. Kept apart from config.ts so the CLI,
 // which checks a dev cluster's hooks file, does not build every process's config schema.
 import { z } from 'zod';
+import { COLOURS, type Colour } from './strategy.js';
 
 /** Most services answer within two minutes of starting (a JVM takes about thirty seconds); a slower one raises it. */
 export const DEFAULT_HEALTHY_DEADLINE_MS = 120_000;
@@ -60,6 +61,19 @@ export function roleHookProblems(roles: Record<string, { hooks?: RoleHooks | und
   );
 }
 
+const healthUrl = z.url({ protocol: /^http$/, error: 'must be an http:// URL' });
+
+/** One colour of a blue/green role on this host: its own compose project, port and load-balancer server. */
+export const ColourConfig = z.strictObject({
+  /** Where the load balancer reaches this colour's container; its port is the app's GRAPEVINE_PORT. */
+  address: hostPort,
+  /** This colour's own health endpoint, as `healthUrl` for a role without colours. */
+  healthUrl: healthUrl.optional(),
+});
+export type ColourConfig = z.infer<typeof ColourConfig>;
+
+const bothColours = 'must name both colours, blue and green (a blue/green role runs both)';
+
 export const RoleConfig = z.object({
   /** Compose file that runs this role on the host; its service takes the image from GRAPEVINE_IMAGE. */
   compose: absolutePath,
@@ -82,7 +96,7 @@ export const RoleConfig = z.object({
    * Asked every 100 ms once the container runs: a 2xx answer counts as healthy at once.
    * Without it the agent waits for the container's Docker health check.
    */
-  healthUrl: z.url({ protocol: /^http$/, error: 'must be an http:// URL' }).optional(),
+  healthUrl: healthUrl.optional(),
   /**
    * The once-per-deploy job (README, "The once-per-deploy job"): one host of the group runs
    * `docker compose run --rm SERVICE` with the new image before any host replaces its container.
@@ -95,12 +109,53 @@ export const RoleConfig = z.object({
     .optional(),
   lb: z.object({
     backend: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be an HAProxy backend name'),
-    /** Where the load balancer reaches this host's container. */
-    address: hostPort,
+    /** Where the load balancer reaches this host's container; a role with colours gives one per colour instead. */
+    address: hostPort.optional(),
   }),
+  /**
+   * Blue/green (README, "Blue/green"): the role runs twice on the host, as compose projects
+   * `<project>-blue` and `<project>-green` of the same file, each with its own address and
+   * load-balancer server (`<node>.blue`, `<node>.green`).
+   */
+  colours: z
+    .strictObject(
+      { blue: ColourConfig.optional(), green: ColourConfig.optional() },
+      { error: (issue) => (issue.code === 'invalid_type' ? 'must be an object naming blue and green' : undefined) },
+    )
+    .optional(),
   hooks: RoleHooks.optional(),
-}).refine((role) => role.minHealthyTimeMs < role.healthyDeadlineMs, {
-  path: ['minHealthyTimeMs'],
-  message: 'must be shorter than healthyDeadlineMs',
+}).superRefine((role, context) => {
+  if (role.minHealthyTimeMs >= role.healthyDeadlineMs) {
+    context.addIssue({ code: 'custom', path: ['minHealthyTimeMs'], message: 'must be shorter than healthyDeadlineMs' });
+  }
+  for (const problem of colourProblems(role)) context.addIssue({ code: 'custom', ...problem });
 });
 export type RoleConfig = z.infer<typeof RoleConfig>;
+
+function colourProblems(role: Pick<RoleConfig, 'lb' | 'colours' | 'healthUrl'>): { path: string[]; message: string }[] {
+  const { colours } = role;
+  if (colours === undefined) {
+    return role.lb.address === undefined ? [{ path: ['lb', 'address'], message: 'must be set (or colours, for a blue/green role)' }] : [];
+  }
+  const problems = COLOURS.filter((colour) => colours[colour] === undefined).map((colour) => ({ path: ['colours', colour], message: bothColours }));
+  if (role.lb.address !== undefined) problems.push({ path: ['lb', 'address'], message: 'must not be set beside colours: each colour has its own address (colours.blue.address, colours.green.address)' });
+  if (role.healthUrl !== undefined) problems.push({ path: ['healthUrl'], message: 'must not be set beside colours: each colour has its own (colours.blue.healthUrl, colours.green.healthUrl)' });
+  if (colours.blue && colours.green) {
+    if (colours.blue.address === colours.green.address) problems.push({ path: ['colours', 'green', 'address'], message: `must differ from colours.blue.address (${colours.blue.address}): each colour listens on its own address` });
+    if (portOf(colours.blue.address) === portOf(colours.green.address)) problems.push({ path: ['colours', 'green', 'address'], message: `must use another port than colours.blue.address: both colours run on this host` });
+  }
+  return problems;
+}
+
+function portOf(address: string): string {
+  return address.slice(address.lastIndexOf(':') + 1);
+}
+
+/** A role's colours once validated: both or none. */
+export type RoleColours = Record<Colour, ColourConfig>;
+
+/** The role's colours, or undefined for a role without them (validation left no other case). */
+export function roleColours(role: Pick<RoleConfig, 'colours'>): RoleColours | undefined {
+  const { colours } = role;
+  return colours?.blue && colours.green ? { blue: colours.blue, green: colours.green } : undefined;
+}

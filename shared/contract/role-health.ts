@@ -8,6 +8,8 @@ interface RoleHealthSettings {
   compose: string;
   service: string;
   healthUrl?: string | undefined;
+  /** A blue/green role's colours, each with its own health URL or none. */
+  colours?: { blue?: { healthUrl?: string | undefined } | undefined; green?: { healthUrl?: string | undefined } | undefined } | undefined;
   healthyDeadlineMs: number;
   minHealthyTimeMs: number;
 }
@@ -27,6 +29,8 @@ export function roleHealthProblems(
       );
     }
     if (role.healthUrl !== undefined) continue;
+    // Both colours share the compose file: either both have a health URL or its health check serves both.
+    if (role.colours?.blue?.healthUrl !== undefined && role.colours.green?.healthUrl !== undefined) continue;
     const check = composeHealthCheck(role.compose, role.service, parseYaml);
     if (check === 'present') continue;
     problems.push(

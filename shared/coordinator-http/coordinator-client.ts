@@ -19,6 +19,7 @@ import {
 } from '../contract/schemas.js';
 import { CreatedToken, type CreateTokenBody, CredentialList, RevokedCredential } from '../contract/token-schemas.js';
 import { AuditPage } from '../contract/audit-entry.js';
+import { Colour } from '../contract/strategy.js';
 import type { Credential } from '../ports/credentials.js';
 import { retry } from '../contract/waiting.js';
 import { SerfKeyList, SerfKeyRotation } from '../contract/serf-key-schemas.js';
@@ -26,6 +27,15 @@ import { readCaFile } from '../http/ca-file.js';
 import { CertificateError, certificateProblem, schemeMismatch } from '../http/tls-failure.js';
 import { exchange, parseJson, StaleConnectionError } from '../http/http-exchange.js';
 import { describeFailure, errorFor } from './coordinator-transport.js';
+
+/** `GET /v1/groups/:role/:env/colour`: blue until a blue/green deploy switches the group. */
+export const GroupColourAnswer = z.object({
+  role: z.string(),
+  env: z.string(),
+  live: Colour,
+  retired: Colour.nullable(),
+});
+export type GroupColourAnswer = z.infer<typeof GroupColourAnswer>;
 
 export interface CoordinatorClientOptions {
   /** Base URL, e.g. `https://10.0.0.5:7700`. */
@@ -176,6 +186,14 @@ export class CoordinatorClient {
   /** Revokes a credential by id: its token is refused from then on. A NotFoundError when there is none. */
   async revokeToken(id: string): Promise<void> {
     await this.#request('DELETE', `/v1/tokens/${encodeURIComponent(id)}`, RevokedCredential);
+  }
+
+  /**
+   * Which colour of a blue/green group serves and which was retired (stopped): a host's
+   * reconcile puts the live colour back in service at full weight and the other at 0.
+   */
+  async groupColour(role: string, env: string): Promise<GroupColourAnswer> {
+    return this.#request('GET', `${groupPath(role, env)}/colour`, GroupColourAnswer);
   }
 
   /** The hosts `role`/`env` counts out of service now, with what Serf says of each and the slot each holds. */

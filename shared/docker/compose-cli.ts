@@ -47,9 +47,18 @@ export class DockerComposeCli {
 
   /** `up --detach --no-deps --pull never <service>`: only that service, only with an image already on the host. */
   async up(project: ComposeProject, service: string, run: ComposeRun): Promise<void> {
-    const what = `docker compose up (project ${project.name})`;
+    await this.exec('up', project, ['up', '--detach', '--no-deps', '--pull', 'never', service], run);
+  }
+
+  /** `stop`: the project's containers stop and stay, for a later `up` or `start`. */
+  async stop(project: ComposeProject, run: ComposeRun): Promise<void> {
+    await this.exec('stop', project, ['stop'], run);
+  }
+
+  private async exec(command: string, project: ComposeProject, commandArgs: string[], run: ComposeRun): Promise<void> {
+    const what = `docker compose ${command} (project ${project.name})`;
     run.signal.throwIfAborted();
-    const args = ['compose', '--project-name', project.name, '--file', project.file, 'up', '--detach', '--no-deps', '--pull', 'never', service];
+    const args = ['compose', '--project-name', project.name, '--file', project.file, ...commandArgs];
     const result = await execa('docker', args, {
       env: composeEnv(this.dockerSocket, run, this.agentEnv),
       extendEnv: false,

@@ -1,6 +1,8 @@
 // Replaces a role's container with Docker Compose v2 (`docker compose up`), and uses the
-// Engine API to pull images and to watch the container's health.
-import type { RoleConfig } from '../contract/role-config.js';
+// Engine API to pull images and to watch the container's health. A blue/green role's colour
+// is its own compose project of the same file (`<project>-blue`), with its own port.
+import { roleColours, type RoleConfig } from '../contract/role-config.js';
+import type { Colour } from '../contract/strategy.js';
 import { DeployStepError, TimeoutError, errorMessage } from '../contract/errors.js';
 import type { ContainerRuntime, HealthWaitOptions } from '../ports/container-runtime.js';
 import type { DeployContext } from '../ports/deploy-context.js';
@@ -30,8 +32,8 @@ export class DockerComposeRuntime implements ContainerRuntime {
     this.compose = new DockerComposeCli(options.dockerSocket);
   }
 
-  async runningImage(role: string): Promise<string | null> {
-    const container = await this.findContainer(role);
+  async runningImage(role: string, colour?: Colour): Promise<string | null> {
+    const container = await this.findContainer(role, colour);
     if (!container) return null;
     const info = await this.engine.inspect(container);
     return info.State.Running ? info.Config.Image : null;
@@ -54,25 +56,44 @@ export class DockerComposeRuntime implements ContainerRuntime {
     logger.info({ image, ms: Date.now() - startedAt }, 'image pulled');
   }
 
-  async up(role: string, image: string, { signal, logger }: DeployContext): Promise<void> {
+  async up(role: string, image: string, { signal, logger }: DeployContext, colour?: Colour): Promise<void> {
     const settings = this.role(role);
     const startedAt = Date.now();
     try {
-      await this.compose.up(this.project(role), settings.service, {
-        env: { GRAPEVINE_IMAGE: image, GRAPEVINE_NODE: this.options.node, GRAPEVINE_ROLE: role },
+      await this.compose.up(this.project(role, colour), settings.service, {
+        env: { GRAPEVINE_IMAGE: image, GRAPEVINE_NODE: this.options.node, GRAPEVINE_ROLE: role, ...this.colourEnv(role, colour) },
         signal,
         timeoutMs: UP_TIMEOUT_MS,
       });
     } catch (error) {
       throw new DeployStepError('up', `cannot start ${image}: ${errorMessage(error)}`, { cause: error });
     }
-    logger.info({ image, service: settings.service, ms: Date.now() - startedAt }, 'container started');
+    logger.info({ image, service: settings.service, colour, ms: Date.now() - startedAt }, 'container started');
   }
 
-  async waitHealthy(role: string, { signal, logger }: DeployContext, options: HealthWaitOptions = {}): Promise<void> {
-    const container = await this.findContainer(role);
-    if (!container) throw new DeployStepError('health', `no container of ${this.project(role).name} is running`);
-    const { healthyDeadlineMs, minHealthyTimeMs, healthUrl } = this.role(role);
+  async stop(role: string, { signal, logger }: DeployContext, colour?: Colour): Promise<void> {
+    const project = this.project(role, colour);
+    // Compose reads the whole file to stop a project, image included: it gets what runs.
+    const image = await this.runningImage(role, colour);
+    if (image === null) return;
+    const startedAt = Date.now();
+    try {
+      await this.compose.stop(project, {
+        env: { GRAPEVINE_IMAGE: image, GRAPEVINE_NODE: this.options.node, GRAPEVINE_ROLE: role, ...this.colourEnv(role, colour) },
+        signal,
+        timeoutMs: UP_TIMEOUT_MS,
+      });
+    } catch (error) {
+      throw new DeployStepError('up', `cannot stop ${project.name}: ${errorMessage(error)}`, { cause: error });
+    }
+    logger.info({ project: project.name, ms: Date.now() - startedAt }, 'containers stopped');
+  }
+
+  async waitHealthy(role: string, { signal, logger }: DeployContext, options: HealthWaitOptions = {}, colour?: Colour): Promise<void> {
+    const container = await this.findContainer(role, colour);
+    if (!container) throw new DeployStepError('health', `no container of ${this.project(role, colour).name} is running`);
+    const { healthyDeadlineMs, minHealthyTimeMs } = this.role(role);
+    const healthUrl = this.healthUrl(role, colour);
     await waitForHealth(this.engine, {
       container,
       signal,
@@ -97,14 +118,33 @@ export class DockerComposeRuntime implements ContainerRuntime {
     return settings;
   }
 
-  private project(role: string): ComposeProject {
+  private project(role: string, colour?: Colour): ComposeProject {
     const settings = this.role(role);
-    return { file: settings.compose, name: settings.project ?? `${this.options.node}-${role}`.toLowerCase() };
+    const name = settings.project ?? `${this.options.node}-${role}`.toLowerCase();
+    return { file: settings.compose, name: colour === undefined ? name : `${name}-${colour}` };
   }
 
-  private async findContainer(role: string): Promise<string | null> {
+  /** A colour's own settings; asking for a colour of a role without colours is the caller's mistake, named. */
+  private colour(role: string, colour: Colour) {
+    const colours = roleColours(this.role(role));
+    if (!colours) throw new DeployStepError('up', `role ${role} has no colours on this host; it cannot run ${colour}`);
+    return colours[colour];
+  }
+
+  /** What the compose file reads to run a colour: its name, and the port its app listens on. */
+  private colourEnv(role: string, colour: Colour | undefined): Record<string, string> {
+    if (colour === undefined) return {};
+    const { address } = this.colour(role, colour);
+    return { GRAPEVINE_COLOUR: colour, GRAPEVINE_PORT: address.slice(address.lastIndexOf(':') + 1) };
+  }
+
+  private healthUrl(role: string, colour: Colour | undefined): string | undefined {
+    return colour === undefined ? this.role(role).healthUrl : this.colour(role, colour).healthUrl;
+  }
+
+  private async findContainer(role: string, colour?: Colour): Promise<string | null> {
     const containers = await this.engine.listContainers({
-      label: [`com.docker.compose.project=${this.project(role).name}`, `com.docker.compose.service=${this.role(role).service}`],
+      label: [`com.docker.compose.project=${this.project(role, colour).name}`, `com.docker.compose.service=${this.role(role).service}`],
     });
     const newest = containers.sort((a, b) => b.Created - a.Created)[0];
     return newest?.Id ?? null;

@@ -18,10 +18,19 @@ const HANDOFF_TIMEOUT_SECONDS = 2;
 const MAX_LINE_BYTES = 4096;
 const SHELL_SAFE_PATH = /^\/[A-Za-z0-9._/@+-]+$/;
 
+/** Events other than `deploy` reach the pipe as a line `<name> <payload>`; a deploy payload (JSON) is the whole line. */
+export const NAMED_EVENTS = ['retire'] as const;
+export type NamedEvent = (typeof NAMED_EVENTS)[number];
+
 /** The command Serf runs for deploy events; Serf passes it to /bin/sh, so the path is checked. */
 export function deployHandlerCommand(pipe: string): string {
   if (!SHELL_SAFE_PATH.test(pipe)) throw new Error(`event pipe path ${pipe} has characters a shell would interpret`);
   return `timeout ${HANDOFF_TIMEOUT_SECONDS} dd bs=${MAX_LINE_BYTES} of=${pipe} status=none`;
+}
+
+/** The command Serf runs for `user:<event>`: the event's name, a space, then its payload, into the same pipe. */
+export function namedEventHandlerCommand(event: NamedEvent, pipe: string): string {
+  return `{ printf '${event} '; cat; } | ${deployHandlerCommand(pipe)}`;
 }
 
 export class EventInbox {
@@ -84,7 +93,10 @@ export class EventInbox {
       return;
     }
     const payload = line.trim();
-    // The handler is registered for `user:deploy` only, so every line is a deploy payload.
-    if (payload !== '') this.onEvent({ event: 'deploy', payload });
+    if (payload === '') return;
+    const named = NAMED_EVENTS.find((event) => payload.startsWith(`${event} `));
+    // Any other line is a deploy payload, as the deploy handler writes it.
+    if (named) this.onEvent({ event: named, payload: payload.slice(named.length + 1) });
+    else this.onEvent({ event: 'deploy', payload });
   }
 }

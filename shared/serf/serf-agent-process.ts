@@ -16,6 +16,8 @@ export interface SerfAgentOptions {
   tags: Record<string, string>;
   /** Shell command Serf runs for `user:deploy` events (Serf always runs handlers through /bin/sh). */
   deployHandler?: string;
+  /** Shell commands Serf runs for other user events, by event name (`retire`). */
+  eventHandlers?: Record<string, string>;
   logger: Logger;
 }
 
@@ -71,7 +73,7 @@ export class SerfAgentProcess {
   }
 
   private serfConfig(): Record<string, unknown> {
-    const { serf, nodeName, tags, deployHandler } = this.options;
+    const { serf, nodeName, tags, deployHandler, eventHandlers = {} } = this.options;
     return {
       node_name: nodeName,
       bind: serf.bind,
@@ -87,7 +89,10 @@ export class SerfAgentProcess {
       retry_interval: '2s',
       retry_max_attempts: 150,
       log_level: 'warn',
-      event_handlers: deployHandler ? [`user:deploy=${deployHandler}`] : [],
+      event_handlers: [
+        ...(deployHandler ? [`user:deploy=${deployHandler}`] : []),
+        ...Object.entries(eventHandlers).map(([event, handler]) => `user:${event}=${handler}`),
+      ],
     };
   }
 

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { SerfAgentProcess } from '../../shared/serf/serf-agent-process.js';
 import { SerfCli } from '../../shared/serf/serf-cli.js';
 import { rolesTagPattern } from '../../shared/ports/membership.js';
-import { EventInbox, deployHandlerCommand, type ForwardedEvent } from '../../shared/serf/event-inbox.js';
+import { EventInbox, deployHandlerCommand, namedEventHandlerCommand, type ForwardedEvent } from '../../shared/serf/event-inbox.js';
 import { UnreachableError } from '../../shared/contract/errors.js';
 import { until } from '../fixtures/poll.js';
 import { freePort } from '../fixtures/server-process.js';
@@ -53,6 +53,7 @@ describe('serf wrapper on real agents', () => {
         },
         tags: spec.tags,
         deployHandler: deployHandlerCommand(pipe),
+        eventHandlers: { retire: namedEventHandlerCommand('retire', pipe) },
         logger,
       });
       await serf.start();
@@ -91,6 +92,21 @@ describe('serf wrapper on real agents', () => {
     await cli.event('deploy', payload.replace('serftest1', 'serftest2'));
     await until('the second event', () => (nodes.every((n) => n.received.length >= 2) ? true : undefined), gossip);
     expect(nodes.map((n) => n.received.length)).toEqual([2, 2, 2]);
+  });
+
+  it('carries a retire event through its own handler into the same pipe, named, after a deploy event', async () => {
+    const deploy = JSON.stringify({ v: 1, role: 'web', env: 'production', id: 'd-serftest3' });
+    const retire = JSON.stringify({ v: 1, role: 'web', env: 'staging', colour: 'blue', id: 'd-serftest2' });
+    const before = nodes.map((n) => n.received.length);
+    await cli.event('deploy', deploy);
+    await cli.event('retire', retire);
+    await until('every agent to hand both events over', () => (nodes.every((n, i) => n.received.length >= before[i]! + 2) ? true : undefined), gossip);
+    for (const [i, node] of nodes.entries()) {
+      // Gossip may deliver the two in either order; each arrives once, under its own name.
+      const arrived = node.received.slice(before[i]);
+      expect(arrived).toHaveLength(2);
+      expect(arrived).toEqual(expect.arrayContaining([{ event: 'deploy', payload: deploy }, { event: 'retire', payload: retire }]));
+    }
   });
 
   it('drops a member that left from the alive list', async () => {

@@ -159,7 +159,7 @@ describe('the deploy runner and the job', () => {
         markBroken: async () => undefined,
         backInService: async () => true,
       },
-      runtime: { runningImage: async () => null, pull: async () => undefined, up: async () => undefined, waitHealthy: async () => undefined },
+      runtime: { runningImage: async () => null, pull: async () => undefined, up: async () => undefined, waitHealthy: async () => undefined, stop: async () => undefined },
       loadBalancer: { drain: async () => undefined, register: async () => undefined, servers: async () => [] },
       coordinator: { getDeploy: async () => deploy, report: async (_id, r) => void reports.push(r) },
       applied: { highest: async () => undefined, record: async () => undefined },

@@ -96,6 +96,7 @@ function setup(
     pull: async (ref) => (calls.push(`pull ${ref}`), fail('pull')),
     up: async (_role, ref) => (calls.push(`up ${ref}`), fail('up'), void (image = ref)),
     waitHealthy: async () => (calls.push('health'), image === deploy.image ? fail('health') : undefined),
+    stop: async () => void calls.push('stop'),
   };
   const loadBalancer: LoadBalancer = {
     drain: async (backend, server) => (calls.push(`drain ${backend}/${server}`), fail('drain')),

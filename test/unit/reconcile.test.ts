@@ -42,6 +42,9 @@ function setup(over: { state?: ServerState | 'missing'; image?: string | null; h
         if (over.coordinatorDown) throw new UnreachableError('coordinator at http://127.0.0.1:1 is unreachable');
         return over.deploys ?? [deploy('v2', 'succeeded'), deploy('v1', 'succeeded')];
       },
+      groupColour: async () => {
+        throw new Error('asked for the colours of a role without colours');
+      },
     },
     runtime: {
       runningImage: async () => (over.image === undefined ? V2 : over.image),
