@@ -10,7 +10,7 @@ import { pollUntil } from '../shared/contract/waiting.js';
 import { readCaFile } from '../shared/http/ca-file.js';
 import { gatewayOf, type DevClusterState } from './cluster-state.js';
 import { startDetached, type StartedProcess } from './local-process.js';
-import { withLogTail } from './services.js';
+import { accessLogOf, withLogTail } from './services.js';
 import { CLI, backendFor } from './sample-app.js';
 
 /** On the cluster's own gateway address, so two clusters on one machine never share it. */
@@ -52,6 +52,8 @@ export function startLbRelay(state: DevClusterState, options: { tls?: ServerTls 
       redis: state.redisUsers.relay,
       backends: [backendFor('production'), backendFor('staging')],
       maxDrainTimeoutMs: MAX_DRAIN_TIMEOUT_MS,
+      // HAProxy's access log (services.ts): the per-server traffic the coordinator judges a canary on.
+      ...(accessLogOf(state) ? { accessLog: { listen: accessLogOf(state) } } : {}),
       ...(options.tls ? { tls: options.tls } : {}),
       logLevel: options.logLevel ?? 'info',
     }),

@@ -74,6 +74,8 @@ export function startHaproxy(state: DevClusterState): StartedProcess {
       runtimeSocket: state.runtimeSocket,
       extraFrontends: [{ bind: `127.0.0.1:${state.ports.stagingLb}`, backend: backendFor('staging') }],
       serverStateFile,
+      // Each request's line to the relay, which counts every server's traffic for the canary judge.
+      ...(accessLogOf(state) ? { accessLog: accessLogOf(state) } : {}),
     }),
   );
   // An empty state file, so that the first start reads one instead of warning that none exists.
@@ -94,6 +96,11 @@ export async function saveHaproxyServers(state: DevClusterState): Promise<string
   const saved = await execa(SAVE_SERVERS_SCRIPT, args, { stdin: 'ignore', reject: false, all: true, timeout: SAVE_SERVERS_TIMEOUT_MS });
   if (saved.exitCode !== 0) throw new DevClusterError(`saving HAProxy's servers before the reload failed (exit ${saved.exitCode ?? 'none'}): ${String(saved.all).trim()}`);
   return String(saved.stdout).trim().replace(/^save-servers: /, '');
+}
+
+/** Where HAProxy sends its access log and the relay receives it; none on a cluster recorded before it had a port for it. */
+export function accessLogOf(state: Pick<DevClusterState, 'ports'>): string | undefined {
+  return state.ports.accessLog === undefined ? undefined : `127.0.0.1:${state.ports.accessLog}`;
 }
 
 function haproxyFiles(state: DevClusterState): { config: string; serverStateFile: string } {
