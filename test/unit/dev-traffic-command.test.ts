@@ -14,7 +14,7 @@ import { bundleCli } from '../fixtures/cli-against-coordinator.js';
 
 const NAME = `gvtraffic${process.pid}`;
 
-describe('grapevine dev traffic', () => {
+describe('grapevine dev traffic', { timeout: 60_000 }, () => {
   const work = mkdtempSync(join(tmpdir(), 'gvtest-dev-traffic-'));
   let cli = '';
   let clusterDir = '';
@@ -80,7 +80,7 @@ describe('grapevine dev traffic', () => {
     expect(refusals.unknown.stderr).toMatch(new RegExp(`no local cluster named "${NAME}x"`));
     expect(refusals.noDir.stderr).toMatch(/no local cluster recorded in .*nothing: run grapevine dev up/);
     expect(asked.production + asked.staging).toBe(askedBefore);
-  }, 60_000);
+  });
 });
 
 describe('clusterDirNamed', () => {

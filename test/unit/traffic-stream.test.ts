@@ -8,7 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTraffic, trafficLine } from '../../dev-cluster/traffic.js';
 import { until } from '../fixtures/poll.js';
 
-describe('traffic stream', () => {
+/** The server shares the test's process: on a busy machine an answer can wait seconds for its turn. */
+const PATIENT_MS = 15_000;
+
+describe('traffic stream', { timeout: 60_000 }, () => {
   let server: Server;
   let base: string;
   const seen: Record<string, number> = {};
@@ -36,7 +39,7 @@ describe('traffic stream', () => {
   });
 
   it('sends rate × duration requests and stops by itself, counting answers by status and body', async () => {
-    const stream = startTraffic({ url: `${base}/steady`, ratePerSecond: 50, durationMs: 1_000, headers: { 'x-sent-by': 'traffic-test' } });
+    const stream = startTraffic({ url: `${base}/steady`, ratePerSecond: 50, durationMs: 1_000, timeoutMs: PATIENT_MS, headers: { 'x-sent-by': 'traffic-test' } });
     const summary = await stream.done;
     expect(summary).toMatchObject({ sent: 50, answered: 50, skipped: 0, failed: 0, failures: [], byStatus: { '200': 50 }, byBody: { 'v1 h1': 25, 'v1 h2': 25 } });
     expect(seen['/steady']).toBe(50);
@@ -48,7 +51,7 @@ describe('traffic stream', () => {
 
   it('counts non-2xx answers as failures and keeps the first ones with when they were sent', async () => {
     const before = Date.now();
-    const summary = await startTraffic({ url: `${base}/every-third-fails`, ratePerSecond: 100, durationMs: 300 }).done;
+    const summary = await startTraffic({ url: `${base}/every-third-fails`, ratePerSecond: 100, durationMs: 300, timeoutMs: PATIENT_MS }).done;
     expect(summary.sent).toBe(30);
     expect(summary.byStatus).toEqual({ '200': 20, '500': 10 });
     expect(summary.failed).toBe(10);
@@ -59,14 +62,14 @@ describe('traffic stream', () => {
   });
 
   it('records a request that gets no answer in time as an error, and sends none past its limit in flight', async () => {
-    // 10 due within half a second, each unanswered for its whole second: 3 go out, 7 wait their turn in vain.
-    const summary = await startTraffic({ url: `${base}/hang`, ratePerSecond: 20, durationMs: 500, timeoutMs: 1_000, maxInFlight: 3 }).done;
+    // 10 due within half a second, each unanswered for its whole 5 s: 3 go out, 7 wait their turn in vain.
+    const summary = await startTraffic({ url: `${base}/hang`, ratePerSecond: 20, durationMs: 500, timeoutMs: 5_000, maxInFlight: 3 }).done;
     expect(summary).toMatchObject({ sent: 3, skipped: 7, answered: 3, failed: 3, byStatus: { error: 3 }, ms: null });
     expect(summary.failures.map((failure) => failure.answer)).toEqual(['TimeoutError', 'TimeoutError', 'TimeoutError']);
   });
 
   it('stops early on demand, with what came back so far', async () => {
-    const stream = startTraffic({ url: `${base}/stopped`, ratePerSecond: 10, durationMs: 60_000 });
+    const stream = startTraffic({ url: `${base}/stopped`, ratePerSecond: 10, durationMs: 60_000, timeoutMs: PATIENT_MS });
     await until('a first answer', () => (stream.summary().answered >= 1 ? true : undefined));
     const summary = await stream.stop();
     expect(summary.sent).toBeGreaterThanOrEqual(1);
