@@ -175,6 +175,16 @@ describe('relay weights and traffic API', () => {
     expect(await bad(`from=${now - 61_000}&to=${now}`)).toMatch(/at most 60000 ms, the traffic this relay keeps/);
   });
 
+  it('takes a thousand servers of long names in one weights body, and keeps a registration body small', async () => {
+    const { calls, call } = relay();
+    const thousand = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`${'h'.repeat(60)}${String(i).padStart(4, '0')}`, 256]));
+    expect((await call('POST', WEIGHTS, 'operator', { weights: thousand })).status).toBe(200);
+    expect(calls).toHaveLength(1);
+    const register = await call('POST', `/v1/backends/${BACKEND}/servers/h1/register`, 'host-h1', { address: '192.0.2.11:8080', padding: 'x'.repeat(5_000) });
+    expect(register.status).toBe(413);
+    expect(calls).toHaveLength(1);
+  });
+
   it('answers 404 to a traffic read when the relay receives no access log', async () => {
     const { call } = relay();
     expect(await call('GET', `/v1/backends/${BACKEND}/traffic?from=0&to=1000`, 'operator')).toMatchObject({ status: 404, body: { error: { message: expect.stringMatching(/accessLog is not set/) } } });
