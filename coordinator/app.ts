@@ -14,7 +14,7 @@ import {
   PublishReleaseBody,
   RollbackBody,
 } from '../shared/contract/schemas.js';
-import { DeployStarter, newDeployId, type DeployCreationDeps } from './deploy-starter.js';
+import { DEFAULT_DEADLINE_MS, DeployStarter, newDeployId, type DeployCreationDeps } from './deploy-starter.js';
 import { CatchUps } from './catch-up.js';
 import { DEFAULT_SLOTS } from '../shared/contract/slot-count.js';
 import { markBroken } from './mark-broken.js';
@@ -33,14 +33,21 @@ import { registerTokenRoutes } from './auth/token-routes.js';
 import { registerSerfKeyRoutes } from './serf-keys.js';
 import type { SerfKeyring } from '../shared/ports/serf-keyring.js';
 import { jsonBodyLimit, requireJson, valid } from '../shared/http/request-validation.js';
-import { FleetEventBus, type FleetEventPublisher } from './fleet-event-bus.js';
+import { FleetEventBus } from './fleet-event-bus.js';
 import type { EventFeed } from './events/event-feed.js';
 import { registerEventRoutes } from './events/event-routes.js';
 import { registerUiRoutes } from './ui/ui-routes.js';
 import { eventStreamSessionToken } from './ui/session.js';
 import { registerMetricsRoute, type MetricsExposition } from './metrics/metrics-route.js';
 import { registerAuditRoutes } from './audit/audit-routes.js';
+import { registerFreezeRoutes } from './freeze-routes.js';
 import type { AuditLog } from '../shared/ports/audit-log.js';
+import type { ColourState } from '../shared/ports/colour-state.js';
+import type { RoleStrategyConfig } from '../shared/contract/strategy.js';
+import { planStrategy } from './strategies/strategy-plan.js';
+import { Quarantine } from './strategies/quarantine.js';
+import { registerStrategyRoutes } from './strategies/strategy-routes.js';
+import type { StrategyRunner } from './strategies/strategy-runner.js';
 
 export interface AppDeps {
   store: DeployStore;
@@ -67,13 +74,24 @@ export interface AppDeps {
   now?: () => number;
   newId?: () => string;
   /** Told of every change the API makes or is told of (the event stream, audit, notifications, metrics read it); none unless given. */
-  fleetEvents?: FleetEventPublisher;
+  fleetEvents?: FleetEventBus;
   /** The live event stream `GET /v1/events` serves, and the dashboard's pages follow; neither without it. */
   eventFeed?: EventFeed;
   /** What `GET /metrics` serves to a viewer or above (coordinator/metrics/); no such route without it. */
   metrics?: MetricsExposition;
   /** The fleet's audit log, which `GET /v1/audit` reads; no such route without it. */
   auditLog?: AuditLog;
+  /** Canary and blue/green (coordinator/strategies/); every deploy is rolling without it. */
+  strategies?: AppStrategies;
+}
+
+export interface AppStrategies {
+  runner: StrategyRunner;
+  colours: ColourState;
+  /** The role's strategies as configured (defaults for a role the config does not name). */
+  config: (role: string) => RoleStrategyConfig;
+  /** Whether the coordinator reaches the load balancer (config loadBalancer). */
+  canDriveLoadBalancer: boolean;
 }
 
 const RoleParams = z.object({ role: roleName });
@@ -114,7 +132,30 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     now,
     newId,
   };
-  const starter = new DeployStarter({ ...creation, events });
+  const { strategies } = deps;
+  const starter = new DeployStarter({
+    ...creation,
+    events,
+    freezes: fleet,
+    gates: fleet,
+    ...(strategies
+      ? {
+          planStrategy: async (request: CreateDeployBody, targets: readonly string[]) =>
+            planStrategy({
+              role: request.role,
+              env: request.env,
+              requested: request.strategy,
+              config: strategies.config(request.role),
+              targets,
+              colours: await strategies.colours.get(request),
+              canDriveLoadBalancer: strategies.canDriveLoadBalancer,
+              now: now(),
+            }),
+        }
+      : {}),
+  });
+  // Hosts still on a release marked broken go back to the newest tag each ran that is not broken.
+  fleetEvents.subscribe('quarantine', new Quarantine({ store, starter, logger: deps.logger }).read);
   const catchUps = new CatchUps(creation);
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger, fleetEvents });
   const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now, fleetEvents });
@@ -177,14 +218,20 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   });
 
   app.post('/v1/deploys', allow('deployer'), requireJson, valid('json', CreateDeployBody), async (c) => {
-    return c.json(await starter.start(c.req.valid('json'), { startedBy: actorOf(c.get('credential')) }), 201);
+    const credential = c.get('credential');
+    return c.json(await starter.start(c.req.valid('json'), { startedBy: actorOf(credential) }, { scope: credential.scope }), 201);
   });
 
   app.post('/v1/rollbacks', allow('deployer'), requireJson, valid('json', RollbackBody), async (c) => {
-    const { role, env, runJob } = c.req.valid('json');
+    const { role, env, runJob, force } = c.req.valid('json');
     const choice = await chooseRollback(store, role, env, { runJob });
     const startedBy = actorOf(c.get('credential'));
-    const deploy = await starter.start({ role, env, tag: choice.tag }, { rollbackOf: choice.rollbackOf, runJob: choice.runJob, startedBy });
+    // A rollback is a deploy too: a frozen group takes it only when an operator forces it.
+    const deploy = await starter.start(
+      { role, env, tag: choice.tag, ...(force === undefined ? {} : { force }) },
+      { rollbackOf: choice.rollbackOf, runJob: choice.runJob, startedBy },
+      { scope: c.get('credential').scope },
+    );
     logger.warn({ deployId: deploy.id, role, env, tag: choice.tag, rollbackOf: choice.rollbackOf, runJob: choice.runJob, by: startedBy }, 'rollback started');
     return c.json(deploy, 201);
   });
@@ -260,6 +307,8 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   if (deps.keyring) registerSerfKeyRoutes(app, { keyring: deps.keyring, membership, logger: deps.logger, fleetEvents });
   if (deps.metrics) registerMetricsRoute(app, { metrics: deps.metrics, bootstrapToken: token, verifier: deps.credentials });
   if (deps.auditLog) registerAuditRoutes(app, { auditLog: deps.auditLog, now });
+  if (strategies) registerStrategyRoutes(app, { store, runner: strategies.runner, colours: strategies.colours, hosts, fleetEvents, now });
+  registerFreezeRoutes(app, { fleet, store, fleetEvents, logger: deps.logger, now, deadlineMs: deps.deployDeadlineMs ?? DEFAULT_DEADLINE_MS });
 
   return app;
 }

@@ -25,6 +25,10 @@ import { Notifier } from './notifications/notifier.js';
 import { FleetMetrics } from './metrics/fleet-metrics.js';
 import { RedisAuditLog } from '../shared/redis/audit-log.js';
 import { auditRecorder } from './audit/audit-recorder.js';
+import { RedisColourState } from '../shared/redis/colour-state.js';
+import { RoleStrategyConfig } from '../shared/contract/strategy.js';
+import { RelayTraffic } from './strategies/relay-traffic.js';
+import { StrategyRunner } from './strategies/strategy-runner.js';
 
 /** Requests still open this long after a stop are cut: a client's keep-alive must not hold the exit. */
 const SERVER_CLOSE_MS = 1_000;
@@ -85,9 +89,17 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   const eventFeed = new EventFeed({ log: eventStream, logger });
   // Broken marks it sets name the coordinator, as an agent's name the host that failed.
   const fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
+  const deployEvents = new SerfDeployEvents(serf.cli);
+  // Canary and blue/green: the load balancer through its relay, each group's colours, and the runner of their steps.
+  const relay = config.loadBalancer?.relay;
+  const traffic = relay ? new RelayTraffic({ ...relay, logger }) : undefined;
+  const colours = new RedisColourState(redis);
+  const defaults = RoleStrategyConfig.parse({});
+  const strategyConfig = (role: string) => config.strategies[role] ?? defaults;
+  const runner = new StrategyRunner({ store, fleet, traffic, colours, events: deployEvents, fleetEvents, config: strategyConfig, logger, now: Date.now });
   const app = createApp({
     store,
-    events: new SerfDeployEvents(serf.cli),
+    events: deployEvents,
     membership: serf.cli,
     fleet,
     promote: config.promote,
@@ -109,6 +121,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     eventFeed,
     metrics,
     auditLog,
+    strategies: { runner, colours, config: strategyConfig, canDriveLoadBalancer: traffic !== undefined },
   });
 
   let server: ServedApp;
@@ -121,6 +134,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   }
   const watchdog = new DeployWatchdog({ store, membership: serf.cli, fleet, deadlineMs: config.deployDeadlineMs, logger, fleetEvents });
   watchdog.start();
+  runner.start();
   const { url } = server;
   ownUrl = url;
   logger.info({ url, ...(server.certificateValidTo ? { certificateValidTo: server.certificateValidTo } : {}) }, 'coordinator listening');
@@ -132,7 +146,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     // Each step is bounded (about 4 s in all, the first two side by side), whatever is down.
     async stop() {
       // Open event streams end at once (eventFeed.stop, within a second), or they would hold the server's close.
-      await Promise.all([eventFeed.stop(), server.close(SERVER_CLOSE_MS), within(watchdog.stop(), WATCHDOG_STOP_MS), notifier.stop(NOTIFIER_STOP_MS)]);
+      await Promise.all([eventFeed.stop(), server.close(SERVER_CLOSE_MS), within(watchdog.stop(), WATCHDOG_STOP_MS), within(runner.stop(), WATCHDOG_STOP_MS), notifier.stop(NOTIFIER_STOP_MS)]);
       await serf.stop(SERF_LEAVE_MS);
       redis.disconnect();
     },

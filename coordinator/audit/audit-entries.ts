@@ -35,6 +35,14 @@ export function auditEntriesOf(event: FleetEvent, slots: SlotSightings): NewAudi
           detail: `no longer counted out of service${event.forced ? ' (forced while it held a slot)' : ''}: ${event.reason ?? 'no reason given'}`,
         }),
       ];
+    case 'group.frozen': {
+      const until = event.until === undefined ? 'until unfrozen' : `until ${new Date(event.until).toISOString()}`;
+      return [entry('group.frozen', { role: event.role, env: event.env, detail: `${until}: ${event.reason}` })];
+    }
+    case 'group.unfrozen':
+      return [entry('group.unfrozen', { role: event.role, env: event.env, detail: `after ${(event.frozenMs / 1000).toFixed(0)} s frozen (${event.reason})` })];
+    case 'group.switched':
+      return [entry('group.switched', { role: event.role, env: event.env, detail: `traffic switched back to ${event.live}: ${event.servers} servers in ${event.ms} ms` })];
     case 'token.created': {
       const { id, scope, name, host, expiresAt } = event.token;
       const expiry = expiresAt === undefined ? 'never expires' : `expires ${new Date(expiresAt).toISOString()}`;

@@ -114,6 +114,8 @@ export const CoordinatorConfig = z.object({
       relay: z.strictObject({
         url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
         tokenFile: absolutePath,
+        /** PEM file of the CAs that sign the relay's certificate; Node.js's public CAs without it. */
+        caFile: absolutePath.optional(),
       }),
     })
     .optional(),

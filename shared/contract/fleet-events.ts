@@ -46,6 +46,12 @@ export type FleetEvent = EventBase &
     | { kind: 'token.revoked'; token: { id: string; scope?: Scope; name?: string } }
     /** An operator took a host out of its group's out-of-service count. */
     | { kind: 'host.forgotten'; role: string; env: string; host: string; forced: boolean; reason?: string }
+    /** An operator froze a group: its waiting hosts take no slot, new deploys are refused unless forced. */
+    | { kind: 'group.frozen'; role: string; env: string; reason: string; until?: number }
+    /** The group's freeze was lifted by an operator; `frozenMs` is how long it lasted, which its deploys in progress got back. */
+    | { kind: 'group.unfrozen'; role: string; env: string; reason: string; frozenMs: number }
+    /** A blue/green group's traffic was moved back to the colour it left (`grapevine switch`): `servers` weighed in `ms`. */
+    | { kind: 'group.switched'; role: string; env: string; live: 'blue' | 'green'; servers: number; ms: number }
     /** The fleet's Serf gossip key changed. */
     | { kind: 'serf.key-rotated' }
   );

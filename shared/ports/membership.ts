@@ -1,7 +1,7 @@
 // What the deploy logic asks of the fleet's membership and gossip: which hosts exist
 // (Serf's member list) and how a new deploy is announced (a Serf user event). The Serf
 // adapter in shared/serf implements both; tests use stand-ins.
-import type { DeployEventPayload } from '../contract/schemas.js';
+import type { DeployEventPayload, RetireEventPayload } from '../contract/schemas.js';
 
 export interface SerfMember {
   name: string;
@@ -25,6 +25,8 @@ export interface Membership {
 /** Tells the fleet about a new deploy; the real one fires `serf event -coalesce=false deploy <json>`. */
 export interface DeployEvents {
   fireDeploy(payload: DeployEventPayload): Promise<void>;
+  /** Tells a blue/green group's hosts to stop the colour its traffic left: `serf event -coalesce=false retire <json>`. */
+  fireRetire(payload: RetireEventPayload): Promise<void>;
 }
 
 /**

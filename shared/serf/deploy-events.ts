@@ -1,5 +1,5 @@
 import type { SerfCli } from './serf-cli.js';
-import type { DeployEventPayload } from '../contract/schemas.js';
+import type { DeployEventPayload, RetireEventPayload } from '../contract/schemas.js';
 import { GrapevineError } from '../contract/errors.js';
 import type { DeployEvents } from '../ports/membership.js';
 
@@ -10,11 +10,20 @@ const MAX_PAYLOAD_BYTES = 476;
 export class SerfDeployEvents implements DeployEvents {
   constructor(private readonly serf: SerfCli) {}
 
-  async fireDeploy(payload: DeployEventPayload): Promise<void> {
+  fireDeploy(payload: DeployEventPayload): Promise<void> {
+    return this.#fire('deploy', payload);
+  }
+
+  /** Tells a blue/green group's hosts to stop the colour its traffic left (README, "Blue/green"). */
+  fireRetire(payload: RetireEventPayload): Promise<void> {
+    return this.#fire('retire', payload);
+  }
+
+  async #fire(name: string, payload: object): Promise<void> {
     const text = JSON.stringify(payload);
     if (Buffer.byteLength(text) > MAX_PAYLOAD_BYTES) {
-      throw new GrapevineError('payload_too_large', `deploy event payload is ${Buffer.byteLength(text)} bytes; Serf allows ${MAX_PAYLOAD_BYTES}`);
+      throw new GrapevineError('payload_too_large', `${name} event payload is ${Buffer.byteLength(text)} bytes; Serf allows ${MAX_PAYLOAD_BYTES}`);
     }
-    await this.serf.event('deploy', text);
+    await this.serf.event(name, text);
   }
 }

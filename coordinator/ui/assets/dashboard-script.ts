@@ -17,6 +17,9 @@ const KINDS: Record<FleetEventKind, true> = {
   'token.created': true,
   'token.revoked': true,
   'host.forgotten': true,
+  'group.frozen': true,
+  'group.unfrozen': true,
+  'group.switched': true,
   'serf.key-rotated': true,
 };
 

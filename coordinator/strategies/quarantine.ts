@@ -1,0 +1,132 @@
+// Quarantine after the fact (README, "Quarantine"): hosts still running a release once it is
+// marked broken go back, through the slots, to the newest tag each ran that is not broken, in a
+// rollback deploy of just those hosts; and the canary set of a canary that never passed goes
+// back the same way. Runs as a reader of the fleet's events: on a broken mark when nothing of the
+// group is deploying, else when that deploy ends.
+import { errorMessage } from '../../shared/contract/errors.js';
+import type { FleetEvent } from '../../shared/contract/fleet-events.js';
+import type { Logger } from '../../shared/contract/logger.js';
+import type { CreateDeployBody, Deploy } from '../../shared/contract/schemas.js';
+import type { DeployOrigin, StartOptions } from '../deploy-starter.js';
+import type { DeployRecord, DeployStore } from '../../shared/ports/deploy-store.js';
+
+/** How far back a group's history is read for what each host runs and ran. */
+const HISTORY_LIMIT = 100;
+
+export interface QuarantineDeps {
+  store: DeployStore;
+  starter: { start(request: CreateDeployBody, origin: DeployOrigin, options: StartOptions): Promise<Deploy> };
+  logger: Logger;
+}
+
+export class Quarantine {
+  readonly #deps: QuarantineDeps;
+  readonly #logger: Logger;
+
+  constructor(deps: QuarantineDeps) {
+    this.#deps = deps;
+    this.#logger = deps.logger.child({ component: 'quarantine' });
+  }
+
+  /** The fleet event reader. */
+  readonly read = async (event: FleetEvent): Promise<void> => {
+    if (event.kind === 'deploy.finished') await this.#afterDeploy(event.deploy);
+    else if (event.kind === 'release.broken') await this.#afterMark(event.role, event.tag);
+  };
+
+  async #afterDeploy(deploy: DeployRecord): Promise<void> {
+    const { strategy } = deploy;
+    if (strategy?.kind === 'canary' && strategy.phase !== 'rollout') {
+      // The canary never passed (failed, aborted, cut off by the deadline): its hosts leave the tag whatever its mark.
+      const full = await this.#deps.store.getDeploy(deploy.id);
+      const hosts = (strategy.canaryHosts ?? []).filter((host) => full?.hosts[host]?.state === 'succeeded');
+      await this.#rollBack(deploy.role, deploy.env, deploy.tag, hosts, `the canary of ${deploy.tag} did not pass (${deploy.reason ?? strategy.outcome ?? deploy.status})`);
+      return;
+    }
+    const release = await this.#deps.store.getRelease(deploy.role, deploy.tag);
+    if (release?.broken) await this.#quarantineGroup(deploy.role, deploy.env, deploy.tag);
+  }
+
+  async #afterMark(role: string, tag: string): Promise<void> {
+    for (const env of await this.#deps.store.envsOfRole(role)) {
+      const [newest] = await this.#deps.store.listDeploys({ role, env, limit: 1 });
+      // A deploy under way ends first (its waiting hosts stand down); its end brings the quarantine.
+      if (newest?.status === 'in_progress') continue;
+      await this.#quarantineGroup(role, env, tag);
+    }
+  }
+
+  /** Every host of the group whose newest succeeded deploy is of `tag`, each back to the newest tag it ran that is not broken. */
+  async #quarantineGroup(role: string, env: string, tag: string): Promise<void> {
+    const { store } = this.#deps;
+    const history = await store.listDeploys({ role, env, limit: HISTORY_LIMIT });
+    const brokenTags = new Set<string>();
+    const isBroken = async (candidate: string) => {
+      if (brokenTags.has(candidate)) return true;
+      const broken = candidate === tag || (await store.getRelease(role, candidate))?.broken !== undefined;
+      if (broken) brokenTags.add(candidate);
+      return broken;
+    };
+    const backTo = new Map<string, string[]>();
+    const stranded: string[] = [];
+    for (const host of hostsRunning(history, tag)) {
+      const ran = history.filter((deploy) => deploy.hosts[host]?.state === 'succeeded').map((deploy) => deploy.tag);
+      let previous: string | undefined;
+      for (const candidate of ran) {
+        if (!(await isBroken(candidate))) {
+          previous = candidate;
+          break;
+        }
+      }
+      if (previous === undefined) stranded.push(host);
+      else backTo.set(previous, [...(backTo.get(previous) ?? []), host]);
+    }
+    if (stranded.length > 0) this.#logger.warn({ role, env, tag, hosts: stranded }, `hosts run broken ${tag} and never ran a tag that is not broken: deploy one by name`);
+    for (const [previous, hosts] of backTo) await this.#rollBack(role, env, tag, hosts, `${tag} is marked broken`, previous);
+  }
+
+  async #rollBack(role: string, env: string, leaving: string, hosts: string[], why: string, to?: string): Promise<void> {
+    if (hosts.length === 0) return;
+    const log = this.#logger.child({ role, env, leaving, hosts });
+    try {
+      const tag = to ?? (await this.#previousTag(role, env, leaving, hosts));
+      if (tag === undefined) {
+        log.warn(`${why}, but its hosts never ran another tag that is not broken: deploy one by name`);
+        return;
+      }
+      const deploy = await this.#deps.starter.start(
+        { role, env, tag, strategy: 'rolling', force: true },
+        { rollbackOf: leaving, runJob: false, startedBy: 'coordinator' },
+        { only: hosts },
+      );
+      log.warn({ deployId: deploy.id, tag, why }, `quarantine: ${hosts.length} host(s) go back from ${leaving} to ${tag}`);
+    } catch (error) {
+      log.error({ err: errorMessage(error), why }, 'quarantine could not start its rollback; roll back by hand');
+    }
+  }
+
+  /** The newest tag the first of `hosts` ran before `leaving` that is not broken. */
+  async #previousTag(role: string, env: string, leaving: string, hosts: string[]): Promise<string | undefined> {
+    const { store } = this.#deps;
+    const history = await store.listDeploys({ role, env, limit: HISTORY_LIMIT });
+    for (const deploy of history) {
+      if (deploy.tag === leaving || !hosts.some((host) => deploy.hosts[host]?.state === 'succeeded')) continue;
+      if (!(await store.getRelease(role, deploy.tag))?.broken) return deploy.tag;
+    }
+    return undefined;
+  }
+}
+
+/** Hosts whose newest succeeded deploy in `history` (newest first) is of `tag`. */
+function hostsRunning(history: readonly Deploy[], tag: string): string[] {
+  const seen = new Set<string>();
+  const running: string[] = [];
+  for (const deploy of history) {
+    for (const [host, report] of Object.entries(deploy.hosts)) {
+      if (report.state !== 'succeeded' || seen.has(host)) continue;
+      seen.add(host);
+      if (deploy.tag === tag) running.push(host);
+    }
+  }
+  return running.sort();
+}
