@@ -5,6 +5,8 @@
 // on one machine use their own cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { colourChecks } from './strategies/colours.js';
+import { lbChecks } from './strategies/lb.js';
 
 const name = process.env.GV_STRATEGIES_CLUSTER ?? 'gvstr';
 const subnet = process.env.GV_STRATEGIES_SUBNET ?? '10.230.0';
@@ -50,3 +52,5 @@ describe('the cluster', () => {
     expect((JSON.parse(stdout) as unknown[]).length).toBe(10);
   });
 });
+describe('load balancer weights and traffic', () => lbChecks(cluster));
+describe('two colours per host', () => colourChecks(cluster));
