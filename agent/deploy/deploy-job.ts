@@ -124,7 +124,7 @@ export class DeployJob {
     let outcome: JobOutcome;
     try {
       await this.deps.runtime.pull(deploy.image, { signal, logger: log });
-      const env = { GRAPEVINE_DEPLOY_ID: deploy.id, GRAPEVINE_TAG: deploy.tag, GRAPEVINE_ENV: deploy.env };
+      const env = { GRAPEVINE_DEPLOY_ID: deploy.id, GRAPEVINE_TAG: deploy.tag, GRAPEVINE_ENV: deploy.env, ...(deploy.colour ? { GRAPEVINE_COLOUR: deploy.colour } : {}) };
       const ran = await this.deps.container.runJob(deploy.role, deploy.image, env, { signal, logger: log, timeoutMs: settings.timeoutMs });
       outcome =
         ran.exitCode === 0

@@ -178,9 +178,9 @@ export class DeployRunner {
     logger: Logger,
   ): Promise<void> {
     const { locks, fleet } = this.deps;
-    // Known before the host counts or waits: a colour this host does not run ends it errored at once.
-    const instance = deployedInstance(this.deps.node, this.deps.lb, deploy);
     await this.attempt('received', () => fleet.initRemaining(group, event.id, counted, logger), signal, logger);
+    // Known before the host waits: a colour this host does not run ends it errored (and counted out) at once.
+    const instance = deployedInstance(this.deps.node, this.deps.lb, deploy);
     // A deploy created before the coordinator stored its slots gets the default third.
     const slots = deploy.slots ?? slotCount(counted, DEFAULT_SLOTS);
     logger.info({ tag: deploy.tag, counted, slots }, 'deploy received');

@@ -38,8 +38,8 @@ function setup(options: { deploy: Partial<Deploy>; lb?: RoleServers; running?: P
     },
   } as unknown as SlotLocks;
   const fleet: Pick<FleetState, 'initRemaining' | 'finishHost' | 'brokenReason' | 'markBroken' | 'backInService'> = {
-    initRemaining: async (_group: DeployGroup, _id: string, hosts: number) => hosts,
-    finishHost: async () => 0,
+    initRemaining: async (_group: DeployGroup, _id: string, hosts: number) => (calls.push('init'), hosts),
+    finishHost: async () => (calls.push('finish'), 0),
     brokenReason: async () => null,
     markBroken: async (_group: DeployGroup, tag: string) => void calls.push(`markBroken ${tag}`),
     backInService: async () => true,
@@ -81,8 +81,8 @@ describe('deploy runner on a blue/green role', () => {
     const report = (await run())!;
     expect(report.state).toBe('succeeded');
     expect(calls).toEqual([
-      'acquire', 'drain web-staging/h1.green', 'up green registry:5000/web:v2', 'health green',
-      'register web-staging/h1.green 10.0.0.11:8081 weight 100', 'release',
+      'init', 'acquire', 'drain web-staging/h1.green', 'up green registry:5000/web:v2', 'health green',
+      'register web-staging/h1.green 10.0.0.11:8081 weight 100', 'release', 'finish',
     ]);
   });
 
@@ -96,33 +96,33 @@ describe('deploy runner on a blue/green role', () => {
     const { run, calls } = setup({ deploy: {} });
     expect((await run())!.state).toBe('succeeded');
     expect(calls).toEqual([
-      'acquire', 'drain web-staging/h1.blue', 'up blue registry:5000/web:v2', 'health blue',
-      'register web-staging/h1.blue 10.0.0.11:8080 weight 100', 'release',
+      'init', 'acquire', 'drain web-staging/h1.blue', 'up blue registry:5000/web:v2', 'health blue',
+      'register web-staging/h1.blue 10.0.0.11:8080 weight 100', 'release', 'finish',
     ]);
   });
 
-  it('a deploy naming a colour on a host running the role without colours ends errored, before any slot, naming the setting', async () => {
+  it('a deploy naming a colour on a host running the role without colours ends errored and counted out, before any slot, naming the setting', async () => {
     const { run, calls, reports } = setup({ deploy: { colour: 'green' }, lb: PLAIN });
     const report = (await run())!;
     expect(report.state).toBe('errored');
     expect(report.error).toContain('replaces the green colour of role web');
     expect(report.error).toContain('roles.web.colours is not set');
-    expect(calls).toEqual([]);
+    expect(calls).toEqual(['init', 'finish']);
     expect(reports.at(-1)?.state).toBe('errored');
   });
 
   it('a failed colour that ran nothing before is stopped again and left out of the backend', async () => {
     const { run, calls } = setup({ deploy: { colour: 'green', strategy: BLUE_GREEN }, failAt: 'health' });
     expect((await run())!.state).toBe('failed');
-    expect(calls.slice(-3)).toEqual(['markBroken v2', 'stop green', 'release']);
+    expect(calls.slice(-4)).toEqual(['markBroken v2', 'stop green', 'release', 'finish']);
     expect(calls.filter((call) => call.startsWith('register'))).toEqual([]);
   });
 
   it('a failed colour that ran an older release gets it back, at the weight the deploy would have used', async () => {
     const { run, calls } = setup({ deploy: { colour: 'green', strategy: BLUE_GREEN }, running: { green: 'registry:5000/web:v1' }, failAt: 'health' });
     expect((await run())!.state).toBe('failed');
-    expect(calls.slice(-5)).toEqual([
-      'markBroken v2', 'up green registry:5000/web:v1', 'health green', 'register web-staging/h1.green 10.0.0.11:8081 weight 0', 'release',
+    expect(calls.slice(-6)).toEqual([
+      'markBroken v2', 'up green registry:5000/web:v1', 'health green', 'register web-staging/h1.green 10.0.0.11:8081 weight 0', 'release', 'finish',
     ]);
   });
 
