@@ -20,6 +20,7 @@ import { cliToken } from './token-source.js';
 import { registerKeysCommand } from './keys-command.js';
 import { registerAuditCommand } from './audit-command.js';
 import { registerHistoryCommand } from './history-command.js';
+import { freezeLine, registerFreezeCommands } from './freeze-commands.js';
 import { jobLines } from './job-lines.js';
 
 const EXIT_FAILED = 1;
@@ -93,6 +94,24 @@ async function promotionLine(tag: string, promotedTo: string): Promise<string> {
   }
 }
 
+/**
+ * The freeze of each group among `deploys` (one read per group), as `status` prints it:
+ * `web/production FROZEN "release train" (by ..., until ...)`. A coordinator that cannot
+ * say (an older one, or a read refused) shows none rather than failing the status.
+ */
+async function freezesOf(deploys: readonly Deploy[]): Promise<Map<string, string>> {
+  const groups = [...new Set(deploys.map((d) => `${d.role}/${d.env}`))];
+  const found = new Map<string, string>();
+  await Promise.all(
+    groups.map(async (group) => {
+      const [role = '', env = ''] = group.split('/');
+      const mark = await client().frozen(role, env).catch(() => null);
+      if (mark) found.set(group, `${group} ${freezeLine(mark)}`);
+    }),
+  );
+  return found;
+}
+
 registerServiceCommands(program);
 
 const release = program.command('release').description('releases of a role');
@@ -125,11 +144,13 @@ program
   .requiredOption('--env <env>', 'environment, e.g. production')
   .option('--tag <tag>', 'release tag (default: the newest published)')
   .option('--wait', "follow the deploy and exit with its outcome")
-  .action(async (role: string, options: { env: string; tag?: string; wait?: boolean }) => {
+  .option('--force', 'deploy even though the group is frozen (operator only)')
+  .action(async (role: string, options: { env: string; tag?: string; wait?: boolean; force?: boolean }) => {
     const deploy = await client().createDeploy({
       role: parseOrThrow(roleName, role, 'role'),
       env: parseOrThrow(envName, options.env, '--env'),
       ...(options.tag ? { tag: parseOrThrow(releaseTag, options.tag, '--tag') } : {}),
+      ...(options.force ? { force: true } : {}),
     });
     await finishDeploy(deploy, options.wait ?? false);
   });
@@ -151,8 +172,12 @@ program
   .requiredOption('--env <env>', 'environment, e.g. production')
   .option('--wait', 'follow the deploy and exit with its outcome')
   .option('--run-job', "run the role's once-per-deploy job (a migration) too; a rollback skips it unless asked")
-  .action(async (role: string, options: { env: string; wait?: boolean; runJob?: boolean }) => {
-    const deploy = await client().rollback(parseOrThrow(roleName, role, 'role'), parseOrThrow(envName, options.env, '--env'), { runJob: options.runJob === true });
+  .option('--force', 'roll back even though the group is frozen (operator only)')
+  .action(async (role: string, options: { env: string; wait?: boolean; runJob?: boolean; force?: boolean }) => {
+    const deploy = await client().rollback(parseOrThrow(roleName, role, 'role'), parseOrThrow(envName, options.env, '--env'), {
+      runJob: options.runJob === true,
+      force: options.force === true,
+    });
     await finishDeploy(deploy, options.wait ?? false);
   });
 
@@ -163,7 +188,9 @@ program
   .action(async (id: string | undefined, options: { wait?: boolean }) => {
     if (id === undefined) {
       const deploys = await client().listDeploys({});
-      print(deploys, deploys.map(describeDeploy).join('\n') || 'no deploys yet');
+      const frozen = await freezesOf(deploys);
+      const lines = deploys.map((d) => describeDeploy(d) + (frozen.has(`${d.role}/${d.env}`) && d.status === 'in_progress' ? '  (parked: group frozen)' : ''));
+      print(deploys, [...frozen.values(), ...lines].join('\n') || 'no deploys yet');
       return;
     }
     const deploy = await client().getDeploy(parseOrThrow(deployId, id, 'deploy id'));
@@ -173,7 +200,8 @@ program
       .map((h) => `  ${h.host.padEnd(12)} ${h.state.padEnd(10)} ${h.steps.map((s) => s.step).join(' > ')}${h.error ? `  (${h.error})` : ''}`);
     // The image every host runs: the release pinned to its digest when it was published.
     const startedBy = deploy.startedBy === undefined ? [] : [`  started by   ${deploy.startedBy}`];
-    print(deploy, [describeDeploy(deploy), `  image        ${deploy.image}`, ...startedBy, ...hosts, ...jobLines(deploy)].join('\n'));
+    const frozen = [...(await freezesOf([deploy])).values()].map((line) => `  ${line}`);
+    print(deploy, [describeDeploy(deploy), `  image        ${deploy.image}`, ...startedBy, ...frozen, ...hosts, ...jobLines(deploy)].join('\n'));
     if (deploy.status === 'failed' || deploy.status === 'cancelled' || deploy.status === 'partial') process.exitCode = EXIT_FAILED;
   });
 
@@ -205,6 +233,7 @@ registerTokenCommands(program, { client, print: (value, text) => print(value, te
 registerKeysCommand(program, { client, print: (value, text) => print(value, text) });
 registerAuditCommand(program, { client, json: () => globals().json === true });
 registerHistoryCommand(program, { client, print: (value, text) => print(value, text) });
+registerFreezeCommands(program, { client, print: (value, text) => print(value, text) });
 registerDevCommands(program, { print: (value, text) => print(value, text) });
 
 try {

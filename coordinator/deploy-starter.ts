@@ -10,6 +10,9 @@ import { aliveHostsOf, type DeployEvents, type Membership } from '../shared/port
 import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
 import type { FleetEventPublisher } from './fleet-event-bus.js';
 import type { StrategyPlan } from './strategies/strategy-plan.js';
+import type { FleetControl } from '../shared/ports/fleet-state.js';
+import type { Scope } from '../shared/ports/credentials.js';
+import { refuseIfFrozen } from './freeze-check.js';
 
 /** Why a deploy exists when no one asked for it by tag. */
 export type DeployOrigin = Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'runJob' | 'startedBy'>>;
@@ -20,7 +23,7 @@ export function newDeployId(now = Date.now()): string {
 }
 
 /** The coordinator's default deployDeadlineMs. */
-const DEFAULT_DEADLINE_MS = 30 * 60_000;
+export const DEFAULT_DEADLINE_MS = 30 * 60_000;
 
 /** What every way of creating a deploy (a rollout, a catch-up) shares. */
 export interface DeployCreationDeps {
@@ -43,12 +46,16 @@ export interface DeployStarterDeps extends DeployCreationDeps {
   planStrategy?: (request: CreateDeployBody, targets: readonly string[]) => Promise<StrategyPlan>;
   /** Closes a canary deploy's gate before its event fires, so only the canary set can take a slot. */
   gates?: { closeGate(group: { role: string; env: string }, deployId: string, hosts: readonly string[]): Promise<void> };
+  /** Where a group's freeze is read: a frozen group takes no new deploy unless an operator forces it. No check without it. */
+  freezes?: Pick<FleetControl, 'frozen'>;
 }
 
 /** How a deploy the coordinator starts by itself differs from one asked for. */
 export interface StartOptions {
   /** Only these hosts (of the group's alive ones) take part: a quarantine's or a canary's rollback. The group's own k still holds. */
   only?: readonly string[];
+  /** The scope of the credential asking: only an operator's `force` gets a deploy past a freeze. None: the coordinator's own (a promotion), which never forces. */
+  scope?: Scope;
 }
 
 /**
@@ -88,12 +95,14 @@ export class DeployStarter {
 
   /**
    * Creates and announces a deploy of `tag` (the newest release when unset). Throws
-   * release_not_found, release_broken, no_hosts (nothing stored, nothing fired), or an
+   * group_frozen (403 when a non-operator forces), release_not_found, release_broken,
+   * no_hosts (nothing stored, nothing fired), or an
    * UnreachableError when Serf cannot be asked or told (the deploy is then stored as failed).
    */
   async start(request: CreateDeployBody, origin: DeployOrigin = {}, options: StartOptions = {}): Promise<Deploy> {
     const { store, events, membership, now } = this.#deps;
     const { role, env, tag } = request;
+    if (this.#deps.freezes) await refuseIfFrozen(this.#deps.freezes, { role, env }, request.force === true, options.scope);
     // Serf is asked while Redis is read: both are on the path of every `grapevine deploy`.
     const lookup = aliveHostsOf(membership, role, env).then(
       (hosts) => ({ hosts }),

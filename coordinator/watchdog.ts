@@ -5,10 +5,11 @@
 // again, so the rollout goes on with one slot fewer rather than draining another.
 // While the coordinator's own Serf view looks cut off (most members, or most of a deploy's
 // targets, unreachable at once), it calls nobody lost: the deadline still ends the deploy.
+// A frozen group's deploys are parked, not ended, and get their frozen time back.
 import { ConflictError, errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { FINAL_HOST_STATES, type Deploy, type HostReport } from '../shared/contract/schemas.js';
-import type { FleetControl } from '../shared/ports/fleet-state.js';
+import type { FleetControl, FreezeMark } from '../shared/ports/fleet-state.js';
 import type { Membership, SerfMember } from '../shared/ports/membership.js';
 import type { DeployStore } from '../shared/ports/deploy-store.js';
 import { ReportRecorder } from './report-recorder.js';
@@ -51,6 +52,8 @@ export class DeployWatchdog implements AsyncDisposable {
   #viewCutOff = false;
   /** Deploys whose targets are mostly unreachable, so judged no further until they are back. */
   readonly #heldDeploys = new Set<string>();
+  /** Deploys past their deadline kept in progress because their group is frozen: the freeze that parks each, and the frozen time the deploy had then. */
+  readonly #parkedDeploys = new Map<string, { mark: FreezeMark; frozenMs: number }>();
 
   constructor(options: DeployWatchdogOptions) {
     this.#options = options;
@@ -139,13 +142,15 @@ export class DeployWatchdog implements AsyncDisposable {
     if (!deploy || deploy.status !== 'in_progress') {
       await store.dropFromInProgress(id);
       this.#heldDeploys.delete(id);
+      this.#parkedDeploys.delete(id);
       return;
     }
     summary.checked += 1;
     const log = this.#logger.child({ deployId: id, role: deploy.role, env: deploy.env });
     const now = this.#now();
 
-    if (now - deploy.createdAt >= deadlineMs) {
+    // Time a freeze parked it is given back (coordinator/freeze-routes.ts), and a frozen group's deploys wait, never end here.
+    if (now - deploy.createdAt >= deadlineMs + (deploy.frozenMs ?? 0) && !(await this.#parked(deploy, now, log))) {
       const unfinished = unfinishedHosts(deploy);
       const seconds = Math.round(deadlineMs / 1000);
       const reason =
@@ -174,6 +179,30 @@ export class DeployWatchdog implements AsyncDisposable {
       if (status !== undefined && status !== 'failed' && status !== 'left') continue;
       if (await this.#countOut(deploy, host, report, status, log)) summary.lost.push(`${id}/${host}`);
     }
+  }
+
+  /**
+   * True while the deploy's group is frozen: a freeze parks a rollout, it does not end it
+   * (logged once). A freeze that lapsed by itself (its `until` passed) gives the parked
+   * deploy its frozen time back here, as an unfreeze does, so it is not ended at once.
+   */
+  async #parked(deploy: Deploy, now: number, log: Logger): Promise<boolean> {
+    const { fleet, store } = this.#options;
+    const mark = await fleet.frozen({ role: deploy.role, env: deploy.env });
+    if (mark) {
+      if (!this.#parkedDeploys.has(deploy.id)) log.warn({ reason: mark.reason, by: mark.by, until: mark.until }, 'deploy past its deadline while its group is frozen: parked, not ended');
+      this.#parkedDeploys.set(deploy.id, { mark, frozenMs: deploy.frozenMs ?? 0 });
+      return true;
+    }
+    const parked = this.#parkedDeploys.get(deploy.id);
+    this.#parkedDeploys.delete(deploy.id);
+    // Not parked, or an unfreeze already gave the time back: judged as any deploy.
+    if (!parked || parked.frozenMs !== (deploy.frozenMs ?? 0)) return false;
+    const lapsed = parked.mark;
+    const frozenMs = Math.max(0, Math.min(now, lapsed.until ?? now) - Math.max(lapsed.at, deploy.createdAt));
+    await store.annotateDeploy(deploy.id, { deadlineAt: (deploy.deadlineAt ?? deploy.createdAt + this.#options.deadlineMs) + frozenMs, frozenMs: (deploy.frozenMs ?? 0) + frozenMs });
+    log.info({ frozenMs }, 'freeze of the group lapsed: the parked deploy gets its frozen time back');
+    return true;
   }
 
   /**

@@ -29,6 +29,12 @@ export function headline(notification: Omit<Notification, 'text'>): string {
       const who = mark?.host === undefined ? ` by ${mark?.by}` : '';
       return `Release ${release} marked broken${who}: ${shortened(mark?.reason ?? 'no reason given')}. It can no longer be deployed; hosts still waiting stand down.`;
     }
+    case 'group.frozen': {
+      const until = notification.freeze?.until === undefined ? 'until unfrozen' : `until ${new Date(notification.freeze.until).toISOString()}`;
+      return `${role} on ${env} frozen by ${notification.actor} ${until}: ${shortened(notification.freeze?.reason ?? 'no reason given')}. Waiting hosts take no slot; new deploys are refused unless forced.`;
+    }
+    case 'group.unfrozen':
+      return `${role} on ${env} unfrozen by ${notification.actor} after ${duration(notification.freeze?.frozenMs ?? 0)}; its rollouts resume.`;
     case 'promotion.failed': {
       const promotion = notification.promotion;
       return `Promotion of ${release} from ${promotion?.from} (deploy ${deploy?.id}) to ${promotion?.to} failed: ${shortened(promotion?.error ?? 'no error given')}.`;

@@ -43,7 +43,8 @@ export interface Notification {
   role: string;
   /** Unset on `release.broken`: a release is its role's in every environment. */
   env?: string;
-  tag: string;
+  /** Unset on `group.frozen` and `group.unfrozen`: a freeze is its group's, whatever the release. */
+  tag?: string;
   /** One line for a person, the same a Slack target shows. */
   text: string;
   /** The deploy's dashboard page; the dashboard's overview for a broken release. */
@@ -53,6 +54,8 @@ export interface Notification {
   release?: { reason: string; by: string; host?: string };
   /** On `promotion.failed`: from which environment to which, and why not. */
   promotion?: { from: string; to: string; error: string };
+  /** On `group.frozen` and `group.unfrozen`: why, until when (none: until unfrozen), and on unfreeze how long it lasted. */
+  freeze?: { reason: string; until?: number; frozenMs?: number };
 }
 
 /**
@@ -80,6 +83,10 @@ export function notificationKindOf(event: FleetEvent): NotificationKind | undefi
       return 'release.broken';
     case 'promotion.failed':
       return 'promotion.failed';
+    case 'group.frozen':
+      return 'group.frozen';
+    case 'group.unfrozen':
+      return 'group.unfrozen';
     default:
       return undefined;
   }
@@ -130,6 +137,12 @@ export function notificationOf(event: FleetEvent, context: NotificationContext):
       };
       break;
     }
+    case 'group.frozen':
+      body = { ...common, role: event.role, env: event.env, url: `${base}/ui`, freeze: { reason: event.reason, ...(event.until === undefined ? {} : { until: event.until }) } };
+      break;
+    case 'group.unfrozen':
+      body = { ...common, role: event.role, env: event.env, url: `${base}/ui`, freeze: { reason: event.reason, frozenMs: event.frozenMs } };
+      break;
     default:
       return undefined;
   }

@@ -18,6 +18,8 @@ export const NOTIFICATION_KINDS = [
   'deploy.partial',
   'release.broken',
   'promotion.failed',
+  'group.frozen',
+  'group.unfrozen',
 ] as const;
 export const NotificationKind = z.enum(NOTIFICATION_KINDS);
 export type NotificationKind = z.infer<typeof NotificationKind>;

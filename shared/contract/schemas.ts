@@ -80,6 +80,8 @@ export const RollbackBody = z.object({
   env: envName,
   /** Run the role's once-per-deploy job (a migration) with the rollback too; a rollback skips it unless asked. */
   runJob: z.boolean().optional(),
+  /** Rolls a frozen group back anyway (an operator's fix during a freeze). */
+  force: z.boolean().optional(),
 });
 export type RollbackBody = z.infer<typeof RollbackBody>;
 
@@ -230,6 +232,8 @@ export const Deploy = z.object({
   seq: z.number().int().positive().optional(),
   /** Past this moment (ms since the epoch) the coordinator ends the deploy; agents keep an unsent report until then. */
   deadlineAt: z.number().optional(),
+  /** Time the deploy spent parked by freezes of its group, given back to its deadline on each unfreeze. */
+  frozenMs: z.number().int().nonnegative().optional(),
   finishedAt: z.number().optional(),
   reason: z.string().optional(),
   expectedHosts: z.number().int().nonnegative().optional(),

@@ -1,5 +1,6 @@
 // How the CLI and the agents talk to the coordinator's HTTP API: every answer is parsed
 // with the shared schemas and every failure becomes a GrapevineError a caller can act on.
+import { FreezeMark, FreezeState, type FreezeBody } from '../contract/freeze.js';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { z } from 'zod';
@@ -19,7 +20,7 @@ import {
 } from '../contract/schemas.js';
 import { CreatedToken, type CreateTokenBody, CredentialList, RevokedCredential } from '../contract/token-schemas.js';
 import { AuditPage } from '../contract/audit-entry.js';
-import { Colour } from '../contract/strategy.js';
+import { GroupColourAnswer, SwitchAnswer } from '../contract/strategy-answers.js';
 import type { Credential } from '../ports/credentials.js';
 import { retry } from '../contract/waiting.js';
 import { SerfKeyList, SerfKeyRotation } from '../contract/serf-key-schemas.js';
@@ -28,14 +29,12 @@ import { CertificateError, certificateProblem, schemeMismatch } from '../http/tl
 import { exchange, parseJson, StaleConnectionError } from '../http/http-exchange.js';
 import { describeFailure, errorFor } from './coordinator-transport.js';
 
+const FrozenAnswer = z.object({ frozen: FreezeMark });
+const UnfrozenAnswer = z.object({ unfrozen: FreezeMark, frozenMs: z.number(), extended: z.array(z.string()) });
+export type UnfrozenAnswer = z.infer<typeof UnfrozenAnswer>;
+
 /** `GET /v1/groups/:role/:env/colour`: blue until a blue/green deploy switches the group. */
-export const GroupColourAnswer = z.object({
-  role: z.string(),
-  env: z.string(),
-  live: Colour,
-  retired: Colour.nullable(),
-});
-export type GroupColourAnswer = z.infer<typeof GroupColourAnswer>;
+export { GroupColourAnswer } from '../contract/strategy-answers.js';
 
 export interface CoordinatorClientOptions {
   /** Base URL, e.g. `https://10.0.0.5:7700`. */
@@ -128,8 +127,8 @@ export class CoordinatorClient {
    * and is not the one wanted there now; the Deploy it answers carries `rollbackOf`.
    * A ConflictError with code `nothing_to_roll_back` when there is none.
    */
-  async rollback(role: string, env: string, options: { runJob?: boolean } = {}): Promise<Deploy> {
-    const body: RollbackBody = { role, env, ...(options.runJob ? { runJob: true } : {}) };
+  async rollback(role: string, env: string, options: { runJob?: boolean; force?: boolean } = {}): Promise<Deploy> {
+    const body: RollbackBody = { role, env, ...(options.runJob ? { runJob: true } : {}), ...(options.force ? { force: true } : {}) };
     return this.#request('POST', '/v1/rollbacks', Deploy, body);
   }
 
@@ -194,6 +193,31 @@ export class CoordinatorClient {
    */
   async groupColour(role: string, env: string): Promise<GroupColourAnswer> {
     return this.#request('GET', `${groupPath(role, env)}/colour`, GroupColourAnswer);
+  }
+
+  /** Moves a blue/green group's traffic back to the colour it left (`grapevine switch`). */
+  async switchColour(role: string, env: string): Promise<SwitchAnswer> {
+    return this.#request('POST', `${groupPath(role, env)}/switch`, SwitchAnswer);
+  }
+
+  /** A paused canary goes on (`promote`), or a canary before its rollout stops (`abort`); the deploy after. */
+  async decideCanary(id: string, decision: 'promote' | 'abort'): Promise<Deploy> {
+    return this.#request('POST', `/v1/deploys/${encodeURIComponent(id)}/${decision}`, Deploy);
+  }
+
+  /** Freezes the group: waiting hosts take no slot, new deploys are refused unless an operator forces them. */
+  async freeze(role: string, env: string, body: FreezeBody): Promise<FreezeMark> {
+    return (await this.#request('POST', `${groupPath(role, env)}/freeze`, FrozenAnswer, body)).frozen;
+  }
+
+  /** Lifts the group's freeze; a NotFoundError when it was not frozen. */
+  async unfreeze(role: string, env: string): Promise<UnfrozenAnswer> {
+    return this.#request('DELETE', `${groupPath(role, env)}/freeze`, UnfrozenAnswer);
+  }
+
+  /** The group's freeze, or null. */
+  async frozen(role: string, env: string): Promise<FreezeMark | null> {
+    return (await this.#request('GET', `${groupPath(role, env)}/freeze`, FreezeState)).frozen;
   }
 
   /** The hosts `role`/`env` counts out of service now, with what Serf says of each and the slot each holds. */

@@ -42,7 +42,7 @@ export interface MarkedRelease {
 }
 
 /** Fields a deploy record gains after its creation, outside its outcome. */
-export type DeployAnnotation = Partial<Pick<DeployRecord, 'promotedTo' | 'promotion' | 'job' | 'strategy' | 'deadlineAt'>>;
+export type DeployAnnotation = Partial<Pick<DeployRecord, 'promotedTo' | 'promotion' | 'job' | 'strategy' | 'deadlineAt' | 'frozenMs'>>;
 
 export interface DeployStore {
   /** True when the store answers within `timeoutMs`. */
