@@ -21,6 +21,8 @@ import { registerKeysCommand } from './keys-command.js';
 import { registerAuditCommand } from './audit-command.js';
 import { registerHistoryCommand } from './history-command.js';
 import { freezeLine, registerFreezeCommands } from './freeze-commands.js';
+import { registerStrategyCommands, strategyLines } from './strategy-commands.js';
+import { StrategyKind } from '../shared/contract/strategy.js';
 import { jobLines } from './job-lines.js';
 
 const EXIT_FAILED = 1;
@@ -145,11 +147,13 @@ program
   .option('--tag <tag>', 'release tag (default: the newest published)')
   .option('--wait', "follow the deploy and exit with its outcome")
   .option('--force', 'deploy even though the group is frozen (operator only)')
-  .action(async (role: string, options: { env: string; tag?: string; wait?: boolean; force?: boolean }) => {
+  .option('--strategy <kind>', "rolling, canary or blue-green (default: the role's in the coordinator's config)")
+  .action(async (role: string, options: { env: string; tag?: string; wait?: boolean; force?: boolean; strategy?: string }) => {
     const deploy = await client().createDeploy({
       role: parseOrThrow(roleName, role, 'role'),
       env: parseOrThrow(envName, options.env, '--env'),
       ...(options.tag ? { tag: parseOrThrow(releaseTag, options.tag, '--tag') } : {}),
+      ...(options.strategy ? { strategy: parseOrThrow(StrategyKind, options.strategy, '--strategy') } : {}),
       ...(options.force ? { force: true } : {}),
     });
     await finishDeploy(deploy, options.wait ?? false);
@@ -201,7 +205,7 @@ program
     // The image every host runs: the release pinned to its digest when it was published.
     const startedBy = deploy.startedBy === undefined ? [] : [`  started by   ${deploy.startedBy}`];
     const frozen = [...(await freezesOf([deploy])).values()].map((line) => `  ${line}`);
-    print(deploy, [describeDeploy(deploy), `  image        ${deploy.image}`, ...startedBy, ...frozen, ...hosts, ...jobLines(deploy)].join('\n'));
+    print(deploy, [describeDeploy(deploy), `  image        ${deploy.image}`, ...startedBy, ...frozen, ...strategyLines(deploy), ...hosts, ...jobLines(deploy)].join('\n'));
     if (deploy.status === 'failed' || deploy.status === 'cancelled' || deploy.status === 'partial') process.exitCode = EXIT_FAILED;
   });
 
@@ -234,6 +238,7 @@ registerKeysCommand(program, { client, print: (value, text) => print(value, text
 registerAuditCommand(program, { client, json: () => globals().json === true });
 registerHistoryCommand(program, { client, print: (value, text) => print(value, text) });
 registerFreezeCommands(program, { client, print: (value, text) => print(value, text) });
+registerStrategyCommands(program, { client, print: (value, text) => print(value, text), failed: () => void (process.exitCode = EXIT_FAILED) });
 registerDevCommands(program, { print: (value, text) => print(value, text) });
 
 try {

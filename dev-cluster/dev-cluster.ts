@@ -3,7 +3,7 @@
 // container on a private Docker network), their own Serf agent and Grapevine agent.
 // The app containers join their host's namespace, so each answers on its host's address.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client.js';
@@ -25,7 +25,7 @@ import { newRedisUsers } from './redis-acl.js';
 import { makeClusterTls, serverTlsOf } from './cluster-tls.js';
 import { writeSecretsFile } from './secrets-file.js';
 import { BUILD_SCRIPT, SAMPLE_ROLE, SAMPLE_TAGS } from './sample-app.js';
-import { registryStorageOf, startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordinatorAnswers, untilRedisAnswers, untilRegistryAnswers } from './services.js';
+import { coordinatorRelayTokenFile, registryStorageOf, startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordinatorAnswers, untilRedisAnswers, untilRegistryAnswers } from './services.js';
 import { REGISTRY_SEED_DIR, fillRegistry, seedRegistry } from './registry-seed.js';
 
 // The harness's public face, for the CLI, the tests and the benchmark: one module to import.
@@ -177,12 +177,16 @@ export class DevCluster {
       logLevel: options.logLevel ?? 'info',
       join: addresses.map((address) => `${address}:7946`),
       ...(options.notifications ? { notifications: options.notifications } : {}),
+      ...(options.strategies ? { strategies: options.strategies } : {}),
     });
     saveClusterState(state);
     await untilCoordinatorAnswers(state);
     const client = this.client();
     for (const tag of SAMPLE_TAGS) await client.publishRelease({ role: SAMPLE_ROLE, tag });
     state.hostTokens = await mintHostCredentials(client, options.hosts);
+    // The relay knows only stored credentials: the coordinator's own operator token for canary weights and switches.
+    const relayToken = await client.createToken({ scope: 'operator', name: 'coordinator-lb' });
+    writeFileSync(coordinatorRelayTokenFile(state), `${relayToken.token}\n`, { mode: 0o600 });
     saveClusterState(state);
 
     log(`hosts: ${options.hosts.map((h) => `${h.name} (${h.env})`).join(', ')}`);

@@ -126,7 +126,12 @@ interface CoordinatorOptions {
   logLevel: string;
   join: string[];
   notifications?: readonly DevNotificationTarget[];
+  /** The sample app's strategies (DevClusterOptions.strategies); the backends are the cluster's own. */
+  strategies?: Record<string, unknown>;
 }
+
+/** The operator token the coordinator presents to the relay (0600): minted once the coordinator answers, read by it at each use. */
+export const coordinatorRelayTokenFile = (state: Pick<DevClusterState, 'dir'>) => join(state.dir, 'coordinator-lb.token');
 
 function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOptions): void {
   const gateway = gatewayOf(state.subnet);
@@ -143,6 +148,9 @@ function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOpti
       serf: { bind: `${gateway}:7946`, rpc: state.serfRpc, rpcAuth: state.serfRpcAuth, encryptKeyFile: serfKeyFileOf(state), dataDir: join(state.dir, 'coordinator-serf'), join: options.join },
       promote: options.promote ? { [SAMPLE_ROLE]: { from: 'staging', to: 'production' } } : {},
       ...(options.notifications?.length ? { notifications: writeNotificationFiles(state, options.notifications) } : {}),
+      // Canary weights and figures, blue/green switches: through the relay, as an operator credential of its own.
+      ...(state.relayUrl ? { loadBalancer: { relay: { url: state.relayUrl, tokenFile: coordinatorRelayTokenFile(state), ...(state.caFile ? { caFile: state.caFile } : {}) } } } : {}),
+      strategies: { [SAMPLE_ROLE]: { ...options.strategies, backends: { production: backendFor('production'), staging: backendFor('staging') } } },
       logLevel: options.logLevel,
     }),
     { mode: 0o600 },
