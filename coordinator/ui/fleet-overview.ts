@@ -2,11 +2,12 @@
 // groups (role and environment) with their hosts from Serf's member list and the deploys
 // on record, the tag each host runs (its newest succeeded report among the group's recent
 // deploys), the desired tag, each host's health (Serf's status, and the group's
-// out-of-service set), recent deploys, and each role's releases with their broken marks.
+// out-of-service set), a group's freeze, recent deploys, and each role's releases with
+// their broken marks.
 import { errorMessage } from '../../shared/contract/errors.js';
 import type { Deploy, Release } from '../../shared/contract/schemas.js';
 import type { DeployStore } from '../../shared/ports/deploy-store.js';
-import type { FleetControl } from '../../shared/ports/fleet-state.js';
+import type { FleetControl, FreezeMark } from '../../shared/ports/fleet-state.js';
 import type { Membership, SerfMember } from '../../shared/ports/membership.js';
 import { byHostName } from '../../shared/contract/deploy-analysis.js';
 
@@ -37,6 +38,8 @@ export interface GroupView {
   hosts: HostView[];
   /** Hosts its out-of-service set names that Serf does not list any more. */
   outOfServiceUnlisted: string[];
+  /** The group's freeze, when it is frozen: its waiting hosts take no slot. */
+  frozen?: FreezeMark;
 }
 
 export interface FleetOverview {
@@ -97,10 +100,11 @@ export async function readFleetOverview({ store, membership, fleet }: OverviewSo
 }
 
 async function readGroup({ store, fleet }: Pick<OverviewSources, 'store' | 'fleet'>, role: string, env: string, members: SerfMember[]): Promise<GroupView> {
-  const [desiredTag, recent, out] = await Promise.all([
+  const [desiredTag, recent, out, frozen] = await Promise.all([
     store.getDesiredTag(role, env),
     store.listDeploys({ role, env, limit: GROUP_DEPLOYS }),
     fleet.outOfServiceHosts({ role, env }),
+    fleet.frozen({ role, env }),
   ]);
   const outSet = new Set(out);
   const hosts = members
@@ -123,5 +127,6 @@ async function readGroup({ store, fleet }: Pick<OverviewSources, 'store' | 'flee
     ...(desiredTag === undefined ? {} : { desiredTag }),
     hosts,
     outOfServiceUnlisted: out.filter((host) => !listed.has(host)),
+    ...(frozen ? { frozen } : {}),
   };
 }

@@ -47,6 +47,7 @@ function groupSection(group: GroupView, broken: ReadonlySet<string>): Markup {
   const id = `group-${group.role}-${group.env}`;
   return html`<section class="group" aria-labelledby="${id}" data-group="${group.role}/${group.env}">
 <h3 id="${id}">${group.role} in ${group.env}</h3>
+${group.frozen && html`<p class="frozen" data-frozen="true"><strong>❄ Frozen</strong> by ${group.frozen.by}, ${group.frozen.until === undefined ? 'until unfrozen' : html`until <time datetime="${new Date(group.frozen.until).toISOString()}">${new Date(group.frozen.until).toISOString()}</time>`}: ${group.frozen.reason}. Waiting hosts take no slot; new deploys are refused unless forced.</p>`}
 <p>Desired tag: ${group.desiredTag === undefined ? html`<em>none yet</em>` : html`<strong class="mono">${group.desiredTag}</strong>${broken.has(group.desiredTag) && brokenMark}`}</p>
 ${
   group.hosts.length === 0

@@ -233,6 +233,19 @@ describe('the overview', () => {
     expect(page.body).toContain("Serf's member list could not be read, so hosts are missing below: serf agent not running");
     expect(page.body).toContain('Desired tag: <strong class="mono">v2</strong>');
   });
+
+  it("marks a frozen group with who froze it, until when and why (escaped), and no other group", async () => {
+    await rollout();
+    await coordinator.call('POST', '/v1/groups/web/production/freeze', { reason: 'release <b>train</b>' });
+    const page = await (await signedIn('viewer')).get('/ui');
+    const production = page.body.slice(page.body.indexOf('data-group="web/production"'), page.body.indexOf('data-group="web/staging"'));
+    expect(production).toContain(
+      '<p class="frozen" data-frozen="true"><strong>❄ Frozen</strong> by operator bootstrap (config), until unfrozen: release &lt;b&gt;train&lt;/b&gt;. Waiting hosts take no slot; new deploys are refused unless forced.</p>',
+    );
+    expect(page.body.slice(page.body.indexOf('data-group="web/staging"'))).not.toContain('data-frozen');
+    await coordinator.call('DELETE', '/v1/groups/web/production/freeze');
+    expect((await (await signedIn('viewer')).get('/ui')).body).not.toContain('data-frozen');
+  });
 });
 
 describe("a deploy's page", () => {
