@@ -5,8 +5,10 @@
 // on one machine use their own cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { canaryChecks } from './strategies/canary.js';
 import { colourChecks } from './strategies/colours.js';
 import { lbChecks } from './strategies/lb.js';
+import { freezeChecks } from './strategies/freeze.js';
 
 const name = process.env.GV_STRATEGIES_CLUSTER ?? 'gvstr';
 const subnet = process.env.GV_STRATEGIES_SUBNET ?? '10.230.0';
@@ -54,3 +56,5 @@ describe('the cluster', () => {
 });
 describe('load balancer weights and traffic', () => lbChecks(cluster));
 describe('two colours per host', () => colourChecks(cluster));
+describe('freeze', () => freezeChecks(cluster));
+describe('canary', () => canaryChecks(cluster));
