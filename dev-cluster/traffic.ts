@@ -2,6 +2,8 @@
 // canary judge to see traffic and for the demo, the benchmark and the tests to see what users
 // got during a deploy. Bounded every way: rate, duration, total (rate × duration), requests in
 // flight and each request's time; it stops by itself when its time is up.
+import { Agent as HttpAgent, get as httpGet } from 'node:http';
+import { Agent as HttpsAgent, get as httpsGet } from 'node:https';
 import { pause } from '../shared/contract/waiting.js';
 
 export const MAX_TRAFFIC_RATE = 500;
@@ -110,15 +112,15 @@ export function startTraffic(options: TrafficOptions): TrafficStream {
   let skipped = 0;
   let lastAnswerAt = startedAt;
 
+  const agent = keepAliveAgent(options.url);
   const send = async (answer: TrafficAnswer) => {
     const sentAt = performance.now();
     try {
-      const response = await fetch(options.url, { headers: options.headers ?? {}, signal: AbortSignal.timeout(timeoutMs) });
-      const body = await response.text();
+      const response = await getOnce(options.url, options.headers ?? {}, timeoutMs, agent);
       answer.status = response.status;
-      answer.body = body.trim().slice(0, BODY_CHARS);
+      answer.body = response.body.trim().slice(0, BODY_CHARS);
     } catch (error) {
-      answer.error = error instanceof Error ? error.name : String(error);
+      answer.error = errorName(error);
     }
     answer.ms = Math.round((performance.now() - sentAt) * 10) / 10;
     lastAnswerAt = Date.now();
@@ -207,4 +209,37 @@ export function trafficLine(summary: TrafficSummary): string {
   if (summary.skipped > 0) parts.push(`${summary.skipped} not sent (too many unanswered)`);
   if (summary.ms) parts.push(`${summary.ms.p50} ms median, ${summary.ms.p95} ms p95`);
   return parts.join('; ');
+}
+
+/**
+ * Idle connections close after 1 s, before a load balancer's own keep-alive timeout (HAProxy's
+ * 2 s here) could close one under a request just sent on it: that race is the client's, not
+ * what a user of the service sees, and would read as failed requests.
+ */
+const IDLE_SOCKET_MS = 1_000;
+
+function keepAliveAgent(url: string): HttpAgent {
+  const options = { keepAlive: true, timeout: IDLE_SOCKET_MS, maxSockets: DEFAULT_MAX_IN_FLIGHT };
+  return url.startsWith('https:') ? new HttpsAgent(options) : new HttpAgent(options);
+}
+
+/** One GET with its whole body, bounded by `timeoutMs`. */
+function getOnce(url: string, headers: Record<string, string>, timeoutMs: number, agent: HttpAgent): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const get = url.startsWith('https:') ? httpsGet : httpGet;
+    const request = get(url, { headers, agent, signal: AbortSignal.timeout(timeoutMs) }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+  });
+}
+
+/** `TimeoutError`, `ECONNRESET`: the error's code when it has one, so a failure says what happened. */
+function errorName(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as NodeJS.ErrnoException).code;
+  return error.name === 'AbortError' ? 'TimeoutError' : (code ?? error.name);
 }

@@ -10,6 +10,7 @@ import { scopeAllows } from '../auth/scopes.js';
 import { html, type Markup } from './html.js';
 import { deployStatusLabel, durationText, hostStateLabel, timeLabel } from './labels.js';
 import { CSRF_FIELD } from './session.js';
+import { strategySection } from './strategy-section.js';
 
 /** Width of a lane's drawing in SVG units; the browser stretches it to the lane. */
 const LANE_UNITS = 1000;
@@ -59,6 +60,7 @@ export function deployLive(deploy: Deploy, release: Release | undefined, now: nu
   const end = deploy.finishedAt ?? now;
   const analysis = analyzeDeploy(deploy, end);
   return html`${summary(deploy, release, analysis, now)}
+${strategySection(deploy)}
 ${timeline(deploy, analysis)}
 ${waves(analysis)}
 ${hostsTable(deploy, analysis)}`;
