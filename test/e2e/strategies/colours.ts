@@ -86,7 +86,9 @@ export function colourChecks(cluster: () => TestCluster): void {
   it('a rolling deploy replaces the live colour on every host: its server ready at full weight, serving the new tag', async () => {
     const colours = new Set<Colour>();
     for (const tag of ['v1', 'v2'] as const) {
+      const startedAt = Date.now();
       const { exitCode, deploy, stderr } = await cluster().deploy('web', ENV, tag);
+      console.log(`colours: rolling deploy of ${tag} to ${hosts().length} coloured hosts (${deploy.colour ?? 'blue'}) took ${Date.now() - startedAt} ms`);
       expect(exitCode, stderr).toBe(0);
       // The colour each host replaced, as the deploy records it: blue until a blue/green deploy switched the group.
       colours.add(deploy.colour ?? 'blue');
@@ -117,6 +119,7 @@ export function colourChecks(cluster: () => TestCluster): void {
     const tag = await nextTag();
     // Served by the live colour before: during the deploy every answer is still from it.
     const before = await cluster().lbAnswers(8, ENV);
+    const createdAt = Date.now();
     const created = await client().createDeploy({ role: 'web', env: ENV, tag, strategy: 'blue-green' });
     expect(created.colour).toBe(to);
     expect(created.strategy?.kind).toBe('blue-green');
@@ -138,6 +141,8 @@ export function colourChecks(cluster: () => TestCluster): void {
     }, { timeoutMs: ROLLOUT_MS, intervalMs: 100 });
 
     expect(ended?.status, ended?.strategy?.outcome).toBe('succeeded');
+    const switchedAt = Date.now();
+    console.log(`colours: blue/green deploy of ${tag} (${from} -> ${to}) on ${hosts().length} hosts: created to ended (switched) ${switchedAt - createdAt} ms`);
     const beforeSwitch = [...firstSeen.values()].filter((seen) => seen.liveWeight === 100);
     // The hosts that finished first wait at weight 0 for the others: seen so, whatever the timing of the last.
     expect(beforeSwitch.length, JSON.stringify([...firstSeen])).toBeGreaterThan(0);
@@ -163,6 +168,7 @@ export function colourChecks(cluster: () => TestCluster): void {
       if (left.length === 0) return true;
       throw new Error(`old colour ${from} still in service or answering on ${left.join(', ')}`);
     }, { timeoutMs: RETIRE_MS, intervalMs: 500 });
+    console.log(`colours: old colour ${from} retired on every host ${Date.now() - switchedAt} ms after the switch was seen (keepOldMs 20000)`);
     expect((await client().groupColour('web', ENV)).retired).toBe(from);
     expect(await cluster().lbAnswers(40, ENV)).toEqual(answersFrom(tag, hosts()));
   }, ROLLOUT_MS + RETIRE_MS + 60_000);
