@@ -70,8 +70,11 @@ export function registerDevCommands(program: Command, output: Output): void {
     .option('--hooks <file>', "YAML or JSON file of the sample app's hooks on every host, e.g. {afterRegister: {command: [/path/smoke-test]}}")
     .option('--job [seconds]', "give the sample app a once-per-deploy migrate job taking SECONDS (0 unless given); it exits 1 for the tag bad")
     .option('--tls', "make a local CA for the cluster: the coordinator and the load balancer's relay serve HTTPS, the hosts and the CLI verify them with it")
+    .option('--blue-green <env>', 'the hosts of ENV (production or staging) run the sample app in two colours, blue and green')
     .addOption(dirOption())
-    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true; tls?: boolean }) => {
+    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true; tls?: boolean; blueGreen?: string }) => {
+      if (options.blueGreen !== undefined && !['production', 'staging'].includes(options.blueGreen)) throw new ValidationError(`--blue-green must be production or staging, not "${options.blueGreen}"`);
+      const blueGreen = options.blueGreen === undefined ? {} : { blueGreenEnvs: [options.blueGreen] };
       const production = count(options.hosts, '--hosts');
       const staging = count(options.staging, '--staging');
       if (production + staging === 0) throw new ValidationError('--hosts and --staging add up to 0: a cluster needs at least one host');
@@ -84,7 +87,7 @@ export function registerDevCommands(program: Command, output: Output): void {
       const job = options.job === undefined ? {} : { job: { seconds: jobSeconds } };
       const { DevCluster, defaultHosts } = await harness();
       const cluster = await DevCluster.up(
-        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job, tls: options.tls === true },
+        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job, ...blueGreen, tls: options.tls === true },
         (line) => process.stderr.write(`dev: ${line}\n`),
       );
       output.print((await harness()).printedState(cluster.state), await describe(cluster));

@@ -140,23 +140,31 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     gates: fleet,
     ...(strategies
       ? {
-          planStrategy: async (request: CreateDeployBody, targets: readonly string[]) =>
-            planStrategy({
+          planStrategy: async (request: CreateDeployBody, targets: readonly string[]) => {
+            const colours = await strategies.colours.get(request);
+            const plan = planStrategy({
               role: request.role,
               env: request.env,
               requested: request.strategy,
               config: strategies.config(request.role),
               targets,
-              colours: await strategies.colours.get(request),
+              colours,
               canDriveLoadBalancer: strategies.canDriveLoadBalancer,
               now: now(),
-            }),
+            });
+            // The idle colour kept for a switch back takes the new release now: it must not be retired under it.
+            if (plan.kind === 'blue-green' && colours?.retireAt !== undefined) {
+              const { retireAt: _dropped, ...kept } = colours;
+              await strategies.colours.set({ ...kept, retired: null });
+            }
+            return plan;
+          },
         }
       : {}),
   });
   // Hosts still on a release marked broken go back to the newest tag each ran that is not broken.
   fleetEvents.subscribe('quarantine', new Quarantine({ store, starter, logger: deps.logger }).read);
-  const catchUps = new CatchUps(creation);
+  const catchUps = new CatchUps({ ...creation, ...(deps.strategies ? { liveColour: async (group: { role: string; env: string }) => (await deps.strategies?.colours.get(group))?.live } : {}) });
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger, fleetEvents });
   const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now, fleetEvents });
   const outOfService = new OutOfServiceHosts({ store, membership, fleet, logger: deps.logger });

@@ -9,6 +9,7 @@ import type { CatchUpBody, Deploy } from '../shared/contract/schemas.js';
 import { slotCount } from '../shared/contract/slot-count.js';
 import { aliveHostsOf } from '../shared/ports/membership.js';
 import { newDeployRecord, type DeployCreationDeps } from './deploy-starter.js';
+import type { Colour } from '../shared/contract/strategy.js';
 
 /** How far back the group's history is read for its newest rollout and a catch-up under way. */
 const HISTORY = 50;
@@ -19,7 +20,10 @@ export type CatchUpAnswer =
   | { kind: 'created' | 'under_way'; deploy: Deploy };
 
 /** Its membership counts the group's alive hosts for k when the rollout recorded no slots. */
-export type CatchUpsDeps = DeployCreationDeps;
+export type CatchUpsDeps = DeployCreationDeps & {
+  /** A blue/green group's live colour (undefined for a group in one colour): the colour a host catching up replaces. */
+  liveColour?: (group: { role: string; env: string }) => Promise<Colour | undefined>;
+};
 
 /** A rollout is every deploy that is not a catch-up: CI's, a rollback, a promotion. */
 export const isRollout = (deploy: Pick<Deploy, 'catchUpOf'>): boolean => deploy.catchUpOf === undefined;
@@ -27,6 +31,11 @@ export const isRollout = (deploy: Pick<Deploy, 'catchUpOf'>): boolean => deploy.
 export class CatchUps {
   readonly #deps: CatchUpsDeps;
   readonly #logger: Logger;
+
+  async #colourOf(role: string, env: string): Promise<{ colour?: Colour }> {
+    const colour = await this.#deps.liveColour?.({ role, env });
+    return colour === undefined ? {} : { colour };
+  }
 
   constructor(deps: CatchUpsDeps) {
     this.#deps = deps;
@@ -72,6 +81,7 @@ export class CatchUps {
       // The rollout ran the release's job already: one host catching up never runs it again.
       runJob: false,
       ...(startedBy === undefined ? {} : { startedBy }),
+      ...(await this.#colourOf(role, env)),
     });
     const stored = await store.createDeploy(record);
     this.#logger.info(

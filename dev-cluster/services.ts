@@ -130,6 +130,15 @@ interface CoordinatorOptions {
   strategies?: Record<string, unknown>;
 }
 
+/**
+ * The sample app's strategies unless a test sets its own: short enough for a demo (a canary of 2
+ * hosts judged for 10 s at 25 % and 10 s at 50 %, per second; the old colour kept 2 minutes).
+ */
+const DEV_STRATEGIES = {
+  canary: { hosts: 2, steps: [{ percent: 25, windowMs: 10_000 }, { percent: 50, windowMs: 10_000 }], subWindowMs: 1_000 },
+  blueGreen: { keepOldMs: 120_000 },
+};
+
 /** The operator token the coordinator presents to the relay (0600): minted once the coordinator answers, read by it at each use. */
 export const coordinatorRelayTokenFile = (state: Pick<DevClusterState, 'dir'>) => join(state.dir, 'coordinator-lb.token');
 
@@ -150,7 +159,7 @@ function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOpti
       ...(options.notifications?.length ? { notifications: writeNotificationFiles(state, options.notifications) } : {}),
       // Canary weights and figures, blue/green switches: through the relay, as an operator credential of its own.
       ...(state.relayUrl ? { loadBalancer: { relay: { url: state.relayUrl, tokenFile: coordinatorRelayTokenFile(state), ...(state.caFile ? { caFile: state.caFile } : {}) } } } : {}),
-      strategies: { [SAMPLE_ROLE]: { ...options.strategies, backends: { production: backendFor('production'), staging: backendFor('staging') } } },
+      strategies: { [SAMPLE_ROLE]: { ...DEV_STRATEGIES, ...options.strategies, backends: { production: backendFor('production'), staging: backendFor('staging') } } },
       logLevel: options.logLevel,
     }),
     { mode: 0o600 },

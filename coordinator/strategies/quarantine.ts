@@ -97,7 +97,8 @@ export class Quarantine {
       const deploy = await this.#deps.starter.start(
         { role, env, tag, strategy: 'rolling', force: true },
         { rollbackOf: leaving, runJob: false, startedBy: 'coordinator' },
-        { only: hosts },
+        // A quarantine is the fleet protecting itself: past a freeze too (its hosts still wait while the group is frozen).
+        { only: hosts, scope: 'operator' },
       );
       log.warn({ deployId: deploy.id, tag, why }, `quarantine: ${hosts.length} host(s) go back from ${leaving} to ${tag}`);
     } catch (error) {

@@ -71,13 +71,6 @@ export function planStrategy(input: PlanInput): StrategyPlan {
     };
   }
   const from = liveColour ?? 'blue';
-  if (input.colours?.retireAt !== undefined && input.colours.retired === null && input.colours.retireAt > input.now) {
-    // The idle colour still holds the previous release for a switch back: deploying into it would take that away.
-    throw new ConflictError(
-      'colour_in_use',
-      `${group}'s ${otherColour(from)} colour is kept for a switch back until ${new Date(input.colours.retireAt).toISOString()}; switch back with \`grapevine switch\`, or wait until it is retired`,
-    );
-  }
   const { steps, stepWindowMs } = config.blueGreen;
   return {
     kind,
