@@ -39,13 +39,14 @@ if grapevine dev status >/dev/null 2>&1; then
   grapevine dev down
 fi
 
-step "bringing up the local cluster: registry, Redis, HAProxy, coordinator, 6 production and 3 staging hosts"
-grapevine dev up --hosts 6 --staging 3 --start-delay 0.5
+step "bringing up the local cluster: registry, Redis, HAProxy, coordinator, 6 production and 3 staging hosts (staging runs blue and green)"
+grapevine dev up --hosts 6 --staging 3 --start-delay 0.5 --blue-green staging
 if [[ "$keep" == false ]]; then trap 'printf "\n"; grapevine dev down' EXIT; fi
 
 status_json="$(grapevine --json dev status)"
 field() { node -e 'const s = JSON.parse(process.argv[1]); console.log(process.argv[2].split(".").reduce((o, k) => o[k], s))' "$status_json" "$1"; }
 lb="$(field lbUrl)"
+staging_lb="$(field stagingLbUrl)"
 dashboard="$(field coordinatorUrl)/ui"
 secrets="$(field secretsFile)"
 # The token and the other secrets stay out of this output (and any CI log of it): they are
@@ -68,8 +69,9 @@ step "following the production deploy the promotion started ($promoted): live at
 grapevine status "$promoted" --wait
 
 ask_lb() {
-  step "asking the load balancer ($lb) 18 times"
-  for _ in $(seq 1 18); do curl -fsS --max-time 5 "$lb/"; done | sort | uniq -c
+  local url="${1:-$lb}"
+  step "asking the load balancer ($url) 18 times"
+  for _ in $(seq 1 18); do curl -fsS --max-time 5 "$url/"; done | sort | uniq -c
 }
 ask_lb
 
@@ -81,6 +83,36 @@ fi
 ask_lb
 step "deploying web:bad again is refused"
 grapevine deploy web --env production --tag bad || true
+
+step "a canary of web:v3-errors (healthy, but about 30 % of its answers are 5xx) under a stream of requests: the analysis stops it on the canary hosts alone"
+grapevine dev traffic --env production --rate 40 --for 90 >/dev/null &
+traffic_pid=$!
+if grapevine deploy web --env production --tag v3-errors --strategy canary --wait; then
+  printf 'demo: the canary analysis did not stop web:v3-errors\n' >&2
+  exit 1
+fi
+latest_of() { grapevine --json status | node -e 'const [tag, key] = process.argv.slice(1); const d = JSON.parse(require("fs").readFileSync(0, "utf8")).find((x) => x[key] === tag); if (d) console.log(d.id)' "$1" "$2"; }
+grapevine canary report "$(latest_of v3-errors tag)" || true
+step "the quarantine takes the canary hosts back to the tag they ran"
+rollback=""
+for _ in $(seq 1 30); do
+  rollback="$(latest_of v3-errors rollbackOf)"
+  [[ -n "$rollback" ]] && break
+  sleep 1
+done
+if [[ -z "$rollback" ]]; then printf 'demo: no quarantine rollback of the canary hosts\n' >&2; exit 1; fi
+grapevine status "$rollback" --wait
+kill "$traffic_pid" 2>/dev/null || true
+wait "$traffic_pid" 2>/dev/null || true
+ask_lb
+
+step "blue/green on staging: web:v3-slow starts on the idle colour of every host while the live colour serves, then the whole group switches at once"
+ask_lb "$staging_lb"
+grapevine deploy web --env staging --tag v3-slow --strategy blue-green --wait
+ask_lb "$staging_lb"
+step "v3-slow answers late: switching staging back to the colour it left, which still runs"
+grapevine switch web --env staging
+ask_lb "$staging_lb"
 
 if [[ "$keep" == true ]]; then
   step "the cluster keeps running; see it with: grapevine dev status; remove it with: grapevine dev down"

@@ -5,7 +5,9 @@
 // on one machine use their own cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { blueGreenChecks } from './strategies/blue-green.js';
 import { canaryChecks } from './strategies/canary.js';
+import { quarantineChecks } from './strategies/quarantine.js';
 import { colourChecks } from './strategies/colours.js';
 import { lbChecks } from './strategies/lb.js';
 import { freezeChecks } from './strategies/freeze.js';
@@ -58,3 +60,5 @@ describe('load balancer weights and traffic', () => lbChecks(cluster));
 describe('two colours per host', () => colourChecks(cluster));
 describe('freeze', () => freezeChecks(cluster));
 describe('canary', () => canaryChecks(cluster));
+describe('blue/green under load', () => blueGreenChecks(cluster));
+describe('quarantine', () => quarantineChecks(cluster));

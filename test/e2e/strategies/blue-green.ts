@@ -1,0 +1,69 @@
+// Blue/green under load (README, "Blue/green"), on the strategies cluster's 4 staging hosts,
+// each running the sample app in two colours: a blue/green deploy starts the idle colour on
+// every host while the live one serves, then switches the whole group in one weight change;
+// `grapevine switch` moves it back. A bounded stream of requests runs throughout: none fails,
+// and no request sent after a switch returned is answered by the colour it left. How long each
+// switch took is printed (the benchmark has the same figure as a row).
+import { expect, it } from 'vitest';
+import { startTraffic, type TrafficAnswer } from '../../../dev-cluster/traffic.js';
+import type { Deploy } from '../../../shared/contract/schemas.js';
+import { readyServers, type TestCluster } from '../../fixtures/cluster.js';
+import { until } from '../../fixtures/poll.js';
+import { endedDeploy } from '../../fixtures/wait-output.js';
+
+const ENV = 'staging';
+const HOSTS = 4;
+
+export function blueGreenChecks(cluster: () => TestCluster): void {
+  it('switches the whole group to the new colour and back with no request failed, and none sent after a switch answered by the colour it left', async () => {
+    const ready = await readyServers(cluster().state().runtimeSocket, 'web-staging');
+    if (ready === undefined || ready.size < HOSTS) {
+      const deployed = await cluster().deploy('web', ENV, 'v1');
+      expect(deployed.exitCode, deployed.stderr).toBe(0);
+    }
+    const served = await until('every staging host to serve one tag', async () => {
+      const tags = new Set([...(await cluster().lbAnswers(30, ENV))].map((answer) => answer.split(' ')[1]));
+      return tags.size === 1 ? [...tags][0] : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 500 });
+    const next = served === 'v1' ? 'v2' : 'v1';
+
+    const stream = startTraffic({ url: cluster().state().stagingLbUrl, ratePerSecond: 40, durationMs: 120_000, timeoutMs: 5_000 });
+    try {
+      const result = await cluster().cli(['deploy', 'web', '--env', ENV, '--tag', next, '--strategy', 'blue-green', '--wait', '--json']);
+      const switchedBy = Date.now();
+      const deploy = endedDeploy(result.stdout);
+      expect(result.exitCode, `${result.stderr} ${deploy.reason ?? ''}`).toBe(0);
+      expect(deploy.strategy?.phase).toBe('done');
+      const switched = /switched (\d+) servers to (blue|green) in (\d+) ms/.exec(deploy.strategy?.outcome ?? '');
+      expect(switched?.[1], deploy.strategy?.outcome).toBe(String(HOSTS * 2));
+      expect(switched?.[2]).toBe(deploy.colour);
+
+      const backStarted = Date.now();
+      const back = await cluster().cli(['switch', 'web', '--env', ENV, '--json']);
+      const backAt = Date.now();
+      expect(back.exitCode, back.stderr).toBe(0);
+      const answer = JSON.parse(back.stdout) as { live: string; servers: number; ms: number };
+      expect(answer.live).toBe(deploy.strategy?.fromColour);
+      expect(answer.servers).toBe(HOSTS * 2);
+      await until('answers to requests sent after the switch back', () => (stream.answers().filter((a) => a.sentAt > backAt && a.status !== undefined).length >= 40 ? true : undefined), { timeoutMs: 20_000, intervalMs: 200 });
+
+      const seen = await stream.stop();
+      const answers = stream.answers();
+      console.log(`blue/green: switch to ${deploy.colour} ${switched?.[3]} ms, back to ${answer.live} ${answer.ms} ms (${HOSTS * 2} servers); ${seen.answered} answers, ${seen.failed} failed`);
+      expect(seen.failed, JSON.stringify(seen.failures)).toBe(0);
+      // Between the two switches every request is answered by the new release, after the second by the old.
+      expect(tagsOf(answers.filter((a) => a.sentAt > switchedBy && a.sentAt + a.ms < backStarted))).toEqual(new Set([next]));
+      expect(tagsOf(answers.filter((a) => a.sentAt > backAt))).toEqual(new Set([served]));
+      expect(answers.filter((a) => a.sentAt > switchedBy && a.sentAt + a.ms < backStarted).length).toBeGreaterThan(0);
+    } finally {
+      await stream.stop();
+    }
+    const { stdout } = await cluster().cli(['status', '--json']);
+    expect((JSON.parse(stdout) as Deploy[]).some((each) => each.status === 'in_progress' && each.env === ENV)).toBe(false);
+  });
+}
+
+/** The tags that answered: `v2` of `v2 h7`. */
+function tagsOf(answers: readonly TrafficAnswer[]): Set<string> {
+  return new Set(answers.map((a) => (a.body ?? '').split(' ')[0] ?? ''));
+}
