@@ -38,6 +38,8 @@ export function blueGreenChecks(cluster: () => TestCluster): void {
       expect(switched?.[1], deploy.strategy?.outcome).toBe(String(HOSTS * 2));
       expect(switched?.[2]).toBe(deploy.colour);
 
+      const answeredAfter = (at: number) => stream.answers().filter((a) => a.sentAt > at && a.status !== undefined).length;
+      await until('answers to requests sent after the switch', () => (answeredAfter(switchedBy) >= 40 ? true : undefined), { timeoutMs: 20_000, intervalMs: 200 });
       const backStarted = Date.now();
       const back = await cluster().cli(['switch', 'web', '--env', ENV, '--json']);
       const backAt = Date.now();
@@ -45,7 +47,7 @@ export function blueGreenChecks(cluster: () => TestCluster): void {
       const answer = JSON.parse(back.stdout) as { live: string; servers: number; ms: number };
       expect(answer.live).toBe(deploy.strategy?.fromColour);
       expect(answer.servers).toBe(HOSTS * 2);
-      await until('answers to requests sent after the switch back', () => (stream.answers().filter((a) => a.sentAt > backAt && a.status !== undefined).length >= 40 ? true : undefined), { timeoutMs: 20_000, intervalMs: 200 });
+      await until('answers to requests sent after the switch back', () => (answeredAfter(backAt) >= 40 ? true : undefined), { timeoutMs: 20_000, intervalMs: 200 });
 
       const seen = await stream.stop();
       const answers = stream.answers();
