@@ -1,42 +1,40 @@
-// The health gate on a six-host cluster: apps that start after 0, 5 and 20 s all deploy
-// (each a tag of the sample app with its own START_DELAY, so one cluster serves all three);
-// one that never becomes healthy fails at the deadline, with that reason, while Docker has
-// long called it unhealthy; one that turns unhealthy during the soak fails; neither is
-// registered anywhere, and the hosts it reached serve the previous version again.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The health gate (test/e2e/safety.test.ts has the cluster: deadline 30 s, soak 3 s): apps that
+// start after 0, 5 and 20 s all deploy (each a tag of the sample app with its own START_DELAY,
+// so one cluster serves all three); one that never becomes healthy fails at the deadline, with
+// that reason, while Docker has long called it unhealthy; one that turns unhealthy during the
+// soak fails; neither is registered anywhere, and the hosts it reached serve the previous version again.
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execa } from 'execa';
-import type { Deploy } from '../../shared/contract/schemas.js';
-import { PRODUCTION, answersFrom, startCluster, type TestCluster } from '../fixtures/cluster.js';
-import { until } from '../fixtures/poll.js';
+import type { Deploy } from '../../../shared/contract/schemas.js';
+import { PRODUCTION, answersFrom, type TestCluster } from '../../fixtures/cluster.js';
+import { until } from '../../fixtures/poll.js';
 
 const DEADLINE_MS = 30_000;
 const SOAK_MS = 3_000;
+/** The cluster's gate (safety.test.ts). */
+export const HEALTH_GATE = { healthyDeadlineMs: DEADLINE_MS, minHealthyTimeMs: SOAK_MS };
 /**
  * Docker's check of the app every second, as the dev cluster's, but with time to run on a busy
  * machine: cut off at 1 s, a check became Docker's last verdict ("Health check exceeded timeout
  * (1s)") in place of the 404 the deadline's reason names (seen in a CI run). The bad tag's check
  * fails at once, so when Docker first calls it unhealthy does not change.
  */
-const DOCKER_CHECK = { interval: '1s', timeout: '5s' };
-/** Tags built on v1 for this test: the sample app's start delay, and how long it answers healthy (unset: always). */
+export const DOCKER_CHECK = { interval: '1s', timeout: '5s' };
+/** Tags built on v1 for this part: the sample app's start delay, and how long it answers healthy (unset: always). */
 const VARIANTS: Record<string, { START_DELAY: string; HEALTHY_FOR?: string }> = {
   delay5: { START_DELAY: '5' },
   delay20: { START_DELAY: '20' },
   flaky: { START_DELAY: '0', HEALTHY_FOR: '1' },
 };
+/** The sample app's `bad` image under this part's own tag: the other part's deploy of `bad` marks that tag broken. */
+const NEVER_HEALTHY = 'never-healthy';
 
-describe('health gate on six hosts', () => {
+export function healthGateChecks(cluster: () => TestCluster): void {
   let fleet: TestCluster;
   const images: string[] = [];
 
   beforeAll(async () => {
-    fleet = await startCluster({
-      name: 'gvtest-health',
-      subnet: '10.224.0',
-      production: 6,
-      health: { healthyDeadlineMs: DEADLINE_MS, minHealthyTimeMs: SOAK_MS },
-      healthCheck: DOCKER_CHECK,
-    });
+    fleet = cluster();
     const repository = `${fleet.cluster.state.registry}/web`;
     for (const [tag, env] of Object.entries(VARIANTS)) {
       const image = `${repository}:${tag}`;
@@ -47,10 +45,11 @@ describe('health gate on six hosts', () => {
       const published = await fleet.cli(['release', 'publish', 'web', tag]);
       expect(published.exitCode, published.stderr).toBe(0);
     }
+    const published = await fleet.cli(['release', 'publish', 'web', NEVER_HEALTHY, '--image', `${repository}:bad`]);
+    expect(published.exitCode, published.stderr).toBe(0);
   });
 
   afterAll(async () => {
-    await fleet?.[Symbol.asyncDispose]();
     if (images.length > 0) await execa('docker', ['image', 'rm', ...images], { reject: false });
   });
 
@@ -79,12 +78,13 @@ describe('health gate on six hosts', () => {
 
   it('fails an app that never becomes healthy at the deadline, not at Docker\'s first unhealthy verdict', async () => {
     // Hosts run the release as published: pinned to its digest.
-    const badImage = (await fleet.cluster.client().listReleases('web')).find((release) => release.tag === 'bad')?.image;
+    const badImage = (await fleet.cluster.client().listReleases('web')).find((release) => release.tag === NEVER_HEALTHY)?.image;
     expect(badImage).toMatch(/@sha256:[0-9a-f]{64}$/);
-    const deploying = fleet.deploy('web', 'production', 'bad');
-    // While the first hosts wait, Docker has already called a container of `bad` unhealthy and the deploy has failed no host.
-    const first = await until('a container of bad that Docker calls unhealthy', async () => {
-      for (const host of fleet.cluster.state.hosts) {
+    const deploying = fleet.deploy('web', 'production', NEVER_HEALTHY);
+    // While the first hosts wait, Docker has already called a container of it unhealthy and the deploy has failed no host.
+    // Production hosts only: a staging host may still run the same image from the other part's failed staging deploy.
+    const first = await until(`a container of ${NEVER_HEALTHY} that Docker calls unhealthy`, async () => {
+      for (const host of fleet.cluster.state.hosts.filter((h) => h.env === 'production')) {
         const inspected = await execa('docker', ['inspect', '--format', '{{.Config.Image}} {{.State.Health.Status}}', `${host.project}-app-1`], { reject: false });
         if (inspected.stdout === `${badImage} unhealthy`) return host.name;
       }
@@ -93,7 +93,7 @@ describe('health gate on six hosts', () => {
     }, { timeoutMs: 40_000, intervalMs: 250 });
     const during = await fleet.cli(['status', '--json']);
     expect(during.exitCode, during.stderr).toBe(0);
-    const running = (JSON.parse(during.stdout) as Deploy[]).find((deploy) => deploy.tag === 'bad');
+    const running = (JSON.parse(during.stdout) as Deploy[]).find((deploy) => deploy.tag === NEVER_HEALTHY);
     expect(running?.status).toBe('in_progress');
     if (!running) return;
     expect(running.hosts[first]?.state).toBe('deploying');
@@ -117,4 +117,4 @@ describe('health gate on six hosts', () => {
     }
     await expectNotCounted(deploy, 'delay20');
   });
-});
+}
