@@ -1,24 +1,25 @@
-// The once-per-deploy job on a local cluster of 6 production hosts with real Serf, Redis,
-// Docker and HAProxy: the sample app's `migrate` service appends one line per run to the
-// cluster's jobs/runs.log (deploy id, tag, host, ms) and exits 1 for the tag `bad`.
+// The once-per-deploy job (test/e2e/hooks-and-job.test.ts has the cluster, 6 production hosts):
+// the sample app's `migrate` service appends one line per run to the cluster's jobs/runs.log
+// (deploy id, tag, host, ms) and exits 1 for the tag `bad`.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Chaos } from '../../dev-cluster/chaos.js';
-import type { Deploy } from '../../shared/contract/schemas.js';
-import { PRODUCTION, answersFrom, startCluster, type TestCluster } from '../fixtures/cluster.js';
-import { endedDeploy } from '../fixtures/wait-output.js';
-import { until } from '../fixtures/poll.js';
+import { beforeAll, expect, it } from 'vitest';
+import { Chaos } from '../../../dev-cluster/chaos.js';
+import type { Deploy } from '../../../shared/contract/schemas.js';
+import { PRODUCTION, answersFrom, type TestCluster } from '../../fixtures/cluster.js';
+import { endedDeploy } from '../../fixtures/wait-output.js';
+import { until } from '../../fixtures/poll.js';
 
 const ROLLOUT = { timeoutMs: 180_000, intervalMs: 250 };
 /**
- * Long enough to find the host running the job and kill it mid-run: the kill lands within a
+ * The job's length (hooks-and-job.test.ts starts the cluster with it). Long enough to find
+ * the host running the job and kill it mid-run: the kill lands within a
  * poll (100 ms) of the coordinator showing the job running, which the host reports before it
  * pulls the image and starts the job's container.
  */
-const JOB_SECONDS = 2;
+export const JOB_SECONDS = 2;
 
-describe('the once-per-deploy job', () => {
+export function jobChecks(cluster: () => TestCluster): void {
   let fleet: TestCluster;
   let v1: Deploy;
   const client = () => fleet.cluster.client();
@@ -38,13 +39,10 @@ describe('the once-per-deploy job', () => {
   }, ROLLOUT);
 
   beforeAll(async () => {
-    fleet = await startCluster({ name: 'gvtest-job', subnet: '10.226.0', production: 6, job: { seconds: JOB_SECONDS } });
+    fleet = cluster();
     const deployed = await fleet.deploy('web', 'production', 'v1');
     expect(deployed.deploy.status, deployed.stderr).toBe('succeeded');
     v1 = deployed.deploy;
-  });
-  afterAll(async () => {
-    await fleet?.[Symbol.asyncDispose]();
   });
 
   it('runs exactly once per deploy, on one host, and ends before any host starts the new version', async () => {
@@ -56,7 +54,7 @@ describe('the once-per-deploy job', () => {
       expect(deploy.job?.output).toContain(`migrated for ${deploy.tag}`);
       const jobEnded = deploy.job?.endedAt ?? Number.POSITIVE_INFINITY;
       const firstUp = Math.min(...upTimes(deploy).map(({ at }) => at ?? Number.POSITIVE_INFINITY));
-      console.log(`[gvtest-job] ${deploy.id}: job on ${deploy.job?.host} took ${jobEnded - (deploy.job?.startedAt ?? 0)} ms; first up ${firstUp - jobEnded} ms after it ended`);
+      console.log(`[job] ${deploy.id}: job on ${deploy.job?.host} took ${jobEnded - (deploy.job?.startedAt ?? 0)} ms; first up ${firstUp - jobEnded} ms after it ended`);
       for (const { host, at } of upTimes(deploy)) {
         expect(at, `${host} has an up step`).toBeDefined();
         expect(at! >= jobEnded, `${host} started the new version at ${at}, the job ended at ${jobEnded}`).toBe(true);
@@ -118,9 +116,12 @@ describe('the once-per-deploy job', () => {
     expect(deploy.job?.host).not.toBe(runner);
     for (const host of PRODUCTION.filter((h) => h !== runner)) expect(deploy.hosts[host]?.state, host).toBe('succeeded');
     const runs = runsOf(id);
-    console.log(`[gvtest-job] killed ${runner} mid-job; ${deploy.job?.host} took the job over ${(deploy.job?.startedAt ?? 0) - Math.min(...runs.map((r) => r.at))} ms after the first run wrote its line; runs: ${runs.map((r) => r.host).join(', ')}; deploy ${deploy.status} in ${(deploy.finishedAt ?? 0) - deploy.createdAt} ms`);
+    console.log(`[job] killed ${runner} mid-job; ${deploy.job?.host} took the job over ${(deploy.job?.startedAt ?? 0) - Math.min(...runs.map((r) => r.at))} ms after the first run wrote its line; runs: ${runs.map((r) => r.host).join(', ')}; deploy ${deploy.status} in ${(deploy.finishedAt ?? 0) - deploy.createdAt} ms`);
     // The killed host's own job container ran on without it: a crash can run the job twice (it must be idempotent).
     expect(runsOf(id).length).toBeGreaterThanOrEqual(1);
     await fleet.chaos('restart-agent', runner);
+    // Back in the cluster before the case ends, so the other part deploys to six hosts.
+    await until(`${runner} to receive the cluster's events again`, async () => (await fleet.serfEventTime(runner)) >= (await fleet.serfEventTime()) ? true : undefined, { timeoutMs: 60_000, intervalMs: 500 });
+    await fleet.untilAllInService('production');
   });
-});
+}

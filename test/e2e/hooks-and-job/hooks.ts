@@ -1,17 +1,18 @@
-// A role's hooks on a local cluster of 6 production hosts (k = 2) with real Serf, Redis,
-// Docker and HAProxy: every host runs them around its deploy with the deploy's context,
-// they show in `grapevine status`, and a failing after-register smoke test stops the
-// rollout after the first wave with the hook's output in the reason; a rollback runs them too.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// A role's hooks (test/e2e/hooks-and-job.test.ts has the cluster, 6 production hosts, k = 2):
+// every host runs them around its deploy with the deploy's context, they show in `grapevine
+// status`, and a failing after-register smoke test stops the rollout after the first wave with
+// the hook's output in the reason; a rollback runs them too.
+import { beforeAll, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Deploy } from '../../shared/contract/schemas.js';
-import { PRODUCTION, answersFrom, maxConcurrentDeploying, startCluster, type TestCluster } from '../fixtures/cluster.js';
-import { endedDeploy } from '../fixtures/wait-output.js';
+import type { RoleHooks } from '../../../shared/contract/role-config.js';
+import type { Deploy } from '../../../shared/contract/schemas.js';
+import { PRODUCTION, answersFrom, maxConcurrentDeploying, type TestCluster } from '../../fixtures/cluster.js';
+import { endedDeploy } from '../../fixtures/wait-output.js';
 
 /** Each run of a hook as the hook script recorded it: `HOOK HOST TAG DIGEST DEPLOY_ID ROLLBACK_OF`. */
-interface HookRun {
+export interface HookRun {
   hook: string;
   host: string;
   tag: string;
@@ -20,14 +21,22 @@ interface HookRun {
   rollbackOf: string;
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'gvtest-hooks-'));
-const runsFile = join(dir, 'runs.log');
-const script = join(dir, 'hook.sh');
-// One script for the three hooks: each run is recorded; after-register is a smoke test of
-// the new version on this host, which must answer with the tag it was deployed as.
-writeFileSync(
-  script,
-  `#!/bin/sh
+/** The hook script every host runs, written before the cluster starts (its hooks name it), and the runs it recorded. */
+export interface HookScript {
+  hooks: RoleHooks;
+  runs(tag: string): HookRun[];
+  remove(): void;
+}
+
+export function writeHookScript(): HookScript {
+  const dir = mkdtempSync(join(tmpdir(), 'gvtest-hooks-'));
+  const runsFile = join(dir, 'runs.log');
+  const script = join(dir, 'hook.sh');
+  // One script for the three hooks: each run is recorded; after-register is a smoke test of
+  // the new version on this host, which must answer with the tag it was deployed as.
+  writeFileSync(
+    script,
+    `#!/bin/sh
 echo "$GRAPEVINE_HOOK $GRAPEVINE_HOST $GRAPEVINE_TAG $GRAPEVINE_IMAGE_DIGEST $GRAPEVINE_DEPLOY_ID \${GRAPEVINE_ROLLBACK_OF:--}" >> ${runsFile}
 [ "$GRAPEVINE_HOOK" = after-register ] || exit 0
 body=$(curl -fsS --max-time 5 "http://$GRAPEVINE_LB_ADDRESS/") || { echo "smoke test: no answer from $GRAPEVINE_LB_ADDRESS"; exit 3; }
@@ -36,50 +45,51 @@ case "$body" in
   *) echo "checked http://$GRAPEVINE_LB_ADDRESS/"; echo "smoke test: expected $GRAPEVINE_TAG, got $body"; exit 3 ;;
 esac
 `,
-);
-chmodSync(script, 0o755);
-const hookCommand = { command: [script], timeoutMs: 20_000, shell: false };
-
-function runs(tag: string): HookRun[] {
-  if (!existsSync(runsFile)) return [];
-  return readFileSync(runsFile, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      const [hook = '', host = '', runTag = '', digest = '', deployId = '', rollbackOf = ''] = line.split(' ');
-      return { hook, host, tag: runTag, digest, deployId, rollbackOf };
-    })
-    .filter((run) => run.tag === tag);
+  );
+  chmodSync(script, 0o755);
+  const hookCommand = { command: [script], timeoutMs: 20_000, shell: false };
+  return {
+    hooks: { beforeDrain: hookCommand, afterUp: hookCommand, afterRegister: hookCommand },
+    runs(tag) {
+      if (!existsSync(runsFile)) return [];
+      return readFileSync(runsFile, 'utf8')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => {
+          const [hook = '', host = '', runTag = '', digest = '', deployId = '', rollbackOf = ''] = line.split(' ');
+          return { hook, host, tag: runTag, digest, deployId, rollbackOf };
+        })
+        .filter((run) => run.tag === tag);
+    },
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const stepsOf = (deploy: Deploy, host: string) => deploy.hosts[host]?.steps.map((s) => s.step) ?? [];
 
-describe('hooks run on every host around its deploy', () => {
+export function hookChecks(cluster: () => TestCluster, script: () => HookScript): void {
   let fleet: TestCluster;
+  let runs: HookScript['runs'];
 
-  beforeAll(async () => {
-    fleet = await startCluster({
-      name: 'gvtest-hooks',
-      subnet: '10.225.0',
-      production: 6,
-      hooks: { beforeDrain: hookCommand, afterUp: hookCommand, afterRegister: hookCommand },
-    });
-  });
-  afterAll(async () => {
-    await fleet?.[Symbol.asyncDispose]();
-    rmSync(dir, { recursive: true, force: true });
+  beforeAll(() => {
+    fleet = cluster();
+    runs = (tag) => script().runs(tag);
   });
 
   it('a passing hook set deploys every host, each hook once per host with the deploy context, shown in status', async () => {
     const v1 = await fleet.deploy('web', 'production', 'v1');
     expect(v1.deploy.status, v1.stderr).toBe('succeeded');
+    // The cluster's role has a job too: every host waits for it (`job`) before it asks for a slot.
     for (const host of PRODUCTION) {
       expect(stepsOf(v1.deploy, host)).toEqual([
-        'received', ...(stepsOf(v1.deploy, host).includes('waiting') ? ['waiting'] : []), 'slot', 'before-drain', 'drain', 'pull', 'up',
+        'received', 'job', ...(stepsOf(v1.deploy, host).includes('waiting') ? ['waiting'] : []), 'slot', 'before-drain', 'drain', 'pull', 'up',
         'health', 'after-up', 'register', 'after-register', 'release',
       ]);
     }
-    const ran = runs('v1');
+    // This deploy's runs: the other part deploys v1 too.
+    const ran = runs('v1').filter((run) => run.deployId === v1.deploy.id);
     for (const hook of ['before-drain', 'after-up', 'after-register']) {
       expect(ran.filter((run) => run.hook === hook).map((run) => run.host).sort()).toEqual(PRODUCTION);
     }
@@ -101,7 +111,8 @@ describe('hooks run on every host around its deploy', () => {
     const v3 = await fleet.deploy('web', 'production', 'v3');
     expect(v3.exitCode).toBe(1);
     expect(v3.deploy.status).toBe('failed');
-    expect(v3.deploy.reason).toMatch(/hook after-register failed \(exit 3\): checked http:\/\/10\.225\.0\.\d+:\d+\/ \| smoke test: expected v3, got v2 h\d/);
+    const subnet = fleet.cluster.state.subnet.replaceAll('.', '\\.');
+    expect(v3.deploy.reason).toMatch(new RegExp(`hook after-register failed \\(exit 3\\): checked http://${subnet}\\.\\d+:\\d+/ \\| smoke test: expected v3, got v2 h\\d`));
 
     const hosts = Object.values(v3.deploy.hosts);
     const started = hosts.filter((h) => h.steps.some((s) => s.step === 'up'));
@@ -144,4 +155,4 @@ describe('hooks run on every host around its deploy', () => {
     for (const host of PRODUCTION) expect(stepsOf(back, host)).toContain('after-register');
     expect(await fleet.lbAnswers(18)).toEqual(answersFrom('v1', PRODUCTION));
   });
-});
+}
