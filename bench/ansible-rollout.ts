@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { DevClusterState } from '../dev-cluster/cluster-state.js';
-import { APP_PORT, PROJECT_ROOT, SAMPLE_ROLE } from '../dev-cluster/sample-app.js';
+import { PROJECT_ROOT, SAMPLE_ROLE } from '../dev-cluster/sample-app.js';
+import { colourServer } from './rollout-checks.js';
 
 const PLAYBOOK = join(PROJECT_ROOT, 'bench', 'ansible', 'playbook.yml');
 
@@ -33,17 +34,23 @@ export function prepareAnsible(options: AnsibleRolloutOptions): (image: string, 
   const hosts = Object.fromEntries(
     state.hosts
       .filter((host) => host.env === 'production')
-      .map((host) => [
-        host.name,
-        {
-          ansible_connection: 'local',
-          ansible_python_interpreter: '/usr/bin/python3',
-          gv_backend: SAMPLE_ROLE,
-          gv_address: `${host.address}:${APP_PORT}`,
-          gv_project: host.project,
-          gv_dir: host.dir,
-        },
-      ]),
+      .map((host) => {
+        // The live colour, blue, as the agents' rolling deploys replace it: its own compose project, port and server.
+        const server = colourServer(host, 'blue');
+        return [
+          host.name,
+          {
+            ansible_connection: 'local',
+            ansible_python_interpreter: '/usr/bin/python3',
+            gv_backend: SAMPLE_ROLE,
+            gv_server: server.name,
+            gv_address: server.address,
+            gv_port: server.address.split(':').pop(),
+            gv_project: `${host.project}-blue`,
+            gv_dir: host.dir,
+          },
+        ];
+      }),
   );
   const inventory = join(dir, 'inventory.yml');
   // JSON is YAML, and the yaml inventory plugin reads it.

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { defaultHosts, freeClusterPorts } from '../dev-cluster/cluster-state.js';
 import { DevCluster } from '../dev-cluster/dev-cluster.js';
 import { slotsFor, wavesFor } from './measure.js';
-import { RolloutFailedError } from './rollout-checks.js';
+import type { ColourSwitchRun } from './colour-switch.js';
+import { ENV, RolloutFailedError } from './rollout-checks.js';
 import type { RunFigures } from './run-figures.js';
 import { SizeBench } from './size-bench.js';
 
@@ -35,6 +36,8 @@ export interface SizeResult {
   name: string;
   subnet: string;
   runs: RunFigures[];
+  /** The blue/green cycles after the rollouts: a switch of the whole group and a switch back each. */
+  blueGreen: ColourSwitchRun[];
 }
 
 /**
@@ -62,15 +65,18 @@ export async function benchSize(options: SizeOptions): Promise<{ result: SizeRes
       // decides when a host is healthy; Docker's check stays, less often.
       healthCheck: { interval: `${options.healthCheckInterval}s`, timeout: `${options.healthCheckTimeout}s` },
       promote: false,
+      // Two colours on every host: rolling deploys replace the live one (blue), so the rollout
+      // figures measure the same work, and the blue/green cycles switch between the two.
+      blueGreenEnvs: [ENV],
       logLevel: 'info',
     },
     (line) => log(`${name}: ${line}`),
   );
   const ansibleDir = mkdtempSync(join(tmpdir(), `${name}-ansible-`));
-  const result: SizeResult = { hosts: size, slots: slotsFor(size), waves: wavesFor(size), name, subnet, runs: [] };
+  const result: SizeResult = { hosts: size, slots: slotsFor(size), waves: wavesFor(size), name, subnet, runs: [], blueGreen: [] };
   try {
     await using bench = new SizeBench(cluster, options, ansibleDir);
-    await bench.measure(name, result.runs);
+    await bench.measure(name, result.runs, result.blueGreen);
     return { result };
   } catch (error) {
     if (error instanceof RolloutFailedError) log(`${name}: logs of the failed rollout kept in ${keepLogs(cluster)}`);

@@ -1,11 +1,15 @@
 // What the benchmark checks after every rollout before it counts its figures, as an
 // operator would: the deploy succeeded on every host, every host answers the new tag,
-// HAProxy has every host ready, and the load balancer serves only the new tag.
+// HAProxy has every host ready, and the load balancer serves only the new tag. The bench's
+// hosts run the app in two colours: a rolling rollout replaces the live one, blue.
 import net from 'node:net';
 import type { DevCluster } from '../dev-cluster/dev-cluster.js';
-import { APP_PORT, SAMPLE_ROLE } from '../dev-cluster/sample-app.js';
+import type { DevHostState } from '../dev-cluster/cluster-state.js';
+import { COLOUR_PORTS } from '../dev-cluster/hosts.js';
+import { SAMPLE_ROLE } from '../dev-cluster/sample-app.js';
 import { GrapevineError } from '../shared/contract/errors.js';
 import type { Deploy } from '../shared/contract/schemas.js';
+import { serverName, type Colour } from '../shared/contract/strategy.js';
 
 export const ENV = 'production';
 const ANSWER_TIMEOUT_MS = 5_000;
@@ -31,23 +35,28 @@ export async function checkDeploy(cluster: DevCluster, id: string, tag: string, 
   return deploy;
 }
 
-/** Every production host answers `tag` itself, HAProxy has each ready at its address, and the load balancer serves only `tag`. */
-export async function checkLoadBalancer(cluster: DevCluster, tag: string, signal: AbortSignal): Promise<void> {
+/**
+ * Every production host's `colour` answers `tag` itself, HAProxy has that colour's server of
+ * each host ready at its address, and the load balancer serves only `tag`.
+ */
+export async function checkLoadBalancer(cluster: DevCluster, tag: string, signal: AbortSignal, colour: Colour = 'blue'): Promise<void> {
   const timeout = () => AbortSignal.any([AbortSignal.timeout(ANSWER_TIMEOUT_MS), signal]);
   const production = cluster.state.hosts.filter((host) => host.env === ENV);
   for (const host of production) {
-    const response = await fetch(`http://${host.address}:${APP_PORT}/`, { signal: timeout() });
+    const server = colourServer(host, colour);
+    const response = await fetch(`http://${server.address}/`, { signal: timeout() });
     const body = (await response.text()).trim();
     if (response.status !== 200 || body !== `${tag} ${host.name}`) {
-      throw new RolloutFailedError(`host ${host.name} answered "${response.status} ${body}" after the rollout of ${tag}`);
+      throw new RolloutFailedError(`host ${host.name} (${server.name}) answered "${response.status} ${body}" after the rollout of ${tag}`);
     }
   }
   const servers = await haproxyServers(cluster.state.runtimeSocket, SAMPLE_ROLE);
   for (const host of production) {
-    const server = servers.find((s) => s.srv_name === host.name);
-    if (!server || server.srv_addr !== host.address || server.srv_op_state !== '2' || server.srv_admin_state !== '0') {
-      const seen = server ? `addr ${server.srv_addr}, op state ${server.srv_op_state}, admin state ${server.srv_admin_state}` : 'absent';
-      throw new RolloutFailedError(`HAProxy does not have ${host.name} ready after the rollout of ${tag}: ${seen}`);
+    const { name, address } = colourServer(host, colour);
+    const server = servers.find((s) => s.srv_name === name);
+    if (!server || `${server.srv_addr}:${server.srv_port}` !== address || server.srv_op_state !== '2' || server.srv_admin_state !== '0') {
+      const seen = server ? `addr ${server.srv_addr}:${server.srv_port}, op state ${server.srv_op_state}, admin state ${server.srv_admin_state}` : 'absent';
+      throw new RolloutFailedError(`HAProxy does not have ${name} ready after the rollout of ${tag}: ${seen}`);
     }
   }
   for (let i = 0; i < 2 * production.length; i++) {
@@ -59,8 +68,14 @@ export async function checkLoadBalancer(cluster: DevCluster, tag: string, signal
   }
 }
 
+/** The host's load-balancer server of `colour` (`h1.blue`) and its address; the recorded one when the cluster recorded its servers. */
+export function colourServer(host: DevHostState, colour: Colour): { name: string; address: string } {
+  const name = serverName(host.name, colour);
+  return host.servers?.find((server) => server.name === name) ?? { name, address: `${host.address}:${COLOUR_PORTS[colour]}` };
+}
+
 /** `show servers state BACKEND` through the runtime API, one row per server keyed by column name. */
-function haproxyServers(socketPath: string, backend: string): Promise<Array<Record<string, string>>> {
+export function haproxyServers(socketPath: string, backend: string): Promise<Array<Record<string, string>>> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = net.createConnection({ path: socketPath });

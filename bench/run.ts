@@ -1,11 +1,13 @@
 // `npm run bench`: rollout time, coordination overhead, Redis traffic and agent memory of
-// Grapevine on real local clusters of several sizes, against the same rollout by Ansible.
+// Grapevine on real local clusters of several sizes, against the same rollout by Ansible,
+// and the time a blue/green switch of the whole group takes, there and back.
 // Usage: run.js [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay S] [--soak S] [--health-interval S] [--health-timeout S]
 //               [--ansible-health-delay S] [--ansible-strategy free|linear]
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchSize, type SizeResult } from './cluster-bench.js';
+import { READ_INTERVAL_MS } from './colour-switch.js';
 import { RolloutFailedError } from './rollout-checks.js';
 import { renderTable } from './table.js';
 import { DEV_MIN_HEALTHY_TIME_MS } from '../dev-cluster/hosts.js';
@@ -140,6 +142,8 @@ async function main(): Promise<number> {
         `Grapevine rollout benchmark, ${startedAt} (${cpus().length} CPUs, Node ${process.version}; app start delay ${options.startDelay} s,`,
         `agent health probe every 100 ms, a ${options.soak} s soak after the first healthy answer (inside T), Docker health check every ${options.healthCheckInterval} s with a ${options.healthCheckTimeout} s timeout;`,
         `Ansible: serial = slots, strategy ${options.ansibleStrategy}, forks >= batch, pipelining, health endpoint polled every ${options.ansibleHealthDelay} s).`,
+        `Blue/green switch: on HAProxy (servers' state read every ${READ_INTERVAL_MS} ms), from the moment the switch began until every host's new colour`,
+        'was at full weight and every old one at 0; to the new colour by a blue/green deploy, back by `grapevine switch`.',
         'Each cell: median [min–max] over runs.',
         ...(failure === undefined ? [] : ['Incomplete: the benchmark stopped early (see the reason below); a column holds the runs done before it.']),
         '',

@@ -18,6 +18,14 @@ interface Row {
   target?: Target;
 }
 
+/** A row whose cell is written from the whole size's figures rather than one number per run. */
+interface SizeRow {
+  label: string;
+  unit: string;
+  cell: (size: SizeResult) => string;
+  target: string;
+}
+
 const MB = 1024 * 1024;
 /** An agent's resident memory at its peak during a deploy, max over hosts. */
 const AGENT_PEAK_RSS_TARGET_MB = 100;
@@ -32,7 +40,29 @@ const overheadTarget: Target = {
   },
 };
 
-const ROWS: Array<Row | string> = [
+/** The issue's bound on a switch across the group, either way. */
+const SWITCH_TARGET_MS = 1_000;
+
+/**
+ * The blue/green cycles: on HAProxy, from the moment a switch began until every host's server
+ * of the new colour was at full weight and every other at 0, median over cycles, to the new
+ * colour and back; and how many servers each switch weighed.
+ */
+const switchRow: SizeRow = {
+  label: 'blue/green switch, whole group',
+  unit: 'ms',
+  target: `≤ ${SWITCH_TARGET_MS / 1000} s each way`,
+  cell(size) {
+    if (size.blueGreen.length === 0) return '–';
+    const there = spread(size.blueGreen.map((c) => c.switchLbMs));
+    const back = spread(size.blueGreen.map((c) => c.backLbMs));
+    const servers = new Set(size.blueGreen.flatMap((c) => [c.servers, c.backServers]));
+    const met = there.median <= SWITCH_TARGET_MS && back.median <= SWITCH_TARGET_MS;
+    return `${cell(there, 0)}, back ${cell(back, 0)} (${[...servers].join('/')} servers)${met ? ' ✓' : ' ✗'}`;
+  },
+};
+
+const ROWS: Array<Row | SizeRow | string> = [
   'rollout',
   { label: 'per-host work T (pull → release)', unit: 'ms', value: (r) => r.perHostWorkMs },
   { label: '  slowest host', unit: 'ms', value: (r) => r.perHostWorkMaxMs },
@@ -51,6 +81,7 @@ const ROWS: Array<Row | string> = [
     digits: 2,
     target: { text: '> 1', met: (ratio) => ratio > 1 },
   },
+  switchRow,
   'overhead along the critical path (the parts add up to the overhead)',
   { label: 'CLI start → createdAt', unit: 'ms', value: (r) => r.critical.cliMs },
   { label: 'createdAt → first slot, beyond gossip', unit: 'ms', value: (r) => r.critical.firstSlotBeyondGossipMs },
@@ -110,6 +141,10 @@ export function renderTable(sizes: SizeResult[]): string {
     if (typeof row === 'string') {
       sections.push(lines.length);
       lines.push([row]);
+      continue;
+    }
+    if ('cell' in row) {
+      lines.push([`  ${row.label}`, row.unit, ...sizes.map((size) => row.cell(size)), row.target]);
       continue;
     }
     const digits = row.digits ?? 0;
