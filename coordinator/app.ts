@@ -152,6 +152,10 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
               canDriveLoadBalancer: strategies.canDriveLoadBalancer,
               now: now(),
             });
+            if (plan.strategy?.kind === 'blue-green') {
+              const fromTag = await store.getDesiredTag(request.role, request.env);
+              if (fromTag !== undefined) plan.strategy.fromTag = fromTag;
+            }
             // The idle colour kept for a switch back takes the new release now: it must not be retired under it.
             if (plan.kind === 'blue-green' && colours?.retireAt !== undefined) {
               const { retireAt: _dropped, ...kept } = colours;

@@ -126,10 +126,20 @@ export async function switchBack(context: StrategyContext, group: DeployGroup, b
   }
   const moved = await weighColours(context, backend, to, 100);
   const at = context.now();
+  // The group now wants what the colour it went back to runs: its hosts must not catch up away from it.
+  const tag = await tagOf(context, colours, to);
+  if (tag !== undefined) await context.store.setDesiredTag(group.role, group.env, tag);
   const keepOldMs = context.config(group.role).blueGreen.keepOldMs;
   await context.colours.set({ ...colours, live: to, retired: null, retireAt: at + keepOldMs, switchedAt: at });
   context.logger.warn({ ...group, colour: to, by: actor, ms: moved.ms, servers: moved.servers }, 'traffic switched back');
   return { group, live: to, servers: moved.servers, ms: moved.ms };
+}
+
+/** The tag `colour` runs, from the blue/green deploy that last switched the group: its own, or the one it started from. */
+async function tagOf(context: StrategyContext, colours: GroupColour, colour: Colour): Promise<string | undefined> {
+  const deploy = colours.deployId === undefined ? undefined : await context.store.getDeploy(colours.deployId);
+  if (!deploy?.strategy) return undefined;
+  return deploy.colour === colour ? deploy.tag : deploy.strategy.fromTag;
 }
 
 /** Fires `retire` for every group whose old colour was kept long enough; once each (the colour is then marked retired). */

@@ -207,6 +207,8 @@ export const StrategyState = z.object({
   current: z.number().int().nonnegative().default(0),
   /** Blue/green: the colour that was live when the deploy started, which keeps serving until the switch. */
   fromColour: Colour.optional(),
+  /** Blue/green: the tag the group wanted when the deploy started (what its live colour ran), wanted again after a switch back. */
+  fromTag: releaseTag.optional(),
   /** Blue/green: when the old colour is stopped (retired), unless traffic was switched back to it. */
   retireAt: z.number().optional(),
   /** Why the strategy ended the deploy as it did (the analysis's summary, an abort). */

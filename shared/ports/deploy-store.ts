@@ -66,6 +66,8 @@ export interface DeployStore {
   /** Deploys newest first. */
   listDeploys(filter: DeployFilter): Promise<Deploy[]>;
   getDesiredTag(role: string, env: string): Promise<string | undefined>;
+  /** What the group should run after a blue/green switch back: the tag of the colour now live, so no host catches up away from it. */
+  setDesiredTag(role: string, env: string, tag: string): Promise<void>;
   /** Every environment the role was ever deployed to, sorted. */
   envsOfRole(role: string): Promise<string[]>;
   /** Ids of the deploys still in progress, oldest first, at most `limit`. */

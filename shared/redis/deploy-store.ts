@@ -131,6 +131,10 @@ export class RedisDeployStore implements DeployStore {
     return raw === undefined ? undefined : parseStored(DeployRecordSchema, raw, what);
   }
 
+  async setDesiredTag(role: string, env: string, tag: string): Promise<void> {
+    await callRedis('setting the desired tag', () => this.#redis.set(redisKeys.desired(role, env), tag));
+  }
+
   async getDesiredTag(role: string, env: string): Promise<string | undefined> {
     return (await callRedis('reading the desired tag', () => this.#redis.get(redisKeys.desired(role, env)))) ?? undefined;
   }

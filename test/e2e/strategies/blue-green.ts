@@ -7,7 +7,8 @@
 import { expect, it } from 'vitest';
 import { startTraffic, type TrafficAnswer } from '../../../dev-cluster/traffic.js';
 import type { Deploy } from '../../../shared/contract/schemas.js';
-import { readyServers, type TestCluster } from '../../fixtures/cluster.js';
+import type { TestCluster } from '../../fixtures/cluster.js';
+import { servingOneTag } from './serving.js';
 import { until } from '../../fixtures/poll.js';
 import { endedDeploy } from '../../fixtures/wait-output.js';
 
@@ -16,15 +17,7 @@ const HOSTS = 4;
 
 export function blueGreenChecks(cluster: () => TestCluster): void {
   it('switches the whole group to the new colour and back with no request failed, and none sent after a switch answered by the colour it left', async () => {
-    const ready = await readyServers(cluster().state().runtimeSocket, 'web-staging');
-    if (ready === undefined || ready.size < HOSTS) {
-      const deployed = await cluster().deploy('web', ENV, 'v1');
-      expect(deployed.exitCode, deployed.stderr).toBe(0);
-    }
-    const served = await until('every staging host to serve one tag', async () => {
-      const tags = new Set([...(await cluster().lbAnswers(30, ENV))].map((answer) => answer.split(' ')[1]));
-      return tags.size === 1 ? [...tags][0] : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 500 });
+    const served = await servingOneTag(cluster(), ENV, HOSTS);
     const next = served === 'v1' ? 'v2' : 'v1';
 
     const stream = startTraffic({ url: cluster().state().stagingLbUrl, ratePerSecond: 40, durationMs: 120_000, timeoutMs: 5_000 });

@@ -7,7 +7,8 @@
 import { expect, it } from 'vitest';
 import { startTraffic, type TrafficStream } from '../../../dev-cluster/traffic.js';
 import type { Deploy } from '../../../shared/contract/schemas.js';
-import { PRODUCTION, answersFrom, readyServers, type TestCluster } from '../../fixtures/cluster.js';
+import { PRODUCTION, answersFrom, type TestCluster } from '../../fixtures/cluster.js';
+import { servingOneTag } from './serving.js';
 import { until } from '../../fixtures/poll.js';
 import { endedDeploy } from '../../fixtures/wait-output.js';
 
@@ -16,19 +17,11 @@ const RATE_PER_SECOND = 40;
 const TRAFFIC_MS = 120_000;
 
 export function canaryChecks(cluster: () => TestCluster): void {
-  /** Every production host serving a tag that is not broken, whichever part ran before. */
-  async function servingGoodTag(): Promise<string> {
-    const ready = await readyServers(cluster().state().runtimeSocket, 'web');
-    if (ready === undefined || ready.size < PRODUCTION.length) {
-      const deployed = await cluster().deploy('web', 'production', 'v1');
-      expect(deployed.exitCode, deployed.stderr).toBe(0);
-    }
+  const servingGoodTag = async () => {
+    const tag = await servingOneTag(cluster(), 'production', PRODUCTION.length);
     await cluster().untilAllInService('production');
-    const answers = await cluster().lbAnswers(30, 'production');
-    const tags = new Set([...answers].map((answer) => answer.split(' ')[1]));
-    expect(tags.size, [...answers].join(', ')).toBe(1);
-    return [...tags][0] ?? '';
-  }
+    return tag;
+  };
 
   function traffic(): TrafficStream {
     return startTraffic({ url: cluster().state().lbUrl, ratePerSecond: RATE_PER_SECOND, durationMs: TRAFFIC_MS, timeoutMs: 5_000 });

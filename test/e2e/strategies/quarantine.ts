@@ -4,20 +4,14 @@
 // before, as a rollback deploy of its own, with never more than k of them out at once.
 import { expect, it } from 'vitest';
 import type { Deploy } from '../../../shared/contract/schemas.js';
-import { PRODUCTION, maxConcurrentDeploying, readyServers, type TestCluster } from '../../fixtures/cluster.js';
+import { PRODUCTION, maxConcurrentDeploying, type TestCluster } from '../../fixtures/cluster.js';
+import { servingOneTag } from './serving.js';
 import { until } from '../../fixtures/poll.js';
 
 export function quarantineChecks(cluster: () => TestCluster): void {
   it('hosts that finished v3-slow before it was marked broken go back to the tag they ran, never more than k out at once', async () => {
-    const ready = await readyServers(cluster().state().runtimeSocket, 'web');
-    if (ready === undefined || ready.size < PRODUCTION.length) {
-      const deployed = await cluster().deploy('web', 'production', 'v1');
-      expect(deployed.exitCode, deployed.stderr).toBe(0);
-    }
+    const before = await servingOneTag(cluster(), 'production', PRODUCTION.length);
     await cluster().untilAllInService('production');
-    const tags = new Set([...(await cluster().lbAnswers(30, 'production'))].map((answer) => answer.split(' ')[1]));
-    expect(tags.size).toBe(1);
-    const before = [...tags][0] ?? '';
 
     // v3-slow passes its health check on every host: only an operator can tell it is bad.
     const slow = await cluster().deploy('web', 'production', 'v3-slow');
