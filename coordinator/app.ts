@@ -240,7 +240,8 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     const startedBy = actorOf(c.get('credential'));
     // A rollback is a deploy too: a frozen group takes it only when an operator forces it.
     const deploy = await starter.start(
-      { role, env, tag: choice.tag, ...(force === undefined ? {} : { force }) },
+      // Rolling whatever the role's strategy: a rollback goes back to a release the group ran, at once.
+      { role, env, tag: choice.tag, strategy: 'rolling', ...(force === undefined ? {} : { force }) },
       { rollbackOf: choice.rollbackOf, runJob: choice.runJob, startedBy },
       { scope: c.get('credential').scope },
     );
