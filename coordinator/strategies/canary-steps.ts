@@ -9,7 +9,7 @@ import { judge } from '../../shared/contract/canary-judge.js';
 import { stepSamples } from '../../shared/contract/canary-samples.js';
 import type { Analysis } from '../../shared/contract/canary-analysis.js';
 import { FINAL_HOST_STATES, type Deploy, type StrategyState } from '../../shared/contract/schemas.js';
-import { FULL_WEIGHT } from '../../shared/contract/strategy.js';
+import { FULL_WEIGHT, serverName, type Colour } from '../../shared/contract/strategy.js';
 import { markBroken } from '../mark-broken.js';
 import { saveStrategy, strategyOf, trafficOf, type StrategyContext } from './strategy-context.js';
 import { serversOf, shareWeights, weigh } from './traffic-weights.js';
@@ -42,7 +42,7 @@ export async function abortCanary(context: StrategyContext, deploy: Deploy, acto
   }
   const reason = `canary aborted by ${actor} at ${describePhase(strategy)}`;
   await saveStrategy(context, deploy, { ...strategy, phase: 'done', ended: 'cancelled', outcome: reason, decidedBy: actor, phaseAt: context.now() });
-  const { canary, baseline } = sides(deploy, strategy);
+  const { canary, baseline } = await sides(context, deploy, strategy);
   if (strategy.phase !== 'canary') await trafficOf(context).setWeights(backendOf(strategy), { ...weigh(canary, 0), ...weigh(baseline, FULL_WEIGHT) });
   context.logger.warn({ deployId: deploy.id, by: actor }, 'canary aborted; its held hosts stand down and the canary hosts go back once it ends');
   await context.fleet.stopDeploy({ role: deploy.role, env: deploy.env }, deploy.id, reason, context.logger);
@@ -70,7 +70,7 @@ async function canaryDeployed(context: StrategyContext, deploy: Deploy, strategy
 async function startStep(context: StrategyContext, deploy: Deploy, strategy: StrategyState, index: number): Promise<void> {
   const step = strategy.steps[index];
   if (!step) return;
-  const { canary, baseline } = sides(deploy, strategy);
+  const { canary, baseline } = await sides(context, deploy, strategy);
   await trafficOf(context).setWeights(backendOf(strategy), shareWeights(canary, baseline, step.percent));
   const startedAt = context.now();
   const steps = strategy.steps.map((each, i) => (i === index ? { ...each, startedAt } : each));
@@ -84,7 +84,7 @@ async function stepEnded(context: StrategyContext, deploy: Deploy, strategy: Str
   const endsAt = step.startedAt + step.windowMs;
   if (context.now() < endsAt + LOG_DELAY_MS) return;
   const settings = context.config(deploy.role).canary;
-  const { canary, baseline } = sides(deploy, strategy);
+  const { canary, baseline } = await sides(context, deploy, strategy);
   const traffic = await trafficOf(context).traffic(backendOf(strategy), step.startedAt, endsAt);
   const samples = stepSamples(traffic, new Set(canary), new Set(baseline), step.startedAt, endsAt, settings.subWindowMs);
   const analysis = judge(samples, settings.judge);
@@ -103,7 +103,7 @@ async function passStep(context: StrategyContext, deploy: Deploy, strategy: Stra
     await startStep(context, deploy, strategy, next);
     return;
   }
-  const { canary, baseline } = sides(deploy, strategy);
+  const { canary, baseline } = await sides(context, deploy, strategy);
   await trafficOf(context).setWeights(backendOf(strategy), weigh([...canary, ...baseline], FULL_WEIGHT));
   await saveStrategy(context, deploy, { ...strategy, phase: 'rollout', outcome: `the canary passed ${strategy.steps.length} step(s); the rest of the hosts follow`, phaseAt: context.now() });
   context.logger.info({ deployId: deploy.id }, 'canary passed; the gate opens for the rest of the group');
@@ -115,17 +115,27 @@ async function failCanary(context: StrategyContext, deploy: Deploy, strategy: St
   const reason = `canary analysis failed at step ${strategy.current + 1} (${step?.percent ?? '?'} % of traffic): ${analysis.summary}`;
   // Saved before the mark: the last held host to stand down ends the deploy `failed` with this reason.
   await saveStrategy(context, deploy, { ...strategy, phase: 'done', ended: 'failed', outcome: reason, phaseAt: context.now() });
-  const { canary, baseline } = sides(deploy, strategy);
+  const { canary, baseline } = await sides(context, deploy, strategy);
   await trafficOf(context).setWeights(backendOf(strategy), { ...weigh(canary, 0), ...weigh(baseline, FULL_WEIGHT) });
   context.logger.warn({ deployId: deploy.id, reason }, 'canary failed its analysis; out of traffic, release marked broken');
   await markBroken(context, deploy.role, deploy.tag, { reason, by: 'coordinator', at: context.now() });
 }
 
 /** The canary's servers and the baseline's: every other target's, on the old tag behind the gate. */
-function sides(deploy: Deploy, strategy: StrategyState): { canary: string[]; baseline: string[] } {
-  const canaryHosts = new Set(strategy.canaryHosts ?? []);
-  const baselineHosts = (deploy.targets ?? []).filter((host) => !canaryHosts.has(host));
-  return { canary: serversOf([...canaryHosts], deploy.colour), baseline: serversOf(baselineHosts, deploy.colour) };
+async function sides(context: StrategyContext, deploy: Deploy, strategy: StrategyState): Promise<{ canary: string[]; baseline: string[] }> {
+  const canaryHosts = [...new Set(strategy.canaryHosts ?? [])];
+  const baselineHosts = (deploy.targets ?? []).filter((host) => !canaryHosts.includes(host));
+  const colour = deploy.colour ?? (await unrecordedColour(context, strategy, [...canaryHosts, ...baselineHosts]));
+  return { canary: serversOf(canaryHosts, colour), baseline: serversOf(baselineHosts, colour) };
+}
+
+/**
+ * A group in two colours that never ran a blue/green deploy has no colour on record, and its
+ * hosts serve blue: their servers are `h1.blue`, which the load balancer's list tells.
+ */
+async function unrecordedColour(context: StrategyContext, strategy: StrategyState, hosts: readonly string[]): Promise<Colour | undefined> {
+  const names = new Set((await trafficOf(context).weights(backendOf(strategy))).map((server) => server.name));
+  return !hosts.some((host) => names.has(host)) && hosts.some((host) => names.has(serverName(host, 'blue'))) ? 'blue' : undefined;
 }
 
 function backendOf(strategy: StrategyState): string {
