@@ -42,12 +42,9 @@ import { registerMetricsRoute, type MetricsExposition } from './metrics/metrics-
 import { registerAuditRoutes } from './audit/audit-routes.js';
 import { registerFreezeRoutes } from './freeze-routes.js';
 import type { AuditLog } from '../shared/ports/audit-log.js';
-import type { ColourState } from '../shared/ports/colour-state.js';
-import type { RoleStrategyConfig } from '../shared/contract/strategy.js';
-import { planStrategy } from './strategies/strategy-plan.js';
+import { strategyPlanner, type AppStrategies } from './strategies/strategy-planner.js';
 import { Quarantine } from './strategies/quarantine.js';
 import { registerStrategyRoutes } from './strategies/strategy-routes.js';
-import type { StrategyRunner } from './strategies/strategy-runner.js';
 
 export interface AppDeps {
   store: DeployStore;
@@ -85,14 +82,6 @@ export interface AppDeps {
   strategies?: AppStrategies;
 }
 
-export interface AppStrategies {
-  runner: StrategyRunner;
-  colours: ColourState;
-  /** The role's strategies as configured (defaults for a role the config does not name). */
-  config: (role: string) => RoleStrategyConfig;
-  /** Whether the coordinator reaches the load balancer (config loadBalancer). */
-  canDriveLoadBalancer: boolean;
-}
 
 const RoleParams = z.object({ role: roleName });
 const ReleaseParams = z.object({ role: roleName, tag: releaseTag });
@@ -138,37 +127,11 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     events,
     freezes: fleet,
     gates: fleet,
-    ...(strategies
-      ? {
-          planStrategy: async (request: CreateDeployBody, targets: readonly string[]) => {
-            const colours = await strategies.colours.get(request);
-            const plan = planStrategy({
-              role: request.role,
-              env: request.env,
-              requested: request.strategy,
-              config: strategies.config(request.role),
-              targets,
-              colours,
-              canDriveLoadBalancer: strategies.canDriveLoadBalancer,
-              now: now(),
-            });
-            if (plan.strategy?.kind === 'blue-green') {
-              const fromTag = await store.getDesiredTag(request.role, request.env);
-              if (fromTag !== undefined) plan.strategy.fromTag = fromTag;
-            }
-            // The idle colour kept for a switch back takes the new release now: it must not be retired under it.
-            if (plan.kind === 'blue-green' && colours?.retireAt !== undefined) {
-              const { retireAt: _dropped, ...kept } = colours;
-              await strategies.colours.set({ ...kept, retired: null });
-            }
-            return plan;
-          },
-        }
-      : {}),
+    ...(strategies ? { planStrategy: strategyPlanner(strategies, store, now) } : {}),
   });
   // Hosts still on a release marked broken go back to the newest tag each ran that is not broken.
   fleetEvents.subscribe('quarantine', new Quarantine({ store, starter, logger: deps.logger }).read);
-  const catchUps = new CatchUps({ ...creation, ...(deps.strategies ? { liveColour: async (group: { role: string; env: string }) => (await deps.strategies?.colours.get(group))?.live } : {}) });
+  const catchUps = new CatchUps({ ...creation, ...(strategies ? { liveColour: async (group) => (await strategies.colours.get(group))?.live } : {}) });
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger, fleetEvents });
   const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now, fleetEvents });
   const outOfService = new OutOfServiceHosts({ store, membership, fleet, logger: deps.logger });
