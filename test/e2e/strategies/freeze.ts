@@ -11,11 +11,14 @@ import type { Deploy } from '../../../shared/contract/schemas.js';
 import { backendFor } from '../../../dev-cluster/sample-app.js';
 import { PRODUCTION, readyServers, type TestCluster } from '../../fixtures/cluster.js';
 import { until } from '../../fixtures/poll.js';
+import { pause } from '../../../shared/contract/waiting.js';
 import { Redis } from 'ioredis';
 
 const ROLE = 'web';
 const ENV = 'production';
 /** How long the parked deploy is watched for a slot taken: several of a waiting host's wake-ups would have come by then. */
+/** How often the parked watch looks at Redis and the deploy. */
+const WATCH_PACE_MS = 200;
 const PARKED_WATCH_MS = 4_000;
 
 export function freezeChecks(cluster: () => TestCluster): void {
@@ -61,7 +64,8 @@ export function freezeChecks(cluster: () => TestCluster): void {
         const deploy = await client.getDeploy(started.id);
         expect(deploy.status).toBe('in_progress');
         expect(Object.values(deploy.hosts).filter((h) => h.state === 'succeeded').map((h) => h.host).sort()).toEqual([...midDeploy].sort());
-        await new Promise((resolve) => setTimeout(resolve, 200)); // pacing of the bounded watch, not a wait for a condition
+        // Pacing of a bounded watch that must see nothing change, not a wait for a condition.
+        await pause(WATCH_PACE_MS);
       }
       // The waiting hosts are held aside in Redis, none in the waiters queue.
       const held = await redis.zcard(redisKeys.held(ROLE, ENV));
