@@ -80,6 +80,8 @@ export interface AppDeps {
   auditLog?: AuditLog;
   /** Canary and blue/green (coordinator/strategies/); every deploy is rolling without it. */
   strategies?: AppStrategies;
+  /** How long the quarantine leaves to an operator's own rollback (coordinator/strategies/quarantine.ts); a minute unless given. */
+  quarantineGraceMs?: number;
 }
 
 
@@ -130,7 +132,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     ...(strategies ? { planStrategy: strategyPlanner(strategies, store, now) } : {}),
   });
   // Hosts still on a release marked broken go back to the newest tag each ran that is not broken.
-  fleetEvents.subscribe('quarantine', new Quarantine({ store, starter, logger: deps.logger }).read);
+  fleetEvents.subscribe('quarantine', new Quarantine({ store, starter, logger: deps.logger, now, ...(deps.quarantineGraceMs === undefined ? {} : { graceMs: deps.quarantineGraceMs }) }).read);
   const catchUps = new CatchUps({ ...creation, ...(strategies ? { liveColour: async (group) => (await strategies.colours.get(group))?.live } : {}) });
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger, fleetEvents });
   const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now, fleetEvents });

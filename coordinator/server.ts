@@ -122,6 +122,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     metrics,
     auditLog,
     strategies: { runner, colours, config: strategyConfig, canDriveLoadBalancer: traffic !== undefined },
+    quarantineGraceMs: config.quarantine.graceMs,
   });
 
   let server: ServedApp;

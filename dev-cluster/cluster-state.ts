@@ -68,6 +68,8 @@ export interface DevClusterOptions {
    * RoleStrategyConfig, without `backends`, which the cluster fills in). Rolling unless set.
    */
   strategies?: Record<string, unknown>;
+  /** The coordinator's quarantine grace (config quarantine.graceMs); a minute unless set. */
+  quarantineGraceMs?: number;
   logLevel?: string;
 }
 

@@ -178,6 +178,7 @@ export class DevCluster {
       join: addresses.map((address) => `${address}:7946`),
       ...(options.notifications ? { notifications: options.notifications } : {}),
       ...(options.strategies ? { strategies: options.strategies } : {}),
+      ...(options.quarantineGraceMs === undefined ? {} : { quarantineGraceMs: options.quarantineGraceMs }),
     });
     saveClusterState(state);
     await untilCoordinatorAnswers(state);

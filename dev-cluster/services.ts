@@ -128,6 +128,7 @@ interface CoordinatorOptions {
   notifications?: readonly DevNotificationTarget[];
   /** The sample app's strategies (DevClusterOptions.strategies); the backends are the cluster's own. */
   strategies?: Record<string, unknown>;
+  quarantineGraceMs?: number;
 }
 
 /**
@@ -159,6 +160,7 @@ function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOpti
       ...(options.notifications?.length ? { notifications: writeNotificationFiles(state, options.notifications) } : {}),
       // Canary weights and figures, blue/green switches: through the relay, as an operator credential of its own.
       ...(state.relayUrl ? { loadBalancer: { relay: { url: state.relayUrl, tokenFile: coordinatorRelayTokenFile(state), ...(state.caFile ? { caFile: state.caFile } : {}) } } } : {}),
+      ...(options.quarantineGraceMs === undefined ? {} : { quarantine: { graceMs: options.quarantineGraceMs } }),
       strategies: { [SAMPLE_ROLE]: { ...DEV_STRATEGIES, ...options.strategies, backends: { production: backendFor('production'), staging: backendFor('staging') } } },
       logLevel: options.logLevel,
     }),

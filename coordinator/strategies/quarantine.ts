@@ -2,7 +2,9 @@
 // marked broken go back, through the slots, to the newest tag each ran that is not broken, in a
 // rollback deploy of just those hosts; and the canary set of a canary that never passed goes
 // back the same way. Runs as a reader of the fleet's events: on a broken mark when nothing of the
-// group is deploying, else when that deploy ends.
+// group is deploying, else when that deploy ends. An operator who marks a release broken often
+// rolls back or deploys a fix at once: the quarantine waits `graceMs` and steps aside for any
+// deploy of the group created meanwhile (the canary's own rollback does not wait).
 import { errorMessage } from '../../shared/contract/errors.js';
 import type { FleetEvent } from '../../shared/contract/fleet-events.js';
 import type { Logger } from '../../shared/contract/logger.js';
@@ -13,8 +15,14 @@ import type { DeployRecord, DeployStore } from '../../shared/ports/deploy-store.
 /** How far back a group's history is read for what each host runs and ran. */
 const HISTORY_LIMIT = 100;
 
+/** How long a quarantine leaves to an operator's own rollback or deploy before it acts. */
+export const DEFAULT_QUARANTINE_GRACE_MS = 60_000;
+
 export interface QuarantineDeps {
   store: DeployStore;
+  /** DEFAULT_QUARANTINE_GRACE_MS unless given; 0 acts at once. */
+  graceMs?: number;
+  now: () => number;
   starter: { start(request: CreateDeployBody, origin: DeployOrigin, options: StartOptions): Promise<Deploy> };
   logger: Logger;
 }
@@ -44,16 +52,40 @@ export class Quarantine {
       return;
     }
     const release = await this.#deps.store.getRelease(deploy.role, deploy.tag);
-    if (release?.broken) await this.#quarantineGroup(deploy.role, deploy.env, deploy.tag);
+    if (!release?.broken) return;
+    const since = this.#deps.now();
+    await this.#grace();
+    if (await this.#someoneActed(deploy.role, deploy.env, since)) return;
+    await this.#quarantineGroup(deploy.role, deploy.env, deploy.tag);
   }
 
   async #afterMark(role: string, tag: string): Promise<void> {
-    for (const env of await this.#deps.store.envsOfRole(role)) {
+    const since = this.#deps.now();
+    const envs = await this.#deps.store.envsOfRole(role);
+    const idle: string[] = [];
+    for (const env of envs) {
       const [newest] = await this.#deps.store.listDeploys({ role, env, limit: 1 });
       // A deploy under way ends first (its waiting hosts stand down); its end brings the quarantine.
-      if (newest?.status === 'in_progress') continue;
-      await this.#quarantineGroup(role, env, tag);
+      if (newest?.status !== 'in_progress') idle.push(env);
     }
+    if (idle.length === 0) return;
+    await this.#grace();
+    for (const env of idle) {
+      if (!(await this.#someoneActed(role, env, since))) await this.#quarantineGroup(role, env, tag);
+    }
+  }
+
+  #grace(): Promise<void> {
+    const ms = this.#deps.graceMs ?? DEFAULT_QUARANTINE_GRACE_MS;
+    return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms).unref()) : Promise.resolve();
+  }
+
+  /** A deploy of the group created since `since`: an operator's rollback or fix, which the quarantine leaves to do its work. */
+  async #someoneActed(role: string, env: string, since: number): Promise<boolean> {
+    const [newest] = await this.#deps.store.listDeploys({ role, env, limit: 1 });
+    const acted = newest !== undefined && newest.createdAt >= since;
+    if (acted) this.#logger.info({ role, env, deployId: newest.id, startedBy: newest.startedBy }, 'quarantine steps aside: a deploy of the group was started meanwhile');
+    return acted;
   }
 
   /** Every host of the group whose newest succeeded deploy is of `tag`, each back to the newest tag it ran that is not broken. */

@@ -119,6 +119,12 @@ export const CoordinatorConfig = z.object({
       }),
     })
     .optional(),
+  /**
+   * Quarantine after the fact (README, "Quarantine"): how long after a broken mark (or the end of
+   * a deploy of a broken release) the coordinator leaves to an operator's own rollback or deploy
+   * before it rolls back the hosts still on the release itself.
+   */
+  quarantine: z.strictObject({ graceMs: z.number().int().min(0).max(60 * 60_000).default(60_000) }).prefault({}),
   /** The fleet-wide audit log (a Redis stream): entries beyond either cap are trimmed. */
   audit: z
     .object({

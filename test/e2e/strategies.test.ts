@@ -29,6 +29,8 @@ beforeAll(async () => {
     staging: 4,
     promote: false,
     blueGreenEnvs: ['staging'],
+    // The quarantine part marks a release broken and waits for the coordinator's own rollback.
+    quarantineGraceMs: 5_000,
     strategies: {
       strategy: 'rolling',
       canary: {
