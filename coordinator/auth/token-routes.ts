@@ -51,8 +51,9 @@ export function registerTokenRoutes(app: Hono<CoordinatorEnv>, { credentials, lo
     if (id === BOOTSTRAP_CREDENTIAL.id) {
       throw new ValidationError("the bootstrap credential is the coordinator config's token: change `token` there and restart the coordinator");
     }
-    // Read first, so the audit names what was revoked, not only its id.
-    const revoked = (await credentials.list()).find((credential) => credential.id === id);
+    // Read first, so the audit names what was revoked, not only its id; a read that changes nothing,
+    // since a revoke of an unknown id is refused and a refusal must leave the store as it was.
+    const revoked = (await credentials.list({ prune: false })).find((credential) => credential.id === id);
     if (!(await credentials.revoke(id))) throw new NotFoundError(`no credential ${id}`);
     const by = actorOf(c.get('credential'));
     log.warn({ id, by }, 'credential revoked');

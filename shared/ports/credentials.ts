@@ -28,7 +28,8 @@ export interface CredentialVerifier {
 export interface CredentialStore extends CredentialVerifier {
   /** Creates a credential and returns it with its token, the only time the token exists outside the caller. */
   create(spec: Omit<Credential, 'id' | 'createdAt'>): Promise<{ credential: Credential; token: string }>;
-  list(): Promise<Credential[]>;
+  /** The live credentials; unless `prune` is false, expired ones are dropped from the store as they are found. */
+  list(options?: { prune?: boolean }): Promise<Credential[]>;
   /** False when no credential has this id. */
   revoke(id: string): Promise<boolean>;
 }

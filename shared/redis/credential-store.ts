@@ -69,7 +69,7 @@ export class RedisCredentialStore implements CredentialStore {
   }
 
   /** Every credential that has not expired, oldest first; expired ones are dropped from the list as they are found. */
-  async list(): Promise<Credential[]> {
+  async list(options: { prune?: boolean } = {}): Promise<Credential[]> {
     const all = await callRedis('listing credentials', () => this.#redis.hgetall(redisKeys.credentials()));
     const now = this.#now();
     const live: Credential[] = [];
@@ -79,7 +79,7 @@ export class RedisCredentialStore implements CredentialStore {
       if (isExpired(credential, now)) expired.push(id);
       else live.push(credential);
     }
-    if (expired.length > 0) {
+    if (expired.length > 0 && options.prune !== false) {
       await callRedis('dropping expired credentials', () => this.#redis.hdel(redisKeys.credentials(), ...expired));
       this.#logger.info({ ids: expired }, 'expired credentials dropped from the list');
     }

@@ -134,6 +134,9 @@ async function send(coordinator: CoordinatorHarness, request: FuzzRequest, tally
   try {
     response = await coordinator.app.request(path, init);
     text = await response.text();
+    // The fleet's event readers (the quarantine's rollback among them) run after the request:
+    // what they write is the request's doing, so it is counted with it, not with the next one.
+    await coordinator.fleetEvents.settled();
   } catch (error) {
     tally.violation('crashes', `${describeRequest(request, path)}: ${String(error)}`);
     writesSoFar = undefined;
