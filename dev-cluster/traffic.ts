@@ -112,7 +112,7 @@ export function startTraffic(options: TrafficOptions): TrafficStream {
   let skipped = 0;
   let lastAnswerAt = startedAt;
 
-  const agent = keepAliveAgent(options.url);
+  const agent = connectionAgent(options.url);
   const send = async (answer: TrafficAnswer) => {
     const sentAt = performance.now();
     try {
@@ -212,14 +212,14 @@ export function trafficLine(summary: TrafficSummary): string {
 }
 
 /**
- * Idle connections close after 1 s, before a load balancer's own keep-alive timeout (HAProxy's
- * 2 s here) could close one under a request just sent on it: that race is the client's, not
- * what a user of the service sees, and would read as failed requests.
+ * Each request on a connection of its own, as a user's first request would come. A reused
+ * keep-alive connection that the load balancer closes just as a request is sent on it (its
+ * idle timeout, a worker's own housekeeping) fails with a reset on the client's side: browsers
+ * send such a request again by themselves, so it is not a failure of the service, and counting
+ * it would hide the failures that are.
  */
-const IDLE_SOCKET_MS = 1_000;
-
-function keepAliveAgent(url: string): HttpAgent {
-  const options = { keepAlive: true, timeout: IDLE_SOCKET_MS, maxSockets: DEFAULT_MAX_IN_FLIGHT };
+function connectionAgent(url: string): HttpAgent {
+  const options = { keepAlive: false, maxSockets: DEFAULT_MAX_IN_FLIGHT };
   return url.startsWith('https:') ? new HttpsAgent(options) : new HttpAgent(options);
 }
 
