@@ -4,19 +4,14 @@
 // says so), ends the deploy, and retires the old colour once it has been kept long enough.
 // `grapevine switch` moves traffic back to the old colour while it still runs.
 import { ConflictError } from '../../shared/contract/errors.js';
-import { judge } from '../../shared/contract/canary-judge.js';
-import { stepSamples } from '../../shared/contract/canary-samples.js';
 import { EVENT_SCHEMA_VERSION, FINAL_HOST_STATES, type Deploy, type StrategyState } from '../../shared/contract/schemas.js';
-import { COLOURS, FULL_WEIGHT, otherColour, type Colour } from '../../shared/contract/strategy.js';
+import { FULL_WEIGHT, otherColour, type Colour } from '../../shared/contract/strategy.js';
 import type { DeployGroup } from '../../shared/ports/fleet-state.js';
 import type { GroupColour } from '../../shared/ports/colour-state.js';
 import { deployOutcome } from '../deploy-outcome.js';
 import { markBroken } from '../mark-broken.js';
-import { saveStrategy, strategyOf, trafficOf, type StrategyContext } from './strategy-context.js';
-import { weigh } from './traffic-weights.js';
-
-/** The load balancer's log lines of a window's last second reach the relay just after it ends. */
-const LOG_DELAY_MS = 1_000;
+import { backendOf, endedWindow, judgeWindow, saveStrategy, strategyOf, trafficOf, type StrategyContext } from './strategy-context.js';
+import { serversOf, weigh } from './traffic-weights.js';
 
 /** What a switch did: the servers it weighed and how long the load balancer took. */
 export interface SwitchOutcome {
@@ -67,22 +62,16 @@ async function moveStep(context: StrategyContext, deploy: Deploy, strategy: Stra
 async function stepEnded(context: StrategyContext, deploy: Deploy, strategy: StrategyState): Promise<void> {
   const step = strategy.steps[strategy.current];
   const to = deploy.colour;
-  if (step?.startedAt === undefined || !to) return;
-  const endsAt = step.startedAt + step.windowMs;
-  if (context.now() < endsAt + LOG_DELAY_MS) return;
+  const window = endedWindow(context, strategy);
+  if (!step || !window || !to) return;
   const settings = context.config(deploy.role).blueGreen;
   if (!settings.judge) {
     await moveStep(context, deploy, strategy, strategy.current + 1);
     return;
   }
   const hosts = deploy.targets ?? [];
-  const fresh = new Set(hosts.map((host) => `${host}.${to}`));
-  const old = new Set(hosts.map((host) => `${host}.${otherColour(to)}`));
-  const traffic = await trafficOf(context).traffic(backendOf(strategy), step.startedAt, endsAt);
-  const samples = stepSamples(traffic, fresh, old, step.startedAt, endsAt, settings.subWindowMs);
-  const analysis = judge(samples, settings.judge);
-  const steps = strategy.steps.map((each, i) => (i === strategy.current ? { ...each, endedAt: endsAt, samples, analysis } : each));
-  const judged: StrategyState = { ...strategy, steps };
+  const sides = { fresh: serversOf(hosts, to), old: serversOf(hosts, otherColour(to)) };
+  const { judged, analysis } = await judgeWindow(context, strategy, window, sides, { subWindowMs: settings.subWindowMs, judge: settings.judge });
   if (analysis.verdict === 'pass') {
     await moveStep(context, deploy, judged, strategy.current + 1);
     return;
@@ -90,7 +79,6 @@ async function stepEnded(context: StrategyContext, deploy: Deploy, strategy: Str
   // No operator pause in a switch: the old colour still serves most traffic, so anything short of a pass goes back.
   const reason = `blue/green step ${strategy.current + 1} (${step.percent} % on ${to}) judged ${analysis.verdict}: ${analysis.summary}`;
   await weighColours(context, backendOf(strategy), otherColour(to), 100);
-  await saveStrategy(context, deploy, { ...judged, phase: 'done', ended: 'failed', outcome: reason, phaseAt: context.now() });
   await markBroken(context, deploy.role, deploy.tag, { reason, by: 'coordinator', at: context.now() });
   await finish(context, deploy, { ...judged, phase: 'done', ended: 'failed', outcome: reason });
 }
@@ -160,14 +148,10 @@ async function weighColours(context: StrategyContext, backend: string, to: Colou
   const traffic = trafficOf(context);
   const servers = await traffic.weights(backend);
   const byColour = (colour: Colour) => servers.filter((server) => server.name.endsWith(`.${colour}`)).map((server) => server.name);
-  const from = COLOURS.find((colour) => colour !== to) ?? otherColour(to);
+  const from = otherColour(to);
   const weights = { ...weigh(byColour(to), Math.round((FULL_WEIGHT * percent) / 100)), ...weigh(byColour(from), Math.round((FULL_WEIGHT * (100 - percent)) / 100)) };
   const startedAt = performance.now();
   await traffic.setWeights(backend, weights);
   return { servers: Object.keys(weights).length, ms: Math.round(performance.now() - startedAt) };
 }
 
-function backendOf(strategy: StrategyState): string {
-  if (strategy.backend === undefined) throw new ConflictError('strategy_unavailable', 'the deploy names no load balancer backend');
-  return strategy.backend;
-}

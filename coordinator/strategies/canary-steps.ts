@@ -5,17 +5,12 @@
 // takes the canary out of traffic and marks the release broken (the quarantine rolls the
 // canary hosts back once the deploy ends); marginal waits for an operator.
 import { ConflictError } from '../../shared/contract/errors.js';
-import { judge } from '../../shared/contract/canary-judge.js';
-import { stepSamples } from '../../shared/contract/canary-samples.js';
 import type { Analysis } from '../../shared/contract/canary-analysis.js';
 import { FINAL_HOST_STATES, type Deploy, type StrategyState } from '../../shared/contract/schemas.js';
 import { FULL_WEIGHT, serverName, type Colour } from '../../shared/contract/strategy.js';
 import { markBroken } from '../mark-broken.js';
-import { saveStrategy, strategyOf, trafficOf, type StrategyContext } from './strategy-context.js';
+import { backendOf, endedWindow, judgeWindow, saveStrategy, strategyOf, trafficOf, type StrategyContext } from './strategy-context.js';
 import { serversOf, shareWeights, weigh } from './traffic-weights.js';
-
-/** The load balancer's log lines of a window's last second reach the relay just after it ends. */
-const LOG_DELAY_MS = 1_000;
 
 export async function advanceCanary(context: StrategyContext, deploy: Deploy): Promise<void> {
   const strategy = strategyOf(deploy);
@@ -79,17 +74,10 @@ async function startStep(context: StrategyContext, deploy: Deploy, strategy: Str
 }
 
 async function stepEnded(context: StrategyContext, deploy: Deploy, strategy: StrategyState): Promise<void> {
-  const step = strategy.steps[strategy.current];
-  if (step?.startedAt === undefined) return;
-  const endsAt = step.startedAt + step.windowMs;
-  if (context.now() < endsAt + LOG_DELAY_MS) return;
-  const settings = context.config(deploy.role).canary;
+  const window = endedWindow(context, strategy);
+  if (!window) return;
   const { canary, baseline } = await sides(context, deploy, strategy);
-  const traffic = await trafficOf(context).traffic(backendOf(strategy), step.startedAt, endsAt);
-  const samples = stepSamples(traffic, new Set(canary), new Set(baseline), step.startedAt, endsAt, settings.subWindowMs);
-  const analysis = judge(samples, settings.judge);
-  const steps = strategy.steps.map((each, i) => (i === strategy.current ? { ...each, endedAt: endsAt, samples, analysis } : each));
-  const judged: StrategyState = { ...strategy, steps };
+  const { judged, analysis } = await judgeWindow(context, strategy, window, { fresh: canary, old: baseline }, context.config(deploy.role).canary);
   context.logger.info({ deployId: deploy.id, step: strategy.current + 1, score: analysis.score, verdict: analysis.verdict, summary: analysis.summary }, 'canary step judged');
   if (analysis.verdict === 'pass') await passStep(context, deploy, judged);
   else if (analysis.verdict === 'marginal') await saveStrategy(context, deploy, { ...judged, phase: 'paused', phaseAt: context.now() });
@@ -138,10 +126,6 @@ async function unrecordedColour(context: StrategyContext, strategy: StrategyStat
   return !hosts.some((host) => names.has(host)) && hosts.some((host) => names.has(serverName(host, 'blue'))) ? 'blue' : undefined;
 }
 
-function backendOf(strategy: StrategyState): string {
-  if (strategy.backend === undefined) throw new ConflictError('strategy_unavailable', 'the deploy names no load balancer backend');
-  return strategy.backend;
-}
 
 function isFinal(deploy: Deploy, host: string): boolean {
   const state = deploy.hosts[host]?.state;

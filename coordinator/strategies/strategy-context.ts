@@ -9,7 +9,11 @@ import type { DeployStore, DeployRecord } from '../../shared/ports/deploy-store.
 import type { FleetControl } from '../../shared/ports/fleet-state.js';
 import type { TrafficControl } from '../../shared/ports/traffic.js';
 import type { FleetEventPublisher } from '../fleet-event-bus.js';
-import { GrapevineError } from '../../shared/contract/errors.js';
+import { ConflictError, GrapevineError } from '../../shared/contract/errors.js';
+import { judge } from '../../shared/contract/canary-judge.js';
+import { stepSamples } from '../../shared/contract/canary-samples.js';
+import type { Analysis } from '../../shared/contract/canary-analysis.js';
+import type { JudgeConfig } from '../../shared/contract/strategy.js';
 
 export interface StrategyContext {
   store: DeployStore;
@@ -42,4 +46,40 @@ export async function saveStrategy(context: StrategyContext, deploy: Pick<Deploy
 export function strategyOf(deploy: Pick<Deploy, 'id' | 'strategy'>): StrategyState {
   if (!deploy.strategy) throw new GrapevineError('strategy_unavailable', `deploy ${deploy.id} has no strategy`);
   return deploy.strategy;
+}
+
+/** The load balancer's log lines of a window's last second reach the relay just after it ends. */
+const LOG_DELAY_MS = 1_000;
+
+/** The current step's window, once it is over and its log lines are in; undefined before. */
+export function endedWindow(context: StrategyContext, strategy: StrategyState): { startedAt: number; endsAt: number } | undefined {
+  const step = strategy.steps[strategy.current];
+  if (step?.startedAt === undefined) return undefined;
+  const endsAt = step.startedAt + step.windowMs;
+  return context.now() < endsAt + LOG_DELAY_MS ? undefined : { startedAt: step.startedAt, endsAt };
+}
+
+/**
+ * The current step judged on its window's traffic, `fresh` (the canary, the new colour) against
+ * `old` (the baseline, the old colour): the strategy with the step's samples and analysis.
+ */
+export async function judgeWindow(
+  context: StrategyContext,
+  strategy: StrategyState,
+  window: { startedAt: number; endsAt: number },
+  sides: { fresh: readonly string[]; old: readonly string[] },
+  settings: { subWindowMs: number; judge: JudgeConfig },
+): Promise<{ judged: StrategyState; analysis: Analysis }> {
+  const { startedAt, endsAt } = window;
+  const traffic = await trafficOf(context).traffic(backendOf(strategy), startedAt, endsAt);
+  const samples = stepSamples(traffic, new Set(sides.fresh), new Set(sides.old), startedAt, endsAt, settings.subWindowMs);
+  const analysis = judge(samples, settings.judge);
+  const steps = strategy.steps.map((each, i) => (i === strategy.current ? { ...each, endedAt: endsAt, samples, analysis } : each));
+  return { judged: { ...strategy, steps }, analysis };
+}
+
+/** The backend a canary or blue/green deploy acts on, stored when it was created. */
+export function backendOf(strategy: StrategyState): string {
+  if (strategy.backend === undefined) throw new ConflictError('strategy_unavailable', 'the deploy names no load balancer backend');
+  return strategy.backend;
 }
