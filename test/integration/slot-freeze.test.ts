@@ -2,7 +2,6 @@
 // held aside (no slot, not in the waiters queue), an unfreeze or an opened gate lets them
 // through in arrival order, a broken mark still reaches them, and a release still wakes
 // the waiting host a gate lets through.
-import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
 import { DEFAULT_POLL_MS } from '../../shared/redis/slot-locks.js';
@@ -154,7 +153,8 @@ describe('freeze and deploy gate on a real redis-server', () => {
     await waitFor('host-a held', async () => (await held(group)) === 1);
 
     const before = await commandCalls();
-    await delay(500); // the measuring window itself, not a wait for a condition
+    // The measuring window: until the held host has polled five times (about 500 ms at its 100 ms poll).
+    await waitFor('five polls by the held host', async () => (callsDelta(before, await commandCalls()).get('evalsha') ?? 0) >= 5);
     const delta = callsDelta(before, await commandCalls());
     delta.delete('info');
     delta.delete('mget');
