@@ -48,7 +48,7 @@ export class Quarantine {
       // The canary never passed (failed, aborted, cut off by the deadline): its hosts leave the tag whatever its mark.
       const full = await this.#deps.store.getDeploy(deploy.id);
       const hosts = (strategy.canaryHosts ?? []).filter((host) => full?.hosts[host]?.state === 'succeeded');
-      await this.#rollBack(deploy.role, deploy.env, deploy.tag, hosts, `the canary of ${deploy.tag} did not pass (${deploy.reason ?? strategy.outcome ?? deploy.status})`);
+      await this.#sendBack(deploy.role, deploy.env, deploy.tag, hosts, `the canary of ${deploy.tag} did not pass (${deploy.reason ?? strategy.outcome ?? deploy.status})`);
       return;
     }
     const release = await this.#deps.store.getRelease(deploy.role, deploy.tag);
@@ -88,20 +88,27 @@ export class Quarantine {
     return acted;
   }
 
-  /** Every host of the group whose newest succeeded deploy is of `tag`, each back to the newest tag it ran that is not broken. */
+  /** Every host of the group whose newest succeeded deploy is of `tag`. */
   async #quarantineGroup(role: string, env: string, tag: string): Promise<void> {
+    const history = await this.#deps.store.listDeploys({ role, env, limit: HISTORY_LIMIT });
+    await this.#sendBack(role, env, tag, hostsRunning(history, tag), `${tag} is marked broken`, history);
+  }
+
+  /** Each of `hosts` back to the newest tag it ran that is neither `leaving` nor broken, one rollback per tag. */
+  async #sendBack(role: string, env: string, leaving: string, hosts: readonly string[], why: string, known?: Deploy[]): Promise<void> {
+    if (hosts.length === 0) return;
     const { store } = this.#deps;
-    const history = await store.listDeploys({ role, env, limit: HISTORY_LIMIT });
-    const brokenTags = new Set<string>();
+    const history = known ?? (await store.listDeploys({ role, env, limit: HISTORY_LIMIT }));
+    const brokenTags = new Set<string>([leaving]);
     const isBroken = async (candidate: string) => {
       if (brokenTags.has(candidate)) return true;
-      const broken = candidate === tag || (await store.getRelease(role, candidate))?.broken !== undefined;
+      const broken = (await store.getRelease(role, candidate))?.broken !== undefined;
       if (broken) brokenTags.add(candidate);
       return broken;
     };
     const backTo = new Map<string, string[]>();
     const stranded: string[] = [];
-    for (const host of hostsRunning(history, tag)) {
+    for (const host of hosts) {
       const ran = history.filter((deploy) => deploy.hosts[host]?.state === 'succeeded').map((deploy) => deploy.tag);
       let previous: string | undefined;
       for (const candidate of ran) {
@@ -113,19 +120,13 @@ export class Quarantine {
       if (previous === undefined) stranded.push(host);
       else backTo.set(previous, [...(backTo.get(previous) ?? []), host]);
     }
-    if (stranded.length > 0) this.#logger.warn({ role, env, tag, hosts: stranded }, `hosts run broken ${tag} and never ran a tag that is not broken: deploy one by name`);
-    for (const [previous, hosts] of backTo) await this.#rollBack(role, env, tag, hosts, `${tag} is marked broken`, previous);
+    if (stranded.length > 0) this.#logger.warn({ role, env, leaving, hosts: stranded, why }, `hosts on ${leaving} never ran a tag that is not broken: deploy one by name`);
+    for (const [previous, back] of backTo) await this.#rollBack(role, env, leaving, back, why, previous);
   }
 
-  async #rollBack(role: string, env: string, leaving: string, hosts: string[], why: string, to?: string): Promise<void> {
-    if (hosts.length === 0) return;
+  async #rollBack(role: string, env: string, leaving: string, hosts: string[], why: string, tag: string): Promise<void> {
     const log = this.#logger.child({ role, env, leaving, hosts });
     try {
-      const tag = to ?? (await this.#previousTag(role, env, leaving, hosts));
-      if (tag === undefined) {
-        log.warn(`${why}, but its hosts never ran another tag that is not broken: deploy one by name`);
-        return;
-      }
       const deploy = await this.#deps.starter.start(
         { role, env, tag, strategy: 'rolling', force: true },
         { rollbackOf: leaving, runJob: false, startedBy: 'coordinator' },
@@ -136,17 +137,6 @@ export class Quarantine {
     } catch (error) {
       log.error({ err: errorMessage(error), why }, 'quarantine could not start its rollback; roll back by hand');
     }
-  }
-
-  /** The newest tag the first of `hosts` ran before `leaving` that is not broken. */
-  async #previousTag(role: string, env: string, leaving: string, hosts: string[]): Promise<string | undefined> {
-    const { store } = this.#deps;
-    const history = await store.listDeploys({ role, env, limit: HISTORY_LIMIT });
-    for (const deploy of history) {
-      if (deploy.tag === leaving || !hosts.some((host) => deploy.hosts[host]?.state === 'succeeded')) continue;
-      if (!(await store.getRelease(role, deploy.tag))?.broken) return deploy.tag;
-    }
-    return undefined;
   }
 }
 
