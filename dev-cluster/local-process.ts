@@ -3,7 +3,6 @@
 // id still belongs to the same program.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { TimeoutError } from '../shared/contract/errors.js';
 import { INHERITED_ENV, inheritedEnv } from '../shared/contract/inherited-env.js';
 import { pollUntil } from '../shared/contract/waiting.js';
@@ -109,25 +108,4 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-/** A TCP port nobody listens on right now, as the kernel hands it out. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Whether nothing listens on `port` on any address: a service of a fixed port would otherwise talk to whoever holds it. */
-export async function isPortFree(port: number): Promise<boolean> {
-  const server = net.createServer();
-  const listening = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '0.0.0.0', () => resolve(true));
-  });
-  if (listening) await new Promise((resolve) => server.close(resolve));
-  return listening;
-}
+export { freePort, isPortFree } from './free-port.js';

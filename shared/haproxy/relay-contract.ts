@@ -76,3 +76,24 @@ export const relayPaths = {
   weights: (backend: string) => `/v1/backends/${encodeURIComponent(backend)}/weights`,
   traffic: (backend: string, from: number, to: number) => `/v1/backends/${encodeURIComponent(backend)}/traffic?from=${from}&to=${to}`,
 };
+
+/**
+ * A routed frontend as its relay knows it (`routing.frontends` in the relay's config): the
+ * cluster each backend serves. The coordinator reads it to check a route's clusters and to find
+ * a cluster's servers (usage, retire).
+ */
+export const FrontendAnswer = z.object({
+  frontend: z.string(),
+  clusters: z.array(z.object({ cluster: z.string(), backend: z.string() })),
+  /** The route table the relay applied last; null before the first. */
+  routes: z.unknown().nullable(),
+});
+export type FrontendAnswer = z.infer<typeof FrontendAnswer>;
+
+export const routingPaths = {
+  frontend: (frontend: string) => `/v1/frontends/${encodeURIComponent(frontend)}`,
+  /** PUT with a RouteTable (shared/contract/routing.ts): applied whole, through the runtime API. */
+  routes: (frontend: string) => `/v1/frontends/${encodeURIComponent(frontend)}/routes`,
+  /** POST: every server of the backend into maintenance (a retired cluster). */
+  maintenance: (backend: string) => `/v1/backends/${encodeURIComponent(backend)}/maintenance`,
+};
