@@ -17,9 +17,10 @@ export const SAMPLE_ROLE = 'web';
 /**
  * Every tag the dev cluster builds, pushes and publishes (provisioning/sample-app/build.sh
  * builds the same list): `bad` fails its health check; `v3-errors` (about 30 % of GET / answered
- * 500) and `v3-slow` (GET / about 300 ms late) pass it and are worse only under traffic.
+ * 500) and `v3-slow` (GET / about 300 ms late) pass it and are worse only under traffic;
+ * `v4-flags` shows the `new-banner` feature flag, read from the coordinator over OFREP.
  */
-export const SAMPLE_TAGS = ['v1', 'v2', 'bad', 'v3-errors', 'v3-slow'] as const;
+export const SAMPLE_TAGS = ['v1', 'v2', 'bad', 'v3-errors', 'v3-slow', 'v4-flags'] as const;
 export const APP_PORT = 8080;
 export const BUILD_SCRIPT = join(PROJECT_ROOT, 'provisioning', 'sample-app', 'build.sh');
 

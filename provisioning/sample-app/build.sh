@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the sample app's images, REPOSITORY:v1, :v2, :bad (fails its health check),
 # :v3-errors (healthy, answers 500 on about 30 % of GET /) and :v3-slow (healthy, answers
-# GET / about 300 ms late), and with --push pushes them. Builds the base image first when it is missing.
+# GET / about 300 ms late) and :v4-flags (a Node app showing the `new-banner` feature flag, read
+# from the coordinator over OFREP), and with --push pushes them. Builds the base image first when it is missing.
 # Usage: build.sh REPOSITORY [--push]
 set -euo pipefail
 
@@ -50,7 +51,7 @@ quietly() {
 }
 
 # The tags, in the order dev-cluster/sample-app.ts lists them (SAMPLE_TAGS).
-readonly TAGS=(v1 v2 bad v3-errors v3-slow)
+readonly TAGS=(v1 v2 bad v3-errors v3-slow v4-flags)
 
 # A tag's answer body starts with the tag itself (`v3-errors h3`).
 build() {
@@ -65,8 +66,29 @@ build() {
   say "built $REPOSITORY:$tag ($(docker image inspect --format '{{.Id}}' "$REPOSITORY:$tag"))"
 }
 
+# v4-flags runs Node: its context is the app bundled into one file (esbuild, from the project's
+# own node_modules) and this machine's node binary, which the base image's glibc runs.
+build_flags() {
+  local tag="$1" esbuild="$HERE/../../node_modules/.bin/esbuild" node_bin context
+  [[ -x "$esbuild" ]] || die "esbuild not found at $esbuild: run npm install in the project first"
+  node_bin="$(command -v node)" || die "node not found: the v4-flags tag copies this machine's node into its image"
+  context="$(mktemp -d /tmp/grapevine-sample-flags.XXXXXX)"
+  # shellcheck disable=SC2064 # the context's path is fixed now, and removed with the log file.
+  trap "rm -rf -- '$context' '$LOG_FILE'" EXIT
+  quietly "bundling the flags app" "$esbuild" "$HERE/flags-app/main.ts" --bundle --platform=node --format=cjs \
+    --target=node20 --log-level=warning --outfile="$context/flags-app.js"
+  cp -- "$(readlink -f "$node_bin")" "$context/node"
+  quietly "building $REPOSITORY:$tag" docker build --quiet \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+    --build-arg "VERSION=$tag" \
+    --file "$HERE/Dockerfile.flags" \
+    --tag "$REPOSITORY:$tag" "$context"
+  say "built $REPOSITORY:$tag ($(docker image inspect --format '{{.Id}}' "$REPOSITORY:$tag"))"
+}
+
 for tag in "${TAGS[@]}"; do
   case "$tag" in
+    v4-flags) build_flags "$tag" ;;
     bad) build "$tag" false 0 0 ;;
     v3-errors) build "$tag" true 30 0 ;;
     v3-slow) build "$tag" true 0 300 ;;
