@@ -28,10 +28,12 @@ export async function openBannerFlag(options: BannerFlagOptions): Promise<Banner
     options.log(`flags: no GRAPEVINE_FLAGS_URL, ${BANNER_FLAG} is ${DEFAULT_BANNER} for everyone`);
     return { isOn: () => Promise.resolve(DEFAULT_BANNER) };
   }
+  // Two logs, each quiet while its outcome holds: a missing token file and the refusals it causes alternate on every request.
   const outcome = outcomeLog(options.log);
+  const tokenProblem = outcomeLog(options.log);
   const provider = new OFREPProvider({
     baseUrl: options.flagsUrl,
-    headersFactory: () => bearerFrom(options.tokenFile, outcome),
+    headersFactory: () => bearerFrom(options.tokenFile, tokenProblem),
     // The provider sets no deadline of its own: a coordinator that stops answering would hold every request.
     fetchImplementation: (input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, signal: AbortSignal.timeout(options.evaluationTimeoutMs) }),
   });
@@ -67,14 +69,15 @@ function outcomeLog(log: (line: string) => void): (line: string) => void {
   };
 }
 
-function bearerFrom(tokenFile: string | undefined, outcome: (line: string) => void): Record<string, string> {
+function bearerFrom(tokenFile: string | undefined, problem: (line: string) => void): Record<string, string> {
   if (tokenFile === undefined) return {};
   try {
     const token = readFileSync(tokenFile, 'utf8').trim();
+    problem(token === '' ? `the token file ${tokenFile} is empty` : `reading the token file ${tokenFile}`);
     return token === '' ? {} : { Authorization: `Bearer ${token}` };
   } catch (error) {
     // Without a credential the coordinator refuses and the default is served; the line names the file, never a token.
-    outcome(`cannot read the token file ${tokenFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    problem(`cannot read the token file ${tokenFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     return {};
   }
 }
