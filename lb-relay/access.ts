@@ -1,22 +1,26 @@
 // Who may do what through the relay, as one pure function: a host credential acts only on the
 // servers named after its host (`h1`, and `h1.blue` / `h1.green` for a blue/green role), and
 // registers them only at the address it connects from; weights and traffic are the operator's
-// (the coordinator's) alone.
+// (the coordinator's) alone, and so are the routes of a routed frontend and a retired
+// cluster's maintenance.
 import net from 'node:net';
 import { COLOURS, serverName } from '../shared/contract/strategy.js';
 import type { Credential } from '../shared/ports/credentials.js';
 
-export type RelayAction = 'read' | 'drain' | 'register' | 'read-weights' | 'set-weights' | 'read-traffic';
+export type RelayAction = 'read' | 'drain' | 'register' | 'read-weights' | 'set-weights' | 'read-traffic' | 'read-routes' | 'set-routes' | 'maintenance';
 
 /** A host's own servers: its plain one and one per colour. */
 export function serversOf(host: string): string[] {
   return [serverName(host), ...COLOURS.map((colour) => serverName(host, colour))];
 }
 
-const OPERATOR_ONLY: ReadonlySet<RelayAction> = new Set(['read-weights', 'set-weights', 'read-traffic']);
+const OPERATOR_ONLY: ReadonlySet<RelayAction> = new Set(['read-weights', 'set-weights', 'read-traffic', 'read-routes', 'set-routes', 'maintenance']);
+/** Actions on a routed frontend rather than on a backend. */
+const FRONTEND_ACTIONS: ReadonlySet<RelayAction> = new Set(['read-routes', 'set-routes']);
 
 export interface RelayRequest {
   action: RelayAction;
+  /** The backend acted on; empty for a frontend's routes. */
   backend: string;
   /** Absent for a read of the backend's servers. */
   server?: string;
@@ -37,7 +41,8 @@ export type AccessDecision = { allowed: true } | { allowed: false; reason: strin
 
 export function decideAccess(credential: Pick<Credential, 'scope' | 'host'>, request: RelayRequest, policy: AccessPolicy): AccessDecision {
   const { action, backend, server } = request;
-  if (!policy.backends.includes(backend)) {
+  // A frontend's routes name no backend; the relay answers 404 for a frontend it does not route.
+  if (!FRONTEND_ACTIONS.has(action) && !policy.backends.includes(backend)) {
     return refuse(`this relay acts only on the backends ${policy.backends.join(', ')}, not ${backend}`);
   }
   // An operator repairs any server of the fleet's backends, wherever it points it.

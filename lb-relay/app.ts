@@ -11,11 +11,14 @@ import type { Logger } from '../shared/contract/logger.js';
 import { TIMED_OUT, within } from '../shared/contract/waiting.js';
 import { bearerToken, jsonBodyLimit, requireJson, valid } from '../shared/http/request-validation.js';
 import { LoadBalancerCommandError } from '../shared/haproxy/runtime-api.js';
+import { RouteTable } from '../shared/contract/routing.js';
 import { DrainBody, RegisterBody, TrafficQuery, WeightsBody, addressIp, lbName } from '../shared/haproxy/relay-contract.js';
+import { UnknownClusterError } from '../shared/haproxy/route-acl.js';
 import { actorOf, type Credential, type CredentialVerifier } from '../shared/ports/credentials.js';
 import type { LoadBalancer } from '../shared/ports/load-balancer.js';
 import type { TrafficControl } from '../shared/ports/traffic.js';
 import { decideAccess, normalizeIp, type AccessPolicy, type RelayRequest } from './access.js';
+import type { FrontendRouter } from './routing.js';
 import type { TrafficStore } from './traffic-store.js';
 
 /** What the relay asks of the local HAProxy: its servers, and their weights. */
@@ -28,6 +31,8 @@ export interface RelayAppDeps {
   /** The access log's per-second counts; without it (no `accessLog` in the config) a traffic read answers 404. */
   traffic?: TrafficStore;
   policy: AccessPolicy;
+  /** The routed frontends (`routing` in the config); without it their endpoints answer 404. */
+  routing?: FrontendRouter;
   /** A drain asks for its own timeout (the agent's drainTimeoutMs); never longer than this. */
   maxDrainTimeoutMs: number;
   logger: Logger;
@@ -45,15 +50,20 @@ const DRAIN_MARGIN_MS = 15_000;
 /** A register is at most four runtime commands of 5 s each. */
 const REGISTER_DEADLINE_MS = 25_000;
 const READ_DEADLINE_MS = 10_000;
+/** 32 routes of about 150 bytes each, with room to spare. */
+const MAX_ROUTES_BODY_BYTES = 16 * 1024;
+/** Thousands of ACL entries in exchanges of 4 kB, each bounded at 5 s. */
+const ROUTES_DEADLINE_MS = 30_000;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 const BackendParams = z.object({ backend: lbName });
+const FrontendParams = z.object({ frontend: lbName });
 const ServerParams = BackendParams.extend({ server: lbName });
 
 type Env = { Variables: { credential: Credential; sourceIp: string } };
 
 function statusOf(error: GrapevineError): ContentfulStatusCode {
-  if (error instanceof ValidationError) return 400;
+  if (error instanceof ValidationError || error instanceof UnknownClusterError) return 400;
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof ForbiddenError) return 403;
   if (error instanceof NotFoundError) return 404;
@@ -108,6 +118,8 @@ export function createRelayApp(deps: RelayAppDeps): Hono<Env> {
 
   app.use('/v1/backends/:backend/servers/*', jsonBodyLimit(MAX_BODY_BYTES));
   app.use('/v1/backends/:backend/weights', jsonBodyLimit(MAX_WEIGHTS_BODY_BYTES));
+  app.use('/v1/frontends/:frontend/routes', jsonBodyLimit(MAX_ROUTES_BODY_BYTES));
+  app.use('/v1/backends/:backend/maintenance', jsonBodyLimit(MAX_BODY_BYTES));
 
   /** Refuses, and logs who asked for what, unless the credential may do it. */
   const authorize = (c: Context<Env>, request: Omit<RelayRequest, 'sourceIp'>): string => {
@@ -177,6 +189,31 @@ export function createRelayApp(deps: RelayAppDeps): Hono<Env> {
     if (!store) throw new NotFoundError('this relay receives no access log (accessLog is not set in its config), so it has no traffic figures');
     if (to - from > store.retainMs) throw new ValidationError(`to - from must be at most ${store.retainMs} ms, the traffic this relay keeps (accessLog.retainMs)`);
     return c.json({ servers: store.read(backend, from, to) });
+  });
+
+  const router = (): FrontendRouter => {
+    if (!deps.routing) throw new NotFoundError('this relay routes no frontend (no routing in its config)');
+    return deps.routing;
+  };
+
+  app.get('/v1/frontends/:frontend', valid('param', FrontendParams), async (c) => {
+    authorize(c, { action: 'read-routes', backend: '' });
+    return c.json(await router().frontend(c.req.valid('param').frontend));
+  });
+
+  app.put('/v1/frontends/:frontend/routes', valid('param', FrontendParams), requireJson, valid('json', RouteTable), async (c) => {
+    const { frontend } = c.req.valid('param');
+    const actor = authorize(c, { action: 'set-routes', backend: '' });
+    await bounded(`applying the routes of ${frontend}`, router().setRoutes(frontend, c.req.valid('json'), actor), ROUTES_DEADLINE_MS);
+    return c.json({ ok: true });
+  });
+
+  app.post('/v1/backends/:backend/maintenance', valid('param', BackendParams), async (c) => {
+    const { backend } = c.req.valid('param');
+    const actor = authorize(c, { action: 'maintenance', backend });
+    const servers = await bounded(`putting ${backend} into maintenance`, router().maintenance(backend), READ_DEADLINE_MS);
+    logger.info({ actor, source: c.get('sourceIp'), backend, servers: servers.map((s) => s.name) }, 'backend put into maintenance through the relay');
+    return c.json({ servers });
   });
 
   return app;

@@ -3,6 +3,7 @@
 // served on the network (HTTPS when given a certificate).
 import type { Logger } from '../shared/contract/logger.js';
 import type { RelayConfig } from '../shared/contract/relay-config.js';
+import { RoutingRuntime } from '../shared/haproxy/route-runtime.js';
 import { HAProxyRuntimeApi } from '../shared/haproxy/runtime-api.js';
 import { isLoopbackHost, serveApp } from '../shared/http/serve-app.js';
 import { readServerTls } from '../shared/http/server-tls.js';
@@ -10,6 +11,7 @@ import { connectRedis } from '../shared/redis/connection.js';
 import { RedisCredentialStore } from '../shared/redis/credential-store.js';
 import { listenAccessLog, type AccessLogListener } from './access-log.js';
 import { createRelayApp } from './app.js';
+import { FrontendRouter } from './routing.js';
 import { TrafficStore } from './traffic-store.js';
 
 /** Requests still open this long after a stop are cut. */
@@ -25,6 +27,9 @@ export interface RunningRelay {
 export async function startRelay(config: RelayConfig, logger: Logger): Promise<RunningRelay> {
   // A wrong certificate or key stops the start before anything connects, naming the file.
   if (config.tls) readServerTls(config.tls);
+  const routing = config.routing ? new FrontendRouter({ config: config.routing, runtime: new RoutingRuntime({ address: config.runtimeApi, logger }), logger }) : undefined;
+  // Before anything else, so an unwritable routing directory stops the start, naming it.
+  await routing?.prepareFiles();
   const traffic = config.accessLog ? new TrafficStore({ backends: config.backends, retainMs: config.accessLog.retainMs }) : undefined;
   let accessLog: AccessLogListener | undefined;
   if (config.accessLog && traffic) accessLog = await listenAccessLog(config.accessLog.listen, traffic, logger);
@@ -41,6 +46,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
     policy: { backends: config.backends, hostAddresses: config.hostAddresses },
     maxDrainTimeoutMs: config.maxDrainTimeoutMs,
     ...(traffic ? { traffic } : {}),
+    ...(routing ? { routing } : {}),
     logger,
   });
   let server;

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { load } from './config.js';
 import { nodeName } from './names.js';
+import { clusterName } from './routing.js';
 import { ServerTls } from './tls-config.js';
 
 /** Where HAProxy sends its access log: loopback only, since anyone who can send to it could forge traffic figures. */
@@ -14,6 +15,29 @@ const loopbackUdp = z
 /** The longest history of per-second traffic the relay keeps (each server's ring, see lb-relay/traffic-store.ts). */
 export const MAX_TRAFFIC_RETAIN_MS = 60 * 60_000;
 
+const backendName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be an HAProxy backend name');
+
+/**
+ * Frontends that route client versions to clusters (shared/haproxy/routed-frontend.ts): the
+ * directory of their ACL and map files as this process sees it, and per frontend the backend
+ * of each cluster, the first one being the frontend's default_backend.
+ */
+export const RelayRouting = z.strictObject({
+  dir: z.string().regex(/^\/[A-Za-z0-9_.\/-]+$/, 'must be an absolute path of letters, digits, _ . / -'),
+  frontends: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be an HAProxy frontend name'),
+      z.strictObject({
+        clusters: z
+          .record(clusterName, backendName)
+          .refine((clusters) => Object.keys(clusters).length >= 1, 'must name at least one cluster')
+          .refine((clusters) => new Set(Object.values(clusters)).size === Object.keys(clusters).length, 'each cluster needs a backend of its own'),
+      }),
+    )
+    .refine((frontends) => Object.keys(frontends).length >= 1, 'must name at least one frontend'),
+});
+export type RelayRouting = z.infer<typeof RelayRouting>;
+
 const ipLiteral = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
 
 export const RelayConfig = z.strictObject({
@@ -24,7 +48,7 @@ export const RelayConfig = z.strictObject({
   /** Redis holding the credentials; its user needs only read access to gv:auth:*. */
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
   /** The only HAProxy backends the relay acts on. */
-  backends: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be an HAProxy backend name')).min(1, 'must name at least one backend'),
+  backends: z.array(backendName).min(1, 'must name at least one backend'),
   /** Per host, IPs it may register besides the one it connects from (a host behind NAT, a second interface). */
   hostAddresses: z.record(nodeName, z.array(ipLiteral)).default({}),
   /** The longest drain a request may ask for. */
@@ -42,7 +66,18 @@ export const RelayConfig = z.strictObject({
     .optional(),
   /** Serve HTTPS with this certificate and key: host tokens cross the network. */
   tls: ServerTls.optional(),
+  /** Routing client versions to clusters; without it the routing endpoints answer 404. */
+  routing: RelayRouting.optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).superRefine((config, context) => {
+  // The relay acts only on `backends`: a cluster's backend outside them could never be retired through it.
+  for (const [frontend, { clusters }] of Object.entries(config.routing?.frontends ?? {})) {
+    for (const [cluster, backend] of Object.entries(clusters)) {
+      if (!config.backends.includes(backend)) {
+        context.addIssue({ code: 'custom', path: ['routing', 'frontends', frontend, 'clusters', cluster], message: `backend ${backend} must be one of backends (${config.backends.join(', ')})` });
+      }
+    }
+  }
 });
 export type RelayConfig = z.infer<typeof RelayConfig>;
 

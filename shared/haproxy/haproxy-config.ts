@@ -5,6 +5,7 @@
 
 import path from 'node:path';
 import { ValidationError } from '../contract/errors.js';
+import { routedFrontendLines, validateRoutedFrontend, type RoutedFrontend } from './routed-frontend.js';
 
 export interface HAProxyConfigOptions {
   /** ip:port the frontend listens on. */
@@ -21,6 +22,8 @@ export interface HAProxyConfigOptions {
   serverStateFile?: string;
   /** `ip:port` (UDP, loopback) of the relay's access-log listener: one line per request in ACCESS_LOG_FORMAT. */
   accessLog?: string;
+  /** Frontends that route client versions to clusters (routed-frontend.ts); their files must exist first (createRoutingFiles). */
+  routedFrontends?: RoutedFrontend[];
 }
 
 /** First word of every access log line, so the relay ignores lines of any other format. */
@@ -41,13 +44,16 @@ const BIND = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
 const SAFE_PATH = /^\/[A-Za-z0-9_.\/-]+$/;
 
 export function haproxyConfig(options: HAProxyConfigOptions): string {
-  const { frontendBind, backends, runtimeSocket, pidFile, extraFrontends = [], serverStateFile, accessLog } = options;
+  const { frontendBind, backends, runtimeSocket, pidFile, extraFrontends = [], serverStateFile, accessLog, routedFrontends = [] } = options;
   if (backends.length === 0) throw new ValidationError('haproxy config needs at least one backend');
   for (const name of backends) {
     if (!NAME.test(name)) throw new ValidationError(`backend name ${JSON.stringify(name)} must be letters, digits, _ . or -`);
   }
   if (new Set(backends).size !== backends.length) throw new ValidationError('backend names must be unique');
-  for (const bind of [frontendBind, ...extraFrontends.map((f) => f.bind)]) {
+  for (const frontend of routedFrontends) validateRoutedFrontend(frontend, backends);
+  const frontendNames = ['fleet', ...extraFrontends.map((_, index) => `fleet-${index + 2}`), ...routedFrontends.map((f) => f.name)];
+  if (new Set(frontendNames).size !== frontendNames.length) throw new ValidationError(`frontend names must be unique (${frontendNames.join(', ')})`);
+  for (const bind of [frontendBind, ...extraFrontends.map((f) => f.bind), ...routedFrontends.map((f) => f.bind)]) {
     if (!BIND.test(bind)) throw new ValidationError(`frontend bind ${JSON.stringify(bind)} must be ip:port`);
   }
   for (const { backend } of extraFrontends) {
@@ -93,6 +99,7 @@ export function haproxyConfig(options: HAProxyConfigOptions): string {
   for (const [index, { bind, backend }] of extraFrontends.entries()) {
     lines.push('', `frontend fleet-${index + 2}`, `  bind ${bind}`, `  default_backend ${backend}`);
   }
+  for (const frontend of routedFrontends) lines.push('', ...routedFrontendLines(frontend));
   for (const name of backends) {
     lines.push(
       '',

@@ -14,7 +14,8 @@ import { CertificateError, certificateProblem, isPlainHttpAnswer } from '../http
 import type { DeployContext } from '../ports/deploy-context.js';
 import type { BackendServer, LoadBalancer, RegisterOptions } from '../ports/load-balancer.js';
 import type { ServerTraffic, TrafficControl, WeightedServer } from '../ports/traffic.js';
-import { RelayErrorBody, ServersAnswer, TrafficAnswer, WeightsAnswer, relayPaths } from './relay-contract.js';
+import type { RouteTable } from '../contract/routing.js';
+import { FrontendAnswer, RelayErrorBody, ServersAnswer, TrafficAnswer, WeightsAnswer, relayPaths, routingPaths } from './relay-contract.js';
 
 export interface HAProxyRelayClientOptions {
   /** `https://lb.internal:7701`. */
@@ -81,6 +82,22 @@ export class HAProxyRelayClient implements LoadBalancer, TrafficControl {
     return (await this.#request('GET', path, TrafficAnswer, undefined, this.#requestTimeoutMs, this.#contextOf(signal))).servers;
   }
 
+  /** A routed frontend's clusters, their backends and the table applied last. */
+  async frontend(frontend: string, signal?: AbortSignal): Promise<FrontendAnswer> {
+    return this.#request('GET', routingPaths.frontend(frontend), FrontendAnswer, undefined, this.#requestTimeoutMs, this.#contextOf(signal));
+  }
+
+  /** Applies a whole table; a cluster the frontend lacks is refused (ValidationError, code unknown_cluster on the wire) and nothing changes. */
+  async setRoutes(frontend: string, table: RouteTable, signal?: AbortSignal): Promise<void> {
+    await this.#request('PUT', routingPaths.routes(frontend), Ok, table, this.#requestTimeoutMs, this.#contextOf(signal));
+    this.#logger.info({ frontend, routes: table.routes.length, defaultCluster: table.defaultCluster }, 'routes applied through the relay');
+  }
+
+  /** Every server of a retired cluster's backend into maintenance; answers them as they are after it. */
+  async maintenance(backend: string, signal?: AbortSignal): Promise<BackendServer[]> {
+    return (await this.#request('POST', routingPaths.maintenance(backend), ServersAnswer, {}, this.#requestTimeoutMs, this.#contextOf(signal))).servers;
+  }
+
   #contextOf(signal: AbortSignal | undefined): DeployContext | undefined {
     return signal ? { signal, logger: this.#logger } : undefined;
   }
@@ -89,7 +106,7 @@ export class HAProxyRelayClient implements LoadBalancer, TrafficControl {
     return (await this.#request('GET', relayPaths.servers(backend), ServersAnswer, undefined, this.#requestTimeoutMs)).servers;
   }
 
-  async #request<T>(method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, body: unknown, timeoutMs: number, context?: DeployContext): Promise<T> {
+  async #request<T>(method: 'GET' | 'POST' | 'PUT', path: string, schema: z.ZodType<T>, body: unknown, timeoutMs: number, context?: DeployContext): Promise<T> {
     const url = `${this.url}${path}`;
     const what = `${method} ${url}`;
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
