@@ -26,6 +26,7 @@ import { FleetMetrics } from './metrics/fleet-metrics.js';
 import { RedisAuditLog } from '../shared/redis/audit-log.js';
 import { auditRecorder } from './audit/audit-recorder.js';
 import { RedisColourState } from '../shared/redis/colour-state.js';
+import { RedisFlagStore } from '../shared/redis/flag-store.js';
 import { RoleStrategyConfig } from '../shared/contract/strategy.js';
 import { RelayTraffic } from './strategies/relay-traffic.js';
 import { StrategyRunner } from './strategies/strategy-runner.js';
@@ -123,6 +124,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     auditLog,
     strategies: { runner, colours, config: strategyConfig, canDriveLoadBalancer: traffic !== undefined },
     quarantineGraceMs: config.quarantine.graceMs,
+    flags: new RedisFlagStore({ redis, logger }),
   });
 
   let server: ServedApp;

@@ -33,6 +33,10 @@ export function headline(notification: Omit<Notification, 'text'>): string {
       const until = notification.freeze?.until === undefined ? 'until unfrozen' : `until ${new Date(notification.freeze.until).toISOString()}`;
       return `${role} on ${env} frozen by ${notification.actor} ${until}: ${shortened(notification.freeze?.reason ?? 'no reason given')}. Waiting hosts take no slot; new deploys are refused unless forced.`;
     }
+    case 'flag.changed':
+      return `Flag ${notification.flag?.name} on ${env} ${notification.flag?.change} by ${notification.actor}: ${shortened(notification.flag?.summary ?? '')}.`;
+    case 'flag.killed':
+      return `Flag ${notification.flag?.name} on ${env} killed by ${notification.actor}: ${shortened(notification.flag?.reason ?? 'no reason given')}. Everyone gets its off variant until it is set on again.`;
     case 'group.unfrozen':
       return `${role} on ${env} unfrozen by ${notification.actor} after ${duration(notification.freeze?.frozenMs ?? 0)}; its rollouts resume.`;
     case 'promotion.failed': {

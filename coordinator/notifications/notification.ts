@@ -40,7 +40,8 @@ export interface Notification {
   at: number;
   /** Who did it: a credential's actor, a host's name, or `coordinator`. */
   actor: string;
-  role: string;
+  /** Unset on `flag.changed` and `flag.killed`: a flag is its environment's, whatever the role. */
+  role?: string;
   /** Unset on `release.broken`: a release is its role's in every environment. */
   env?: string;
   /** Unset on `group.frozen` and `group.unfrozen`: a freeze is its group's, whatever the release. */
@@ -56,6 +57,8 @@ export interface Notification {
   promotion?: { from: string; to: string; error: string };
   /** On `group.frozen` and `group.unfrozen`: why, until when (none: until unfrozen), and on unfreeze how long it lasted. */
   freeze?: { reason: string; until?: number; frozenMs?: number };
+  /** On `flag.changed` and `flag.killed`: the flag, how it changed, and who gets what after (a kill's reason instead). */
+  flag?: { name: string; change: 'created' | 'updated' | 'deleted' | 'killed'; summary?: string; reason?: string };
 }
 
 /**
@@ -87,6 +90,10 @@ export function notificationKindOf(event: FleetEvent): NotificationKind | undefi
       return 'group.frozen';
     case 'group.unfrozen':
       return 'group.unfrozen';
+    case 'flag.changed':
+      return 'flag.changed';
+    case 'flag.killed':
+      return 'flag.killed';
     default:
       return undefined;
   }
@@ -142,6 +149,12 @@ export function notificationOf(event: FleetEvent, context: NotificationContext):
       break;
     case 'group.unfrozen':
       body = { ...common, role: event.role, env: event.env, url: `${base}/ui`, freeze: { reason: event.reason, frozenMs: event.frozenMs } };
+      break;
+    case 'flag.changed':
+      body = { ...common, env: event.env, url: `${base}/ui`, flag: { name: event.flag, change: event.change, summary: event.summary } };
+      break;
+    case 'flag.killed':
+      body = { ...common, env: event.env, url: `${base}/ui`, flag: { name: event.flag, change: 'killed', ...(event.reason === undefined ? {} : { reason: event.reason }) } };
       break;
     default:
       return undefined;

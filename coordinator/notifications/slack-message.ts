@@ -25,13 +25,15 @@ const MARKS: Record<Notification['kind'], string> = {
   'promotion.failed': '✖',
   'group.frozen': '❄',
   'group.unfrozen': '▶',
+  'flag.changed': '⚑',
+  'flag.killed': '⛔',
 };
 
 export function slackMessage(notification: Notification): SlackMessage {
   const { kind, text, url, role, env, tag, deploy } = notification;
   const line = `${MARKS[kind]} ${escaped(text)}`;
   const linkLabel = deploy === undefined ? 'Open the dashboard' : `Open deploy ${deploy.id}`;
-  const facts = [`role *${escaped(role)}*`, ...(env === undefined ? [] : [`env *${escaped(env)}*`]), ...(tag === undefined ? [] : [`tag *${escaped(tag)}*`])];
+  const facts = [...(role === undefined ? [] : [`role *${escaped(role)}*`]), ...(env === undefined ? [] : [`env *${escaped(env)}*`]), ...(tag === undefined ? [] : [`tag *${escaped(tag)}*`])];
   if (deploy?.startedBy !== undefined) facts.push(`started by ${escaped(deploy.startedBy)}`);
   return {
     // A bare URL: every Slack-compatible receiver turns it into a link, none needs Slack's <url|label>.

@@ -94,7 +94,8 @@ export function registerUiRoutes(app: Hono<CoordinatorEnv>, deps: UiRouteDeps): 
     if (token === undefined) return refuse(undefined);
     const credential = await credentialFor(token, deps.tokens);
     if (!credential) return refuse('expired');
-    if (credential.scope === 'host') return refuse('host');
+    // Neither a host's credential nor a flags-reader's (OFREP only) opens the dashboard.
+    if (credential.scope === 'host' || credential.scope === 'flags-reader') return refuse('host');
     c.set('credential', credential);
     return { token, credential, viewer: { actor: actorOf(credential), csrf: csrfTokenFor(token) } };
   }
@@ -204,7 +205,7 @@ export function registerUiRoutes(app: Hono<CoordinatorEnv>, deps: UiRouteDeps): 
     if (token === '') return again('Paste a token to sign in.', 400);
     const credential = await credentialFor(token, deps.tokens);
     if (!credential) return again('That token is unknown, revoked or expired.', 401);
-    if (credential.scope === 'host') return again('Host credentials are for agents. Sign in with a viewer, deployer or operator token.', 403);
+    if (credential.scope === 'host' || credential.scope === 'flags-reader') return again(`${credential.scope === 'host' ? 'Host credentials are for agents' : 'Flags-reader credentials are for applications reading flags'}. Sign in with a viewer, deployer or operator token.`, 403);
     startSession(c, token);
     log.info({ actor: actorOf(credential) }, 'signed in to the dashboard');
     return c.redirect(next, 303);

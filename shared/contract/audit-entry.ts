@@ -26,6 +26,8 @@ export const AUDIT_ACTIONS = [
   'token.created',
   'token.revoked',
   'serf.key-rotated',
+  'flag.changed',
+  'flag.killed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -52,6 +52,10 @@ export type FleetEvent = EventBase &
     | { kind: 'group.unfrozen'; role: string; env: string; reason: string; frozenMs: number }
     /** A blue/green group's traffic was moved back to the colour it left (`grapevine switch`): `servers` weighed in `ms`. */
     | { kind: 'group.switched'; role: string; env: string; live: 'blue' | 'green'; servers: number; ms: number }
+    /** A feature flag was created, set or deleted; `summary` says who gets what after it. */
+    | { kind: 'flag.changed'; env: string; flag: string; change: 'created' | 'updated' | 'deleted'; version: number; summary: string }
+    /** A flag's kill switch was pulled: everyone gets its off variant until it is set on again. */
+    | { kind: 'flag.killed'; env: string; flag: string; reason?: string }
     /** The fleet's Serf gossip key changed. */
     | { kind: 'serf.key-rotated' }
   );

@@ -20,6 +20,8 @@ export const NOTIFICATION_KINDS = [
   'promotion.failed',
   'group.frozen',
   'group.unfrozen',
+  'flag.changed',
+  'flag.killed',
 ] as const;
 export const NotificationKind = z.enum(NOTIFICATION_KINDS);
 export type NotificationKind = z.infer<typeof NotificationKind>;

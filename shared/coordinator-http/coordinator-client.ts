@@ -249,7 +249,12 @@ export class CoordinatorClient {
     return this.#request('POST', '/v1/serf/keys/rotate', SerfKeyRotation, { key }, KEY_ROTATION_TIMEOUT_MS);
   }
 
-  async #request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, schema: z.ZodType<T>, body?: unknown, timeoutMs = this.#timeoutMs): Promise<T> {
+  /** A route with no method of its own here (cli/flag-commands.ts): the answer parsed with `schema`, every failure a GrapevineError. */
+  async send<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+    return this.#request(method, path, schema, body);
+  }
+
+  async #request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, schema: z.ZodType<T>, body?: unknown, timeoutMs = this.#timeoutMs): Promise<T> {
     const url = `${this.url}${path}`;
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';

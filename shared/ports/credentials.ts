@@ -1,8 +1,11 @@
 // Who may do what: the scoped credentials the coordinator issues (README, "Security").
 // A token is shown once when created and stored only as its SHA-256 hash.
 
-/** viewer < deployer < operator; `host` is apart: one host, acting only as itself. */
-export const SCOPES = ['viewer', 'deployer', 'operator', 'host'] as const;
+/**
+ * viewer < deployer < operator; `host` is apart: one host, acting only as itself;
+ * `flags-reader` is apart too: it evaluates feature flags over OFREP and reads nothing else.
+ */
+export const SCOPES = ['viewer', 'deployer', 'operator', 'host', 'flags-reader'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Credential {

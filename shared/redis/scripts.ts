@@ -25,6 +25,7 @@ const scriptFiles = {
   recordJob: 'record-job-2.lua',
   dropJobLease: 'drop-job-lease-1.lua',
   createCredential: 'create-credential-2.lua',
+  swapFlag: 'swap-flag-2.lua',
 } as const;
 
 export type ScriptName = keyof typeof scriptFiles;
@@ -93,6 +94,8 @@ export interface ScriptOutcomes {
   dropJobLease: boolean;
   /** False when the id was taken. */
   createCredential: boolean;
+  /** The environment's flag version after the swap, or undefined when the flag changed since it was read. */
+  swapFlag: number | undefined;
 }
 
 /** What lua/includes/wake-head.lua returns, and with it wake-head-2.lua, release-slot-4.lua, back-in-service-3.lua and leave-queue-4.lua. */
@@ -190,6 +193,11 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
       case 'dropJobLease':
       case 'createCredential':
         return code === 1 ? true : code === 0 ? false : UNKNOWN;
+      case 'swapFlag': {
+        const version = parts[1];
+        if (code === 0) return undefined;
+        return code === 1 && typeof version === 'number' && version > 0 ? version : UNKNOWN;
+      }
     }
     return UNKNOWN;
   })();

@@ -73,6 +73,9 @@ describe('Redis ACL rules', () => {
       redisKeys.deploysInProgress(),
       redisKeys.envsOfRole('web'),
       redisKeys.promotionClaim('d-1'),
+      redisKeys.flags('production'),
+      redisKeys.flagsVersion('production'),
+      redisKeys.flagEnvs(),
       'gv:auth:token:abc',
     ];
     for (const key of group) expect(allowedKey('agent', key) && allowedKey('coordinator', key), key).toBe(true);

@@ -19,6 +19,8 @@ const KINDS: Record<FleetEventKind, true> = {
   'host.forgotten': true,
   'group.frozen': true,
   'group.unfrozen': true,
+  'flag.changed': true,
+  'flag.killed': true,
   'group.switched': true,
   'serf.key-rotated': true,
 };
