@@ -57,6 +57,10 @@ function groupOf(event: FleetEvent): { role?: string; env?: string } {
       return { role: event.role };
     case 'host.forgotten':
       return { role: event.role, env: event.env };
+    // A flag is its environment's, of no role.
+    case 'flag.changed':
+    case 'flag.killed':
+      return { env: event.env };
     default:
       return {};
   }

@@ -12,6 +12,11 @@ import { VERSION_KEYS, parseVersionRange, versionKey, type RouteTable } from '..
 export const TYPE_SPAN = VERSION_KEYS;
 /** The key of a request without a version, or with one that is not MAJOR[.MINOR[.PATCH]]. */
 export const NO_VERSION_KEY = -1;
+/**
+ * The default cluster's pattern for NO_VERSION_KEY: every key up to -1. Not `-1`, which HAProxy
+ * reads as the range "up to 1" (`-` separates a range's bounds as `:` does).
+ */
+export const NO_VERSION_PATTERN = `:${NO_VERSION_KEY}`;
 
 /** A route or the default names a cluster the frontend has no backend for: the caller's input, answered 400. */
 export class UnknownClusterError extends GrapevineError {
@@ -25,7 +30,7 @@ export class UnknownClusterError extends GrapevineError {
 export interface FlatRoutes {
   /** Each client type a route names (lower case) and its code, 1..n in the order the routes first name them. */
   types: Array<[type: string, code: number]>;
-  /** Every configured cluster's ACL patterns, ascending: `-1` (the default's) and `from:to`; maybe none. */
+  /** Every configured cluster's ACL patterns, ascending: NO_VERSION_PATTERN (the default's) and `from:to`; maybe none. */
   clusters: Record<string, string[]>;
 }
 
@@ -62,7 +67,7 @@ export function flattenRoutes(table: RouteTable, clusters: readonly string[], fr
   const patterns: Record<string, string[]> = {};
   for (const cluster of clusters) {
     const own = ranges.get(cluster)!.map(({ from, to }) => `${from}:${to}`);
-    patterns[cluster] = cluster === table.defaultCluster ? [String(NO_VERSION_KEY), ...own] : own;
+    patterns[cluster] = cluster === table.defaultCluster ? [NO_VERSION_PATTERN, ...own] : own;
   }
   return { types: types.map((type, i) => [type, i + 1]), clusters: patterns };
 }
@@ -78,13 +83,21 @@ export function requestKey(flat: Pick<FlatRoutes, 'types'>, version: string | un
 /** Every cluster whose patterns hold `key`, as HAProxy's `-m int` matches them (exactly one for a flattened table). */
 export function clustersOfKey(flat: Pick<FlatRoutes, 'clusters'>, key: number): string[] {
   return Object.entries(flat.clusters)
-    .filter(([, patterns]) =>
-      patterns.some((pattern) => {
-        const [from, to = from] = pattern.startsWith('-') ? [pattern] : pattern.split(':');
-        return Number(from) <= key && key <= Number(to);
-      }),
-    )
+    .filter(([, patterns]) => patterns.some((pattern) => intPatternHolds(pattern, key)))
     .map(([cluster]) => cluster);
+}
+
+/**
+ * HAProxy's reading of an integer pattern (pattern.c, pat_parse_int): the first `:` or `-`
+ * separates the bounds, either of which may be left out (`5`, `5:9`, `:9`, `5:`), so a
+ * pattern never starts with a minus sign; a bound after the separator may.
+ */
+export function intPatternHolds(pattern: string, key: number): boolean {
+  const at = pattern.search(/[:-]/);
+  if (at < 0) return Number(pattern) === key;
+  const min = pattern.slice(0, at);
+  const max = pattern.slice(at + 1);
+  return (min === '' || Number(min) <= key) && (max === '' || key <= Number(max));
 }
 
 /** The cluster the table sends a request to, evaluated route by route (what the flattening must agree with). */

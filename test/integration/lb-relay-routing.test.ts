@@ -6,14 +6,16 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRelay, type RunningRelay } from '../../lb-relay/server.js';
 import { ValidationError } from '../../shared/contract/errors.js';
 import { RelayConfig } from '../../shared/contract/relay-config.js';
-import type { RouteTable } from '../../shared/contract/routing.js';
+import { MAX_ROUTES, type RouteTable } from '../../shared/contract/routing.js';
 import { HAProxyRelayClient } from '../../shared/haproxy/relay-client.js';
+import { flattenRoutes, routeOf } from '../../shared/haproxy/route-acl.js';
 import { RoutingRuntime } from '../../shared/haproxy/route-runtime.js';
 import { routingFiles } from '../../shared/haproxy/routed-frontend.js';
 import { HAProxyRuntimeApi } from '../../shared/haproxy/runtime-api.js';
@@ -132,7 +134,7 @@ describe('routing client versions to clusters in HAProxy through the relay', () 
     for (const malformed of ['1.x', '12345', '1.2.3.4', 'latest', '']) expect(await clusterFor(v(malformed)), malformed).toBe('red');
     expect((await operator.frontend(FRONTEND)).routes).toEqual(NEW_CLIENTS_TO_WHITE);
     expect(await readFile(path.join(haproxy.dir, routingFiles.cluster(FRONTEND, 'white')), 'utf8')).toBe('100010000:999999999999\n');
-    expect(await routing.entries(routingFiles.cluster(FRONTEND, 'red'), 'acl')).toEqual(['-1', '0:100009999']);
+    expect(await routing.entries(routingFiles.cluster(FRONTEND, 'red'), 'acl')).toEqual([':-1', '0:100009999']);
   });
 
   it('keeps a typed route to its client type, whatever the case of the header', async () => {
@@ -168,6 +170,41 @@ describe('routing client versions to clusters in HAProxy through the relay', () 
     });
     expect(answer.status).toBe(400);
     expect(await answer.json()).toMatchObject({ error: { code: 'unknown_cluster', message: expect.stringMatching(/"green"/) } });
+  });
+
+  it('agrees with the table read route by route for large random tables, 32 routes over many client types', async () => {
+    const part = fc.oneof(fc.constantFrom(0, 1, 2, 10, 9999), fc.integer({ min: 0, max: 9999 }));
+    const version = fc.tuple(part, part, part).map(([a, b, c]) => `${a}.${b}.${c}`);
+    const types = Array.from({ length: 16 }, (_, i) => `type-${i}`);
+    // Narrow ranges, most of them typed, so that every type's keys are cut in many ranges (and the files are long).
+    const range = fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 })).map(([a, b]) => `>=1.${Math.min(a, b)} <=1.${Math.max(a, b)}.5`);
+    const route = fc.record({
+      client: fc.oneof(range, fc.tuple(fc.constantFrom('>=', '<', '='), version).map(([op, v]) => `${op}${v}`)),
+      clientType: fc.option(fc.constantFrom(...types), { nil: undefined }),
+      cluster: fc.constantFrom('red', 'white'),
+    });
+    const tables = fc.sample(fc.record({ routes: fc.array(route, { minLength: MAX_ROUTES, maxLength: MAX_ROUTES }), defaultCluster: fc.constantFrom('red', 'white') }), { numRuns: 3, seed: 13 });
+    const near = fc.tuple(fc.integer({ min: 0, max: 21 }), fc.constantFrom(0, 4, 5, 6)).map(([minor, patch]) => `1.${minor}.${patch}`);
+    const requests = fc.sample(fc.tuple(fc.oneof(near, version, part.map(String)), fc.constantFrom(undefined, ...types, 'TYPE-3', 'other')), { numRuns: 80, seed: 31 });
+    // The largest files 32 routes make: 16 narrow routes for every type, and one of each type's own.
+    const largest = {
+      routes: [
+        ...Array.from({ length: 16 }, (_, i) => ({ client: `=1.${i * 2}`, cluster: i % 2 === 0 ? 'white' : 'red' })),
+        ...types.map((type, i) => ({ client: `=1.${i * 2 + 1}`, clientType: type, cluster: i % 2 === 0 ? 'white' : 'red' })),
+      ],
+      defaultCluster: 'red',
+    };
+    for (const raw of [...tables, largest]) {
+      const table: RouteTable = { ...raw, routes: raw.routes.map((r) => (r.clientType === undefined ? { client: r.client, cluster: r.cluster } : { ...r, clientType: r.clientType })) };
+      const startedAt = performance.now();
+      await operator.setRoutes(FRONTEND, table);
+      const appliedMs = performance.now() - startedAt;
+      const flat = flattenRoutes(table, Object.keys(CLUSTERS));
+      const entries = Object.values(flat.clusters).flat().length + flat.types.length;
+      console.info(`random table of ${table.routes.length} routes: ${entries} ACL and map entries, applied through the relay in ${appliedMs.toFixed(1)} ms`);
+      expect(await routing.entries(routingFiles.cluster(FRONTEND, 'white'), 'acl')).toEqual(flat.clusters.white);
+      for (const [version, type] of requests) expect(await clusterFor(v(version, type)), `${version} ${type ?? ''}`).toBe(routeOf(table, version, type));
+    }
   });
 
   it('moves new requests to the new table within 1 s of the change, with no request failing while it runs', async () => {

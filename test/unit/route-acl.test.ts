@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_ROUTES, type RouteTable } from '../../shared/contract/routing.js';
-import { NO_VERSION_KEY, TYPE_SPAN, UnknownClusterError, clustersOfKey, flattenRoutes, requestKey, routeOf } from '../../shared/haproxy/route-acl.js';
+import { NO_VERSION_KEY, TYPE_SPAN, UnknownClusterError, clustersOfKey, flattenRoutes, intPatternHolds, requestKey, routeOf } from '../../shared/haproxy/route-acl.js';
 
 const CLUSTERS = ['red', 'white', 'blue'];
 const TYPES = ['ios', 'android', 'web'];
@@ -59,7 +59,7 @@ describe('flattening a route table into integer ranges per cluster', () => {
       fc.property(table, (t) => {
         const flat = flattenRoutes(t, CLUSTERS);
         const ranges = Object.entries(flat.clusters)
-          .flatMap(([cluster, patterns]) => patterns.filter((p) => p !== '-1').map((p) => ({ cluster, from: Number(p.split(':')[0]), to: Number(p.split(':')[1]) })))
+          .flatMap(([cluster, patterns]) => patterns.filter((p) => p !== ':-1').map((p) => ({ cluster, from: Number(p.split(':')[0]), to: Number(p.split(':')[1]) })))
           .sort((a, b) => a.from - b.from);
         expect(ranges[0]?.from).toBe(0);
         expect(ranges.at(-1)?.to).toBe((flat.types.length + 1) * TYPE_SPAN - 1);
@@ -74,7 +74,7 @@ describe('flattening a route table into integer ranges per cluster', () => {
 
   it('gives the example table its ranges: 1.1 and up to white, the rest and no version to red, an empty list to an unused cluster', () => {
     const flat = flattenRoutes({ routes: [{ client: '>=1.1', cluster: 'white' }], defaultCluster: 'red' }, CLUSTERS);
-    expect(flat).toEqual({ types: [], clusters: { red: ['-1', '0:100009999'], white: ['100010000:999999999999'], blue: [] } });
+    expect(flat).toEqual({ types: [], clusters: { red: [':-1', '0:100009999'], white: ['100010000:999999999999'], blue: [] } });
     expect(clustersOfKey(flat, requestKey(flat, '1.0', undefined))).toEqual(['red']);
     expect(clustersOfKey(flat, requestKey(flat, '1.1', 'ios'))).toEqual(['white']);
     expect(requestKey(flat, undefined, undefined)).toBe(NO_VERSION_KEY);
@@ -94,6 +94,16 @@ describe('flattening a route table into integer ranges per cluster', () => {
     expect(clustersOfKey(flat, requestKey(flat, '1.5', 'Android'))).toEqual(['blue']);
     expect(clustersOfKey(flat, requestKey(flat, '1.5', 'ios'))).toEqual(['white']);
     expect(clustersOfKey(flat, requestKey(flat, '2.0', 'android'))).toEqual(['white']);
+  });
+
+  it('reads integer patterns as HAProxy does: the first : or - separates the bounds', () => {
+    expect(intPatternHolds('-1', -1)).toBe(true);
+    expect(intPatternHolds('-1', 1)).toBe(true); // "up to 1", which is why the default's pattern is ":-1"
+    expect(intPatternHolds(':-1', -1)).toBe(true);
+    expect(intPatternHolds(':-1', 0)).toBe(false);
+    expect(intPatternHolds('5:9', 9)).toBe(true);
+    expect(intPatternHolds('5:9', 10)).toBe(false);
+    expect(intPatternHolds('7', 7)).toBe(true);
   });
 
   it('refuses a table naming a cluster the frontend does not have, naming it', () => {
