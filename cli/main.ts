@@ -22,7 +22,6 @@ import { registerAuditCommand } from './audit-command.js';
 import { registerHistoryCommand } from './history-command.js';
 import { freezeLine, registerFreezeCommands } from './freeze-commands.js';
 import { registerFlagCommands } from './flag-commands.js';
-import { registerFlagCommands } from './flag-commands.js';
 import { registerStrategyCommands, strategyLines } from './strategy-commands.js';
 import { StrategyKind } from '../shared/contract/strategy.js';
 import { jobLines } from './job-lines.js';
@@ -240,7 +239,6 @@ registerKeysCommand(program, { client, print: (value, text) => print(value, text
 registerAuditCommand(program, { client, json: () => globals().json === true });
 registerHistoryCommand(program, { client, print: (value, text) => print(value, text) });
 registerFreezeCommands(program, { client, print: (value, text) => print(value, text) });
-registerFlagCommands(program, { client, print: (value, text) => print(value, text) });
 registerFlagCommands(program, { client, print: (value, text) => print(value, text) });
 registerStrategyCommands(program, { client, print: (value, text) => print(value, text), failed: () => void (process.exitCode = EXIT_FAILED) });
 registerDevCommands(program, { print: (value, text) => print(value, text) });

@@ -48,9 +48,6 @@ import { registerStrategyRoutes } from './strategies/strategy-routes.js';
 import type { FlagStore } from '../shared/ports/flag-store.js';
 import { registerFlagRoutes } from './flags/flag-routes.js';
 import { registerOfrepRoutes } from './flags/ofrep-routes.js';
-import type { FlagStore } from '../shared/ports/flag-store.js';
-import { registerFlagRoutes } from './flags/flag-routes.js';
-import { registerOfrepRoutes } from './flags/ofrep-routes.js';
 
 export interface AppDeps {
   store: DeployStore;
@@ -295,12 +292,6 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   if (deps.auditLog) registerAuditRoutes(app, { auditLog: deps.auditLog, now });
   if (strategies) registerStrategyRoutes(app, { store, runner: strategies.runner, colours: strategies.colours, hosts, fleetEvents, now });
   registerFreezeRoutes(app, { fleet, store, fleetEvents, logger: deps.logger, now, deadlineMs: deps.deployDeadlineMs ?? DEFAULT_DEADLINE_MS });
-  if (deps.flags) {
-    // OFREP sits outside /v1 (a provider's base URL is /envs/ENV), behind the same bearer tokens.
-    app.use('/envs/*', authenticate({ bootstrapToken: token, verifier: deps.credentials }), jsonBodyLimit(MAX_BODY_BYTES));
-    registerOfrepRoutes(app, { flags: deps.flags });
-    registerFlagRoutes(app, { flags: deps.flags, fleetEvents, logger: deps.logger, now });
-  }
   if (deps.flags) {
     // OFREP sits outside /v1 (a provider's base URL is /envs/ENV), behind the same bearer tokens.
     app.use('/envs/*', authenticate({ bootstrapToken: token, verifier: deps.credentials }), jsonBodyLimit(MAX_BODY_BYTES));

@@ -27,7 +27,6 @@ import { RedisAuditLog } from '../shared/redis/audit-log.js';
 import { auditRecorder } from './audit/audit-recorder.js';
 import { RedisColourState } from '../shared/redis/colour-state.js';
 import { RedisFlagStore } from '../shared/redis/flag-store.js';
-import { RedisFlagStore } from '../shared/redis/flag-store.js';
 import { RoleStrategyConfig } from '../shared/contract/strategy.js';
 import { RelayTraffic } from './strategies/relay-traffic.js';
 import { StrategyRunner } from './strategies/strategy-runner.js';

@@ -59,10 +59,6 @@ export function auditEntriesOf(event: FleetEvent, slots: SlotSightings): NewAudi
       return [entry('flag.changed', { env: event.env, detail: `flag ${event.flag} ${event.change} (version ${event.version}): ${event.summary}` })];
     case 'flag.killed':
       return [entry('flag.killed', { env: event.env, detail: `flag ${event.flag} killed: ${event.reason ?? 'no reason given'}` })];
-    case 'flag.changed':
-      return [entry('flag.changed', { env: event.env, detail: `flag ${event.flag} ${event.change} (version ${event.version}): ${event.summary}` })];
-    case 'flag.killed':
-      return [entry('flag.killed', { env: event.env, detail: `flag ${event.flag} killed: ${event.reason ?? 'no reason given'}` })];
   }
 }
 

@@ -37,10 +37,6 @@ export function headline(notification: Omit<Notification, 'text'>): string {
       return `Flag ${notification.flag?.name} on ${env} ${notification.flag?.change} by ${notification.actor}: ${shortened(notification.flag?.summary ?? '')}.`;
     case 'flag.killed':
       return `Flag ${notification.flag?.name} on ${env} killed by ${notification.actor}: ${shortened(notification.flag?.reason ?? 'no reason given')}. Everyone gets its off variant until it is set on again.`;
-    case 'flag.changed':
-      return `Flag ${notification.flag?.name} on ${env} ${notification.flag?.change} by ${notification.actor}: ${shortened(notification.flag?.summary ?? '')}.`;
-    case 'flag.killed':
-      return `Flag ${notification.flag?.name} on ${env} killed by ${notification.actor}: ${shortened(notification.flag?.reason ?? 'no reason given')}. Everyone gets its off variant until it is set on again.`;
     case 'group.unfrozen':
       return `${role} on ${env} unfrozen by ${notification.actor} after ${duration(notification.freeze?.frozenMs ?? 0)}; its rollouts resume.`;
     case 'promotion.failed': {

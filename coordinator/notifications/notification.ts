@@ -59,8 +59,6 @@ export interface Notification {
   freeze?: { reason: string; until?: number; frozenMs?: number };
   /** On `flag.changed` and `flag.killed`: the flag, how it changed, and who gets what after (a kill's reason instead). */
   flag?: { name: string; change: 'created' | 'updated' | 'deleted' | 'killed'; summary?: string; reason?: string };
-  /** On `flag.changed` and `flag.killed`: the flag, how it changed, and who gets what after (a kill's reason instead). */
-  flag?: { name: string; change: 'created' | 'updated' | 'deleted' | 'killed'; summary?: string; reason?: string };
 }
 
 /**
@@ -92,10 +90,6 @@ export function notificationKindOf(event: FleetEvent): NotificationKind | undefi
       return 'group.frozen';
     case 'group.unfrozen':
       return 'group.unfrozen';
-    case 'flag.changed':
-      return 'flag.changed';
-    case 'flag.killed':
-      return 'flag.killed';
     case 'flag.changed':
       return 'flag.changed';
     case 'flag.killed':
@@ -155,12 +149,6 @@ export function notificationOf(event: FleetEvent, context: NotificationContext):
       break;
     case 'group.unfrozen':
       body = { ...common, role: event.role, env: event.env, url: `${base}/ui`, freeze: { reason: event.reason, frozenMs: event.frozenMs } };
-      break;
-    case 'flag.changed':
-      body = { ...common, env: event.env, url: `${base}/ui`, flag: { name: event.flag, change: event.change, summary: event.summary } };
-      break;
-    case 'flag.killed':
-      body = { ...common, env: event.env, url: `${base}/ui`, flag: { name: event.flag, change: 'killed', ...(event.reason === undefined ? {} : { reason: event.reason }) } };
       break;
     case 'flag.changed':
       body = { ...common, env: event.env, url: `${base}/ui`, flag: { name: event.flag, change: event.change, summary: event.summary } };

@@ -27,8 +27,6 @@ const MARKS: Record<Notification['kind'], string> = {
   'group.unfrozen': '▶',
   'flag.changed': '⚑',
   'flag.killed': '⛔',
-  'flag.changed': '⚑',
-  'flag.killed': '⛔',
 };
 
 export function slackMessage(notification: Notification): SlackMessage {

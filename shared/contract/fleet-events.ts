@@ -56,10 +56,6 @@ export type FleetEvent = EventBase &
     | { kind: 'flag.changed'; env: string; flag: string; change: 'created' | 'updated' | 'deleted'; version: number; summary: string }
     /** A flag's kill switch was pulled: everyone gets its off variant until it is set on again. */
     | { kind: 'flag.killed'; env: string; flag: string; reason?: string }
-    /** A feature flag was created, set or deleted; `summary` says who gets what after it. */
-    | { kind: 'flag.changed'; env: string; flag: string; change: 'created' | 'updated' | 'deleted'; version: number; summary: string }
-    /** A flag's kill switch was pulled: everyone gets its off variant until it is set on again. */
-    | { kind: 'flag.killed'; env: string; flag: string; reason?: string }
     /** The fleet's Serf gossip key changed. */
     | { kind: 'serf.key-rotated' }
   );

@@ -22,8 +22,6 @@ export const NOTIFICATION_KINDS = [
   'group.unfrozen',
   'flag.changed',
   'flag.killed',
-  'flag.changed',
-  'flag.killed',
 ] as const;
 export const NotificationKind = z.enum(NOTIFICATION_KINDS);
 export type NotificationKind = z.infer<typeof NotificationKind>;

@@ -70,13 +70,6 @@ export const redisKeys = {
   /** Set of the environments that ever had a flag, so `flag list` without --env reads only those. */
   flagEnvs: () => 'gv:flag-envs',
 
-  /** Hash of one environment's feature flags (name -> JSON Flag); the hash tag keeps it and its version in one slot. */
-  flags: (env: string) => `gv:flags:{${env}}`,
-  /** Counter (INCR) of the environment's flag changes, bumped in the script that makes each: the OFREP bulk answer's ETag. */
-  flagsVersion: (env: string) => `gv:flags:{${env}}:version`,
-  /** Set of the environments that ever had a flag, so `flag list` without --env reads only those. */
-  flagEnvs: () => 'gv:flag-envs',
-
   /** Hash of each blue/green group's colours (`role:env` -> live colour, retired colour, when to retire): shared/redis/colour-state.ts. */
   colours: () => 'gv:colours',
 

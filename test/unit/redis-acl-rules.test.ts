@@ -76,9 +76,6 @@ describe('Redis ACL rules', () => {
       redisKeys.flags('production'),
       redisKeys.flagsVersion('production'),
       redisKeys.flagEnvs(),
-      redisKeys.flags('production'),
-      redisKeys.flagsVersion('production'),
-      redisKeys.flagEnvs(),
       'gv:auth:token:abc',
     ];
     for (const key of group) expect(allowedKey('agent', key) && allowedKey('coordinator', key), key).toBe(true);

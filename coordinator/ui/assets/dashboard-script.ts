@@ -21,8 +21,6 @@ const KINDS: Record<FleetEventKind, true> = {
   'group.unfrozen': true,
   'flag.changed': true,
   'flag.killed': true,
-  'flag.changed': true,
-  'flag.killed': true,
   'group.switched': true,
   'serf.key-rotated': true,
 };
