@@ -4,6 +4,7 @@ import type { AgentConfig } from '../shared/contract/config.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { errorMessage } from '../shared/contract/errors.js';
 import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client.js';
+import { RoutingClient } from '../shared/coordinator-http/routing-client.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
 import { dirname, join } from 'node:path';
 import { DeployRunner } from './deploy/deploy-runner.js';
@@ -43,7 +44,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const serf = new SerfAgentProcess({
     nodeName: config.node,
     serf: config.serf,
-    tags: { env: config.env, roles: roles.join(',') },
+    tags: { env: config.env, roles: roles.join(','), ...(config.cluster === undefined ? {} : { cluster: config.cluster }) },
     deployHandler: deployHandlerCommand(config.eventPipe),
     eventHandlers: { retire: namedEventHandlerCommand('retire', config.eventPipe) },
     logger: log.child({ component: 'serf' }),
@@ -94,9 +95,11 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     return runner.run({ v: EVENT_SCHEMA_VERSION, role: deploy.role, env: deploy.env, id: deploy.id }, shutdown.signal);
   };
   // A host found serving leaves its group's out-of-service set, so the slot it counted against is free again.
+  const routing = new RoutingClient(coordinator);
   const reconciler = new Reconciler({
     node: config.node,
     env: config.env,
+    ...(config.cluster === undefined ? {} : { cluster: config.cluster, retiredClusters: (role: string, env: string) => routing.retiredClusters(role, env) }),
     lb,
     coordinator,
     runtime,
@@ -104,7 +107,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     lanes,
     logger: log,
     onBackInService: ({ role, env, node }) => fleet.backInService({ role, env }, node, log),
-    catchUp: new CatchUp({ node: config.node, coordinator, takePart }),
+    catchUp: new CatchUp({ node: config.node, cluster: config.cluster, coordinator, takePart }),
     ...(metrics ? { onRunning: (group: { role: string; env: string }, tag: string | null) => metrics.running(group, tag) } : {}),
   });
   const track = (work: Promise<unknown>) => {
@@ -151,7 +154,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   await serf.start();
   // After everything that can fail the start, so a failed start leaves no port open.
   const metricsServer = metrics && config.metrics ? await (await import('./metrics/metrics-server.js')).serveMetrics(metrics, config.metrics, log) : undefined;
-  log.info({ env: config.env, roles, serf: config.serf.bind }, 'agent started');
+  log.info({ env: config.env, roles, ...(config.cluster === undefined ? {} : { cluster: config.cluster }), serf: config.serf.bind }, 'agent started');
   // Converges at once after a restart (a host killed while drained), then every round
   // (registrations an HAProxy reload dropped); it never overlaps a deploy of the same group.
   const reconciling = reconciler.runPeriodically(RECONCILE_INTERVAL_MS, shutdown.signal);

@@ -6,6 +6,7 @@
 import { ConflictError, errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { FINAL_HOST_STATES, type CatchUpBody, type Deploy, type HostReport } from '../shared/contract/schemas.js';
+import { rolloutApplies } from '../shared/contract/routing.js';
 
 export interface CatchUpSource {
   /** The catch-up deploy to run, or null when the host runs the release already (POST /v1/catch-ups). */
@@ -26,6 +27,8 @@ export type CatchUpOutcome =
 
 export interface CatchUpOptions {
   node: string;
+  /** This host's cluster tag: rollouts to other clusters are not caught up to. */
+  cluster?: string | undefined;
   coordinator: CatchUpSource;
   takePart: TakePart;
 }
@@ -35,9 +38,9 @@ const MAX_SKIPPED_ROUNDS = 8;
 /** Failed catch-ups to one rollout before this host stops asking until a new rollout, or its restart. */
 const MAX_TRIES = 6;
 
-/** The newest deploy of the group that is not a catch-up: what the group should run once it ends well. */
-export function newestRollout(deploys: Deploy[]): Deploy | undefined {
-  return deploys.find((deploy) => deploy.catchUpOf === undefined);
+/** The newest deploy of the group that is not a catch-up and reaches a host of `cluster`: what the host should run once it ends well. */
+export function newestRollout(deploys: Deploy[], cluster?: string): Deploy | undefined {
+  return deploys.find((deploy) => deploy.catchUpOf === undefined && rolloutApplies(deploy, cluster));
 }
 
 /** Deploys in progress that name `node` as a target and have no final report from it, oldest first. */
@@ -69,7 +72,7 @@ export class CatchUp {
    * release, or the newest rollout is under way without it, or ended failed or cancelled.
    */
   async converge(role: string, env: string, deploys: Deploy[], image: string | null, log: Logger): Promise<CatchUpOutcome | undefined> {
-    const { node, coordinator, takePart } = this.options;
+    const { node, coordinator, takePart, cluster } = this.options;
     let tookPart = false;
     for (const missed of missedDeploys(deploys, node)) {
       log.info({ deployId: missed.id, tag: missed.tag }, 'a deploy in progress names this host, which never ran it; taking part');
@@ -78,7 +81,7 @@ export class CatchUp {
     if (tookPart) return 'took_part';
 
     const key = `${role}/${env}`;
-    const rollout = newestRollout(deploys);
+    const rollout = newestRollout(deploys, cluster);
     if (!rollout || (rollout.status !== 'succeeded' && rollout.status !== 'partial') || image === rollout.image) {
       this.attempts.delete(key);
       return undefined;
@@ -96,7 +99,7 @@ export class CatchUp {
 
     const context = { rollout: rollout.id, tag: rollout.tag, image };
     try {
-      const catchUp = await coordinator.requestCatchUp({ role, env, host: node, image });
+      const catchUp = await coordinator.requestCatchUp({ role, env, host: node, image, ...(cluster === undefined ? {} : { cluster }) });
       if (catchUp === null) return undefined;
       log.info({ ...context, deployId: catchUp.id }, `behind the group's release ${rollout.tag}; catching up`);
       const report = await takePart(catchUp);

@@ -15,6 +15,7 @@ import type { BackendServer, LoadBalancer } from '../shared/ports/load-balancer.
 import type { GroupLanes } from './deploy/group-lanes.js';
 import type { CatchUp, CatchUpOutcome } from './catch-up.js';
 import { hasColours, instanceOf, type RoleServers, type ServedInstance } from './role-servers.js';
+import { rolloutApplies } from '../shared/contract/routing.js';
 
 /** Deploys of a role and environment, newest first (GET /v1/deploys), and a blue/green group's colours. */
 export interface DeployHistory {
@@ -25,6 +26,10 @@ export interface DeployHistory {
 export interface ReconcileOptions {
   node: string;
   env: string;
+  /** This host's cluster tag (red-white routing); none unless the agent config sets `cluster`. */
+  cluster?: string | undefined;
+  /** The group's retired clusters (the coordinator's): a host of one is neither put back in service nor caught up. */
+  retiredClusters?: (role: string, env: string) => Promise<string[]>;
   /** Load-balancer backend and address (or the colours' addresses) of this host, per role it serves. */
   lb: Record<string, RoleServers>;
   coordinator: DeployHistory;
@@ -59,6 +64,8 @@ export type ReconcileOutcome =
   | 'unhealthy'
   | 'unreachable'
   | 'busy'
+  /** The host's cluster is retired: it stays out of the load balancer until a deploy to that cluster. */
+  | 'cluster_retired'
   | CatchUpOutcome;
 
 /** Deploys read per group: enough to reach back past a few failed ones to the last success. */
@@ -68,13 +75,14 @@ const DEFAULT_HEALTH_CHECK_MS = 5_000;
 const ENDED_WITHOUT = new Set(['failed', 'cancelled']);
 
 /**
- * Images the group may run now: the newest deploy's, and while that one has not succeeded
+ * Images a host of `cluster` (none: untagged) may run now: the newest deploy's, and while that one has not succeeded
  * (in progress, partial, failed, cancelled) the newest succeeded one, which hosts the
  * rollout has not reached, or rolled back to, still run.
  */
-export function acceptedImages(deploys: Deploy[]): Set<string> {
-  // A catch-up brings one host to a rollout's release: the rollouts alone say what the group runs.
-  const rollouts = deploys.filter((deploy) => deploy.catchUpOf === undefined);
+export function acceptedImages(deploys: Deploy[], cluster?: string): Set<string> {
+  // A catch-up brings one host to a rollout's release: the rollouts alone say what the group runs;
+  // of those, only the whole group's and this host's cluster's (another cluster runs another release).
+  const rollouts = deploys.filter((deploy) => deploy.catchUpOf === undefined && rolloutApplies(deploy, cluster));
   const newest = rollouts[0];
   if (!newest) return new Set();
   const accepted = new Set<string>();
@@ -130,13 +138,15 @@ export class Reconciler {
     try {
       const colours = hasColours(lb) ? await coordinator.groupColour(role, env) : undefined;
       const live = instanceOf(this.options.node, role, lb, colours?.live);
-      const [deploys, image, servers] = await Promise.all([
+      const [deploys, image, servers, retired] = await Promise.all([
         coordinator.listDeploys({ role, env, limit: HISTORY }),
         runtime.runningImage(role, live.colour),
         loadBalancer.servers(lb.backend),
+        this.isRetired(role),
       ]);
       this.recovered(key, log);
       this.tellRunning(role, deploys, image, log);
+      if (retired) return 'cluster_retired';
       const inService = await this.backInService(role, live, deploys, image, servers, signal, log);
       if (colours) await this.idleColour(role, instanceOf(this.options.node, role, lb, otherColour(colours.live)), colours.retired, servers, signal, log);
       if (!catchUp || signal.aborted) return inService;
@@ -166,7 +176,7 @@ export class Reconciler {
       await onBackInService?.({ role, env, node });
       return 'in_service';
     }
-    const accepted = acceptedImages(deploys);
+    const accepted = acceptedImages(deploys, this.options.cluster);
     if (accepted.size === 0) return 'no_deploy';
     if (image === null) {
       log.info({ server: state }, 'out of service and no container runs; not put back');
@@ -221,6 +231,12 @@ export class Reconciler {
     } catch (error) {
       log.warn({ err: errorMessage(error) }, 'could not tell which release runs');
     }
+  }
+
+  private async isRetired(role: string): Promise<boolean> {
+    const { cluster, retiredClusters, env } = this.options;
+    if (cluster === undefined || !retiredClusters) return false;
+    return (await retiredClusters(role, env)).includes(cluster);
   }
 
   private recovered(key: string, log: Logger): void {

@@ -25,6 +25,8 @@ import { registerFlagCommands } from './flag-commands.js';
 import { registerStrategyCommands, strategyLines } from './strategy-commands.js';
 import { StrategyKind } from '../shared/contract/strategy.js';
 import { jobLines } from './job-lines.js';
+import { registerRouteCommands } from './route-commands.js';
+import { clusterName } from '../shared/contract/routing.js';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -149,13 +151,15 @@ program
   .option('--wait', "follow the deploy and exit with its outcome")
   .option('--force', 'deploy even though the group is frozen (operator only)')
   .option('--strategy <kind>', "rolling, canary or blue-green (default: the role's in the coordinator's config)")
-  .action(async (role: string, options: { env: string; tag?: string; wait?: boolean; force?: boolean; strategy?: string }) => {
+  .option('--cluster <name>', 'only the hosts of this cluster (Serf tag cluster), a third of them at a time')
+  .action(async (role: string, options: { env: string; tag?: string; wait?: boolean; force?: boolean; strategy?: string; cluster?: string }) => {
     const deploy = await client().createDeploy({
       role: parseOrThrow(roleName, role, 'role'),
       env: parseOrThrow(envName, options.env, '--env'),
       ...(options.tag ? { tag: parseOrThrow(releaseTag, options.tag, '--tag') } : {}),
       ...(options.strategy ? { strategy: parseOrThrow(StrategyKind, options.strategy, '--strategy') } : {}),
       ...(options.force ? { force: true } : {}),
+      ...(options.cluster === undefined ? {} : { cluster: parseOrThrow(clusterName, options.cluster, '--cluster') }),
     });
     await finishDeploy(deploy, options.wait ?? false);
   });
@@ -229,7 +233,7 @@ program
     const members = (await serf.members({ tags, status: 'alive' })).filter((m) => m.tags.roles !== undefined);
     const lines = members
       .sort((a, b) => a.name.localeCompare(b.name))
-      .map((m) => `${m.name.padEnd(12)} ${m.addr.padEnd(22)} env=${m.tags.env ?? ''} roles=${m.tags.roles ?? ''}`);
+      .map((m) => `${m.name.padEnd(12)} ${m.addr.padEnd(22)} env=${m.tags.env ?? ''} roles=${m.tags.roles ?? ''}${m.tags.cluster === undefined ? '' : ` cluster=${m.tags.cluster}`}`);
     print(members, lines.join('\n') || 'no matching hosts');
   });
 
@@ -239,6 +243,7 @@ registerKeysCommand(program, { client, print: (value, text) => print(value, text
 registerAuditCommand(program, { client, json: () => globals().json === true });
 registerHistoryCommand(program, { client, print: (value, text) => print(value, text) });
 registerFreezeCommands(program, { client, print: (value, text) => print(value, text) });
+registerRouteCommands(program, { client, print: (value, text) => print(value, text) });
 registerFlagCommands(program, { client, print: (value, text) => print(value, text) });
 registerStrategyCommands(program, { client, print: (value, text) => print(value, text), failed: () => void (process.exitCode = EXIT_FAILED) });
 registerDevCommands(program, { print: (value, text) => print(value, text) });
@@ -256,7 +261,7 @@ try {
 
 /** A deploy's one-line summary; a catch-up says so first, with the host it brings to which release. */
 function describeDeploy(deploy: Deploy): string {
-  if (deploy.catchUpOf === undefined) return summarize(deploy);
+  if (deploy.catchUpOf === undefined) return deploy.cluster === undefined ? summarize(deploy) : `${summarize(deploy)}  (cluster ${deploy.cluster})`;
   return `catch-up of ${deploy.targets?.join(', ') ?? 'one host'} to ${deploy.tag} (after ${deploy.catchUpOf}): ${summarize(deploy)}`;
 }
 

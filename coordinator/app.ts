@@ -45,6 +45,7 @@ import type { AuditLog } from '../shared/ports/audit-log.js';
 import { strategyPlanner, type AppStrategies } from './strategies/strategy-planner.js';
 import { Quarantine } from './strategies/quarantine.js';
 import { registerStrategyRoutes } from './strategies/strategy-routes.js';
+import { registerRouting, type AppRouting } from './routing/app-routing.js';
 import type { FlagStore } from '../shared/ports/flag-store.js';
 import { registerFlagRoutes } from './flags/flag-routes.js';
 import { registerOfrepRoutes } from './flags/ofrep-routes.js';
@@ -85,6 +86,8 @@ export interface AppDeps {
   strategies?: AppStrategies;
   /** How long the quarantine leaves to an operator's own rollback (coordinator/strategies/quarantine.ts); a minute unless given. */
   quarantineGraceMs?: number;
+  /** Red-white routing's store and relay (coordinator/routing/); no routes API without it. */
+  routing?: AppRouting;
   /** Feature flags: their API under /v1/flags and OFREP under /envs/:env (coordinator/flags/); neither without it. */
   flags?: FlagStore;
 }
@@ -134,6 +137,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     events,
     freezes: fleet,
     gates: fleet,
+    ...(deps.routing ? { retiredClusters: deps.routing.store } : {}),
     ...(strategies ? { planStrategy: strategyPlanner(strategies, store, now) } : {}),
   });
   // Hosts still on a release marked broken go back to the newest tag each ran that is not broken.
@@ -292,6 +296,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   if (deps.auditLog) registerAuditRoutes(app, { auditLog: deps.auditLog, now });
   if (strategies) registerStrategyRoutes(app, { store, runner: strategies.runner, colours: strategies.colours, hosts, fleetEvents, now });
   registerFreezeRoutes(app, { fleet, store, fleetEvents, logger: deps.logger, now, deadlineMs: deps.deployDeadlineMs ?? DEFAULT_DEADLINE_MS });
+  if (deps.routing) registerRouting(app, { ...deps.routing, hosts, fleetEvents, logger: deps.logger, now });
   if (deps.flags) {
     // OFREP sits outside /v1 (a provider's base URL is /envs/ENV), behind the same bearer tokens.
     app.use('/envs/*', authenticate({ bootstrapToken: token, verifier: deps.credentials }), jsonBodyLimit(MAX_BODY_BYTES));

@@ -10,6 +10,7 @@ import { slotCount } from '../shared/contract/slot-count.js';
 import { aliveHostsOf } from '../shared/ports/membership.js';
 import { newDeployRecord, type DeployCreationDeps } from './deploy-starter.js';
 import type { Colour } from '../shared/contract/strategy.js';
+import { rolloutApplies } from '../shared/contract/routing.js';
 
 /** How far back the group's history is read for its newest rollout and a catch-up under way. */
 const HISTORY = 50;
@@ -49,10 +50,14 @@ export class CatchUps {
    */
   async request(request: CatchUpBody, startedBy?: string): Promise<CatchUpAnswer> {
     const { store } = this.#deps;
-    const { role, env, host, image } = request;
+    const { role, env, host, image, cluster } = request;
     const deploys = await store.listDeploys({ role, env, limit: HISTORY });
-    const rollout = deploys.find(isRollout);
-    if (!rollout) throw new ConflictError('nothing_to_catch_up', `role ${role} has no deploy in ${env} among its last ${HISTORY}; there is nothing to catch up to`);
+    // A rollout of another cluster says nothing of what this host should run.
+    const rollout = deploys.find((deploy) => isRollout(deploy) && rolloutApplies(deploy, cluster));
+    if (!rollout) {
+      const of = cluster === undefined ? '' : ` to the whole group or to cluster ${cluster}`;
+      throw new ConflictError('nothing_to_catch_up', `role ${role} has no deploy in ${env}${of} among its last ${HISTORY}; there is nothing to catch up to`);
+    }
     if (rollout.status === 'in_progress') {
       const part = rollout.targets?.includes(host) ? `${host} is one of its targets and takes part in it` : `${host} catches up once it ends`;
       throw new ConflictError('rollout_in_progress', `deploy ${rollout.id} of ${role}:${rollout.tag} to ${env} is in progress; ${part}`);
@@ -76,12 +81,13 @@ export class CatchUps {
       env,
       targets: [host],
       // The group's bound, not the one target's: the out-of-service set is the whole group's.
-      slots: rollout.slots ?? (await this.#groupSlots(role, env, rollout)),
+      slots: rollout.slots ?? (await this.#groupSlots(role, env, rollout, cluster)),
       catchUpOf: rollout.id,
       // The rollout ran the release's job already: one host catching up never runs it again.
       runJob: false,
       ...(startedBy === undefined ? {} : { startedBy }),
       ...(await this.#colourOf(role, env)),
+      ...(rollout.cluster === undefined ? {} : { cluster: rollout.cluster }),
     });
     const stored = await store.createDeploy(record);
     this.#logger.info(
@@ -93,10 +99,10 @@ export class CatchUps {
   }
 
   /** A third (the slots setting) of the group's alive hosts, or of the rollout's targets when Serf cannot say. */
-  async #groupSlots(role: string, env: string, rollout: Deploy): Promise<number> {
+  async #groupSlots(role: string, env: string, rollout: Deploy, cluster: string | undefined): Promise<number> {
     let hosts: number;
     try {
-      hosts = (await aliveHostsOf(this.#deps.membership, role, env)).length;
+      hosts = (await aliveHostsOf(this.#deps.membership, role, env, rollout.cluster === undefined ? undefined : cluster)).length;
     } catch (error) {
       if (!(error instanceof UnreachableError)) throw error;
       hosts = rollout.targets?.length ?? rollout.expectedHosts ?? 1;

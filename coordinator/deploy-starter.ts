@@ -13,6 +13,7 @@ import type { StrategyPlan } from './strategies/strategy-plan.js';
 import type { FleetControl } from '../shared/ports/fleet-state.js';
 import type { Scope } from '../shared/ports/credentials.js';
 import { refuseIfFrozen } from './freeze-check.js';
+import type { RouteStore } from '../shared/ports/route-store.js';
 
 /** Why a deploy exists when no one asked for it by tag. */
 export type DeployOrigin = Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'runJob' | 'startedBy'>>;
@@ -48,6 +49,8 @@ export interface DeployStarterDeps extends DeployCreationDeps {
   gates?: { closeGate(group: { role: string; env: string }, deployId: string, hosts: readonly string[]): Promise<void> };
   /** Where a group's freeze is read: a frozen group takes no new deploy unless an operator forces it. No check without it. */
   freezes?: Pick<FleetControl, 'frozen'>;
+  /** A deploy to a retired cluster brings it back: its hosts may serve again once they deploy. */
+  retiredClusters?: Pick<RouteStore, 'unretire' | 'retired'>;
 }
 
 /** How a deploy the coordinator starts by itself differs from one asked for. */
@@ -65,7 +68,7 @@ export interface StartOptions {
 export function newDeployRecord(
   deps: Pick<DeployCreationDeps, 'now' | 'newId' | 'deadlineMs'>,
   release: { role: string; tag: string; image: string },
-  fields: { env: string; targets: string[]; slots: number } & Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'catchUpOf' | 'runJob' | 'startedBy' | 'strategy' | 'colour'>>,
+  fields: { env: string; targets: string[]; slots: number } & Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'catchUpOf' | 'runJob' | 'startedBy' | 'strategy' | 'colour' | 'cluster'>>,
 ): DeployRecord {
   const createdAt = deps.now();
   const { env, targets, ...rest } = fields;
@@ -101,10 +104,10 @@ export class DeployStarter {
    */
   async start(request: CreateDeployBody, origin: DeployOrigin = {}, options: StartOptions = {}): Promise<Deploy> {
     const { store, events, membership, now } = this.#deps;
-    const { role, env, tag } = request;
+    const { role, env, tag, cluster } = request;
     if (this.#deps.freezes) await refuseIfFrozen(this.#deps.freezes, { role, env }, request.force === true, options.scope);
     // Serf is asked while Redis is read: both are on the path of every `grapevine deploy`.
-    const lookup = aliveHostsOf(membership, role, env).then(
+    const lookup = aliveHostsOf(membership, role, env, cluster).then(
       (hosts) => ({ hosts }),
       (error: unknown) => ({ error }),
     );
@@ -129,13 +132,18 @@ export class DeployStarter {
       throw error;
     }
     const only = options.only === undefined ? undefined : new Set(options.only);
-    const targets = only === undefined ? found.hosts : found.hosts.filter((host) => only.has(host));
+    // A deploy to the whole group leaves retired clusters' hosts out: deploying would put them back in the load balancer.
+    const retiredHosts = cluster === undefined ? await this.#retiredHosts(role, env) : new Set<string>();
+    const targets = found.hosts.filter((host) => (only === undefined || only.has(host)) && !retiredHosts.has(host));
     if (targets.length === 0) {
-      throw new ConflictError('no_hosts', `no alive host has role ${role} in environment ${env}${only ? ` among ${[...only].join(', ')}` : ''}`);
+      const inCluster = cluster === undefined ? '' : ` in cluster ${cluster} (Serf tag cluster=${cluster})`;
+      const notRetired = retiredHosts.size === 0 ? '' : ` outside its retired clusters`;
+      throw new ConflictError('no_hosts', `no alive host has role ${role} in environment ${env}${inCluster}${notRetired}${only ? ` among ${[...only].join(', ')}` : ''}`);
     }
     const plan = await this.#deps.planStrategy?.(request, targets);
     // A deploy to some of the group's hosts keeps the whole group's k: its hosts go out beside the rest's.
-    const slots = Math.min(slotCount(found.hosts.length, this.#deps.slots), targets.length);
+    // A cluster's deploy counts only that cluster's hosts: the same rule inside the cluster.
+    const slots = Math.min(slotCount(found.hosts.length - retiredHosts.size, this.#deps.slots), targets.length);
     const record = newDeployRecord(this.#deps, { role, tag: release.tag, image: release.image }, {
       env,
       targets,
@@ -143,10 +151,14 @@ export class DeployStarter {
       ...origin,
       ...(plan?.strategy ? { strategy: plan.strategy } : {}),
       ...(plan?.colour ? { colour: plan.colour } : {}),
+      ...(cluster === undefined ? {} : { cluster }),
     });
     if (plan?.gate) await this.#deps.gates?.closeGate({ role, env }, record.id, plan.gate);
     const stored = await store.createDeploy(record);
     const log = this.#logger.child({ deployId: record.id, role, env });
+    if (cluster !== undefined && (await this.#deps.retiredClusters?.unretire({ role, env }, cluster))) {
+      log.info({ cluster }, 'deploy to a retired cluster: it is no longer retired, its hosts serve again as they deploy');
+    }
     log.info({ tag: record.tag, image: record.image, seq: stored.seq, targets, ...origin }, 'deploy created');
     const { fleetEvents } = this.#deps;
     fleetEvents.publish({ kind: 'deploy.started', at: record.createdAt, actor: record.startedBy ?? 'coordinator', deploy: stored });
@@ -160,5 +172,12 @@ export class DeployStarter {
       throw new UnreachableError(`deploy ${record.id} failed: ${reason}`, { cause: error });
     }
     return { ...stored, hosts: {} };
+  }
+
+  /** The alive hosts of the group's retired clusters (none when nothing is retired). */
+  async #retiredHosts(role: string, env: string): Promise<Set<string>> {
+    const retired = (await this.#deps.retiredClusters?.retired({ role, env })) ?? [];
+    const hosts = await Promise.all(retired.map((mark) => aliveHostsOf(this.#deps.membership, role, env, mark.cluster)));
+    return new Set(hosts.flat());
   }
 }

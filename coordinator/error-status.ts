@@ -16,6 +16,10 @@ const CODE_STATUS: Record<string, ContentfulStatusCode> = {
   invalid_image: 400,
   registry_not_allowed: 400,
   registry_refused: 502,
+  // Red-white routing (coordinator/routing/): a cluster the frontend does not have, and the relay's failures.
+  unknown_cluster: 400,
+  lb_relay_refused: 502,
+  lb_relay_timed_out: 504,
 };
 
 export function statusOf(error: GrapevineError): ContentfulStatusCode {

@@ -30,6 +30,8 @@ import { RedisFlagStore } from '../shared/redis/flag-store.js';
 import { RoleStrategyConfig } from '../shared/contract/strategy.js';
 import { RelayTraffic } from './strategies/relay-traffic.js';
 import { StrategyRunner } from './strategies/strategy-runner.js';
+import { RedisRouteStore } from '../shared/redis/route-store.js';
+import { RelayRouting } from './routing/relay-routing.js';
 
 /** Requests still open this long after a stop are cut: a client's keep-alive must not hold the exit. */
 const SERVER_CLOSE_MS = 1_000;
@@ -124,6 +126,11 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     auditLog,
     strategies: { runner, colours, config: strategyConfig, canDriveLoadBalancer: traffic !== undefined },
     quarantineGraceMs: config.quarantine.graceMs,
+    routing: {
+      store: new RedisRouteStore(redis),
+      relay: relay ? new RelayRouting({ ...relay, logger }) : undefined,
+      frontendOf: ({ role, env }) => config.routing[role]?.[env]?.frontend,
+    },
     flags: new RedisFlagStore({ redis, logger }),
   });
 

@@ -7,6 +7,7 @@ import type { DeployRef, FleetEvent } from '../../shared/contract/fleet-events.j
 import type { HostReport } from '../../shared/contract/schemas.js';
 import type { DeployRecord } from '../../shared/ports/deploy-store.js';
 import type { SlotSightings } from './slot-sightings.js';
+import { describeRoutes } from '../../shared/contract/routing.js';
 
 export function auditEntriesOf(event: FleetEvent, slots: SlotSightings): NewAuditEntry[] {
   const base = { time: new Date(event.at).toISOString(), actor: event.actor };
@@ -43,6 +44,10 @@ export function auditEntriesOf(event: FleetEvent, slots: SlotSightings): NewAudi
       return [entry('group.unfrozen', { role: event.role, env: event.env, detail: `after ${(event.frozenMs / 1000).toFixed(0)} s frozen (${event.reason})` })];
     case 'group.switched':
       return [entry('group.switched', { role: event.role, env: event.env, detail: `traffic switched back to ${event.live}: ${event.servers} servers in ${event.ms} ms` })];
+    case 'routes.changed':
+      return [entry('routes.changed', { role: event.role, env: event.env, detail: `${event.change}; ${describeRoutes(event.routes)}` })];
+    case 'cluster.retired':
+      return [entry('cluster.retired', { role: event.role, env: event.env, detail: `cluster ${event.cluster} retired: ${event.servers} servers into maintenance` })];
     case 'token.created': {
       const { id, scope, name, host, expiresAt } = event.token;
       const expiry = expiresAt === undefined ? 'never expires' : `expires ${new Date(expiresAt).toISOString()}`;
@@ -91,6 +96,7 @@ function startDetail(deploy: DeployRecord): string {
   if (deploy.rollbackOf !== undefined) parts.push(`rollback of ${deploy.rollbackOf}`);
   if (deploy.promotedFrom !== undefined) parts.push(`promoted from ${deploy.promotedFrom}`);
   if (deploy.catchUpOf !== undefined) parts.push(`catch-up after ${deploy.catchUpOf}`);
+  if (deploy.cluster !== undefined) parts.push(`cluster ${deploy.cluster}`);
   const hosts = deploy.targets?.length;
   if (hosts !== undefined) parts.push(`${hosts} host${hosts === 1 ? '' : 's'}${deploy.slots === undefined ? '' : `, ${deploy.slots} at a time`}`);
   return parts.join('; ');

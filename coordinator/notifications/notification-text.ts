@@ -39,6 +39,10 @@ export function headline(notification: Omit<Notification, 'text'>): string {
       return `Flag ${notification.flag?.name} on ${env} killed by ${notification.actor}: ${shortened(notification.flag?.reason ?? 'no reason given')}. Everyone gets its off variant until it is set on again.`;
     case 'group.unfrozen':
       return `${role} on ${env} unfrozen by ${notification.actor} after ${duration(notification.freeze?.frozenMs ?? 0)}; its rollouts resume.`;
+    case 'routes.changed':
+      return `Routes of ${role} on ${env} changed by ${notification.actor}: ${notification.routing?.change ?? 'changed'}. Now ${notification.routing?.routes ?? 'unknown'}.`;
+    case 'cluster.retired':
+      return `Cluster ${notification.routing?.cluster} of ${role} on ${env} retired by ${notification.actor}: ${notification.routing?.servers ?? 0} servers out of the load balancer.`;
     case 'promotion.failed': {
       const promotion = notification.promotion;
       return `Promotion of ${release} from ${promotion?.from} (deploy ${deploy?.id}) to ${promotion?.to} failed: ${shortened(promotion?.error ?? 'no error given')}.`;

@@ -6,6 +6,7 @@ import type { NotificationKind } from '../../shared/contract/notification-config
 import type { DeployStatus } from '../../shared/contract/schemas.js';
 import type { DeployRecord } from '../../shared/ports/deploy-store.js';
 import { headline } from './notification-text.js';
+import { describeRoutes } from '../../shared/contract/routing.js';
 
 /** Bumped only when a field changes meaning or goes away; new fields may appear within a version. */
 export const NOTIFICATION_VERSION = 1;
@@ -59,6 +60,8 @@ export interface Notification {
   freeze?: { reason: string; until?: number; frozenMs?: number };
   /** On `flag.changed` and `flag.killed`: the flag, how it changed, and who gets what after (a kill's reason instead). */
   flag?: { name: string; change: 'created' | 'updated' | 'deleted' | 'killed'; summary?: string; reason?: string };
+  /** On `routes.changed`: what changed and the table after, in words; on `cluster.retired`: the cluster and its servers taken out. */
+  routing?: { change?: string; routes?: string; cluster?: string; servers?: number };
 }
 
 /**
@@ -94,6 +97,10 @@ export function notificationKindOf(event: FleetEvent): NotificationKind | undefi
       return 'flag.changed';
     case 'flag.killed':
       return 'flag.killed';
+    case 'routes.changed':
+      return 'routes.changed';
+    case 'cluster.retired':
+      return 'cluster.retired';
     default:
       return undefined;
   }
@@ -155,6 +162,12 @@ export function notificationOf(event: FleetEvent, context: NotificationContext):
       break;
     case 'flag.killed':
       body = { ...common, env: event.env, url: `${base}/ui`, flag: { name: event.flag, change: 'killed', ...(event.reason === undefined ? {} : { reason: event.reason }) } };
+      break;
+    case 'routes.changed':
+      body = { ...common, role: event.role, env: event.env, url: `${base}/ui`, routing: { change: event.change, routes: describeRoutes(event.routes) } };
+      break;
+    case 'cluster.retired':
+      body = { ...common, role: event.role, env: event.env, url: `${base}/ui`, routing: { cluster: event.cluster, servers: event.servers } };
       break;
     default:
       return undefined;

@@ -27,6 +27,8 @@ const MARKS: Record<Notification['kind'], string> = {
   'group.unfrozen': '▶',
   'flag.changed': '⚑',
   'flag.killed': '⛔',
+  'routes.changed': '⇄',
+  'cluster.retired': '⏏',
 };
 
 export function slackMessage(notification: Notification): SlackMessage {

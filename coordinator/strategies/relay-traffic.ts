@@ -22,18 +22,19 @@ export class RelayTraffic implements TrafficControl {
   }
 
   setWeights(backend: string, weights: Record<string, number>, signal?: AbortSignal): Promise<void> {
-    return this.#client().setWeights(backend, weights, signal);
+    return this.client().setWeights(backend, weights, signal);
   }
 
   weights(backend: string, signal?: AbortSignal): Promise<WeightedServer[]> {
-    return this.#client().weights(backend, signal);
+    return this.client().weights(backend, signal);
   }
 
   traffic(backend: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<ServerTraffic[]> {
-    return this.#client().traffic(backend, fromMs, toMs, signal);
+    return this.client().traffic(backend, fromMs, toMs, signal);
   }
 
-  #client(): HAProxyRelayClient {
+  /** A client with the token as the file holds it now; routing (coordinator/routing/relay-routing.ts) uses it too. */
+  client(): HAProxyRelayClient {
     const { url, tokenFile, caFile, logger } = this.#options;
     let token: string;
     try {

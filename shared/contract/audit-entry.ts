@@ -23,6 +23,8 @@ export const AUDIT_ACTIONS = [
   'group.frozen',
   'group.unfrozen',
   'group.switched',
+  'routes.changed',
+  'cluster.retired',
   'token.created',
   'token.revoked',
   'serf.key-rotated',

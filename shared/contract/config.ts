@@ -17,6 +17,7 @@ import { AgentLoadBalancerConfig } from './load-balancer-config.js';
 import { AgentMetricsConfig } from './metrics-config.js';
 import { NotificationTargetsConfig, settleNotificationTargets } from './notification-config.js';
 import { RoleStrategyConfig } from './strategy.js';
+import { clusterName } from './routing.js';
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
@@ -40,6 +41,8 @@ export const AgentConfig = z.object({
   node: nodeName,
   env: envName,
   roles: z.record(roleName, RoleConfig).refine((roles) => Object.keys(roles).length > 0, 'must name at least one role'),
+  /** The cluster of its roles this host belongs to (red-white routing): its Serf tag `cluster`; none unless set. */
+  cluster: clusterName.optional(),
   serf: SerfConfig,
   devMode: devModeSetting,
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
@@ -120,6 +123,12 @@ export const CoordinatorConfig = z.object({
     })
     .optional(),
   /**
+   * Red-white routing (README, "Red-white routing"): per role and environment, the HAProxy
+   * frontend (the relay's `routing.frontends`) whose route table the coordinator keeps. Needs
+   * loadBalancer.relay; a group without an entry has no routes.
+   */
+  routing: z.record(roleName, z.record(envName, z.strictObject({ frontend: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . or -') }))).default({}),
+  /**
    * Quarantine after the fact (README, "Quarantine"): how long after a broken mark (or the end of
    * a deploy of a broken release) the coordinator leaves to an operator's own rollback or deploy
    * before it rolls back the hosts still on the release itself.
@@ -184,9 +193,15 @@ export function loadCoordinatorConfig(file: string | undefined, env: Env): Coord
   const loaded = load(CoordinatorConfig, file, env, COORDINATOR_ENV, 'coordinator config');
   const { serf, problems: serfProblems } = settleSerfKey(loaded.serf, loaded.devMode);
   const config = { ...loaded, serf };
-  const problems = [...serfProblems, ...registryProblems(config), ...settleNotificationTargets(config.notifications).problems];
+  const problems = [...serfProblems, ...registryProblems(config), ...settleNotificationTargets(config.notifications).problems, ...routingProblems(config)];
   if (problems.length > 0) throw new ConfigError(`coordinator config${file ? ` (${file})` : ''} is invalid: ${problems.join('; ')}`);
   return config;
+}
+
+/** Routes are applied to HAProxy by its relay: a routing entry without one could never take effect. */
+function routingProblems(config: Pick<CoordinatorConfig, 'routing' | 'loadBalancer'>): string[] {
+  if (Object.keys(config.routing).length === 0 || config.loadBalancer?.relay) return [];
+  return ['routing: needs loadBalancer.relay, through which the coordinator applies route tables'];
 }
 
 /** Reads `file` (or nothing), applies the environment overrides and parses it with `schema`, listing every problem. */

@@ -5,6 +5,7 @@
 import type { HostReport, Release } from './schemas.js';
 import type { DeployRecord } from '../ports/deploy-store.js';
 import type { Scope } from '../ports/credentials.js';
+import type { RouteTable } from './routing.js';
 
 /** The deploy an event is about, in the few fields every reader needs. */
 export interface DeployRef {
@@ -52,6 +53,10 @@ export type FleetEvent = EventBase &
     | { kind: 'group.unfrozen'; role: string; env: string; reason: string; frozenMs: number }
     /** A blue/green group's traffic was moved back to the colour it left (`grapevine switch`): `servers` weighed in `ms`. */
     | { kind: 'group.switched'; role: string; env: string; live: 'blue' | 'green'; servers: number; ms: number }
+    /** A group's route table changed (`grapevine route set|rm|default`): `change` says how, `routes` is the table after. */
+    | { kind: 'routes.changed'; role: string; env: string; change: string; routes: RouteTable }
+    /** A cluster of a group was retired: its `servers` in the load balancer went into maintenance. */
+    | { kind: 'cluster.retired'; role: string; env: string; cluster: string; servers: number }
     /** A feature flag was created, set or deleted; `summary` says who gets what after it. */
     | { kind: 'flag.changed'; env: string; flag: string; change: 'created' | 'updated' | 'deleted'; version: number; summary: string }
     /** A flag's kill switch was pulled: everyone gets its off variant until it is set on again. */

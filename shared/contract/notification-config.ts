@@ -22,6 +22,8 @@ export const NOTIFICATION_KINDS = [
   'group.unfrozen',
   'flag.changed',
   'flag.killed',
+  'routes.changed',
+  'cluster.retired',
 ] as const;
 export const NotificationKind = z.enum(NOTIFICATION_KINDS);
 export type NotificationKind = z.infer<typeof NotificationKind>;

@@ -34,6 +34,10 @@ export const redisKeys = {
   held: (role: string, env: string) => `${group(role, env)}:held`,
   /** Set when a deploy ends before every host took part (past its deadline): its waiting hosts stand down. */
   deployStopped: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:stopped`,
+  /** The group's route table (JSON RouteTable, shared/contract/routing.ts) as the coordinator last applied it to the load balancer. */
+  routes: (role: string, env: string) => `${group(role, env)}:routes`,
+  /** Hash of the group's retired clusters (cluster -> JSON: when, by whom): their hosts are not put back in service. */
+  retiredClusters: (role: string, env: string) => `${group(role, env)}:retired-clusters`,
   remaining: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:remaining`,
   finishedHosts: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:done`,
   broken: (role: string, env: string, tag: string) => `${group(role, env)}:broken:${tag}`,

@@ -109,3 +109,18 @@ export const RouteUsage = z.object({
   clusters: z.array(z.object({ cluster: z.string(), backend: z.string(), requests: z.number(), errors: z.number(), retired: z.boolean() })),
 });
 export type RouteUsage = z.infer<typeof RouteUsage>;
+
+/** A table in one line, as the audit log and notifications say it: `>=1.1 -> white, ios <1.0 -> red, else red`. */
+export function describeRoutes(table: RouteTable): string {
+  const routes = table.routes.map((route) => `${route.clientType === undefined ? '' : `${route.clientType} `}${route.client} -> ${route.cluster}`);
+  return [...routes, `else ${table.defaultCluster}`].join(', ');
+}
+
+/**
+ * Whether a rollout says what a host of `hostCluster` (undefined: a host with no cluster tag)
+ * should run: a rollout to the whole group does, one to a cluster only for that cluster's hosts.
+ * Catch-up and reconcile both ask it, so a deploy of `white` never pulls a `red` host along.
+ */
+export function rolloutApplies(deploy: { cluster?: string | undefined }, hostCluster: string | undefined): boolean {
+  return deploy.cluster === undefined || deploy.cluster === hostCluster;
+}

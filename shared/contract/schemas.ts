@@ -1,6 +1,7 @@
 // The contract between CI, the coordinator and the agents: every body and payload
 // crossing a process boundary is parsed with one of these.
 import { z } from 'zod';
+import { clusterName } from './routing.js';
 import { deployId, envName, imageRef, nodeName, releaseTag, roleName } from './names.js';
 import { ValidationError } from './errors.js';
 import { Colour, StrategyKind } from './strategy.js';
@@ -66,6 +67,8 @@ export const CreateDeployBody = z.object({
   strategy: StrategyKind.optional(),
   /** Deploys a frozen group anyway (an operator's fix during a freeze). */
   force: z.boolean().optional(),
+  /** Only the group's hosts whose Serf tag `cluster` is this one (red-white routing), with k of that cluster's hosts. */
+  cluster: clusterName.optional(),
 });
 export type CreateDeployBody = z.infer<typeof CreateDeployBody>;
 
@@ -93,6 +96,8 @@ export const CatchUpBody = z.object({
   host: nodeName,
   /** The image the host's container runs now; null when none runs. */
   image: imageRef.nullable(),
+  /** The host's `cluster` tag: only rollouts to the whole group or to this cluster are caught up to. */
+  cluster: clusterName.optional(),
 });
 export type CatchUpBody = z.infer<typeof CatchUpBody>;
 
@@ -204,6 +209,8 @@ export const Deploy = z.object({
   strategy: StrategyState.optional(),
   /** Set on a deploy to a blue/green role: the colour each host replaces (the idle one for a blue/green deploy, the live one otherwise). */
   colour: Colour.optional(),
+  /** Set on a deploy to one cluster of the group (`--cluster`): its targets are that cluster's hosts only. */
+  cluster: clusterName.optional(),
   hosts: z.record(z.string(), HostReport),
 });
 export type Deploy = z.infer<typeof Deploy>;

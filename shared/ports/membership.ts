@@ -30,12 +30,14 @@ export interface DeployEvents {
 }
 
 /**
- * Names of the alive hosts of `role` in `env`, sorted: the hosts a deploy of that group
- * reaches. The coordinator records them as a deploy's targets and every agent counts
+ * Names of the alive hosts of `role` in `env` (of one cluster of them, when given), sorted:
+ * the hosts a deploy of that group reaches. The coordinator records them as a deploy's targets and every agent counts
  * them for its slots, so both ask the same question here.
  */
-export async function aliveHostsOf(source: Membership, role: string, env: string): Promise<string[]> {
-  const members = await source.members({ status: 'alive', tags: { env, roles: rolesTagPattern(role) } });
+export async function aliveHostsOf(source: Membership, role: string, env: string, cluster?: string): Promise<string[]> {
+  // A cluster name is [a-z0-9-] only (routing.ts clusterName), so it is its own full-match pattern.
+  const tags = { env, roles: rolesTagPattern(role), ...(cluster === undefined ? {} : { cluster }) };
+  const members = await source.members({ status: 'alive', tags });
   return [...new Set(members.map((member) => member.name))].sort();
 }
 

@@ -22,6 +22,8 @@ const KINDS: Record<FleetEventKind, true> = {
   'flag.changed': true,
   'flag.killed': true,
   'group.switched': true,
+  'routes.changed': true,
+  'cluster.retired': true,
   'serf.key-rotated': true,
 };
 
