@@ -6,12 +6,18 @@ import { ConflictError } from '../contract/errors.js';
 import { Flag } from '../contract/flags.js';
 import type { Logger } from '../contract/logger.js';
 import { redisKeys } from '../contract/redis-keys.js';
+import { pause } from '../contract/waiting.js';
 import type { EnvFlags, FlagChange, FlagDecision, FlagStore } from '../ports/flag-store.js';
 import { RedisScripts, callRedis } from './scripts.js';
 import { parseStored } from './stored-record.js';
 
-/** Two people changing one flag at the same instant: each tries this often before a conflict is answered. */
-const SWAP_ATTEMPTS = 5;
+/**
+ * Changes landing on one flag at the same instant: each round of swaps lets at least one
+ * through, so this many rounds carry that many writers at once before a conflict is answered.
+ */
+const SWAP_ATTEMPTS = 25;
+/** A loser waits up to this long (random, growing with the round) so the writers stop meeting in step. */
+const JITTER_MS = 4;
 
 export class RedisFlagStore implements FlagStore {
   readonly #redis: Redis;
@@ -57,7 +63,8 @@ export class RedisFlagStore implements FlagStore {
       if (next !== '') await callRedis('recording an environment with flags', () => this.#redis.sadd(redisKeys.flagEnvs(), env));
       const version = await this.#scripts.run('swapFlag', [redisKeys.flags(env), redisKeys.flagsVersion(env)], [name, raw ?? '', next], `flag ${name} of ${env}`);
       if (version !== undefined) return { before, after: decided ?? undefined, changed: true, version };
-      this.#logger.info({ env, flag: name, attempt }, 'flag changed while this change was decided; deciding again');
+      this.#logger.debug({ env, flag: name, attempt }, 'flag changed while this change was decided; deciding again');
+      await pause(Math.random() * JITTER_MS * (attempt + 1));
     }
     throw new ConflictError('flag_busy', `flag ${name} of ${env} kept changing while this change was made; try again`);
   }

@@ -170,6 +170,29 @@ describe('OFREP over HTTP', () => {
   });
 });
 
+describe('the flag store', () => {
+  it('loses no change when many land at once: each is a version, and the bulk ETag version moved with each', async () => {
+    await setFlag('new-checkout', { users: [] });
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => setFlag('new-checkout', { users: [`user-${i}`], description: `change ${i}` })));
+    expect(answers.map((answer) => answer.status)).toEqual(Array(12).fill(200));
+    expect(new Set(answers.map((answer) => answer.body.flag.version))).toEqual(new Set(Array.from({ length: 12 }, (_, i) => i + 2)));
+    const last = answers.find((answer) => answer.body.flag.version === 13)!;
+    expect((await coordinator.call('GET', '/v1/flags/production/new-checkout')).body.flag).toEqual(last.body.flag);
+    expect(Number(await testRedis.client.get(redisKeys.flagsVersion('production')))).toBe(13);
+  });
+
+  it('deletes a flag for an operator only; applications then get FLAG_NOT_FOUND', async () => {
+    await setFlag('old-flag', {});
+    const deployer = await coordinator.tokenOf('deployer');
+    expect((await coordinator.call('DELETE', '/v1/flags/production/old-flag', undefined, { token: deployer })).status).toBe(403);
+    const removed = await grapevine('flag', 'rm', 'old-flag', '--env', 'production');
+    expect([removed.exitCode, removed.stdout.trim()]).toEqual([0, 'deleted flag old-flag from production (it was at version 1)']);
+    expect((await ofrep('/old-flag', { context: { targetingKey: 'a' } })).status).toBe(404);
+    expect((await grapevine('flag', 'rm', 'old-flag', '--env', 'production')).exitCode).toBe(2);
+    expect(coordinator.published.filter((event) => event.kind === 'flag.changed').map((event) => event.kind === 'flag.changed' && event.change)).toEqual(['created', 'deleted']);
+  });
+});
+
 describe('bad input', () => {
   it('is refused with an error naming the field, and changes nothing', async () => {
     await setFlag('new-checkout', { percent: 30, users: ['alice'] });
