@@ -2,102 +2,20 @@
 // provisioning/haproxy/save-servers.sh (as the systemd drop-in and `dev chaos reload-haproxy`
 // run it) before a master-worker reload, are served by the new worker with their addresses
 // and states, and no request fails across the reload. A real HAProxy in the run's container.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import http from 'node:http';
 import type net from 'node:net';
-import path from 'node:path';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { pause } from '../../shared/contract/waiting.js';
 import { HAProxyRuntimeApi } from '../../shared/haproxy/runtime-api.js';
-import { haproxyConfig } from '../../shared/haproxy/haproxy-config.js';
 import { SERVER_CHECK_OPTIONS } from '../../shared/haproxy/server-checks.js';
-import { answersShowInfo } from '../setup/haproxy-instance.js';
-import { HAPROXY_CONTAINER_DIR, PROJECT_ROOT } from '../setup/infra-contract.js';
 import { until } from '../fixtures/poll.js';
-import { freePort } from '../fixtures/server-process.js';
-import { testInfra } from '../fixtures/test-infra.js';
+import { SAVE_SERVERS, startReloadableHAProxy } from '../fixtures/reloadable-haproxy.js';
 
-const SAVE_SERVERS = path.join(PROJECT_ROOT, 'provisioning', 'haproxy', 'save-servers.sh');
 const REQUEST_EVERY_MS = 20;
-
-interface ReloadableHAProxy extends AsyncDisposable {
-  url: string;
-  runtimeSocket: string;
-  /** Host paths of the files the save script writes. */
-  config: string;
-  stateFile: string;
-  /** The worker's pid as `show info` gives it. */
-  workerPid(): Promise<string>;
-  /** What an operator's `systemctl reload haproxy` does through the drop-in: save, then SIGUSR2 to the master. */
-  reload(): Promise<void>;
-}
-
-/** HAProxy in master-worker mode (-W, as Debian's unit and the dev cluster run it), in its own dir of the run's container. */
-async function startReloadableHAProxy(backends: string[]): Promise<ReloadableHAProxy> {
-  const { haproxy } = testInfra();
-  const dir = await mkdtemp(path.join(haproxy.dir, 'reload-'));
-  const containerDir = path.posix.join(HAPROXY_CONTAINER_DIR, path.basename(dir));
-  const port = await freePort();
-  const config = path.join(dir, 'haproxy.cfg');
-  const stateFile = path.join(dir, 'server-state');
-  const runtimeSocket = path.join(dir, 'admin.sock');
-  await writeFile(stateFile, '');
-  await writeFile(
-    config,
-    haproxyConfig({
-      frontendBind: `127.0.0.1:${port}`,
-      backends,
-      runtimeSocket: `${containerDir}/admin.sock`,
-      pidFile: `${containerDir}/haproxy.pid`,
-      serverStateFile: `${containerDir}/server-state`,
-    }),
-  );
-  const inContainer = (command: string[]) => execa('docker', ['exec', haproxy.container, ...command], { reject: false, all: true });
-  let master: string | undefined;
-  const showInfo = async () => {
-    const reply = await execa('socat', ['-t', '2', '-', `UNIX-CONNECT:${runtimeSocket}`], { input: 'show info\n', reject: false });
-    return /^Pid: (\d+)$/m.exec(reply.stdout)?.[1];
-  };
-  const instance: ReloadableHAProxy = {
-    url: `http://127.0.0.1:${port}`,
-    runtimeSocket,
-    config,
-    stateFile,
-    workerPid: async () => until('HAProxy to say its worker pid', showInfo),
-    async reload() {
-      const saved = await execa(SAVE_SERVERS, ['--socket', runtimeSocket, '--state-file', stateFile, '--config', config], { reject: false, all: true });
-      expect(saved.exitCode, saved.all).toBe(0);
-      const before = await instance.workerPid();
-      const signalled = await inContainer(['busybox', 'kill', '-USR2', master!]);
-      expect(signalled.exitCode, signalled.all).toBe(0);
-      await until('the new worker to answer on the runtime socket', async () => {
-        const pid = await showInfo();
-        return pid !== undefined && pid !== before ? pid : undefined;
-      });
-    },
-    async [Symbol.asyncDispose]() {
-      if (master !== undefined) {
-        await inContainer(['busybox', 'kill', '-TERM', master]);
-        await until(`the HAProxy of ${dir} to stop`, async () => ((await answersShowInfo(runtimeSocket)) ? undefined : true), { intervalMs: 20 });
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-  try {
-    const started = await inContainer(['haproxy', '-W', '-D', '-f', `${containerDir}/haproxy.cfg`]);
-    if (started.exitCode !== 0) throw new Error(`haproxy did not start (${started.exitCode}): ${started.all}`);
-    // In master-worker mode the pid file holds the master's id, which a reload is sent to.
-    master = (await readFile(path.join(dir, 'haproxy.pid'), 'utf8')).trim();
-    if (!/^\d+$/.test(master)) throw new Error(`haproxy wrote ${JSON.stringify(master)} as its pid`);
-    await until(`HAProxy to answer on ${runtimeSocket}`, async () => ((await answersShowInfo(runtimeSocket)) ? true : undefined), { intervalMs: 20 });
-  } catch (error) {
-    await instance[Symbol.asyncDispose]();
-    throw error;
-  }
-  return instance;
-}
 
 async function startBackend(name: string, host: string): Promise<AsyncDisposable & { address: string }> {
   const server = http.createServer((_request, response) => {

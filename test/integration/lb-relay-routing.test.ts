@@ -187,7 +187,7 @@ describe('routing client versions to clusters in HAProxy through the relay', () 
     const near = fc.tuple(fc.integer({ min: 0, max: 21 }), fc.constantFrom(0, 4, 5, 6)).map(([minor, patch]) => `1.${minor}.${patch}`);
     const requests = fc.sample(fc.tuple(fc.oneof(near, version, part.map(String)), fc.constantFrom(undefined, ...types, 'TYPE-3', 'other')), { numRuns: 80, seed: 31 });
     // The largest files 32 routes make: 16 narrow routes for every type, and one of each type's own.
-    const largest = {
+    const largest: RouteTable = {
       routes: [
         ...Array.from({ length: 16 }, (_, i) => ({ client: `=1.${i * 2}`, cluster: i % 2 === 0 ? 'white' : 'red' })),
         ...types.map((type, i) => ({ client: `=1.${i * 2 + 1}`, clientType: type, cluster: i % 2 === 0 ? 'white' : 'red' })),
