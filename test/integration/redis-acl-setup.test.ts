@@ -11,6 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../dev-cluster/local-process.js';
 import { PROJECT_ROOT } from '../../dev-cluster/sample-app.js';
 import { until } from '../fixtures/poll.js';
+import { pino } from 'pino';
+import { applySettings } from '../../coordinator/flags/flag-changes.js';
+import { redisKeys } from '../../shared/contract/redis-keys.js';
+import { RedisFlagStore } from '../../shared/redis/flag-store.js';
 
 const SCRIPT = join(PROJECT_ROOT, 'provisioning', 'redis', 'setup-redis-acl.sh');
 
@@ -112,6 +116,22 @@ describe('the install-time Redis ACL set-up', () => {
       expect(await reply(relay, 'SET', 'gv:auth:token:x', '1')).toMatch(/^NOPERM/);
     } finally {
       for (const redis of [agent, relay, coordinator]) redis.disconnect();
+    }
+  });
+
+  it("lets the coordinator keep feature flags (a swap script, a MULTI read, the environments' set) and the agent not read them", async () => {
+    const { GRAPEVINE_REDIS_PASSWORD_AGENT: agentPassword, GRAPEVINE_REDIS_PASSWORD_COORDINATOR: coordinatorPassword } = passwords();
+    const [agent, coordinator] = await Promise.all([client('agent', agentPassword!), client('coordinator', coordinatorPassword!)]);
+    try {
+      const flags = new RedisFlagStore({ redis: coordinator, logger: pino({ level: 'silent' }) });
+      const change = { env: 'production', name: 'new-checkout', by: 'operator ops (t-1)', at: 1 };
+      await flags.change('production', 'new-checkout', (current) => applySettings(current, { percent: 10 }, change));
+      expect(await flags.list('production')).toMatchObject({ flags: [{ name: 'new-checkout', percent: 10, version: 1 }], version: 1 });
+      expect(await flags.envs()).toEqual(['production']);
+      expect(await reply(agent, 'HGETALL', redisKeys.flags('production'))).toMatch(/^NOPERM/);
+      expect(await reply(agent, 'GET', redisKeys.flagsVersion('production'))).toMatch(/^NOPERM/);
+    } finally {
+      for (const redis of [agent, coordinator]) redis.disconnect();
     }
   });
 
