@@ -243,6 +243,7 @@ registerKeysCommand(program, { client, print: (value, text) => print(value, text
 registerAuditCommand(program, { client, json: () => globals().json === true });
 registerHistoryCommand(program, { client, print: (value, text) => print(value, text) });
 registerFreezeCommands(program, { client, print: (value, text) => print(value, text) });
+registerFlagCommands(program, { client, print: (value, text) => print(value, text) });
 registerRouteCommands(program, { client, print: (value, text) => print(value, text) });
 registerFlagCommands(program, { client, print: (value, text) => print(value, text) });
 registerStrategyCommands(program, { client, print: (value, text) => print(value, text), failed: () => void (process.exitCode = EXIT_FAILED) });

@@ -23,7 +23,7 @@ interface CreateOptions {
 }
 
 export function registerTokenCommands(program: Command, { client, print, json }: TokenCommandDeps): void {
-  const token = program.command('token').description('scoped credentials (operator): viewer, deployer, operator, or one host');
+  const token = program.command('token').description('scoped credentials (operator): viewer, deployer, operator, one host, or flags-reader (OFREP only)');
 
   token
     .command('create')
@@ -58,9 +58,9 @@ export function registerTokenCommands(program: Command, { client, print, json }:
     .description('credentials that have not expired, oldest first (never their tokens)')
     .action(async () => {
       const credentials = await client().listTokens();
-      const head = `${'ID'.padEnd(12)} ${'SCOPE'.padEnd(9)} ${'NAME'.padEnd(20)} ${'HOST'.padEnd(12)} ${'EXPIRES'.padEnd(20)} CREATED BY`;
+      const head = `${'ID'.padEnd(12)} ${'SCOPE'.padEnd(12)} ${'NAME'.padEnd(20)} ${'HOST'.padEnd(12)} ${'EXPIRES'.padEnd(20)} CREATED BY`;
       const lines = credentials.map(
-        (c) => `${c.id.padEnd(12)} ${c.scope.padEnd(9)} ${c.name.padEnd(20)} ${(c.host ?? '-').padEnd(12)} ${expiry(c).padEnd(20)} ${c.createdBy}`,
+        (c) => `${c.id.padEnd(12)} ${c.scope.padEnd(12)} ${c.name.padEnd(20)} ${(c.host ?? '-').padEnd(12)} ${expiry(c).padEnd(20)} ${c.createdBy}`,
       );
       print(credentials, credentials.length === 0 ? 'no credentials (the bootstrap token of the config is not listed)' : [head, ...lines].join('\n'));
     });

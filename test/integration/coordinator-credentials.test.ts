@@ -114,7 +114,7 @@ describe('grapevine token', () => {
 
   it('refuses bad input before asking the coordinator, naming what is wrong', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['token', 'create', '--scope', 'admin'], /--scope must be one of viewer, deployer, operator, host; got admin/],
+      [['token', 'create', '--scope', 'admin'], /--scope must be one of viewer, deployer, operator, host, flags-reader; got admin/],
       [['token', 'create', '--scope', 'host'], /--scope host needs --host NAME/],
       [['token', 'create', '--scope', 'viewer', '--host', 'h1'], /--host is only for --scope host/],
       [['token', 'create', '--scope', 'viewer', '--ttl', '1 week'], /--ttl must be a whole number and a unit/],
