@@ -245,7 +245,6 @@ registerHistoryCommand(program, { client, print: (value, text) => print(value, t
 registerFreezeCommands(program, { client, print: (value, text) => print(value, text) });
 registerFlagCommands(program, { client, print: (value, text) => print(value, text) });
 registerRouteCommands(program, { client, print: (value, text) => print(value, text) });
-registerFlagCommands(program, { client, print: (value, text) => print(value, text) });
 registerStrategyCommands(program, { client, print: (value, text) => print(value, text), failed: () => void (process.exitCode = EXIT_FAILED) });
 registerDevCommands(program, { print: (value, text) => print(value, text) });
 
