@@ -1,7 +1,7 @@
 // The relay's routed frontends (`routing` in its config): a route table put for a frontend is
 // flattened into its types map and one ACL file per cluster (shared/haproxy/route-acl.ts),
-// written to disk first (so HAProxy started or reloaded later reads the same table) and then
-// applied to the running HAProxy through its runtime API, one change per frontend at a time.
+// applied to the running HAProxy through its runtime API and written to disk (so HAProxy
+// started or reloaded later reads the same table), one change per frontend at a time.
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -47,10 +47,20 @@ export class FrontendRouter {
       { kind: 'map', file: routingFiles.types(name), lines: flat.types.map(([type, code]) => `${type} ${code}`) },
       ...clusters.map((cluster): PatternFile => ({ kind: 'acl', file: routingFiles.cluster(name, cluster), lines: flat.clusters[cluster] ?? [] })),
     ];
+    const contents = [
+      ...files.map((file) => ({ file: file.file, text: file.lines.map((line) => `${line}\n`).join('') })),
+      { file: routingFiles.table(name), text: `${JSON.stringify(table, null, 2)}\n` },
+    ];
     await this.#serially(name, async () => {
-      for (const file of files) await this.#writeAtomically(file.file, file.lines.map((line) => `${line}\n`).join(''));
-      await this.#writeAtomically(routingFiles.table(name), `${JSON.stringify(table, null, 2)}\n`);
-      await this.#runtime.apply(files);
+      // Staged beside the files, renamed into place only once HAProxy took the table: a refusal or
+      // an HAProxy that does not answer leaves the files as they were, matching what it serves.
+      const staged = await this.#stage(contents);
+      try {
+        await this.#runtime.apply(files);
+        for (const { temporary, target } of staged) await rename(temporary, target);
+      } finally {
+        await Promise.all(staged.map(({ temporary }) => rm(temporary, { force: true })));
+      }
     });
     this.#logger.info({ actor, frontend: name, routes: table.routes.length, defaultCluster: table.defaultCluster }, 'routes applied');
   }
@@ -86,17 +96,24 @@ export class FrontendRouter {
     }
   }
 
-  /** Temp file and rename in the same directory: a reader (HAProxy at a reload) sees the old file or the new one whole. */
-  async #writeAtomically(file: string, content: string): Promise<void> {
-    const target = path.join(this.#config.dir, file);
-    const temporary = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+  /**
+   * Each file's new content in a temp file of the same directory, for a rename: a reader (HAProxy
+   * at a reload) sees the old file or the new one whole.
+   */
+  async #stage(contents: Array<{ file: string; text: string }>): Promise<Array<{ temporary: string; target: string }>> {
+    const staged: Array<{ temporary: string; target: string }> = [];
     try {
-      await writeFile(temporary, content, { mode: 0o644 });
-      await rename(temporary, target);
+      for (const { file, text } of contents) {
+        const target = path.join(this.#config.dir, file);
+        const temporary = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+        staged.push({ temporary, target });
+        await writeFile(temporary, text, { mode: 0o644 });
+      }
     } catch (error) {
-      await rm(temporary, { force: true });
+      await Promise.all(staged.map(({ temporary }) => rm(temporary, { force: true })));
       throw error;
     }
+    return staged;
   }
 
   async #serially<T>(name: string, work: () => Promise<T>): Promise<T> {

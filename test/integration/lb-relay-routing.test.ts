@@ -2,7 +2,8 @@
 // version reach the cluster the route table names, a table change takes effect for new
 // requests at once (measured, and held to the issue's 1 s) with no request failing, a bad
 // table changes nothing, and a restarted HAProxy serves the same routes from the files.
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRelay, type RunningRelay } from '../../lb-relay/server.js';
-import { ValidationError } from '../../shared/contract/errors.js';
+import { UnreachableError, ValidationError } from '../../shared/contract/errors.js';
 import { RelayConfig } from '../../shared/contract/relay-config.js';
 import { MAX_ROUTES, type RouteTable } from '../../shared/contract/routing.js';
 import { HAProxyRelayClient } from '../../shared/haproxy/relay-client.js';
@@ -204,6 +205,28 @@ describe('routing client versions to clusters in HAProxy through the relay', () 
       console.info(`random table of ${table.routes.length} routes: ${entries} ACL and map entries, applied through the relay in ${appliedMs.toFixed(1)} ms`);
       expect(await routing.entries(routingFiles.cluster(FRONTEND, 'white'), 'acl')).toEqual(flat.clusters.white);
       for (const [version, type] of requests) expect(await clusterFor(v(version, type)), `${version} ${type ?? ''}`).toBe(routeOf(table, version, type));
+    }
+  });
+
+  it('answers 502 and leaves the files as they were when HAProxy does not answer, so a later start serves what was served', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'gvtest-routing-down-'));
+    const config = RelayConfig.parse({
+      listen: { host: '127.0.0.1', port: 0 },
+      runtimeApi: `unix:${path.join(dir, 'no-haproxy.sock')}`,
+      redis: redisDb.url,
+      backends: Object.values(CLUSTERS),
+      routing: { dir, frontends: { [FRONTEND]: { clusters: CLUSTERS } } },
+    });
+    const lonely = await startRelay(config, silent);
+    try {
+      const client = new HAProxyRelayClient({ url: lonely.url, token: operatorToken, logger: silent });
+      await expect(client.setRoutes(FRONTEND, NEW_CLIENTS_TO_WHITE)).rejects.toThrow(UnreachableError);
+      expect((await readdir(dir)).filter((f) => f !== 'no-haproxy.sock').sort()).toEqual(['web.red.acl', 'web.types.map', 'web.white.acl']);
+      for (const file of ['web.red.acl', 'web.white.acl']) expect(await readFile(path.join(dir, file), 'utf8')).toBe('');
+      expect((await client.frontend(FRONTEND)).routes).toBeNull();
+    } finally {
+      await lonely.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
