@@ -25,6 +25,7 @@ import { newRedisUsers } from './redis-acl.js';
 import { makeClusterTls, serverTlsOf } from './cluster-tls.js';
 import { writeSecretsFile } from './secrets-file.js';
 import { BUILD_SCRIPT, SAMPLE_ROLE, SAMPLE_TAGS } from './sample-app.js';
+import { mintFlagsReader } from './flags-reader.js';
 import { coordinatorRelayTokenFile, registryStorageOf, startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordinatorAnswers, untilRedisAnswers, untilRegistryAnswers } from './services.js';
 import { REGISTRY_SEED_DIR, fillRegistry, seedRegistry } from './registry-seed.js';
 
@@ -188,6 +189,8 @@ export class DevCluster {
     // The relay knows only stored credentials: the coordinator's own operator token for canary weights and switches.
     const relayToken = await client.createToken({ scope: 'operator', name: 'coordinator-lb' });
     writeFileSync(coordinatorRelayTokenFile(state), `${relayToken.token}\n`, { mode: 0o600 });
+    // Before the hosts start: their compose files mount it into the sample app.
+    await mintFlagsReader(client, state);
     saveClusterState(state);
 
     log(`hosts: ${options.hosts.map((h) => `${h.name} (${h.env})`).join(', ')}`);

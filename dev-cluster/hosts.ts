@@ -12,6 +12,7 @@ import { startDetached, stopProcess, type StartedProcess } from './local-process
 import { serfKeyFileOf } from './serf-key.js';
 import { APP_PORT, BASE_IMAGE, CLI, SAMPLE_ROLE, backendFor } from './sample-app.js';
 import { agentLoadBalancerOf } from './lb-relay.js';
+import { flagsSettingsOf } from './flags-reader.js';
 import { COLOURS, serverName, type Colour } from '../shared/contract/strategy.js';
 
 /** Each colour's port on a blue/green host: blue where a host without colours serves, green next to it. */
@@ -116,6 +117,8 @@ export async function stopHostProcesses(host: DevHostState): Promise<void> {
 function composeFor(state: DevClusterState, options: DevClusterOptions, spec: DevHostSpec, holder: string): unknown {
   // Both colours share the holder's namespace: each listens on the port its agent passes in GRAPEVINE_PORT.
   const port = coloured(options, spec) ? '${GRAPEVINE_PORT:?set by the grapevine agent}' : String(APP_PORT);
+  // The v4-flags tag reads a feature flag of its environment from the coordinator.
+  const flags = flagsSettingsOf(state, spec.env);
   return {
     services: {
       app: {
@@ -126,7 +129,9 @@ function composeFor(state: DevClusterState, options: DevClusterOptions, spec: De
           HOST_NAME: spec.name,
           ...(coloured(options, spec) ? { PORT: port } : {}),
           ...(options.startDelay ? { START_DELAY: String(options.startDelay) } : {}),
+          ...flags.environment,
         },
+        volumes: flags.volumes,
         healthcheck: {
           test: ['CMD', 'busybox', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${port}/healthz`],
           interval: options.healthCheck?.interval ?? '1s',
