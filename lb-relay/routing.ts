@@ -3,7 +3,7 @@
 // applied to the running HAProxy through its runtime API and written to disk (so HAProxy
 // started or reloaded later reads the same table), one change per frontend at a time.
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NotFoundError } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
@@ -107,7 +107,9 @@ export class FrontendRouter {
         const target = path.join(this.#config.dir, file);
         const temporary = `${target}.${randomBytes(6).toString('hex')}.tmp`;
         staged.push({ temporary, target });
-        await writeFile(temporary, text, { mode: 0o644 });
+        await writeFile(temporary, text);
+        // Readable by HAProxy whatever the process's umask (the unit's is 0077).
+        await chmod(temporary, 0o644);
       }
     } catch (error) {
       await Promise.all(staged.map(({ temporary }) => rm(temporary, { force: true })));

@@ -85,7 +85,9 @@ export async function createRoutingFiles(dir: string, frontends: ReadonlyArray<{
   for (const { name, clusters } of frontends) {
     for (const base of [routingFiles.types(name), ...clusters.map(({ cluster }) => routingFiles.cluster(name, cluster))]) {
       try {
-        const handle = await open(path.join(dir, base), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+        const handle = await open(path.join(dir, base), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL);
+        // Readable by HAProxy whatever the process's umask.
+        await handle.chmod(0o644);
         await handle.close();
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
