@@ -296,7 +296,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   if (deps.auditLog) registerAuditRoutes(app, { auditLog: deps.auditLog, now });
   if (strategies) registerStrategyRoutes(app, { store, runner: strategies.runner, colours: strategies.colours, hosts, fleetEvents, now });
   registerFreezeRoutes(app, { fleet, store, fleetEvents, logger: deps.logger, now, deadlineMs: deps.deployDeadlineMs ?? DEFAULT_DEADLINE_MS });
-  if (deps.routing) registerRouting(app, { ...deps.routing, hosts, fleetEvents, logger: deps.logger, now });
+  if (deps.routing) registerRouting(app, { hosts, fleetEvents, logger: deps.logger, now, ...deps.routing });
   if (deps.flags) {
     // OFREP sits outside /v1 (a provider's base URL is /envs/ENV), behind the same bearer tokens.
     app.use('/envs/*', authenticate({ bootstrapToken: token, verifier: deps.credentials }), jsonBodyLimit(MAX_BODY_BYTES));

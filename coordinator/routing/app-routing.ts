@@ -8,8 +8,12 @@ import type { FleetEventPublisher } from '../fleet-event-bus.js';
 import { GroupRouting, type GroupRoutingDeps } from './group-routing.js';
 import { registerRoutingRoutes } from './routing-routes.js';
 
-/** What coordinator/server.ts gives: the config's frontends, the relay (none without loadBalancer.relay) and the store. */
-export type AppRouting = Pick<GroupRoutingDeps, 'frontendOf' | 'relay'> & { store: RouteStore };
+/**
+ * What coordinator/server.ts gives: the config's frontends, the relay (none without
+ * loadBalancer.relay) and the store; `now` only where the app's clock is not the load
+ * balancer's (a test's clock that stands still), since a usage window is read in real time.
+ */
+export type AppRouting = Pick<GroupRoutingDeps, 'frontendOf' | 'relay'> & { store: RouteStore; now?: () => number };
 
 export function registerRouting(app: Hono<CoordinatorEnv>, deps: AppRouting & { hosts: HostAccess; fleetEvents: FleetEventPublisher; logger: Logger; now: () => number }): GroupRouting {
   const routing = new GroupRouting(deps);
