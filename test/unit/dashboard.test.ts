@@ -129,10 +129,13 @@ describe('signing in', () => {
     expect(browser.cookie).toBeUndefined();
   });
 
-  it('refuses a host credential, and a sign-in form posted from another site', async () => {
+  it('refuses a host credential, a flags-reader credential, and a sign-in form posted from another site', async () => {
     const host = await new Browser().signIn(await coordinator.hostToken('h1'));
     expect(host.status).toBe(403);
     expect(host.body).toContain('Host credentials are for agents. Sign in with a viewer, deployer or operator token.');
+    const reader = await new Browser().signIn(await coordinator.tokenOf('flags-reader', 'web-app'));
+    expect(reader.status).toBe(403);
+    expect(reader.body).toContain('Flags-reader credentials are for applications reading flags. Sign in with a viewer, deployer or operator token.');
     const foreign = await new Browser().post('/ui/login', { token: TOKEN, next: '/ui' }, 'https://evil.example');
     expect(foreign.status).toBe(403);
     expect(foreign.body).toContain('The sign-in form was sent from another site (https://evil.example).');
