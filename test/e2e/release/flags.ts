@@ -2,12 +2,13 @@
 // v4-flags tag on every production host reads `new-banner` from the coordinator over OFREP,
 // through the OpenFeature server SDK, for each request. Through the load balancer an operator
 // sees the flag turned on, killed (every answer off within 1 s of `grapevine flag kill`
-// exiting) and on for a list of users only. The part leaves production on v4-flags.
+// exiting) and on for a list of users only. The part leaves production on v4-flags unless
+// given a tag to deploy back (FlagChecksOptions.restoreTag).
 import { statSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { flagsReaderTokenFile } from '../../../dev-cluster/flags-reader.js';
 import { pause } from '../../../shared/contract/waiting.js';
-import type { TestCluster } from '../../fixtures/cluster.js';
+import { answersFrom, type TestCluster } from '../../fixtures/cluster.js';
 import { until } from '../../fixtures/poll.js';
 
 const FLAG = 'new-banner';
@@ -29,6 +30,8 @@ interface Answer {
 export interface FlagChecksOptions {
   /** The production hosts whose answers a request without routing headers reaches; all of them unless given. */
   hosts?: string[];
+  /** A tag to deploy to production at the end (e.g. `v1`), for parts after this one that expect `TAG HOST` answers. */
+  restoreTag?: string;
 }
 
 export function flagChecks(cluster: () => TestCluster, options: FlagChecksOptions = {}): void {
@@ -69,6 +72,7 @@ export function flagChecks(cluster: () => TestCluster, options: FlagChecksOption
     await flag('set', '--on');
     const sampled: Answer[] = [];
     let killedAt: number | undefined;
+    let killStartedAt = 0;
     let stopped = false;
     const consecutiveOff = 2 * hosts().length;
     // Sampling starts before the kill, so the switch from on to off is seen happen.
@@ -89,6 +93,7 @@ export function flagChecks(cluster: () => TestCluster, options: FlagChecksOption
         timeoutMs: SAMPLE_FOR_MS,
         intervalMs: SAMPLE_EVERY_MS,
       });
+      killStartedAt = Date.now();
       const kill = await cluster().cli(['flag', 'kill', FLAG, '--env', 'production', '--reason', 'e2e kill switch']);
       killedAt = Date.now();
       expect(kill.exitCode, kill.stderr).toBe(0);
@@ -105,7 +110,7 @@ export function flagChecks(cluster: () => TestCluster, options: FlagChecksOption
     const lastOnMs = lastOn === undefined ? undefined : lastOn.answeredAt - killed;
     console.log(
       `flag kill -> sample app: first answer off ${firstOffMs} ms, last answer on ${lastOnMs} ms after \`grapevine flag kill\` exited ` +
-        `(${sampled.length} answers through the load balancer, one every ${SAMPLE_EVERY_MS} ms; OFREP's server provider evaluates on every request: there is no polling interval)`,
+        `(negative: before it; the command ran ${killed - killStartedAt} ms; ${sampled.length} answers through the load balancer, one every ${SAMPLE_EVERY_MS} ms; OFREP's server provider evaluates on every request: there is no polling interval)`,
     );
     expect(sampled.filter((answer) => !answer.text.startsWith('200 '))).toEqual([]);
     expect(lastOn, 'an answer showed the flag on before the kill').toBeDefined();
@@ -124,6 +129,16 @@ export function flagChecks(cluster: () => TestCluster, options: FlagChecksOption
     expect(await answers('?user=bob')).toEqual(everyHost('off'));
     expect(await answers()).toEqual(everyHost('off'));
   });
+
+  if (options.restoreTag !== undefined) {
+    const tag = options.restoreTag;
+    it(`deploys ${tag} back to the production hosts`, async () => {
+      const deployed = await cluster().deploy('web', 'production', tag);
+      expect(deployed.exitCode, deployed.stderr).toBe(0);
+      await cluster().untilAllInService('production');
+      expect(await cluster().lbAnswers(2 * hosts().length)).toEqual(answersFrom(tag, hosts()));
+    });
+  }
 }
 
 async function ask(url: string, headers: Record<string, string> = {}): Promise<Answer> {
