@@ -47,8 +47,7 @@ import { Quarantine } from './strategies/quarantine.js';
 import { registerStrategyRoutes } from './strategies/strategy-routes.js';
 import { registerRouting, type AppRouting } from './routing/app-routing.js';
 import type { FlagStore } from '../shared/ports/flag-store.js';
-import { registerFlagRoutes } from './flags/flag-routes.js';
-import { registerOfrepRoutes } from './flags/ofrep-routes.js';
+import { registerFlagApi } from './flags/flag-api.js';
 
 export interface AppDeps {
   store: DeployStore;
@@ -297,12 +296,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   if (strategies) registerStrategyRoutes(app, { store, runner: strategies.runner, colours: strategies.colours, hosts, fleetEvents, now });
   registerFreezeRoutes(app, { fleet, store, fleetEvents, logger: deps.logger, now, deadlineMs: deps.deployDeadlineMs ?? DEFAULT_DEADLINE_MS });
   if (deps.routing) registerRouting(app, { hosts, fleetEvents, logger: deps.logger, now, ...deps.routing });
-  if (deps.flags) {
-    // OFREP sits outside /v1 (a provider's base URL is /envs/ENV), behind the same bearer tokens.
-    app.use('/envs/*', authenticate({ bootstrapToken: token, verifier: deps.credentials }), jsonBodyLimit(MAX_BODY_BYTES));
-    registerOfrepRoutes(app, { flags: deps.flags });
-    registerFlagRoutes(app, { flags: deps.flags, fleetEvents, logger: deps.logger, now });
-  }
+  if (deps.flags) registerFlagApi(app, { flags: deps.flags, bootstrapToken: token, verifier: deps.credentials, maxBodyBytes: MAX_BODY_BYTES, fleetEvents, logger: deps.logger, now });
 
   return app;
 }
