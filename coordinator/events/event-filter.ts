@@ -56,6 +56,8 @@ function groupOf(event: FleetEvent): { role?: string; env?: string } {
     case 'release.broken':
       return { role: event.role };
     case 'host.forgotten':
+    case 'routes.changed':
+    case 'cluster.retired':
       return { role: event.role, env: event.env };
     // A flag is its environment's, of no role.
     case 'flag.changed':
