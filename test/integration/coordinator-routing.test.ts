@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import { BACKENDS, ROUTES, routedCoordinator } from '../fixtures/routed-coordinator.js';
+import { until } from '../fixtures/poll.js';
 
 const routed = routedCoordinator();
 const { call, answeredBy, registerServers, storedRoutes, appliedRoutes } = routed;
@@ -42,6 +43,20 @@ describe('routes kept by the coordinator', () => {
 
     const changes = routed.coordinator.published.filter((e) => e.kind === 'routes.changed');
     expect(changes.map((e) => e.kind === 'routes.changed' && e.change)).toEqual(['route >=1.1 -> white set', 'route ios <1.1 -> white set', 'default cluster set to white', 'route ios <1.1 removed']);
+  });
+
+  it('takes effect for new requests within 1 s of the operator’s change, through the coordinator (figure printed)', async () => {
+    const took: number[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      const cluster = i % 2 === 0 ? 'white' : 'red';
+      const started = performance.now();
+      expect((await call('POST', ROUTES, { client: '>=1.1', cluster })).status).toBe(200);
+      await until(`1.1 answered by ${cluster}`, async () => ((await answeredBy('1.1')) === cluster ? true : undefined), { timeoutMs: 1_000, intervalMs: 5 });
+      took.push(performance.now() - started);
+    }
+    const sorted = [...took].sort((a, b) => a - b);
+    console.log(`route change through the coordinator, request to first new request served by the new cluster: median ${sorted[5]!.toFixed(1)} ms, max ${sorted[9]!.toFixed(1)} ms (10 changes)`);
+    expect(sorted[9]!).toBeLessThan(1_000);
   });
 
   it('refuses an unknown cluster, a malformed range or a missing route, naming it, and changes nothing', async () => {
