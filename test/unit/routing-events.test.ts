@@ -38,8 +38,8 @@ describe('routing in the fleet events’ readers', () => {
   });
 
   it('belongs to its group in the event stream’s filter', () => {
-    expect(eventMatches(changed, { role: 'web', env: 'production' })).toBe(true);
-    expect(eventMatches(changed, { role: 'api' })).toBe(false);
-    expect(eventMatches(retired, { env: 'staging' })).toBe(false);
+    expect(eventMatches(changed, { role: 'web', env: 'production', operator: false })).toBe(true);
+    expect(eventMatches(changed, { role: 'api', operator: false })).toBe(false);
+    expect(eventMatches(retired, { env: 'staging', operator: false })).toBe(false);
   });
 });
