@@ -99,7 +99,7 @@ export class DeployRunner {
     }
     if (deploy.targets !== undefined && !deploy.targets.includes(this.deps.node)) {
       // Not counted in the deploy's k or its remaining hosts: taking part would end it early.
-      logger.info({ targets: deploy.targets.length }, 'not a target of this deploy (joined after it started); it catches up once the rollout ends');
+      logger.info({ targets: deploy.targets.length, cluster: deploy.cluster }, `not a target of this deploy (${deploy.cluster === undefined ? 'joined after it started); it catches up once the rollout ends' : `it deploys cluster ${deploy.cluster} only)`}`);
       return null;
     }
     if (await this.isOlderThanApplied(group, deploy, logger)) return null;
