@@ -91,7 +91,6 @@ export interface AppDeps {
   flags?: FlagStore;
 }
 
-
 const RoleParams = z.object({ role: roleName });
 const ReleaseParams = z.object({ role: roleName, tag: releaseTag });
 const DeployParams = z.object({ id: deployId });
@@ -112,7 +111,6 @@ const DeployListQuery = z.object({
 });
 
 const MAX_BODY_BYTES = 64 * 1024;
-
 
 export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   const { store, events, membership, fleet, token, publisher } = deps;
