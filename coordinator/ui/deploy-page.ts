@@ -48,7 +48,7 @@ export interface DeployPageView {
 export function deployMain(view: DeployPageView): Markup {
   const { deploy } = view;
   return html`<h1>Deploy <span class="mono">${deploy.id}</span></h1>
-<p class="hint"><span class="mono">${deploy.role}:${deploy.tag}</span> to ${deploy.env}</p>
+<p class="hint"><span class="mono">${deploy.role}:${deploy.tag}</span> to ${deploy.env}${deploy.cluster === undefined ? '' : html`, cluster <strong>${deploy.cluster}</strong>`}</p>
 <p id="live-status" class="live-status" data-live="off">Live updates need JavaScript; reload the page to see changes.</p>
 <div id="deploy-live" data-live-url="${deployLivePath(deploy.id)}">
 ${deployLive(deploy, view.release, view.now)}

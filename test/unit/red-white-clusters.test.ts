@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { newestRollout } from '../../agent/catch-up.js';
 import { GroupLanes } from '../../agent/deploy/group-lanes.js';
 import { acceptedImages, Reconciler } from '../../agent/reconcile.js';
+import { deployMain } from '../../coordinator/ui/deploy-page.js';
 import { checkKnown, checkNotRetired, initialTable, routesTo, withDefault, withRoute, withoutRoute } from '../../coordinator/routing/route-table.js';
 import { MAX_ROUTES, describeRoutes, rolloutApplies, type RouteTable } from '../../shared/contract/routing.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
@@ -123,5 +124,13 @@ describe('a host of a retired cluster', () => {
     expect(lb.registered).toEqual([]);
     expect(await reconciler([], lb).round(new AbortController().signal)).toEqual({ web: 'back_in_service' });
     expect(lb.registered).toEqual(['r1']);
+  });
+});
+
+describe('the dashboard’s deploy page', () => {
+  it('names the cluster a deploy went to, and nothing for a deploy to the whole group', () => {
+    const page = (d: Deploy) => deployMain({ deploy: d, release: undefined, now: 2, scope: 'viewer', actor: 'viewer v', csrf: 'c' }).toString();
+    expect(page(deploy('v3', 'succeeded', 'white'))).toContain('to production, cluster <strong>white</strong>');
+    expect(page(deploy('v1', 'succeeded'))).not.toContain('cluster <strong>');
   });
 });
