@@ -59,6 +59,16 @@ describe('routes kept by the coordinator', () => {
     expect(sorted[9]!).toBeLessThan(1_000);
   });
 
+  it('keeps both of two changes sent at once, in the store and in HAProxy', async () => {
+    const answers = await Promise.all([call('POST', ROUTES, { client: '>=2.0', cluster: 'white' }), call('POST', ROUTES, { client: '<1.0', clientType: 'ios', cluster: 'white' })]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    const stored = (await storedRoutes()) as { routes: unknown[] };
+    expect(stored.routes).toHaveLength(2);
+    expect(await appliedRoutes()).toEqual(stored);
+    expect(await answeredBy('2.1')).toBe('white');
+    expect(await answeredBy('0.9', 'ios')).toBe('white');
+  });
+
   it('refuses an unknown cluster, a malformed range or a missing route, naming it, and changes nothing', async () => {
     expect((await call('POST', ROUTES, { client: '>=1.1', cluster: 'white' })).status).toBe(200);
     const stored = await storedRoutes();
