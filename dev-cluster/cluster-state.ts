@@ -17,11 +17,15 @@ export interface ClusterPorts {
   serfRpc: number;
   /** UDP on loopback: HAProxy's access log, to the relay (its per-server traffic); unset on a cluster recorded before. */
   accessLog?: number;
+  /** The frontend that routes client versions to clusters (dev-cluster/red-white.ts); used only when hosts carry clusters. */
+  routedLb?: number;
 }
 
 export interface DevHostSpec {
   name: string;
   env: string;
+  /** The host's cluster (Serf tag `cluster`, README "Red-white routing"); none unless set. */
+  cluster?: string;
 }
 
 export interface DevClusterOptions {
@@ -124,6 +128,8 @@ export interface DevClusterState {
   caFile?: string;
   lbUrl: string;
   stagingLbUrl: string;
+  /** The frontend that routes client versions to clusters, on a cluster whose hosts carry clusters. */
+  routedLbUrl?: string;
   /** The admin user's URL: operators, the tests and the benchmark read Redis with it. */
   redisUrl: string;
   /** Each Redis user's redis:// URL with its password (provisioning/redis/users.acl.template says what each may do). */
@@ -149,6 +155,7 @@ export async function freeClusterPorts(): Promise<ClusterPorts> {
     stagingLb: await freePort(),
     serfRpc: await freePort(),
     accessLog: await freePort(),
+    routedLb: await freePort(),
   };
 }
 

@@ -13,6 +13,7 @@ import { ClusterContainers } from '../shared/docker/cluster-containers.js';
 import { SerfCli } from '../shared/serf/serf-cli.js';
 import { cancelHeals } from './chaos-heal.js';
 import { gatewayOf, readClusterState, saveClusterState, type DevClusterOptions, type DevClusterState } from './cluster-state.js';
+import { routedEnvOf, routedFrontendOf } from './red-white.js';
 import { DevClusterError } from './dev-cluster-error.js';
 import { CLUSTER_LABEL, startHost, stopHostProcesses } from './hosts.js';
 import { mintHostCredentials } from './host-credentials.js';
@@ -72,6 +73,7 @@ export class DevCluster {
       coordinatorUrl: `${options.tls ? 'https' : 'http'}://${gateway}:${ports.coordinator}`,
       lbUrl: `http://127.0.0.1:${ports.lb}`,
       stagingLbUrl: `http://127.0.0.1:${ports.stagingLb}`,
+      ...(routedEnvOf(options.hosts) && ports.routedLb !== undefined ? { routedLbUrl: `http://127.0.0.1:${ports.routedLb}` } : {}),
       redisUrl: redisUsers.admin,
       redisUsers,
       registry: `127.0.0.1:${ports.registry}`,
@@ -148,8 +150,11 @@ export class DevCluster {
     log(`redis on ${gateway}:${state.ports.redis}`);
     state.processes.redis = startRedis(state);
     saveClusterState(state);
-    log(`haproxy on ${state.lbUrl}`);
-    state.processes.haproxy = startHaproxy(state);
+    const routed = routedEnvOf(options.hosts);
+    if (routed && state.ports.routedLb === undefined) throw new DevClusterError('hosts carry clusters but the cluster has no port for its routed frontend (ports.routedLb)');
+    const routedFrontend = routed ? await routedFrontendOf(state, routed, state.ports.routedLb!) : undefined;
+    log(`haproxy on ${state.lbUrl}${routed ? `, ${routed.env}'s clusters (${routed.clusters.join(', ')}) routed by client version on ${state.routedLbUrl}` : ''}`);
+    state.processes.haproxy = startHaproxy(state, routedFrontend);
     saveClusterState(state);
     // Built before the registry starts (cached, about a second), so that a seed of these very
     // images can fill its storage; build.sh builds the base image first when it is missing.
@@ -165,7 +170,7 @@ export class DevCluster {
     // The hosts change HAProxy only through the relay, with their credential; the admin socket stays local.
     state.relayUrl = relayUrlOf(state, state.caFile !== undefined);
     log(`load balancer relay on ${state.relayUrl}`);
-    state.processes.relay = startLbRelay(state, { tls: serverTlsOf(state, 'lb-relay'), logLevel: options.logLevel ?? 'info' });
+    state.processes.relay = startLbRelay(state, { tls: serverTlsOf(state, 'lb-relay'), logLevel: options.logLevel ?? 'info', routed });
     saveClusterState(state);
     await untilRelayAnswers(state, state.relayUrl, state.caFile);
 
@@ -180,6 +185,7 @@ export class DevCluster {
       ...(options.notifications ? { notifications: options.notifications } : {}),
       ...(options.strategies ? { strategies: options.strategies } : {}),
       ...(options.quarantineGraceMs === undefined ? {} : { quarantineGraceMs: options.quarantineGraceMs }),
+      ...(routed ? { routedEnv: routed.env } : {}),
     });
     saveClusterState(state);
     await untilCoordinatorAnswers(state);

@@ -12,6 +12,7 @@ import { startDetached, stopProcess, type StartedProcess } from './local-process
 import { serfKeyFileOf } from './serf-key.js';
 import { APP_PORT, BASE_IMAGE, CLI, SAMPLE_ROLE, backendFor } from './sample-app.js';
 import { agentLoadBalancerOf } from './lb-relay.js';
+import { clusterBackend } from './red-white.js';
 import { flagsSettingsOf } from './flags-reader.js';
 import { COLOURS, serverName, type Colour } from '../shared/contract/strategy.js';
 
@@ -179,6 +180,7 @@ function agentConfigFor(
   const config = {
     node: spec.name,
     env: spec.env,
+    ...(spec.cluster === undefined ? {} : { cluster: spec.cluster }),
     roles: {
       [SAMPLE_ROLE]: {
         compose: where.composeFile,
@@ -194,7 +196,7 @@ function agentConfigFor(
           : {
               // The agent shares the app's network namespace, so the app answers on loopback.
               healthUrl: `http://127.0.0.1:${APP_PORT}/healthz`,
-              lb: { backend: backendFor(spec.env), address: `${where.address}:${APP_PORT}` },
+              lb: { backend: spec.cluster === undefined ? backendFor(spec.env) : clusterBackend(spec.env, spec.cluster), address: `${where.address}:${APP_PORT}` },
             }),
         ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
         ...(options.job ? { job: { service: 'migrate', timeoutMs: 120_000 } } : {}),

@@ -12,6 +12,7 @@ import { gatewayOf, type DevClusterState } from './cluster-state.js';
 import { startDetached, type StartedProcess } from './local-process.js';
 import { accessLogOf, withLogTail } from './services.js';
 import { CLI, backendFor } from './sample-app.js';
+import { clusterBackends, relayRoutingOf, type RoutedEnv } from './red-white.js';
 
 /** On the cluster's own gateway address, so two clusters on one machine never share it. */
 export const RELAY_PORT = 7701;
@@ -41,7 +42,7 @@ export function agentLoadBalancerOf(state: Pick<DevClusterState, 'relayUrl' | 'r
 const relayConfigFile = (state: Pick<DevClusterState, 'dir'>) => join(state.dir, 'lb-relay.yml');
 
 /** Writes the relay's config (0600: it holds the relay's Redis password) and starts it. */
-export function startLbRelay(state: DevClusterState, options: { tls?: ServerTls | undefined; logLevel?: string } = {}): StartedProcess {
+export function startLbRelay(state: DevClusterState, options: { tls?: ServerTls | undefined; logLevel?: string; routed?: RoutedEnv | undefined } = {}): StartedProcess {
   const config = relayConfigFile(state);
   writeFileSync(
     config,
@@ -50,7 +51,8 @@ export function startLbRelay(state: DevClusterState, options: { tls?: ServerTls 
       runtimeApi: `unix:${state.runtimeSocket}`,
       // The relay's Redis user may only read gv:auth:*, which is all that verifying a token needs.
       redis: state.redisUsers.relay,
-      backends: [backendFor('production'), backendFor('staging')],
+      backends: [backendFor('production'), backendFor('staging'), ...clusterBackends(options.routed)],
+      ...(options.routed ? { routing: relayRoutingOf(state, options.routed) } : {}),
       maxDrainTimeoutMs: MAX_DRAIN_TIMEOUT_MS,
       // HAProxy's access log (services.ts): the per-server traffic the coordinator judges a canary on.
       ...(accessLogOf(state) ? { accessLog: { listen: accessLogOf(state) } } : {}),

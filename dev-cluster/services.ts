@@ -17,6 +17,8 @@ import { startDetached, type StartedProcess } from './local-process.js';
 import { serfKeyFileOf } from './serf-key.js';
 import { writeNotificationFiles, type DevNotificationTarget } from './notification-files.js';
 import { CLI, PROJECT_ROOT, SAMPLE_ROLE, backendFor } from './sample-app.js';
+import { ROUTED_FRONTEND } from './red-white.js';
+import type { RoutedFrontend } from '../shared/haproxy/routed-frontend.js';
 
 const START_TIMEOUT_MS = 15_000;
 const COORDINATOR_START_TIMEOUT_MS = 30_000;
@@ -64,13 +66,14 @@ export async function untilRegistryAnswers(state: DevClusterState): Promise<void
 }
 
 /** One frontend per environment, each on its own backend, as each would have its own load balancer. */
-export function startHaproxy(state: DevClusterState): StartedProcess {
+export function startHaproxy(state: DevClusterState, routed?: RoutedFrontend): StartedProcess {
   const { config, serverStateFile } = haproxyFiles(state);
   writeFileSync(
     config,
     haproxyConfig({
       frontendBind: `127.0.0.1:${state.ports.lb}`,
-      backends: [backendFor('production'), backendFor('staging')],
+      backends: [backendFor('production'), backendFor('staging'), ...(routed?.clusters.map((c) => c.backend) ?? [])],
+      ...(routed ? { routedFrontends: [routed] } : {}),
       runtimeSocket: state.runtimeSocket,
       extraFrontends: [{ bind: `127.0.0.1:${state.ports.stagingLb}`, backend: backendFor('staging') }],
       serverStateFile,
@@ -129,6 +132,8 @@ interface CoordinatorOptions {
   /** The sample app's strategies (DevClusterOptions.strategies); the backends are the cluster's own. */
   strategies?: Record<string, unknown>;
   quarantineGraceMs?: number;
+  /** The environment whose hosts carry clusters: the coordinator keeps its routes for the routed frontend. */
+  routedEnv?: string;
 }
 
 /**
@@ -161,6 +166,7 @@ function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOpti
       // Canary weights and figures, blue/green switches: through the relay, as an operator credential of its own.
       ...(state.relayUrl ? { loadBalancer: { relay: { url: state.relayUrl, tokenFile: coordinatorRelayTokenFile(state), ...(state.caFile ? { caFile: state.caFile } : {}) } } } : {}),
       ...(options.quarantineGraceMs === undefined ? {} : { quarantine: { graceMs: options.quarantineGraceMs } }),
+      ...(options.routedEnv ? { routing: { [SAMPLE_ROLE]: { [options.routedEnv]: { frontend: ROUTED_FRONTEND } } } } : {}),
       strategies: { [SAMPLE_ROLE]: { ...DEV_STRATEGIES, ...options.strategies, backends: { production: backendFor('production'), staging: backendFor('staging') } } },
       logLevel: options.logLevel,
     }),
