@@ -20,7 +20,7 @@ export const DEV_DEFAULTS: Pick<DevClusterOptions, 'name' | 'dir' | 'subnet' | '
   name: 'grapevine-dev',
   dir: join(homedir(), '.grapevine', 'dev'),
   subnet: '10.213.0',
-  ports: { coordinator: 7700, redis: 6399, registry: 5055, lb: 8800, stagingLb: 8801, serfRpc: 7373, accessLog: 7702 },
+  ports: { coordinator: 7700, redis: 6399, registry: 5055, lb: 8800, stagingLb: 8801, serfRpc: 7373, accessLog: 7702, routedLb: 8802 },
 };
 
 const MAX_HOSTS = 200;
@@ -71,8 +71,9 @@ export function registerDevCommands(program: Command, output: Output): void {
     .option('--job [seconds]', "give the sample app a once-per-deploy migrate job taking SECONDS (0 unless given); it exits 1 for the tag bad")
     .option('--tls', "make a local CA for the cluster: the coordinator and the load balancer's relay serve HTTPS, the hosts and the CLI verify them with it")
     .option('--blue-green <env>', 'the hosts of ENV (production or staging) run the sample app in two colours, blue and green')
+    .option('--red-white <n>', 'N more hosts m1..mN of environment mobile, half in cluster red and half in white, behind a frontend that routes client versions to clusters', '0')
     .addOption(dirOption())
-    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true; tls?: boolean; blueGreen?: string }) => {
+    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true; tls?: boolean; blueGreen?: string; redWhite: string }) => {
       if (options.blueGreen !== undefined && !['production', 'staging'].includes(options.blueGreen)) throw new ValidationError(`--blue-green must be production or staging, not "${options.blueGreen}"`);
       const blueGreen = options.blueGreen === undefined ? {} : { blueGreenEnvs: [options.blueGreen] };
       const production = count(options.hosts, '--hosts');
@@ -85,9 +86,10 @@ export function registerDevCommands(program: Command, output: Output): void {
       const jobSeconds = options.job === true ? 0 : Number(options.job ?? 0);
       if (!(Number.isInteger(jobSeconds) && jobSeconds >= 0 && jobSeconds <= 600)) throw new ValidationError(`--job must be 0 to 600 whole seconds, not "${String(options.job)}"`);
       const job = options.job === undefined ? {} : { job: { seconds: jobSeconds } };
-      const { DevCluster, defaultHosts } = await harness();
+      const redWhite = count(options.redWhite, '--red-white');
+      const { DevCluster, defaultHosts, redWhiteHosts } = await harness();
       const cluster = await DevCluster.up(
-        { ...DEV_DEFAULTS, dir: options.dir, hosts: defaultHosts(production, staging), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job, ...blueGreen, tls: options.tls === true },
+        { ...DEV_DEFAULTS, dir: options.dir, hosts: [...defaultHosts(production, staging), ...redWhiteHosts(redWhite)], startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job, ...blueGreen, tls: options.tls === true },
         (line) => process.stderr.write(`dev: ${line}\n`),
       );
       output.print((await harness()).printedState(cluster.state), await describe(cluster));
@@ -182,7 +184,7 @@ async function describe(cluster: DevCluster): Promise<string> {
   const hosts = state.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.address.padEnd(14)} ${h.env.padEnd(11)} agent ${isRunning(h.agent) ? 'running' : 'STOPPED'}${h.metricsUrl ? `  metrics ${h.metricsUrl}` : ''}${h.servers && h.servers.length > 1 ? `  servers ${h.servers.map((server) => `${server.name} ${server.address}`).join(', ')}` : ''}`);
   const heals = (state.heals ?? []).map((h) => `  ${h.action}${h.host ? ` ${h.host}` : ''} at ${new Date(h.dueAt).toISOString()} (helper pid ${h.helper.pid})`);
   return [
-    `load balancer: ${state.lbUrl} (production), ${state.stagingLbUrl} (staging)`,
+    `load balancer: ${state.lbUrl} (production), ${state.stagingLbUrl} (staging)${state.routedLbUrl ? `, ${state.routedLbUrl} (mobile, routed by X-Client-Version)` : ''}`,
     `coordinator:   ${state.coordinatorUrl}`,
     `metrics:       ${state.coordinatorUrl}/metrics (a viewer token or above as bearer), each agent's below`,
     `dashboard:     ${state.coordinatorUrl}/ui (sign in with GRAPEVINE_TOKEN from the secrets file below, or a token of your own)`,

@@ -32,6 +32,7 @@ import { REGISTRY_SEED_DIR, fillRegistry, seedRegistry } from './registry-seed.j
 
 // The harness's public face, for the CLI, the tests and the benchmark: one module to import.
 export { defaultHosts, freeClusterPorts, readClusterState } from './cluster-state.js';
+export { redWhiteHosts } from './red-white.js';
 export type { ClusterPorts, DevClusterOptions, DevClusterState, DevHostSpec, DevHostState } from './cluster-state.js';
 export type { DevNotificationTarget } from './notification-files.js';
 export { isRunning } from './local-process.js';

@@ -33,8 +33,8 @@ export function writeSecretsFile(state: DevClusterState, cliEnv: Record<string, 
 }
 
 /** Fields of the state safe to print: everything but the secrets is named here, so a field added later stays unprinted until someone names it. */
-const PRINTABLE = ['name', 'dir', 'subnet', 'ports', 'network', 'coordinatorUrl', 'lbUrl', 'stagingLbUrl', 'registry', 'serfRpc', 'runtimeSocket', 'processes', 'heals', 'tls', 'caFile', 'relayUrl'] as const;
-const PRINTABLE_HOST = ['name', 'env', 'address', 'holder', 'holderPid', 'netns', 'agent', 'agentConfig', 'serfPidFile', 'serfConfigFile', 'dir', 'project', 'metricsUrl', 'servers'] as const;
+const PRINTABLE = ['name', 'dir', 'subnet', 'ports', 'network', 'coordinatorUrl', 'lbUrl', 'stagingLbUrl', 'routedLbUrl', 'registry', 'serfRpc', 'runtimeSocket', 'processes', 'heals', 'tls', 'caFile', 'relayUrl'] as const;
+const PRINTABLE_HOST = ['name', 'env', 'address', 'holder', 'holderPid', 'netns', 'agent', 'agentConfig', 'serfPidFile', 'serfConfigFile', 'dir', 'project', 'metricsUrl', 'servers', 'cluster'] as const;
 
 /** The state as `dev up --json` and `dev status --json` print it: no token, password or key, and where the secrets file is. */
 export function printedState(state: DevClusterState): Record<string, unknown> {

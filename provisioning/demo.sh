@@ -39,14 +39,15 @@ if grapevine dev status >/dev/null 2>&1; then
   grapevine dev down
 fi
 
-step "bringing up the local cluster: registry, Redis, HAProxy, coordinator, 6 production and 3 staging hosts (staging runs blue and green)"
-grapevine dev up --hosts 6 --staging 3 --start-delay 0.5 --blue-green staging
+step "bringing up the local cluster: registry, Redis, HAProxy, coordinator, 6 production and 3 staging hosts (staging runs blue and green), 4 mobile hosts in clusters red and white"
+grapevine dev up --hosts 6 --staging 3 --start-delay 0.5 --blue-green staging --red-white 4
 if [[ "$keep" == false ]]; then trap 'printf "\n"; grapevine dev down' EXIT; fi
 
 status_json="$(grapevine --json dev status)"
 field() { node -e 'const s = JSON.parse(process.argv[1]); console.log(process.argv[2].split(".").reduce((o, k) => o[k], s))' "$status_json" "$1"; }
 lb="$(field lbUrl)"
 staging_lb="$(field stagingLbUrl)"
+mobile_lb="$(field routedLbUrl)"
 dashboard="$(field coordinatorUrl)/ui"
 secrets="$(field secretsFile)"
 # The token and the other secrets stay out of this output (and any CI log of it): they are
@@ -113,6 +114,19 @@ ask_lb "$staging_lb"
 step "v3-slow answers late: switching staging back to the colour it left, which still runs"
 grapevine switch web --env staging
 ask_lb "$staging_lb"
+
+step "red-white: mobile's cluster red (m1, m2) runs web:v1, its cluster white (m3, m4) web:v2, each deployed alone"
+grapevine deploy web --env mobile --tag v1 --cluster red --wait
+grapevine deploy web --env mobile --tag v2 --cluster white --wait
+step "routing clients of version 1.1 and later to white; older clients and those without a version stay on red"
+grapevine route set web --env mobile --client '>=1.1' --cluster white
+grapevine route list web --env mobile
+for version in 1.0 1.1; do
+  step "asking $mobile_lb 6 times as a client of version $version (X-Client-Version: $version)"
+  for _ in $(seq 1 6); do curl -fsS --max-time 5 -H "X-Client-Version: $version" "$mobile_lb/"; done | sort | uniq -c
+done
+step "requests per cluster, from HAProxy's own log"
+grapevine route usage web --env mobile --window 5m
 
 if [[ "$keep" == true ]]; then
   step "the cluster keeps running; see it with: grapevine dev status; remove it with: grapevine dev down"
