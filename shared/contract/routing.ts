@@ -97,8 +97,6 @@ export type RouteTable = z.infer<typeof RouteTable>;
 export const SetRouteBody = Route;
 /** Body of `PUT /v1/groups/:role/:env/routes/default`. */
 export const DefaultClusterBody = z.strictObject({ cluster: clusterName });
-/** Body of `POST /v1/groups/:role/:env/clusters/:cluster/retire`. */
-export const RetireClusterBody = z.strictObject({ force: z.boolean().optional() });
 
 /** Requests per cluster over a window, from the load balancer's own log (`grapevine route usage`). */
 export const RouteUsage = z.object({
