@@ -11,6 +11,8 @@ import { redisKeys } from '../../shared/contract/redis-keys.js';
 import { RedisCredentialStore } from '../../shared/redis/credential-store.js';
 import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
+import { RedisFlagStore } from '../../shared/redis/flag-store.js';
+import { applySettings } from '../../coordinator/flags/flag-changes.js';
 import { RedisJobLocks } from '../../shared/redis/job-lock.js';
 import { RedisScripts, scriptSources } from '../../shared/redis/scripts.js';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
@@ -133,6 +135,13 @@ async function runTheProtocol(): Promise<void> {
     const credentials = new RedisCredentialStore({ redis: client(), logger: silent });
     await credentials.create({ scope: 'deployer', name: 'ci', createdBy: 'keys' });
     await credentials.create({ scope: 'host', host: 'h1', name: 'h1', createdBy: 'keys', expiresAt: Date.now() + 60_000 });
+
+    // Feature flags: one created, changed and removed, each a swap.
+    const flags = new RedisFlagStore({ redis: client(), logger: silent });
+    const change = { env: 'keys', name: 'banner', by: 'keys', at: 1 };
+    await flags.change('keys', 'banner', (current) => applySettings(current, { percent: 10 }, change));
+    await flags.change('keys', 'banner', (current) => applySettings(current, { percent: 20 }, change));
+    await flags.change('keys', 'banner', () => null);
   } finally {
     for (const c of clients) c.disconnect();
   }
