@@ -8,6 +8,7 @@ import { expect, it } from 'vitest';
 import { CLIENT_VERSION_HEADER } from '../../../shared/contract/routing.js';
 import { clusterBackend, RED_WHITE_ENV } from '../../../dev-cluster/red-white.js';
 import { readyServers, type TestCluster } from '../../fixtures/cluster.js';
+import { pause } from '../../../shared/contract/waiting.js';
 import { until } from '../../fixtures/poll.js';
 import { endedDeploy } from '../../fixtures/wait-output.js';
 
@@ -82,10 +83,12 @@ export function redWhiteChecks(cluster: () => TestCluster): void {
       for (let i = 0; Date.now() < end; i++) {
         answers.push(await ask(i % 2 === 0 ? '1.0' : '1.1'));
         if (changedAt !== undefined && Date.now() - changedAt > 2 * ROUTE_BOUND_MS) break;
-        await new Promise((resolve) => setTimeout(resolve, STREAM_EVERY_MS));
+        // The stream's rate, as clients send it: not a wait for a condition.
+        await pause(STREAM_EVERY_MS);
       }
     })();
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The change lands in a stream already answered by red for both versions.
+    await until('the stream under way', async () => (answers.filter((a) => a.text.startsWith('200 v1')).length >= 20 ? true : undefined), { timeoutMs: 5_000, intervalMs: 20 });
     const set = await cli('route', 'set', 'web', '--env', ENV, '--client', '>=1.1', '--cluster', 'white');
     changedAt = Date.now();
     expect(set.exitCode, set.stderr).toBe(0);
