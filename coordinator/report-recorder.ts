@@ -5,7 +5,7 @@ import type { Logger } from '../shared/contract/logger.js';
 import type { BrokenMark, HostReport } from '../shared/contract/schemas.js';
 import type { DeployRecord, DeployStore, StoredReport } from '../shared/ports/deploy-store.js';
 import type { FleetControl } from '../shared/ports/fleet-state.js';
-import { deployOutcome } from './deploy-outcome.js';
+import { deployIsOver, deployOutcome, namesHosts } from './deploy-outcome.js';
 import { stopRollouts } from './stop-rollouts.js';
 import { jobToKeep } from './job-record.js';
 import { deployRef } from '../shared/contract/fleet-events.js';
@@ -79,13 +79,16 @@ export class ReportRecorder {
   /** Ends the deploy when the rules say it is over; returns the record as it stands after. */
   async #conclude(stored: StoredReport, firstFailed: string | undefined, at: number, log: Logger): Promise<DeployRecord> {
     const { store } = this.#deps;
-    const { record, hosts, countedDown } = stored;
-    let outcome = deployOutcome({ record, hosts, countedDown, firstFailed });
+    const { record, tally, countedDown } = stored;
+    // Decided on the counts; the reports an outcome names are read once, when it is over.
+    if (!deployIsOver({ record, tally, countedDown })) return record;
+    const unsuccessful = namesHosts(tally) ? await store.unsuccessfulReports(record.id) : [];
+    let outcome = deployOutcome({ record, tally, countedDown, unsuccessful, ...(firstFailed === undefined ? {} : { firstFailed }) });
     if (!outcome) return record;
     if (outcome.status === 'failed' && firstFailed === undefined) {
       // Ended by a report that did not fail: the release's mark still names the first failure.
       const mark = (await store.getRelease(record.role, record.tag))?.broken;
-      outcome = deployOutcome({ record, hosts, countedDown, firstFailed: mark?.by }) ?? outcome;
+      outcome = deployOutcome({ record, tally, countedDown, unsuccessful, ...(mark ? { firstFailed: mark.by } : {}) }) ?? outcome;
     }
     const ended = await store.finishDeploy(record.id, outcome.status, outcome.reason, at);
     if (!ended) return record;
@@ -128,8 +131,8 @@ export class ReportRecorder {
 }
 
 /** The failure a fleet mark records, when a host of this deploy set it (not the coordinator or an operator). */
-function failureOf(mark: BrokenMark | null, { record, hosts }: StoredReport): FirstFailure | undefined {
-  if (!mark || !(record.targets?.includes(mark.by) || Object.hasOwn(hosts, mark.by))) return undefined;
+function failureOf(mark: BrokenMark | null, { record, report }: StoredReport): FirstFailure | undefined {
+  if (!mark || !(record.targets?.includes(mark.by) || report?.host === mark.by)) return undefined;
   return { host: mark.by, error: mark.reason, at: mark.at };
 }
 

@@ -8,7 +8,8 @@ import { EVENT_SCHEMA_VERSION, FINAL_HOST_STATES, type Deploy, type StrategyStat
 import { FULL_WEIGHT, otherColour, type Colour } from '../../shared/contract/strategy.js';
 import type { DeployGroup } from '../../shared/ports/fleet-state.js';
 import type { GroupColour } from '../../shared/ports/colour-state.js';
-import { deployOutcome } from '../deploy-outcome.js';
+import { UNSUCCESSFUL_STATES, deployOutcome } from '../deploy-outcome.js';
+import { tallyReports } from '../../shared/contract/deploy-tally.js';
 import { markBroken } from '../mark-broken.js';
 import { backendOf, endedWindow, judgeWindow, saveStrategy, strategyOf, trafficOf, type StrategyContext } from './strategy-context.js';
 import { serversOf, weigh } from './traffic-weights.js';
@@ -86,7 +87,9 @@ async function stepEnded(context: StrategyContext, deploy: Deploy, strategy: Str
 /** Ends the deploy as its hosts' reports say (or as the strategy decided), which a blue/green deploy waits for the switch to do. */
 async function finish(context: StrategyContext, deploy: Deploy, strategy: StrategyState): Promise<void> {
   const saved = await saveStrategy(context, deploy, { ...strategy, phaseAt: context.now() });
-  const outcome = deployOutcome({ record: saved, hosts: deploy.hosts, countedDown: true });
+  const tally = tallyReports(deploy.targets, deploy.expectedHosts, deploy.hosts);
+  const unsuccessful = Object.values(deploy.hosts).filter((report) => UNSUCCESSFUL_STATES.has(report.state));
+  const outcome = deployOutcome({ record: saved, tally, unsuccessful, countedDown: true });
   if (!outcome) return;
   const ended = await context.store.finishDeploy(deploy.id, outcome.status, outcome.reason ?? (outcome.status === 'succeeded' ? undefined : strategy.outcome), context.now());
   if (ended?.finished) {

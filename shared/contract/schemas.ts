@@ -212,6 +212,8 @@ export const Deploy = z.object({
   /** Set on a deploy to one cluster of the group (`--cluster`): its targets are that cluster's hosts only. */
   cluster: clusterName.optional(),
   hosts: z.record(z.string(), HostReport),
+  /** Set when `hosts` holds only the first page of a large deploy: the cursor of the rest (`GET /v1/deploys/:id/hosts`). */
+  hostsNext: z.string().optional(),
 });
 export type Deploy = z.infer<typeof Deploy>;
 

@@ -2,7 +2,8 @@
 // reports, and the tag each role and environment should run. The Redis implementation
 // is shared/redis/deploy-store.ts; unit tests use an in-memory one. Every failure of the
 // store reaches the caller as a GrapevineError (UnreachableError when it did not answer).
-import type { BrokenMark, Deploy, HostReport, Release } from '../contract/schemas.js';
+import type { BrokenMark, Deploy, HostReport, HostState, Release } from '../contract/schemas.js';
+import type { DeploySummary, HostDeployView, HostReportPage } from '../contract/deploy-views.js';
 
 /** A deploy as kept under its own key; host reports live beside it. */
 export type DeployRecord = Omit<Deploy, 'hosts'>;
@@ -14,19 +15,36 @@ export interface DeployFilter {
   limit: number;
 }
 
+/** What the deploy's reports add up to, kept as they arrive (constant size, never recounted). */
+export interface DeployTally {
+  /** Hosts per state of their latest report. */
+  counts: Partial<Record<HostState, number>>;
+  /** Hosts that reported at all. */
+  reported: number;
+  /** How many targets the deploy names (0: none named). */
+  targets: number;
+  /** Targets whose latest report is final. */
+  targetsEnded: number;
+  /** The first `counted` a host reported, once one did. */
+  expectedHosts?: number;
+}
+
 /** A report as stored, with what the coordinator needs to decide whether it ended the deploy. */
 export interface StoredReport {
   /** False when a `lost` report was held back (the deploy had ended, or the host had reported an end itself). */
   applied: boolean;
   record: DeployRecord;
-  /**
-   * Every host's latest report, this one included, whenever the deploy is counted down and
-   * still in progress (all deployOutcome reads); otherwise at least this host's stored one,
-   * so a report need not read the whole fleet's until it can end the deploy.
-   */
-  hosts: Record<string, HostReport>;
+  /** The host's latest report as stored (this one unless held back). */
+  report?: HostReport;
+  tally: DeployTally;
   /** Whether some host's count of the hosts still to finish has reached zero. */
   countedDown: boolean;
+}
+
+/** One page of a list, and the cursor of the next (absent on the last). */
+export interface Page<T> {
+  items: T[];
+  next?: string;
 }
 
 /** A deploy after a finish: `finished` is true for the one call that ended it, false when it had ended already. */
@@ -65,6 +83,18 @@ export interface DeployStore {
   getDeploy(id: string): Promise<Deploy | undefined>;
   /** Deploys newest first. */
   listDeploys(filter: DeployFilter): Promise<Deploy[]>;
+  /** The deploy without its host reports (targets included), parsed once per change of the record. */
+  getRecord(id: string): Promise<DeployRecord | undefined>;
+  /** The deploy as a summary: counts, not reports. */
+  getSummary(id: string): Promise<DeploySummary | undefined>;
+  /** One host's view of a deploy, in constant time whatever the fleet. */
+  getHostView(id: string, host: string): Promise<HostDeployView | undefined>;
+  /** Summaries newest first, a page at a time (`cursor` from the previous page); with `host`, that host's views. */
+  listSummaries(filter: DeployFilter & { cursor?: string | undefined; host?: string | undefined }): Promise<Page<DeploySummary | HostDeployView>>;
+  /** One page of the deploy's host reports; undefined when the deploy is unknown. */
+  hostReports(id: string, page: { limit: number; cursor?: string | undefined }): Promise<HostReportPage | undefined>;
+  /** The latest reports of the hosts that failed, errored, stood down or were lost: what an outcome names. */
+  unsuccessfulReports(id: string): Promise<HostReport[]>;
   getDesiredTag(role: string, env: string): Promise<string | undefined>;
   /** What the group should run after a blue/green switch back: the tag of the colour now live, so no host catches up away from it. */
   setDesiredTag(role: string, env: string, tag: string): Promise<void>;

@@ -1,6 +1,8 @@
-// The rules that end a deploy, as a table: hosts' reports in, the outcome (or none yet) out.
+// The rules that end a deploy, as a table: hosts' reports in (as the counts the store keeps
+// of them, and the unsuccessful ones the outcome names), the outcome (or none yet) out.
 import { describe, expect, it } from 'vitest';
-import { deployOutcome, type DeployOutcome, type OutcomeInput } from '../../coordinator/deploy-outcome.js';
+import { UNSUCCESSFUL_STATES, deployIsOver, deployOutcome, namesHosts, type DeployOutcome } from '../../coordinator/deploy-outcome.js';
+import { tallyReports } from '../../shared/contract/deploy-tally.js';
 import type { HostReport, HostState } from '../../shared/contract/schemas.js';
 import type { DeployRecord } from '../../shared/ports/deploy-store.js';
 
@@ -26,9 +28,23 @@ function hosts(...entries: string[]): Record<string, HostReport> {
   );
 }
 
+interface Input {
+  record: DeployRecord;
+  hosts: Record<string, HostReport>;
+  countedDown: boolean;
+  firstFailed?: string;
+}
+
+/** The outcome as the coordinator reaches it: from the counts, then the unsuccessful reports. */
+function outcomeOf({ record, hosts, countedDown, firstFailed }: Input): DeployOutcome | undefined {
+  const tally = tallyReports(record.targets, record.expectedHosts, hosts);
+  const unsuccessful = Object.values(hosts).filter((report) => UNSUCCESSFUL_STATES.has(report.state));
+  return deployOutcome({ record, tally, countedDown, unsuccessful, ...(firstFailed === undefined ? {} : { firstFailed }) });
+}
+
 interface Case {
   name: string;
-  input: Partial<OutcomeInput>;
+  input: Partial<Input>;
   outcome: DeployOutcome | undefined;
 }
 
@@ -137,12 +153,22 @@ const cases: Case[] = [
 
 describe('deployOutcome', () => {
   it.each(cases)('$name', ({ input, outcome }) => {
-    expect(deployOutcome({ record, hosts: {}, countedDown: true, ...input })).toEqual(outcome);
+    expect(outcomeOf({ record, hosts: {}, countedDown: true, ...input })).toEqual(outcome);
   });
 
   it('names the same host whatever order the reports were stored in', () => {
     const forward = hosts('h1:failed:a', 'h2:failed:b', 'h3:failed:c');
     const backward = Object.fromEntries(Object.entries(forward).reverse());
-    expect(deployOutcome({ record, hosts: backward, countedDown: true })).toEqual(deployOutcome({ record, hosts: forward, countedDown: true }));
+    expect(outcomeOf({ record, hosts: backward, countedDown: true })).toEqual(outcomeOf({ record, hosts: forward, countedDown: true }));
+  });
+
+  it('decides the end from counts alone: the reports are needed only to name hosts', () => {
+    const tally = { counts: { succeeded: 9_999, deploying: 1 }, reported: 10_000, targets: 10_000, targetsEnded: 9_999 };
+    expect(deployIsOver({ record, tally, countedDown: true })).toBe(false);
+    const over = { counts: { succeeded: 9_998, lost: 2 }, reported: 10_000, targets: 10_000, targetsEnded: 10_000 };
+    expect(deployIsOver({ record, tally: over, countedDown: true })).toBe(true);
+    expect(namesHosts(over)).toBe(true);
+    expect(namesHosts({ ...over, counts: { succeeded: 10_000 } })).toBe(false);
+    expect(deployOutcome({ record, tally: { ...over, counts: { succeeded: 10_000 } }, countedDown: true, unsuccessful: [] })).toEqual({ status: 'succeeded' });
   });
 });

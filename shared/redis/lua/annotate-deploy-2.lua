@@ -1,9 +1,10 @@
 --[[
-  Add fields to a deploy record (promotedTo, promotion, job) whatever its status. The fields
-  a deploy's identity and outcome live in are never touched here.
+  Add fields to a deploy record (promotedTo, promotion, job, strategy, deadline) whatever its
+  status. The fields a deploy's identity and outcome live in are never touched here.
 
   Input:
     KEYS[1]  deploy record (JSON)
+    KEYS[2]  the deploy's meta hash: its rev is bumped, so cached parses of the record go stale
 
     ARGV[1]  JSON object of the fields to set
 
@@ -23,4 +24,5 @@ for name, value in pairs(cjson.decode(ARGV[1])) do
 end
 raw = cjson.encode(deploy)
 redis.call('SET', KEYS[1], raw)
+redis.call('HINCRBY', KEYS[2], 'rev', 1)
 return {1, raw}
