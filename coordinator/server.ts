@@ -5,6 +5,7 @@ import { within } from '../shared/contract/waiting.js';
 import { isLoopbackHost, serveApp, type ServedApp } from '../shared/http/serve-app.js';
 import { readServerTls } from '../shared/http/server-tls.js';
 import { connectRedis } from '../shared/redis/connection.js';
+import { migrateRenamedKeys } from '../shared/redis/key-migration.js';
 import { RedisFleetState } from '../shared/redis/fleet-state.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
@@ -53,6 +54,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   // Webhook URLs and secrets are read from their files before anything connects, as the TLS files are.
   const notificationTargets = readNotificationTargets(config.notifications ?? []);
   const redis = await connectRedis(config.redis, logger);
+  await migrateRenamedKeys(redis, logger);
 
   const serf = new SerfAgentProcess({
     nodeName: 'grapevine-coordinator',

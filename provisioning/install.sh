@@ -14,7 +14,7 @@ set -euo pipefail
 
 # socat: provisioning/haproxy/save-servers.sh talks to HAProxy's runtime socket before a reload.
 readonly PACKAGES=(
-  serf docker.io docker-compose redis-server haproxy docker-registry
+  serf docker.io docker-compose redis-server redis-sentinel haproxy docker-registry
   debootstrap iproute2 iptables curl ca-certificates ansible-core socat
 )
 readonly PLUGIN_DIR=/usr/libexec/docker/cli-plugins

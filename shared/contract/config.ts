@@ -18,6 +18,7 @@ import { AgentMetricsConfig } from './metrics-config.js';
 import { NotificationTargetsConfig, settleNotificationTargets } from './notification-config.js';
 import { RoleStrategyConfig } from './strategy.js';
 import { clusterName } from './routing.js';
+import { RedisSetting } from './redis-config.js';
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
@@ -45,7 +46,7 @@ export const AgentConfig = z.object({
   cluster: clusterName.optional(),
   serf: SerfConfig,
   devMode: devModeSetting,
-  redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  redis: RedisSetting,
   coordinator: z.object({ url: z.url(), token: z.string().min(1) }),
   caFile: CaFile.optional(),
   loadBalancer: AgentLoadBalancerConfig,
@@ -79,7 +80,7 @@ export type AgentConfig = z.infer<typeof AgentConfig>;
 
 export const CoordinatorConfig = z.object({
   listen: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(7700) }),
-  redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  redis: RedisSetting,
   token: z.string().min(8, 'must be at least 8 characters'),
   tls: ServerTls.optional(),
   /** Registry that images of published releases live in, when a publish names no image. */

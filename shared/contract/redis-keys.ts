@@ -1,5 +1,7 @@
-// Every Redis key Grapevine uses. Keys of one role and environment share a hash tag
-// so the Lua scripts that touch several of them also run on Redis Cluster.
+// Every Redis key Grapevine uses. Keys that one script or MULTI touches together share a
+// hash tag `{...}`, so each such call stays in one slot of a Redis Cluster: the keys of one
+// role and environment (`gv:{role:env}:...`, the only keys that may start `gv:{`: the
+// agents' ACL pattern), those of one deploy, the credentials, one environment's flags.
 
 const group = (role: string, env: string) => `gv:{${role}:${env}}`;
 
@@ -50,23 +52,8 @@ export const redisKeys = {
 
   // The coordinator's store.
   releases: (role: string) => `gv:releases:${role}`,
-  // A deploy's own keys carry its id as hash tag: every script on one deploy touches one slot.
-  /** The deploy record (JSON); rewritten only when the deploy changes, never by a report. */
-  deploy: (id: string) => `gv:deploy:{${id}}`,
-  /** Hash of the deploy's host reports: host -> latest report JSON. */
-  deployHosts: (id: string) => `gv:deploy:{${id}}:hosts`,
-  /**
-   * Hash of what a report changes, constant in size: status, rev (bumped on each rewrite of
-   * the record, so a cached parse knows when it is stale), expectedHosts, countedDownAt,
-   * targets (how many), targetsEnded (targets with a final report).
-   */
-  deployMeta: (id: string) => `gv:deploy:{${id}}:meta`,
-  /** Hash of host counts per state (the state of each host's latest report). */
-  deployCounts: (id: string) => `gv:deploy:{${id}}:counts`,
-  /** Set of the deploy's target hosts: a report asks whether its host is one. */
-  deployTargets: (id: string) => `gv:deploy:{${id}}:targets`,
-  /** Hash of the hosts whose latest state is failed, errored, cancelled or lost (host -> state): what the outcome names. */
-  deployUnsuccessful: (id: string) => `gv:deploy:{${id}}:unsuccessful`,
+  deploy: (id: string) => `gv:deploy:${id}`,
+  deployHosts: (id: string) => `gv:deploy:${id}:hosts`,
   deploys: () => 'gv:deploys',
   /** Narrower indexes of the same deploys, so a filtered list reads only what it returns. */
   deploysOfRole: (role: string) => `gv:deploys-by-role:${role}`,
@@ -80,7 +67,7 @@ export const redisKeys = {
   /** Set of the environments a role was ever deployed to: where a broken mark must stop its rollouts. */
   envsOfRole: (role: string) => `gv:envs-of-role:${role}`,
   /** Claimed (SET NX) by the one report that promotes a succeeded deploy. */
-  promotionClaim: (id: string) => `gv:deploy:{${id}}:promotion`,
+  promotionClaim: (id: string) => `gv:deploy:${id}:promotion`,
 
   /** Hash of one environment's feature flags (name -> JSON Flag); the hash tag keeps it and its version in one slot. */
   flags: (env: string) => `gv:flags:{${env}}`,
@@ -93,10 +80,11 @@ export const redisKeys = {
   colours: () => 'gv:colours',
 
   // Scoped credentials: written by the coordinator, read (GET only) by whatever verifies a token.
+  // One hash tag for both: creating and revoking a credential write both in one call.
   /** Hash of every credential by id: its record and its token's hash, so `token list` and `token revoke` need no secret. */
-  credentials: () => 'gv:auth:credentials',
+  credentials: () => 'gv:auth:{credentials}',
   /** A credential's record (JSON) under its token's SHA-256 (hex): one GET verifies a token; expires with the credential. */
-  credentialByToken: (tokenHash: string) => `gv:auth:token:${tokenHash}`,
+  credentialByToken: (tokenHash: string) => `gv:auth:{credentials}:token:${tokenHash}`,
 
   // Insight, written only by the coordinator.
   /** Stream of fleet events (shared/contract/fleet-events.ts) that `GET /v1/events` serves and resumes from; capped short. */

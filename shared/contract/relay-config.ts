@@ -5,6 +5,7 @@ import { load } from './config.js';
 import { nodeName } from './names.js';
 import { clusterName } from './routing.js';
 import { ServerTls } from './tls-config.js';
+import { RedisSetting } from './redis-config.js';
 
 /** Where HAProxy sends its access log: loopback only, since anyone who can send to it could forge traffic figures. */
 const loopbackUdp = z
@@ -46,7 +47,7 @@ export const RelayConfig = z.strictObject({
   /** The local admin socket, `unix:/run/haproxy/admin.sock`: never a TCP address, which anybody on the network could reach. */
   runtimeApi: z.string().regex(/^unix:\/\S+$/, 'must be unix:/path (the admin socket stays local to this host)'),
   /** Redis holding the credentials; its user needs only read access to gv:auth:*. */
-  redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  redis: RedisSetting,
   /** The only HAProxy backends the relay acts on. */
   backends: z.array(backendName).min(1, 'must name at least one backend'),
   /** Per host, IPs it may register besides the one it connects from (a host behind NAT, a second interface). */

@@ -3,7 +3,7 @@
 // same pipeline adds an XTRIM of entries past the age cap (MINID ~). Both trims are
 // approximate (whole macro nodes, 100 entries each by Redis's default), so reads also skip
 // anything older than the age cap: the log never shows an entry past it.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { AuditEntry, matchesAuditFilter, NewAuditEntry, type AuditPage } from '../contract/audit-entry.js';
 import type { Logger } from '../contract/logger.js';
 import { redisKeys } from '../contract/redis-keys.js';
@@ -27,13 +27,13 @@ const MAX_SCANNED = 100_000;
 type Fields = string[];
 
 export class RedisAuditLog implements AuditLog {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #caps: AuditCaps;
   readonly #now: () => number;
   readonly #logger: Logger;
   #nextAgeTrimAt = 0;
 
-  constructor({ redis, caps, logger, now = Date.now }: { redis: Redis; caps: AuditCaps; logger: Logger; now?: () => number }) {
+  constructor({ redis, caps, logger, now = Date.now }: { redis: RedisClient; caps: AuditCaps; logger: Logger; now?: () => number }) {
     this.#redis = redis;
     this.#caps = caps;
     this.#now = now;

@@ -1,7 +1,7 @@
 // The broken-release mark of a group as Redis holds it: written as the contract's one
 // BrokenMark shape, read in every shape it was ever written in.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { BrokenMark } from '../contract/schemas.js';
 import { callRedis } from './scripts.js';
 
@@ -37,7 +37,7 @@ export function describeBrokenMark(mark: BrokenMark): string {
 }
 
 /** The mark at `key`; null when the tag is not marked. */
-export async function readBrokenMark(redis: Redis, key: string): Promise<BrokenMark | null> {
+export async function readBrokenMark(redis: RedisClient, key: string): Promise<BrokenMark | null> {
   const value = await callRedis('reading the broken-release mark', () => redis.get(key));
   return value === null ? null : parseBrokenMark(value);
 }

@@ -1,5 +1,5 @@
 // The coordinator's record of each blue/green group's live colour: one hash field per group.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { z } from 'zod';
 import { Colour } from '../contract/strategy.js';
 import { envName, roleName } from '../contract/names.js';
@@ -22,9 +22,9 @@ const StoredColour = z.object({
 const field = ({ role, env }: DeployGroup) => `${role}:${env}`;
 
 export class RedisColourState implements ColourState {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     this.#redis = redis;
   }
 

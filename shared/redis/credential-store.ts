@@ -2,7 +2,7 @@
 // Redis keeps only its SHA-256. `verify` reads one key with GET, so a Redis user that may
 // only read gv:auth:* (the load balancer's relay) can check a token too.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { z } from 'zod';
 import { GrapevineError } from '../contract/errors.js';
 import type { Logger } from '../contract/logger.js';
@@ -25,12 +25,12 @@ export function tokenHash(token: string): string {
 }
 
 export class RedisCredentialStore implements CredentialStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #scripts: RedisScripts;
   readonly #logger: Logger;
   readonly #now: () => number;
 
-  constructor({ redis, logger, now = Date.now }: { redis: Redis; logger: Logger; now?: () => number }) {
+  constructor({ redis, logger, now = Date.now }: { redis: RedisClient; logger: Logger; now?: () => number }) {
     this.#redis = redis;
     this.#scripts = RedisScripts.for(redis);
     this.#logger = logger.child({ component: 'credentials' });

@@ -1,7 +1,7 @@
 // Feature flags in Redis: a hash per environment (name -> JSON Flag) beside its version
 // counter, both under the environment's hash tag. A change reads the flag, lets the caller
 // decide, and swaps it in with swap-flag-2.lua only if it is still what was read.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { ConflictError } from '../contract/errors.js';
 import { Flag } from '../contract/flags.js';
 import type { Logger } from '../contract/logger.js';
@@ -20,11 +20,11 @@ const SWAP_ATTEMPTS = 25;
 const JITTER_MS = 4;
 
 export class RedisFlagStore implements FlagStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #scripts: RedisScripts;
   readonly #logger: Logger;
 
-  constructor({ redis, logger }: { redis: Redis; logger: Logger }) {
+  constructor({ redis, logger }: { redis: RedisClient; logger: Logger }) {
     this.#redis = redis;
     this.#scripts = RedisScripts.for(redis);
     this.#logger = logger.child({ component: 'flags' });

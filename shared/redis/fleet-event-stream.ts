@@ -4,7 +4,7 @@
 // New events are read with XREAD BLOCK on a connection of its own (duplicated from the
 // coordinator's, with a command timeout longer than the block), so a long wait for the
 // next event never queues the coordinator's other commands behind it.
-import type { Redis } from 'ioredis';
+import { duplicateRedis, type RedisClient } from './connection.js';
 import type { FleetEvent } from '../contract/fleet-events.js';
 import type { Logger } from '../contract/logger.js';
 import { redisKeys } from '../contract/redis-keys.js';
@@ -19,11 +19,11 @@ const TAIL_TIMEOUT_MARGIN_MS = 5_000;
 type Entry = [id: string, fields: string[]];
 
 export class RedisFleetEventStream implements FleetEventLog {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #logger: Logger;
   readonly #maxLength: number;
 
-  constructor({ redis, logger, maxLength = EVENT_STREAM_MAX_LENGTH }: { redis: Redis; logger: Logger; maxLength?: number }) {
+  constructor({ redis, logger, maxLength = EVENT_STREAM_MAX_LENGTH }: { redis: RedisClient; logger: Logger; maxLength?: number }) {
     this.#redis = redis;
     this.#logger = logger.child({ component: 'event-stream' });
     this.#maxLength = maxLength;
@@ -54,11 +54,11 @@ export class RedisFleetEventStream implements FleetEventLog {
 
   openTail(): FleetEventTail {
     const parse = (entries: Entry[]) => this.#parse(entries);
-    let connection: Redis | undefined;
+    let connection: RedisClient | undefined;
     let closed = false;
     const open = (waitMs: number) => {
       if (connection) return connection;
-      connection = this.#redis.duplicate({ commandTimeout: waitMs + TAIL_TIMEOUT_MARGIN_MS });
+      connection = duplicateRedis(this.#redis, { commandTimeout: waitMs + TAIL_TIMEOUT_MARGIN_MS });
       // The reading loop logs an outage once, from the failed read; without a listener ioredis would print every reconnection's error.
       connection.on('error', () => undefined);
       return connection;

@@ -1,6 +1,6 @@
 // The per-deploy counters and the broken-release mark in Redis, shared by every host of a group.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { Logger } from '../contract/logger.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { ValidationError } from '../contract/errors.js';
@@ -22,14 +22,14 @@ const DEFAULT_GATE_TTL_MS = 25 * 60 * 60 * 1000;
 const MAX_SLOTS = 1_000;
 
 export interface RedisFleetStateOptions {
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   /** This host's name, written into a broken mark it sets; the coordinator's marks name 'coordinator'. */
   host?: string;
 }
 
 export class RedisFleetState implements FleetState, FleetControl {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly logger: Logger;
   private readonly host: string;
   private readonly scripts: RedisScripts;

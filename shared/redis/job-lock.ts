@@ -2,7 +2,7 @@
 // with a short TTL, renewed every third of it), records the job's outcome only while it
 // still holds it, and a host whose lease lapsed (it died) leaves the job to the next taker.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { Logger } from '../contract/logger.js';
 import { TIMED_OUT, within } from '../contract/waiting.js';
 import { redisKeys } from '../contract/redis-keys.js';
@@ -17,7 +17,7 @@ const OUTCOME_TTL_SECONDS = 7 * 24 * 60 * 60;
 const CALL_TIMEOUT_MS = 5_000;
 
 export interface RedisJobLocksOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Lease TTL; renewed every third of it. */
   ttlMs: number;
 }

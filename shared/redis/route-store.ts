@@ -1,6 +1,6 @@
 // Each group's route table (one JSON string) and retired clusters (a hash, cluster -> JSON
 // mark), under the group's hash tag beside its slots.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { z } from 'zod';
 import { RouteTable } from '../contract/routing.js';
 import { redisKeys } from '../contract/redis-keys.js';
@@ -13,9 +13,9 @@ const StoredMark = z.object({ at: z.number(), by: z.string() });
 const name = ({ role, env }: DeployGroup) => `${role}/${env}`;
 
 export class RedisRouteStore implements RouteStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     this.#redis = redis;
   }
 

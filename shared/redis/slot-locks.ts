@@ -2,7 +2,7 @@
 // hosts, and a wake-up pushed to exactly one waiter per release.
 
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { duplicateRedis, type RedisClient as Redis } from './connection.js';
 import type { Logger } from '../contract/logger.js';
 import { TIMED_OUT, pause, untilAborted, within } from '../contract/waiting.js';
 import { redisKeys } from '../contract/redis-keys.js';
@@ -12,6 +12,7 @@ import { RedisScripts, callRedis } from './scripts.js';
 import { describeBrokenMark, readBrokenMark } from './broken-mark.js';
 import { RedisSlotLease } from './slot-lease.js';
 import { CLEANUP_TIMEOUT_MS, WaitQueue } from './wait-queue.js';
+import { confirmOnReplica } from './replica-ack.js';
 
 export { RedisSlotLease } from './slot-lease.js';
 
@@ -148,6 +149,9 @@ export class RedisSlotLocks implements SlotLocks {
             group,
             ...(this.leaseWatch ? { watch: this.leaseWatch } : {}),
           });
+          // (Redis part, replica-ack.ts) Through a Sentinel or cluster failover the grant and the
+          // out-of-service mark must survive: a replica holds them before the host acts on them.
+          await confirmOnReplica(this.redis, keys.slots[reply.slot - 1] ?? '', log);
           if (signal.aborted) {
             await lease.release({ outOfService: wasOut });
             throw signal.reason;
@@ -207,7 +211,7 @@ export class RedisSlotLocks implements SlotLocks {
 
   /** A dedicated connection: BLPOP would stall every other command on the shared one. */
   private openWaiter(log: Logger): Redis {
-    const waiter = this.redis.duplicate({
+    const waiter = duplicateRedis(this.redis, {
       commandTimeout: undefined,
       // The BLPOP is sent before the new connection is ready; it must queue, not fail.
       enableOfflineQueue: true,

@@ -3,7 +3,7 @@
 // script's KEYS; the script wakes it only if it is still the head, so every key a
 // script touches is declared. A head that changed in between costs one more look.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './connection.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import type { DeployGroup } from '../ports/fleet-state.js';
 import { RedisScripts, callRedis, type WakeOutcome } from './scripts.js';

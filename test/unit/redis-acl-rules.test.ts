@@ -76,7 +76,8 @@ describe('Redis ACL rules', () => {
       redisKeys.flags('production'),
       redisKeys.flagsVersion('production'),
       redisKeys.flagEnvs(),
-      'gv:auth:token:abc',
+      redisKeys.credentialByToken('abc'),
+      redisKeys.credentials(),
     ];
     for (const key of group) expect(allowedKey('agent', key) && allowedKey('coordinator', key), key).toBe(true);
     for (const key of coordinatorOwn) {

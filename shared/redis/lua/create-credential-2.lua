@@ -1,10 +1,10 @@
 --[[
   Store a new credential under its id and under its token's hash, unless the id is taken.
-  The two keys share no hash tag: the coordinator's Redis is a single node (see deploy-store.ts).
+  Both keys carry one hash tag ({credentials}), so this call stays in one slot of a Redis Cluster.
 
   Input:
-    KEYS[1]  hash of every credential by id (gv:auth:credentials)
-    KEYS[2]  the credential's record under its token's SHA-256 (gv:auth:token:<hash>)
+    KEYS[1]  hash of every credential by id (gv:auth:{credentials})
+    KEYS[2]  the credential's record under its token's SHA-256 (gv:auth:{credentials}:token:<hash>; one hash tag with KEYS[1])
 
     ARGV[1]  the credential's id
     ARGV[2]  JSON kept in the hash: the record and the token's hash
