@@ -52,8 +52,23 @@ export const redisKeys = {
 
   // The coordinator's store.
   releases: (role: string) => `gv:releases:${role}`,
-  deploy: (id: string) => `gv:deploy:${id}`,
-  deployHosts: (id: string) => `gv:deploy:${id}:hosts`,
+  // A deploy's own keys carry its id as hash tag: every script on one deploy touches one slot.
+  /** The deploy record (JSON); rewritten only when the deploy changes, never by a report. */
+  deploy: (id: string) => `gv:deploy:{${id}}`,
+  /** Hash of the deploy's host reports: host -> latest report JSON. */
+  deployHosts: (id: string) => `gv:deploy:{${id}}:hosts`,
+  /**
+   * Hash of what a report changes, constant in size: status, rev (bumped on each rewrite of
+   * the record, so a cached parse knows when it is stale), expectedHosts, countedDownAt,
+   * targets (how many), targetsEnded (targets with a final report).
+   */
+  deployMeta: (id: string) => `gv:deploy:{${id}}:meta`,
+  /** Hash of host counts per state (the state of each host's latest report). */
+  deployCounts: (id: string) => `gv:deploy:{${id}}:counts`,
+  /** Set of the deploy's target hosts: a report asks whether its host is one. */
+  deployTargets: (id: string) => `gv:deploy:{${id}}:targets`,
+  /** Hash of the hosts whose latest state is failed, errored, cancelled or lost (host -> state): what the outcome names. */
+  deployUnsuccessful: (id: string) => `gv:deploy:{${id}}:unsuccessful`,
   deploys: () => 'gv:deploys',
   /** Narrower indexes of the same deploys, so a filtered list reads only what it returns. */
   deploysOfRole: (role: string) => `gv:deploys-by-role:${role}`,
@@ -67,7 +82,7 @@ export const redisKeys = {
   /** Set of the environments a role was ever deployed to: where a broken mark must stop its rollouts. */
   envsOfRole: (role: string) => `gv:envs-of-role:${role}`,
   /** Claimed (SET NX) by the one report that promotes a succeeded deploy. */
-  promotionClaim: (id: string) => `gv:deploy:${id}:promotion`,
+  promotionClaim: (id: string) => `gv:deploy:{${id}}:promotion`,
 
   /** Hash of one environment's feature flags (name -> JSON Flag); the hash tag keeps it and its version in one slot. */
   flags: (env: string) => `gv:flags:{${env}}`,

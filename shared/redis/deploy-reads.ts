@@ -1,7 +1,7 @@
 // Reads of the deploy store, each sized by what it returns rather than by the fleet: the
 // record comes from the parse cache (record-cache.ts) when its rev has not moved; summaries
 // and host views add the deploy's counts and at most one host's report.
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './connection.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { Deploy, HostReport } from '../contract/schemas.js';
 import { WHOLE_DEPLOY_HOSTS, type DeploySummary, type HostDeployView, type HostReportPage } from '../contract/deploy-views.js';

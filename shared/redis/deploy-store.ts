@@ -2,28 +2,30 @@
 // per-host reports, and the tag each role/environment should run. Every read-check-write
 // is a script in ./lua (one request's WATCH would clear another's on the shared
 // connection); every ioredis call goes through callRedis, so callers only ever see a
-// GrapevineError. The deploy record and its hosts hash do not share a hash tag (their
-// names predate the scripts), so the coordinator's Redis is a single node, not a Cluster.
+// GrapevineError. A deploy's keys share its id as hash tag (its scripts run on Redis
+// Cluster); a report touches only constant-size state (reads: deploy-reads.ts).
 import type { RedisClient as Redis } from './connection.js';
 import type { Logger } from '../contract/logger.js';
 import { GrapevineError } from '../contract/errors.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { within } from '../contract/waiting.js';
-import { type BrokenMark, Deploy, HostReport, Release } from '../contract/schemas.js';
-import type { DeployAnnotation, DeployFilter, DeployRecord, DeployStore, FinalDeployStatus, FinishedDeploy, MarkedRelease, StoredReport } from '../ports/deploy-store.js';
-import { RedisScripts, callRedis, redisFailure } from './scripts.js';
+import { type BrokenMark, type Deploy, HostReport, Release } from '../contract/schemas.js';
+import type { DeploySummary, HostDeployView, HostReportPage } from '../contract/deploy-views.js';
+import type { DeployAnnotation, DeployFilter, DeployRecord, DeployStore, FinalDeployStatus, FinishedDeploy, MarkedRelease, Page, StoredReport } from '../ports/deploy-store.js';
+import { RedisScripts, callRedis } from './scripts.js';
 import { parseStored } from './stored-record.js';
-
-const DeployRecordSchema = Deploy.omit({ hosts: true });
+import { DeployRecordSchema, RedisDeployReads, tallyOf } from './deploy-reads.js';
 
 export class RedisDeployStore implements DeployStore {
   readonly #redis: Redis;
   readonly #scripts: RedisScripts;
   readonly #logger: Logger;
+  readonly #reads: RedisDeployReads;
 
   constructor({ redis, logger }: { redis: Redis; logger: Logger }) {
     this.#redis = redis;
     this.#scripts = RedisScripts.for(redis);
+    this.#reads = new RedisDeployReads(redis);
     this.#logger = logger.child({ component: 'store' });
   }
 
@@ -84,21 +86,28 @@ export class RedisDeployStore implements DeployStore {
     const seq = await callRedis(`numbering deploy ${id}`, () => this.#redis.incr(redisKeys.deploySeq(role, env)));
     const stored = DeployRecordSchema.parse({ ...deploy, seq });
     const record = JSON.stringify(stored);
+    const targets = stored.targets ?? [];
     await callRedis(`creating deploy ${id}`, async () => {
-      const writes = this.#redis
+      // The deploy's own keys in one transaction (one hash tag); the indexes after, each on its own.
+      const own = this.#redis
         .multi()
         .set(redisKeys.deploy(id), record)
-        .zadd(redisKeys.deploys(), createdAt, id)
-        .zadd(redisKeys.deploysOfRole(role), createdAt, id)
-        .zadd(redisKeys.deploysOfEnv(env), createdAt, id)
-        .zadd(redisKeys.deploysOfGroup(role, env), createdAt, id)
-        .zadd(redisKeys.deploysInProgress(), createdAt, id)
-        .sadd(redisKeys.envsOfRole(role), env);
-      // A catch-up brings one host to the rollout's tag: a rollout created meanwhile stays the desired one.
-      if (stored.catchUpOf === undefined) writes.set(redisKeys.desired(role, env), deploy.tag);
-      const results = await writes.exec();
+        .hset(redisKeys.deployMeta(id), { status: stored.status, rev: 0, targets: targets.length, targetsEnded: 0 });
+      if (targets.length > 0) own.sadd(redisKeys.deployTargets(id), ...targets);
+      const results = await own.exec();
       const failure = results?.find(([error]) => error)?.[0];
       if (failure) throw failure;
+      // An index entry is written only once its record exists: a list never meets a missing one it must explain.
+      await Promise.all([
+        this.#redis.zadd(redisKeys.deploys(), createdAt, id),
+        this.#redis.zadd(redisKeys.deploysOfRole(role), createdAt, id),
+        this.#redis.zadd(redisKeys.deploysOfEnv(env), createdAt, id),
+        this.#redis.zadd(redisKeys.deploysOfGroup(role, env), createdAt, id),
+        this.#redis.zadd(redisKeys.deploysInProgress(), createdAt, id),
+        this.#redis.sadd(redisKeys.envsOfRole(role), env),
+        // A catch-up brings one host to the rollout's tag: a rollout created meanwhile stays the desired one.
+        ...(stored.catchUpOf === undefined ? [this.#redis.set(redisKeys.desired(role, env), deploy.tag)] : []),
+      ]);
     });
     return stored;
   }
@@ -127,7 +136,7 @@ export class RedisDeployStore implements DeployStore {
   /** Records what came of a deploy's promotion; returns the record after, or undefined when unknown. */
   async annotateDeploy(id: string, fields: DeployAnnotation): Promise<DeployRecord | undefined> {
     const what = `deploy ${id}`;
-    const raw = await this.#scripts.run('annotateDeploy', [redisKeys.deploy(id)], [JSON.stringify(fields)], what);
+    const raw = await this.#scripts.run('annotateDeploy', [redisKeys.deploy(id), redisKeys.deployMeta(id)], [JSON.stringify(fields)], what);
     return raw === undefined ? undefined : parseStored(DeployRecordSchema, raw, what);
   }
 
@@ -139,40 +148,36 @@ export class RedisDeployStore implements DeployStore {
     return (await callRedis('reading the desired tag', () => this.#redis.get(redisKeys.desired(role, env)))) ?? undefined;
   }
 
-  async getDeploy(id: string): Promise<Deploy | undefined> {
-    return (await this.#readDeploys([id]))[0];
+  getDeploy(id: string): Promise<Deploy | undefined> {
+    return this.#reads.getDeploy(id);
   }
 
-  /** Deploys newest first, read through the narrowest index that covers the filter. */
-  async listDeploys({ role, env, limit }: DeployFilter): Promise<Deploy[]> {
-    const index =
-      role !== undefined && env !== undefined
-        ? redisKeys.deploysOfGroup(role, env)
-        : role !== undefined
-          ? redisKeys.deploysOfRole(role)
-          : env !== undefined
-            ? redisKeys.deploysOfEnv(env)
-            : redisKeys.deploys();
-    const ids = await callRedis('listing deploys', () => this.#redis.zrevrange(index, 0, limit - 1));
-    if (ids.length === 0) return [];
-    // An index entry whose record was deleted by hand is skipped, not an error.
-    return (await this.#readDeploys(ids)).filter((deploy) => deploy !== undefined);
+  listDeploys(filter: DeployFilter): Promise<Deploy[]> {
+    return this.#reads.listDeploys(filter);
   }
 
-  /** Each deploy with its hosts' reports, read in one transaction; undefined where the record is gone. */
-  async #readDeploys(ids: string[]): Promise<Array<Deploy | undefined>> {
-    const results = await callRedis('reading deploys', async () => {
-      const transaction = this.#redis.multi();
-      for (const id of ids) transaction.get(redisKeys.deploy(id)).hgetall(redisKeys.deployHosts(id));
-      return (await transaction.exec()) ?? [];
-    });
-    return ids.map((id, i) => {
-      const [recordError, raw] = results[2 * i] ?? [];
-      const [hostsError, hosts] = results[2 * i + 1] ?? [];
-      if (recordError || hostsError) throw redisFailure(recordError ?? hostsError, `reading deploy ${id}`);
-      if (typeof raw !== 'string') return undefined;
-      return { ...parseStored(DeployRecordSchema, raw, `deploy ${id}`), hosts: parseReports(id, hosts as Record<string, string>) };
-    });
+  getRecord(id: string): Promise<DeployRecord | undefined> {
+    return this.#reads.getRecord(id);
+  }
+
+  getSummary(id: string): Promise<DeploySummary | undefined> {
+    return this.#reads.getSummary(id);
+  }
+
+  getHostView(id: string, host: string): Promise<HostDeployView | undefined> {
+    return this.#reads.getHostView(id, host);
+  }
+
+  listSummaries(filter: DeployFilter & { cursor?: string | undefined; host?: string | undefined }): Promise<Page<DeploySummary | HostDeployView>> {
+    return this.#reads.listSummaries(filter);
+  }
+
+  hostReports(id: string, page: { limit: number; cursor?: string | undefined }): Promise<HostReportPage | undefined> {
+    return this.#reads.hostReports(id, page);
+  }
+
+  unsuccessfulReports(id: string): Promise<HostReport[]> {
+    return this.#reads.unsuccessfulReports(id);
   }
 
   /**
@@ -193,10 +198,11 @@ export class RedisDeployStore implements DeployStore {
     const what = `deploy ${id}`;
     const outcome = await this.#scripts.run(
       'applyReport',
-      [redisKeys.deploy(id), redisKeys.deployHosts(id)],
+      [redisKeys.deployMeta(id), redisKeys.deployHosts(id), redisKeys.deployCounts(id), redisKeys.deployTargets(id), redisKeys.deployUnsuccessful(id)],
       [
         report.host,
         JSON.stringify(report),
+        report.state,
         report.counted === undefined ? '' : report.counted,
         report.remaining === 0 ? '1' : '0',
         now,
@@ -205,10 +211,14 @@ export class RedisDeployStore implements DeployStore {
       what,
     );
     if (!outcome) return undefined;
+    const cached = await this.#reads.record(id, outcome.rev);
+    if (!cached) return undefined;
     return {
       applied: outcome.applied,
-      record: parseStored(DeployRecordSchema, outcome.record, what),
-      hosts: parseReports(id, outcome.hosts),
+      // Shallow: the parse stays shared with the cache, the record gains what the meta hash holds.
+      record: outcome.expectedHosts === undefined || cached.record.expectedHosts !== undefined ? cached.record : { ...cached.record, expectedHosts: outcome.expectedHosts },
+      ...(outcome.stored === undefined ? {} : { report: parseStored(HostReport, outcome.stored, `report of ${report.host} on ${what}`) }),
+      tally: tallyOf(outcome, outcome.counts),
       countedDown: outcome.countedDown,
     };
   }
@@ -217,13 +227,9 @@ export class RedisDeployStore implements DeployStore {
   async finishDeploy(id: string, status: FinalDeployStatus, reason: string | undefined, now: number): Promise<FinishedDeploy | undefined> {
     const what = `deploy ${id}`;
     const stored = status === 'succeeded' ? '' : (reason ?? '');
-    const outcome = await this.#scripts.run('finishDeploy', [redisKeys.deploy(id), redisKeys.deploysInProgress()], [id, status, stored, now], what);
+    const outcome = await this.#scripts.run('finishDeploy', [redisKeys.deploy(id), redisKeys.deployMeta(id)], [status, stored, now], what);
+    // The index has another hash tag; a deploy left in it after a failure here is dropped by the watchdog, which finds it ended.
+    await this.dropFromInProgress(id);
     return outcome && { finished: outcome.finished, record: parseStored(DeployRecordSchema, outcome.record, what) };
   }
-}
-
-function parseReports(id: string, hosts: Record<string, string>): Record<string, HostReport> {
-  const reports: Record<string, HostReport> = {};
-  for (const [host, report] of Object.entries(hosts)) reports[host] = parseStored(HostReport, report, `report of ${host} on deploy ${id}`);
-  return reports;
 }

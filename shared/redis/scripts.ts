@@ -18,10 +18,10 @@ const scriptFiles = {
   markBroken: 'mark-broken.lua',
   liftHold: 'lift-hold.lua',
   finishHost: 'finish-host-2.lua',
-  applyReport: 'apply-report-2.lua',
+  applyReport: 'apply-report-5.lua',
   finishDeploy: 'finish-deploy-2.lua',
   markReleaseBroken: 'mark-release-broken-1.lua',
-  annotateDeploy: 'annotate-deploy-1.lua',
+  annotateDeploy: 'annotate-deploy-2.lua',
   claimJob: 'claim-job-5.lua',
   recordJob: 'record-job-2.lua',
   dropJobLease: 'drop-job-lease-1.lua',
@@ -86,7 +86,21 @@ export interface ScriptOutcomes {
   liftHold: { woken: number; unread: number; value: string | null };
   /** Hosts still to finish. */
   finishHost: number;
-  applyReport: { applied: boolean; record: string; countedDown: boolean; hosts: Record<string, string> } | undefined;
+  applyReport:
+    | {
+        applied: boolean;
+        status: string;
+        rev: number;
+        expectedHosts: number | undefined;
+        countedDown: boolean;
+        targets: number;
+        targetsEnded: number;
+        reported: number;
+        counts: Record<string, number>;
+        /** The host's stored report JSON, or undefined when it has none (a held-back first report). */
+        stored: string | undefined;
+      }
+    | undefined;
   finishDeploy: { finished: boolean; record: string } | undefined;
   markReleaseBroken: { marked: boolean; release: string } | undefined;
   annotateDeploy: string | undefined;
@@ -163,13 +177,25 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
         return UNKNOWN;
       case 'applyReport': {
         if (code === 0) return undefined;
-        if (code === -1) throw corrupt('the record');
         if (code === -2) throw corrupt("the host's stored report");
-        const flat = parts[3];
-        if ((code !== 1 && code !== 2) || !Array.isArray(flat) || !flat.every((item) => typeof item === 'string')) return UNKNOWN;
-        const hosts: Record<string, string> = {};
-        for (let i = 0; i + 1 < flat.length; i += 2) hosts[flat[i] as string] = flat[i + 1] as string;
-        return { applied: code === 1, record: text(1), countedDown: parts[2] === 1, hosts };
+        const [, status, rev, expected, countedDown, targets, targetsEnded, reported, flat, stored] = parts;
+        const numbers = [rev, countedDown, targets, targetsEnded, reported];
+        if ((code !== 1 && code !== 2) || typeof status !== 'string' || typeof expected !== 'string' || !numbers.every((n) => typeof n === 'number')) return UNKNOWN;
+        if (!Array.isArray(flat) || !flat.every((item) => typeof item === 'string') || (stored !== null && typeof stored !== 'string')) return UNKNOWN;
+        const counts: Record<string, number> = {};
+        for (let i = 0; i + 1 < flat.length; i += 2) counts[flat[i] as string] = Number(flat[i + 1]);
+        return {
+          applied: code === 1,
+          status,
+          rev: rev as number,
+          expectedHosts: expected === '' ? undefined : Number(expected),
+          countedDown: countedDown === 1,
+          targets: targets as number,
+          targetsEnded: targetsEnded as number,
+          reported: reported as number,
+          counts,
+          stored: typeof stored === 'string' ? stored : undefined,
+        };
       }
       case 'finishDeploy':
         if (code === 0) return undefined;
