@@ -1,0 +1,99 @@
+// `grapevine release|deploy|mark-broken|rollback`: publishing releases and starting deploys.
+// `grapevine deploy` runs in every CI build, so this file imports only what starting a deploy
+// needs; following one (`--wait`) is loaded when asked for.
+import type { Command } from 'commander';
+import { ValidationError } from '../shared/contract/errors.js';
+import { envName, imageRef, releaseTag, roleName } from '../shared/contract/names.js';
+import { parseOrThrow, type Deploy } from '../shared/contract/schemas.js';
+import { StrategyKind } from '../shared/contract/strategy.js';
+import { clusterName } from '../shared/contract/routing.js';
+import type { CliContext } from './cli-context.js';
+
+export function registerReleaseCommands(program: Command, { client, print }: CliContext): void {
+  const release = program.command('release').description('releases of a role');
+  release
+    .command('publish <role> <tag>')
+    .description('record a tag (already pushed to the registry) as a release of ROLE')
+    .option('--image <ref>', 'image reference (default: <registry>/<role>:<tag>)')
+    .action(async (role: string, tag: string, options: { image?: string }) => {
+      const body = {
+        role: parseOrThrow(roleName, role, 'role'),
+        tag: parseOrThrow(releaseTag, tag, 'tag'),
+        ...(options.image ? { image: parseOrThrow(imageRef, options.image, '--image') } : {}),
+      };
+      const published = await client().publishRelease(body);
+      // Hosts run the pinned reference; the tag as published is shown beside it.
+      print(published, `published ${published.role}:${published.tag} as ${published.image}${published.publishedImage ? ` (from ${published.publishedImage})` : ''}`);
+    });
+  release
+    .command('list <role>')
+    .description('releases of ROLE, newest first')
+    .action(async (role: string) => {
+      const releases = await client().listReleases(parseOrThrow(roleName, role, 'role'));
+      const lines = releases.map((r) => `${r.tag.padEnd(16)} ${r.image}${r.publishedImage ? `  from ${r.publishedImage}` : ''}${r.broken ? `  BROKEN: ${r.broken.reason}` : ''}`);
+      print(releases, lines.join('\n') || `no releases of ${role}`);
+    });
+}
+
+export function registerDeployCommand(program: Command, context: CliContext): void {
+  program
+    .command('deploy <role>')
+    .description('deploy a release of ROLE to every matching host, a third at a time')
+    .requiredOption('--env <env>', 'environment, e.g. production')
+    .option('--tag <tag>', 'release tag (default: the newest published)')
+    .option('--wait', "follow the deploy and exit with its outcome")
+    .option('--force', 'deploy even though the group is frozen (operator only)')
+    .option('--strategy <kind>', "rolling, canary or blue-green (default: the role's in the coordinator's config)")
+    .option('--cluster <name>', 'only the hosts of this cluster (Serf tag cluster), a third of them at a time')
+    .action(async (role: string, options: { env: string; tag?: string; wait?: boolean; force?: boolean; strategy?: string; cluster?: string }) => {
+      const deploy = await context.client().createDeploy({
+        role: parseOrThrow(roleName, role, 'role'),
+        env: parseOrThrow(envName, options.env, '--env'),
+        ...(options.tag ? { tag: parseOrThrow(releaseTag, options.tag, '--tag') } : {}),
+        ...(options.strategy ? { strategy: parseOrThrow(StrategyKind, options.strategy, '--strategy') } : {}),
+        ...(options.force ? { force: true } : {}),
+        ...(options.cluster === undefined ? {} : { cluster: parseOrThrow(clusterName, options.cluster, '--cluster') }),
+      });
+      await finishDeploy(context, deploy, options.wait ?? false);
+    });
+}
+
+export function registerMarkBrokenCommand(program: Command, { client, print }: CliContext): void {
+  program
+    .command('mark-broken <role> <tag>')
+    .description('mark a release broken: rollouts of it stop at once and it can never be deployed again')
+    .requiredOption('--reason <text>', 'why, for the people who will read the deploy status')
+    .action(async (role: string, tag: string, options: { reason: string }) => {
+      const reason = options.reason.trim();
+      if (reason === '') throw new ValidationError('--reason must say why the release is broken');
+      const release = await client().markBroken(parseOrThrow(roleName, role, 'role'), parseOrThrow(releaseTag, tag, 'tag'), { reason });
+      print(release, `marked ${release.role}:${release.tag} broken: ${release.broken?.reason ?? reason}`);
+    });
+}
+
+export function registerRollbackCommand(program: Command, context: CliContext): void {
+  program
+    .command('rollback <role>')
+    .description('deploy the newest release that last succeeded in ENV and is not broken')
+    .requiredOption('--env <env>', 'environment, e.g. production')
+    .option('--wait', 'follow the deploy and exit with its outcome')
+    .option('--run-job', "run the role's once-per-deploy job (a migration) too; a rollback skips it unless asked")
+    .option('--force', 'roll back even though the group is frozen (operator only)')
+    .action(async (role: string, options: { env: string; wait?: boolean; runJob?: boolean; force?: boolean }) => {
+      const deploy = await context.client().rollback(parseOrThrow(roleName, role, 'role'), parseOrThrow(envName, options.env, '--env'), {
+        runJob: options.runJob === true,
+        force: options.force === true,
+      });
+      await finishDeploy(context, deploy, options.wait ?? false);
+    });
+}
+
+/** Prints the started deploy, or follows it to its end with `--wait` (whose watcher loads only then). */
+export async function finishDeploy(context: CliContext, deploy: Deploy, wait: boolean): Promise<void> {
+  if (!wait) {
+    context.print(deploy, `deploy ${deploy.id} of ${deploy.role}:${deploy.tag} to ${deploy.env} started`);
+    return;
+  }
+  const { followDeployToEnd } = await import('./deploy-follow.js');
+  await followDeployToEnd(context, deploy);
+}
