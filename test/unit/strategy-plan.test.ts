@@ -3,7 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { canaryCount, planStrategy, type PlanInput } from '../../coordinator/strategies/strategy-plan.js';
 import { serversOf, shareWeights } from '../../coordinator/strategies/traffic-weights.js';
-import { deployOutcome } from '../../coordinator/deploy-outcome.js';
+import { UNSUCCESSFUL_STATES, deployOutcome } from '../../coordinator/deploy-outcome.js';
+import { tallyReports } from '../../shared/contract/deploy-tally.js';
+import type { HostReport } from '../../shared/contract/schemas.js';
 import { RoleStrategyConfig } from '../../shared/contract/strategy.js';
 import type { DeployRecord } from '../../shared/ports/deploy-store.js';
 
@@ -82,15 +84,24 @@ describe('deployOutcome with a strategy', () => {
     h2: { host: 'h2', state: 'cancelled' as const, steps: [], error: 'release v2 is broken' },
   };
 
+  /** The outcome as the coordinator reaches it: counts, then the reports that did not succeed. */
+  const outcomeOf = (deploy: DeployRecord, reports: Record<string, HostReport>) =>
+    deployOutcome({
+      record: deploy,
+      tally: tallyReports(deploy.targets, deploy.expectedHosts, reports),
+      unsuccessful: Object.values(reports).filter((report) => UNSUCCESSFUL_STATES.has(report.state)),
+      countedDown: true,
+    });
+
   it('ends a canary the analysis failed as failed, with the analysis as its reason', () => {
     const strategy = { kind: 'canary' as const, phase: 'done' as const, steps: [], current: 0, ended: 'failed' as const, outcome: 'canary analysis failed at step 1' };
-    expect(deployOutcome({ record: { ...record, strategy }, hosts, countedDown: true })).toEqual({ status: 'failed', reason: 'canary analysis failed at step 1' });
+    expect(outcomeOf({ ...record, strategy }, hosts)).toEqual({ status: 'failed', reason: 'canary analysis failed at step 1' });
   });
 
   it('never ends a blue/green deploy before its switch', () => {
     const strategy = { kind: 'blue-green' as const, phase: 'staging' as const, steps: [], current: 0 };
     const done = { h1: { ...hosts.h1 }, h2: { ...hosts.h1, host: 'h2' } };
-    expect(deployOutcome({ record: { ...record, strategy }, hosts: done, countedDown: true })).toBeUndefined();
-    expect(deployOutcome({ record: { ...record, strategy: { ...strategy, phase: 'done' } }, hosts: done, countedDown: true })).toEqual({ status: 'succeeded' });
+    expect(outcomeOf({ ...record, strategy }, done)).toBeUndefined();
+    expect(outcomeOf({ ...record, strategy: { ...strategy, phase: 'done' } }, done)).toEqual({ status: 'succeeded' });
   });
 });
