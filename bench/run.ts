@@ -1,7 +1,8 @@
 // `npm run bench`: rollout time, coordination overhead, Redis traffic and agent memory of
 // Grapevine on real local clusters of several sizes, against the same rollout by Ansible,
 // and the time a blue/green switch of the whole group takes, there and back.
-// Usage: run.js [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay S] [--soak S] [--health-interval S] [--health-timeout S]
+// With --fleet N,..., a simulated fleet per size instead (bench/fleet/); --smoke runs 3 real hosts and 300 simulated.
+// Usage: run.js [--sizes 6,12,30] [--fleet 1000,10000] [--fleet-timeout S] [--runs 3] [--smoke] [--json FILE] [--start-delay S] [--soak S] [--health-interval S] [--health-timeout S]
 //               [--ansible-health-delay S] [--ansible-strategy free|linear]
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -11,6 +12,7 @@ import { READ_INTERVAL_MS } from './colour-switch.js';
 import { RolloutFailedError } from './rollout-checks.js';
 import { renderTable } from './table.js';
 import { DEV_MIN_HEALTHY_TIME_MS } from '../dev-cluster/hosts.js';
+import { DEFAULT_FLEET_GIVE_UP_S, SMOKE_FLEET_HOSTS, fleetReport, parseFleetSizes, runFleet } from './fleet/fleet-run.js';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -20,6 +22,9 @@ const MAX_HOSTS = 200;
 
 interface BenchOptions {
   sizes: number[];
+  /** Simulated fleet sizes (bench/fleet/), run after the real clusters. */
+  fleet: number[];
+  fleetGiveUpS: number;
   runs: number;
   json: string | undefined;
   startDelay: number;
@@ -32,7 +37,7 @@ interface BenchOptions {
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nusage: npm run bench -- [--sizes 6,12,30] [--runs 3] [--smoke] [--json FILE] [--start-delay SECONDS] [--soak SECONDS] [--health-interval SECONDS] [--health-timeout SECONDS] [--ansible-health-delay SECONDS] [--ansible-strategy free|linear]\n`,
+    `bench: ${message}\nusage: npm run bench -- [--sizes 6,12,30] [--fleet 1000,10000] [--fleet-timeout SECONDS] [--runs 3] [--smoke] [--json FILE] [--start-delay SECONDS] [--soak SECONDS] [--health-interval SECONDS] [--health-timeout SECONDS] [--ansible-health-delay SECONDS] [--ansible-strategy free|linear]\n`,
   );
   process.exit(EXIT_USAGE);
 }
@@ -44,6 +49,8 @@ function parseOptions(argv: string[]): BenchOptions {
       args: argv,
       options: {
         sizes: { type: 'string' },
+        fleet: { type: 'string' },
+        'fleet-timeout': { type: 'string', default: String(DEFAULT_FLEET_GIVE_UP_S) },
         runs: { type: 'string' },
         smoke: { type: 'boolean', default: false },
         json: { type: 'string' },
@@ -66,8 +73,14 @@ function parseOptions(argv: string[]): BenchOptions {
     usage(error instanceof Error ? error.message : String(error));
   }
   if (parsed.help) usage('measures Grapevine rollouts on local clusters');
-  const sizes = (parsed.sizes ?? (parsed.smoke ? '3' : '6,12,30')).split(',').map((s) => Number(s.trim()));
-  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_HOSTS)) usage(`--sizes takes whole numbers from 1 to ${MAX_HOSTS}`);
+  const fleet = parsed.fleet !== undefined ? parseFleetSizes(parsed.fleet) : parsed.smoke ? [SMOKE_FLEET_HOSTS] : [];
+  if (typeof fleet === 'string') usage(fleet);
+  const fleetGiveUpS = Number(parsed['fleet-timeout']);
+  if (!Number.isInteger(fleetGiveUpS) || fleetGiveUpS < 10 || fleetGiveUpS > 3_600) usage('--fleet-timeout takes whole seconds from 10 to 3600');
+  // --fleet alone runs only the simulation; with --sizes too, both.
+  const sizesText = parsed.sizes ?? (parsed.smoke ? '3' : parsed.fleet !== undefined ? '' : '6,12,30');
+  const sizes = sizesText === '' ? [] : sizesText.split(',').map((s) => Number(s.trim()));
+  if ((sizesText !== '' && sizes.length === 0) || sizes.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_HOSTS)) usage(`--sizes takes whole numbers from 1 to ${MAX_HOSTS}`);
   if (new Set(sizes).size !== sizes.length) usage('--sizes lists a size twice');
   const runs = Number(parsed.runs ?? (parsed.smoke ? '1' : '3'));
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) usage('--runs takes a whole number from 1 to 50');
@@ -85,7 +98,7 @@ function parseOptions(argv: string[]): BenchOptions {
   }
   const ansibleStrategy = parsed['ansible-strategy'];
   if (ansibleStrategy !== 'free' && ansibleStrategy !== 'linear') usage('--ansible-strategy takes free or linear');
-  return { sizes, runs, json: parsed.json, startDelay, soak, healthCheckInterval, healthCheckTimeout, ansibleHealthDelay, ansibleStrategy };
+  return { sizes, fleet, fleetGiveUpS, runs, json: parsed.json, startDelay, soak, healthCheckInterval, healthCheckTimeout, ansibleHealthDelay, ansibleStrategy };
 }
 
 function log(line: string): void {
@@ -152,8 +165,11 @@ async function main(): Promise<number> {
       ].join('\n'),
     );
   }
+  const fleet = failure === undefined && options.fleet.length > 0 ? await runFleet({ sizes: options.fleet, giveUpS: options.fleetGiveUpS, log, signal: controller.signal }) : undefined;
+  if (fleet && fleet.results.length > 0) process.stdout.write(fleetReport(fleet, startedAt));
+  if (fleet?.failure !== undefined) failure ??= new Error(fleet.failure);
   if (options.json) {
-    writeFileSync(options.json, `${JSON.stringify({ startedAt, options, cpus: cpus().length, node: process.version, sizes: results }, null, 2)}\n`);
+    writeFileSync(options.json, `${JSON.stringify({ startedAt, options, cpus: cpus().length, node: process.version, sizes: results, fleet: fleet?.results ?? [] }, null, 2)}\n`);
     log(`raw numbers written to ${options.json}`);
   }
   if (controller.signal.aborted) return EXIT_INTERRUPTED;

@@ -1,0 +1,167 @@
+// One fleet size of `npm run bench -- --fleet N,...`: its own Redis, a coordinator process
+// and worker processes of simulated hosts; one release published, one rolling deploy to all
+// N hosts, timed from its creation to its end, with the coordinator's and Redis's costs read
+// before and after. Every wait has a deadline; a run that passes its own gives up, stops
+// the hosts and reports what it has.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-client.js';
+import { pollUntil, within } from '../../shared/contract/waiting.js';
+import { errorMessage } from '../../shared/contract/errors.js';
+import { DEFAULT_SLOTS, slotCount } from '../../shared/contract/slot-count.js';
+import { drawLognormal, gossipDelays, MEASURED_T, SERF_GOSSIP, seededRandom } from './distributions.js';
+import { fleetResult, type FleetRaw, type FleetResult } from './fleet-figures.js';
+import { FLEET_ENV, FLEET_REGISTRY, FLEET_ROLE, type CoordinatorCommand, type CoordinatorReply, type CoordinatorSample, type HostOutcome, type SimulatedHostSpec, type WorkerCommand, type WorkerReply } from './fleet-messages.js';
+import { ChildChannel } from './fleet-processes.js';
+import { startFleetRedis } from './fleet-redis.js';
+import type { HostDraw } from './schedule.js';
+
+/** The bench refuses larger fleets: 2 connections a host and the machine's file limit. */
+export const MAX_FLEET_HOSTS = 20_000;
+/** Host credentials and connections for 10 000 hosts take a while on two busy cores. */
+const SETUP_TIMEOUT_MS = 5 * 60_000;
+const FINISHED_POLL_MS = 30_000;
+const GAUGE_INTERVAL_MS = 250;
+/** As the agent's config default. */
+const SLOT_LEASE_MS = 15_000;
+const TAG = 'v2';
+
+export interface FleetOptions {
+  hosts: number;
+  /** Seeds the draws of T and of the gossip delays: the same seed gives the same fleet. */
+  seed: number;
+  /** The run gives up this long after the deploy was created. */
+  giveUpMs: number;
+  log: (line: string) => void;
+  signal: AbortSignal;
+}
+
+export function fleetWorkerCount(): number {
+  return Math.max(2, Math.min(4, cpus().length));
+}
+
+export function hostName(index: number): string {
+  return `sim-${String(index + 1).padStart(5, '0')}`;
+}
+
+export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
+  const { hosts, log } = options;
+  const dir = mkdtempSync(join(tmpdir(), `grapevine-fleet-${hosts}-`));
+  const random = seededRandom(options.seed);
+  const names = Array.from({ length: hosts }, (_, i) => hostName(i));
+  const delays = gossipDelays(hosts, SERF_GOSSIP, random);
+  const draws: HostDraw[] = names.map((_, i) => ({ readyMs: delays[i] as number, workMs: drawLognormal(MEASURED_T, random) }));
+  log(`fleet ${hosts}: Redis, coordinator and ${fleetWorkerCount()} workers starting (logs in ${dir})`);
+  const redis = await startFleetRedis(join(dir, 'redis'), hosts);
+  const events: Array<{ payload: unknown; firedAt: number }> = [];
+  const workers: Array<ChildChannel<WorkerCommand, WorkerReply>> = [];
+  const ended = new Map<ChildChannel<WorkerCommand, WorkerReply>, number>();
+  const coordinator = new ChildChannel<CoordinatorCommand, CoordinatorReply>('the fleet coordinator', './fleet-coordinator.js', (reply) => {
+    if (reply.type !== 'deploy-event') return;
+    events.push(reply);
+    for (const worker of workers) worker.send({ type: 'deploy', payload: reply.payload, firedAt: reply.firedAt });
+  });
+  try {
+    const token = randomBytes(24).toString('hex');
+    coordinator.send({ type: 'start', redisUrl: redis.users.coordinator, hosts: names, token, logFile: join(dir, 'coordinator.log') });
+    const ready = await coordinator.next('ready', SETUP_TIMEOUT_MS);
+    if (ready.type !== 'ready') throw new Error('the coordinator answered out of turn');
+    const slices = Array.from({ length: fleetWorkerCount() }, () => [] as SimulatedHostSpec[]);
+    names.forEach((name, i) => slices[i % slices.length]?.push({ name, token: ready.hostTokens[i] as string, workMs: draws[i]!.workMs, delayMs: draws[i]!.readyMs }));
+    for (const [i, slice] of slices.entries()) {
+      const worker = new ChildChannel<WorkerCommand, WorkerReply>(`fleet worker ${i + 1}`, './fleet-worker.js', (reply) => {
+        if (reply.type === 'progress') ended.set(worker, reply.ended);
+      });
+      workers.push(worker);
+      worker.send({ type: 'start', hosts: slice, redisUrl: redis.users.agent, coordinatorUrl: ready.url, slotLeaseMs: SLOT_LEASE_MS, logFile: join(dir, `worker-${i + 1}.log`) });
+    }
+    await Promise.all(workers.map((worker) => worker.next('ready', SETUP_TIMEOUT_MS)));
+    const client = new CoordinatorClient({ url: ready.url, token, timeoutMs: 60_000 });
+    await client.publishRelease({ role: FLEET_ROLE, tag: TAG, image: `${FLEET_REGISTRY}/${FLEET_ROLE}:${TAG}` });
+
+    const sample = async () => (await coordinator.next('sample', 10_000).finally(() => undefined)) as CoordinatorSample;
+    const sampled = sample();
+    coordinator.send({ type: 'sample' });
+    const cpuBefore = (await sampled).cpuMicros;
+    const before = await redis.figures();
+    const peaks = { memory: before.usedMemory, clients: before.connectedClients };
+    const gauges = setInterval(() => {
+      redis.gauges().then((g) => {
+        peaks.memory = Math.max(peaks.memory, g.usedMemory);
+        peaks.clients = Math.max(peaks.clients, g.connectedClients);
+      }, () => undefined);
+    }, GAUGE_INTERVAL_MS);
+    const progress = setInterval(() => log(`fleet ${hosts}: ${[...ended.values()].reduce((a, b) => a + b, 0)} of ${hosts} hosts ended`), 10_000);
+
+    let incomplete: string | undefined;
+    let outcomes: HostOutcome[] = [];
+    let workerRss = 0;
+    let deploy;
+    // An interrupt stops the hosts, whose workers then answer `finished` with what they have.
+    const onAbort = () => workers.forEach((worker) => worker.send({ type: 'stop' }));
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      deploy = await client.createDeploy({ role: FLEET_ROLE, env: FLEET_ENV, tag: TAG });
+      log(`fleet ${hosts}: deploy ${deploy.id} created (${deploy.slots ?? '?'} slots)`);
+      const deadline = deploy.createdAt + options.giveUpMs;
+      const finishing = workers.map((worker) => worker.next('finished', Math.max(1_000, deadline - Date.now())));
+      const settled = await Promise.allSettled(finishing);
+      if (settled.some((s) => s.status === 'rejected')) {
+        incomplete = `gave up ${Math.round(options.giveUpMs / 1000)} s after the deploy was created, with hosts still running`;
+        for (const worker of workers) worker.send({ type: 'stop' });
+        const late = await Promise.allSettled(workers.map((worker) => worker.next('finished', 15_000)));
+        settled.forEach((s, i) => void (s.status === 'rejected' && (settled[i] = late[i] as PromiseSettledResult<WorkerReply>)));
+      }
+      for (const s of settled) {
+        if (s.status === 'fulfilled' && s.value.type === 'finished') {
+          outcomes = outcomes.concat(s.value.outcomes);
+          workerRss += s.value.rssPeakBytes;
+        }
+      }
+    } finally {
+      clearInterval(progress);
+      options.signal.removeEventListener('abort', onAbort);
+    }
+    if (options.signal.aborted) incomplete = 'interrupted';
+    // Each host's times, beside the logs, for a look at what the table sums up.
+    writeFileSync(join(dir, 'outcomes.json'), `${JSON.stringify(outcomes)}\n`);
+    const id = deploy.id;
+    const final = await pollUntil(`deploy ${id} to end`, async () => {
+      const read = await client.getDeploy(id);
+      return read.status === 'in_progress' ? undefined : read;
+    }, { timeoutMs: incomplete ? 1_000 : FINISHED_POLL_MS, intervalMs: 200, signal: options.signal }).catch((error: unknown) => {
+      incomplete ??= `the deploy had not ended ${FINISHED_POLL_MS / 1000} s after every host did: ${errorMessage(error)}`;
+      return undefined;
+    });
+    clearInterval(gauges);
+    const afterSample = sample();
+    coordinator.send({ type: 'sample' });
+    const coordinatorAfter = await afterSample;
+    const after = await redis.figures();
+    const raw: FleetRaw = {
+      hosts,
+      slots: deploy.slots ?? slotCount(hosts, DEFAULT_SLOTS),
+      draws,
+      createdAt: deploy.createdAt,
+      firedAt: events[0]?.firedAt,
+      finishedAt: final?.finishedAt,
+      status: final?.status ?? 'in_progress',
+      outcomes,
+      coordinatorCpuMicros: coordinatorAfter.cpuMicros - cpuBefore,
+      coordinatorRssPeakBytes: coordinatorAfter.rssPeakBytes,
+      commandsBefore: before.commands,
+      commandsAfter: after.commands,
+      redisCpuSeconds: after.cpuSeconds - before.cpuSeconds,
+      redisMemoryPeakBytes: Math.max(peaks.memory, after.usedMemory),
+      redisClientsPeak: Math.max(peaks.clients, after.connectedClients),
+      workerRssPeakBytes: workerRss,
+      ...(incomplete === undefined ? {} : { incomplete }),
+    };
+    return fleetResult(raw);
+  } finally {
+    await Promise.all([...workers.map((worker) => worker.stop({ type: 'stop' })), coordinator.stop({ type: 'stop' })]);
+    await within(redis.stop(), 10_000);
+  }
+}

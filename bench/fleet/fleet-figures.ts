@@ -1,0 +1,98 @@
+// A fleet run's figures, from what the bench gathered: the deploy's times, the hosts'
+// outcomes, the draws, and before/after readings of the coordinator and Redis.
+import { commandDelta, totalCommands, type CommandCounts } from '../measure.js';
+import type { HostOutcome } from './fleet-messages.js';
+import { handOvers, idealMakespan, percentile, type HostDraw } from './schedule.js';
+
+export interface FleetRaw {
+  hosts: number;
+  slots: number;
+  draws: HostDraw[];
+  createdAt: number;
+  /** When the coordinator handed out the event (its sink was called). */
+  firedAt: number | undefined;
+  finishedAt: number | undefined;
+  status: string;
+  outcomes: HostOutcome[];
+  coordinatorCpuMicros: number;
+  coordinatorRssPeakBytes: number;
+  commandsBefore: CommandCounts;
+  commandsAfter: CommandCounts;
+  redisCpuSeconds: number;
+  redisMemoryPeakBytes: number;
+  redisClientsPeak: number;
+  workerRssPeakBytes: number;
+  /** Why the run stopped short, when it did. */
+  incomplete?: string;
+}
+
+export interface FleetResult {
+  hosts: number;
+  slots: number;
+  waves: number;
+  status: string;
+  /** Host count per final state ('none' for a host with no final report). */
+  states: Record<string, number>;
+  workMedianMs: number;
+  deliveryMedianMs: number;
+  deliveryMaxMs: number;
+  wallMs: number;
+  idealMs: number;
+  overheadMs: number;
+  createdToFiredMs: number;
+  coordinatorCpuMsPerHost: number;
+  redisCommandsPerHost: number;
+  redisCpuMs: number;
+  handOverP50Ms: number;
+  handOverP99Ms: number;
+  handOvers: number;
+  coordinatorRssPeakBytes: number;
+  redisMemoryPeakBytes: number;
+  workerRssPerHostBytes: number;
+  redisClientsPeak: number;
+  incomplete?: string;
+}
+
+/** The bench's own probe reads INFO; those calls are not the fleet's. */
+const PROBE_COMMANDS = new Set(['info']);
+
+export function fleetResult(raw: FleetRaw): FleetResult {
+  const { hosts, slots, draws } = raw;
+  const states: Record<string, number> = {};
+  for (const outcome of raw.outcomes) states[outcome.state ?? 'none'] = (states[outcome.state ?? 'none'] ?? 0) + 1;
+  const missing = hosts - raw.outcomes.length;
+  if (missing > 0) states.none = (states.none ?? 0) + missing;
+  const idealMs = idealMakespan(draws, slots);
+  const wallMs = raw.finishedAt === undefined ? Number.NaN : raw.finishedAt - raw.createdAt;
+  const delta = commandDelta(raw.commandsBefore, raw.commandsAfter);
+  for (const name of PROBE_COMMANDS) delta.delete(name);
+  const releases = raw.outcomes.flatMap((o) => (o.slot !== undefined && o.releasedAt !== undefined ? [{ slot: o.slot, atMs: o.releasedAt }] : []));
+  const grants = raw.outcomes.flatMap((o) => (o.waited && o.slot !== undefined && o.grantedAt !== undefined ? [{ slot: o.slot, atMs: o.grantedAt }] : []));
+  const overs = handOvers(releases, grants);
+  const delays = draws.map((d) => d.readyMs);
+  return {
+    hosts,
+    slots,
+    waves: Math.ceil(hosts / slots),
+    status: raw.status,
+    states,
+    workMedianMs: percentile(draws.map((d) => d.workMs), 50),
+    deliveryMedianMs: percentile(delays, 50),
+    deliveryMaxMs: Math.max(...delays),
+    wallMs,
+    idealMs,
+    overheadMs: wallMs - idealMs,
+    createdToFiredMs: raw.firedAt === undefined ? Number.NaN : raw.firedAt - raw.createdAt,
+    coordinatorCpuMsPerHost: raw.coordinatorCpuMicros / 1000 / hosts,
+    redisCommandsPerHost: totalCommands(delta) / hosts,
+    redisCpuMs: raw.redisCpuSeconds * 1000,
+    handOverP50Ms: percentile(overs, 50),
+    handOverP99Ms: percentile(overs, 99),
+    handOvers: overs.length,
+    coordinatorRssPeakBytes: raw.coordinatorRssPeakBytes,
+    redisMemoryPeakBytes: raw.redisMemoryPeakBytes,
+    workerRssPerHostBytes: raw.workerRssPeakBytes / hosts,
+    redisClientsPeak: raw.redisClientsPeak,
+    ...(raw.incomplete === undefined ? {} : { incomplete: raw.incomplete }),
+  };
+}
