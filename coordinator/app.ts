@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from '../shared/contract/logger.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GrapevineError, NotFoundError } from '../shared/contract/errors.js';
 import { statusOf } from './error-status.js';
 import { deployId, envName, nodeName, releaseTag, roleName } from '../shared/contract/names.js';

@@ -4,7 +4,7 @@
 // taking a slot; here it is validated, told to the fleet's events, and on unfreeze the
 // group's deploys in progress get back the time they spent frozen.
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError, ValidationError } from '../shared/contract/errors.js';
 import { FreezeBody, MAX_FREEZE_MS, type FreezeMark } from '../shared/contract/freeze.js';
 import type { Logger } from '../shared/contract/logger.js';

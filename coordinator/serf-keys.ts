@@ -2,7 +2,7 @@
 // fingerprints, never the keys), and rotate to a new key the caller sends. The
 // coordinator's own Serf agent carries each step to every member.
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SERF_KEY, keyFingerprint } from '../shared/contract/gossip-key.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { actorOf } from '../shared/ports/credentials.js';

@@ -3,7 +3,7 @@
 // newer one, even across agent restarts. One small JSON file, replaced atomically.
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GrapevineError, errorMessage } from '../../shared/contract/errors.js';
 import type { DeployGroup } from '../../shared/ports/fleet-state.js';
 

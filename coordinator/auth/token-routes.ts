@@ -1,7 +1,7 @@
 // The token API, for operators: create a scoped credential (its token shown once), list
 // them (no secret), revoke one by id. Every change is logged with who made it.
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError, ValidationError } from '../../shared/contract/errors.js';
 import { parseDuration } from '../../shared/contract/duration.js';
 import type { Logger } from '../../shared/contract/logger.js';

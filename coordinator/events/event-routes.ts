@@ -6,7 +6,7 @@
 // keeps proxies from closing a quiet stream.
 import type { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError, ValidationError, errorMessage } from '../../shared/contract/errors.js';
 import type { Logger } from '../../shared/contract/logger.js';
 import { deployId, envName, roleName } from '../../shared/contract/names.js';

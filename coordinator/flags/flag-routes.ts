@@ -3,7 +3,7 @@
 // decided by the pure rules of flag-changes.ts, then told to the fleet's events (audit,
 // notifications, the event stream).
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError } from '../../shared/contract/errors.js';
 import { FlagSettings, KillBody, describeFlag, flagName, type Flag } from '../../shared/contract/flags.js';
 import type { Logger } from '../../shared/contract/logger.js';

@@ -2,7 +2,7 @@
 // their usage, a deployer or operator changes them, an operator retires a cluster, and a
 // group's hosts read which clusters are retired (their reconcile leaves those out of service).
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { envName, roleName } from '../../shared/contract/names.js';
 import { MAX_TRAFFIC_RETAIN_MS } from '../../shared/contract/relay-config.js';
 import { DefaultClusterBody, SetRouteBody, clientTypeName, clusterName, versionRange } from '../../shared/contract/routing.js';

@@ -2,7 +2,7 @@
 // anyone may read a canary's report, a deployer switches a blue/green group back to the colour
 // it left, and a group's hosts read which colour is live.
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { deployId, envName, roleName } from '../../shared/contract/names.js';
 import { NotFoundError } from '../../shared/contract/errors.js';
 import { actorOf } from '../../shared/ports/credentials.js';

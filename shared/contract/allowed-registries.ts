@@ -1,6 +1,6 @@
 // The registries a coordinator accepts release images from (its `registries` setting):
 // each a registry host or a path prefix in one, reached over https unless marked plainHttp.
-import { z } from 'zod';
+import * as z from 'zod';
 import { isRegistryHost, repositoryName, type ImageReference } from './image-reference.js';
 
 export interface AllowedRegistry {

@@ -1,7 +1,7 @@
 // The fleet-wide audit log's contract: one flat entry per thing someone (a person's or CI's
 // credential, a host, the coordinator itself) did, as `GET /v1/audit` answers it and
 // `grapevine audit` prints it. Field names are stable: scripts and log shippers read them.
-import { z } from 'zod';
+import * as z from 'zod';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { ValidationError } from './errors.js';
 import { envName, roleName } from './names.js';

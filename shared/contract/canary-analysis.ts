@@ -1,6 +1,6 @@
 // What a canary analysis records on its deploy: the samples of each step's window, and the
 // judge's verdict per metric and overall (shared/contract/canary-judge.ts computes it).
-import { z } from 'zod';
+import * as z from 'zod';
 import { CanaryMetric } from './strategy.js';
 import { storedList } from './stored-list.js';
 

@@ -2,7 +2,7 @@
 // overrides, parsed once at start. Every problem is listed in one ConfigError.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, errorMessage } from './errors.js';
 import { envName, nodeName, roleName } from './names.js';
 import { RoleConfig, absolutePath, roleHookProblems } from './role-config.js';

@@ -1,7 +1,7 @@
 // Views of a deploy whose size does not grow with the fleet: a summary (counts per state,
 // no host reports), one host's own view, and pages of host reports. Agents read the host
 // view; lists, `--wait` and the dashboard read summaries; whole reports come page by page.
-import { z } from 'zod';
+import * as z from 'zod';
 import { envName, nodeName, roleName } from './names.js';
 import { Deploy, HostReport, HostState } from './schemas.js';
 

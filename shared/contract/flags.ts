@@ -1,7 +1,7 @@
 // Feature flags, per environment: what the coordinator keeps (README, "Feature flags"), the
 // management API's bodies and answers, and the OFREP answers applications read them through.
 // A flag decides which of its variants a request gets; coordinator/flags/ holds the rules.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const flagName = z
   .string()

@@ -1,6 +1,6 @@
 // A group's freeze: who parked its rollouts, why, and until when. Redis holds it under the
 // group's freeze key (shared/contract/redis-keys.ts); the coordinator's API serves it.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Longest a freeze may be set ahead for: past a week nobody remembers why it is there. */
 export const MAX_FREEZE_MS = 7 * 24 * 60 * 60 * 1000;

@@ -1,6 +1,6 @@
 // How an agent reaches its load balancer: the relay on the load-balancer host (README,
 // "Security"), or HAProxy's runtime API directly where the agent runs on that host itself.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const AgentLoadBalancerConfig = z
   .strictObject({

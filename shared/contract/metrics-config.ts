@@ -1,6 +1,6 @@
 // Where an agent serves its Prometheus metrics (`metrics:` in its config): off unless set,
 // so a host exposes no port it was not told to.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** An address to bind: an IPv4 or IPv6 literal or a host name (0.0.0.0 listens on every interface). */
 const bindAddress = z.union([z.ipv4(), z.ipv6(), z.hostname()], { error: "must be an IP address or host name to listen on, e.g. the host's private address" });

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Names end up in Serf tag filters, Redis keys, compose project names and HAProxy
 // server names, so they are held to a character set that is safe in all of them.

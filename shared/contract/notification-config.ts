@@ -3,7 +3,7 @@
 // (a Slack webhook's URL is itself a secret) and a JSON target's signing secret live in
 // files of their own, read at start; neither is ever put in the config, a log or an error.
 import { readFileSync, statSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, errorMessage } from './errors.js';
 import { envName, roleName } from './names.js';
 

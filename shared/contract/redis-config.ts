@@ -1,7 +1,7 @@
 // Where a process finds its Redis: one server's URL (as before), a Redis Cluster's seed
 // list, or Sentinels and the name of the primary they watch. The user and password travel
 // as they always did, in the config file (or GRAPEVINE_REDIS_URL), never on a command line.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const redisUrl = z.string().regex(/^rediss?:\/\/[^/]/, 'must be a redis:// URL');
 

@@ -1,6 +1,6 @@
 // The load balancer's relay (`grapevine lb-relay`, README "Security"): where it listens, the
 // HAProxy runtime socket it alone opens, the Redis it verifies credentials in, and what it allows.
-import { z } from 'zod';
+import * as z from 'zod';
 import { load } from './config.js';
 import { nodeName } from './names.js';
 import { clusterName } from './routing.js';

@@ -1,7 +1,7 @@
 // One role as a host runs it (the agent config's `roles`): its compose service, health gate,
 // once-per-deploy job, load balancer backend and hooks. Kept apart from config.ts so the CLI,
 // which checks a dev cluster's hooks file, does not build every process's config schema.
-import { z } from 'zod';
+import * as z from 'zod';
 import { COLOURS, type Colour } from './strategy.js';
 
 /** Most services answer within two minutes of starting (a JVM takes about thirty seconds); a slower one raises it. */

@@ -3,7 +3,7 @@
 // optionally X-Client-Type). A group's route table is an ordered list (the first route a
 // request matches wins) and a default cluster for every other request, kept by the coordinator
 // and applied to HAProxy by the relay through the runtime API, never a reload.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A cluster of a role's hosts (`red`, `white`): a Serf tag, a part of a backend name. */
 export const clusterName = z

@@ -1,6 +1,6 @@
 // The contract between CI, the coordinator and the agents: every body and payload
 // crossing a process boundary is parsed with one of these.
-import { z } from 'zod';
+import * as z from 'zod';
 import { clusterName } from './routing.js';
 import { deployId, envName, imageRef, nodeName, releaseTag, roleName } from './names.js';
 import { ValidationError } from './errors.js';

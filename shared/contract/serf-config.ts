@@ -1,7 +1,7 @@
 // The Serf part of the agent's and the coordinator's config, and the rule that gossip is
 // encrypted: a key from the config, the environment or a 0600 key file, or no start at
 // all outside dev mode.
-import { z } from 'zod';
+import * as z from 'zod';
 import { SERF_KEY, readGossipKeyFile } from './gossip-key.js';
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port');

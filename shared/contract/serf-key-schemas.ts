@@ -1,5 +1,5 @@
 // What the coordinator's Serf keyring API answers: keys only ever as fingerprints.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const SerfKeyList = z.object({
   /** Members the coordinator's Serf agent knew of, and how many answered. */

@@ -1,5 +1,5 @@
 // The coordinator's answers about strategies, parsed by the CLI and the agents alike.
-import { z } from 'zod';
+import * as z from 'zod';
 import { Colour } from './strategy.js';
 
 /** `GET /v1/groups/:role/:env/colour`: which colour serves, and which was retired (stopped). */

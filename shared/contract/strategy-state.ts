@@ -1,7 +1,7 @@
 // A canary or blue/green deploy's progress as the coordinator's strategy runner keeps it on
 // the deploy (`Deploy.strategy`): its phase, the canary set or the colours, and each step with
 // the samples of its window and the judge's analysis.
-import { z } from 'zod';
+import * as z from 'zod';
 import { Analysis, StepSamples } from './canary-analysis.js';
 import { nodeName, releaseTag } from './names.js';
 import { storedList } from './stored-list.js';

@@ -2,7 +2,7 @@
 // their traffic. `rolling` is the deploy of DESIGN.md; `canary` deploys a canary set first and
 // judges it against the baseline on the load balancer's own figures before the rest follow;
 // `blue-green` starts the idle colour of every host and then moves the group's traffic to it.
-import { z } from 'zod';
+import * as z from 'zod';
 import { lbName } from '../haproxy/relay-contract.js';
 import { envName } from './names.js';
 

@@ -1,5 +1,5 @@
 // The TLS settings of the configs: a server's certificate and key, a client's CA file.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const pemPath = z.string().regex(/^\/[A-Za-z0-9._/@+-]*$/, 'must be an absolute path of plain characters');
 

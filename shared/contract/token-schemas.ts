@@ -1,5 +1,5 @@
 // The token API's bodies and answers (`POST/GET /v1/tokens`, `DELETE /v1/tokens/:id`), shared by the coordinator and the CLI.
-import { z } from 'zod';
+import * as z from 'zod';
 import { SCOPES } from '../ports/credentials.js';
 import { DURATION_PATTERN } from './duration.js';
 import { nodeName } from './names.js';

@@ -3,7 +3,7 @@
 import { FreezeMark, FreezeState, type FreezeBody } from '../contract/freeze.js';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GrapevineError, UnreachableError, ValidationError } from '../contract/errors.js';
 import {
   type CatchUpBody,

@@ -1,6 +1,6 @@
 // How a failed exchange with the coordinator or its error answer reads as a GrapevineError
 // a caller can act on.
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   ConflictError,
   errorMessage,

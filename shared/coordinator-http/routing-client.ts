@@ -1,6 +1,6 @@
 // Red-white routing's calls to the coordinator (coordinator/routing/routing-routes.ts), for the
 // CLI's `route` and `cluster retire` and for an agent's reconcile (which clusters are retired).
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError } from '../contract/errors.js';
 import { RouteTable, RouteUsage, type Route } from '../contract/routing.js';
 import type { CoordinatorClient } from './coordinator-client.js';

@@ -2,7 +2,7 @@
 // holder containers that own each host's network namespace, and their removal. Through
 // dockerode at the Engine API version negotiated with the engine.
 import type Docker from 'dockerode';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GrapevineError, errorMessage } from '../contract/errors.js';
 import { connectDocker, dockerReply } from './docker-client.js';
 

@@ -3,7 +3,7 @@
 // clients below their minimum (Docker 29 refuses anything under 1.44), so no version is
 // pinned; replies are checked with zod where the code reads them.
 import Docker from 'dockerode';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GrapevineError, UnreachableError, errorMessage } from '../contract/errors.js';
 
 /** Docker 20.10: the oldest engine whose replies this code reads. */

@@ -2,7 +2,7 @@
 // the negotiated version, each reply checked for the fields the code reads. The engine is
 // asked for its version at the first call, not at start: an agent starts while Docker is down.
 import type { Readable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GrapevineError, UnreachableError, errorMessage } from '../contract/errors.js';
 import { connectDocker, dockerReply, type DockerConnection } from './docker-client.js';
 import { saysNoAnswer } from './no-answer.js';

@@ -4,7 +4,7 @@
 // also the coordinator's TrafficControl: a backend's weights and its servers' traffic.
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ForbiddenError, GrapevineError, TimeoutError, UnauthorizedError, UnreachableError, ValidationError, errorMessage } from '../contract/errors.js';
 import type { Logger } from '../contract/logger.js';
 import { describeIssues } from '../contract/schemas.js';

@@ -1,7 +1,7 @@
 // The HTTP contract between the load balancer's relay (`grapevine lb-relay`) and its callers,
 // an agent (its own server) and the coordinator (weights and traffic): its paths, bodies and
 // answers, parsed with these schemas on both sides.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The names HAProxy's runtime API takes (runtime-api.ts holds commands to the same set). */
 export const lbName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . or -');

@@ -4,7 +4,7 @@
 import { zValidator } from '@hono/zod-validator';
 import type { Context, MiddlewareHandler, ValidationTargets } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../contract/errors.js';
 import { describeIssues } from '../contract/schemas.js';
 

@@ -1,6 +1,6 @@
 // The coordinator's record of each blue/green group's live colour: one hash field per group.
 import type { RedisClient } from './connection.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Colour } from '../contract/strategy.js';
 import { envName, roleName } from '../contract/names.js';
 import { redisKeys } from '../contract/redis-keys.js';

@@ -3,7 +3,7 @@
 // only read gv:auth:* (the load balancer's relay) can check a token too.
 import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient } from './connection.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GrapevineError } from '../contract/errors.js';
 import type { Logger } from '../contract/logger.js';
 import { redisKeys } from '../contract/redis-keys.js';

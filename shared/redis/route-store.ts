@@ -1,7 +1,7 @@
 // Each group's route table (one JSON string) and retired clusters (a hash, cluster -> JSON
 // mark), under the group's hash tag beside its slots.
 import type { RedisClient } from './connection.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RouteTable } from '../contract/routing.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import type { DeployGroup } from '../ports/fleet-state.js';

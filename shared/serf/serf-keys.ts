@@ -1,7 +1,7 @@
 // The Serf cluster's gossip keyring through the RPC of one agent (the coordinator's):
 // install, use, remove and list keys on every member. The key and the RPC token travel
 // only inside the RPC connection, never on a `serf keys` command line.
-import { z } from 'zod';
+import * as z from 'zod';
 import { GrapevineError, errorMessage } from '../contract/errors.js';
 import type { KeyringAnswer, SerfKeyring } from '../ports/serf-keyring.js';
 import { serfRpcCall, type SerfRpcAnswer } from './serf-rpc.js';
