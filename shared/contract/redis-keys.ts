@@ -34,6 +34,22 @@ export const redisKeys = {
    * apart from the waiters so they swallow none of the wake-ups a release hands to the head.
    */
   held: (role: string, env: string) => `${group(role, env)}:held`,
+  // Slot taking in O(1) whatever k (shared/redis/slot-locks.ts): the lock keys above stay the
+  // truth of who holds a slot; these let a script find a free slot number without trying each.
+  /** Sorted set of held slot numbers -> lease end (ms, Redis time), renewed with the lock key: lapsed numbers are found by score. */
+  slotLeases: (role: string, env: string) => `${group(role, env)}:slot-leases`,
+  /** Sorted set of released slot numbers at or below the top (score = number): the smallest free one is taken first. */
+  freeSlots: (role: string, env: string) => `${group(role, env)}:free-slots`,
+  /** The highest slot number ever handed out in the group; numbers above it are free. */
+  slotTop: (role: string, env: string) => `${group(role, env)}:slot-top`,
+  /** Hash of the out-of-service hosts' zones (host -> zone, "" for none), so the host's zone count drops when it serves again. */
+  outZones: (role: string, env: string) => `${group(role, env)}:out-zones`,
+  /** Hash of out-of-service hosts per zone (zone -> count; a zone at 0 is deleted, so HLEN counts the zones out). */
+  zoneOut: (role: string, env: string) => `${group(role, env)}:zone-out`,
+  /** Set of the zones whose hosts wait in a zone queue of their own (zone "" waits in `waiters`). */
+  waitingZones: (role: string, env: string) => `${group(role, env)}:waiting-zones`,
+  /** The waiters sorted set of one zone: zone "" is the group's `waiters`, so a fleet without zones keeps one queue. */
+  zoneWaiters: (role: string, env: string, zone: string) => (zone === '' ? `${group(role, env)}:waiters` : `${group(role, env)}:waiters:zone:${zone}`),
   /** Set when a deploy ends before every host took part (past its deadline): its waiting hosts stand down. */
   deployStopped: (role: string, env: string, deployId: string) => `${group(role, env)}:deploy:${deployId}:stopped`,
   /** The group's route table (JSON RouteTable, shared/contract/routing.ts) as the coordinator last applied it to the load balancer. */

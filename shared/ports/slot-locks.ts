@@ -2,6 +2,7 @@
 // implementation; unit tests of the deploy logic use fakes.
 import type { Logger } from '../contract/logger.js';
 import type { DeployGroup } from './fleet-state.js';
+import type { ZoneRule } from '../contract/zone-rule.js';
 
 
 export interface SlotLease {
@@ -55,6 +56,10 @@ export interface AcquireOptions {
   logger?: Logger;
   /** Called once when the first try finds every slot taken. */
   onWait?: () => void;
+  /** The host's zone (its `zone` Serf tag); none is zone "". */
+  zone?: string;
+  /** The deploy's cap on hosts out of service per zone; none when absent. */
+  zoneRule?: ZoneRule;
 }
 
 /**

@@ -18,8 +18,6 @@ const COUNTER_TTL_SECONDS = 7 * 24 * 60 * 60;
  * and a margin) unless the caller names its own lifetime: it never lingers.
  */
 const DEFAULT_GATE_TTL_MS = 25 * 60 * 60 * 1000;
-/** As the slot locks' own bound: more slot keys than that in one read is a bad slot count. */
-const MAX_SLOTS = 1_000;
 
 export interface RedisFleetStateOptions {
   redis: RedisClient;
@@ -79,15 +77,23 @@ export class RedisFleetState implements FleetState, FleetControl {
     return hosts.sort();
   }
 
-  /** One MGET: the keys share the group's hash tag. A slot token starts with its holder's name and a `/`. */
+  /**
+   * The numbers in the group's leases set (held, or lapsed and not yet handed on, so the cost
+   * follows the hosts out, not k), then one MGET of their keys, which says which still hold:
+   * the keys share the group's hash tag. A
+   * slot token starts with its holder's name and a `/`.
+   */
   async slotHolders(group: DeployGroup, maxSlots: number): Promise<SlotHolder[]> {
-    if (!Number.isInteger(maxSlots) || maxSlots < 0 || maxSlots > MAX_SLOTS) {
-      throw new ValidationError(`slot count must be a whole number from 0 to ${MAX_SLOTS}, got ${maxSlots}`);
+    if (!Number.isSafeInteger(maxSlots) || maxSlots < 0) {
+      throw new ValidationError(`slot count must be a whole number of at least 0, got ${maxSlots}`);
     }
     if (maxSlots === 0) return [];
-    const keys = Array.from({ length: maxSlots }, (_, i) => redisKeys.slot(group.role, group.env, i + 1));
-    const tokens = await callRedis('reading the slot keys', () => this.redis.mget(...keys));
-    return tokens.flatMap((token, i) => (token ? [{ slot: i + 1, host: token.split('/', 1)[0] ?? token }] : []));
+    const { role, env } = group;
+    const live = await callRedis('reading the slot leases', () => this.redis.zrange(redisKeys.slotLeases(role, env), '0', '-1'));
+    const numbers = live.map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= maxSlots).sort((a, b) => a - b);
+    if (numbers.length === 0) return [];
+    const tokens = await callRedis('reading the slot keys', () => this.redis.mget(...numbers.map((n) => redisKeys.slot(role, env, n))));
+    return tokens.flatMap((token, i) => (token ? [{ slot: numbers[i] ?? 0, host: token.split('/', 1)[0] ?? token }] : []));
   }
 
   async backInService(group: DeployGroup, host: string, logger = this.logger): Promise<boolean> {

@@ -9,11 +9,11 @@ import { ConflictError, GrapevineError, UnreachableError, errorMessage } from '.
 
 /** Script name -> file; `-N` in a file name is its fixed key count, none means the caller's keys vary. */
 const scriptFiles = {
-  acquireSlot: 'acquire-slot.lua',
-  releaseSlot: 'release-slot-4.lua',
+  acquireSlot: 'acquire-slot-16.lua',
+  releaseSlot: 'release-slot-6.lua',
   backInService: 'back-in-service-3.lua',
-  renewSlot: 'renew-slot-1.lua',
-  wakeHead: 'wake-head-2.lua',
+  renewSlot: 'renew-slot-2.lua',
+  wakeNext: 'wake-next.lua',
   leaveQueue: 'leave-queue-4.lua',
   markBroken: 'mark-broken.lua',
   liftHold: 'lift-hold.lua',
@@ -71,16 +71,20 @@ export type WakeOutcome = 'woke' | 'nobody' | 'head-changed';
 /** What each script's reply means. Records come back as the JSON Redis holds; the caller parses them with its schema. */
 export interface ScriptOutcomes {
   acquireSlot:
-    | { kind: 'acquired'; slot: number; epoch: number }
-    | { kind: 'queued' }
+    | { kind: 'acquired'; slot: number; epoch: number; roomLeft: boolean }
+    | { kind: 'queued'; by: 'group' | 'zone' }
+    | { kind: 'retry'; slot: number }
     | { kind: 'broken' }
     | { kind: 'stopped' }
     | { kind: 'held'; by: 'freeze' | 'gate' };
-  releaseSlot: { released: false } | { released: true; wake: WakeOutcome };
+  /** Whether the token held the slot or the holder left the out-of-service set: a place may be free. */
+  releaseSlot: boolean;
   renewSlot: 'renewed' | 'not-held';
-  wakeHead: WakeOutcome;
-  leaveQueue: { owed: false } | { owed: true; wake: WakeOutcome };
-  backInService: { left: false } | { left: true; wake: WakeOutcome };
+  wakeNext: WakeOutcome;
+  /** Whether a wake-up was meant for the leaving host: it goes to the next waiter. */
+  leaveQueue: boolean;
+  /** Whether the host was counted out of service. */
+  backInService: boolean;
   markBroken: { woken: number; unread: number };
   /** The hold's value before it went: a freeze mark's JSON, or null. */
   liftHold: { woken: number; unread: number; value: string | null };
@@ -113,7 +117,7 @@ export interface ScriptOutcomes {
   swapFlag: number | undefined;
 }
 
-/** What lua/includes/wake-head.lua returns, and with it wake-head-2.lua, release-slot-4.lua, back-in-service-3.lua and leave-queue-4.lua. */
+/** What wake-next.lua returns. */
 const WAKES: Record<number, WakeOutcome> = { 1: 'nobody', 2: 'woke', 3: 'head-changed' };
 /** A code the script never returns. */
 const UNKNOWN = Symbol('unknown code');
@@ -141,26 +145,24 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
       case 'acquireSlot':
         if (code > 0) {
           const epoch = parts[1];
-          return typeof epoch === 'number' && Number.isInteger(epoch) && epoch > 0 ? { kind: 'acquired', slot: code, epoch } : UNKNOWN;
+          const room = parts[2];
+          return typeof epoch === 'number' && Number.isInteger(epoch) && epoch > 0 && (room === 0 || room === 1) ? { kind: 'acquired', slot: code, epoch, roomLeft: room === 1 } : UNKNOWN;
+        }
+        if (code === -6) {
+          const slot = parts[1];
+          return typeof slot === 'number' && Number.isInteger(slot) && slot >= 0 ? { kind: 'retry', slot } : UNKNOWN;
         }
         if (code === -3 || code === -4) return { kind: 'held', by: code === -3 ? 'freeze' : 'gate' };
-        return code === 0 ? { kind: 'queued' } : code === -1 ? { kind: 'broken' } : code === -2 ? { kind: 'stopped' } : UNKNOWN;
-      case 'releaseSlot': {
-        const wake = WAKES[code];
-        return code === 0 ? { released: false } : wake ? { released: true, wake } : UNKNOWN;
-      }
+        if (code === 0 || code === -5) return { kind: 'queued', by: code === 0 ? 'group' : 'zone' };
+        return code === -1 ? { kind: 'broken' } : code === -2 ? { kind: 'stopped' } : UNKNOWN;
       case 'renewSlot':
         return code === 1 ? 'renewed' : code === 0 ? 'not-held' : UNKNOWN;
-      case 'wakeHead':
+      case 'wakeNext':
         return WAKES[code] ?? UNKNOWN;
-      case 'leaveQueue': {
-        const wake = WAKES[code];
-        return code === 0 ? { owed: false } : wake ? { owed: true, wake } : UNKNOWN;
-      }
-      case 'backInService': {
-        const wake = WAKES[code];
-        return code === 0 ? { left: false } : wake ? { left: true, wake } : UNKNOWN;
-      }
+      case 'releaseSlot':
+      case 'leaveQueue':
+      case 'backInService':
+        return code === 1 ? true : code === 0 ? false : UNKNOWN;
       case 'markBroken': {
         const unread = parts[1];
         return code >= 0 && typeof unread === 'number' ? { woken: code, unread } : UNKNOWN;

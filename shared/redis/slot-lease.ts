@@ -10,6 +10,7 @@ import type { LeaseWatch, ReleaseOptions, SlotLease } from '../ports/slot-locks.
 import type { DeployGroup } from '../ports/fleet-state.js';
 import type { RedisScripts } from './scripts.js';
 import { CLEANUP_TIMEOUT_MS, type WaitQueue } from './wait-queue.js';
+import type { ZoneRule } from '../contract/zone-rule.js';
 
 export interface LeaseContext {
   scripts: RedisScripts;
@@ -29,6 +30,8 @@ export interface LeaseContext {
   group: DeployGroup;
   /** Told of renewals that failed and of the lease's loss; none unless given. */
   watch?: LeaseWatch;
+  /** The deploy's zone rule: the release wakes a waiter whose zone it lets go. */
+  zoneRule?: ZoneRule;
 }
 
 /**
@@ -113,11 +116,11 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
    */
   private async renewOnce(): Promise<'renewed' | 'failed' | 'lost'> {
     if (this.stopped) return 'lost';
-    const { scripts, slotKey, token, ttlMs } = this.context;
+    const { scripts, slotKey, token, ttlMs, queue, slot } = this.context;
     const sentAt = Date.now();
     let outcome: 'renewed' | 'not-held' | typeof TIMED_OUT;
     try {
-      outcome = await within(scripts.run('renewSlot', [slotKey], [token, ttlMs]), Math.max(1, this.validUntil - sentAt));
+      outcome = await within(scripts.run('renewSlot', [slotKey, queue.leasesKey], [token, ttlMs, slot]), Math.max(1, this.validUntil - sentAt));
     } catch (error) {
       if (this.stopped) return 'lost';
       this.tell('renewalFailed');
@@ -162,9 +165,9 @@ export class RedisSlotLease implements SlotLease, AsyncDisposable {
   private async runRelease(outOfService: boolean): Promise<boolean> {
     const wasLost = this.lost.signal.aborted;
     this.stopRenewal();
-    const { queue, slotKey, token, holder, logger } = this.context;
+    const { queue, slotKey, slot, token, holder, logger, zoneRule } = this.context;
     try {
-      const outcome = await within(queue.release(slotKey, token, outOfService ? '' : holder), CLEANUP_TIMEOUT_MS);
+      const outcome = await within(queue.release(slotKey, slot, token, outOfService ? '' : holder, zoneRule), CLEANUP_TIMEOUT_MS);
       if (outcome === TIMED_OUT) {
         logger.warn('Redis did not answer the release; the slot frees when its lease lapses');
         return false;

@@ -1,10 +1,12 @@
-// At most k hosts of a group deploy at once: k slot locks in Redis, a FIFO of waiting
-// hosts, and a wake-up pushed to exactly one waiter per release.
+// At most k hosts of a group deploy at once (and at most what the deploy's zone rule lets
+// each zone lose): k slot locks in Redis taken in one call whatever k, a FIFO of waiting
+// hosts per zone, and a wake-up pushed to exactly one waiter per release, read over the
+// host's one connection.
 
 import { randomUUID } from 'node:crypto';
-import { duplicateRedis, type RedisClient as Redis } from './connection.js';
+import type { RedisClient as Redis } from './connection.js';
 import type { Logger } from '../contract/logger.js';
-import { TIMED_OUT, pause, untilAborted, within } from '../contract/waiting.js';
+import { TIMED_OUT, untilAborted, within } from '../contract/waiting.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { ValidationError } from '../contract/errors.js';
 import type { AcquireOptions, LeaseWatch, SlotLocks } from '../ports/slot-locks.js';
@@ -13,6 +15,8 @@ import { describeBrokenMark, readBrokenMark } from './broken-mark.js';
 import { RedisSlotLease } from './slot-lease.js';
 import { CLEANUP_TIMEOUT_MS, WaitQueue } from './wait-queue.js';
 import { confirmOnReplica } from './replica-ack.js';
+import { MAX_SLICE_MS, WakeLine } from './wake-line.js';
+import { zoneRuleArgs, type ZoneRule } from '../contract/zone-rule.js';
 
 export { RedisSlotLease } from './slot-lease.js';
 
@@ -21,17 +25,18 @@ export { RedisSlotLease } from './slot-lease.js';
  * unfreeze and an opened gate wake waiters at once; a poll finds what no wake-up announces
  * (a waiter killed while it held a wake-up, a lease that lapsed, a freeze whose `until`
  * passed: its key lapses by itself and the held hosts see it within one poll). A poll that
- * finds every place taken costs Redis five commands, whatever the slot count: BLPOP, the
- * acquire script, and EXISTS (the four marks: broken, stopped, freeze, gate), SCARD and
- * ZSCORE inside it, the same five as before freezes and gates existed, so a waiting host
- * costs half a command per second. A held host pays BLPOP, the script and EXISTS twice
- * more plus ZSCORE (six; seven with a SISMEMBER when a gate holds it).
+ * finds every place taken costs Redis four commands, whatever the slot count: the acquire
+ * script, and EXISTS (the four marks: broken, stopped, freeze, gate), SCARD and ZSCORE
+ * inside it; the wake-up BLPOP runs in slices of at most 2 s on the host's one connection
+ * (one BLPOP per slice for every acquire waiting on that connection), so a waiting host
+ * costs under one command per second. A held host pays the script and EXISTS twice more
+ * plus ZSCORE (five; six with a SISMEMBER when a gate holds it).
  */
 export const DEFAULT_POLL_MS = 10_000;
 /** Renewed on every arrival; clears the set of a quiet group. A waiter that finds the set gone joins again on its next poll. */
 const WAITERS_TTL_MS = 60 * 60 * 1000;
-/** 3 000 hosts at a third each is 1 000 keys in one call (and one EXISTS); past that is a bad slot count. */
-const MAX_SLOTS = 1_000;
+/** Calls naming another free number in a row before the host waits a poll instead (each settles unless another host took the number meanwhile). */
+const NUMBER_TRIES = 8;
 
 export interface RedisSlotLocksOptions {
   redis: Redis;
@@ -50,14 +55,6 @@ export interface RedisSlotLocksOptions {
 /** AcquireResult, with the lease's concrete type (its token is visible to tests and logs). */
 export type RedisAcquireResult = { kind: 'acquired'; lease: RedisSlotLease } | { kind: 'broken'; reason: string } | { kind: 'stopped' };
 
-interface GroupKeys {
-  broken: string;
-  stopped: string;
-  epoch: string;
-  freeze: string;
-  gate: string;
-  slots: string[];
-}
 
 export class RedisSlotLocks implements SlotLocks {
   private readonly redis: Redis;
@@ -85,23 +82,25 @@ export class RedisSlotLocks implements SlotLocks {
 
   async acquire(options: AcquireOptions): Promise<RedisAcquireResult> {
     const { group, slots, tag, signal, deployId } = options;
-    if (!Number.isInteger(slots) || slots < 1 || slots > MAX_SLOTS) {
-      throw new ValidationError(`slot count must be a whole number from 1 to ${MAX_SLOTS}, got ${slots}`);
+    if (!Number.isSafeInteger(slots) || slots < 1) {
+      throw new ValidationError(`slot count must be a whole number of at least 1, got ${slots}`);
     }
     signal.throwIfAborted();
 
     // The holder's name leads the token, so whoever reads a slot key sees which host holds it.
     const token = `${options.holder}/${randomUUID()}`;
-    const queue = new WaitQueue(this.redis, group);
-    const keys: GroupKeys = {
-      broken: redisKeys.broken(group.role, group.env, tag),
-      stopped: redisKeys.deployStopped(group.role, group.env, deployId),
-      epoch: redisKeys.epoch(group.role, group.env),
-      freeze: redisKeys.freeze(group.role, group.env),
-      gate: redisKeys.gate(group.role, group.env, deployId),
-      slots: Array.from({ length: slots }, (_, i) => redisKeys.slot(group.role, group.env, i + 1)),
-    };
-    const acquireKeys = [keys.broken, keys.stopped, queue.waitersKey, queue.outKey, keys.epoch, keys.freeze, keys.gate, queue.heldKey, ...keys.slots];
+    const zone = options.zone ?? '';
+    const rule = options.zoneRule;
+    const [ruleMode, ruleMax] = zoneRuleArgs(rule);
+    const queue = new WaitQueue(this.redis, group, zone);
+    const { role, env } = group;
+    const slotKey = (n: number) => redisKeys.slot(role, env, n);
+    const acquireKeys = [
+      redisKeys.broken(role, env, tag), redisKeys.deployStopped(role, env, deployId), queue.waitersKey, queue.outKey, redisKeys.epoch(role, env),
+      redisKeys.freeze(role, env), redisKeys.gate(role, env, deployId), queue.heldKey, queue.ownQueueKey, queue.leasesKey, queue.freeSlotsKey,
+      queue.slotTopKey, queue.outZonesKey, queue.zoneOutKey, queue.waitingZonesKey,
+    ];
+    const brokenKey = acquireKeys[0] as string;
     const holder = options.holder;
     // Read once, not per poll: only this host adds itself, so a host already out of service
     // (back from a crash before it served again) counts once, not twice.
@@ -112,7 +111,10 @@ export class RedisSlotLocks implements SlotLocks {
     // Every line of this acquire and its lease goes through the deploy's logger when given.
     const log = options.logger ? options.logger.child({ component: 'slot-locks', tag }) : this.logger.child({ role: group.role, env: group.env, tag });
 
-    let waiter: Redis | undefined;
+    const line = WakeLine.for(this.redis, `${role}:${env}`, this.logger);
+    // The number the script last reserved for this host (0: none), and how many times in a row it reserved one.
+    let candidate = 0;
+    let renamed = 0;
     // Whether the token joined the waiters or the held set (either is left at the end).
     let queued = false;
     let acquired = false;
@@ -121,17 +123,25 @@ export class RedisSlotLocks implements SlotLocks {
     // The arrival score a wake-up hands back, so a waiter that loses a race keeps its place.
     let score = '';
     const startedAt = Date.now();
-    const onAbort = () => waiter?.disconnect();
-    signal.addEventListener('abort', onAbort, { once: true });
 
     try {
       for (;;) {
         const sentAt = Date.now();
-        const attempt = this.scripts.run('acquireSlot', acquireKeys, [token, this.ttlMs, score, WAITERS_TTL_MS, holder, wasOut ? '1' : '']);
+        const args = [token, this.ttlMs, score, WAITERS_TTL_MS, holder, wasOut ? '1' : '', slots, candidate === 0 ? '' : candidate, zone, ruleMode, ruleMax];
+        const attempt = this.scripts.run('acquireSlot', [...acquireKeys, slotKey(Math.max(candidate, 1))], args);
         const reply = await untilAborted(attempt, signal, (late) => {
-          if (late.kind === 'acquired') this.releaseAbandoned(queue, keys.slots[late.slot - 1] ?? '', token, abandonedLeavesOut, log);
-          else if ((late.kind === 'queued' || late.kind === 'held') && !queued) void this.leaveQueue(queue, token, false, log);
+          if (late.kind === 'acquired') this.releaseAbandoned(queue, late.slot, token, abandonedLeavesOut, rule, log);
+          else if ((late.kind === 'queued' || late.kind === 'held') && !queued) void this.leaveQueue(queue, token, false, rule, log);
         });
+
+        if (reply.kind === 'retry' && renamed < NUMBER_TRIES) {
+          // A free number was reserved for this host: call again at once, naming it.
+          candidate = reply.slot;
+          renamed++;
+          continue;
+        }
+        candidate = 0;
+        renamed = 0;
 
         if (reply.kind === 'acquired') {
           acquired = true;
@@ -140,7 +150,8 @@ export class RedisSlotLocks implements SlotLocks {
             queue,
             slot: reply.slot,
             epoch: reply.epoch,
-            slotKey: keys.slots[reply.slot - 1] ?? '',
+            slotKey: slotKey(reply.slot),
+            ...(rule ? { zoneRule: rule } : {}),
             token,
             holder,
             ttlMs: this.ttlMs,
@@ -151,12 +162,14 @@ export class RedisSlotLocks implements SlotLocks {
           });
           // (Redis part, replica-ack.ts) Through a Sentinel or cluster failover the grant and the
           // out-of-service mark must survive: a replica holds them before the host acts on them.
-          await confirmOnReplica(this.redis, keys.slots[reply.slot - 1] ?? '', log);
+          await confirmOnReplica(this.redis, slotKey(reply.slot), log);
           if (signal.aborted) {
             await lease.release({ outOfService: wasOut });
             throw signal.reason;
           }
-          log.info({ slot: reply.slot, epoch: reply.epoch, slots, waitedMs: Date.now() - startedAt }, 'slot acquired');
+          log.info({ slot: reply.slot, epoch: reply.epoch, slots, zone, waitedMs: Date.now() - startedAt }, 'slot acquired');
+          // A place is still free (a zone's turn began, an unfreeze): the next waiter that may go takes it.
+          if (reply.roomLeft) void this.passWakeOn(queue, rule, log);
           return { kind: 'acquired', lease };
         }
         signal.throwIfAborted();
@@ -166,7 +179,7 @@ export class RedisSlotLocks implements SlotLocks {
           return { kind: 'stopped' };
         }
         if (reply.kind === 'broken') {
-          const mark = await readBrokenMark(this.redis, keys.broken);
+          const mark = await readBrokenMark(this.redis, brokenKey);
           const reason = mark ? describeBrokenMark(mark) : 'release marked broken';
           log.info({ reason }, 'release marked broken; standing down');
           return { kind: 'broken', reason };
@@ -179,75 +192,40 @@ export class RedisSlotLocks implements SlotLocks {
           }
           // Woken off the waiters set (a release meant for this host), it passes the wake-up
           // on: a held host must not swallow what the next waiter needs.
-          if (score !== '') await this.passWakeOn(queue, log);
+          if (score !== '') await this.passWakeOn(queue, rule, log);
         } else {
           heldBy = undefined;
+          // Woken, but its zone is at its cap while the group has a place: the place goes to a zone that may go.
+          if (reply.kind === 'queued' && reply.by === 'zone' && score !== '') await this.passWakeOn(queue, rule, log);
         }
         if (!queued) {
           queued = true;
-          if (reply.kind === 'queued') log.debug({ slots }, 'every slot taken; waiting for a release');
+          if (reply.kind === 'queued') log.debug({ slots, zone, by: reply.by }, reply.by === 'zone' ? "the zone rule keeps this host's zone out; waiting" : 'every slot taken; waiting for a release');
           try {
             options.onWait?.();
           } catch (error) {
             log.warn({ err: error }, 'onWait callback threw');
           }
         }
-        waiter ??= this.openWaiter(log);
-        const wake = await this.waitForWake(waiter, wakeKey, signal, log);
-        if (wake === 'connection-failed') {
-          waiter.disconnect();
-          waiter = undefined;
-        } else {
-          score = wake;
-        }
+        const wake = await line.wait(wakeKey, this.pollMs, this.sliceMs, signal);
+        score = wake !== undefined && wake.trim() !== '' && Number.isFinite(Number(wake)) ? wake : '';
         signal.throwIfAborted();
       }
     } finally {
-      signal.removeEventListener('abort', onAbort);
-      waiter?.disconnect();
-      if (queued) await this.leaveQueue(queue, token, acquired, log);
+      if (queued) await this.leaveQueue(queue, token, acquired, rule, log);
     }
   }
 
-  /** A dedicated connection: BLPOP would stall every other command on the shared one. */
-  private openWaiter(log: Logger): Redis {
-    const waiter = duplicateRedis(this.redis, {
-      commandTimeout: undefined,
-      // The BLPOP is sent before the new connection is ready; it must queue, not fail.
-      enableOfflineQueue: true,
-      // Resolves a BLPOP stuck on a dead socket just after its own timeout.
-      blockingTimeout: this.pollMs + 1_000,
-      disableClientInfo: true,
-    });
-    waiter.on('error', (error: unknown) => log.debug({ err: error }, 'wake-up connection error'));
-    return waiter;
-  }
-
-  /** Blocks until this host's wake-up arrives or pollMs passes; returns the handed-back score ('' for none). */
-  private async waitForWake(
-    waiter: Redis,
-    wakeKey: string,
-    signal: AbortSignal,
-    log: Logger,
-  ): Promise<string | 'connection-failed'> {
-    try {
-      const reply = await waiter.blpop(wakeKey, this.pollMs / 1000);
-      const value = reply?.[1];
-      return value !== undefined && Number.isFinite(Number(value)) && value.trim() !== '' ? value : '';
-    } catch (error) {
-      if (signal.aborted) return '';
-      log.warn({ err: error }, 'wake-up connection failed; retrying after one poll interval');
-      // Without this pause a connection that fails at once would turn the loop into a spin.
-      await pause(this.pollMs, signal);
-      return 'connection-failed';
-    }
+  /** A wake-up BLPOP holds the shared connection this long at most: well inside a lease renewal's slack. */
+  private get sliceMs(): number {
+    return Math.min(this.pollMs, MAX_SLICE_MS, Math.floor(this.ttlMs / 4));
   }
 
   /** Leaves the waiters set; a wake-up this host received but will not use goes to the next waiter. */
-  private async leaveQueue(queue: WaitQueue, token: string, acquired: boolean, log: Logger): Promise<void> {
+  private async leaveQueue(queue: WaitQueue, token: string, acquired: boolean, rule: ZoneRule | undefined, log: Logger): Promise<void> {
     try {
       // Holding a slot now, this host used its wake-up (if any): only its wake list is left to clear.
-      const pending = acquired ? queue.forget(token) : queue.leave(token);
+      const pending = acquired ? queue.forget(token) : queue.leave(token, rule);
       const outcome = await within<unknown>(pending, CLEANUP_TIMEOUT_MS);
       if (outcome === TIMED_OUT) log.warn('Redis did not answer while leaving the waiters set');
       else if (outcome === true) log.debug('passed an unused wake-up on to the next waiter');
@@ -256,10 +234,10 @@ export class RedisSlotLocks implements SlotLocks {
     }
   }
 
-  /** A wake-up this held host received from a release goes to the head of the waiters instead. */
-  private async passWakeOn(queue: WaitQueue, log: Logger): Promise<void> {
+  /** A wake-up this host received but cannot use (held, or its zone at its cap), or a place left free, goes to the next waiter that may go. */
+  private async passWakeOn(queue: WaitQueue, rule: ZoneRule | undefined, log: Logger): Promise<void> {
     try {
-      const outcome = await within<unknown>(queue.wakeHead(), CLEANUP_TIMEOUT_MS);
+      const outcome = await within<unknown>(queue.wakeNext(rule), CLEANUP_TIMEOUT_MS);
       if (outcome === 'woke') log.debug('held: passed a wake-up on to the next waiter');
     } catch (error) {
       log.warn({ err: error }, 'could not pass a wake-up on; the next waiter may wait one poll interval longer');
@@ -267,8 +245,9 @@ export class RedisSlotLocks implements SlotLocks {
   }
 
   /** A slot taken by an acquire the caller had already abandoned goes straight back. */
-  private releaseAbandoned(queue: WaitQueue, slotKey: string, token: string, leavingOut: string, log: Logger): void {
-    queue.release(slotKey, token, leavingOut).then(
+  private releaseAbandoned(queue: WaitQueue, slot: number, token: string, leavingOut: string, rule: ZoneRule | undefined, log: Logger): void {
+    const { role, env } = queue.group;
+    queue.release(redisKeys.slot(role, env, slot), slot, token, leavingOut, rule).then(
       () => log.debug('released a slot taken after the caller gave up'),
       (error: unknown) => log.warn({ err: error }, 'could not release a slot taken after the caller gave up; it frees when its TTL ends'),
     );

@@ -1,17 +1,19 @@
-// The FIFO of hosts waiting for a slot of one group, and the wake-ups that move it. The
-// caller reads the head of the waiters set and names that waiter's wake list in the
-// script's KEYS; the script wakes it only if it is still the head, so every key a
-// script touches is declared. A head that changed in between costs one more look.
+// The FIFO of hosts waiting for a slot of one group, one queue per zone, and the wake-ups
+// that move it. The caller reads the head of each zone queue and names those waiters'
+// wake lists in the script's KEYS; the script wakes the oldest head whose zone may go
+// only if it is still the head, so every key a script touches is declared. A head that
+// changed in between costs one more look.
 
 import type { RedisClient as Redis } from './connection.js';
 import { redisKeys } from '../contract/redis-keys.js';
+import { zoneRuleArgs, type ZoneRule } from '../contract/zone-rule.js';
 import type { DeployGroup } from '../ports/fleet-state.js';
 import { RedisScripts, callRedis, type WakeOutcome } from './scripts.js';
 
 /** A wake list outlives the gap between a waiter's queueing and its BLPOP, and no more. */
 const WAKE_TTL_MS = 30_000;
 /**
- * Looks at the head before a wake-up is left to the waiters' fallback poll. A head only
+ * Looks at the heads before a wake-up is left to the waiters' fallback poll. A head only
  * changes under a race (a waiter leaving or taking a free slot), so a second look nearly
  * always settles it.
  */
@@ -22,21 +24,38 @@ const MAX_WAKE_PER_CALL = 1_000;
 export const CLEANUP_TIMEOUT_MS = 5_000;
 
 export class WaitQueue {
-  /** Sorted set of waiting hosts' tokens, oldest first. */
+  /** Sorted set of waiting hosts' tokens of zone "" (a fleet without zones), oldest first. */
   readonly waitersKey: string;
+  /** The queue of this host's zone (`waitersKey` itself for zone ""). */
+  readonly ownQueueKey: string;
   /** Sorted set of the tokens of hosts a freeze or a gate holds aside, oldest first. */
   readonly heldKey: string;
   /** Set of the group's hosts out of service for a deploy (holders, and dead holders until they serve again). */
   readonly outKey: string;
+  readonly outZonesKey: string;
+  readonly zoneOutKey: string;
+  readonly waitingZonesKey: string;
+  readonly leasesKey: string;
+  readonly freeSlotsKey: string;
+  readonly slotTopKey: string;
   private readonly scripts: RedisScripts;
 
   constructor(
     private readonly redis: Redis,
-    private readonly group: DeployGroup,
+    readonly group: DeployGroup,
+    readonly zone = '',
   ) {
-    this.waitersKey = redisKeys.waiters(group.role, group.env);
-    this.heldKey = redisKeys.held(group.role, group.env);
-    this.outKey = redisKeys.outOfService(group.role, group.env);
+    const { role, env } = group;
+    this.waitersKey = redisKeys.waiters(role, env);
+    this.ownQueueKey = redisKeys.zoneWaiters(role, env, zone);
+    this.heldKey = redisKeys.held(role, env);
+    this.outKey = redisKeys.outOfService(role, env);
+    this.outZonesKey = redisKeys.outZones(role, env);
+    this.zoneOutKey = redisKeys.zoneOut(role, env);
+    this.waitingZonesKey = redisKeys.waitingZones(role, env);
+    this.leasesKey = redisKeys.slotLeases(role, env);
+    this.freeSlotsKey = redisKeys.freeSlots(role, env);
+    this.slotTopKey = redisKeys.slotTop(role, env);
     this.scripts = RedisScripts.for(redis);
   }
 
@@ -46,36 +65,32 @@ export class WaitQueue {
   }
 
   /**
-   * Compare-and-delete a slot lock held by `token`, then wake the oldest waiter (one, not
-   * the herd). Two round trips: the head is read first so the script can name its wake list.
-   * `leavingOut` names the holder to take out of the out-of-service set with it ('' keeps it in).
+   * Compare-and-delete a slot lock held by `token`, then wake the oldest waiter whose zone
+   * may go (one, not the herd). `leavingOut` names the holder to take out of the
+   * out-of-service set with it ('' keeps it in).
    */
-  async release(slotKey: string, token: string, leavingOut: string): Promise<{ released: boolean; wake?: WakeOutcome }> {
-    const head = await this.headOtherThan(token);
-    const outcome = await this.scripts.run('releaseSlot', [slotKey, this.waitersKey, this.wakeKey(head), this.outKey], [token, head, WAKE_TTL_MS, leavingOut]);
-    if (!outcome.released) return { released: false };
-    return { released: true, wake: outcome.wake === 'head-changed' ? await this.wakeHead(WAKE_TRIES - 1) : outcome.wake };
+  async release(slotKey: string, slot: number, token: string, leavingOut: string, rule?: ZoneRule): Promise<{ released: boolean; wake?: WakeOutcome }> {
+    const keys = [slotKey, this.leasesKey, this.freeSlotsKey, this.outKey, this.outZonesKey, this.zoneOutKey];
+    const released = await this.scripts.run('releaseSlot', keys, [token, slot, leavingOut]);
+    if (!released) return { released: false };
+    return { released: true, wake: await this.wakeNext(rule) };
   }
 
   /**
-   * Takes `token` out of the waiters set; a wake-up meant for it that it will not use (it
-   * stands down, or was popped and then lost the slot race) goes to the next waiter.
-   * Returns whether one was passed on.
+   * Takes `token` out of its queue (or the held set); a wake-up meant for it that it will
+   * not use (it stands down, or was popped and then lost the slot race) goes to the next
+   * waiter. Returns whether one was passed on.
    */
-  async leave(token: string): Promise<boolean> {
-    const next = await this.headOtherThan(token);
-    const outcome = await this.scripts.run('leaveQueue', [this.waitersKey, this.wakeKey(token), this.wakeKey(next), this.heldKey], [token, next, WAKE_TTL_MS]);
-    if (!outcome.owed) return false;
-    const wake = outcome.wake === 'head-changed' ? await this.wakeHead(WAKE_TRIES - 1) : outcome.wake;
-    return wake === 'woke';
+  async leave(token: string, rule?: ZoneRule): Promise<boolean> {
+    const owed = await this.scripts.run('leaveQueue', [this.ownQueueKey, this.waitersKey, this.heldKey, this.wakeKey(token)], [token]);
+    return owed && (await this.wakeNext(rule)) === 'woke';
   }
 
-  /** `host` serves again: it leaves the out-of-service set, and the slot it counted against wakes a waiter. Whether it was in the set. */
+  /** `host` serves again: it leaves the out-of-service set, and the place it counted against wakes a waiter. Whether it was in the set. */
   async backInService(host: string): Promise<boolean> {
-    const head = await this.headOtherThan();
-    const outcome = await this.scripts.run('backInService', [this.outKey, this.waitersKey, this.wakeKey(head)], [host, head, WAKE_TTL_MS]);
-    if (outcome.left && outcome.wake === 'head-changed') await this.wakeHead(WAKE_TRIES - 1);
-    return outcome.left;
+    const left = await this.scripts.run('backInService', [this.outKey, this.outZonesKey, this.zoneOutKey], [host]);
+    if (left) await this.wakeNext();
+    return left;
   }
 
   /** Clears the wake list of a host that took a slot: the wake-up it may still hold is spent. */
@@ -83,14 +98,26 @@ export class WaitQueue {
     await callRedis('clearing a used wake list', () => this.redis.del(this.wakeKey(token)));
   }
 
-  /** Wakes whoever is at the head now, looking again (at most `tries` times) while the head moves under it. */
-  async wakeHead(tries = WAKE_TRIES): Promise<WakeOutcome> {
+  /**
+   * Wakes the oldest head of the zone queues whose zone `rule` lets go now, looking again
+   * (at most `tries` times) while a head moves under it. Without a rule, the oldest head.
+   */
+  async wakeNext(rule?: ZoneRule, tries = WAKE_TRIES): Promise<WakeOutcome> {
+    const [mode, max] = zoneRuleArgs(rule);
     let outcome: WakeOutcome = 'head-changed';
-    // Bounded looks with no pause between: each settles unless another host moved the head meanwhile.
+    // Bounded looks with no pause between: each settles unless another host moved a head meanwhile.
     for (let look = 0; look < tries && outcome === 'head-changed'; look++) {
-      const head = await this.headOtherThan();
-      if (head === '') return 'nobody';
-      outcome = await this.scripts.run('wakeHead', [this.waitersKey, this.wakeKey(head)], [head, WAKE_TTL_MS]);
+      const queues = await this.queues();
+      const heads = await Promise.all(queues.map(({ key }) => callRedis('reading the head of a queue', () => this.redis.zrange(key, '0', '0'))));
+      if (heads.every((head) => head.length === 0) && queues.length === 1) return 'nobody';
+      const keys = [this.zoneOutKey, this.waitingZonesKey];
+      const args: Array<string | number> = [WAKE_TTL_MS, mode, max];
+      queues.forEach(({ key, zone }, i) => {
+        const head = heads[i]?.[0] ?? '';
+        keys.push(key, this.wakeKey(head));
+        args.push(zone, head);
+      });
+      outcome = await this.scripts.run('wakeNext', keys, args);
     }
     return outcome;
   }
@@ -102,9 +129,13 @@ export class WaitQueue {
    * its next poll).
    */
   async standDownAll(markKey: string, mark: string): Promise<{ woken: number; unread: number }> {
-    const { woken, unread } = await this.wakeAll((tokens, wakeKeys) =>
-      this.scripts.run('markBroken', [markKey, this.waitersKey, this.heldKey, ...wakeKeys], [mark, WAKE_TTL_MS, ...tokens]),
-    );
+    let woken = 0;
+    let unread = 0;
+    for (const { key } of await this.queues()) {
+      const counts = await this.wakeAll(key, (tokens, wakeKeys) => this.scripts.run('markBroken', [markKey, key, this.heldKey, ...wakeKeys], [mark, WAKE_TTL_MS, ...tokens]));
+      woken += counts.woken;
+      unread += counts.unread;
+    }
     return { woken, unread };
   }
 
@@ -116,27 +147,42 @@ export class WaitQueue {
   async liftHold(holdKey: string, getValue: boolean): Promise<{ woken: number; unread: number; value: string | null }> {
     let value: string | null = null;
     let first = true;
-    const counts = await this.wakeAll(async (tokens, wakeKeys) => {
-      // Only the first look deletes the hold: a later one only wakes hosts that joined meanwhile,
-      // and must not delete a hold set again in between.
-      const mode = !first ? '' : getValue ? 'get' : 'del';
-      const outcome = await this.scripts.run('liftHold', [holdKey, this.waitersKey, this.heldKey, ...wakeKeys], [WAKE_TTL_MS, mode, ...tokens]);
-      if (first) value = outcome.value;
-      first = false;
-      return outcome;
-    });
-    return { ...counts, value };
+    let woken = 0;
+    let unread = 0;
+    // The group's queue first: held hosts move into it, and each finds its zone's queue on its next call.
+    for (const { key } of await this.queues()) {
+      const counts = await this.wakeAll(key, async (tokens, wakeKeys) => {
+        // Only the first look deletes the hold: a later one only wakes hosts that joined meanwhile,
+        // and must not delete a hold set again in between.
+        const mode = !first ? '' : getValue ? 'get' : 'del';
+        const outcome = await this.scripts.run('liftHold', [holdKey, key, this.heldKey, ...wakeKeys], [WAKE_TTL_MS, mode, ...tokens]);
+        if (first) value = outcome.value;
+        first = false;
+        return outcome;
+      });
+      woken += counts.woken;
+      unread += counts.unread;
+    }
+    return { woken, unread, value };
   }
 
-  /** Reads both sets and runs `wake` on what it read, looking again (bounded) while hosts joined too late to be named. */
+  /** The group's queue and every zone queue that had waiters, each with its zone. */
+  private async queues(): Promise<Array<{ key: string; zone: string }>> {
+    const zones = await callRedis('reading the waiting zones', () => this.redis.smembers(this.waitingZonesKey));
+    const { role, env } = this.group;
+    return [{ key: this.waitersKey, zone: '' }, ...zones.filter((zone) => zone !== '').sort().map((zone) => ({ key: redisKeys.zoneWaiters(role, env, zone), zone }))];
+  }
+
+  /** Reads one queue and the held set and runs `wake` on what it read, looking again (bounded) while hosts joined too late to be named. */
   private async wakeAll(
+    queueKey: string,
     wake: (tokens: string[], wakeKeys: string[]) => Promise<{ woken: number; unread: number }>,
   ): Promise<{ woken: number; unread: number }> {
     let woken = 0;
     let unread = 0;
     for (let look = 0; look < WAKE_TRIES; look++) {
       const [waiting, held] = await Promise.all([
-        callRedis('reading the waiters', () => this.redis.zrange(this.waitersKey, '0', String(MAX_WAKE_PER_CALL - 1))),
+        callRedis('reading the waiters', () => this.redis.zrange(queueKey, '0', String(MAX_WAKE_PER_CALL - 1))),
         callRedis('reading the held hosts', () => this.redis.zrange(this.heldKey, '0', String(MAX_WAKE_PER_CALL - 1))),
       ]);
       const tokens = [...waiting, ...held];
@@ -146,11 +192,5 @@ export class WaitQueue {
       if (unread === 0) break;
     }
     return { woken, unread };
-  }
-
-  /** The oldest waiter that is not `self`, or '' when there is none. */
-  private async headOtherThan(self?: string): Promise<string> {
-    const first = await callRedis('reading the head of the waiters', () => this.redis.zrange(this.waitersKey, '0', '1'));
-    return first.find((token) => token !== self) ?? '';
   }
 }

@@ -14,7 +14,7 @@ import { RedisFleetState } from '../../shared/redis/fleet-state.js';
 import { RedisFlagStore } from '../../shared/redis/flag-store.js';
 import { applySettings } from '../../coordinator/flags/flag-changes.js';
 import { RedisJobLocks } from '../../shared/redis/job-lock.js';
-import { RedisScripts, scriptSources } from '../../shared/redis/scripts.js';
+import { scriptSources } from '../../shared/redis/scripts.js';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
 import { WaitQueue } from '../../shared/redis/wait-queue.js';
 import { until } from '../fixtures/poll.js';
@@ -70,8 +70,17 @@ async function runTheProtocol(): Promise<void> {
     await redis.client.lpush(queue.wakeKey('token-a'), '0');
     await queue.leave('token-a');
     await redis.client.set(redisKeys.slot(group.role, group.env, 2), 'holder-2');
-    await RedisScripts.for(client()).run('releaseSlot', [redisKeys.slot(group.role, group.env, 2), waiters, queue.wakeKey('gone'), queue.outKey], ['holder-2', 'gone', 1_000, 'holder']);
-    await queue.wakeHead();
+    await queue.release(redisKeys.slot(group.role, group.env, 2), 2, 'holder-2', 'holder');
+    await queue.wakeNext();
+    // A zone rule's slot: hosts of two zones, one out of service, a wake-up that skips the zone at its cap.
+    const zoned = { role: 'keys', env: 'zoned' };
+    const zoneRule = { kind: 'max-per-zone' as const, max: 1 };
+    const zoneA = acquired(await locks().acquire({ group: zoned, deployId: 'd7', slots: 3, holder: 'host-a', tag: 'v1', signal, zone: 'a', zoneRule }));
+    const zoneAWaits = locks().acquire({ group: zoned, deployId: 'd7', slots: 3, holder: 'host-b', tag: 'v1', signal, zone: 'a', zoneRule });
+    await until('the zone-a host in its queue', async () => ((await redis.client.zcard(redisKeys.zoneWaiters(zoned.role, zoned.env, 'a'))) === 1 ? true : undefined), { intervalMs: 20 });
+    await new WaitQueue(client(), zoned, 'b').wakeNext(zoneRule);
+    await zoneA.release();
+    await acquired(await zoneAWaits).release();
 
     const fleet = new RedisFleetState({ redis: client(), logger: silent, host: 'host-a' });
     await fleet.initRemaining(group, 'd-keys0001', 2);

@@ -149,7 +149,7 @@ describe('slot locks on a real redis-server', () => {
     await waitFor('the waiter in the queue', async () => (await waiters(group)) === 1);
 
     const before = await commandCalls();
-    const outcome = await new WaitQueue(redis.admin, group).release(slotKey, 'not-the-holder', '');
+    const outcome = await new WaitQueue(redis.admin, group).release(slotKey, 1, 'not-the-holder', '');
     expect(outcome).toEqual({ released: false });
     expect(await redis.admin.get(slotKey)).toBe(lease.token);
     expect(await waiters(group)).toBe(1);
@@ -233,7 +233,7 @@ describe('slot locks on a real redis-server', () => {
 
     // host-a serves again (it put its previous version back) and says so with its release,
     // though its lease lapsed: it leaves the out-of-service set; the other holder's key stays.
-    const told = await new WaitQueue(redis.admin, group).release(slotKey, first.token, 'host-a');
+    const told = await new WaitQueue(redis.admin, group).release(slotKey, 1, first.token, 'host-a');
     expect(told.released).toBe(true);
     expect(await redis.admin.smembers(outKey)).toEqual(['host-b']);
     expect(await redis.admin.get(slotKey)).toBe(second.token);

@@ -133,26 +133,24 @@ describe('the slot queue on a real redis-server: lost hosts, broken releases, st
 
   it('a wake-up goes only to the waiter the caller read at the head; a head that moved means one more look', async () => {
     const group = { role: 'movedhead', env: 'test' };
-    const slotKey = redisKeys.slot(group.role, group.env, 1);
     const waitersKey = redisKeys.waiters(group.role, group.env);
     const queue = new WaitQueue(redis.admin, group);
     const scripts = RedisScripts.for(redis.admin);
-    await redis.admin.set(slotKey, 'holder-token');
     await redis.admin.zadd(waitersKey, '5', 'token-now-head');
+    const wakeNext = (readHead: string) =>
+      scripts.run('wakeNext', [queue.zoneOutKey, queue.waitingZonesKey, waitersKey, queue.wakeKey(readHead)], [30_000, '', 0, '', readHead]);
 
-    // The caller read token-gone at the head, which has left since: the slot is freed, nobody is woken.
+    // The caller read token-gone at the head, which has left since: nobody is woken.
     const before = await commandCalls();
-    const outcome = await scripts.run('releaseSlot', [slotKey, waitersKey, queue.wakeKey('token-gone'), queue.outKey], ['holder-token', 'token-gone', 30_000, '']);
-    expect(outcome).toEqual({ released: true, wake: 'head-changed' });
-    expect(await redis.admin.exists(slotKey)).toBe(0);
+    expect(await wakeNext('token-gone')).toBe('head-changed');
     expect(callsDelta(before, await commandCalls()).get('lpush')).toBeUndefined();
     expect(await redis.admin.zrange(waitersKey, '0', '-1')).toEqual(['token-now-head']);
 
     // The look again wakes the real head, with its arrival score, and takes it out of the queue.
-    expect(await queue.wakeHead()).toBe('woke');
+    expect(await queue.wakeNext()).toBe('woke');
     expect(await redis.admin.lrange(queue.wakeKey('token-now-head'), 0, -1)).toEqual(['5']);
     expect(await redis.admin.zcard(waitersKey)).toBe(0);
-    expect(await queue.wakeHead()).toBe('nobody');
+    expect(await queue.wakeNext()).toBe('nobody');
     await redis.admin.del(queue.wakeKey('token-now-head'));
   });
 

@@ -1,26 +1,22 @@
 --[[
-  A host serves again: it leaves the group's out-of-service set and, if it was in it,
-  the slot it counted against wakes the longest-waiting host (as a release does).
+  A host serves again: it leaves the group's out-of-service set and its zone's count. If
+  it was in the set, the place it counted against is free: the caller wakes one waiter
+  (wake-next.lua), as after a release.
 
   Input:
     KEYS[1]  out-of-service set of the group
-    KEYS[2]  waiters sorted set of the group
-    KEYS[3]  wake list of the head the caller read (any wake key of the group when it
-             read nobody; then it is not touched)
+    KEYS[2]  out-of-service hosts' zones hash (host -> zone)
+    KEYS[3]  out-of-service count per zone hash
 
     ARGV[1]  the host's name
-    ARGV[2]  token of the head the caller read, or "" for nobody
-    ARGV[3]  wake list TTL in milliseconds
 
   Output:
     0  the host was not in the set: nothing changed
-    1  left the set; nobody waits
-    2  left the set; the head was woken (and left the waiters set)
-    3  left the set; the head is no longer the one the caller read: look again
+    1  left the set
 ]]
---- @include wake-head
+--- @include leave-out
 
-if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then
-  return 0
+if leaveOut(KEYS[1], KEYS[2], KEYS[3], ARGV[1]) then
+  return 1
 end
-return wakeHead(KEYS[2], KEYS[3], ARGV[2], ARGV[3])
+return 0
