@@ -1,0 +1,102 @@
+// How long the `grapevine` command takes to start, against bare Node.js: `node -e 0`,
+// `grapevine deploy --help` (the deploy command loaded, nothing sent) and a real `grapevine
+// deploy` that creates a deploy of 12 hosts on a local coordinator over a real Redis
+// (bench/cli-start-coordinator.ts). Each is a fresh process timed from spawn to exit, the
+// three interleaved round after round so a busy machine weighs on them alike. Prints the
+// figures with the target (the deploy at most 60 ms over bare Node.js); never fails on them.
+// Usage: node dist/bench/cli-start.js [--runs 20] [--bundle dist/bundle/main.js] [--json FILE]
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BENCH_ENV, BENCH_ROLE, startBenchCoordinator } from './cli-start-coordinator.js';
+import { spread, type Spread } from './measure.js';
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+/** Issue 14: `grapevine deploy` adds at most this much to bare Node.js's start. */
+export const CLI_START_TARGET_MS = 60;
+const MAX_RUNS = 500;
+
+interface Timed {
+  ms: number;
+  code: number | null;
+  stderr: string;
+}
+
+/** Runs `node ARGS` and times it from spawn to exit, as a CI job's shell would. */
+function timeNode(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ ms: performance.now() - started, code, stderr }));
+  });
+}
+
+function options(): { runs: number; bundle: string; json: string | undefined } {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, bundle: { type: 'string', default: join(here, '..', 'bundle', 'main.js') }, json: { type: 'string' } } });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > MAX_RUNS) {
+    process.stderr.write(`cli-start: --runs must be a whole number from 1 to ${MAX_RUNS}, not "${values.runs}"\n`);
+    process.exit(EXIT_USAGE);
+  }
+  return { runs, bundle: values.bundle, json: values.json };
+}
+
+function cell({ median, min, max }: Spread): string {
+  return `${median.toFixed(0).padStart(6)} [${min.toFixed(0)}–${max.toFixed(0)}]`;
+}
+
+async function main(): Promise<void> {
+  const { runs, bundle, json } = options();
+  // The token only in the child's environment, never on its command line.
+  const token = randomBytes(24).toString('hex');
+  const coordinator = await startBenchCoordinator(token);
+  const times = { bare: [] as number[], help: [] as number[], deploy: [] as number[] };
+  try {
+    const env = { ...process.env, GRAPEVINE_COORDINATOR: coordinator.url, GRAPEVINE_TOKEN: token, GRAPEVINE_TOKEN_FILE: '' };
+    for (let round = 0; round < runs; round++) {
+      times.bare.push((await timeNode(['-e', '0'], env)).ms);
+      const help = await timeNode([bundle, 'deploy', '--help'], env);
+      const deploy = await timeNode([bundle, 'deploy', BENCH_ROLE, '--env', BENCH_ENV], env);
+      for (const [what, run] of [['deploy --help', help], ['deploy', deploy]] as const) {
+        if (run.code !== 0) throw new Error(`grapevine ${what} exited ${run.code}: ${run.stderr.trim()}`);
+      }
+      times.help.push(help.ms);
+      times.deploy.push(deploy.ms);
+    }
+  } finally {
+    await coordinator.stop();
+  }
+  const bare = spread(times.bare);
+  const deploy = spread(times.deploy);
+  const over = spread(times.deploy.map((ms, i) => ms - times.bare[i]!));
+  const create = spread(coordinator.createMs);
+  const met = over.median <= CLI_START_TARGET_MS ? '✓' : '✗';
+  const rows: [string, string, string][] = [
+    ['bare Node.js (node -e 0)', cell(bare), ''],
+    ['grapevine deploy --help (command loaded)', cell(spread(times.help)), ''],
+    ['grapevine deploy, 12 hosts (real create)', cell(deploy), ''],
+    ['  over bare Node.js, per round', `${cell(over)} ${met}`, `≤ ${CLI_START_TARGET_MS} ms`],
+    ['  of which inside POST /v1/deploys', cell(create), ''],
+  ];
+  process.stdout.write(
+    `grapevine start-up, ${new Date().toISOString()} (${cpus().length} CPUs, Node ${process.version}; ${runs} rounds, each a fresh process timed spawn to exit)\n` +
+      `Each cell: median [min–max] in ms.\n\n` +
+      rows.map(([label, value, target]) => `  ${label.padEnd(44)} ${value.padEnd(24)} ${target}`).join('\n') +
+      '\n',
+  );
+  if (json) writeFileSync(json, `${JSON.stringify({ runs, nodeVersion: process.version, targetMs: CLI_START_TARGET_MS, ...times, createMs: coordinator.createMs }, null, 2)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`cli-start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = EXIT_FAILED;
+});
