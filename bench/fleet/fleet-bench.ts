@@ -98,6 +98,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
     let incomplete: string | undefined;
     let outcomes: HostOutcome[] = [];
     let workerRss = 0;
+    let workerCpu = 0;
     let deploy;
     // An interrupt stops the hosts, whose workers then answer `finished` with what they have.
     const onAbort = () => workers.forEach((worker) => worker.send({ type: 'stop' }));
@@ -118,6 +119,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
         if (s.status === 'fulfilled' && s.value.type === 'finished') {
           outcomes = outcomes.concat(s.value.outcomes);
           workerRss += s.value.rssPeakBytes;
+          workerCpu += s.value.cpuMicros;
         }
       }
     } finally {
@@ -157,6 +159,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
       redisMemoryPeakBytes: Math.max(peaks.memory, after.usedMemory),
       redisClientsPeak: Math.max(peaks.clients, after.connectedClients),
       workerRssPeakBytes: workerRss,
+      workerCpuMicros: workerCpu,
       ...(incomplete === undefined ? {} : { incomplete }),
     };
     return fleetResult(raw);

@@ -22,6 +22,7 @@ export interface FleetRaw {
   redisMemoryPeakBytes: number;
   redisClientsPeak: number;
   workerRssPeakBytes: number;
+  workerCpuMicros: number;
   /** Why the run stopped short, when it did. */
   incomplete?: string;
 }
@@ -31,7 +32,7 @@ export interface FleetResult {
   slots: number;
   waves: number;
   status: string;
-  /** Host count per final state ('none' for a host with no final report). */
+  /** Host count per final state; 'no part' for a host whose runner took none (it could not read the deploy, or never ran). */
   states: Record<string, number>;
   workMedianMs: number;
   deliveryMedianMs: number;
@@ -49,6 +50,7 @@ export interface FleetResult {
   coordinatorRssPeakBytes: number;
   redisMemoryPeakBytes: number;
   workerRssPerHostBytes: number;
+  workerCpuMsPerHost: number;
   redisClientsPeak: number;
   incomplete?: string;
 }
@@ -59,9 +61,9 @@ const PROBE_COMMANDS = new Set(['info']);
 export function fleetResult(raw: FleetRaw): FleetResult {
   const { hosts, slots, draws } = raw;
   const states: Record<string, number> = {};
-  for (const outcome of raw.outcomes) states[outcome.state ?? 'none'] = (states[outcome.state ?? 'none'] ?? 0) + 1;
+  for (const outcome of raw.outcomes) states[outcome.state ?? 'no part'] = (states[outcome.state ?? 'no part'] ?? 0) + 1;
   const missing = hosts - raw.outcomes.length;
-  if (missing > 0) states.none = (states.none ?? 0) + missing;
+  if (missing > 0) states['no part'] = (states['no part'] ?? 0) + missing;
   const idealMs = idealMakespan(draws, slots);
   const wallMs = raw.finishedAt === undefined ? Number.NaN : raw.finishedAt - raw.createdAt;
   const delta = commandDelta(raw.commandsBefore, raw.commandsAfter);
@@ -92,6 +94,7 @@ export function fleetResult(raw: FleetRaw): FleetResult {
     coordinatorRssPeakBytes: raw.coordinatorRssPeakBytes,
     redisMemoryPeakBytes: raw.redisMemoryPeakBytes,
     workerRssPerHostBytes: raw.workerRssPeakBytes / hosts,
+    workerCpuMsPerHost: raw.workerCpuMicros / 1000 / hosts,
     redisClientsPeak: raw.redisClientsPeak,
     ...(raw.incomplete === undefined ? {} : { incomplete: raw.incomplete }),
   };

@@ -72,5 +72,6 @@ export interface HostOutcome {
 export type WorkerReply =
   | { type: 'ready'; rssBytes: number }
   | { type: 'progress'; ended: number }
-  | { type: 'finished'; outcomes: HostOutcome[]; rssPeakBytes: number }
+  /** cpuMicros: the worker's own CPU from the event's arrival on (how much of the machine the simulation itself took). */
+  | { type: 'finished'; outcomes: HostOutcome[]; rssPeakBytes: number; cpuMicros: number }
   | { type: 'failed'; message: string };

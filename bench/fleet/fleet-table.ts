@@ -59,6 +59,7 @@ const ROWS: Array<Row | string> = [
   { label: 'connected_clients peak', unit: '', value: (r) => r.redisClientsPeak },
   'simulated hosts',
   { label: 'worker RSS peak per simulated host', unit: 'KB', value: (r) => r.workerRssPerHostBytes / 1024, digits: 0 },
+  { label: 'worker CPU per simulated host (agent code, Redis and HTTP clients)', unit: 'ms', value: (r) => r.workerCpuMsPerHost, digits: 2 },
 ];
 
 function cell(row: Row, result: FleetResult): string {

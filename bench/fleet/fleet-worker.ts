@@ -3,6 +3,7 @@
 // Lua scripts) and its own coordinator client, over a runtime and a load balancer that only
 // take the host's T. It delivers the deploy event to each host after the host's gossip delay.
 // A process entry: nothing imports it.
+import { setMaxListeners } from 'node:events';
 import type { RedisClient } from '../../shared/redis/connection.js';
 import pino, { type Logger } from 'pino';
 import { DeployRunner } from '../../agent/deploy/deploy-runner.js';
@@ -38,6 +39,9 @@ let rssPeak = 0;
 const sampleRss = () => void (rssPeak = Math.max(rssPeak, process.memoryUsage.rss()));
 const rssTimer = setInterval(sampleRss, RSS_SAMPLE_MS);
 const shutdown = new AbortController();
+// Every host's run listens on the one shutdown signal: thousands of listeners are expected.
+setMaxListeners(0, shutdown.signal);
+let cpuAtDeploy: NodeJS.CpuUsage | undefined;
 let hosts: SimulatedHost[] = [];
 const outcomes: HostOutcome[] = [];
 const running = new Set<Promise<void>>();
@@ -71,6 +75,7 @@ async function startHosts(command: WorkerStart, logger: Logger): Promise<void> {
 }
 
 function deliver(payload: DeployEventPayload, firedAt: number): void {
+  cpuAtDeploy = process.cpuUsage();
   let ended = 0;
   const progress = setInterval(() => send({ type: 'progress', ended }), PROGRESS_MS);
   for (const host of hosts) {
@@ -99,7 +104,8 @@ function finish(): void {
   if (finished) return;
   finished = true;
   sampleRss();
-  send({ type: 'finished', outcomes, rssPeakBytes: rssPeak });
+  const cpu = process.cpuUsage(cpuAtDeploy);
+  send({ type: 'finished', outcomes, rssPeakBytes: rssPeak, cpuMicros: cpuAtDeploy ? cpu.user + cpu.system : 0 });
 }
 
 async function stop(): Promise<void> {

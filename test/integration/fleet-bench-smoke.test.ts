@@ -1,0 +1,42 @@
+// The fleet simulation's smoke, as CI runs it (`bench/run.js --smoke` runs it too): the built
+// bench, its own Redis, coordinator process and 300 simulated hosts, one rolling deploy.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../dev-cluster/sample-app.js';
+
+/** The build the tests run against: the one GRAPEVINE_BUNDLE names (dist-NAME/bundle/main.js), else dist. */
+const DIST = process.env.GRAPEVINE_BUNDLE ? dirname(dirname(process.env.GRAPEVINE_BUNDLE)) : join(PROJECT_ROOT, 'dist');
+const BENCH = join(DIST, 'bench', 'run.js');
+const HOSTS = 300;
+
+describe('fleet bench smoke', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'grapevine-fleet-smoke-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('deploys to 300 simulated hosts, each ending succeeded, and prints the fleet table', async () => {
+    const json = join(dir, 'fleet.json');
+    const run = await execa('node', [BENCH, '--fleet', String(HOSTS), '--fleet-timeout', '240', '--json', json], { reject: false, timeout: 420_000, cwd: PROJECT_ROOT });
+    expect(run.exitCode, run.stderr.slice(-2_000)).toBe(0);
+    expect(run.stdout).toMatch(/deploy status\s+succeeded/);
+    expect(run.stdout).toMatch(new RegExp(`hosts per final state\\s+${HOSTS} succeeded`));
+    const [result] = JSON.parse(readFileSync(json, 'utf8')).fleet;
+    expect(result).toMatchObject({ hosts: HOSTS, slots: 100, waves: 3, status: 'succeeded', states: { succeeded: HOSTS } });
+    // Every simulated host has its own Redis connection, as an agent does.
+    expect(result.redisClientsPeak).toBeGreaterThanOrEqual(HOSTS);
+    // Three waves: hosts of the later ones waited and were handed a released slot.
+    expect(result.handOvers).toBeGreaterThan(0);
+    expect(result.wallMs).toBeGreaterThan(result.idealMs - 1);
+    expect(result.coordinatorCpuMsPerHost).toBeGreaterThan(0);
+    expect(result.redisCommandsPerHost).toBeGreaterThan(0);
+  }, 480_000);
+
+  it('refuses a fleet above 20 000 hosts, naming the option', async () => {
+    const run = await execa('node', [BENCH, '--fleet', '20001'], { reject: false, timeout: 60_000, cwd: PROJECT_ROOT });
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/--fleet takes whole numbers from 1 to 20000/);
+    expect(run.stdout).toBe('');
+  }, 90_000);
+});
