@@ -20,7 +20,7 @@ export const DEV_DEFAULTS: Pick<DevClusterOptions, 'name' | 'dir' | 'subnet' | '
   name: 'grapevine-dev',
   dir: join(homedir(), '.grapevine', 'dev'),
   subnet: '10.213.0',
-  ports: { coordinator: 7700, redis: 6399, registry: 5055, lb: 8800, stagingLb: 8801, serfRpc: 7373, accessLog: 7702, routedLb: 8802 },
+  ports: { coordinator: 7700, redis: 6399, registry: 5055, lb: 8800, stagingLb: 8801, serfRpc: 7373, coordinator2: 7703, serfRpc2: 7374, accessLog: 7702, routedLb: 8802 },
 };
 
 const MAX_HOSTS = 200;
@@ -71,9 +71,11 @@ export function registerDevCommands(program: Command, output: Output): void {
     .option('--job [seconds]', "give the sample app a once-per-deploy migrate job taking SECONDS (0 unless given); it exits 1 for the tag bad")
     .option('--tls', "make a local CA for the cluster: the coordinator and the load balancer's relay serve HTTPS, the hosts and the CLI verify them with it")
     .option('--blue-green <env>', 'the hosts of ENV (production or staging) run the sample app in two colours, blue and green')
+    .option('--coordinators <n>', 'coordinators over the same Redis: 1, or 2 (one leads by a Redis lease; the hosts and the CLI get both URLs)', '1')
     .option('--red-white <n>', 'N more hosts m1..mN of environment mobile, half in cluster red and half in white, behind a frontend that routes client versions to clusters', '0')
     .addOption(dirOption())
-    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true; tls?: boolean; blueGreen?: string; redWhite: string }) => {
+    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true; tls?: boolean; blueGreen?: string; redWhite: string; coordinators: string }) => {
+      if (options.coordinators !== '1' && options.coordinators !== '2') throw new ValidationError(`--coordinators must be 1 or 2, not "${options.coordinators}"`);
       if (options.blueGreen !== undefined && !['production', 'staging'].includes(options.blueGreen)) throw new ValidationError(`--blue-green must be production or staging, not "${options.blueGreen}"`);
       const blueGreen = options.blueGreen === undefined ? {} : { blueGreenEnvs: [options.blueGreen] };
       const production = count(options.hosts, '--hosts');
@@ -89,7 +91,7 @@ export function registerDevCommands(program: Command, output: Output): void {
       const redWhite = count(options.redWhite, '--red-white');
       const { DevCluster, defaultHosts, redWhiteHosts } = await harness();
       const cluster = await DevCluster.up(
-        { ...DEV_DEFAULTS, dir: options.dir, hosts: [...defaultHosts(production, staging), ...redWhiteHosts(redWhite)], startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job, ...blueGreen, tls: options.tls === true },
+        { ...DEV_DEFAULTS, dir: options.dir, hosts: [...defaultHosts(production, staging), ...redWhiteHosts(redWhite)], startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job, ...blueGreen, tls: options.tls === true, coordinators: options.coordinators === '2' ? 2 : 1 },
         (line) => process.stderr.write(`dev: ${line}\n`),
       );
       output.print((await harness()).printedState(cluster.state), await describe(cluster));

@@ -89,6 +89,8 @@ export interface AppDeps {
   routing?: AppRouting;
   /** Feature flags: their API under /v1/flags and OFREP under /envs/:env (coordinator/flags/); neither without it. */
   flags?: FlagStore;
+  /** With two coordinators: this one's name and whether it leads, in GET /healthz (coordinator/leadership/). */
+  leadership?: () => { name: string; leader: boolean; epoch?: number; leaderName?: string };
 }
 
 const RoleParams = z.object({ role: roleName });
@@ -170,7 +172,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
   app.get('/healthz', async (c) => {
-    if (await store.ping()) return c.json({ ok: true });
+    if (await store.ping()) return c.json({ ok: true, ...(deps.leadership ? { coordinator: deps.leadership() } : {}) });
     return c.json({ ok: false, error: { code: 'unreachable', message: "the coordinator's redis does not answer" } }, 503);
   });
 

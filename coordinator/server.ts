@@ -33,6 +33,8 @@ import { RelayTraffic } from './strategies/relay-traffic.js';
 import { StrategyRunner } from './strategies/strategy-runner.js';
 import { RedisRouteStore } from '../shared/redis/route-store.js';
 import { RelayRouting } from './routing/relay-routing.js';
+import { CoordinatorLease } from './leadership/coordinator-lease.js';
+import { RedisLeaseStore } from '../shared/redis/coordinator-lease-store.js';
 
 /** Requests still open this long after a stop are cut: a client's keep-alive must not hold the exit. */
 const SERVER_CLOSE_MS = 1_000;
@@ -57,7 +59,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   await migrateRenamedKeys(redis, logger);
 
   const serf = new SerfAgentProcess({
-    nodeName: 'grapevine-coordinator',
+    nodeName: config.name,
     serf: config.serf,
     tags: { grapevine: 'coordinator' },
     logger: logger.child({ component: 'serf' }),
@@ -76,6 +78,9 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   // Links point at the dashboard: config publicUrl, else this server's own URL once it listens.
   let ownUrl = '';
   const metrics = new FleetMetrics();
+  // Of the fleet's coordinators, the lease holder alone runs the watchdog and the strategy runner; both serve every request.
+  const lease = new CoordinatorLease({ store: new RedisLeaseStore(redis), name: config.name, ttlMs: config.lease.ttlMs, logger });
+  metrics.reportLeadership(() => lease.status());
   fleetEvents.subscribe('metrics', metrics.read);
   const notifier = new Notifier({
     targets: notificationTargets,
@@ -101,7 +106,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   const colours = new RedisColourState(redis);
   const defaults = RoleStrategyConfig.parse({});
   const strategyConfig = (role: string) => config.strategies[role] ?? defaults;
-  const runner = new StrategyRunner({ store, fleet, traffic, colours, events: deployEvents, fleetEvents, config: strategyConfig, logger, now: Date.now });
+  const runner = new StrategyRunner({ store, fleet, traffic, colours, events: deployEvents, fleetEvents, config: strategyConfig, logger, now: Date.now }, { leadership: lease });
   const app = createApp({
     store,
     events: deployEvents,
@@ -134,6 +139,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       frontendOf: ({ role, env }) => config.routing[role]?.[env]?.frontend,
     },
     flags: new RedisFlagStore({ redis, logger }),
+    leadership: () => lease.status(),
   });
 
   let server: ServedApp;
@@ -144,12 +150,13 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     redis.disconnect();
     throw error;
   }
-  const watchdog = new DeployWatchdog({ store, membership: serf.cli, fleet, deadlineMs: config.deployDeadlineMs, logger, fleetEvents });
+  const watchdog = new DeployWatchdog({ store, membership: serf.cli, fleet, deadlineMs: config.deployDeadlineMs, logger, fleetEvents, leadership: lease });
+  await lease.start();
   watchdog.start();
   runner.start();
   const { url } = server;
   ownUrl = url;
-  logger.info({ url, ...(server.certificateValidTo ? { certificateValidTo: server.certificateValidTo } : {}) }, 'coordinator listening');
+  logger.info({ url, name: config.name, leader: lease.leading, ...(server.certificateValidTo ? { certificateValidTo: server.certificateValidTo } : {}) }, 'coordinator listening');
   // Tokens cross the network in the clear then: said once at start, where an operator looks.
   if (!server.secure && !isLoopbackHost(config.listen.host)) logger.warn({ url }, 'serving plain HTTP beyond loopback: set tls.certFile and tls.keyFile to serve HTTPS');
 
@@ -159,6 +166,8 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     async stop() {
       // Open event streams end at once (eventFeed.stop, within a second), or they would hold the server's close.
       await Promise.all([eventFeed.stop(), server.close(SERVER_CLOSE_MS), within(watchdog.stop(), WATCHDOG_STOP_MS), within(runner.stop(), WATCHDOG_STOP_MS), notifier.stop(NOTIFIER_STOP_MS)]);
+      // Given up once the leader-only work stopped, so the other coordinator takes over at once rather than after the TTL.
+      await within(lease.stop(), WATCHDOG_STOP_MS);
       await serf.stop(SERF_LEAVE_MS);
       redis.disconnect();
     },

@@ -14,6 +14,7 @@ import type { Membership, SerfMember } from '../shared/ports/membership.js';
 import type { DeployStore } from '../shared/ports/deploy-store.js';
 import { ReportRecorder } from './report-recorder.js';
 import type { FleetEventPublisher } from './fleet-event-bus.js';
+import type { Leadership } from './leadership/coordinator-lease.js';
 
 /** Deploys looked at per tick, oldest first; the rest wait for the next tick. */
 const MAX_DEPLOYS_PER_TICK = 500;
@@ -30,6 +31,8 @@ export interface DeployWatchdogOptions {
   now?: () => number;
   /** Told of the hosts it counts lost and the deploys it ends. */
   fleetEvents: FleetEventPublisher;
+  /** With two coordinators, only the lease holder judges: checked before every pass and every deploy. Always judges unless given. */
+  leadership?: Leadership;
 }
 
 export interface TickSummary {
@@ -98,10 +101,13 @@ export class DeployWatchdog implements AsyncDisposable {
   async #tick(): Promise<TickSummary> {
     const { store } = this.#options;
     const summary: TickSummary = { checked: 0, lost: [], timedOut: [] };
+    if (!(await this.#leads('confirm'))) return summary;
     const ids = await store.inProgressDeployIds(MAX_DEPLOYS_PER_TICK);
     if (ids.length === 0) return summary;
     const members = await this.#members();
     for (const id of ids) {
+      // A coordinator that paused past its lease stops here: another may be judging by now.
+      if (!(await this.#leads())) break;
       try {
         await this.#check(id, members, summary);
       } catch (error) {
@@ -109,6 +115,13 @@ export class DeployWatchdog implements AsyncDisposable {
       }
     }
     return summary;
+  }
+
+  /** True unless a lease is in play and this coordinator does not hold it (read back from Redis with 'confirm'). */
+  async #leads(how: 'local' | 'confirm' = 'local'): Promise<boolean> {
+    const { leadership } = this.#options;
+    if (!leadership) return true;
+    return how === 'confirm' ? leadership.confirm() : leadership.leading;
   }
 
   /** Every member with its status, by name; undefined when Serf cannot say, so nobody is declared lost. */
@@ -177,6 +190,7 @@ export class DeployWatchdog implements AsyncDisposable {
       if (report && FINAL_HOST_STATES.has(report.state)) continue;
       const status = members.get(host)?.status;
       if (status !== undefined && status !== 'failed' && status !== 'left') continue;
+      if (!(await this.#leads())) return;
       if (await this.#countOut(deploy, host, report, status, log)) summary.lost.push(`${id}/${host}`);
     }
   }

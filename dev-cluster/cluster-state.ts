@@ -15,6 +15,9 @@ export interface ClusterPorts {
   lb: number;
   stagingLb: number;
   serfRpc: number;
+  /** The second coordinator's HTTP and Serf RPC ports, for `--coordinators 2`; unset on a cluster recorded before. */
+  coordinator2?: number;
+  serfRpc2?: number;
   /** UDP on loopback: HAProxy's access log, to the relay (its per-server traffic); unset on a cluster recorded before. */
   accessLog?: number;
   /** The frontend that routes client versions to clusters (dev-cluster/red-white.ts); used only when hosts carry clusters. */
@@ -49,6 +52,8 @@ export interface DevClusterOptions {
   healthCheck?: { interval: string; timeout: string };
   /** Hooks of the sample app's role in every host's agent config (README, "Hooks"); none unless set. */
   hooks?: RoleHooks;
+  /** One coordinator, or two over the same Redis (README, "Two coordinators"); one unless set. */
+  coordinators?: 1 | 2;
   /** Whether a successful staging deploy of the sample app promotes itself to production. */
   promote?: boolean;
   /**
@@ -97,7 +102,7 @@ export interface DevHostState extends DevHostSpec {
   servers?: Array<{ name: string; address: string }>;
 }
 
-export type ServiceName = 'redis' | 'registry' | 'haproxy' | 'relay' | 'coordinator';
+export type ServiceName = 'redis' | 'registry' | 'haproxy' | 'relay' | 'coordinator' | 'coordinator2';
 
 /** A fault `dev chaos` put in with `--for`, undone by a detached helper process when its time is up. */
 export interface ScheduledHeal {
@@ -124,6 +129,8 @@ export interface DevClusterState {
   /** The cluster's Serf gossip key, also in <dir>/serf.key; a `keys rotate` leaves it behind. */
   serfEncryptKey: string;
   coordinatorUrl: string;
+  /** Every coordinator's URL, the first first, on a cluster with two: what the hosts and the CLI are given. */
+  coordinatorUrls?: string[];
   /** The cluster CA's certificate, on a cluster brought up with TLS: what the hosts and the CLI verify its services with. */
   caFile?: string;
   lbUrl: string;
@@ -154,6 +161,8 @@ export async function freeClusterPorts(): Promise<ClusterPorts> {
     lb: await freePort(),
     stagingLb: await freePort(),
     serfRpc: await freePort(),
+    coordinator2: await freePort(),
+    serfRpc2: await freePort(),
     accessLog: await freePort(),
     routedLb: await freePort(),
   };

@@ -27,7 +27,7 @@ import { makeClusterTls, serverTlsOf } from './cluster-tls.js';
 import { writeSecretsFile } from './secrets-file.js';
 import { BUILD_SCRIPT, SAMPLE_ROLE, SAMPLE_TAGS } from './sample-app.js';
 import { mintFlagsReader } from './flags-reader.js';
-import { coordinatorRelayTokenFile, registryStorageOf, startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordinatorAnswers, untilRedisAnswers, untilRegistryAnswers } from './services.js';
+import { coordinatorInstance, coordinatorRelayTokenFile, registryStorageOf, startCoordinator, startHaproxy, startRedis, startRegistry, untilCoordinatorAnswers, untilRedisAnswers, untilRegistryAnswers } from './services.js';
 import { REGISTRY_SEED_DIR, fillRegistry, seedRegistry } from './registry-seed.js';
 
 // The harness's public face, for the CLI, the tests and the benchmark: one module to import.
@@ -96,7 +96,7 @@ export class DevCluster {
   }
 
   client(): CoordinatorClient {
-    return new CoordinatorClient({ url: this.state.coordinatorUrl, token: this.state.token, caFile: this.state.caFile });
+    return new CoordinatorClient({ url: this.state.coordinatorUrls ?? this.state.coordinatorUrl, token: this.state.token, caFile: this.state.caFile });
   }
 
   serf(): SerfCli {
@@ -106,7 +106,7 @@ export class DevCluster {
   /** Environment for running the `grapevine` CLI against this cluster. */
   cliEnv(): Record<string, string> {
     return {
-      GRAPEVINE_COORDINATOR: this.state.coordinatorUrl,
+      GRAPEVINE_COORDINATOR: (this.state.coordinatorUrls ?? [this.state.coordinatorUrl]).join(','),
       GRAPEVINE_TOKEN: this.state.token,
       GRAPEVINE_SERF_RPC: this.state.serfRpc,
       GRAPEVINE_SERF_RPC_AUTH: this.state.serfRpcAuth,
@@ -121,8 +121,8 @@ export class DevCluster {
     await cancelHeals(readClusterState(this.state.dir) ?? this.state);
     const state = readClusterState(this.state.dir) ?? this.state;
     await Promise.all(state.hosts.map((host) => stopHostProcesses(host)));
-    const { coordinator, relay, haproxy, registry, redis } = state.processes;
-    for (const started of [coordinator, relay, haproxy, registry, redis]) if (started) await stopProcess(started);
+    const { coordinator, coordinator2, relay, haproxy, registry, redis } = state.processes;
+    for (const started of [coordinator, coordinator2, relay, haproxy, registry, redis]) if (started) await stopProcess(started);
     const containers = await ClusterContainers.connect().catch(() => undefined);
     if (containers) {
       const lists = await Promise.all([
@@ -135,6 +135,16 @@ export class DevCluster {
       await retry(() => containers.removeNetwork(state.network), { delaysMs: NETWORK_REMOVAL_DELAYS_MS }).catch(() => undefined);
     }
     rmSync(state.dir, { recursive: true, force: true });
+  }
+
+  private async startSecondCoordinator(options: Parameters<typeof startCoordinator>[1], log: (line: string) => void): Promise<void> {
+    const { state } = this;
+    const second = coordinatorInstance(state, 2);
+    log(`second coordinator on ${second.url} (Serf node ${second.name}, same Redis)`);
+    state.processes.coordinator2 = startCoordinator(state, options, 2);
+    state.coordinatorUrls = [state.coordinatorUrl, second.url];
+    saveClusterState(state);
+    await untilCoordinatorAnswers(state, 2);
   }
 
   private async start(containers: ClusterContainers, options: DevClusterOptions, log: (line: string) => void): Promise<void> {
@@ -179,7 +189,7 @@ export class DevCluster {
 
     log(`coordinator on ${state.coordinatorUrl}`);
     const addresses = options.hosts.map((_, index) => `${state.subnet}.${FIRST_HOST_OCTET + index}`);
-    state.processes.coordinator = startCoordinator(state, {
+    const coordinatorOptions = {
       promote: options.promote !== false,
       logLevel: options.logLevel ?? 'info',
       join: addresses.map((address) => `${address}:7946`),
@@ -187,9 +197,12 @@ export class DevCluster {
       ...(options.strategies ? { strategies: options.strategies } : {}),
       ...(options.quarantineGraceMs === undefined ? {} : { quarantineGraceMs: options.quarantineGraceMs }),
       ...(routed ? { routedEnv: routed.env } : {}),
-    });
+    };
+    state.processes.coordinator = startCoordinator(state, coordinatorOptions);
     saveClusterState(state);
     await untilCoordinatorAnswers(state);
+    // The second starts once the first answers, so the first takes the lease: who leads at first is known.
+    if (options.coordinators === 2) await this.startSecondCoordinator(coordinatorOptions, log);
     const client = this.client();
     for (const tag of SAMPLE_TAGS) await client.publishRelease({ role: SAMPLE_ROLE, tag });
     state.hostTokens = await mintHostCredentials(client, options.hosts);

@@ -212,7 +212,7 @@ function agentConfigFor(
     },
     redis: state.redisUsers.agent,
     // The host's own credential: it may report and read only as itself.
-    coordinator: { url: state.coordinatorUrl, token: state.hostTokens?.[spec.name] ?? state.token },
+    coordinator: { url: state.coordinatorUrls ?? state.coordinatorUrl, token: state.hostTokens?.[spec.name] ?? state.token },
     ...(state.caFile ? { caFile: state.caFile } : {}),
     eventPipe: join(where.dir, 'events.pipe'),
     metrics: { host: where.address, port: AGENT_METRICS_PORT },

@@ -111,18 +111,38 @@ function haproxyFiles(state: DevClusterState): { config: string; serverStateFile
 }
 
 /** `join` lists the hosts' Serf addresses, so a restarted coordinator rejoins the fleet by itself. */
-export function startCoordinator(state: DevClusterState, options: CoordinatorOptions): StartedProcess {
-  writeCoordinatorConfig(state, options);
-  return restartCoordinator(state);
+export function startCoordinator(state: DevClusterState, options: CoordinatorOptions, which: CoordinatorIndex = 1): StartedProcess {
+  writeCoordinatorConfig(state, options, which);
+  return restartCoordinator(state, which);
 }
 
 /** Starts the coordinator from the config its first start wrote, as a restart after a stop does. */
-export function restartCoordinator(state: DevClusterState): StartedProcess {
-  const config = coordinatorConfigFile(state);
-  return startDetached(process.execPath, [CLI, 'coordinator', '--config', config], join(state.dir, 'coordinator.log'), config);
+export function restartCoordinator(state: DevClusterState, which: CoordinatorIndex = 1): StartedProcess {
+  const { configFile, logFile } = coordinatorInstance(state, which);
+  return startDetached(process.execPath, [CLI, 'coordinator', '--config', configFile], logFile, configFile);
 }
 
-const coordinatorConfigFile = (state: DevClusterState) => join(state.dir, 'coordinator.yml');
+/** The first coordinator, or the second of a cluster brought up with `--coordinators 2` (README, "Two coordinators"). */
+export type CoordinatorIndex = 1 | 2;
+
+/** Where each coordinator of the cluster listens, gossips and keeps its files: the first as before, the second beside it. */
+export function coordinatorInstance(state: DevClusterState, which: CoordinatorIndex) {
+  const gateway = gatewayOf(state.subnet);
+  const suffix = which === 1 ? '' : `-${which}`;
+  const port = which === 1 ? state.ports.coordinator : state.ports.coordinator2;
+  const serfRpcPort = which === 1 ? undefined : state.ports.serfRpc2;
+  if (port === undefined || (which !== 1 && serfRpcPort === undefined)) throw new DevClusterError(`the cluster has no ports for coordinator ${which} (ports.coordinator2, ports.serfRpc2)`);
+  return {
+    name: `grapevine-coordinator${suffix}`,
+    url: `${state.caFile ? 'https' : 'http'}://${gateway}:${port}`,
+    port,
+    serfBind: `${gateway}:${7945 + which}`,
+    serfRpc: serfRpcPort === undefined ? state.serfRpc : `127.0.0.1:${serfRpcPort}`,
+    dataDir: join(state.dir, `coordinator${suffix}-serf`),
+    configFile: join(state.dir, `coordinator${suffix}.yml`),
+    logFile: join(state.dir, `coordinator${suffix}.log`),
+  };
+}
 
 interface CoordinatorOptions {
   promote: boolean;
@@ -148,19 +168,21 @@ const DEV_STRATEGIES = {
 /** The operator token the coordinator presents to the relay (0600): minted once the coordinator answers, read by it at each use. */
 export const coordinatorRelayTokenFile = (state: Pick<DevClusterState, 'dir'>) => join(state.dir, 'coordinator-lb.token');
 
-function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOptions): void {
+function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOptions, which: CoordinatorIndex): void {
   const gateway = gatewayOf(state.subnet);
+  const instance = coordinatorInstance(state, which);
   writeFileSync(
-    coordinatorConfigFile(state),
+    instance.configFile,
     toYaml({
-      listen: { host: gateway, port: state.ports.coordinator },
+      name: instance.name,
+      listen: { host: gateway, port: instance.port },
       ...(state.caFile ? { tls: serverTlsOf(state, 'coordinator') } : {}),
       redis: state.redisUsers.coordinator,
       token: state.token,
       registry: state.registry,
       // The cluster's own registry, on loopback and served over plain http: the one place images may come from.
       registries: [{ address: state.registry, plainHttp: true }],
-      serf: { bind: `${gateway}:7946`, rpc: state.serfRpc, rpcAuth: state.serfRpcAuth, encryptKeyFile: serfKeyFileOf(state), dataDir: join(state.dir, 'coordinator-serf'), join: options.join },
+      serf: { bind: instance.serfBind, rpc: instance.serfRpc, rpcAuth: state.serfRpcAuth, encryptKeyFile: serfKeyFileOf(state), dataDir: instance.dataDir, join: options.join },
       promote: options.promote ? { [SAMPLE_ROLE]: { from: 'staging', to: 'production' } } : {},
       ...(options.notifications?.length ? { notifications: writeNotificationFiles(state, options.notifications) } : {}),
       // Canary weights and figures, blue/green switches: through the relay, as an operator credential of its own.
@@ -174,11 +196,12 @@ function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOpti
   );
 }
 
-export async function untilCoordinatorAnswers(state: DevClusterState): Promise<void> {
+export async function untilCoordinatorAnswers(state: DevClusterState, which: CoordinatorIndex = 1): Promise<void> {
+  const { url, logFile } = coordinatorInstance(state, which);
   // Through the client the CLI uses, so an HTTPS coordinator is checked against the cluster's CA.
-  const client = new CoordinatorClient({ url: state.coordinatorUrl, token: state.token, caFile: state.caFile, timeoutMs: CHECK_TIMEOUT_MS });
+  const client = new CoordinatorClient({ url, token: state.token, caFile: state.caFile, timeoutMs: CHECK_TIMEOUT_MS });
   const healthy = async () => (await client.health()).ok;
-  await withLogTail(pollUntil('the coordinator', healthy, { timeoutMs: COORDINATOR_START_TIMEOUT_MS }), join(state.dir, 'coordinator.log'));
+  await withLogTail(pollUntil(which === 1 ? 'the coordinator' : `coordinator ${which}`, healthy, { timeoutMs: COORDINATOR_START_TIMEOUT_MS }), logFile);
 }
 
 /** A service that does not come up says why in its log, which `down` removes: the error carries its last lines. */

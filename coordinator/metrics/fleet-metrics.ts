@@ -123,6 +123,21 @@ export class FleetMetrics implements MetricsExposition {
     }
   };
 
+  /** grapevine_coordinator_leader: 1 on the coordinator holding the lease, 0 on another (coordinator/leadership/), read at each scrape. */
+  reportLeadership(read: () => { name: string; leader: boolean }): void {
+    new Gauge({
+      name: 'grapevine_coordinator_leader',
+      help: 'Whether this coordinator holds the lease and runs the watchdog and the strategy runner (1) or follows (0)',
+      labelNames: ['coordinator'],
+      registers: [this.#registry],
+      collect() {
+        const status = read();
+        this.reset();
+        this.set({ coordinator: status.name }, status.leader ? 1 : 0);
+      },
+    });
+  }
+
   /** A notification its webhook target never took (the notifier's failure callback). */
   webhookFailed(target: string): void {
     this.#webhookFailures.inc({ target });

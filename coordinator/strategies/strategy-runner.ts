@@ -9,6 +9,7 @@ import type { DeployGroup } from '../../shared/ports/fleet-state.js';
 import { abortCanary, advanceCanary, promoteCanary } from './canary-steps.js';
 import { advanceBlueGreen, retireDue, switchBack, type SwitchOutcome } from './blue-green-steps.js';
 import type { StrategyContext } from './strategy-context.js';
+import type { Leadership } from '../leadership/coordinator-lease.js';
 
 const DEFAULT_INTERVAL_MS = 500;
 /** Deploys read per tick, oldest first. */
@@ -22,9 +23,13 @@ export class StrategyRunner {
   #queue: Promise<unknown> = Promise.resolve();
   #ticking = false;
 
-  constructor(context: StrategyContext, options: { intervalMs?: number } = {}) {
+  /** With two coordinators, only the lease holder moves deploys on: checked before every pass and every deploy. */
+  readonly #leadership: Leadership | undefined;
+
+  constructor(context: StrategyContext, options: { intervalMs?: number; leadership?: Leadership } = {}) {
     this.#context = { ...context, logger: context.logger.child({ component: 'strategies' }) };
     this.#intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+    this.#leadership = options.leadership;
   }
 
   start(): void {
@@ -49,6 +54,7 @@ export class StrategyRunner {
   tick(): Promise<void> {
     return this.#serialised(async () => {
       const { store, logger } = this.#context;
+      if (this.#leadership && !(await this.#leadership.confirm())) return;
       let ids: string[];
       try {
         ids = await store.inProgressDeployIds(MAX_DEPLOYS_PER_TICK);
@@ -56,7 +62,11 @@ export class StrategyRunner {
         logger.warn({ err: errorMessage(error) }, 'could not list the deploys in progress; trying again next tick');
         return;
       }
-      for (const id of ids) await this.#advance(id);
+      for (const id of ids) {
+        // A coordinator that paused past its lease stops here: another may be moving them on by now.
+        if (this.#leadership && !this.#leadership.leading) return;
+        await this.#advance(id);
+      }
       await retireDue(this.#context).catch((error: unknown) => logger.warn({ err: errorMessage(error) }, 'could not retire an old colour; trying again next tick'));
     });
   }

@@ -18,6 +18,7 @@ import { AgentMetricsConfig } from './metrics-config.js';
 import { NotificationTargetsConfig, settleNotificationTargets } from './notification-config.js';
 import { RoleStrategyConfig } from './strategy.js';
 import { clusterName } from './routing.js';
+import { CoordinatorUrlSetting } from './coordinator-urls.js';
 import { RedisSetting } from './redis-config.js';
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
@@ -47,7 +48,8 @@ export const AgentConfig = z.object({
   serf: SerfConfig,
   devMode: devModeSetting,
   redis: RedisSetting,
-  coordinator: z.object({ url: z.url(), token: z.string().min(1) }),
+  /** url: the fleet's coordinators, one URL, comma-separated or a list (README, "Two coordinators"), tried in turn. */
+  coordinator: z.object({ url: CoordinatorUrlSetting, token: z.string().min(1) }),
   caFile: CaFile.optional(),
   loadBalancer: AgentLoadBalancerConfig,
   /**
@@ -79,6 +81,14 @@ export const AgentConfig = z.object({
 export type AgentConfig = z.infer<typeof AgentConfig>;
 
 export const CoordinatorConfig = z.object({
+  /** This coordinator's Serf node name and its name in the lease: two coordinators of one fleet need two names. */
+  name: nodeName.default('grapevine-coordinator'),
+  /**
+   * The lease that picks which of the fleet's coordinators runs the watchdog and the strategy
+   * runner (README, "Two coordinators"): renewed every third of ttlMs; a lapsed one is taken
+   * by the other coordinator within about ttlMs plus a third of it.
+   */
+  lease: z.strictObject({ ttlMs: z.number().int().min(1000).max(120_000).default(6_000) }).prefault({}),
   listen: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(7700) }),
   redis: RedisSetting,
   token: z.string().min(8, 'must be at least 8 characters'),
@@ -167,6 +177,7 @@ const AGENT_ENV: Record<string, [string[], (v: string) => unknown]> = {
 };
 
 const COORDINATOR_ENV: Record<string, [string[], (v: string) => unknown]> = {
+  GRAPEVINE_COORDINATOR_NAME: [['name'], String],
   GRAPEVINE_REDIS_URL: [['redis'], String],
   GRAPEVINE_TOKEN: [['token'], String],
   GRAPEVINE_PORT: [['listen', 'port'], Number],

@@ -122,4 +122,12 @@ export const redisKeys = {
   events: () => 'gv:events',
   /** The fleet-wide audit log: a stream of who did what, capped by length and age. */
   audit: () => 'gv:audit',
+
+  // Two coordinators (coordinator/leadership/): one tag, as the lease script touches both keys.
+  /** The lease of the coordinator that runs the once-only work (watchdog, strategy runner): its holder's token, with a PX. */
+  coordinatorLease: () => 'gv:coordinators:{lease}',
+  /** Counter (INCR) of the lease's takes: each holder's fencing number. */
+  coordinatorLeaseEpoch: () => 'gv:coordinators:{lease}:epoch',
+  /** A deploy creation's idempotency key (the client's, per logical request) -> the deploy id, so a retry on another coordinator creates nothing twice. */
+  createdByRequest: (key: string) => `gv:coordinators:{lease}:created:${key}`,
 };

@@ -4,7 +4,7 @@ import { FreezeMark, FreezeState, type FreezeBody } from '../contract/freeze.js'
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import * as z from 'zod';
-import { GrapevineError, UnreachableError, ValidationError } from '../contract/errors.js';
+import { GrapevineError } from '../contract/errors.js';
 import {
   type CatchUpBody,
   type CreateDeployBody,
@@ -22,12 +22,11 @@ import { CreatedToken, type CreateTokenBody, CredentialList, RevokedCredential }
 import { AuditPage } from '../contract/audit-entry.js';
 import { GroupColourAnswer, SwitchAnswer } from '../contract/strategy-answers.js';
 import type { Credential } from '../ports/credentials.js';
-import { retry } from '../contract/waiting.js';
 import { SerfKeyList, SerfKeyRotation } from '../contract/serf-key-schemas.js';
 import { readCaFile } from '../http/ca-file.js';
-import { CertificateError, certificateProblem, schemeMismatch } from '../http/tls-failure.js';
-import { exchange, parseJson, StaleConnectionError } from '../http/http-exchange.js';
-import { describeFailure, errorFor } from './coordinator-transport.js';
+import { parseJson } from '../http/http-exchange.js';
+import { CoordinatorEndpoints, errorFor } from './coordinator-transport.js';
+import { randomUUID } from 'node:crypto';
 
 const FrozenAnswer = z.object({ frozen: FreezeMark });
 const UnfrozenAnswer = z.object({ unfrozen: FreezeMark, frozenMs: z.number(), extended: z.array(z.string()) });
@@ -37,8 +36,8 @@ export type UnfrozenAnswer = z.infer<typeof UnfrozenAnswer>;
 export { GroupColourAnswer } from '../contract/strategy-answers.js';
 
 export interface CoordinatorClientOptions {
-  /** Base URL, e.g. `https://10.0.0.5:7700`. */
-  url: string;
+  /** Base URL, e.g. `https://10.0.0.5:7700`; or several (a list, or comma-separated), the fleet's coordinators, tried in turn when one is unreachable. */
+  url: string | readonly string[];
   token: string;
   /** PEM file of the CAs an https:// coordinator's certificate is checked against; Node.js's public CAs unless set. */
   caFile?: string | undefined;
@@ -79,22 +78,26 @@ const DeployList = z.object({ deploys: z.array(Deploy) });
 const ReportAnswer = z.object({ status: DeployStatus });
 
 export class CoordinatorClient {
-  readonly url: string;
+  readonly #endpoints: CoordinatorEndpoints;
   readonly #token: string;
   readonly #timeoutMs: number;
   /** Keeps connections open between an agent's progress reports; idle ones never hold a process open. */
-  readonly #agent: HttpAgent;
+  readonly #agents: { http: HttpAgent; https: HttpsAgent };
   /** Which CAs an https:// coordinator is checked against, for the error when its certificate does not verify. */
   readonly #trusted: string;
 
   constructor({ url, token, timeoutMs = 10_000, caFile }: CoordinatorClientOptions) {
-    this.url = url.replace(/\/+$/, '');
+    this.#endpoints = new CoordinatorEndpoints(url);
     this.#token = token;
     this.#timeoutMs = timeoutMs;
-    const protocol = URL.canParse(this.url) ? new URL(this.url).protocol : '';
-    if (protocol !== 'http:' && protocol !== 'https:') throw new ValidationError(`coordinator URL ${url} must start with http:// or https://`);
-    this.#agent = protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...(caFile ? { ca: readCaFile(caFile) } : {}) }) : new HttpAgent({ keepAlive: true });
+    const https = this.#endpoints.urls.some((base) => base.startsWith('https:'));
+    this.#agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true, ...(https && caFile ? { ca: readCaFile(caFile) } : {}) }) };
     this.#trusted = caFile ? `the CAs in ${caFile}` : "Node.js's public CAs (no CA file given: --ca-file, GRAPEVINE_CA_FILE or caFile)";
+  }
+
+  /** The coordinator the next request goes to first: the one that answered last. */
+  get url(): string {
+    return this.#endpoints.current;
   }
 
   /** Resolves when the coordinator and its Redis answer; a coordinator whose Redis is down is unreachable. */
@@ -255,24 +258,13 @@ export class CoordinatorClient {
   }
 
   async #request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, schema: z.ZodType<T>, body?: unknown, timeoutMs = this.#timeoutMs): Promise<T> {
-    const url = `${this.url}${path}`;
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
+    // One key per call, the same on every coordinator it is tried on: a retried create that
+    // reached a coordinator before it died gives back that deploy, not a second one.
+    if (method === 'POST') headers['idempotency-key'] = randomUUID();
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    let response: { status: number; text: string };
-    try {
-      // A kept-alive connection the coordinator closed while it sat idle fails on its first
-      // use, before the request reached anyone: it goes once more, on a new connection.
-      response = await retry(() => exchange({ url, method, headers, body: payload, timeoutMs, agent: this.#agent, markStaleResets: true }), {
-        delaysMs: [0],
-        retryIf: (error) => error instanceof StaleConnectionError,
-      });
-    } catch (error) {
-      const problem = certificateProblem(error);
-      if (problem !== undefined) throw new CertificateError(`coordinator at ${this.url}: ${problem}; trusted: ${this.#trusted}`, { cause: error });
-      throw new UnreachableError(`coordinator at ${this.url} ${schemeMismatch(this.url, error) ?? describeFailure(error, timeoutMs)}`, { cause: error });
-    }
-    const { status, text } = response;
+    const { status, text, url } = await this.#endpoints.exchange({ method, path, headers, body: payload, timeoutMs, agents: this.#agents, trusted: this.#trusted });
     // No content reads as null: only an answer whose schema allows it can be empty.
     const json = status === 204 ? null : parseJson(text);
     if (status < 200 || status > 299) throw errorFor(status, json, text, `${method} ${url}`);

@@ -1,5 +1,7 @@
-// How a failed exchange with the coordinator or its error answer reads as a GrapevineError
-// a caller can act on.
+// How the clients reach the fleet's coordinators: a list of URLs tried in turn when one is
+// unreachable (never on an answer, even a 5xx: that coordinator took the request), the one
+// that answered remembered for the next request; and how a failed exchange or an error
+// answer reads as a GrapevineError a caller can act on.
 import * as z from 'zod';
 import {
   ConflictError,
@@ -11,7 +13,121 @@ import {
   UnreachableError,
   ValidationError,
 } from '../contract/errors.js';
-import { ExchangeTimeoutError } from '../http/http-exchange.js';
+import type { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+import { exchange, ExchangeTimeoutError, StaleConnectionError } from '../http/http-exchange.js';
+import { CertificateError, certificateProblem, schemeMismatch } from '../http/tls-failure.js';
+import { retry } from '../contract/waiting.js';
+import { coordinatorUrls } from '../contract/coordinator-urls.js';
+
+/** Errors of a connection that failed or died: that coordinator may be down, the next one is tried. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'ENOTFOUND']);
+
+export function isUnreachable(error: unknown): boolean {
+  if (error instanceof ExchangeTimeoutError) return true;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && UNREACHABLE_CODES.has(code);
+}
+
+/**
+ * The fleet's coordinators as one: a request goes to the one that answered last and, when it
+ * is unreachable, to each other once (bounded: every URL at most once, and no new try once
+ * `budgetMs` has passed). A request that failed after it may have reached a coordinator is
+ * tried again only where it is safe twice: reads, and writes the coordinator makes idempotent
+ * (deploy creation carries an idempotency key, a host's report its state).
+ */
+export class CoordinatorEndpoints {
+  readonly urls: readonly string[];
+  #current = 0;
+
+  constructor(urls: string | readonly string[]) {
+    this.urls = coordinatorUrls(urls);
+  }
+
+  /** The URL the next request goes to first. */
+  get current(): string {
+    return this.urls[this.#current]!;
+  }
+
+  /**
+   * One request to the fleet: answered by the first coordinator that answers, with the URL it
+   * went to. An UnreachableError naming each coordinator tried when none did.
+   */
+  async exchange(request: FleetRequest): Promise<{ status: number; text: string; url: string }> {
+    const { method, path, headers, body, timeoutMs, agents } = request;
+    let url = `${this.current}${path}`;
+    try {
+      const attempt = async (base: string) => {
+        url = `${base}${path}`;
+        const agent = base.startsWith('https:') ? agents.https : agents.http;
+        // A kept-alive connection the coordinator closed while it sat idle fails on its first
+        // use, before the request reached anyone: it goes once more, on a new connection.
+        const answer = await retry(() => exchange({ url, method, headers, body, timeoutMs, agent, markStaleResets: true }), {
+          delaysMs: [0],
+          retryIf: (error) => error instanceof StaleConnectionError,
+        });
+        return { status: answer.status, text: answer.text, url };
+      };
+      return await this.send(attempt, timeoutMs * FAILOVER_BUDGET_TIMEOUTS);
+    } catch (error) {
+      if (error instanceof AllUnreachableError) {
+        const each = error.failures.map(({ url: base, error: failure }) => `coordinator at ${base} ${schemeMismatch(base, failure) ?? describeFailure(failure, timeoutMs)}`);
+        throw new UnreachableError(each.length === 1 ? each[0]! : `no coordinator answered: ${each.join('; ')}`, { cause: error.last.error });
+      }
+      const base = url.slice(0, url.length - path.length);
+      const problem = certificateProblem(error);
+      if (problem !== undefined) throw new CertificateError(`coordinator at ${base}: ${problem}; trusted: ${request.trusted}`, { cause: error });
+      throw new UnreachableError(`coordinator at ${base} ${schemeMismatch(base, error) ?? describeFailure(error, timeoutMs)}`, { cause: error });
+    }
+  }
+
+  async send<T>(attempt: (url: string) => Promise<T>, budgetMs: number): Promise<T> {
+    const deadline = Date.now() + budgetMs;
+    const failures: Array<{ url: string; error: unknown }> = [];
+    for (let tried = 0; tried < this.urls.length; tried += 1) {
+      const index = (this.#current + tried) % this.urls.length;
+      const url = this.urls[index]!;
+      try {
+        const answer = await attempt(url);
+        this.#current = index;
+        return answer;
+      } catch (error) {
+        if (!isUnreachable(error)) throw error;
+        failures.push({ url, error });
+        if (Date.now() >= deadline) break;
+      }
+    }
+    throw new AllUnreachableError(failures);
+  }
+}
+
+/** Past this many request timeouts, no other coordinator of the list is tried. */
+const FAILOVER_BUDGET_TIMEOUTS = 2;
+
+export interface FleetRequest {
+  method: string;
+  /** From the base URL on: `/v1/deploys`. */
+  path: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  /** Per coordinator tried. */
+  timeoutMs: number;
+  agents: { http: HttpAgent; https: HttpsAgent };
+  /** Which CAs an https:// coordinator is checked against, for the error when its certificate does not verify. */
+  trusted: string;
+}
+
+/** No coordinator of the list answered: each one's failure, for the caller's message. */
+export class AllUnreachableError extends Error {
+  constructor(readonly failures: ReadonlyArray<{ url: string; error: unknown }>) {
+    super(`no coordinator answered (${failures.map((f) => f.url).join(', ')})`);
+  }
+
+  /** The last failure, which a caller describes as it would a single coordinator's. */
+  get last(): { url: string; error: unknown } {
+    return this.failures[this.failures.length - 1]!;
+  }
+}
 
 const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 

@@ -27,6 +27,8 @@ const scriptFiles = {
   dropJobLease: 'drop-job-lease-1.lua',
   createCredential: 'create-credential-2.lua',
   swapFlag: 'swap-flag-2.lua',
+  holdLease: 'hold-lease-2.lua',
+  dropLease: 'drop-lease-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof scriptFiles;
@@ -115,6 +117,9 @@ export interface ScriptOutcomes {
   createCredential: boolean;
   /** The environment's flag version after the swap, or undefined when the flag changed since it was read. */
   swapFlag: number | undefined;
+  /** The coordinators' lease: held (renewed or taken) in an epoch, or another holder's token. */
+  holdLease: { kind: 'renewed' | 'taken'; epoch: number } | { kind: 'other'; holder: string };
+  dropLease: boolean;
 }
 
 /** What wake-next.lua returns. */
@@ -218,6 +223,13 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
         if (code === 2) return typeof attempt === 'number' && attempt > 0 ? { kind: 'claimed', attempt } : UNKNOWN;
         return code === -1 ? { kind: 'broken' } : code === -2 ? { kind: 'stopped' } : UNKNOWN;
       }
+      case 'holdLease': {
+        const value = parts[1];
+        if (code === 0) return typeof value === 'string' ? { kind: 'other', holder: value } : UNKNOWN;
+        if (code !== 1 && code !== 2) return UNKNOWN;
+        return typeof value === 'number' && Number.isInteger(value) ? { kind: code === 1 ? 'renewed' : 'taken', epoch: value } : UNKNOWN;
+      }
+      case 'dropLease':
       case 'recordJob':
       case 'dropJobLease':
       case 'createCredential':
