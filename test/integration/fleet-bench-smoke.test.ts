@@ -26,8 +26,6 @@ describe('fleet bench smoke', () => {
     expect(result).toMatchObject({ hosts: HOSTS, slots: 100, waves: 3, status: 'succeeded', states: { succeeded: HOSTS } });
     // Every simulated host has its own Redis connection, as an agent does.
     expect(result.redisClientsPeak).toBeGreaterThanOrEqual(HOSTS);
-    // Three waves: hosts of the later ones waited and were handed a released slot.
-    expect(result.handOvers).toBeGreaterThan(0);
     expect(result.wallMs).toBeGreaterThan(result.idealMs - 1);
     expect(result.coordinatorCpuMsPerHost).toBeGreaterThan(0);
     expect(result.redisCommandsPerHost).toBeGreaterThan(0);
