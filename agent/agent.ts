@@ -1,5 +1,5 @@
-// Wires one host's agent: its Serf agent, the event hand-off pipe, and the deploy
-// runner with its Redis, Docker, HAProxy and coordinator adapters.
+// Wires one host's agent: its Serf agent, the stream of Serf events over its RPC, and the
+// deploy runner with its Redis, Docker, HAProxy and coordinator adapters.
 import type { AgentConfig } from '../shared/contract/config.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { errorMessage } from '../shared/contract/errors.js';
@@ -15,7 +15,7 @@ import { DockerComposeJobs } from '../shared/docker/compose-job.js';
 import { FileAppliedDeploys } from './deploy/applied-deploys.js';
 import { GroupLanes } from './deploy/group-lanes.js';
 import { decideDeployEvent } from './deploy/deploy-event.js';
-import { EventInbox, deployHandlerCommand, namedEventHandlerCommand, type ForwardedEvent } from '../shared/serf/event-inbox.js';
+import { streamUserEvents, type ForwardedEvent } from '../shared/serf/serf-event-stream.js';
 import { roleServers } from './role-servers.js';
 import { ColourRetirement, decideRetireEvent } from './retire.js';
 import { connectRedis } from '../shared/redis/connection.js';
@@ -45,8 +45,6 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     nodeName: config.node,
     serf: config.serf,
     tags: { env: config.env, roles: roles.join(','), ...(config.cluster === undefined ? {} : { cluster: config.cluster }) },
-    deployHandler: deployHandlerCommand(config.eventPipe),
-    eventHandlers: { retire: namedEventHandlerCommand('retire', config.eventPipe) },
     logger: log.child({ component: 'serf' }),
   });
 
@@ -149,9 +147,23 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     void run.finally(() => running.delete(run));
   };
 
-  const inbox = new EventInbox(config.eventPipe, onEvent, log.child({ component: 'inbox' }));
-  inbox.listen();
   await serf.start();
+  // Events Serf delivered before this subscription (a snapshot's replay at start) or while it
+  // was down (the Serf agent restarting) reach no stream: the reconcile at start, and a round
+  // whenever the stream comes back, catch up on the deploys they named.
+  const events = await streamUserEvents({
+    connection: serf.client.connection,
+    onEvent,
+    onResumed: () => {
+      log.info('Serf event stream is back after a gap; reconciling for deploys whose events were missed');
+      track(reconciler.round(shutdown.signal));
+    },
+    logger: log,
+  }).catch(async (error: unknown) => {
+    // A start that fails leaves no Serf agent behind.
+    await serf.stop();
+    throw error;
+  });
   // After everything that can fail the start, so a failed start leaves no port open.
   const metricsServer = metrics && config.metrics ? await (await import('./metrics/metrics-server.js')).serveMetrics(metrics, config.metrics, log) : undefined;
   log.info({ env: config.env, roles, ...(config.cluster === undefined ? {} : { cluster: config.cluster }), serf: config.serf.bind }, 'agent started');
@@ -161,7 +173,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   // A host back from a cut or a restart may have missed deploys: a round as soon as Serf sees the fleet again.
   const rejoin = new SerfRejoinWatch({
     self: config.node,
-    members: () => serf.cli.members(),
+    members: () => serf.client.members(),
     onRejoin: (how) => {
       log.info({ how }, 'Serf (re)joined the cluster; reconciling');
       track(reconciler.round(shutdown.signal));
@@ -173,7 +185,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   return {
     async stop() {
       shutdown.abort(new Error('agent stopping'));
-      inbox.close();
+      await events.stop();
       await Promise.allSettled([...running, reconciling, watchingMembers]);
       await serf.stop();
       await metricsServer?.close();

@@ -99,7 +99,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   const eventFeed = new EventFeed({ log: eventStream, logger });
   // Broken marks it sets name the coordinator, as an agent's name the host that failed.
   const fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
-  const deployEvents = new SerfDeployEvents(serf.cli);
+  const deployEvents = new SerfDeployEvents(serf.client);
   // Canary and blue/green: the load balancer through its relay, each group's colours, and the runner of their steps.
   const relay = config.loadBalancer?.relay;
   const traffic = relay ? new RelayTraffic({ ...relay, logger }) : undefined;
@@ -110,7 +110,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   const app = createApp({
     store,
     events: deployEvents,
-    membership: serf.cli,
+    membership: serf.client,
     fleet,
     promote: config.promote,
     slots: config.slots,
@@ -125,7 +125,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
       logger,
       now: Date.now,
     }),
-    keyring: new SerfRpcKeyring({ rpc: config.serf.rpc, rpcAuth: config.serf.rpcAuth }),
+    keyring: new SerfRpcKeyring({ rpc: serf.client.connection }),
     logger,
     fleetEvents,
     eventFeed,
@@ -150,7 +150,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     redis.disconnect();
     throw error;
   }
-  const watchdog = new DeployWatchdog({ store, membership: serf.cli, fleet, deadlineMs: config.deployDeadlineMs, logger, fleetEvents, leadership: lease });
+  const watchdog = new DeployWatchdog({ store, membership: serf.client, fleet, deadlineMs: config.deployDeadlineMs, logger, fleetEvents, leadership: lease });
   await lease.start();
   watchdog.start();
   runner.start();

@@ -10,7 +10,7 @@ import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client
 import { errorMessage } from '../shared/contract/errors.js';
 import { backoff, pollUntil, retry } from '../shared/contract/waiting.js';
 import { ClusterContainers } from '../shared/docker/cluster-containers.js';
-import { SerfCli } from '../shared/serf/serf-cli.js';
+import { SerfRpcClient } from '../shared/serf/serf-rpc-client.js';
 import { cancelHeals } from './chaos-heal.js';
 import { gatewayOf, readClusterState, saveClusterState, type DevClusterOptions, type DevClusterState } from './cluster-state.js';
 import { routedEnvOf, routedFrontendOf } from './red-white.js';
@@ -47,6 +47,8 @@ const NETWORK_REMOVAL_DELAYS_MS = backoff(200, 5, 1_000);
 const FIRST_HOST_OCTET = 11;
 
 export class DevCluster {
+  private serfClient: SerfRpcClient | undefined;
+
   private constructor(readonly state: DevClusterState) {}
 
   static attach(dir: string): DevCluster | undefined {
@@ -99,8 +101,10 @@ export class DevCluster {
     return new CoordinatorClient({ url: this.state.coordinatorUrls ?? this.state.coordinatorUrl, token: this.state.token, caFile: this.state.caFile });
   }
 
-  serf(): SerfCli {
-    return new SerfCli({ rpcAddr: this.state.serfRpc, rpcAuth: this.state.serfRpcAuth });
+  /** The coordinator's Serf agent, over one RPC connection kept for this cluster (it never holds the process open). */
+  serf(): SerfRpcClient {
+    this.serfClient ??= new SerfRpcClient({ rpcAddr: this.state.serfRpc, rpcAuth: this.state.serfRpcAuth });
+    return this.serfClient;
   }
 
   /** Environment for running the `grapevine` CLI against this cluster. */
@@ -116,6 +120,7 @@ export class DevCluster {
 
   /** Stops and removes everything this cluster started, in reverse order. Safe on a partial cluster. */
   async down(): Promise<void> {
+    this.serfClient?.close();
     // Heal helpers go first, so none starts a process after its turn; then the state is read
     // afresh, since chaos verbs and helpers record what they restarted after this attached.
     await cancelHeals(readClusterState(this.state.dir) ?? this.state);

@@ -214,7 +214,6 @@ function agentConfigFor(
     // The host's own credential: it may report and read only as itself.
     coordinator: { url: state.coordinatorUrls ?? state.coordinatorUrl, token: state.hostTokens?.[spec.name] ?? state.token },
     ...(state.caFile ? { caFile: state.caFile } : {}),
-    eventPipe: join(where.dir, 'events.pipe'),
     metrics: { host: where.address, port: AGENT_METRICS_PORT },
     // The health step holds the gate: a long start delay needs more than the default 5 minutes.
     ...(healthyDeadlineMs + minHealthyTimeMs + STEP_MARGIN_MS > DEFAULT_STEP_DEADLINE_MS ? { stepDeadlineMs: healthyDeadlineMs + minHealthyTimeMs + STEP_MARGIN_MS } : {}),

@@ -65,8 +65,8 @@ export const AgentConfig = z.object({
     .unknown()
     .refine((value) => value === undefined, 'is gone: a slot lease is now short (slotLeaseMs, default 15000) and each step has its own bound (stepDeadlineMs)')
     .optional(),
-  /** Named pipe through which the Serf event handler hands deploy events to this agent. */
-  eventPipe: absolutePath,
+  /** No longer read (events come over Serf's RPC stream, serf-event-stream.ts); accepted so that older config files still load. */
+  eventPipe: absolutePath.optional(),
   dockerSocket: absolutePath.default('/var/run/docker.sock'),
   /**
    * Folder (created 0700) for what the agent keeps across restarts: the highest deploy it

@@ -1,4 +1,4 @@
-import type { SerfCli } from './serf-cli.js';
+import type { SerfRpcClient } from './serf-rpc-client.js';
 import type { DeployEventPayload, RetireEventPayload } from '../contract/schemas.js';
 import { GrapevineError } from '../contract/errors.js';
 import type { DeployEvents } from '../ports/membership.js';
@@ -8,7 +8,7 @@ const MAX_PAYLOAD_BYTES = 476;
 
 /** Fires deploy events into the fleet through the coordinator's own Serf agent. */
 export class SerfDeployEvents implements DeployEvents {
-  constructor(private readonly serf: SerfCli) {}
+  constructor(private readonly serf: Pick<SerfRpcClient, 'event'>) {}
 
   fireDeploy(payload: DeployEventPayload): Promise<void> {
     return this.#fire('deploy', payload);

@@ -1,5 +1,6 @@
 // Runs and supervises one `serf agent`: writes its config file (the RPC token can only
 // be set there), starts it, restarts it if it dies, and stops it with a graceful leave.
+// Everything this process asks the agent goes through one persistent RPC connection (client).
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -7,17 +8,13 @@ import type { Logger } from '../contract/logger.js';
 import type { SerfConfig } from '../contract/config.js';
 import { UnreachableError, errorMessage } from '../contract/errors.js';
 import { TIMED_OUT, pollUntil, within } from '../contract/waiting.js';
-import { SerfCli } from './serf-cli.js';
+import { SerfRpcClient } from './serf-rpc-client.js';
 import { gossipKeyring } from './serf-keyring-file.js';
 
 export interface SerfAgentOptions {
   nodeName: string;
   serf: SerfConfig;
   tags: Record<string, string>;
-  /** Shell command Serf runs for `user:deploy` events (Serf always runs handlers through /bin/sh). */
-  deployHandler?: string;
-  /** Shell commands Serf runs for other user events, by event name (`retire`). */
-  eventHandlers?: Record<string, string>;
   logger: Logger;
 }
 
@@ -29,7 +26,8 @@ const STOP_TIMEOUT_MS = 5_000;
 const KILLED_WAIT_MS = 500;
 
 export class SerfAgentProcess {
-  readonly cli: SerfCli;
+  /** Members, events, streams and keys on one RPC connection, which follows the agent across restarts. */
+  readonly client: SerfRpcClient;
   private child: ResultPromise | undefined;
   private stopping = false;
   /** Whether start() saw the RPC answer; only then does an exit lead to a restart. */
@@ -40,7 +38,7 @@ export class SerfAgentProcess {
 
   constructor(private readonly options: SerfAgentOptions) {
     const { serf } = options;
-    this.cli = new SerfCli({ binary: serf.binary, rpcAddr: serf.rpc, rpcAuth: serf.rpcAuth });
+    this.client = new SerfRpcClient({ rpcAddr: serf.rpc, rpcAuth: serf.rpcAuth, logger: options.logger });
     this.configFile = join(serf.dataDir, 'serf.json');
     this.keyringFile = join(serf.dataDir, 'keyring.json');
   }
@@ -62,6 +60,7 @@ export class SerfAgentProcess {
   /** Leaves the cluster gracefully (SIGINT), then makes sure the process is gone: SIGKILL after `graceMs`. */
   async stop(graceMs = STOP_TIMEOUT_MS): Promise<void> {
     this.stopping = true;
+    this.client.close();
     const child = this.child;
     if (!child || child.exitCode !== null) return;
     child.kill('SIGINT');
@@ -73,7 +72,7 @@ export class SerfAgentProcess {
   }
 
   private serfConfig(): Record<string, unknown> {
-    const { serf, nodeName, tags, deployHandler, eventHandlers = {} } = this.options;
+    const { serf, nodeName, tags } = this.options;
     return {
       node_name: nodeName,
       bind: serf.bind,
@@ -89,10 +88,7 @@ export class SerfAgentProcess {
       retry_interval: '2s',
       retry_max_attempts: 150,
       log_level: 'warn',
-      event_handlers: [
-        ...(deployHandler ? [`user:deploy=${deployHandler}`] : []),
-        ...Object.entries(eventHandlers).map(([event, handler]) => `user:${event}=${handler}`),
-      ],
+      // No event handlers: the agent takes its events from an RPC stream (serf-event-stream.ts).
     };
   }
 
@@ -131,7 +127,7 @@ export class SerfAgentProcess {
     const exited = new AbortController();
     void this.child?.then(() => exited.abort(new Error('serf agent exited')));
     try {
-      await pollUntil('its RPC to answer', async () => (await this.cli.members(), true), { timeoutMs: START_TIMEOUT_MS, signal: exited.signal });
+      await pollUntil('its RPC to answer', async () => (await this.client.members(), true), { timeoutMs: START_TIMEOUT_MS, signal: exited.signal });
       this.started = true;
     } catch (error) {
       throw new UnreachableError(`serf agent on ${this.options.serf.rpc} did not start: ${errorMessage(error)}`, { cause: error });

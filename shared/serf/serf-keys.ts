@@ -1,10 +1,11 @@
 // The Serf cluster's gossip keyring through the RPC of one agent (the coordinator's):
 // install, use, remove and list keys on every member. The key and the RPC token travel
-// only inside the RPC connection, never on a `serf keys` command line.
+// only inside the RPC connection (the process's persistent one), never on a `serf keys` command line.
 import * as z from 'zod';
 import { GrapevineError, errorMessage } from '../contract/errors.js';
 import type { KeyringAnswer, SerfKeyring } from '../ports/serf-keyring.js';
-import { serfRpcCall, type SerfRpcAnswer } from './serf-rpc.js';
+import type { SerfRpcAnswer } from './serf-rpc.js';
+import { SerfRpcConnection } from './serf-rpc-connection.js';
 
 /** A key query waits for every member within Serf's query timeout (a few seconds); this bounds the whole call. */
 const KEY_CALL_TIMEOUT_MS = 30_000;
@@ -18,14 +19,20 @@ const KeyResponse = z.object({
 });
 
 export interface SerfRpcKeyringOptions {
-  /** host:port of the agent's RPC. */
-  rpc: string;
-  rpcAuth: string;
+  /** host:port of the agent's RPC, or the process's connection to it. */
+  rpc: string | SerfRpcConnection;
+  /** The RPC token, when `rpc` is an address. */
+  rpcAuth?: string;
   timeoutMs?: number;
 }
 
 export class SerfRpcKeyring implements SerfKeyring {
-  constructor(private readonly options: SerfRpcKeyringOptions) {}
+  private readonly connection: SerfRpcConnection;
+
+  constructor(private readonly options: SerfRpcKeyringOptions) {
+    const { rpc, rpcAuth = '' } = options;
+    this.connection = typeof rpc === 'string' ? new SerfRpcConnection({ address: rpc, authKey: rpcAuth }) : rpc;
+  }
 
   install(key: string): Promise<KeyringAnswer> {
     return this.call('install-key', key);
@@ -44,8 +51,7 @@ export class SerfRpcKeyring implements SerfKeyring {
   }
 
   private async call(command: string, key: string | undefined): Promise<KeyringAnswer> {
-    const { rpc, rpcAuth, timeoutMs = KEY_CALL_TIMEOUT_MS } = this.options;
-    const answer = await serfRpcCall({ address: rpc, authKey: rpcAuth, timeoutMs }, command, key === undefined ? undefined : { Key: key }, true);
+    const answer = await this.connection.request(command, key === undefined ? undefined : { Key: key }, true, this.options.timeoutMs ?? KEY_CALL_TIMEOUT_MS);
     return keyringAnswer(command, answer);
   }
 }

@@ -1,23 +1,24 @@
 // Fuzzes how an agent reads a deploy event: 10 000 generated payloads through the parser
-// (agent/deploy/deploy-event.ts), and generated streams through the real named pipe the
-// Serf handler writes into (shared/serf/event-inbox.ts), cut into random writes.
-import { open, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// (agent/deploy/deploy-event.ts), and generated Serf stream records through the agent's
+// intake of them (shared/serf/serf-event-stream.ts).
 import fc from 'fast-check';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { decideDeployEvent, type EventDecision } from '../../agent/deploy/deploy-event.js';
-import { EventInbox, type ForwardedEvent } from '../../shared/serf/event-inbox.js';
-import { until } from '../fixtures/poll.js';
+import { forwardedEvent } from '../../shared/serf/serf-event-stream.js';
 import { anyPayload, ENVS, ROLES, validEventIn } from './deploy-event-payloads.js';
 import { draw, fuzzSeed, Tally } from './fuzz-run.js';
 
 const PAYLOADS = 10_000;
-const STREAMS = 200;
-/** The inbox's longest line; Serf's own limit (512 bytes) is far below it. */
-const MAX_LINE = 4096;
-const logger = pino({ level: 'silent' });
+const RECORDS = 5_000;
+
+function isUtf8(bytes: unknown): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes as Uint8Array);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const host = fc.record({
   env: fc.constantFrom(...ENVS),
@@ -74,46 +75,39 @@ describe("the agent's deploy event parser under fuzzed payloads", () => {
     expect(tally.get('refused (invalid)')).toBeGreaterThan(0);
   });
 
-  it(`hands over every line of ${STREAMS} generated streams written into the real pipe in random pieces, dropping only lines over ${MAX_LINE} bytes, whole`, { timeout: 60_000 }, async () => {
-    const seed = fuzzSeed('event pipe framing fuzz');
-    const line = fc.oneof(
-      { weight: 8, arbitrary: anyPayload.map((payload) => payload.replace(/\n/g, ' ')).filter((payload) => payload.length <= 20_000) },
-      { weight: 1, arbitrary: fc.constantFrom('', ' ', '\r', '\t') },
-      // Just under, at and over the longest line, and a valid event hidden at the end of one too long.
-      { weight: 1, arbitrary: fc.constantFrom(MAX_LINE - 1, MAX_LINE, MAX_LINE + 1, 3 * MAX_LINE).map((size) => `${' '.repeat(size - 60)}{"v":1,"role":"web","env":"production","id":"d-tail0001"}`) },
+  it(`takes ${RECORDS} generated stream records without throwing: a deploy or retire of UTF-8 text up to Serf's limit is handed over intact, anything else is refused`, { timeout: 60_000 }, () => {
+    const seed = fuzzSeed('event stream record fuzz');
+    const bytes = fc.oneof(
+      { weight: 6, arbitrary: anyPayload.map((payload) => new Uint8Array(Buffer.from(payload))) },
+      // Not UTF-8, or past Serf's 512 bytes: never an event of ours.
+      { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 600 }) },
+      { weight: 1, arbitrary: fc.constantFrom(511, 512, 513, 4096).map((size) => new Uint8Array(Buffer.from(' '.repeat(size - 58) + '{"v":1,"role":"web","env":"production","id":"d-tail0001"}'))) },
     );
-    const streams = fc.record({ lines: fc.array(line, { minLength: 1, maxLength: 40 }), cuts: fc.array(fc.nat(), { maxLength: 30 }) });
-    const dir = await mkdtemp(join(tmpdir(), 'gvfuzz-pipe-'));
-    const received: ForwardedEvent[] = [];
-    const inbox = new EventInbox(join(dir, 'events.pipe'), (event) => received.push(event), logger);
-    inbox.listen();
-    const writer = await open(join(dir, 'events.pipe'), 'w');
+    const record = fc.record({
+      Event: fc.oneof({ weight: 9, arbitrary: fc.constant('user') }, { weight: 1, arbitrary: fc.constantFrom('member-join', 'query', '', 7) }),
+      Name: fc.oneof({ weight: 9, arbitrary: fc.constantFrom('deploy', 'retire') }, { weight: 1, arbitrary: fc.constantFrom('Deploy', 'deploy ', 'rollback', '', null) }),
+      Payload: fc.oneof({ weight: 19, arbitrary: bytes }, { weight: 1, arbitrary: fc.constantFrom(undefined, 'text', 3) }),
+      LTime: fc.nat(),
+    });
     const tally = new Tally();
-    try {
-      for (const { lines, cuts } of draw(streams, seed, STREAMS)) {
-        received.length = 0;
-        const stream = Buffer.from(lines.map((text) => `${text}\n`).join(''));
-        // Cut points in bytes: a multi-byte character may be split between two writes, as a pipe may deliver it.
-        const points = [...new Set(cuts.map((cut) => cut % stream.length))].sort((a, b) => a - b);
-        for (const [i, start] of [0, ...points].entries()) await writer.write(stream.subarray(start, points[i] ?? stream.length));
-        const want = lines.map((text) => text.trim()).filter((text, i) => text !== '' && Buffer.byteLength(lines[i]!) <= MAX_LINE);
-        // The stream's last line is a short marker, so everything before it has been read once it arrives.
-        await writer.write('{"end":true}\n');
-        await until('the stream to be read up to its end marker', () => (received.at(-1)?.payload === '{"end":true}' ? true : undefined), { timeoutMs: 10_000, intervalMs: 5 });
-        const got = received.slice(0, -1).map((event) => event.payload);
-        tally.add('streams');
-        tally.add('lines written', lines.length);
-        tally.add('events handed over', got.length);
-        if (JSON.stringify(got) !== JSON.stringify(want)) {
-          tally.violation('streams handed over wrongly', `lines ${JSON.stringify(lines.map((text) => (text.length > 80 ? `${text.slice(0, 40)}…(${text.length})…${text.slice(-40)}` : text)))} cut at ${JSON.stringify(points)}: got ${got.length} events, expected ${want.length}`);
-        }
+    for (const drawn of draw(record, seed, RECORDS)) {
+      const taken = forwardedEvent(drawn as Record<string, unknown>);
+      const { Event, Name, Payload } = drawn;
+      const text = Payload instanceof Uint8Array && isUtf8(Payload) ? Buffer.from(Payload).toString('utf8') : undefined;
+      tally.add('records');
+      const ours = Event === 'user' && (Name === 'deploy' || Name === 'retire') && Payload instanceof Uint8Array && Payload.byteLength <= 512;
+      if ('ignored' in taken) {
+        tally.add('refused');
+        if (ours && isUtf8(Payload)) tally.violation('events of ours refused', `${String(Name)} ${JSON.stringify(text)}: ${taken.ignored}`);
+      } else {
+        tally.add('handed over');
+        if (!ours || !isUtf8(Payload)) tally.violation('records handed over that are not ours', JSON.stringify({ Event, Name }));
+        else if (taken.event !== Name || taken.payload !== text!.trim()) tally.violation('events changed on the way', `${JSON.stringify(text)} became ${JSON.stringify(taken.payload)}`);
       }
-    } finally {
-      await writer.close();
-      inbox.close();
-      await rm(dir, { recursive: true, force: true });
     }
-    tally.print(`event pipe framing fuzz, seed ${seed}:`, ['streams', 'lines written', 'events handed over', 'streams handed over wrongly']);
+    tally.print(`event stream record fuzz, seed ${seed}:`, ['records', 'handed over', 'refused', 'events of ours refused', 'records handed over that are not ours', 'events changed on the way']);
     expect(tally.describe()).toBe('');
+    expect(tally.get('handed over')).toBeGreaterThan(0);
+    expect(tally.get('refused')).toBeGreaterThan(0);
   });
 });

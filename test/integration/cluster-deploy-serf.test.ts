@@ -12,7 +12,7 @@ import { ConflictError, UnreachableError } from '../../shared/contract/errors.js
 import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-client.js';
 import { RoutingClient } from '../../shared/coordinator-http/routing-client.js';
 import { SerfAgentProcess } from '../../shared/serf/serf-agent-process.js';
-import { SerfCli } from '../../shared/serf/serf-cli.js';
+import { SerfRpcClient } from '../../shared/serf/serf-rpc-client.js';
 import { until } from '../fixtures/poll.js';
 import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
 import { freePort } from '../fixtures/server-process.js';
@@ -60,7 +60,7 @@ describe('cluster deploys over real Serf', () => {
     });
     coordinator = await startCoordinator(config, logger);
     client = new CoordinatorClient({ url: coordinator.url, token: TOKEN, timeoutMs: 15_000 });
-    const coordinatorSerf = new SerfCli({ rpcAddr: rpc, rpcAuth: RPC_AUTH });
+    const coordinatorSerf = new SerfRpcClient({ rpcAddr: rpc, rpcAuth: RPC_AUTH });
     for (const spec of HOSTS) {
       const host = new SerfAgentProcess({
         nodeName: spec.name,

@@ -10,7 +10,7 @@ import { CoordinatorConfig } from '../../shared/contract/config.js';
 import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-client.js';
 import { ConflictError } from '../../shared/contract/errors.js';
 import { SerfAgentProcess } from '../../shared/serf/serf-agent-process.js';
-import { SerfCli } from '../../shared/serf/serf-cli.js';
+import { SerfRpcClient } from '../../shared/serf/serf-rpc-client.js';
 import { until } from '../fixtures/poll.js';
 import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
 import { freePort } from '../fixtures/server-process.js';
@@ -31,7 +31,7 @@ describe('coordinator server', () => {
   let coordinator: RunningCoordinator | undefined;
   let host: SerfAgentProcess | undefined;
   let client: CoordinatorClient;
-  let coordinatorSerf: SerfCli;
+  let coordinatorSerf: SerfRpcClient;
   const images: PushedImage[] = [];
 
   beforeAll(async () => {
@@ -50,7 +50,7 @@ describe('coordinator server', () => {
     });
     coordinator = await startCoordinator(config, logger);
     client = new CoordinatorClient({ url: coordinator.url, token: TOKEN, timeoutMs: 15_000 });
-    coordinatorSerf = new SerfCli({ rpcAddr: rpc, rpcAuth: RPC_AUTH });
+    coordinatorSerf = new SerfRpcClient({ rpcAddr: rpc, rpcAuth: RPC_AUTH });
 
     host = new SerfAgentProcess({
       nodeName: 'w1',

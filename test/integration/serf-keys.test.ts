@@ -9,7 +9,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyRotationError, rotateGossipKey } from '../../coordinator/key-rotation.js';
 import { keyFingerprint, newGossipKey } from '../../shared/contract/gossip-key.js';
-import { EventInbox, deployHandlerCommand, type ForwardedEvent } from '../../shared/serf/event-inbox.js';
+import type { ForwardedEvent } from '../../shared/serf/serf-event-stream.js';
+import { collectEvents } from '../fixtures/serf-events.js';
 import { SerfAgentProcess } from '../../shared/serf/serf-agent-process.js';
 import { SerfRpcKeyring } from '../../shared/serf/serf-keys.js';
 import type { SerfKeyring } from '../../shared/ports/serf-keyring.js';
@@ -26,7 +27,6 @@ interface Node {
   rpc: string;
   serf: SerfAgentProcess;
   received: ForwardedEvent[];
-  inbox?: EventInbox;
 }
 
 describe('serf gossip keys on real agents', () => {
@@ -41,23 +41,19 @@ describe('serf gossip keys on real agents', () => {
 
   /** An agent on `ip` joining the first member, with `key` (none: unencrypted). */
   async function startAgent(name: string, ip: string, key: string | undefined, withInbox: boolean): Promise<Node> {
-    const received: ForwardedEvent[] = [];
-    const pipe = join(dir, `${name}.pipe`);
-    const inbox = withInbox ? new EventInbox(pipe, (event) => received.push(event), logger) : undefined;
-    inbox?.listen();
     const rpc = `${ip}:${await freePort(ip)}`;
     const serf = new SerfAgentProcess({
       nodeName: name,
       serf: { binary: 'serf', bind: `${ip}:${gossipPort}`, rpc, join: seed ? [seed] : [], rpcAuth: RPC_AUTH, ...(key ? { encryptKey: key } : {}), dataDir: join(dir, name) },
       tags: { env: 'production', roles: 'web' },
-      ...(withInbox ? { deployHandler: deployHandlerCommand(pipe) } : {}),
       logger,
     });
     await serf.start();
-    return { name, ip, rpc, serf, received, ...(inbox ? { inbox } : {}) };
+    const received = withInbox ? (await collectEvents(serf, logger)).received : [];
+    return { name, ip, rpc, serf, received };
   }
 
-  const aliveNames = async () => (await nodes[0]!.serf.cli.members({ status: 'alive' })).map((m) => m.name).sort();
+  const aliveNames = async () => (await nodes[0]!.serf.client.members({ status: 'alive' })).map((m) => m.name).sort();
 
   /** `serf join` through the outsider's own RPC: Serf answers at once whether the members would take it. */
   async function joinFrom(node: Pick<Node, 'rpc'>): Promise<{ exitCode: number | undefined; output: string }> {
@@ -77,7 +73,6 @@ describe('serf gossip keys on real agents', () => {
 
   afterAll(async () => {
     for (const agent of [...nodes.map((n) => n.serf), ...strays]) await agent.stop();
-    for (const node of nodes) node.inbox?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -112,7 +107,7 @@ describe('serf gossip keys on real agents', () => {
     };
     let stopped: unknown;
     try {
-      stopped = await rotateGossipKey({ keyring: freezingK3, membership: nodes[0]!.serf.cli }, secondKey).catch((error: unknown) => error);
+      stopped = await rotateGossipKey({ keyring: freezingK3, membership: nodes[0]!.serf.client }, secondKey).catch((error: unknown) => error);
     } finally {
       process.kill(k3Serf, 'SIGCONT');
     }
@@ -128,7 +123,7 @@ describe('serf gossip keys on real agents', () => {
     expect(held[firstKey]).toBe(3);
     expect(held[secondKey]).toBeGreaterThanOrEqual(2);
 
-    const resumed = await rotateGossipKey({ keyring, membership: nodes[0]!.serf.cli }, secondKey);
+    const resumed = await rotateGossipKey({ keyring, membership: nodes[0]!.serf.client }, secondKey);
     expect(resumed.removed).toEqual([keyFingerprint(firstKey)]);
     expect((await keyring.list()).keys).toEqual({ [secondKey]: 3 });
     expect(await aliveNames()).toEqual(['k1', 'k2', 'k3']);
@@ -138,7 +133,7 @@ describe('serf gossip keys on real agents', () => {
   it('rotates the key with every member answering each step; events still reach them all and the old key no longer gets in', async () => {
     const keyring = new SerfRpcKeyring({ rpc: nodes[0]!.rpc, rpcAuth: RPC_AUTH });
     const nextKey = newGossipKey();
-    const report = await rotateGossipKey({ keyring, membership: nodes[0]!.serf.cli }, nextKey);
+    const report = await rotateGossipKey({ keyring, membership: nodes[0]!.serf.client }, nextKey);
     expect(report.steps.map((s) => s.step)).toEqual(['check', 'install', 'use', 'remove', 'verify']);
     expect(report.steps.every((s) => s.members === 3 && s.answered === 3)).toBe(true);
     expect(report.removed).toEqual([keyFingerprint(currentKey)]);
@@ -146,7 +141,7 @@ describe('serf gossip keys on real agents', () => {
 
     expect(await aliveNames()).toEqual(['k1', 'k2', 'k3']);
     const payload = JSON.stringify({ v: 1, role: 'web', env: 'production', id: 'd-afterrotation' });
-    await nodes[0]!.serf.cli.event('deploy', payload);
+    await nodes[0]!.serf.client.event('deploy', payload);
     await until('every member to hand the event over', () => (nodes.every((n) => n.received.some((e) => e.payload === payload)) ? true : undefined), gossip);
 
     const stale = await startAgent('old-key', '127.0.0.66', currentKey, false);
@@ -164,7 +159,6 @@ describe('serf gossip keys on real agents', () => {
     const k3 = nodes[2]!;
     await k3.serf.stop();
     await until('k3 to have left', async () => ((await aliveNames()).includes('k3') ? undefined : true), gossip);
-    k3.inbox?.close();
     const restarted = await startAgent('k3', k3.ip, firstKey, true);
     nodes[2] = restarted;
     expect(JSON.parse(readFileSync(join(dir, 'k3', 'keyring.json'), 'utf8'))).toEqual([nextKey]);

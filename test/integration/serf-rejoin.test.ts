@@ -40,11 +40,11 @@ describe('serf rejoin watch', () => {
     const a = await serfAgent('a', []);
     const calls: string[] = [];
     const stop = new AbortController();
-    const watch = new SerfRejoinWatch({ self: 'a', members: () => a.serf.cli.members(), onRejoin: (how) => calls.push(how), intervalMs: 200, minGapMs: 0, logger });
+    const watch = new SerfRejoinWatch({ self: 'a', members: () => a.serf.client.members(), onRejoin: (how) => calls.push(how), intervalMs: 200, minGapMs: 0, logger });
     const watching = watch.run(stop.signal);
     try {
       // Alone: several reads of the member list, no call.
-      const alone = await a.serf.cli.members();
+      const alone = await a.serf.client.members();
       expect(alone.map((m) => m.name)).toEqual(['a']);
       expect(calls).toEqual([]);
 
@@ -54,7 +54,7 @@ describe('serf rejoin watch', () => {
 
       // b leaves gracefully: a is alone again; b's return is a rejoin.
       await b.serf.stop();
-      await until('a to see b leave', async () => ((await a.serf.cli.members()).find((m) => m.name === 'b')?.status === 'left' ? true : undefined), {
+      await until('a to see b leave', async () => ((await a.serf.client.members()).find((m) => m.name === 'b')?.status === 'left' ? true : undefined), {
         timeoutMs: 15_000,
         intervalMs: 100,
       });

@@ -1,14 +1,15 @@
-// The Serf wrapper against real `serf agent` processes on loopback addresses.
+// The Serf wrapper (its process, its RPC client and event stream) against real `serf agent` processes on loopback addresses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { SerfAgentProcess } from '../../shared/serf/serf-agent-process.js';
-import { SerfCli } from '../../shared/serf/serf-cli.js';
+import { SerfRpcClient } from '../../shared/serf/serf-rpc-client.js';
 import { rolesTagPattern } from '../../shared/ports/membership.js';
-import { EventInbox, deployHandlerCommand, namedEventHandlerCommand, type ForwardedEvent } from '../../shared/serf/event-inbox.js';
-import { UnreachableError } from '../../shared/contract/errors.js';
+import type { ForwardedEvent } from '../../shared/serf/serf-event-stream.js';
+import { SerfRpcError } from '../../shared/serf/serf-rpc.js';
+import { collectEvents } from '../fixtures/serf-events.js';
 import { until } from '../fixtures/poll.js';
 import { freePort } from '../fixtures/server-process.js';
 
@@ -19,8 +20,8 @@ const gossip = { timeoutMs: 15_000, intervalMs: 50 };
 
 interface Node {
   name: string;
+  rpc: string;
   serf: SerfAgentProcess;
-  inbox: EventInbox;
   received: ForwardedEvent[];
 }
 
@@ -32,41 +33,36 @@ describe('serf wrapper on real agents', () => {
     { name: 'a2', ip: '127.0.0.22', tags: { env: 'production', roles: 'api,web' } },
     { name: 'a3', ip: '127.0.0.23', tags: { env: 'staging', roles: 'web' } },
   ];
-  let cli: SerfCli;
+  let cli: SerfRpcClient;
 
   beforeAll(async () => {
     const gossipPort = await freePort();
     for (const spec of specs) {
-      const received: ForwardedEvent[] = [];
-      const pipe = join(dir, `${spec.name}.pipe`);
-      const inbox = new EventInbox(pipe, (event) => received.push(event), logger);
-      inbox.listen();
+      const rpc = `${spec.ip}:${await freePort(spec.ip)}`;
       const serf = new SerfAgentProcess({
         nodeName: spec.name,
         serf: {
           binary: 'serf',
           bind: `${spec.ip}:${gossipPort}`,
-          rpc: `${spec.ip}:${await freePort(spec.ip)}`,
+          rpc,
           join: [`${specs[0]!.ip}:${gossipPort}`],
           rpcAuth,
           dataDir: join(dir, spec.name),
         },
         tags: spec.tags,
-        deployHandler: deployHandlerCommand(pipe),
-        eventHandlers: { retire: namedEventHandlerCommand('retire', pipe) },
         logger,
       });
       await serf.start();
-      nodes.push({ name: spec.name, serf, inbox, received });
+      const { received } = await collectEvents(serf, logger);
+      nodes.push({ name: spec.name, rpc, serf, received });
     }
-    cli = nodes[0]!.serf.cli;
+    cli = nodes[0]!.serf.client;
     await until('all three agents to see each other', async () => ((await cli.members({ status: 'alive' })).length === 3 ? true : undefined), gossip);
   });
 
   afterAll(async () => {
     for (const node of nodes) {
       await node.serf.stop();
-      node.inbox.close();
     }
     rmSync(dir, { recursive: true, force: true });
   });
@@ -81,7 +77,7 @@ describe('serf wrapper on real agents', () => {
     expect(await cli.members({ tags: { roles: rolesTagPattern('we') } })).toEqual([]);
   });
 
-  it('carries an event to every agent through its handler, once each, with the payload intact', async () => {
+  it('carries an event to every agent through its RPC stream, once each, with the payload intact', async () => {
     const payload = JSON.stringify({ v: 1, role: 'web', env: 'production', id: 'd-serftest1' });
     await cli.event('deploy', payload);
     await until('every agent to hand the event over', () => (nodes.every((n) => n.received.length >= 1) ? true : undefined), gossip);
@@ -94,7 +90,7 @@ describe('serf wrapper on real agents', () => {
     expect(nodes.map((n) => n.received.length)).toEqual([2, 2, 2]);
   });
 
-  it('carries a retire event through its own handler into the same pipe, named, after a deploy event', async () => {
+  it('carries a retire event through the same stream, named, after a deploy event', async () => {
     const deploy = JSON.stringify({ v: 1, role: 'web', env: 'production', id: 'd-serftest3' });
     const retire = JSON.stringify({ v: 1, role: 'web', env: 'staging', colour: 'blue', id: 'd-serftest2' });
     const before = nodes.map((n) => n.received.length);
@@ -112,7 +108,6 @@ describe('serf wrapper on real agents', () => {
   it('drops a member that left from the alive list', async () => {
     const leaving = nodes.pop()!;
     await leaving.serf.stop();
-    leaving.inbox.close();
     await until(
       'a3 to be gone from the alive members',
       async () => ((await cli.members({ status: 'alive' })).some((m) => m.name === 'a3') ? undefined : true),
@@ -123,8 +118,10 @@ describe('serf wrapper on real agents', () => {
   });
 
   it('refuses a wrong RPC token with a clear error', async () => {
-    const address = (nodes[0]!.serf.cli as unknown as { rpc: string[] }).rpc[0]!.replace('-rpc-addr=', '');
-    const intruder = new SerfCli({ rpcAddr: address, rpcAuth: 'wrong-token-0000' });
-    await expect(intruder.members()).rejects.toBeInstanceOf(UnreachableError);
+    const intruder = new SerfRpcClient({ rpcAddr: nodes[0]!.rpc, rpcAuth: 'wrong-token-0000' });
+    const refused = await intruder.members().catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(SerfRpcError);
+    expect(String((refused as Error).message)).toContain('refused the RPC token');
+    intruder.close();
   });
 });
