@@ -52,11 +52,12 @@ export async function startBenchCoordinator(token: string): Promise<BenchCoordin
     await stopProcess(redisServer);
   };
   try {
-    redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+    // Reconnects every 50 ms while redis-server starts; a command fails after one try, and the poll asks again.
+    redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => 50 });
     const client = redis;
     // Refused connections while redis-server starts are what the poll waits out, not errors to report.
     client.on('error', () => {});
-    await pollUntil('the bench Redis to answer', async () => ((await client.connect().then(() => client.ping(), () => undefined)) === 'PONG' ? true : undefined), { timeoutMs: REDIS_START_MS });
+    await pollUntil('the bench Redis to answer', async () => ((await client.ping()) === 'PONG' ? true : undefined), { timeoutMs: REDIS_START_MS });
     const logger = pino({ level: 'silent' });
     const store = new RedisDeployStore({ redis, logger });
     const registry = { manifestDigest: async () => DIGEST };

@@ -23,19 +23,27 @@ const MAX_RUNS = 500;
 
 interface Timed {
   ms: number;
+  /** The process's own CPU time (user + system), as bench/cli-start-cpu.ts reports it at exit. */
+  cpuMs: number;
   code: number | null;
   stderr: string;
 }
 
-/** Runs `node ARGS` and times it from spawn to exit, as a CI job's shell would. */
+const CPU_HOOK = fileURLToPath(new URL('./cli-start-cpu.js', import.meta.url));
+const CPU_LINE = /\ncli-start-cpu-ms ([\d.]+)\n$/;
+
+/** Runs `node ARGS` and times it from spawn to exit, as a CI job's shell would, and reads its CPU time. */
 function timeNode(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const child = spawn(process.execPath, ['--import', CPU_HOOK, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.once('error', reject);
-    child.once('close', (code) => resolve({ ms: performance.now() - started, code, stderr }));
+    child.once('close', (code) => {
+      const cpu = CPU_LINE.exec(stderr);
+      resolve({ ms: performance.now() - started, cpuMs: cpu ? Number(cpu[1]) : Number.NaN, code, stderr: stderr.replace(CPU_LINE, '') });
+    });
   });
 }
 
@@ -60,10 +68,13 @@ async function main(): Promise<void> {
   const token = randomBytes(24).toString('hex');
   const coordinator = await startBenchCoordinator(token);
   const times = { bare: [] as number[], help: [] as number[], deploy: [] as number[] };
+  const cpu = { bare: [] as number[], help: [] as number[], deploy: [] as number[] };
   try {
     const env = { ...process.env, GRAPEVINE_COORDINATOR: coordinator.url, GRAPEVINE_TOKEN: token, GRAPEVINE_TOKEN_FILE: '' };
     for (let round = 0; round < runs; round++) {
-      times.bare.push((await timeNode(['-e', '0'], env)).ms);
+      const bare = await timeNode(['-e', '0'], env);
+      times.bare.push(bare.ms);
+      cpu.bare.push(bare.cpuMs);
       const help = await timeNode([bundle, 'deploy', '--help'], env);
       const deploy = await timeNode([bundle, 'deploy', BENCH_ROLE, '--env', BENCH_ENV], env);
       for (const [what, run] of [['deploy --help', help], ['deploy', deploy]] as const) {
@@ -71,6 +82,8 @@ async function main(): Promise<void> {
       }
       times.help.push(help.ms);
       times.deploy.push(deploy.ms);
+      cpu.help.push(help.cpuMs);
+      cpu.deploy.push(deploy.cpuMs);
     }
   } finally {
     await coordinator.stop();
@@ -80,12 +93,19 @@ async function main(): Promise<void> {
   const over = spread(times.deploy.map((ms, i) => ms - times.bare[i]!));
   const create = spread(coordinator.createMs);
   const met = over.median <= CLI_START_TARGET_MS ? '✓' : '✗';
+  const cpuOver = spread(cpu.deploy.map((ms, i) => ms - cpu.bare[i]!));
   const rows: [string, string, string][] = [
-    ['bare Node.js (node -e 0)', cell(bare), ''],
-    ['grapevine deploy --help (command loaded)', cell(spread(times.help)), ''],
-    ['grapevine deploy, 12 hosts (real create)', cell(deploy), ''],
-    ['  over bare Node.js, per round', `${cell(over)} ${met}`, `≤ ${CLI_START_TARGET_MS} ms`],
-    ['  of which inside POST /v1/deploys', cell(create), ''],
+    ['wall, spawn to exit', '', ''],
+    ['  bare Node.js (node -e 0)', cell(bare), ''],
+    ['  grapevine deploy --help (command loaded)', cell(spread(times.help)), ''],
+    ['  grapevine deploy, 12 hosts (real create)', cell(deploy), ''],
+    ['    over bare Node.js, per round', `${cell(over)} ${met}`, `≤ ${CLI_START_TARGET_MS} ms`],
+    ['    of which inside POST /v1/deploys', cell(create), ''],
+    ['CPU of the process (user + system)', '', ''],
+    ['  bare Node.js (node -e 0)', cell(spread(cpu.bare)), ''],
+    ['  grapevine deploy --help (command loaded)', cell(spread(cpu.help)), ''],
+    ['  grapevine deploy, 12 hosts (real create)', cell(spread(cpu.deploy)), ''],
+    ['    over bare Node.js, per round', cell(cpuOver), ''],
   ];
   process.stdout.write(
     `grapevine start-up, ${new Date().toISOString()} (${cpus().length} CPUs, Node ${process.version}; ${runs} rounds, each a fresh process timed spawn to exit)\n` +
@@ -93,7 +113,7 @@ async function main(): Promise<void> {
       rows.map(([label, value, target]) => `  ${label.padEnd(44)} ${value.padEnd(24)} ${target}`).join('\n') +
       '\n',
   );
-  if (json) writeFileSync(json, `${JSON.stringify({ runs, nodeVersion: process.version, targetMs: CLI_START_TARGET_MS, ...times, createMs: coordinator.createMs }, null, 2)}\n`);
+  if (json) writeFileSync(json, `${JSON.stringify({ runs, nodeVersion: process.version, targetMs: CLI_START_TARGET_MS, wallMs: times, cpuMs: cpu, createMs: coordinator.createMs }, null, 2)}\n`);
 }
 
 main().catch((error: unknown) => {
