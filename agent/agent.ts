@@ -85,7 +85,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const lanes = new GroupLanes();
   // A deploy this host missed runs as if its event had arrived, unless this agent ran it already
   // (a report the coordinator has not taken yet) or applied it before a restart.
-  const takePart = async (deploy: Deploy): Promise<HostReport | null> => {
+  const takePart = async (deploy: Pick<Deploy, 'id' | 'role' | 'env' | 'seq'>): Promise<HostReport | null> => {
     if (handled.has(deploy.id)) return null;
     const highest = await applied.highest({ role: deploy.role, env: deploy.env }).catch(() => undefined);
     if (deploy.seq !== undefined && highest !== undefined && deploy.seq <= highest) return null;

@@ -7,6 +7,7 @@ import { ConflictError, errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { FINAL_HOST_STATES, type CatchUpBody, type Deploy, type HostReport } from '../shared/contract/schemas.js';
 import { rolloutApplies } from '../shared/contract/routing.js';
+import type { HostDeployView } from '../shared/contract/deploy-views.js';
 
 export interface CatchUpSource {
   /** The catch-up deploy to run, or null when the host runs the release already (POST /v1/catch-ups). */
@@ -14,7 +15,7 @@ export interface CatchUpSource {
 }
 
 /** Runs this host's part of `deploy` through the agent's normal path; null when it did not run it (handled already, or unreadable). */
-export type TakePart = (deploy: Deploy) => Promise<HostReport | null>;
+export type TakePart = (deploy: Pick<Deploy, 'id' | 'role' | 'env' | 'seq'>) => Promise<HostReport | null>;
 
 export type CatchUpOutcome =
   /** Ran a deploy that names this host but whose event it never got. */
@@ -39,16 +40,17 @@ const MAX_SKIPPED_ROUNDS = 8;
 const MAX_TRIES = 6;
 
 /** The newest deploy of the group that is not a catch-up and reaches a host of `cluster`: what the host should run once it ends well. */
-export function newestRollout(deploys: Deploy[], cluster?: string): Deploy | undefined {
+export function newestRollout<D extends Pick<HostDeployView, 'catchUpOf' | 'cluster'>>(deploys: readonly D[], cluster?: string): D | undefined {
   return deploys.find((deploy) => deploy.catchUpOf === undefined && rolloutApplies(deploy, cluster));
 }
 
 /** Deploys in progress that name `node` as a target and have no final report from it, oldest first. */
-export function missedDeploys(deploys: Deploy[], node: string): Deploy[] {
+export function missedDeploys(deploys: HostDeployView[], node: string): HostDeployView[] {
   return deploys
     .filter((deploy) => {
-      const mine = deploy.hosts[node];
-      return deploy.status === 'in_progress' && deploy.targets?.includes(node) && !(mine && FINAL_HOST_STATES.has(mine.state));
+      // Each view is this host's own: whether the deploy names it, and its own report.
+      const named = deploy.host === node && deploy.target && deploy.targetCount > 0;
+      return deploy.status === 'in_progress' && named && !(deploy.mine && FINAL_HOST_STATES.has(deploy.mine.state));
     })
     .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0) || a.createdAt - b.createdAt);
 }
@@ -71,7 +73,7 @@ export class CatchUp {
    * (null: none). Undefined when there is nothing to catch up: the host runs the rollout's
    * release, or the newest rollout is under way without it, or ended failed or cancelled.
    */
-  async converge(role: string, env: string, deploys: Deploy[], image: string | null, log: Logger): Promise<CatchUpOutcome | undefined> {
+  async converge(role: string, env: string, deploys: HostDeployView[], image: string | null, log: Logger): Promise<CatchUpOutcome | undefined> {
     const { node, coordinator, takePart, cluster } = this.options;
     let tookPart = false;
     for (const missed of missedDeploys(deploys, node)) {

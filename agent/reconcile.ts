@@ -7,7 +7,7 @@
 // in service keeps its weight: a switch's weights outlive an agent restart.
 import { errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
-import type { Deploy } from '../shared/contract/schemas.js';
+import type { HostDeployView } from '../shared/contract/deploy-views.js';
 import { FULL_WEIGHT, otherColour, type Colour } from '../shared/contract/strategy.js';
 import { pause } from '../shared/contract/waiting.js';
 import type { ContainerRuntime } from '../shared/ports/container-runtime.js';
@@ -17,9 +17,9 @@ import type { CatchUp, CatchUpOutcome } from './catch-up.js';
 import { hasColours, instanceOf, type RoleServers, type ServedInstance } from './role-servers.js';
 import { rolloutApplies } from '../shared/contract/routing.js';
 
-/** Deploys of a role and environment, newest first (GET /v1/deploys), and a blue/green group's colours. */
+/** This host's view of each deploy of a role and environment, newest first (GET /v1/deploys?host=), and a blue/green group's colours. */
 export interface DeployHistory {
-  listDeploys(filter: { role: string; env: string; limit: number }): Promise<Deploy[]>;
+  listHostViews(filter: { role: string; env: string; limit: number; host: string }): Promise<HostDeployView[]>;
   groupColour(role: string, env: string): Promise<{ live: Colour; retired: Colour | null }>;
 }
 
@@ -79,7 +79,7 @@ const ENDED_WITHOUT = new Set(['failed', 'cancelled']);
  * (in progress, partial, failed, cancelled) the newest succeeded one, which hosts the
  * rollout has not reached, or rolled back to, still run.
  */
-export function acceptedImages(deploys: Deploy[], cluster?: string): Set<string> {
+export function acceptedImages(deploys: ReadonlyArray<Pick<HostDeployView, 'status' | 'image' | 'catchUpOf' | 'cluster'>>, cluster?: string): Set<string> {
   // A catch-up brings one host to a rollout's release: the rollouts alone say what the group runs;
   // of those, only the whole group's and this host's cluster's (another cluster runs another release).
   const rollouts = deploys.filter((deploy) => deploy.catchUpOf === undefined && rolloutApplies(deploy, cluster));
@@ -139,7 +139,7 @@ export class Reconciler {
       const colours = hasColours(lb) ? await coordinator.groupColour(role, env) : undefined;
       const live = instanceOf(this.options.node, role, lb, colours?.live);
       const [deploys, image, servers, retired] = await Promise.all([
-        coordinator.listDeploys({ role, env, limit: HISTORY }),
+        coordinator.listHostViews({ role, env, limit: HISTORY, host: this.options.node }),
         runtime.runningImage(role, live.colour),
         loadBalancer.servers(lb.backend),
         this.isRetired(role),
@@ -163,7 +163,7 @@ export class Reconciler {
   private async backInService(
     role: string,
     live: ServedInstance,
-    deploys: Deploy[],
+    deploys: HostDeployView[],
     image: string | null,
     servers: BackendServer[],
     signal: AbortSignal,
@@ -221,10 +221,10 @@ export class Reconciler {
     log.info({ was: state, server: idle.server }, 'idle colour runs healthy; back in the backend at weight 0');
   }
 
-  private tellRunning(role: string, deploys: Deploy[], image: string | null, log: Logger): void {
+  private tellRunning(role: string, deploys: HostDeployView[], image: string | null, log: Logger): void {
     // Two tags may share an image: the one this host deployed with success says best what it runs.
     const ofImage = deploys.filter((deploy) => deploy.image === image);
-    const tag = image === null ? null : (ofImage.find((deploy) => deploy.hosts[this.options.node]?.state === 'succeeded') ?? ofImage[0])?.tag;
+    const tag = image === null ? null : (ofImage.find((deploy) => deploy.mine?.state === 'succeeded') ?? ofImage[0])?.tag;
     if (tag === undefined) return;
     try {
       this.options.onRunning?.({ role, env: this.options.env }, tag);

@@ -1,6 +1,7 @@
 // Follows a deploy until it ends, showing its progress through one view: plain lines in
 // time order (pipes, CI logs), a live table on a terminal, or NDJSON events with --json.
 import type { Deploy } from '../shared/contract/schemas.js';
+import type { DeploySummary } from '../shared/contract/deploy-views.js';
 import { GrapevineError, TimeoutError } from '../shared/contract/errors.js';
 import { PolledDeployFeed, type DeployFeed, type DeployReader } from './watch/deploy-feed.js';
 import { HOLD_BACK_MS, HostEvents, type HostEvent } from './watch/host-events.js';
@@ -78,11 +79,12 @@ function formatOffset(ms: number): string {
   return `+${(Math.max(0, ms) / 1000).toFixed(2)}s`.padStart(8);
 }
 
-export function summarize(deploy: Deploy): string {
-  const hosts = Object.values(deploy.hosts);
+/** One line: a summary's counts as the coordinator keeps them, or a whole deploy's counted from its reports. */
+export function summarize(deploy: Deploy | DeploySummary): string {
   const took = deploy.finishedAt ? ` in ${((deploy.finishedAt - deploy.createdAt) / 1000).toFixed(2)} s` : '';
   const counts = new Map<string, number>();
-  for (const host of hosts) counts.set(host.state, (counts.get(host.state) ?? 0) + 1);
+  if ('counts' in deploy) for (const [state, n] of Object.entries(deploy.counts)) counts.set(state, n);
+  else for (const host of Object.values(deploy.hosts)) counts.set(host.state, (counts.get(host.state) ?? 0) + 1);
   const parts = [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
   const why = deploy.reason ? ` (${deploy.reason})` : '';
   return `deploy ${deploy.id} of ${deploy.role}:${deploy.tag} to ${deploy.env} ${deploy.status}${took}: ${parts || 'no hosts reported'}${why}`;

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { ValidationError } from '../shared/contract/errors.js';
 import { envName, roleName } from '../shared/contract/names.js';
 import { parseOrThrow, type Deploy } from '../shared/contract/schemas.js';
+import type { DeploySummary } from '../shared/contract/deploy-views.js';
 import type { CoordinatorClient } from '../shared/coordinator-http/coordinator-client.js';
 
 export interface HistoryCommandDeps {
@@ -63,7 +64,7 @@ export function historyLimit(text: string): number {
   return limit;
 }
 
-export function historyRow(deploy: Deploy, now: number): HistoryRow {
+export function historyRow(deploy: Deploy | DeploySummary, now: number): HistoryRow {
   return {
     id: deploy.id,
     role: deploy.role,
@@ -83,7 +84,7 @@ export function historyRow(deploy: Deploy, now: number): HistoryRow {
   };
 }
 
-function kindOf(deploy: Deploy): DeployKind {
+function kindOf(deploy: Deploy | DeploySummary): DeployKind {
   if (deploy.rollbackOf !== undefined) return 'rollback';
   if (deploy.promotedFrom !== undefined) return 'promotion';
   if (deploy.catchUpOf !== undefined) return 'catch-up';

@@ -1,8 +1,10 @@
 // `grapevine status [ID] [--wait]`: one deploy with every host, or the latest deploys, with
 // the freeze of each group shown.
+import { describeZoneRule } from '../shared/contract/zone-rule.js';
 import type { Command } from 'commander';
 import { deployId } from '../shared/contract/names.js';
 import { parseOrThrow, type Deploy } from '../shared/contract/schemas.js';
+import type { DeploySummary } from '../shared/contract/deploy-views.js';
 import type { CliContext } from './cli-context.js';
 import { finishDeploy } from './deploy-commands.js';
 import { summarize } from './deploy-watch.js';
@@ -29,6 +31,8 @@ export function registerStatusCommand(program: Command, context: CliContext): vo
       const hosts = Object.values(deploy.hosts)
         .sort((a, b) => a.host.localeCompare(b.host))
         .map((h) => `  ${h.host.padEnd(12)} ${h.state.padEnd(10)} ${h.steps.map((s) => s.step).join(' > ')}${h.error ? `  (${h.error})` : ''}`);
+      // A large deploy comes with its first page of hosts: the counts in the first line cover them all.
+      if (deploy.hostsNext !== undefined) hosts.push(`  ... the first ${hosts.length} hosts; every host: grapevine status ${deploy.id} --json, or GET /v1/deploys/${deploy.id}/hosts`);
       // The image every host runs: the release pinned to its digest when it was published.
       const startedBy = deploy.startedBy === undefined ? [] : [`  started by   ${deploy.startedBy}`];
       const frozen = [...(await freezesOf(context, [deploy])).values()].map((line) => `  ${line}`);
@@ -42,7 +46,7 @@ export function registerStatusCommand(program: Command, context: CliContext): vo
  * `web/production FROZEN "release train" (by ..., until ...)`. A coordinator that cannot
  * say (an older one, or a read refused) shows none rather than failing the status.
  */
-async function freezesOf({ client }: CliContext, deploys: readonly Deploy[]): Promise<Map<string, string>> {
+async function freezesOf({ client }: CliContext, deploys: ReadonlyArray<Deploy | DeploySummary>): Promise<Map<string, string>> {
   const groups = [...new Set(deploys.map((d) => `${d.role}/${d.env}`))];
   const found = new Map<string, string>();
   await Promise.all(
@@ -56,7 +60,9 @@ async function freezesOf({ client }: CliContext, deploys: readonly Deploy[]): Pr
 }
 
 /** A deploy's one-line summary; a catch-up says so first, with the host it brings to which release. */
-function describeDeploy(deploy: Deploy): string {
-  if (deploy.catchUpOf === undefined) return deploy.cluster === undefined ? summarize(deploy) : `${summarize(deploy)}  (cluster ${deploy.cluster})`;
+function describeDeploy(deploy: Deploy | DeploySummary): string {
+  // The zone rule, when the deploy has one, so an operator sees why hosts of a zone wait.
+  const zones = deploy.zoneRule === undefined ? '' : `  (zones: ${describeZoneRule(deploy.zoneRule)})`;
+  if (deploy.catchUpOf === undefined) return (deploy.cluster === undefined ? summarize(deploy) : `${summarize(deploy)}  (cluster ${deploy.cluster})`) + zones;
   return `catch-up of ${deploy.targets?.join(', ') ?? 'one host'} to ${deploy.tag} (after ${deploy.catchUpOf}): ${summarize(deploy)}`;
 }

@@ -41,6 +41,7 @@ import { eventStreamSessionToken } from './ui/session.js';
 import { registerMetricsRoute, type MetricsExposition } from './metrics/metrics-route.js';
 import { registerAuditRoutes } from './audit/audit-routes.js';
 import { registerFreezeRoutes } from './freeze-routes.js';
+import { registerDeployReadRoutes } from './deploy-read-routes.js';
 import type { AuditLog } from '../shared/ports/audit-log.js';
 import { strategyPlanner, type AppStrategies } from './strategies/strategy-planner.js';
 import { Quarantine } from './strategies/quarantine.js';
@@ -104,14 +105,6 @@ const ForgetQuery = z.object({
   by: z.string().min(1).max(200).optional(),
   reason: z.string().min(1).max(2000).optional(),
 });
-/** An empty query value (`?role=`) means no filter, as a shell script leaving a variable unset would expect. */
-const emptyAsMissing = (value: unknown) => (value === '' ? undefined : value);
-const DeployListQuery = z.object({
-  role: z.preprocess(emptyAsMissing, roleName.optional()),
-  env: z.preprocess(emptyAsMissing, envName.optional()),
-  limit: z.preprocess(emptyAsMissing, z.coerce.number().int().min(1).max(200).default(20)),
-});
-
 const MAX_BODY_BYTES = 64 * 1024;
 
 export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
@@ -231,19 +224,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     return c.json(answer.deploy, answer.kind === 'created' ? 201 : 200);
   });
 
-  app.get('/v1/deploys', allow('viewer', 'host'), valid('query', DeployListQuery), async (c) => {
-    const query = c.req.valid('query');
-    await hosts.checkList(c.get('credential'), query);
-    return c.json({ deploys: await store.listDeploys(query) });
-  });
-
-  app.get('/v1/deploys/:id', allow('viewer', 'host'), valid('param', DeployParams), async (c) => {
-    const { id } = c.req.valid('param');
-    const deploy = await store.getDeploy(id);
-    if (!deploy) throw new NotFoundError(`no deploy ${id}`);
-    await hosts.checkRead(c.get('credential'), deploy);
-    return c.json(deploy);
-  });
+  registerDeployReadRoutes(app, { store, hosts });
 
   // Only a host reports, as itself, for a deploy that targets it: the outcome of a deploy is its hosts' word.
   app.post('/v1/deploys/:id/reports', allow('host'), valid('param', DeployParams), requireJson, valid('json', HostReport), async (c) => {

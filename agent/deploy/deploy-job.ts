@@ -11,6 +11,9 @@ import type { JobContainer, JobLease, JobLocks, JobOutcome } from '../../shared/
 import { isInfrastructureFault } from './fault-kind.js';
 
 /** A waiting host asks Redis this often whether the job ended or its runner's lease lapsed: one script call each. */
+/** What the job reads of a deploy: any view without its hosts (an agent reads its own host view). */
+type JobDeploy = Omit<Deploy, 'hosts' | 'targets' | 'hostsNext'>;
+
 export const DEFAULT_JOB_POLL_MS = 1_000;
 /** A deploy recorded without a deadline gets the coordinator's default one. */
 const DEFAULT_DEADLINE_MS = 30 * 60_000;
@@ -54,7 +57,7 @@ export class DeployJob {
   }
 
   /** Runs or waits for the deploy's job; resolves once the host may take its slot or must stand down. */
-  async beforeSlot(deploy: Deploy, host: JobProgress, signal: AbortSignal, logger: Logger): Promise<JobGate> {
+  async beforeSlot(deploy: JobDeploy, host: JobProgress, signal: AbortSignal, logger: Logger): Promise<JobGate> {
     const settings = this.deps.jobs[deploy.role];
     if (!settings) return PROCEED;
     if (deploy.runJob === false) {
@@ -112,7 +115,7 @@ export class DeployJob {
   }
 
   /** Runs the job under `lease`; undefined when the lease was lost and another host takes the job over. */
-  private async run(deploy: Deploy, group: DeployGroup, settings: JobSettings, lease: JobLease, host: JobProgress, agentSignal: AbortSignal, logger: Logger): Promise<JobGate | undefined> {
+  private async run(deploy: JobDeploy, group: DeployGroup, settings: JobSettings, lease: JobLease, host: JobProgress, agentSignal: AbortSignal, logger: Logger): Promise<JobGate | undefined> {
     const { service } = settings;
     const startedAt = this.now();
     const base = { service, host: this.deps.node, attempt: lease.attempt, startedAt };

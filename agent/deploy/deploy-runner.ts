@@ -18,9 +18,11 @@ import type { AppliedDeploys } from './applied-deploys.js';
 import { ProgressReporter, type ReportSink } from './progress-reporter.js';
 import { hookSteps, type DeployHooks } from './hooks.js';
 import type { DeployJob } from './deploy-job.js';
+import type { HostDeployView } from '../../shared/contract/deploy-views.js';
 
 export interface DeployLookup extends ReportSink {
-  getDeploy(id: string): Promise<Deploy>;
+  /** This host's own view of the deploy (GET /v1/deploys/:id/host-view): constant in size whatever the fleet. */
+  getHostView(id: string): Promise<HostDeployView>;
 }
 
 export interface DeployRunnerDeps {
@@ -84,28 +86,28 @@ export class DeployRunner {
     const logger = this.deps.logger.child({ deployId: event.id, role: event.role, env: event.env });
     const receivedAt = this.now();
     const group: DeployGroup = { role: event.role, env: event.env };
-    let deploy: Deploy;
+    let deploy: HostDeployView;
     try {
       deploy = await this.lookUp(event, signal, logger);
     } catch (error) {
       logger.error({ err: errorMessage(error) }, 'cannot take part: the deploy could not be read');
       return null;
     }
-    const mine = deploy.hosts[this.deps.node];
+    const { mine } = deploy;
     if (deploy.status !== 'in_progress' || (mine && FINAL_HOST_STATES.has(mine.state))) {
       // Serf replays events to an agent that restarts: a deploy that is over stays over.
       logger.info({ status: deploy.status, state: mine?.state }, 'deploy already over here; event ignored');
       return null;
     }
-    if (deploy.targets !== undefined && !deploy.targets.includes(this.deps.node)) {
+    if (!deploy.target) {
       // Not counted in the deploy's k or its remaining hosts: taking part would end it early.
-      logger.info({ targets: deploy.targets.length, cluster: deploy.cluster }, `not a target of this deploy (${deploy.cluster === undefined ? 'joined after it started); it catches up once the rollout ends' : `it deploys cluster ${deploy.cluster} only)`}`);
+      logger.info({ targets: deploy.targetCount, cluster: deploy.cluster }, `not a target of this deploy (${deploy.cluster === undefined ? 'joined after it started); it catches up once the rollout ends' : `it deploys cluster ${deploy.cluster} only)`}`);
       return null;
     }
     if (await this.isOlderThanApplied(group, deploy, logger)) return null;
 
     // The coordinator fixed the group and its slots when it created the deploy: no host counts for itself.
-    const counted = deploy.targets?.length ?? deploy.expectedHosts ?? 0;
+    const counted = deploy.targetCount > 0 ? deploy.targetCount : (deploy.expectedHosts ?? 0);
     const host = new HostProgress(this.deps.node, counted, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger, {
         deadlineAt: deploy.deadlineAt ?? deploy.createdAt + DEFAULT_DEPLOY_DEADLINE_MS,
         signal,
@@ -134,7 +136,7 @@ export class DeployRunner {
     return host.finish((report) => this.tellEnded(deploy, report, logger));
   }
 
-  private tellEnded(deploy: Deploy, report: HostReport, logger: Logger): void {
+  private tellEnded(deploy: HostDeployView, report: HostReport, logger: Logger): void {
     try {
       this.deps.observer?.deployEnded(deploy, report);
     } catch (error) {
@@ -143,7 +145,7 @@ export class DeployRunner {
   }
 
   /** A replayed or late event of a deploy older than one this host applied: running it would deploy backwards. */
-  private async isOlderThanApplied(group: DeployGroup, deploy: Deploy, logger: Logger): Promise<boolean> {
+  private async isOlderThanApplied(group: DeployGroup, deploy: HostDeployView, logger: Logger): Promise<boolean> {
     if (deploy.seq === undefined) return false;
     let highest: number | undefined;
     try {
@@ -159,8 +161,8 @@ export class DeployRunner {
   }
 
   /** The deploy, retried while the answer is that nobody answered. */
-  private async lookUp(event: DeployEventPayload, signal: AbortSignal, logger: Logger): Promise<Deploy> {
-    return retry(() => this.deps.coordinator.getDeploy(event.id), {
+  private async lookUp(event: DeployEventPayload, signal: AbortSignal, logger: Logger): Promise<HostDeployView> {
+    return retry(() => this.deps.coordinator.getHostView(event.id), {
       delaysMs: this.deps.lookupRetriesMs ?? LOOKUP_RETRIES_MS,
       retryIf: (error) => error instanceof UnreachableError,
       signal,
@@ -171,7 +173,7 @@ export class DeployRunner {
   private async takePart(
     event: DeployEventPayload,
     group: DeployGroup,
-    deploy: Deploy,
+    deploy: HostDeployView,
     host: HostProgress,
     counted: number,
     signal: AbortSignal,
@@ -231,7 +233,7 @@ export class DeployRunner {
 
   private async replace(
     group: DeployGroup,
-    deploy: Deploy,
+    deploy: HostDeployView,
     instance: ServedInstance,
     host: HostProgress,
     previousImage: string | null,

@@ -61,7 +61,8 @@ export class HostAccess {
   async #deploy(id: string): Promise<DeployView> {
     const cached = this.#targets.get(id);
     if (cached) return cached;
-    const deploy = await this.#deps.store.getDeploy(id);
+    // The record alone (parsed once per change at the store): a report check needs no host's report.
+    const deploy = await this.#deps.store.getRecord(id);
     if (!deploy) throw new NotFoundError(`no deploy ${id}`);
     const view: DeployView = { id, role: deploy.role, env: deploy.env, targets: deploy.targets ?? [] };
     if (this.#targets.size >= TARGETS_CACHE_SIZE) this.#targets.delete(this.#targets.keys().next().value!);

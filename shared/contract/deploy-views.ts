@@ -9,8 +9,11 @@ import { Deploy, HostReport, HostState } from './schemas.js';
 export const DeployCounts = z.partialRecord(HostState, z.number().int().nonnegative());
 export type DeployCounts = z.infer<typeof DeployCounts>;
 
-/** A deploy without its per-host parts: its target list becomes a count, its reports counts per state. */
-export const DeploySummary = Deploy.omit({ hosts: true, targets: true, hostsNext: true }).extend({
+/** A summary names the targets of a deploy of at most this many (a catch-up's one host), never more. */
+export const SUMMARY_TARGETS = 10;
+
+/** A deploy without its per-host parts: its reports become counts per state, its targets a count (and the list when short). */
+export const DeploySummary = Deploy.omit({ hosts: true, hostsNext: true }).extend({
   /** How many targets the deploy has (0 for a deploy created without a target list). */
   targetCount: z.number().int().nonnegative(),
   /** How many hosts reported at all. */

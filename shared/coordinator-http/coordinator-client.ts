@@ -20,6 +20,7 @@ import {
 } from '../contract/schemas.js';
 import { CreatedToken, type CreateTokenBody, CredentialList, RevokedCredential } from '../contract/token-schemas.js';
 import { AuditPage } from '../contract/audit-entry.js';
+import { DeploySummary, HostDeployView, HostReportPage } from '../contract/deploy-views.js';
 import { GroupColourAnswer, SwitchAnswer } from '../contract/strategy-answers.js';
 import type { Credential } from '../ports/credentials.js';
 import { SerfKeyList, SerfKeyRotation } from '../contract/serf-key-schemas.js';
@@ -50,6 +51,8 @@ export interface DeployListFilter {
   env?: string;
   /** 1-200; the coordinator returns 20 when unset. */
   limit?: number;
+  /** The `next` of the previous page. */
+  cursor?: string;
 }
 
 export interface AuditRequest {
@@ -74,7 +77,8 @@ export interface ForgetRequest {
 
 const Health = z.object({ ok: z.boolean() });
 const ReleaseList = z.object({ releases: z.array(Release) });
-const DeployList = z.object({ deploys: z.array(Deploy) });
+const SummaryPage = z.object({ deploys: z.array(DeploySummary), next: z.string().optional() });
+const HostViewPage = z.object({ deploys: z.array(HostDeployView), next: z.string().optional() });
 const ReportAnswer = z.object({ status: DeployStatus });
 
 export class CoordinatorClient {
@@ -149,14 +153,37 @@ export class CoordinatorClient {
     return this.#request('GET', `/v1/deploys/${encodeURIComponent(id)}`, Deploy);
   }
 
-  /** Newest first. */
-  async listDeploys(filter: DeployListFilter = {}): Promise<Deploy[]> {
-    const query = new URLSearchParams();
-    if (filter.role !== undefined) query.set('role', filter.role);
-    if (filter.env !== undefined) query.set('env', filter.env);
-    if (filter.limit !== undefined) query.set('limit', String(filter.limit));
-    const search = query.size > 0 ? `?${query.toString()}` : '';
-    return (await this.#request('GET', `/v1/deploys${search}`, DeployList)).deploys;
+  /** Summaries (counts per state, no host reports), newest first: one page, and the cursor of the next. */
+  async listDeployPage(filter: DeployListFilter = {}): Promise<{ deploys: DeploySummary[]; next?: string | undefined }> {
+    return this.#request('GET', `/v1/deploys${listQuery(filter)}`, SummaryPage);
+  }
+
+  /** Summaries newest first (the first page). */
+  async listDeploys(filter: DeployListFilter = {}): Promise<DeploySummary[]> {
+    return (await this.listDeployPage(filter)).deploys;
+  }
+
+  /** One host's view of each of its group's deploys, newest first (the first page): its report and whether it is a target. */
+  async listHostViews(filter: DeployListFilter & { role: string; env: string; host: string }): Promise<HostDeployView[]> {
+    return (await this.#request('GET', `/v1/deploys${listQuery(filter)}`, HostViewPage)).deploys;
+  }
+
+  /** What a host needs of a deploy, constant in size whatever the fleet; `host` defaults to the credential's own. */
+  async getHostView(id: string, host?: string): Promise<HostDeployView> {
+    const search = host === undefined ? '' : `?host=${encodeURIComponent(host)}`;
+    return this.#request('GET', `/v1/deploys/${encodeURIComponent(id)}/host-view${search}`, HostDeployView);
+  }
+
+  async getSummary(id: string): Promise<DeploySummary> {
+    return this.#request('GET', `/v1/deploys/${encodeURIComponent(id)}/summary`, DeploySummary);
+  }
+
+  /** One page of the deploy's host reports (in no fixed order); `next` is absent on the last. */
+  async hostReports(id: string, page: { limit?: number; cursor?: string } = {}): Promise<HostReportPage> {
+    const search = new URLSearchParams();
+    if (page.limit !== undefined) search.set('limit', String(page.limit));
+    if (page.cursor !== undefined) search.set('cursor', page.cursor);
+    return this.#request('GET', `/v1/deploys/${encodeURIComponent(id)}/hosts${search.size > 0 ? `?${search.toString()}` : ''}`, HostReportPage);
   }
 
   /**
@@ -280,3 +307,9 @@ export class CoordinatorClient {
 const KEY_ROTATION_TIMEOUT_MS = 120_000;
 
 const groupPath = (role: string, env: string) => `/v1/groups/${encodeURIComponent(role)}/${encodeURIComponent(env)}`;
+
+function listQuery(filter: DeployListFilter & { host?: string }): string {
+  const query = new URLSearchParams();
+  for (const name of ['role', 'env', 'limit', 'cursor', 'host'] as const) if (filter[name] !== undefined) query.set(name, String(filter[name]));
+  return query.size > 0 ? `?${query.toString()}` : '';
+}

@@ -4,7 +4,7 @@
 import type { RedisClient as Redis } from './connection.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { Deploy, HostReport } from '../contract/schemas.js';
-import { WHOLE_DEPLOY_HOSTS, type DeploySummary, type HostDeployView, type HostReportPage } from '../contract/deploy-views.js';
+import { SUMMARY_TARGETS, WHOLE_DEPLOY_HOSTS, type DeploySummary, type HostDeployView, type HostReportPage } from '../contract/deploy-views.js';
 import type { DeployFilter, DeployRecord, DeployTally, Page } from '../ports/deploy-store.js';
 import { callRedis, redisFailure } from './scripts.js';
 import { parseStored } from './stored-record.js';
@@ -114,8 +114,9 @@ export class RedisDeployReads {
     if (meta.status === undefined) return undefined;
     const cached = await this.record(id, Number(meta.rev ?? 0));
     if (!cached) return undefined;
-    const { targets: _targets, ...record } = withMeta(cached.record, meta);
-    return { ...record, targetCount: Number(meta.targets ?? cached.targets.size), reported, counts: countsOf(counts) };
+    const { targets, ...record } = withMeta(cached.record, meta);
+    const short = targets !== undefined && targets.length <= SUMMARY_TARGETS ? { targets } : {};
+    return { ...record, ...short, targetCount: Number(meta.targets ?? cached.targets.size), reported, counts: countsOf(counts) };
   }
 
   async #meta(id: string): Promise<Meta> {

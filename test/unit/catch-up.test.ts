@@ -8,12 +8,15 @@ import { joinedCluster } from '../../agent/serf-rejoin.js';
 import { ConflictError, UnreachableError } from '../../shared/contract/errors.js';
 import type { CatchUpBody, Deploy, DeployStatus, HostReport } from '../../shared/contract/schemas.js';
 import type { SerfMember } from '../../shared/ports/membership.js';
+import { withHostView } from '../fixtures/host-view.js';
+import type { HostDeployView } from '../../shared/contract/deploy-views.js';
 
 const log = pino({ level: 'silent' });
 const image = (tag: string) => `127.0.0.1:5000/web:${tag}`;
 
-function deploy(id: string, tag: string, status: DeployStatus, extra: Partial<Deploy> = {}): Deploy {
-  return { id, role: 'web', env: 'production', tag, image: image(tag), status, createdAt: 1, targets: ['h1', 'h2', 'h3'], hosts: {}, ...extra };
+/** A deploy as h3 (the host under test) reads it: its own view, which is also the whole deploy. */
+function deploy(id: string, tag: string, status: DeployStatus, extra: Partial<Deploy> = {}): Deploy & HostDeployView {
+  return withHostView({ id, role: 'web', env: 'production', tag, image: image(tag), status, createdAt: 1, targets: ['h1', 'h2', 'h3'], hosts: {}, ...extra }, 'h3');
 }
 
 function report(host: string, state: HostReport['state']): HostReport {

@@ -194,7 +194,7 @@ describe('a store that fails', () => {
     const corrupt = await call('GET', '/v1/releases/web');
     expect(corrupt).toEqual({ status: 500, body: { error: { code: 'store_corrupt', message: 'release web:v1 in Redis is not JSON' } } });
 
-    store.failures.set('listDeploys', new TypeError('cannot read properties of undefined'));
+    store.failures.set('listSummaries', new TypeError('cannot read properties of undefined'));
     const odd = await call('GET', '/v1/deploys');
     expect(odd).toEqual({ status: 500, body: { error: { code: 'internal', message: 'internal error; see the coordinator log' } } });
   });

@@ -8,6 +8,7 @@ import { DeployRunner } from '../../agent/deploy/deploy-runner.js';
 import type { JobClaim, JobContainer, JobLease, JobLocks, JobOutcome, JobRun } from '../../shared/ports/deploy-job.js';
 import type { Deploy, HostReport, JobRecord } from '../../shared/contract/schemas.js';
 import { LockLostError, UnreachableError } from '../../shared/contract/errors.js';
+import { withHostView } from '../fixtures/host-view.js';
 
 const logger = pino({ level: 'silent' });
 const deploy: Deploy = {
@@ -161,7 +162,7 @@ describe('the deploy runner and the job', () => {
       },
       runtime: { runningImage: async () => null, pull: async () => undefined, up: async () => undefined, waitHealthy: async () => undefined, stop: async () => undefined },
       loadBalancer: { drain: async () => undefined, register: async () => undefined, servers: async () => [] },
-      coordinator: { getDeploy: async () => deploy, report: async (_id, r) => void reports.push(r) },
+      coordinator: { getHostView: async () => withHostView(deploy, 'h1'), report: async (_id, r) => void reports.push(r) },
       applied: { highest: async () => undefined, record: async () => undefined },
       logger,
       job: { beforeSlot: async () => (calls.push('job'), gate) },

@@ -12,6 +12,7 @@ import type { BackendServer, LoadBalancer } from '../../shared/ports/load-balanc
 import type { Deploy, HostReport } from '../../shared/contract/schemas.js';
 import { DeployStepError } from '../../shared/contract/errors.js';
 import type { Colour } from '../../shared/contract/strategy.js';
+import { withHostView } from '../fixtures/host-view.js';
 
 const logger = pino({ level: 'silent' });
 const event = { v: 1 as const, role: 'web', env: 'staging', id: 'd-colour1' };
@@ -66,7 +67,7 @@ function setup(options: { deploy: Partial<Deploy>; lb?: RoleServers; running?: P
     node: 'h1',
     lb: { web: options.lb ?? COLOURED },
     locks, fleet: fleet as FleetState, runtime, loadBalancer,
-    coordinator: { getDeploy: async () => deploy, report: async (_id, report) => void reports.push(report) },
+    coordinator: { getHostView: async () => withHostView(deploy, 'h1'), report: async (_id, report) => void reports.push(report) },
     applied: { highest: async () => undefined, record: async () => undefined },
     logger,
     lookupRetriesMs: [0],

@@ -9,6 +9,7 @@ import type { BackendServer, LoadBalancer } from '../../shared/ports/load-balanc
 import type { Deploy, HostReport } from '../../shared/contract/schemas.js';
 import { DeployStepError, LockLostError, NotFoundError, UnreachableError } from '../../shared/contract/errors.js';
 import { HookFailedError, type DeployHooks, type HookName } from '../../agent/deploy/hooks.js';
+import { withHostView } from '../fixtures/host-view.js';
 
 const logger = pino({ level: 'silent' });
 const event = { v: 1 as const, role: 'web', env: 'production', id: 'd-test01' };
@@ -117,11 +118,11 @@ function setup(
     lb: { web: { backend: 'web', address: '10.0.0.11:8080' } },
     locks, fleet, runtime, loadBalancer,
     coordinator: {
-      getDeploy: async () => {
-        calls.push('getDeploy');
+      getHostView: async () => {
+        calls.push('getHostView');
         const failure = options.lookupFailures?.shift();
         if (failure) throw failure;
-        return options.deploy ?? deploy;
+        return withHostView(options.deploy ?? deploy, 'h1');
       },
       report: async (_id, r) => void reports.push(r),
     },
@@ -147,7 +148,7 @@ describe('deploy runner', () => {
     const { runner, calls, reports } = setup();
     const report = (await runner.run(event, new AbortController().signal))!;
     expect(calls).toEqual([
-      'getDeploy', 'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
+      'getHostView', 'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
       'register web/h1 10.0.0.11:8080', 'release', 'finish',
     ]);
     expect(report).toMatchObject({ host: 'h1', state: 'succeeded', slot: 1, counted: 6, remaining: 0 });
@@ -161,7 +162,7 @@ describe('deploy runner', () => {
     expect(report.state).toBe('failed');
     expect(report.error).toContain('health exploded');
     expect(calls).toEqual([
-      'getDeploy', 'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
+      'getHostView', 'init 6', 'acquire 2', 'drain web/h1', 'pull registry:5000/web:v2', 'up registry:5000/web:v2', 'health',
       'markBroken v2 health: health exploded',
       'up registry:5000/web:v1', 'health', 'register web/h1 10.0.0.11:8080', 'release', 'finish',
     ]);
@@ -196,7 +197,7 @@ describe('deploy runner', () => {
     const report = (await runner.run(event, new AbortController().signal))!;
     expect(report).toMatchObject({ state: 'cancelled', remaining: 0 });
     expect(report.error).toContain('bad health');
-    expect(calls).toEqual(['getDeploy', 'init 6', 'acquire 2', 'finish']);
+    expect(calls).toEqual(['getHostView', 'init 6', 'acquire 2', 'finish']);
   });
 
   it('ends errored without marking the release broken when its slot lease is lost mid-step, and puts itself back', async () => {
@@ -235,7 +236,7 @@ describe('deploy runner', () => {
     const report = (await runner.run(event, new AbortController().signal))!;
     expect(report).toMatchObject({ state: 'cancelled', remaining: 0 });
     expect(report.error).toBe(`deploy ${event.id} was stopped (past its deadline) before this host took a slot`);
-    expect(calls).toEqual(['getDeploy', 'init 6', 'acquire 2', 'finish']);
+    expect(calls).toEqual(['getHostView', 'init 6', 'acquire 2', 'finish']);
   });
 
   it('a serving host whose release Redis did not take says it is back in service another way', async () => {
@@ -252,7 +253,7 @@ describe('deploy runner', () => {
     ]) {
       const { runner, calls, reports } = setup({ deploy: over });
       expect(await runner.run(event, new AbortController().signal)).toBeNull();
-      expect(calls).toEqual(['getDeploy']);
+      expect(calls).toEqual(['getHostView']);
       expect(reports).toEqual([]);
     }
   });
@@ -260,7 +261,7 @@ describe('deploy runner', () => {
   it('leaves alone a deploy it is not a target of (it joined after the deploy started): no count, no slot, no report', async () => {
     const { runner, calls, reports } = setup({ deploy: { ...deploy, targets: ['h2', 'h3'] } });
     expect(await runner.run(event, new AbortController().signal)).toBeNull();
-    expect(calls).toEqual(['getDeploy']);
+    expect(calls).toEqual(['getHostView']);
     expect(reports).toEqual([]);
   });
 
@@ -277,17 +278,17 @@ describe('deploy runner', () => {
     const { runner, calls } = setup({ lookupFailures: [reset(), reset()] });
     const report = (await runner.run(event, new AbortController().signal))!;
     expect(report.state).toBe('succeeded');
-    expect(calls.slice(0, 4)).toEqual(['getDeploy', 'getDeploy', 'getDeploy', 'init 6']);
+    expect(calls.slice(0, 4)).toEqual(['getHostView', 'getHostView', 'getHostView', 'init 6']);
   });
 
   it('gives up after its retries, and at once on an answer that will not change', async () => {
     const unreachable = setup({ lookupFailures: Array.from({ length: 4 }, () => new UnreachableError('coordinator is unreachable')) });
     expect(await unreachable.runner.run(event, new AbortController().signal)).toBeNull();
-    expect(unreachable.calls).toEqual(['getDeploy', 'getDeploy', 'getDeploy', 'getDeploy']);
+    expect(unreachable.calls).toEqual(['getHostView', 'getHostView', 'getHostView', 'getHostView']);
 
     const unknown = setup({ lookupFailures: [new NotFoundError('deploy d-test01 not found')] });
     expect(await unknown.runner.run(event, new AbortController().signal)).toBeNull();
-    expect(unknown.calls).toEqual(['getDeploy']);
+    expect(unknown.calls).toEqual(['getHostView']);
   });
 
   it("takes the deploy's own slot count and target list, fixed by the coordinator, and counts nothing itself", async () => {
@@ -295,14 +296,14 @@ describe('deploy runner', () => {
     const report = await runner.run(event, new AbortController().signal);
     expect(report?.state).toBe('succeeded');
     expect(report?.counted).toBe(7);
-    expect(calls.slice(0, 3)).toEqual(['getDeploy', 'init 7', 'acquire 3']);
+    expect(calls.slice(0, 3)).toEqual(['getHostView', 'init 7', 'acquire 3']);
   });
 
   it('gives a deploy recorded without its slots a third of its targets', async () => {
     const { targets, slots: _ignored, ...older } = deploy;
     const { runner, calls } = setup({ deploy: { ...older, targets: [...(targets ?? []), 'h7'] } });
     await runner.run(event, new AbortController().signal);
-    expect(calls.slice(0, 3)).toEqual(['getDeploy', 'init 7', 'acquire 3']);
+    expect(calls.slice(0, 3)).toEqual(['getHostView', 'init 7', 'acquire 3']);
   });
 });
 
@@ -404,7 +405,7 @@ describe('deploy runner: nothing deploys backwards', () => {
   it('ignores a deploy older than one it applied: no step, no report', async () => {
     const { runner, calls, reports } = setup({ deploy: { ...deploy, seq: 3 }, applied: new Map([['web/production', 5]]) });
     expect(await runner.run(event, signal())).toBeNull();
-    expect(calls).toEqual(['getDeploy']);
+    expect(calls).toEqual(['getHostView']);
     expect(reports).toEqual([]);
   });
 
@@ -436,7 +437,7 @@ describe('deploy runner: hooks', () => {
     const report = (await runner.run(event, new AbortController().signal))!;
     expect(report.state).toBe('succeeded');
     expect(calls).toEqual([
-      'getDeploy', 'init 6', 'acquire 2', 'hook before-drain v2 h1 10.0.0.11:8080', 'drain web/h1', 'pull registry:5000/web:v2',
+      'getHostView', 'init 6', 'acquire 2', 'hook before-drain v2 h1 10.0.0.11:8080', 'drain web/h1', 'pull registry:5000/web:v2',
       'up registry:5000/web:v2', 'health', 'hook after-up v2 h1 10.0.0.11:8080', 'register web/h1 10.0.0.11:8080',
       'hook after-register v2 h1 10.0.0.11:8080', 'release', 'finish',
     ]);

@@ -8,6 +8,7 @@ import { Reconciler } from '../../agent/reconcile.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import type { Colour } from '../../shared/contract/strategy.js';
 import type { BackendServer, LoadBalancer, RegisterOptions, ServerState } from '../../shared/ports/load-balancer.js';
+import { withHostView } from '../fixtures/host-view.js';
 
 const logger = pino({ level: 'silent' });
 const V1 = '127.0.0.1:5000/web:v1';
@@ -39,7 +40,7 @@ function setup(over: { live: Colour; retired?: Colour | null; states: Record<str
     env: 'staging',
     lb: { web: { backend: 'web-staging', colours: { blue: { address: '10.0.0.7:8080' }, green: { address: '10.0.0.7:8081' } } } },
     coordinator: {
-      listDeploys: async () => deploys,
+      listHostViews: async () => deploys.map((d) => withHostView(d, 'h7')),
       groupColour: async () => ({ live: over.live, retired: over.retired ?? null }),
     },
     runtime: {

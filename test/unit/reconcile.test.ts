@@ -7,6 +7,7 @@ import { acceptedImages, Reconciler, type ReconcileOptions } from '../../agent/r
 import { UnreachableError } from '../../shared/contract/errors.js';
 import type { Deploy, DeployStatus } from '../../shared/contract/schemas.js';
 import type { BackendServer, LoadBalancer, ServerState } from '../../shared/ports/load-balancer.js';
+import { withHostView } from '../fixtures/host-view.js';
 
 const logger = pino({ level: 'silent' });
 const V1 = '127.0.0.1:5000/web:v1';
@@ -38,9 +39,9 @@ function setup(over: { state?: ServerState | 'missing'; image?: string | null; h
     env: 'production',
     lb: { web: { backend: 'web', address: '10.0.0.2:8080' } },
     coordinator: {
-      listDeploys: async () => {
+      listHostViews: async () => {
         if (over.coordinatorDown) throw new UnreachableError('coordinator at http://127.0.0.1:1 is unreachable');
-        return over.deploys ?? [deploy('v2', 'succeeded'), deploy('v1', 'succeeded')];
+        return (over.deploys ?? [deploy('v2', 'succeeded'), deploy('v1', 'succeeded')]).map((d) => withHostView(d, 'h2'));
       },
       groupColour: async () => {
         throw new Error('asked for the colours of a role without colours');

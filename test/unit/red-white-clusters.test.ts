@@ -10,6 +10,7 @@ import { checkKnown, checkNotRetired, initialTable, routesTo, withDefault, withR
 import { MAX_ROUTES, describeRoutes, rolloutApplies, type RouteTable } from '../../shared/contract/routing.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import type { BackendServer, LoadBalancer } from '../../shared/ports/load-balancer.js';
+import { withHostView } from '../fixtures/host-view.js';
 
 const CLUSTERS = [
   { cluster: 'red', backend: 'web_red' },
@@ -111,7 +112,7 @@ describe('a host of a retired cluster', () => {
       cluster: 'red',
       retiredClusters: async () => retired,
       lb: { web: { backend: 'web_red', address: '10.0.0.2:8080' } },
-      coordinator: { listDeploys: async () => [deploy('v2', 'succeeded', 'red')], groupColour: async () => ({ live: 'blue', retired: null }) },
+      coordinator: { listHostViews: async () => [withHostView(deploy('v2', 'succeeded', 'red'), 'h1')], groupColour: async () => ({ live: 'blue', retired: null }) },
       runtime: { runningImage: async () => '127.0.0.1:5000/web:v2', waitHealthy: async () => undefined },
       loadBalancer: lb,
       lanes: new GroupLanes(),

@@ -52,7 +52,8 @@ export function catchUpChecks(cluster: () => TestCluster): void {
       seconds = (Date.now() - restartedAt) / 1000;
       catchUp = await until(`the catch-up of ${BEHIND} to end`, async () => {
         const found = (await client().listDeploys({ role: 'web', env: 'production' })).find((d) => d.catchUpOf === rollout.deploy.id && d.targets?.includes(BEHIND));
-        return found && found.status !== 'in_progress' ? found : undefined;
+        // The list holds summaries: the whole deploy, with its host's report, is read once it ended.
+        return found && found.status !== 'in_progress' ? client().getDeploy(found.id) : undefined;
       }, { timeoutMs: CAUGHT_UP_MS, ...POLL });
     } finally {
       figures = await watching.stop();
