@@ -1,6 +1,7 @@
 // What a local cluster is made of, kept in <dir>/state.json while it runs: every service's
 // process, every host's address, namespace, agent and Serf agent, so that `dev down`, the
 // tests and a later `dev chaos` can reach each part by its recorded id.
+import type { RedisMode, RedisTopologyState } from './redis-mode.js';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DevClusterError } from './dev-cluster-error.js';
@@ -80,6 +81,8 @@ export interface DevClusterOptions {
   /** The coordinator's quarantine grace (config quarantine.graceMs); a minute unless set. */
   quarantineGraceMs?: number;
   logLevel?: string;
+  /** One Redis server (the default), a three-master Redis Cluster, or a primary and replica behind three Sentinels. */
+  redis?: RedisMode;
 }
 
 export interface DevHostState extends DevHostSpec {
@@ -141,6 +144,8 @@ export interface DevClusterState {
   redisUrl: string;
   /** Each Redis user's redis:// URL with its password (provisioning/redis/users.acl.template says what each may do). */
   redisUsers: Record<'coordinator' | 'agent' | 'relay' | 'admin', string>;
+  /** A Redis Cluster or Sentinel set-up in place of the one server (dev-cluster/redis-mode.ts); absent on a single Redis. */
+  redisTopology?: RedisTopologyState;
   registry: string;
   serfRpc: string;
   runtimeSocket: string;

@@ -1,5 +1,6 @@
 // The local cluster's load-balancer relay (`grapevine lb-relay`), beside HAProxy: it listens on
 // the cluster's gateway, where the hosts reach it, and alone opens HAProxy's admin socket (0600).
+import { redisSettingOf } from './redis-mode.js';
 import { writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
@@ -50,7 +51,7 @@ export function startLbRelay(state: DevClusterState, options: { tls?: ServerTls 
       listen: { host: gatewayOf(state.subnet), port: RELAY_PORT },
       runtimeApi: `unix:${state.runtimeSocket}`,
       // The relay's Redis user may only read gv:auth:*, which is all that verifying a token needs.
-      redis: state.redisUsers.relay,
+      redis: redisSettingOf(state, 'relay'),
       backends: [backendFor('production'), backendFor('staging'), ...clusterBackends(options.routed)],
       ...(options.routed ? { routing: relayRoutingOf(state, options.routed) } : {}),
       maxDrainTimeoutMs: MAX_DRAIN_TIMEOUT_MS,

@@ -13,6 +13,7 @@ import { gatewayOf, type DevClusterState } from './cluster-state.js';
 import { serverTlsOf } from './cluster-tls.js';
 import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client.js';
 import { passwordOf, writeRedisConfig } from './redis-acl.js';
+import { redisSettingOf } from './redis-mode.js';
 import { startDetached, type StartedProcess } from './local-process.js';
 import { serfKeyFileOf } from './serf-key.js';
 import { writeNotificationFiles, type DevNotificationTarget } from './notification-files.js';
@@ -177,7 +178,7 @@ function writeCoordinatorConfig(state: DevClusterState, options: CoordinatorOpti
       name: instance.name,
       listen: { host: gateway, port: instance.port },
       ...(state.caFile ? { tls: serverTlsOf(state, 'coordinator') } : {}),
-      redis: state.redisUsers.coordinator,
+      redis: redisSettingOf(state, 'coordinator'),
       token: state.token,
       registry: state.registry,
       // The cluster's own registry, on loopback and served over plain http: the one place images may come from.
