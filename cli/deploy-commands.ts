@@ -45,7 +45,9 @@ export function registerDeployCommand(program: Command, context: CliContext): vo
     .option('--force', 'deploy even though the group is frozen (operator only)')
     .option('--strategy <kind>', "rolling, canary or blue-green (default: the role's in the coordinator's config)")
     .option('--cluster <name>', 'only the hosts of this cluster (Serf tag cluster), a third of them at a time')
-    .action(async (role: string, options: { env: string; tag?: string; wait?: boolean; force?: boolean; strategy?: string; cluster?: string }) => {
+    .option('--max-per-zone <n>', 'at most N hosts of one zone (Serf tag zone) out of service at once')
+    .option('--zone-at-a-time', 'hosts of only one zone out of service at once')
+    .action(async (role: string, options: { env: string; tag?: string; wait?: boolean; force?: boolean; strategy?: string; cluster?: string; maxPerZone?: string; zoneAtATime?: boolean }) => {
       const deploy = await context.client().createDeploy({
         role: parseOrThrow(roleName, role, 'role'),
         env: parseOrThrow(envName, options.env, '--env'),
@@ -53,6 +55,7 @@ export function registerDeployCommand(program: Command, context: CliContext): vo
         ...(options.strategy ? { strategy: parseOrThrow(StrategyKind, options.strategy, '--strategy') } : {}),
         ...(options.force ? { force: true } : {}),
         ...(options.cluster === undefined ? {} : { cluster: parseOrThrow(clusterName, options.cluster, '--cluster') }),
+        ...zoneOptions(options),
       });
       await finishDeploy(context, deploy, options.wait ?? false);
     });
@@ -96,4 +99,16 @@ export async function finishDeploy(context: CliContext, deploy: Deploy, wait: bo
   }
   const { followDeployToEnd } = await import('./deploy-follow.js');
   await followDeployToEnd(context, deploy);
+}
+
+/** --max-per-zone N (a whole number of at least 1) or --zone-at-a-time, never both: refused before anything is sent. */
+function zoneOptions(options: { maxPerZone?: string; zoneAtATime?: boolean }): { maxPerZone?: number; zoneAtATime?: boolean } {
+  if (options.maxPerZone !== undefined && options.zoneAtATime) throw new ValidationError('--max-per-zone and --zone-at-a-time: choose one');
+  if (options.zoneAtATime) return { zoneAtATime: true };
+  if (options.maxPerZone === undefined) return {};
+  const max = Number(options.maxPerZone);
+  if (!/^\d+$/.test(options.maxPerZone.trim()) || !Number.isSafeInteger(max) || max < 1) {
+    throw new ValidationError(`--max-per-zone must be a whole number of at least 1, got ${JSON.stringify(options.maxPerZone)}`);
+  }
+  return { maxPerZone: max };
 }

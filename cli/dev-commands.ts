@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { ValidationError, errorMessage } from '../shared/contract/errors.js';
 import { RoleHooks } from '../shared/contract/role-config.js';
 import { parseOrThrow } from '../shared/contract/schemas.js';
+import { zoneName } from '../shared/contract/zone-rule.js';
 import type { Chaos, ChaosOutcome, DevCluster, DevClusterOptions } from '../dev-cluster/dev-cluster.js';
 import { registerTrafficCommand } from './dev-traffic-command.js';
 
@@ -73,10 +74,9 @@ export function registerDevCommands(program: Command, output: Output): void {
     .option('--blue-green <env>', 'the hosts of ENV (production or staging) run the sample app in two colours, blue and green')
     .option('--coordinators <n>', 'coordinators over the same Redis: 1, or 2 (one leads by a Redis lease; the hosts and the CLI get both URLs)', '1')
     .option('--red-white <n>', 'N more hosts m1..mN of environment mobile, half in cluster red and half in white, behind a frontend that routes client versions to clusters', '0')
-    .option('--redis <mode>', 'single (one server), cluster (three masters, Redis Cluster) or sentinel (a primary and a replica behind three Sentinels)', 'single')
+    .option('--zones <list>', "zones given to the hosts round-robin in each environment (Serf tag zone), e.g. a,b,c")
     .addOption(dirOption())
-    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true; tls?: boolean; blueGreen?: string; redWhite: string; coordinators: string ; redis: string }) => {
-      if (!['single', 'cluster', 'sentinel'].includes(options.redis)) throw new ValidationError(`--redis must be single, cluster or sentinel, not "${options.redis}"`);
+    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true; tls?: boolean; blueGreen?: string; redWhite: string; coordinators: string; zones?: string }) => {
       if (options.coordinators !== '1' && options.coordinators !== '2') throw new ValidationError(`--coordinators must be 1 or 2, not "${options.coordinators}"`);
       if (options.blueGreen !== undefined && !['production', 'staging'].includes(options.blueGreen)) throw new ValidationError(`--blue-green must be production or staging, not "${options.blueGreen}"`);
       const blueGreen = options.blueGreen === undefined ? {} : { blueGreenEnvs: [options.blueGreen] };
@@ -91,9 +91,10 @@ export function registerDevCommands(program: Command, output: Output): void {
       if (!(Number.isInteger(jobSeconds) && jobSeconds >= 0 && jobSeconds <= 600)) throw new ValidationError(`--job must be 0 to 600 whole seconds, not "${String(options.job)}"`);
       const job = options.job === undefined ? {} : { job: { seconds: jobSeconds } };
       const redWhite = count(options.redWhite, '--red-white');
-      const { DevCluster, defaultHosts, redWhiteHosts } = await harness();
+      const zones = options.zones === undefined ? [] : options.zones.split(',').map((zone) => parseOrThrow(zoneName, zone.trim(), '--zones'));
+      const { DevCluster, defaultHosts, redWhiteHosts, inZones } = await harness();
       const cluster = await DevCluster.up(
-        { ...DEV_DEFAULTS, dir: options.dir, hosts: [...defaultHosts(production, staging), ...redWhiteHosts(redWhite)], startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job, ...blueGreen, tls: options.tls === true, coordinators: options.coordinators === '2' ? 2 : 1 , redis: options.redis as 'single' | 'cluster' | 'sentinel' },
+        { ...DEV_DEFAULTS, dir: options.dir, hosts: inZones([...defaultHosts(production, staging), ...redWhiteHosts(redWhite)], zones), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job, ...blueGreen, tls: options.tls === true, coordinators: options.coordinators === '2' ? 2 : 1 },
         (line) => process.stderr.write(`dev: ${line}\n`),
       );
       output.print((await harness()).printedState(cluster.state), await describe(cluster));

@@ -26,7 +26,7 @@ export function registerMembersCommand(program: Command, { print }: CliContext):
       const members = (await serf.members({ tags, status: 'alive' }).finally(() => serf.close())).filter((m) => m.tags.roles !== undefined);
       const lines = members
         .sort((a, b) => a.name.localeCompare(b.name))
-        .map((m) => `${m.name.padEnd(12)} ${m.addr.padEnd(22)} env=${m.tags.env ?? ''} roles=${m.tags.roles ?? ''}${m.tags.cluster === undefined ? '' : ` cluster=${m.tags.cluster}`}`);
+        .map((m) => `${m.name.padEnd(12)} ${m.addr.padEnd(22)} env=${m.tags.env ?? ''} roles=${m.tags.roles ?? ''}${m.tags.cluster === undefined ? '' : ` cluster=${m.tags.cluster}`}${m.tags.zone === undefined ? '' : ` zone=${m.tags.zone}`}`);
       print(members, lines.join('\n') || 'no matching hosts');
     });
 }

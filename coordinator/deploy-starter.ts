@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { ConflictError, errorMessage, GrapevineError, UnreachableError } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { slotCount } from '../shared/contract/slot-count.js';
+import { zoneRuleOf } from '../shared/contract/zone-rule.js';
 import { type CreateDeployBody, type Deploy, EVENT_SCHEMA_VERSION } from '../shared/contract/schemas.js';
 import { aliveHostsOf, type DeployEvents, type Membership } from '../shared/ports/membership.js';
 import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
@@ -68,7 +69,7 @@ export interface StartOptions {
 export function newDeployRecord(
   deps: Pick<DeployCreationDeps, 'now' | 'newId' | 'deadlineMs'>,
   release: { role: string; tag: string; image: string },
-  fields: { env: string; targets: string[]; slots: number } & Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'catchUpOf' | 'runJob' | 'startedBy' | 'strategy' | 'colour' | 'cluster'>>,
+  fields: { env: string; targets: string[]; slots: number } & Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'catchUpOf' | 'runJob' | 'startedBy' | 'strategy' | 'colour' | 'cluster' | 'zoneRule'>>,
 ): DeployRecord {
   const createdAt = deps.now();
   const { env, targets, ...rest } = fields;
@@ -105,6 +106,7 @@ export class DeployStarter {
   async start(request: CreateDeployBody, origin: DeployOrigin = {}, options: StartOptions = {}): Promise<Deploy> {
     const { store, events, membership, now } = this.#deps;
     const { role, env, tag, cluster } = request;
+    const zoneRule = zoneRuleOf(request);
     if (this.#deps.freezes) await refuseIfFrozen(this.#deps.freezes, { role, env }, request.force === true, options.scope);
     // Serf is asked while Redis is read: both are on the path of every `grapevine deploy`.
     const lookup = aliveHostsOf(membership, role, env, cluster).then(
@@ -152,6 +154,7 @@ export class DeployStarter {
       ...(plan?.strategy ? { strategy: plan.strategy } : {}),
       ...(plan?.colour ? { colour: plan.colour } : {}),
       ...(cluster === undefined ? {} : { cluster }),
+      ...(zoneRule === undefined ? {} : { zoneRule }),
     });
     if (plan?.gate) await this.#deps.gates?.closeGate({ role, env }, record.id, plan.gate);
     const stored = await store.createDeploy(record);

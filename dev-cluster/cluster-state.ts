@@ -30,6 +30,8 @@ export interface DevHostSpec {
   env: string;
   /** The host's cluster (Serf tag `cluster`, README "Red-white routing"); none unless set. */
   cluster?: string;
+  /** The host's zone (Serf tag `zone`, which --max-per-zone counts by); none unless set. */
+  zone?: string;
 }
 
 export interface DevClusterOptions {
@@ -178,6 +180,17 @@ export function defaultHosts(production: number, staging: number): DevHostSpec[]
     ...Array.from({ length: production }, (_, i) => ({ name: `h${i + 1}`, env: 'production' })),
     ...Array.from({ length: staging }, (_, i) => ({ name: `s${i + 1}`, env: 'staging' })),
   ];
+}
+
+/** `zones` given to the hosts round-robin within each environment (`dev up --zones a,b,c`). */
+export function inZones(hosts: DevHostSpec[], zones: string[]): DevHostSpec[] {
+  if (zones.length === 0) return hosts;
+  const seen = new Map<string, number>();
+  return hosts.map((host) => {
+    const i = seen.get(host.env) ?? 0;
+    seen.set(host.env, i + 1);
+    return { ...host, zone: zones[i % zones.length] };
+  });
 }
 
 export function gatewayOf(subnet: string): string {

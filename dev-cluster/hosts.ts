@@ -3,7 +3,6 @@
 // and the Grapevine agent, which runs inside the namespace and starts its Serf agent. A host
 // of a blue/green environment (DevClusterOptions.blueGreenEnvs) runs the app in two colours:
 // two compose projects of one file, blue on APP_PORT and green on APP_PORT + 1.
-import { redisSettingOf } from './redis-mode.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -182,6 +181,7 @@ function agentConfigFor(
     node: spec.name,
     env: spec.env,
     ...(spec.cluster === undefined ? {} : { cluster: spec.cluster }),
+    ...(spec.zone === undefined ? {} : { zone: spec.zone }),
     roles: {
       [SAMPLE_ROLE]: {
         compose: where.composeFile,
@@ -211,7 +211,7 @@ function agentConfigFor(
       encryptKeyFile: serfKeyFileOf(state),
       dataDir: join(where.dir, 'serf'),
     },
-    redis: redisSettingOf(state, 'agent'),
+    redis: state.redisUsers.agent,
     // The host's own credential: it may report and read only as itself.
     coordinator: { url: state.coordinatorUrls ?? state.coordinatorUrl, token: state.hostTokens?.[spec.name] ?? state.token },
     ...(state.caFile ? { caFile: state.caFile } : {}),

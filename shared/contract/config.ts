@@ -18,6 +18,7 @@ import { AgentMetricsConfig } from './metrics-config.js';
 import { NotificationTargetsConfig, settleNotificationTargets } from './notification-config.js';
 import { RoleStrategyConfig } from './strategy.js';
 import { clusterName } from './routing.js';
+import { zoneName } from './zone-rule.js';
 import { CoordinatorUrlSetting } from './coordinator-urls.js';
 import { RedisSetting } from './redis-config.js';
 
@@ -45,6 +46,8 @@ export const AgentConfig = z.object({
   roles: z.record(roleName, RoleConfig).refine((roles) => Object.keys(roles).length > 0, 'must name at least one role'),
   /** The cluster of its roles this host belongs to (red-white routing): its Serf tag `cluster`; none unless set. */
   cluster: clusterName.optional(),
+  /** The zone this host stands in (rack, availability zone): its Serf tag `zone`, which a deploy's --max-per-zone counts by; none is zone "". */
+  zone: zoneName.optional(),
   serf: SerfConfig,
   devMode: devModeSetting,
   redis: RedisSetting,

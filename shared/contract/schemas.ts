@@ -2,6 +2,7 @@
 // crossing a process boundary is parsed with one of these.
 import * as z from 'zod';
 import { clusterName } from './routing.js';
+import { ZoneRule } from './zone-rule.js';
 import { deployId, envName, imageRef, nodeName, releaseTag, roleName } from './names.js';
 import { ValidationError } from './errors.js';
 import { Colour, StrategyKind } from './strategy.js';
@@ -69,6 +70,10 @@ export const CreateDeployBody = z.object({
   force: z.boolean().optional(),
   /** Only the group's hosts whose Serf tag `cluster` is this one (red-white routing), with k of that cluster's hosts. */
   cluster: clusterName.optional(),
+  /** At most this many hosts of one zone (Serf tag `zone`; none is zone "") out of service at once. */
+  maxPerZone: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
+  /** Hosts of only one zone out of service at once. */
+  zoneAtATime: z.boolean().optional(),
 });
 export type CreateDeployBody = z.infer<typeof CreateDeployBody>;
 
@@ -187,6 +192,8 @@ export const Deploy = z.object({
   expectedHosts: z.number().int().nonnegative().optional(),
   /** How many of the targets may be out of service at once (k = ceil(n/3) by default), fixed when the deploy is created. */
   slots: z.number().int().positive().optional(),
+  /** The deploy's cap on hosts out of service per zone (`--max-per-zone`, `--zone-at-a-time`); none when absent. */
+  zoneRule: ZoneRule.optional(),
   /** Alive hosts whose tags matched when the deploy was created: the hosts that must each end it. */
   targets: z.array(nodeName).optional(),
   /** Who started it: the actor of the credential that asked (`deployer ci-web (t-3f9a2c1b)`), `coordinator` for a promotion, the host for a catch-up. */
