@@ -2,6 +2,7 @@
 // and hosts that each have their own network namespace and address (a small holder
 // container on a private Docker network), their own Serf agent and Grapevine agent.
 // The app containers join their host's namespace, so each answers on its host's address.
+import { startRedisTopology, stopRedisTopology } from './redis-mode.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -128,6 +129,7 @@ export class DevCluster {
     await Promise.all(state.hosts.map((host) => stopHostProcesses(host)));
     const { coordinator, coordinator2, relay, haproxy, registry, redis } = state.processes;
     for (const started of [coordinator, coordinator2, relay, haproxy, registry, redis]) if (started) await stopProcess(started);
+    await stopRedisTopology(state);
     const containers = await ClusterContainers.connect().catch(() => undefined);
     if (containers) {
       const lists = await Promise.all([
@@ -163,8 +165,12 @@ export class DevCluster {
       saveClusterState(state);
     }
 
-    log(`redis on ${gateway}:${state.ports.redis}`);
-    state.processes.redis = startRedis(state);
+    if (options.redis === 'cluster' || options.redis === 'sentinel') {
+      await startRedisTopology(state, options.redis, log);
+    } else {
+      log(`redis on ${gateway}:${state.ports.redis}`);
+      state.processes.redis = startRedis(state);
+    }
     saveClusterState(state);
     const routed = routedEnvOf(options.hosts);
     if (routed && state.ports.routedLb === undefined) throw new DevClusterError('hosts carry clusters but the cluster has no port for its routed frontend (ports.routedLb)');
@@ -181,7 +187,7 @@ export class DevCluster {
     log(`registry on ${state.registry}${seed.restored ? `, its images from the seed in ${REGISTRY_SEED_DIR}` : ''}`);
     state.processes.registry = startRegistry(state);
     saveClusterState(state);
-    await untilRedisAnswers(state);
+    if (!state.redisTopology) await untilRedisAnswers(state);
     await untilRegistryAnswers(state);
     // The hosts change HAProxy only through the relay, with their credential; the admin socket stays local.
     state.relayUrl = relayUrlOf(state, state.caFile !== undefined);

@@ -3,6 +3,7 @@
 // and the Grapevine agent, which runs inside the namespace and starts its Serf agent. A host
 // of a blue/green environment (DevClusterOptions.blueGreenEnvs) runs the app in two colours:
 // two compose projects of one file, blue on APP_PORT and green on APP_PORT + 1.
+import { redisSettingOf } from './redis-mode.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -211,7 +212,7 @@ function agentConfigFor(
       encryptKeyFile: serfKeyFileOf(state),
       dataDir: join(where.dir, 'serf'),
     },
-    redis: state.redisUsers.agent,
+    redis: redisSettingOf(state, 'agent'),
     // The host's own credential: it may report and read only as itself.
     coordinator: { url: state.coordinatorUrls ?? state.coordinatorUrl, token: state.hostTokens?.[spec.name] ?? state.token },
     ...(state.caFile ? { caFile: state.caFile } : {}),
