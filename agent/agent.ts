@@ -44,7 +44,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const serf = new SerfAgentProcess({
     nodeName: config.node,
     serf: config.serf,
-    tags: { env: config.env, roles: roles.join(','), ...(config.cluster === undefined ? {} : { cluster: config.cluster }) },
+    tags: { env: config.env, roles: roles.join(','), ...(config.cluster === undefined ? {} : { cluster: config.cluster }), ...(config.zone === undefined ? {} : { zone: config.zone }) },
     logger: log.child({ component: 'serf' }),
   });
 
@@ -58,6 +58,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const metrics: AgentMetrics | undefined = config.metrics ? new (await import('./metrics/agent-metrics.js')).AgentMetrics({ logger: log }) : undefined;
   const runner = new DeployRunner({
     node: config.node,
+    ...(config.zone === undefined ? {} : { zone: config.zone }),
     lb,
     locks: new RedisSlotLocks({ redis, ttlMs: config.slotLeaseMs, logger: log, ...(metrics ? { leaseWatch: metrics } : {}) }),
     fleet,

@@ -1,5 +1,6 @@
 // `grapevine status [ID] [--wait]`: one deploy with every host, or the latest deploys, with
 // the freeze of each group shown.
+import { describeZoneRule } from '../shared/contract/zone-rule.js';
 import type { Command } from 'commander';
 import { deployId } from '../shared/contract/names.js';
 import { parseOrThrow, type Deploy } from '../shared/contract/schemas.js';
@@ -60,6 +61,8 @@ async function freezesOf({ client }: CliContext, deploys: ReadonlyArray<Deploy |
 
 /** A deploy's one-line summary; a catch-up says so first, with the host it brings to which release. */
 function describeDeploy(deploy: Deploy | DeploySummary): string {
-  if (deploy.catchUpOf === undefined) return deploy.cluster === undefined ? summarize(deploy) : `${summarize(deploy)}  (cluster ${deploy.cluster})`;
+  // The zone rule, when the deploy has one, so an operator sees why hosts of a zone wait.
+  const zones = deploy.zoneRule === undefined ? '' : `  (zones: ${describeZoneRule(deploy.zoneRule)})`;
+  if (deploy.catchUpOf === undefined) return (deploy.cluster === undefined ? summarize(deploy) : `${summarize(deploy)}  (cluster ${deploy.cluster})`) + zones;
   return `catch-up of ${deploy.targets?.join(', ') ?? 'one host'} to ${deploy.tag} (after ${deploy.catchUpOf}): ${summarize(deploy)}`;
 }

@@ -27,6 +27,8 @@ export interface DeployLookup extends ReportSink {
 
 export interface DeployRunnerDeps {
   node: string;
+  /** This host's zone (its Serf tag `zone`): a deploy's zone rule counts it there; none is zone "". */
+  zone?: string;
   /** Load-balancer backend and address (or the colours' addresses) of this host, per role. */
   lb: Record<string, RoleServers>;
   locks: SlotLocks;
@@ -194,7 +196,7 @@ export class DeployRunner {
 
     // The job runs (or is waited for) before any host holds a slot, so it ends before any host's `up`.
     const gate = await this.deps.job?.beforeSlot(deploy, host, signal, logger);
-    const acquired = gate?.kind === 'stand-down' ? gate : await locks.acquire({ group, deployId: event.id, slots, holder: this.deps.node, tag: deploy.tag, signal, logger, onWait: () => host.step('waiting') });
+    const acquired = gate?.kind === 'stand-down' ? gate : await locks.acquire({ group, deployId: event.id, slots, holder: this.deps.node, tag: deploy.tag, signal, logger, onWait: () => host.step('waiting'), zone: this.deps.zone ?? '', ...(deploy.zoneRule ? { zoneRule: deploy.zoneRule } : {}) });
     if (acquired.kind !== 'acquired') {
       const why = acquired.kind === 'stand-down' ? acquired.reason : acquired.kind === 'broken' ? `release ${deploy.tag} is broken: ${acquired.reason}` : `deploy ${event.id} was stopped (past its deadline) before this host took a slot`;
       logger.info({ reason: why }, 'standing down');
