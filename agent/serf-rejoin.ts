@@ -1,8 +1,7 @@
 // Tells the agent when its Serf agent (re)joins the cluster: the first time it sees another
 // member alive, and whenever the members come back after most of them were unreachable at
-// once (this host was cut off, or its Serf agent restarted alone). Serf runs no handler for
-// member events here, so its member list is read: one `serf members` call (about 8 ms of
-// CPU) every few seconds.
+// once (this host was cut off, or its Serf agent restarted alone). Its member list is read
+// every few seconds: one request on the agent's persistent RPC connection, no process.
 import { errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import { pause } from '../shared/contract/waiting.js';

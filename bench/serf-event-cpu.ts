@@ -3,7 +3,9 @@
 // and sums the CPU time of each host's process tree (its Grapevine agent, its Serf agent,
 // and whatever either started: event handlers, `serf` clients) from /proc, against an idle
 // window of the same length. Run it with GRAPEVINE_BUNDLE naming the build to measure.
-// Usage: node dist/bench/serf-event-cpu.js [--hosts 30] [--events 60] [--pace-ms 200] [--subnet 10.246.0]
+// Usage: node dist/bench/serf-event-cpu.js [--hosts 30] [--events 60] [--pace-ms 200] [--subnet 10.246.0] [--count-delivered]
+// --count-delivered runs the agents at debug level and counts, in their logs, the bench's
+// events each one ignored: proof of delivery, at the price of a log line per event per host.
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     'pace-ms': { type: 'string', default: '200' },
     subnet: { type: 'string', default: '10.246.0' },
     name: { type: 'string', default: 'gvserf-cpu' },
+    'count-delivered': { type: 'boolean', default: false },
   },
 });
 const hosts = Number(values.hosts);
@@ -89,7 +92,7 @@ const name = `${values.name}-${hosts}`;
 const dir = mkdtempSync(join(tmpdir(), `${name}-`));
 const log = (line: string) => process.stdout.write(`${line}\n`);
 log(`${name}: bundle ${CLI}; bringing up ${hosts} hosts on ${values.subnet}.0/24`);
-const cluster = await DevCluster.up({ name, dir, subnet: values.subnet, hosts: defaultHosts(hosts, 0), ports: await freeClusterPorts(), promote: false, logLevel: 'info' }, (line) => log(`${name}: ${line}`));
+const cluster = await DevCluster.up({ name, dir, subnet: values.subnet, hosts: defaultHosts(hosts, 0), ports: await freeClusterPorts(), promote: false, logLevel: values['count-delivered'] ? 'debug' : 'info' }, (line) => log(`${name}: ${line}`));
 try {
   const roots = cluster.state.hosts.map((host) => host.agent.pid);
   const serf = new SerfRpcClient({ rpcAddr: cluster.state.serfRpc, rpcAuth: cluster.state.serfRpcAuth, logger });
@@ -109,6 +112,10 @@ try {
   const eventCpu = busy.cpu - idlePerHostPerS * hosts * (busy.ms / 1000);
   log(`${name}: idle   ${(idle.cpu * 1000).toFixed(0)} ms CPU over ${(idle.ms / 1000).toFixed(1)} s: ${(idlePerHostPerS * 1000).toFixed(2)} ms per host per second`);
   log(`${name}: events ${(busy.cpu * 1000).toFixed(0)} ms CPU over ${(busy.ms / 1000).toFixed(1)} s with ${events} events`);
+  if (values['count-delivered']) {
+    const delivered = cluster.state.hosts.map((host) => readFileSync(join(host.dir, 'agent.log'), 'utf8').split('\n').filter((line) => line.includes('for role bench-none')).length);
+    log(`${name}: delivered ${delivered.reduce((a, b) => a + b, 0)} of ${events * hosts} (events x hosts); fewest on one host ${Math.min(...delivered)}`);
+  }
   log(`${name}: CPU per event per host: ${((eventCpu / events / hosts) * 1000).toFixed(2)} ms (busy minus idle; /proc ticks of 10 ms, machine shared, noisy)`);
 } finally {
   log(`${name}: taking the cluster down`);
