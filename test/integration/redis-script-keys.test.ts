@@ -1,6 +1,7 @@
 // Every Lua script touches only the keys its caller passed in KEYS (what Redis Cluster and
 // a client's keyPrefix rely on): the whole protocol runs under MONITOR, and each command a
-// script ran is checked, with Redis' own COMMAND GETKEYS, against that call's KEYS.
+// script ran is checked, with Redis' own COMMAND GETKEYS, against that call's KEYS. Each
+// script's KEYS, and each MULTI's keys, must also fall in one Redis Cluster slot.
 
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { expect, it } from 'vitest';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
+import { clusterKeySlot } from '../../shared/contract/redis-key-slot.js';
 import { RedisCredentialStore } from '../../shared/redis/credential-store.js';
 import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
@@ -195,6 +197,12 @@ it('every command a script runs touches only the keys its call passed in KEYS', 
     current.ran.push(args);
   }
 
+  // Redis Cluster runs a script only when its KEYS map to one slot (a shared hash tag).
+  const spanning = calls.filter((call) => new Set([...call.keys].map(clusterKeySlot)).size > 1).map((call) => `${scriptName(call.sha)}: ${[...call.keys].join(' ')}`);
+  expect(spanning).toEqual([]);
+  // So does a MULTI: each client's transaction, from MULTI to EXEC, in one slot.
+  expect(await transactionsSpanningSlots(lines)).toEqual([]);
+
   const undeclared: string[] = [];
   for (const call of calls) {
     for (const command of call.ran) {
@@ -210,6 +218,27 @@ it('every command a script runs touches only the keys its call passed in KEYS', 
   expect(files.length).toBeGreaterThanOrEqual(11);
   expect(unchecked).toEqual([]);
 }, 60_000);
+
+/** The transactions in the MONITOR lines whose keys fall in more than one cluster slot, each as its commands. */
+async function transactionsSpanningSlots(lines: Array<{ args: string[]; source: string }>): Promise<string[]> {
+  const open = new Map<string, string[][]>();
+  const spanning: string[] = [];
+  for (const { args, source } of lines) {
+    const name = args[0]?.toLowerCase();
+    if (name === 'multi') open.set(source, []);
+    else if (name === 'exec' || name === 'discard') {
+      const commands = open.get(source) ?? [];
+      open.delete(source);
+      const keys = (await Promise.all(commands.map(keysOf))).flat();
+      if (new Set(keys.map(clusterKeySlot)).size > 1) spanning.push(commands.map((command) => command.join(' ')).join('; '));
+    } else if (source !== 'lua') open.get(source)?.push(args);
+  }
+  return spanning;
+}
+
+function scriptName(sha: string): string {
+  return scriptSources().find(({ lua }) => sha1(lua) === sha)?.file ?? sha;
+}
 
 /** The keys of one command, as Redis itself finds them; none for a command without keys (TIME). */
 async function keysOf(command: string[]): Promise<string[]> {
