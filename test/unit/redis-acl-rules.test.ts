@@ -78,6 +78,10 @@ describe('Redis ACL rules', () => {
       redisKeys.flagEnvs(),
       redisKeys.credentialByToken('abc'),
       redisKeys.credentials(),
+      // Hash-tagged keys outside a group must not look like one to the agents' `gv:{*}:*`.
+      redisKeys.coordinatorLease(),
+      redisKeys.coordinatorLeaseEpoch(),
+      redisKeys.createdByRequest('r-1'),
     ];
     for (const key of group) expect(allowedKey('agent', key) && allowedKey('coordinator', key), key).toBe(true);
     for (const key of coordinatorOwn) {
