@@ -139,7 +139,7 @@ class RedisJobLease implements JobLease {
     const { scripts, lockKey, token, ttlMs } = this.context;
     const sentAt = Date.now();
     try {
-      const outcome = await within(scripts.run('renewSlot', [lockKey], [token, ttlMs]), Math.max(1, this.validUntil - sentAt));
+      const outcome = await within(scripts.run('renewLease', [lockKey], [token, ttlMs]), Math.max(1, this.validUntil - sentAt));
       if (this.stopped) return;
       if (outcome === 'renewed') {
         this.validUntil = Math.max(this.validUntil, sentAt + ttlMs);

@@ -13,6 +13,7 @@ const scriptFiles = {
   releaseSlot: 'release-slot-6.lua',
   backInService: 'back-in-service-3.lua',
   renewSlot: 'renew-slot-2.lua',
+  renewLease: 'renew-lease-1.lua',
   wakeNext: 'wake-next.lua',
   leaveQueue: 'leave-queue-4.lua',
   markBroken: 'mark-broken.lua',
@@ -82,6 +83,7 @@ export interface ScriptOutcomes {
   /** Whether the token held the slot or the holder left the out-of-service set: a place may be free. */
   releaseSlot: boolean;
   renewSlot: 'renewed' | 'not-held';
+  renewLease: 'renewed' | 'not-held';
   wakeNext: WakeOutcome;
   /** Whether a wake-up was meant for the leaving host: it goes to the next waiter. */
   leaveQueue: boolean;
@@ -161,6 +163,7 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
         if (code === 0 || code === -5) return { kind: 'queued', by: code === 0 ? 'group' : 'zone' };
         return code === -1 ? { kind: 'broken' } : code === -2 ? { kind: 'stopped' } : UNKNOWN;
       case 'renewSlot':
+      case 'renewLease':
         return code === 1 ? 'renewed' : code === 0 ? 'not-held' : UNKNOWN;
       case 'wakeNext':
         return WAKES[code] ?? UNKNOWN;
