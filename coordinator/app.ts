@@ -49,6 +49,7 @@ import { registerStrategyRoutes } from './strategies/strategy-routes.js';
 import { registerRouting, type AppRouting } from './routing/app-routing.js';
 import type { FlagStore } from '../shared/ports/flag-store.js';
 import { registerFlagApi } from './flags/flag-api.js';
+import type { CreateOnce } from './create-once.js';
 
 export interface AppDeps {
   store: DeployStore;
@@ -92,6 +93,8 @@ export interface AppDeps {
   flags?: FlagStore;
   /** With two coordinators: this one's name and whether it leads, in GET /healthz (coordinator/leadership/). */
   leadership?: () => { name: string; leader: boolean; epoch?: number; leaderName?: string };
+  /** Deploys (POST /v1/deploys) created once per client idempotency key, on whichever coordinator (coordinator/create-once.ts); every call creates without it. */
+  createOnce?: CreateOnce;
 }
 
 const RoleParams = z.object({ role: roleName });
@@ -197,7 +200,8 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
 
   app.post('/v1/deploys', allow('deployer'), requireJson, valid('json', CreateDeployBody), async (c) => {
     const credential = c.get('credential');
-    return c.json(await starter.start(c.req.valid('json'), { startedBy: actorOf(credential) }, { scope: credential.scope }), 201);
+    const create = () => starter.start(c.req.valid('json'), { startedBy: actorOf(credential) }, { scope: credential.scope });
+    return c.json(await (deps.createOnce?.run(c.req.header('idempotency-key'), create) ?? create()), 201);
   });
 
   app.post('/v1/rollbacks', allow('deployer'), requireJson, valid('json', RollbackBody), async (c) => {

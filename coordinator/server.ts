@@ -35,6 +35,8 @@ import { RedisRouteStore } from '../shared/redis/route-store.js';
 import { RelayRouting } from './routing/relay-routing.js';
 import { CoordinatorLease } from './leadership/coordinator-lease.js';
 import { RedisLeaseStore } from '../shared/redis/coordinator-lease-store.js';
+import { CreateOnce } from './create-once.js';
+import { RedisRequestKeys } from '../shared/redis/request-keys.js';
 
 /** Requests still open this long after a stop are cut: a client's keep-alive must not hold the exit. */
 const SERVER_CLOSE_MS = 1_000;
@@ -140,6 +142,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     },
     flags: new RedisFlagStore({ redis, logger }),
     leadership: () => lease.status(),
+    createOnce: new CreateOnce(new RedisRequestKeys(redis), (id) => store.getDeploy(id)),
   });
 
   let server: ServedApp;
