@@ -21,8 +21,8 @@ import type { DeployJob } from './deploy-job.js';
 import type { HostDeployView } from '../../shared/contract/deploy-views.js';
 
 export interface DeployLookup extends ReportSink {
-  /** This host's own view of the deploy (GET /v1/deploys/:id/host-view): constant in size whatever the fleet. */
-  getHostView(id: string): Promise<HostDeployView>;
+  /** `host`'s own view of the deploy (GET /v1/deploys/:id/host-view): constant in size whatever the fleet. */
+  getHostView(id: string, host: string): Promise<HostDeployView>;
 }
 
 export interface DeployRunnerDeps {
@@ -164,7 +164,7 @@ export class DeployRunner {
 
   /** The deploy, retried while the answer is that nobody answered. */
   private async lookUp(event: DeployEventPayload, signal: AbortSignal, logger: Logger): Promise<HostDeployView> {
-    return retry(() => this.deps.coordinator.getHostView(event.id), {
+    return retry(() => this.deps.coordinator.getHostView(event.id, this.deps.node), {
       delaysMs: this.deps.lookupRetriesMs ?? LOOKUP_RETRIES_MS,
       retryIf: (error) => error instanceof UnreachableError,
       signal,
