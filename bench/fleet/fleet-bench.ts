@@ -84,7 +84,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
     const sample = async () => (await coordinator.next('sample', 10_000).finally(() => undefined)) as CoordinatorSample;
     const sampled = sample();
     coordinator.send({ type: 'sample' });
-    const cpuBefore = (await sampled).cpuMicros;
+    const { cpuMicros: cpuBefore, requests: requestsBefore } = await sampled;
     const before = await redis.figures();
     const peaks = { memory: before.usedMemory, clients: before.connectedClients };
     const gauges = setInterval(() => {
@@ -153,6 +153,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
       outcomes,
       coordinatorCpuMicros: coordinatorAfter.cpuMicros - cpuBefore,
       coordinatorRssPeakBytes: coordinatorAfter.rssPeakBytes,
+      requests: Object.fromEntries(Object.entries(coordinatorAfter.requests).map(([kind, n]) => [kind, n - (requestsBefore[kind] ?? 0)])),
       commandsBefore: before.commands,
       commandsAfter: after.commands,
       redisCpuSeconds: after.cpuSeconds - before.cpuSeconds,

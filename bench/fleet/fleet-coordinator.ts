@@ -91,11 +91,29 @@ async function start(command: CoordinatorStart): Promise<{ redis: RedisClient; s
       }
     }),
   );
-  const server = await serveApp({ fetch: app.fetch, host: '127.0.0.1', port: await freePort() });
+  // Counted by kind, so the table can say what each host asks of the coordinator.
+  const server = await serveApp({
+    fetch: (request) => {
+      const kind = requestKind(new URL(request.url).pathname);
+      requests[kind] = (requests[kind] ?? 0) + 1;
+      return app.fetch(request);
+    },
+    host: '127.0.0.1',
+    port: await freePort(),
+  });
   const watchdog = new DeployWatchdog({ store, membership, fleet, deadlineMs: DEADLINE_MS, logger, fleetEvents });
   watchdog.start();
   send({ type: 'ready', url: server.url, hostTokens });
   return { redis, server, watchdog, feed };
+}
+
+const requests: Record<string, number> = {};
+
+/** A host's lookup of its view, a report, or anything else. */
+function requestKind(path: string): 'view' | 'report' | 'other' {
+  if (path.endsWith('/reports')) return 'report';
+  if (path.endsWith('/host-view')) return 'view';
+  return 'other';
 }
 
 let rssPeak = 0;
@@ -112,7 +130,7 @@ process.on('message', (command: CoordinatorCommand) => {
   } else if (command.type === 'sample') {
     sampleRss();
     const cpu = process.cpuUsage();
-    send({ type: 'sample', cpuMicros: cpu.user + cpu.system, rssPeakBytes: rssPeak });
+    send({ type: 'sample', cpuMicros: cpu.user + cpu.system, rssPeakBytes: rssPeak, requests: { ...requests } });
     rssPeak = 0;
   } else {
     clearInterval(rssTimer);

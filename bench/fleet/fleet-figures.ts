@@ -16,6 +16,8 @@ export interface FleetRaw {
   outcomes: HostOutcome[];
   coordinatorCpuMicros: number;
   coordinatorRssPeakBytes: number;
+  /** HTTP requests the coordinator served over the deploy, by kind. */
+  requests: Record<string, number>;
   commandsBefore: CommandCounts;
   commandsAfter: CommandCounts;
   redisCpuSeconds: number;
@@ -42,6 +44,10 @@ export interface FleetResult {
   overheadMs: number;
   createdToFiredMs: number;
   coordinatorCpuMsPerHost: number;
+  /** Requests per host over the deploy: host views (lookups, retries included), reports, and all. */
+  viewsPerHost: number;
+  reportsPerHost: number;
+  requestsPerHost: number;
   redisCommandsPerHost: number;
   redisCpuMs: number;
   handOverP50Ms: number;
@@ -86,6 +92,9 @@ export function fleetResult(raw: FleetRaw): FleetResult {
     overheadMs: wallMs - idealMs,
     createdToFiredMs: raw.firedAt === undefined ? Number.NaN : raw.firedAt - raw.createdAt,
     coordinatorCpuMsPerHost: raw.coordinatorCpuMicros / 1000 / hosts,
+    viewsPerHost: (raw.requests.view ?? 0) / hosts,
+    reportsPerHost: (raw.requests.report ?? 0) / hosts,
+    requestsPerHost: Object.values(raw.requests).reduce((a, b) => a + b, 0) / hosts,
     redisCommandsPerHost: totalCommands(delta) / hosts,
     redisCpuMs: raw.redisCpuSeconds * 1000,
     handOverP50Ms: percentile(overs, 50),

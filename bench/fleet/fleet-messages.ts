@@ -26,6 +26,8 @@ export interface CoordinatorSample {
   cpuMicros: number;
   /** Highest RSS seen (100 ms samples) since the last sample. */
   rssPeakBytes: number;
+  /** HTTP requests served so far, by kind (view: a host's lookup, report, other). */
+  requests: Record<string, number>;
 }
 
 export type CoordinatorReply =
