@@ -67,8 +67,10 @@ export interface SentinelSetUp {
 export async function startRedisSentinel(options: RedisTopologyOptions): Promise<SentinelSetUp> {
   const primaryPort = await freePort();
   const replicaPort = await freePort();
-  // Either may be the replica after a failover: both log in to the other as admin.
-  const replicaAuth = ['masteruser admin', `masterauth ${options.adminPassword}`];
+  // Either may be the replica after a failover: both log in to the other as admin, and each
+  // names the address the Sentinels must reach it at (the source address of its connection
+  // to the primary may be another interface's).
+  const replicaAuth = ['masteruser admin', `masterauth ${options.adminPassword}`, `replica-announce-ip ${options.host}`];
   const primary = startServer(options, 'primary', primaryPort, replicaAuth);
   const replica = startServer(options, 'replica', replicaPort, [...replicaAuth, `replicaof ${options.host} ${primaryPort}`]);
   await Promise.all([primary, replica].map((node) => untilAnswers(options, node)));
