@@ -1,9 +1,10 @@
 // What every coordinator command is handed: the client for the coordinator the global options
-// name, and how to print. Loaded with the command that needs it, never by `grapevine --help`'s
-// first line of work.
+// name, and how to print. The client's module builds the schema of every answer it reads, so it
+// is loaded (loadClient) before a command's action runs, except for an action that makes its
+// own lean call (`grapevine deploy`, on every CI build) and loads it only when it needs it.
 import type { Command } from 'commander';
 import { ValidationError } from '../shared/contract/errors.js';
-import { CoordinatorClient } from '../shared/coordinator-http/coordinator-client.js';
+import type { CoordinatorClient, CoordinatorClientOptions } from '../shared/coordinator-http/coordinator-client.js';
 import { cliToken } from './token-source.js';
 
 /** The exit code of a command whose deploy failed or was cancelled. */
@@ -18,8 +19,16 @@ export interface GlobalOptions {
 }
 
 export interface CliContext {
-  /** One client per command, so `--wait` follows the deploy on the connection that created it. */
+  /** One client per command, so `--wait` follows the deploy on the connection that created it. Only after loadClient. */
   client(): CoordinatorClient;
+  /** Loads the client's module (once); main does it before every action but a lean one. */
+  loadClient(): Promise<void>;
+  /** Marks `command`'s action as lean: it calls loadClient itself when it needs the client. */
+  leanAction(command: Command): void;
+  /** Whether loadClient is left to `command`'s action. */
+  isLean(command: Command): boolean;
+  /** The coordinators, token and CA file the global options and environment name, checked as client() does. */
+  connection(): CoordinatorClientOptions;
   print(value: unknown, text: string): void;
   json(): boolean;
   /** Sets the exit code to EXIT_FAILED: the deploy or the canary the command reported failed. */
@@ -39,16 +48,28 @@ export interface CliEnv {
 
 export function cliContext(program: Command, env: CliEnv): CliContext {
   const globals = () => program.opts<GlobalOptions>();
+  const lean = new WeakSet<Command>();
+  let clientClass: typeof CoordinatorClient | undefined;
   let coordinatorClient: CoordinatorClient | undefined;
+  const connection = (): CoordinatorClientOptions => {
+    const { coordinator = env.coordinator, caFile = env.caFile || undefined, tokenFile, token: onCommandLine } = globals();
+    if (!coordinator) throw new ValidationError('no coordinator: pass --coordinator URL or set GRAPEVINE_COORDINATOR');
+    const token = cliToken({ tokenFile, onCommandLine, env });
+    return { url: coordinator, token, caFile };
+  };
   return {
     client() {
       if (coordinatorClient) return coordinatorClient;
-      const { coordinator = env.coordinator, caFile = env.caFile || undefined, tokenFile, token: onCommandLine } = globals();
-      if (!coordinator) throw new ValidationError('no coordinator: pass --coordinator URL or set GRAPEVINE_COORDINATOR');
-      const token = cliToken({ tokenFile, onCommandLine, env });
-      coordinatorClient = new CoordinatorClient({ url: coordinator, token, caFile });
+      if (!clientClass) throw new Error('the coordinator client was used before loadClient');
+      coordinatorClient = new clientClass(connection());
       return coordinatorClient;
     },
+    async loadClient() {
+      clientClass ??= (await import('../shared/coordinator-http/coordinator-client.js')).CoordinatorClient;
+    },
+    leanAction: (command) => void lean.add(command),
+    isLean: (command) => lean.has(command),
+    connection,
     print(value, text) {
       process.stdout.write(globals().json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
     },

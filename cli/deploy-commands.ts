@@ -1,13 +1,18 @@
 // `grapevine release|deploy|mark-broken|rollback`: publishing releases and starting deploys.
 // `grapevine deploy` runs in every CI build, so this file imports only what starting a deploy
-// needs; following one (`--wait`) is loaded when asked for.
+// needs: the name checks (names.ts, strategy-kind.ts) and the lean create call, not the full
+// client nor the contract's schemas. Following a deploy (`--wait`) loads them when asked for.
 import type { Command } from 'commander';
 import { ValidationError } from '../shared/contract/errors.js';
-import { envName, imageRef, releaseTag, roleName } from '../shared/contract/names.js';
-import { parseOrThrow, type Deploy } from '../shared/contract/schemas.js';
-import { StrategyKind } from '../shared/contract/strategy.js';
-import { clusterName } from '../shared/contract/routing.js';
+import { clusterName, envName, imageRef, releaseTag, roleName } from '../shared/contract/names.js';
+import { parseOrThrow } from '../shared/contract/parse-input.js';
+import type { CreateDeployBody, Deploy } from '../shared/contract/schemas.js';
+import { StrategyKind } from '../shared/contract/strategy-kind.js';
+import { createDeployCall } from '../shared/coordinator-http/create-deploy-call.js';
 import type { CliContext } from './cli-context.js';
+
+/** What a command prints of the deploy it started; `--wait` reads the rest. */
+type StartedDeploy = Pick<Deploy, 'id' | 'role' | 'tag' | 'env'>;
 
 export function registerReleaseCommands(program: Command, { client, print }: CliContext): void {
   const release = program.command('release').description('releases of a role');
@@ -36,7 +41,7 @@ export function registerReleaseCommands(program: Command, { client, print }: Cli
 }
 
 export function registerDeployCommand(program: Command, context: CliContext): void {
-  program
+  const command = program
     .command('deploy <role>')
     .description('deploy a release of ROLE to every matching host, a third at a time')
     .requiredOption('--env <env>', 'environment, e.g. production')
@@ -48,7 +53,9 @@ export function registerDeployCommand(program: Command, context: CliContext): vo
     .option('--max-per-zone <n>', 'at most N hosts of one zone (Serf tag zone) out of service at once')
     .option('--zone-at-a-time', 'hosts of only one zone out of service at once')
     .action(async (role: string, options: { env: string; tag?: string; wait?: boolean; force?: boolean; strategy?: string; cluster?: string; maxPerZone?: string; zoneAtATime?: boolean }) => {
-      const deploy = await context.client().createDeploy({
+      const wait = options.wait ?? false;
+      const create = await deployCreator(context, wait);
+      const deploy = await create({
         role: parseOrThrow(roleName, role, 'role'),
         env: parseOrThrow(envName, options.env, '--env'),
         ...(options.tag ? { tag: parseOrThrow(releaseTag, options.tag, '--tag') } : {}),
@@ -57,8 +64,28 @@ export function registerDeployCommand(program: Command, context: CliContext): vo
         ...(options.cluster === undefined ? {} : { cluster: parseOrThrow(clusterName, options.cluster, '--cluster') }),
         ...zoneOptions(options),
       });
-      await finishDeploy(context, deploy, options.wait ?? false);
+      await finishDeploy(context, deploy, wait);
     });
+  // Its action loads the full client only for --wait.
+  context.leanAction(command);
+}
+
+/**
+ * How `grapevine deploy` sends its create, the coordinator and token checked first (as the
+ * client did): with --wait through the full client, whose connection then follows the deploy;
+ * otherwise the lean call, whose answer is checked for what is printed, or with --json, which
+ * prints the whole deploy, by the full Deploy schema.
+ */
+async function deployCreator(context: CliContext, wait: boolean): Promise<(body: CreateDeployBody) => Promise<StartedDeploy>> {
+  if (wait) {
+    await context.loadClient();
+    const client = context.client();
+    return (body) => client.createDeploy(body);
+  }
+  const connection = context.connection();
+  if (!context.json()) return (body) => createDeployCall(connection, body);
+  const { Deploy } = await import('../shared/contract/schemas.js');
+  return (body) => createDeployCall(connection, body, Deploy);
 }
 
 export function registerMarkBrokenCommand(program: Command, { client, print }: CliContext): void {
@@ -92,7 +119,7 @@ export function registerRollbackCommand(program: Command, context: CliContext): 
 }
 
 /** Prints the started deploy, or follows it to its end with `--wait` (whose watcher loads only then). */
-export async function finishDeploy(context: CliContext, deploy: Deploy, wait: boolean): Promise<void> {
+export async function finishDeploy(context: CliContext, deploy: StartedDeploy, wait: boolean): Promise<void> {
   if (!wait) {
     context.print(deploy, `deploy ${deploy.id} of ${deploy.role}:${deploy.tag} to ${deploy.env} started`);
     return;

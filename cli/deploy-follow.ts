@@ -9,7 +9,7 @@ import { followToEnd } from './watch/follow-to-end.js';
 const WATCH_TIMEOUT_MS = 60 * 60_000;
 
 /** Follows `deploy` to its end; the exit code says whether it succeeded. */
-export async function followDeployToEnd(context: CliContext, deploy: Deploy): Promise<void> {
+export async function followDeployToEnd(context: CliContext, deploy: Pick<Deploy, 'id'>): Promise<void> {
   const json = context.json();
   const { dumb, noColor } = context.terminal;
   const out = { stdout: process.stdout, json, terminal: process.stdout.isTTY === true && !dumb, color: !noColor };

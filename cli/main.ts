@@ -36,6 +36,11 @@ const program = new Command('grapevine')
 
 try {
   const context = cliContext(program, env);
+  // The client's module (every answer schema) loads before an action, not with the commands:
+  // help never needs it, and `grapevine deploy` makes its own lean call.
+  program.hook('preAction', async (_program, action) => {
+    if (!context.isLean(action)) await context.loadClient();
+  });
   // In the table's order, one after the other: the help lists the commands as registered.
   for (const command of commandsFor(process.argv.slice(2))) await command.register(program, context);
   await program.parseAsync(process.argv);

@@ -4,11 +4,10 @@
 // request matches wins) and a default cluster for every other request, kept by the coordinator
 // and applied to HAProxy by the relay through the runtime API, never a reload.
 import * as z from 'zod';
+import { clusterName } from './names.js';
 
-/** A cluster of a role's hosts (`red`, `white`): a Serf tag, a part of a backend name. */
-export const clusterName = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be 1-32 characters of a-z, 0-9 and -, starting with a letter');
+// Defined with the other names, so `grapevine deploy --cluster` builds no route schema.
+export { clusterName } from './names.js';
 /** The client's kind (`ios`, `android`), compared in lower case. */
 export const clientTypeName = clusterName;
 

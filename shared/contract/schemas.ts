@@ -4,7 +4,6 @@ import * as z from 'zod';
 import { clusterName } from './routing.js';
 import { ZoneRule } from './zone-rule.js';
 import { deployId, envName, imageRef, nodeName, releaseTag, roleName } from './names.js';
-import { ValidationError } from './errors.js';
 import { Colour, StrategyKind } from './strategy.js';
 import { StrategyState } from './strategy-state.js';
 
@@ -260,15 +259,5 @@ export const ForgottenHost = OutOfServiceHost.extend({
 });
 export type ForgottenHost = z.infer<typeof ForgottenHost>;
 
-/** Parses `input` or throws a ValidationError naming every field that is wrong. */
-export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  throw new ValidationError(`${what}: ${describeIssues(result.error)}`);
-}
-
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'} ${issue.message}`)
-    .join('; ');
-}
+// Defined apart (parse-input.ts), so a command that checks a name builds no other schema.
+export { parseOrThrow, describeIssues } from './parse-input.js';

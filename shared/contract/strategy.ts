@@ -5,10 +5,10 @@
 import * as z from 'zod';
 import { lbName } from '../haproxy/relay-contract.js';
 import { envName } from './names.js';
+import { StrategyKind } from './strategy-kind.js';
 
-export const STRATEGIES = ['rolling', 'canary', 'blue-green'] as const;
-export const StrategyKind = z.enum(STRATEGIES);
-export type StrategyKind = z.infer<typeof StrategyKind>;
+// Defined apart, so a command checking only the name builds nothing else.
+export { STRATEGIES, StrategyKind } from './strategy-kind.js';
 
 /** The two colours of a blue/green role on each host: two compose projects, two ports, two load-balancer servers. */
 export const COLOURS = ['blue', 'green'] as const;
