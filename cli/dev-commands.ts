@@ -77,7 +77,7 @@ export function registerDevCommands(program: Command, output: Output): void {
     .option('--zones <list>', "zones given to the hosts round-robin in each environment (Serf tag zone), e.g. a,b,c")
     .option('--redis <mode>', 'single (one server), cluster (three masters, Redis Cluster) or sentinel (a primary and a replica behind three Sentinels)', 'single')
     .addOption(dirOption())
-    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true; tls?: boolean; blueGreen?: string; redWhite: string; coordinators: string ; redis: string; zones?: string }) => {
+    .action(async (options: { hosts: string; staging: string; startDelay: string; dir: string; promote: boolean; hooks?: string; job?: string | true; tls?: boolean; blueGreen?: string; redWhite: string; coordinators: string; redis: string; zones?: string }) => {
       if (!['single', 'cluster', 'sentinel'].includes(options.redis)) throw new ValidationError(`--redis must be single, cluster or sentinel, not "${options.redis}"`);
       if (options.coordinators !== '1' && options.coordinators !== '2') throw new ValidationError(`--coordinators must be 1 or 2, not "${options.coordinators}"`);
       if (options.blueGreen !== undefined && !['production', 'staging'].includes(options.blueGreen)) throw new ValidationError(`--blue-green must be production or staging, not "${options.blueGreen}"`);
@@ -96,7 +96,7 @@ export function registerDevCommands(program: Command, output: Output): void {
       const zones = options.zones === undefined ? [] : options.zones.split(',').map((zone) => parseOrThrow(zoneName, zone.trim(), '--zones'));
       const { DevCluster, defaultHosts, redWhiteHosts, inZones } = await harness();
       const cluster = await DevCluster.up(
-        { ...DEV_DEFAULTS, dir: options.dir, hosts: inZones([...defaultHosts(production, staging), ...redWhiteHosts(redWhite)], zones), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job, ...blueGreen, tls: options.tls === true, coordinators: options.coordinators === '2' ? 2 : 1 , redis: options.redis as 'single' | 'cluster' | 'sentinel' },
+        { ...DEV_DEFAULTS, dir: options.dir, hosts: inZones([...defaultHosts(production, staging), ...redWhiteHosts(redWhite)], zones), startDelay, promote: options.promote, ...(options.hooks === undefined ? {} : { hooks: await readHooks(options.hooks) }), ...job, ...blueGreen, tls: options.tls === true, coordinators: options.coordinators === '2' ? 2 : 1, redis: options.redis as 'single' | 'cluster' | 'sentinel' },
         (line) => process.stderr.write(`dev: ${line}\n`),
       );
       output.print((await harness()).printedState(cluster.state), await describe(cluster));

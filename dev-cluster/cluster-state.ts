@@ -57,6 +57,8 @@ export interface DevClusterOptions {
   hooks?: RoleHooks;
   /** One coordinator, or two over the same Redis (README, "Two coordinators"); one unless set. */
   coordinators?: 1 | 2;
+  /** One Redis server (the default), a three-master Redis Cluster, or a primary and replica behind three Sentinels. */
+  redis?: RedisMode;
   /** Whether a successful staging deploy of the sample app promotes itself to production. */
   promote?: boolean;
   /**
@@ -83,8 +85,6 @@ export interface DevClusterOptions {
   /** The coordinator's quarantine grace (config quarantine.graceMs); a minute unless set. */
   quarantineGraceMs?: number;
   logLevel?: string;
-  /** One Redis server (the default), a three-master Redis Cluster, or a primary and replica behind three Sentinels. */
-  redis?: RedisMode;
 }
 
 export interface DevHostState extends DevHostSpec {

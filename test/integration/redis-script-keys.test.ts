@@ -16,6 +16,7 @@ import { RedisFleetState } from '../../shared/redis/fleet-state.js';
 import { RedisFlagStore } from '../../shared/redis/flag-store.js';
 import { applySettings } from '../../coordinator/flags/flag-changes.js';
 import { RedisJobLocks } from '../../shared/redis/job-lock.js';
+import { RedisLeaseStore } from '../../shared/redis/coordinator-lease-store.js';
 import { scriptSources } from '../../shared/redis/scripts.js';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
 import { WaitQueue } from '../../shared/redis/wait-queue.js';
@@ -153,6 +154,14 @@ async function runTheProtocol(): Promise<void> {
     await flags.change('keys', 'banner', (current) => applySettings(current, { percent: 10 }, change));
     await flags.change('keys', 'banner', (current) => applySettings(current, { percent: 20 }, change));
     await flags.change('keys', 'banner', () => null);
+
+    // The coordinators' lease: taken, extended, refused to another, dropped, taken by the other.
+    const lease = new RedisLeaseStore(client());
+    await lease.hold('coordinator-1/a', 6_000);
+    await lease.hold('coordinator-1/a', 6_000);
+    await lease.hold('coordinator-2/b', 6_000);
+    await lease.drop('coordinator-1/a');
+    await lease.hold('coordinator-2/b', 6_000);
   } finally {
     for (const c of clients) c.disconnect();
   }
