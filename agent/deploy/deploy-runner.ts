@@ -40,10 +40,7 @@ export interface DeployRunnerDeps {
   applied: AppliedDeploys;
   logger: Logger;
   now?: () => number;
-  /**
-   * Pauses before each new try when the coordinator does not answer the first lookup of
-   * a deploy; their count is the number of retries.
-   */
+  /** Pauses before each new try when the coordinator does not answer the first lookup of a deploy; their count is the retries'. */
   lookupRetriesMs?: readonly number[];
   /** Pauses between tries of a step whose service did not answer; step-attempt.ts's unless given. */
   stepRetriesMs?: readonly number[];

@@ -94,20 +94,9 @@ export interface ScriptOutcomes {
   liftHold: { woken: number; unread: number; value: string | null };
   /** Hosts still to finish. */
   finishHost: number;
+  /** `stored`: the host's stored report JSON, or undefined when it has none (a held-back first report). */
   applyReport:
-    | {
-        applied: boolean;
-        status: string;
-        rev: number;
-        expectedHosts: number | undefined;
-        countedDown: boolean;
-        targets: number;
-        targetsEnded: number;
-        reported: number;
-        counts: Record<string, number>;
-        /** The host's stored report JSON, or undefined when it has none (a held-back first report). */
-        stored: string | undefined;
-      }
+    | { applied: boolean; status: string; rev: number; expectedHosts: number | undefined; countedDown: boolean; targets: number; targetsEnded: number; reported: number; counts: Record<string, number>; stored: string | undefined }
     | undefined;
   finishDeploy: { finished: boolean; record: string } | undefined;
   markReleaseBroken: { marked: boolean; release: string } | undefined;
