@@ -8,6 +8,7 @@ import { ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared
 import { deployedInstance, registerWeight, type RoleServers, type ServedInstance } from '../role-servers.js';
 import { settleFailure } from './failure-outcome.js';
 import { attemptStep } from './step-attempt.js';
+import { endSuperseded } from './superseded.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
 import type { SlotLease, SlotLocks } from '../../shared/ports/slot-locks.js';
 import type { ContainerRuntime } from '../../shared/ports/container-runtime.js';
@@ -103,19 +104,17 @@ export class DeployRunner {
       logger.info({ targets: deploy.targetCount, cluster: deploy.cluster }, `not a target of this deploy (${deploy.cluster === undefined ? 'joined after it started); it catches up once the rollout ends' : `it deploys cluster ${deploy.cluster} only)`}`);
       return null;
     }
-    if (await this.isOlderThanApplied(group, deploy, logger)) return null;
+    const newerApplied = await this.newerApplied(group, deploy, logger);
 
     // The coordinator fixed the group and its slots when it created the deploy: no host counts for itself.
     const counted = deploy.targetCount > 0 ? deploy.targetCount : (deploy.expectedHosts ?? 0);
-    const host = new HostProgress(this.deps.node, counted, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger, {
-        deadlineAt: deploy.deadlineAt ?? deploy.createdAt + DEFAULT_DEPLOY_DEADLINE_MS,
-        signal,
-        now: this.now,
-        ...(this.deps.reportRetriesMs === undefined ? {} : { delaysMs: this.deps.reportRetriesMs }),
-      }),);
+    const deadlineAt = deploy.deadlineAt ?? deploy.createdAt + DEFAULT_DEPLOY_DEADLINE_MS;
+    const retries = this.deps.reportRetriesMs === undefined ? {} : { delaysMs: this.deps.reportRetriesMs };
+    const host = new HostProgress(this.deps.node, counted, this.now, new ProgressReporter(this.deps.coordinator, event.id, logger, { deadlineAt, signal, now: this.now, ...retries }));
     host.step('received', receivedAt);
     try {
-      await this.takePart(event, group, deploy, host, counted, signal, logger);
+      if (newerApplied === undefined) await this.takePart(event, group, deploy, host, counted, signal, logger);
+      else await endSuperseded(this.deps, group, deploy, newerApplied, host).finally(() => this.finishHost(group, event.id, host));
     } catch (error) {
       // Nothing outside the replacement (counting, the slot, the broken check) says anything about the release.
       logger.error({ err: errorMessage(error) }, 'deploy ended in error');
@@ -127,7 +126,7 @@ export class DeployRunner {
         });
       }
     }
-    if (host.ended && deploy.seq !== undefined) {
+    if (host.ended && deploy.seq !== undefined && newerApplied === undefined) {
       await this.deps.applied.record(group, deploy.seq).catch((error: unknown) => {
         logger.error({ err: errorMessage(error), seq: deploy.seq }, 'could not record this deploy as applied');
       });
@@ -144,19 +143,19 @@ export class DeployRunner {
   }
 
   /** A replayed or late event of a deploy older than one this host applied: running it would deploy backwards. */
-  private async isOlderThanApplied(group: DeployGroup, deploy: HostDeployView, logger: Logger): Promise<boolean> {
-    if (deploy.seq === undefined) return false;
+  private async newerApplied(group: DeployGroup, deploy: HostDeployView, logger: Logger): Promise<number | undefined> {
+    if (deploy.seq === undefined) return undefined;
     let highest: number | undefined;
     try {
       highest = await this.deps.applied.highest(group);
     } catch (error) {
       // An unreadable record must not stop every deploy: the coordinator's order still holds for this one.
       logger.error({ err: errorMessage(error) }, 'could not read the deploys applied here; taking part');
-      return false;
+      return undefined;
     }
-    if (highest === undefined || deploy.seq >= highest) return false;
-    logger.info({ seq: deploy.seq, applied: highest }, `deploy ${deploy.id} (seq ${deploy.seq}) is older than seq ${highest} already applied here; ignored`);
-    return true;
+    if (highest === undefined || deploy.seq >= highest) return undefined;
+    logger.info({ seq: deploy.seq, applied: highest }, `deploy ${deploy.id} (seq ${deploy.seq}) is older than seq ${highest} already applied here; not run, its part ended`);
+    return highest;
   }
 
   /** The deploy, retried while the answer is that nobody answered. */

@@ -402,11 +402,15 @@ describe('deploy runner: only a bad release breaks a release', () => {
 describe('deploy runner: nothing deploys backwards', () => {
   const signal = () => new AbortController().signal;
 
-  it('ignores a deploy older than one it applied: no step, no report', async () => {
-    const { runner, calls, reports } = setup({ deploy: { ...deploy, seq: 3 }, applied: new Map([['web/production', 5]]) });
-    expect(await runner.run(event, signal())).toBeNull();
-    expect(calls).toEqual(['getHostView']);
-    expect(reports).toEqual([]);
+  it('does not run a deploy older than one it applied, but ends its part so the deploy can end', async () => {
+    const { runner, calls, reports, applied } = setup({ deploy: { ...deploy, seq: 3 }, applied: new Map([['web/production', 5]]) });
+    const report = await runner.run(event, signal());
+    // The host runs v1, not the deploy's v2: it stood aside, counted itself out, and touched nothing.
+    expect(report?.state).toBe('cancelled');
+    expect(report?.error).toBe('seq 5, a newer deploy of web to production, was applied here first; running this one (seq 3) would deploy backwards');
+    expect(calls).toEqual(['getHostView', 'finish']);
+    expect(reports.at(-1)?.state).toBe('cancelled');
+    expect(applied.get('web/production')).toBe(5);
   });
 
   it('records the seq of a deploy it ended, whatever the end, and never lowers it', async () => {
