@@ -91,11 +91,16 @@ export function healthGateChecks(cluster: () => TestCluster): void {
       return undefined;
       // Docker's start period (10 s without a cluster-wide start delay) and two failed checks come first.
     }, { timeoutMs: 40_000, intervalMs: 250 });
-    const during = await fleet.cli(['status', '--json']);
+    // The list gives summaries (counts, no host reports); the deploy's own status has its hosts.
+    const listed = await fleet.cli(['status', '--json']);
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    const summary = (JSON.parse(listed.stdout) as Array<Pick<Deploy, 'id' | 'tag' | 'status'>>).find((deploy) => deploy.tag === NEVER_HEALTHY);
+    expect(summary?.status).toBe('in_progress');
+    if (!summary) return;
+    const during = await fleet.cli(['status', summary.id, '--json']);
     expect(during.exitCode, during.stderr).toBe(0);
-    const running = (JSON.parse(during.stdout) as Deploy[]).find((deploy) => deploy.tag === NEVER_HEALTHY);
-    expect(running?.status).toBe('in_progress');
-    if (!running) return;
+    const running = JSON.parse(during.stdout) as Deploy;
+    expect(running.status).toBe('in_progress');
     expect(running.hosts[first]?.state).toBe('deploying');
     expect(Object.values(running.hosts).map((host) => host.state)).not.toContain('failed');
 
