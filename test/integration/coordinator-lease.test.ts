@@ -2,8 +2,7 @@
 // leads, the other takes over once the leader's lease lapses, and a leader that paused past
 // its lease (its renewals held up, as a stopped process's would be) neither leads nor lets its
 // watchdog act when it wakes; a deploy's deadline is judged once with two watchdogs running.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CoordinatorLease } from '../../coordinator/leadership/coordinator-lease.js';
 import { DeployWatchdog } from '../../coordinator/watchdog.js';
 import { FleetEventBus } from '../../coordinator/fleet-event-bus.js';
@@ -13,28 +12,13 @@ import type { LeaseAttempt, LeaseStore } from '../../shared/ports/coordinator-le
 import { RedisLeaseStore } from '../../shared/redis/coordinator-lease-store.js';
 import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
-import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
+import { redisClientsForThisFile } from '../fixtures/redis-server.js';
 import { until } from '../fixtures/poll.js';
 import { silent } from '../fixtures/slot-lock-redis.js';
 
 const TTL_MS = 1_000;
 
-let redis: RedisInstance;
-const clients: Redis[] = [];
-const client = () => {
-  const made = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  clients.push(made);
-  return made;
-};
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-
-afterAll(async () => {
-  for (const made of clients) made.disconnect();
-  await redis[Symbol.asyncDispose]();
-});
+const client = redisClientsForThisFile();
 
 /** A store whose calls can be held, as a paused process sends nothing until it wakes. */
 class PausableStore implements LeaseStore {

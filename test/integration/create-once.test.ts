@@ -1,30 +1,14 @@
 // Deploys created once per idempotency key (coordinator/create-once.ts) over a real
 // redis-server, as two coordinators would share it: a repeat, even one sent at the same time
 // to the other coordinator, gets the first deploy; a create that failed lets a repeat run.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CreateOnce } from '../../coordinator/create-once.js';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { RedisRequestKeys } from '../../shared/redis/request-keys.js';
-import { startRedis, type RedisInstance } from '../fixtures/redis-server.js';
+import { redisClientsForThisFile } from '../fixtures/redis-server.js';
 
-let redis: RedisInstance;
-const clients: Redis[] = [];
-const client = () => {
-  const made = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  clients.push(made);
-  return made;
-};
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-
-afterAll(async () => {
-  for (const made of clients) made.disconnect();
-  await redis[Symbol.asyncDispose]();
-});
+const client = redisClientsForThisFile();
 
 /** Two coordinators' CreateOnce over one Redis and one "store" of the deploys they created. */
 function coordinators() {
