@@ -13,6 +13,7 @@ import { connectRedis, type RedisClient } from '../../shared/redis/connection.js
 import { PRODUCTION, answersFrom, readyServers, startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { until } from '../fixtures/poll.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
+import { pause } from '../../shared/contract/waiting.js';
 
 const K = 2;
 const SAMPLE_EVERY_MS = 100;
@@ -41,7 +42,7 @@ function sampleOut(stop: AbortSignal): Promise<{ haproxy: number; set: number; s
       if (out === undefined) seen.redisMisses += 1;
       else seen.set = Math.max(seen.set, out);
       seen.samples += 1;
-      await new Promise((resolve) => setTimeout(resolve, SAMPLE_EVERY_MS));
+      await pause(SAMPLE_EVERY_MS);
     }
     return seen;
   })();

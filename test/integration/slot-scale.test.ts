@@ -8,6 +8,8 @@ import { scriptSources } from '../../shared/redis/scripts.js';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import type { RedisSlotLease, RedisSlotLocks } from '../../shared/redis/slot-locks.js';
 import { slotLockRedis } from '../fixtures/slot-lock-redis.js';
+import { until } from '../fixtures/poll.js';
+import { pause, within } from '../../shared/contract/waiting.js';
 
 const redis = slotLockRedis();
 const { client, locks, acquired } = redis;
@@ -58,8 +60,8 @@ describe('slot taking at fleet scale on a real redis-server', () => {
         mostHolding = Math.max(mostHolding, holding);
         if (++granted === k) allSlotsTaken();
         // The first k hold until every slot is taken, so the cap is reached while 400 hosts wait; then each holds a moment.
-        await Promise.race([slotsFull, new Promise((resolve) => setTimeout(resolve, 60_000))]);
-        await new Promise((resolve) => setTimeout(resolve, 50 + (i % 7) * 50));
+        await within(slotsFull, 60_000);
+        await pause(50 + (i % 7) * 50);
         holding--;
         await lease.release();
       }),
@@ -103,11 +105,10 @@ describe('slot taking at fleet scale on a real redis-server', () => {
       const controller = new AbortController();
       const polling = locks({ ttlMs: 60_000, pollMs: 20 }).acquire({ group, deployId: 'd1', slots: k, holder: 'poller', tag: 'v1', signal: controller.signal });
       polling.catch(() => undefined);
-      let polls: number[] = [];
-      for (let look = 0; look < 500 && polls.length < 50; look++) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        polls = await acquireMicros(admin);
-      }
+      const polls = await until('50 polls in the slow log', async () => {
+        const logged = await acquireMicros(admin);
+        return logged.length >= 50 ? logged : undefined;
+      }, { timeoutMs: 10_000, intervalMs: 20 });
       controller.abort(new Error('done measuring'));
       await admin.config('SET', 'slowlog-log-slower-than', '10000');
       await last.release();

@@ -6,6 +6,7 @@ import { redisKeys } from '../../shared/contract/redis-keys.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
 import type { ZoneRule } from '../../shared/contract/zone-rule.js';
 import { silent, slotLockRedis } from '../fixtures/slot-lock-redis.js';
+import { pause } from '../../shared/contract/waiting.js';
 
 const redis = slotLockRedis();
 const { client, locks, acquired, waitFor, track } = redis;
@@ -42,7 +43,7 @@ async function rollout(role: string, slots: number, perZone: number, zoneRule: Z
       const zone = ZONES[i % ZONES.length]!;
       const signal = AbortSignal.timeout(25_000);
       const lease = acquired(await locks({ pollMs: 30_000 }).acquire({ group, deployId: 'd1', slots, holder: `${zone}-host-${i}`, tag: 'v1', signal, zone, zoneRule }));
-      await new Promise((resolve) => setTimeout(resolve, holdMs));
+      await pause(holdMs);
       await lease.release();
     }),
   );
