@@ -1,16 +1,12 @@
 // How the CLI and the agents talk to the coordinator's HTTP API: every answer is parsed
 // with the shared schemas and every failure becomes a GrapevineError a caller can act on.
 import { FreezeMark, FreezeState, type FreezeBody } from '../contract/freeze.js';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import * as z from 'zod';
-import { GrapevineError } from '../contract/errors.js';
 import {
   type CatchUpBody,
   type CreateDeployBody,
   Deploy,
   DeployStatus,
-  describeIssues,
   ForgottenHost,
   OutOfServiceList,
   type HostReport,
@@ -24,10 +20,7 @@ import { DeploySummary, HostDeployView, HostReportPage } from '../contract/deplo
 import { GroupColourAnswer, SwitchAnswer } from '../contract/strategy-answers.js';
 import type { Credential } from '../ports/credentials.js';
 import { SerfKeyList, SerfKeyRotation } from '../contract/serf-key-schemas.js';
-import { readCaFile } from '../http/ca-file.js';
-import { parseJson } from '../http/http-exchange.js';
-import { CoordinatorEndpoints, errorFor } from './coordinator-transport.js';
-import { randomUUID } from 'node:crypto';
+import { CoordinatorCaller, type CallMethod } from './coordinator-call.js';
 
 const FrozenAnswer = z.object({ frozen: FreezeMark });
 const UnfrozenAnswer = z.object({ unfrozen: FreezeMark, frozenMs: z.number(), extended: z.array(z.string()) });
@@ -82,26 +75,15 @@ const HostViewPage = z.object({ deploys: z.array(HostDeployView), next: z.string
 const ReportAnswer = z.object({ status: DeployStatus });
 
 export class CoordinatorClient {
-  readonly #endpoints: CoordinatorEndpoints;
-  readonly #token: string;
-  readonly #timeoutMs: number;
-  /** Keeps connections open between an agent's progress reports; idle ones never hold a process open. */
-  readonly #agents: { http: HttpAgent; https: HttpsAgent };
-  /** Which CAs an https:// coordinator is checked against, for the error when its certificate does not verify. */
-  readonly #trusted: string;
+  readonly #caller: CoordinatorCaller;
 
-  constructor({ url, token, timeoutMs = 10_000, caFile }: CoordinatorClientOptions) {
-    this.#endpoints = new CoordinatorEndpoints(url);
-    this.#token = token;
-    this.#timeoutMs = timeoutMs;
-    const https = this.#endpoints.urls.some((base) => base.startsWith('https:'));
-    this.#agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true, ...(https && caFile ? { ca: readCaFile(caFile) } : {}) }) };
-    this.#trusted = caFile ? `the CAs in ${caFile}` : "Node.js's public CAs (no CA file given: --ca-file, GRAPEVINE_CA_FILE or caFile)";
+  constructor(options: CoordinatorClientOptions) {
+    this.#caller = new CoordinatorCaller(options);
   }
 
   /** The coordinator the next request goes to first: the one that answered last. */
   get url(): string {
-    return this.#endpoints.current;
+    return this.#caller.endpoints.current;
   }
 
   /** Resolves when the coordinator and its Redis answer; a coordinator whose Redis is down is unreachable. */
@@ -284,22 +266,8 @@ export class CoordinatorClient {
     return this.#request(method, path, schema, body);
   }
 
-  async #request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, schema: z.ZodType<T>, body?: unknown, timeoutMs = this.#timeoutMs): Promise<T> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    // One key per call, the same on every coordinator it is tried on: a retried create that
-    // reached a coordinator before it died gives back that deploy, not a second one.
-    if (method === 'POST') headers['idempotency-key'] = randomUUID();
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const { status, text, url } = await this.#endpoints.exchange({ method, path, headers, body: payload, timeoutMs, agents: this.#agents, trusted: this.#trusted });
-    // No content reads as null: only an answer whose schema allows it can be empty.
-    const json = status === 204 ? null : parseJson(text);
-    if (status < 200 || status > 299) throw errorFor(status, json, text, `${method} ${url}`);
-    const result = schema.safeParse(json);
-    if (!result.success) {
-      throw new GrapevineError('coordinator_error', `unexpected answer to ${method} ${url}: ${describeIssues(result.error)}`);
-    }
-    return result.data;
+  #request<T>(method: CallMethod, path: string, schema: z.ZodType<T>, body?: unknown, timeoutMs?: number): Promise<T> {
+    return this.#caller.call(method, path, schema, body, timeoutMs);
   }
 }
 
