@@ -50,6 +50,7 @@ import { registerRouting, type AppRouting } from './routing/app-routing.js';
 import type { FlagStore } from '../shared/ports/flag-store.js';
 import { registerFlagApi } from './flags/flag-api.js';
 import type { CreateOnce } from './create-once.js';
+import { CoordinatorGroupLocks, type GroupLocks } from './leadership/group-lock.js';
 
 export interface AppDeps {
   store: DeployStore;
@@ -95,6 +96,8 @@ export interface AppDeps {
   leadership?: () => { name: string; leader: boolean; epoch?: number; leaderName?: string };
   /** Deploys (POST /v1/deploys) created once per client idempotency key, on whichever coordinator (coordinator/create-once.ts); every call creates without it. */
   createOnce?: CreateOnce;
+  /** Each group's lock, shared with the other coordinator through Redis (coordinator/leadership/group-lock.ts); this process's alone unless given. */
+  groupLocks?: GroupLocks;
 }
 
 const RoleParams = z.object({ role: roleName });
@@ -127,8 +130,10 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     newId,
   };
   const { strategies } = deps;
+  const locks = deps.groupLocks ?? new CoordinatorGroupLocks({ name: 'coordinator', logger: deps.logger });
   const starter = new DeployStarter({
     ...creation,
+    locks,
     events,
     freezes: fleet,
     gates: fleet,
@@ -137,7 +142,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   });
   // Hosts still on a release marked broken go back to the newest tag each ran that is not broken.
   fleetEvents.subscribe('quarantine', new Quarantine({ store, starter, logger: deps.logger, now, ...(deps.quarantineGraceMs === undefined ? {} : { graceMs: deps.quarantineGraceMs }) }).read);
-  const catchUps = new CatchUps({ ...creation, ...(strategies ? { liveColour: async (group) => (await strategies.colours.get(group))?.live } : {}) });
+  const catchUps = new CatchUps({ ...creation, locks, ...(strategies ? { liveColour: async (group) => (await strategies.colours.get(group))?.live } : {}) });
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger, fleetEvents });
   const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now, fleetEvents });
   const outOfService = new OutOfServiceHosts({ store, membership, fleet, logger: deps.logger });
@@ -206,17 +211,21 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
 
   app.post('/v1/rollbacks', allow('deployer'), requireJson, valid('json', RollbackBody), async (c) => {
     const { role, env, runJob, force } = c.req.valid('json');
-    const choice = await chooseRollback(store, role, env, { runJob });
     const startedBy = actorOf(c.get('credential'));
-    // A rollback is a deploy too: a frozen group takes it only when an operator forces it.
-    const deploy = await starter.start(
-      // Rolling whatever the role's strategy: a rollback goes back to a release the group ran, at once.
-      { role, env, tag: choice.tag, strategy: 'rolling', ...(force === undefined ? {} : { force }) },
-      { rollbackOf: choice.rollbackOf, runJob: choice.runJob, startedBy },
-      { scope: c.get('credential').scope },
-    );
-    logger.warn({ deployId: deploy.id, role, env, tag: choice.tag, rollbackOf: choice.rollbackOf, runJob: choice.runJob, by: startedBy }, 'rollback started');
-    return c.json(deploy, 201);
+    const create = async () => {
+      const choice = await chooseRollback(store, role, env, { runJob });
+      // A rollback is a deploy too: a frozen group takes it only when an operator forces it.
+      const deploy = await starter.start(
+        // Rolling whatever the role's strategy: a rollback goes back to a release the group ran, at once.
+        { role, env, tag: choice.tag, strategy: 'rolling', ...(force === undefined ? {} : { force }) },
+        { rollbackOf: choice.rollbackOf, runJob: choice.runJob, startedBy },
+        { scope: c.get('credential').scope },
+      );
+      logger.warn({ deployId: deploy.id, role, env, tag: choice.tag, rollbackOf: choice.rollbackOf, runJob: choice.runJob, by: startedBy }, 'rollback started');
+      return deploy;
+    };
+    // Once per idempotency key, as a deploy: a rollback retried on the other coordinator gets the first one's deploy, not a second rollback.
+    return c.json(await (deps.createOnce?.run(c.req.header('idempotency-key'), create) ?? create()), 201);
   });
 
   // A host behind its group's release: 201 with a new catch-up, 200 with the one under way, 204 when it runs the release already.
@@ -280,7 +289,7 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
   if (deps.auditLog) registerAuditRoutes(app, { auditLog: deps.auditLog, now });
   if (strategies) registerStrategyRoutes(app, { store, runner: strategies.runner, colours: strategies.colours, hosts, fleetEvents, now });
   registerFreezeRoutes(app, { fleet, store, fleetEvents, logger: deps.logger, now, deadlineMs: deps.deployDeadlineMs ?? DEFAULT_DEADLINE_MS });
-  if (deps.routing) registerRouting(app, { hosts, fleetEvents, logger: deps.logger, now, ...deps.routing });
+  if (deps.routing) registerRouting(app, { hosts, fleetEvents, locks, logger: deps.logger, now, ...deps.routing });
   if (deps.flags) registerFlagApi(app, { flags: deps.flags, bootstrapToken: token, verifier: deps.credentials, maxBodyBytes: MAX_BODY_BYTES, fleetEvents, logger: deps.logger, now });
 
   return app;

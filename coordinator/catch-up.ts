@@ -2,15 +2,19 @@
 // to catch up: the coordinator records a deploy of that rollout's release with this one
 // host as its only target and the rollout's k, and the host runs it through the same
 // slot-limited path. No Serf event is fired (no other host takes part); a catch-up never
-// promotes, and is never itself the rollout a later catch-up goes to.
+// promotes, and is never itself the rollout a later catch-up goes to. "No rollout in progress,
+// so create a catch-up" runs under the group's lock, which every rollout's creation holds too
+// (deploy-starter.ts), so no catch-up is ever created beside a rollout in progress, whichever
+// coordinator each request reached.
 import { ConflictError, GrapevineError, UnreachableError } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
-import type { CatchUpBody, Deploy } from '../shared/contract/schemas.js';
+import type { CatchUpBody, Deploy, Release } from '../shared/contract/schemas.js';
 import { slotCount } from '../shared/contract/slot-count.js';
 import { aliveHostsOf } from '../shared/ports/membership.js';
 import { newDeployRecord, type DeployCreationDeps } from './deploy-starter.js';
 import type { Colour } from '../shared/contract/strategy.js';
 import { rolloutApplies } from '../shared/contract/routing.js';
+import type { GroupLocks } from './leadership/group-lock.js';
 
 /** How far back the group's history is read for its newest rollout and a catch-up under way. */
 const HISTORY = 50;
@@ -24,7 +28,12 @@ export type CatchUpAnswer =
 export type CatchUpsDeps = DeployCreationDeps & {
   /** A blue/green group's live colour (undefined for a group in one colour): the colour a host catching up replaces. */
   liveColour?: (group: { role: string; env: string }) => Promise<Colour | undefined>;
+  /** The group's lock, which rollouts' creation holds too. */
+  locks: GroupLocks;
 };
+
+/** What the group's history says of a host's catch-up: an answer as it stands, or a catch-up to create. */
+type Decision = CatchUpAnswer | { kind: 'create'; rollout: Deploy; release: Release };
 
 /** A rollout is every deploy that is not a catch-up: CI's, a rollback, a promotion. */
 export const isRollout = (deploy: Pick<Deploy, 'catchUpOf'>): boolean => deploy.catchUpOf === undefined;
@@ -49,6 +58,20 @@ export class CatchUps {
    * nothing_to_catch_up, rollout_in_progress, release_broken, rollout_not_succeeded.
    */
   async request(request: CatchUpBody, startedBy?: string): Promise<CatchUpAnswer> {
+    const { role, env } = request;
+    // Read unlocked first: a host up to date, refused or with one under way never waits on the lock.
+    const first = await this.#decide(request);
+    if (first.kind !== 'create') return first;
+    return this.#deps.locks.hold({ role, env }, 'catch-up', async (lockLost) => {
+      const decision = await this.#decide(request);
+      if (decision.kind !== 'create') return decision;
+      lockLost.throwIfAborted();
+      return this.#create(request, decision.rollout, decision.release, startedBy);
+    });
+  }
+
+  /** ConflictError when the host must not catch up now; see request. */
+  async #decide(request: CatchUpBody): Promise<Decision> {
     const { store } = this.#deps;
     const { role, env, host, image, cluster } = request;
     const deploys = await store.listDeploys({ role, env, limit: HISTORY });
@@ -76,7 +99,12 @@ export class CatchUps {
     if (image === release.image) return { kind: 'up_to_date' };
     const underWay = deploys.find((d) => d.catchUpOf === rollout.id && d.status === 'in_progress' && d.targets?.includes(host));
     if (underWay) return { kind: 'under_way', deploy: underWay };
+    return { kind: 'create', rollout, release };
+  }
 
+  async #create(request: CatchUpBody, rollout: Deploy, release: Release, startedBy: string | undefined): Promise<CatchUpAnswer> {
+    const { store } = this.#deps;
+    const { role, env, host, image, cluster } = request;
     const record = newDeployRecord(this.#deps, { role, tag: release.tag, image: release.image }, {
       env,
       targets: [host],

@@ -15,6 +15,7 @@ import type { FleetControl } from '../shared/ports/fleet-state.js';
 import type { Scope } from '../shared/ports/credentials.js';
 import { refuseIfFrozen } from './freeze-check.js';
 import type { RouteStore } from '../shared/ports/route-store.js';
+import type { GroupLocks } from './leadership/group-lock.js';
 
 /** Why a deploy exists when no one asked for it by tag. */
 export type DeployOrigin = Partial<Pick<DeployRecord, 'rollbackOf' | 'promotedFrom' | 'runJob' | 'startedBy'>>;
@@ -52,6 +53,8 @@ export interface DeployStarterDeps extends DeployCreationDeps {
   freezes?: Pick<FleetControl, 'frozen'>;
   /** A deploy to a retired cluster brings it back: its hosts may serve again once they deploy. */
   retiredClusters?: Pick<RouteStore, 'unretire' | 'retired'>;
+  /** The group's lock, held from reading the retired clusters to storing the record: a catch-up's check and a retire's see it whole. */
+  locks: GroupLocks;
 }
 
 /** How a deploy the coordinator starts by itself differs from one asked for. */
@@ -133,35 +136,40 @@ export class DeployStarter {
       if (error instanceof UnreachableError) throw new UnreachableError(`cannot list the hosts of role ${role} in ${env}: ${error.message}`, { cause: error });
       throw error;
     }
-    const only = options.only === undefined ? undefined : new Set(options.only);
-    // A deploy to the whole group leaves retired clusters' hosts out: deploying would put them back in the load balancer.
-    const retiredHosts = cluster === undefined ? await this.#retiredHosts(role, env) : new Set<string>();
-    const targets = found.hosts.filter((host) => (only === undefined || only.has(host)) && !retiredHosts.has(host));
-    if (targets.length === 0) {
-      const inCluster = cluster === undefined ? '' : ` in cluster ${cluster} (Serf tag cluster=${cluster})`;
-      const notRetired = retiredHosts.size === 0 ? '' : ` outside its retired clusters`;
-      throw new ConflictError('no_hosts', `no alive host has role ${role} in environment ${env}${inCluster}${notRetired}${only ? ` among ${[...only].join(', ')}` : ''}`);
-    }
-    const plan = await this.#deps.planStrategy?.(request, targets);
-    // A deploy to some of the group's hosts keeps the whole group's k: its hosts go out beside the rest's.
-    // A cluster's deploy counts only that cluster's hosts: the same rule inside the cluster.
-    const slots = Math.min(slotCount(found.hosts.length - retiredHosts.size, this.#deps.slots), targets.length);
-    const record = newDeployRecord(this.#deps, { role, tag: release.tag, image: release.image }, {
-      env,
-      targets,
-      slots,
-      ...origin,
-      ...(plan?.strategy ? { strategy: plan.strategy } : {}),
-      ...(plan?.colour ? { colour: plan.colour } : {}),
-      ...(cluster === undefined ? {} : { cluster }),
-      ...(zoneRule === undefined ? {} : { zoneRule }),
+    // Serf's and the release's answers are in: the rest, to the stored record, under the group's lock.
+    const { record, stored, targets } = await this.#deps.locks.hold({ role, env }, 'rollout', async (lockLost) => {
+      const only = options.only === undefined ? undefined : new Set(options.only);
+      // A deploy to the whole group leaves retired clusters' hosts out: deploying would put them back in the load balancer.
+      const retiredHosts = cluster === undefined ? await this.#retiredHosts(role, env) : new Set<string>();
+      const targets = found.hosts.filter((host) => (only === undefined || only.has(host)) && !retiredHosts.has(host));
+      if (targets.length === 0) {
+        const inCluster = cluster === undefined ? '' : ` in cluster ${cluster} (Serf tag cluster=${cluster})`;
+        const notRetired = retiredHosts.size === 0 ? '' : ` outside its retired clusters`;
+        throw new ConflictError('no_hosts', `no alive host has role ${role} in environment ${env}${inCluster}${notRetired}${only ? ` among ${[...only].join(', ')}` : ''}`);
+      }
+      const plan = await this.#deps.planStrategy?.(request, targets);
+      // A deploy to some of the group's hosts keeps the whole group's k: its hosts go out beside the rest's.
+      // A cluster's deploy counts only that cluster's hosts: the same rule inside the cluster.
+      const slots = Math.min(slotCount(found.hosts.length - retiredHosts.size, this.#deps.slots), targets.length);
+      const record = newDeployRecord(this.#deps, { role, tag: release.tag, image: release.image }, {
+        env,
+        targets,
+        slots,
+        ...origin,
+        ...(plan?.strategy ? { strategy: plan.strategy } : {}),
+        ...(plan?.colour ? { colour: plan.colour } : {}),
+        ...(cluster === undefined ? {} : { cluster }),
+        ...(zoneRule === undefined ? {} : { zoneRule }),
+      });
+      if (plan?.gate) await this.#deps.gates?.closeGate({ role, env }, record.id, plan.gate);
+      lockLost.throwIfAborted();
+      const stored = await store.createDeploy(record);
+      if (cluster !== undefined && (await this.#deps.retiredClusters?.unretire({ role, env }, cluster))) {
+        this.#logger.info({ deployId: record.id, role, env, cluster }, 'deploy to a retired cluster: it is no longer retired, its hosts serve again as they deploy');
+      }
+      return { record, stored, targets };
     });
-    if (plan?.gate) await this.#deps.gates?.closeGate({ role, env }, record.id, plan.gate);
-    const stored = await store.createDeploy(record);
     const log = this.#logger.child({ deployId: record.id, role, env });
-    if (cluster !== undefined && (await this.#deps.retiredClusters?.unretire({ role, env }, cluster))) {
-      log.info({ cluster }, 'deploy to a retired cluster: it is no longer retired, its hosts serve again as they deploy');
-    }
     log.info({ tag: record.tag, image: record.image, seq: stored.seq, targets, ...origin }, 'deploy created');
     const { fleetEvents } = this.#deps;
     fleetEvents.publish({ kind: 'deploy.started', at: record.createdAt, actor: record.startedBy ?? 'coordinator', deploy: stored });

@@ -20,6 +20,8 @@ const CODE_STATUS: Record<string, ContentfulStatusCode> = {
   unknown_cluster: 400,
   lb_relay_refused: 502,
   lb_relay_timed_out: 504,
+  // Another change of the group held its lock past the wait (coordinator/leadership/group-lock.ts): worth another try.
+  group_busy: 503,
 };
 
 export function statusOf(error: GrapevineError): ContentfulStatusCode {

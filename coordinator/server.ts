@@ -37,6 +37,8 @@ import { CoordinatorLease } from './leadership/coordinator-lease.js';
 import { RedisLeaseStore } from '../shared/redis/coordinator-lease-store.js';
 import { CreateOnce } from './create-once.js';
 import { RedisRequestKeys } from '../shared/redis/request-keys.js';
+import { CoordinatorGroupLocks } from './leadership/group-lock.js';
+import { RedisGroupLockStore } from '../shared/redis/group-lock-store.js';
 
 /** Requests still open this long after a stop are cut: a client's keep-alive must not hold the exit. */
 const SERVER_CLOSE_MS = 1_000;
@@ -108,7 +110,9 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   const colours = new RedisColourState(redis);
   const defaults = RoleStrategyConfig.parse({});
   const strategyConfig = (role: string) => config.strategies[role] ?? defaults;
-  const runner = new StrategyRunner({ store, fleet, traffic, colours, events: deployEvents, fleetEvents, config: strategyConfig, logger, now: Date.now }, { leadership: lease });
+  // Each group's changes (routes, retires, rollouts against catch-ups, strategy steps) under one lock that both coordinators take.
+  const groupLocks = new CoordinatorGroupLocks({ store: new RedisGroupLockStore(redis), name: config.name, logger });
+  const runner = new StrategyRunner({ store, fleet, traffic, colours, events: deployEvents, fleetEvents, config: strategyConfig, logger, now: Date.now }, { leadership: lease, locks: groupLocks });
   const app = createApp({
     store,
     events: deployEvents,
@@ -143,6 +147,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     flags: new RedisFlagStore({ redis, logger }),
     leadership: () => lease.status(),
     createOnce: new CreateOnce(new RedisRequestKeys(redis), (id) => store.getDeploy(id)),
+    groupLocks,
   });
 
   let server: ServedApp;

@@ -5,6 +5,7 @@ import type { RouteStore } from '../../shared/ports/route-store.js';
 import type { CoordinatorEnv } from '../auth/authenticate.js';
 import type { HostAccess } from '../auth/host-access.js';
 import type { FleetEventPublisher } from '../fleet-event-bus.js';
+import type { GroupLocks } from '../leadership/group-lock.js';
 import { GroupRouting, type GroupRoutingDeps } from './group-routing.js';
 import { registerRoutingRoutes } from './routing-routes.js';
 
@@ -15,7 +16,7 @@ import { registerRoutingRoutes } from './routing-routes.js';
  */
 export type AppRouting = Pick<GroupRoutingDeps, 'frontendOf' | 'relay'> & { store: RouteStore; now?: () => number };
 
-export function registerRouting(app: Hono<CoordinatorEnv>, deps: AppRouting & { hosts: HostAccess; fleetEvents: FleetEventPublisher; logger: Logger; now: () => number }): GroupRouting {
+export function registerRouting(app: Hono<CoordinatorEnv>, deps: AppRouting & { hosts: HostAccess; fleetEvents: FleetEventPublisher; locks: GroupLocks; logger: Logger; now: () => number }): GroupRouting {
   const routing = new GroupRouting(deps);
   registerRoutingRoutes(app, { routing, store: deps.store, hosts: deps.hosts });
   return routing;

@@ -1,14 +1,16 @@
 // A group's routes kept by the coordinator and applied by the load balancer's relay: each change
 // is checked against the frontend's clusters, stored, then the whole table is put to the relay;
 // when the relay refuses or does not answer, the stored table is put back as it was. One change
-// per group at a time, so a put-back never undoes a change made meanwhile. Also retiring a
-// cluster (its servers into maintenance, once nothing routes to it) and reading its usage.
+// per group at a time, under the group's lock shared by the coordinators: a put-back never undoes
+// a change made meanwhile, and a route set towards a cluster never interleaves with its retire.
+// Also retiring a cluster (its servers into maintenance, once nothing routes to it) and reading its usage.
 import { ConflictError, GrapevineError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
 import type { Logger } from '../../shared/contract/logger.js';
 import type { Route, RouteTable, RouteUsage } from '../../shared/contract/routing.js';
 import type { DeployGroup } from '../../shared/ports/fleet-state.js';
 import type { LoadBalancerRouting, RetiredCluster, RouteStore } from '../../shared/ports/route-store.js';
 import type { FleetEventPublisher } from '../fleet-event-bus.js';
+import type { GroupLocks } from '../leadership/group-lock.js';
 import { checkKnown, checkNotRetired, initialTable, routesTo, withDefault, withRoute, withoutRoute, type KnownCluster } from './route-table.js';
 
 export interface GroupRoutingDeps {
@@ -18,6 +20,8 @@ export interface GroupRoutingDeps {
   relay: LoadBalancerRouting | undefined;
   store: RouteStore;
   fleetEvents: FleetEventPublisher;
+  /** Each change and retire holds the group's lock, the one both coordinators take. */
+  locks: GroupLocks;
   logger: Logger;
   now: () => number;
 }
@@ -40,8 +44,6 @@ interface Routed {
 export class GroupRouting {
   readonly #deps: GroupRoutingDeps;
   readonly #logger: Logger;
-  /** The change under way per group: the next one starts after it. */
-  readonly #lanes = new Map<string, Promise<unknown>>();
 
   constructor(deps: GroupRoutingDeps) {
     this.#deps = deps;
@@ -72,7 +74,7 @@ export class GroupRouting {
 
   /** Every server of the cluster's backend into maintenance, once no route and not the default points at it. */
   retire(group: DeployGroup, cluster: string, actor: string): Promise<{ role: string; env: string; cluster: string; backend: string; servers: number; at: number }> {
-    return this.#inLane(group, async () => {
+    return this.#deps.locks.hold(group, 'cluster-retire', async (lockLost) => {
       const { store } = this.#deps;
       const routed = await this.#routed(group);
       const known = checkKnown(cluster, routed.clusters, routed.frontend);
@@ -83,6 +85,7 @@ export class GroupRouting {
       }
       const at = this.#deps.now();
       const wasRetired = (await store.retired(group)).some((r) => r.cluster === cluster);
+      lockLost.throwIfAborted();
       // Marked first, so no host's reconcile puts a server back between the maintenance and the mark.
       await store.retire(group, { cluster, at, by: actor });
       let servers: { name: string }[];
@@ -120,7 +123,7 @@ export class GroupRouting {
   }
 
   async #change(group: DeployGroup, actor: string, change: string, target: string | undefined, apply: (table: RouteTable) => RouteTable): Promise<RoutesView> {
-    await this.#inLane(group, async () => {
+    await this.#deps.locks.hold(group, 'route-change', async (lockLost) => {
       const { store } = this.#deps;
       const routed = await this.#routed(group);
       if (target !== undefined) {
@@ -129,6 +132,7 @@ export class GroupRouting {
       }
       const previous = await store.routes(group);
       const next = apply(previous ?? initialTable(routed.clusters, routed.frontend));
+      lockLost.throwIfAborted();
       await store.saveRoutes(group, next);
       try {
         await routed.relay.applyRoutes(routed.frontend, next);
@@ -168,18 +172,6 @@ export class GroupRouting {
       // Redis failing twice in a row: the next change or read shows what is stored; say it loudly.
       this.#logger.error({ ...group, err: errorMessage(error) }, `could not put the ${what} back after the relay failed`);
     }
-  }
-
-  #inLane<T>(group: DeployGroup, work: () => Promise<T>): Promise<T> {
-    const key = `${group.role}/${group.env}`;
-    const before = this.#lanes.get(key) ?? Promise.resolve();
-    const run = before.then(work, work);
-    const settled = run.catch(() => undefined);
-    this.#lanes.set(key, settled);
-    void settled.then(() => {
-      if (this.#lanes.get(key) === settled) this.#lanes.delete(key);
-    });
-    return run;
   }
 }
 

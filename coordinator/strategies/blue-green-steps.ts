@@ -133,10 +133,18 @@ async function tagOf(context: StrategyContext, colours: GroupColour, colour: Col
   return deploy.colour === colour ? deploy.tag : deploy.strategy.fromTag;
 }
 
-/** Fires `retire` for every group whose old colour was kept long enough; once each (the colour is then marked retired). */
-export async function retireDue(context: StrategyContext): Promise<void> {
-  const due = (await context.colours.all()).filter((colours) => colours.retired === null && colours.retireAt !== undefined && colours.retireAt <= context.now());
-  for (const colours of due) await retire(context, colours);
+/** Whether the group's old colour was kept long enough and is still to retire (`retire` fires once: the colour is then marked retired). */
+const isDue = (colours: GroupColour, now: number): boolean => colours.retired === null && colours.retireAt !== undefined && colours.retireAt <= now;
+
+/** The groups whose old colour is due to retire. */
+export async function dueToRetire(context: StrategyContext): Promise<GroupColour[]> {
+  return (await context.colours.all()).filter((colours) => isDue(colours, context.now()));
+}
+
+/** Retires the group's old colour if it is still due, read again (a switch back may have moved the live colour since). */
+export async function retireIfDue(context: StrategyContext, group: DeployGroup): Promise<void> {
+  const colours = await context.colours.get(group);
+  if (colours && isDue(colours, context.now())) await retire(context, colours);
 }
 
 async function retire(context: StrategyContext, colours: GroupColour): Promise<void> {

@@ -130,4 +130,8 @@ export const redisKeys = {
   coordinatorLeaseEpoch: () => 'gv:coordinators:{lease}:epoch',
   /** A deploy creation's idempotency key (the client's, per logical request) -> the deploy id, so a retry on another coordinator creates nothing twice. */
   createdByRequest: (key: string) => `gv:coordinators:{lease}:created:${key}`,
+
+  // Locks between coordinators (coordinator/leadership/group-lock.ts): under gv:coordinators:, which agents' ACL does not reach.
+  /** One group's lock (its holder's token, with a PX): route and retire checks, rollout and catch-up creation, a strategy's steps. */
+  groupLock: (role: string, env: string) => `gv:coordinators:{${role}:${env}}:lock`,
 };

@@ -30,6 +30,8 @@ const scriptFiles = {
   swapFlag: 'swap-flag-2.lua',
   holdLease: 'hold-lease-2.lua',
   dropLease: 'drop-lease-1.lua',
+  takeGroupLock: 'take-group-lock-1.lua',
+  releaseGroupLock: 'release-group-lock-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof scriptFiles;
@@ -111,6 +113,9 @@ export interface ScriptOutcomes {
   /** The coordinators' lease: held (renewed or taken) in an epoch, or another holder's token. */
   holdLease: { kind: 'renewed' | 'taken'; epoch: number } | { kind: 'other'; holder: string };
   dropLease: boolean;
+  /** A group's lock between coordinators: taken, or the holder's token ("" when it lapsed meanwhile). */
+  takeGroupLock: { kind: 'taken' } | { kind: 'held'; holder: string };
+  releaseGroupLock: boolean;
 }
 
 /** What wake-next.lua returns. */
@@ -221,7 +226,11 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
         if (code !== 1 && code !== 2) return UNKNOWN;
         return typeof value === 'number' && Number.isInteger(value) ? { kind: code === 1 ? 'renewed' : 'taken', epoch: value } : UNKNOWN;
       }
+      case 'takeGroupLock':
+        if (code === 1) return { kind: 'taken' };
+        return code === 0 ? { kind: 'held', holder: text(1) } : UNKNOWN;
       case 'dropLease':
+      case 'releaseGroupLock':
       case 'recordJob':
       case 'dropJobLease':
       case 'createCredential':

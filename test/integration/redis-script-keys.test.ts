@@ -17,6 +17,7 @@ import { RedisFlagStore } from '../../shared/redis/flag-store.js';
 import { applySettings } from '../../coordinator/flags/flag-changes.js';
 import { RedisJobLocks } from '../../shared/redis/job-lock.js';
 import { RedisLeaseStore } from '../../shared/redis/coordinator-lease-store.js';
+import { RedisGroupLockStore } from '../../shared/redis/group-lock-store.js';
 import { scriptSources } from '../../shared/redis/scripts.js';
 import { RedisSlotLocks, type RedisAcquireResult, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
 import { WaitQueue } from '../../shared/redis/wait-queue.js';
@@ -162,6 +163,15 @@ async function runTheProtocol(): Promise<void> {
     await lease.hold('coordinator-2/b', 6_000);
     await lease.drop('coordinator-1/a');
     await lease.hold('coordinator-2/b', 6_000);
+
+    // A group's lock between coordinators: taken, refused to the other, renewed, released, taken by the other.
+    const groupLocks = new RedisGroupLockStore(client());
+    await groupLocks.take(group, 'coordinator-1/rollout/a', 10_000);
+    await groupLocks.take(group, 'coordinator-2/catch-up/b', 10_000);
+    await groupLocks.renew(group, 'coordinator-1/rollout/a', 10_000);
+    await groupLocks.release(group, 'coordinator-2/catch-up/b');
+    await groupLocks.release(group, 'coordinator-1/rollout/a');
+    await groupLocks.take(group, 'coordinator-2/catch-up/b', 10_000);
   } finally {
     for (const c of clients) c.disconnect();
   }
