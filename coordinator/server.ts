@@ -4,6 +4,7 @@ import type { CoordinatorConfig } from '../shared/contract/config.js';
 import { within } from '../shared/contract/waiting.js';
 import { isLoopbackHost, serveApp, type ServedApp } from '../shared/http/serve-app.js';
 import { readServerTls } from '../shared/http/server-tls.js';
+import { coordinatorCredentials } from './auth/verified-credentials.js';
 import { connectRedis } from '../shared/redis/connection.js';
 import { migrateRenamedKeys } from '../shared/redis/key-migration.js';
 import { RedisFleetState } from '../shared/redis/fleet-state.js';
@@ -11,7 +12,6 @@ import type { Logger } from '../shared/contract/logger.js';
 import { SerfAgentProcess } from '../shared/serf/serf-agent-process.js';
 import { createApp } from './app.js';
 import { RedisDeployStore } from '../shared/redis/deploy-store.js';
-import { RedisCredentialStore } from '../shared/redis/credential-store.js';
 import { SerfDeployEvents } from '../shared/serf/deploy-events.js';
 import { SerfRpcKeyring } from '../shared/serf/serf-keys.js';
 import { DeployWatchdog } from './watchdog.js';
@@ -59,7 +59,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   if (config.tls) readServerTls(config.tls);
   // Webhook URLs and secrets are read from their files before anything connects, as the TLS files are.
   const notificationTargets = readNotificationTargets(config.notifications ?? []);
-  const redis = await connectRedis(config.redis, logger);
+  const redis = await connectRedis(config.redis, logger, { autoPipelining: true });
   await migrateRenamedKeys(redis, logger);
 
   const serf = new SerfAgentProcess({
@@ -122,7 +122,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     slots: config.slots,
     deployDeadlineMs: config.deployDeadlineMs,
     token: config.token,
-    credentials: new RedisCredentialStore({ redis, logger }),
+    credentials: coordinatorCredentials(redis, logger),
     publisher: new ReleasePublisher({
       store,
       registry: new RegistryHttpClient(),

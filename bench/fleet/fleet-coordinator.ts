@@ -17,7 +17,7 @@ import { DeployWatchdog } from '../../coordinator/watchdog.js';
 import { connectRedis } from '../../shared/redis/connection.js';
 import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
-import { RedisCredentialStore } from '../../shared/redis/credential-store.js';
+import { coordinatorCredentials } from '../../coordinator/auth/verified-credentials.js';
 import { RedisAuditLog } from '../../shared/redis/audit-log.js';
 import { RedisFleetEventStream } from '../../shared/redis/fleet-event-stream.js';
 import { serveApp, type ServedApp } from '../../shared/http/serve-app.js';
@@ -31,7 +31,7 @@ import { FLEET_REGISTRY, type CoordinatorCommand, type CoordinatorReply, type Co
 
 /** Host credentials created this many at a time: the store's script per host, not a burst of 10 000. */
 const CREDENTIAL_CONCURRENCY = 64;
-const RSS_SAMPLE_MS = 100;
+const RSS_SAMPLE_MS = 500;
 const DEADLINE_MS = 30 * 60_000;
 
 /** Every image resolves to one digest: the registry is not what the bench measures. */
@@ -47,10 +47,10 @@ function send(reply: CoordinatorReply): void {
 
 async function start(command: CoordinatorStart): Promise<{ redis: RedisClient; server: ServedApp; watchdog: DeployWatchdog; feed: EventFeed }> {
   const logger = pino({ level: 'warn', redact: ['token', '*.token'] }, pino.destination({ dest: command.logFile, sync: false }));
-  const redis = await connectRedis(command.redisUrl, logger);
+  const redis = await connectRedis(command.redisUrl, logger, { autoPipelining: true });
   const store = new RedisDeployStore({ redis, logger });
   const fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
-  const credentials = new RedisCredentialStore({ redis, logger });
+  const credentials = coordinatorCredentials(redis, logger);
   const fleetEvents = new FleetEventBus(logger);
   const metrics = new FleetMetrics();
   fleetEvents.subscribe('metrics', metrics.read);

@@ -16,10 +16,19 @@ export interface CoordinatorEnv {
 /** The config's token: an operator named `operator bootstrap (config)` wherever it acts. */
 export const BOOTSTRAP_CREDENTIAL: Credential = Object.freeze({ id: 'config', scope: 'operator', name: 'bootstrap', createdAt: 0, createdBy: 'config' });
 
+const digest = (text: string) => createHash('sha256').update(text).digest();
+/** The bootstrap token's digest, computed once per token rather than on every request. */
+const expectedDigests = new Map<string, Buffer>();
+
 function sameToken(given: string, expected: string): boolean {
   // Hashing first gives equal lengths, so the comparison leaks neither content nor length.
-  const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(given), digest(expected));
+  let expectedDigest = expectedDigests.get(expected);
+  if (!expectedDigest) {
+    expectedDigest = digest(expected);
+    expectedDigests.clear();
+    expectedDigests.set(expected, expectedDigest);
+  }
+  return timingSafeEqual(digest(given), expectedDigest);
 }
 
 export interface TokenCheck {

@@ -41,3 +41,8 @@ export interface CredentialStore extends CredentialVerifier {
 export function actorOf(credential: Pick<Credential, 'id' | 'scope' | 'name'>): string {
   return `${credential.scope} ${credential.name} (${credential.id})`;
 }
+
+/** Whether the credential's expiry has passed at `now` (ms since the epoch); one without expiry never has. */
+export function isExpired(credential: Pick<Credential, 'expiresAt'>, now: number): boolean {
+  return credential.expiresAt !== undefined && credential.expiresAt <= now;
+}

@@ -8,7 +8,7 @@ import { GrapevineError } from '../contract/errors.js';
 import type { Logger } from '../contract/logger.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { Credential as CredentialSchema } from '../contract/token-schemas.js';
-import type { Credential, CredentialStore } from '../ports/credentials.js';
+import { isExpired, type Credential, type CredentialStore } from '../ports/credentials.js';
 import { RedisScripts, callRedis } from './scripts.js';
 import { parseStored } from './stored-record.js';
 
@@ -98,8 +98,4 @@ export class RedisCredentialStore implements CredentialStore {
     });
     return true;
   }
-}
-
-function isExpired(credential: Pick<Credential, 'expiresAt'>, now: number): boolean {
-  return credential.expiresAt !== undefined && credential.expiresAt <= now;
 }

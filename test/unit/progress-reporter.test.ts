@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { ProgressReporter, type ReportSink } from '../../agent/deploy/progress-reporter.js';
 import type { HostReport } from '../../shared/contract/schemas.js';
 import { GrapevineError, UnreachableError, ValidationError } from '../../shared/contract/errors.js';
+import { pollUntil } from '../../shared/contract/waiting.js';
 
 const logger = pino({ level: 'silent' });
 const report = (state: HostReport['state']): HostReport => ({ host: 'h1', state, steps: [] });
@@ -92,5 +93,35 @@ describe('progress reporter', () => {
     stop.abort(new Error('agent stopping'));
     await finished;
     expect(tried).toEqual(['cancelled']);
+  });
+
+  it('spaces progress reports and sends the final one at once', async () => {
+    const { sink, tried } = flakySink([]);
+    const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, spacingMs: 60_000 });
+    reporter.update(report('waiting'));
+    await pollUntil('the first report', () => (tried.length === 1 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
+    // Within the spacing: held back, each replacing the one before.
+    reporter.update({ ...report('deploying'), slot: 0 });
+    reporter.update({ ...report('deploying'), slot: 1 });
+    expect(tried).toEqual(['waiting']);
+    // The final report cuts the wait short and goes alone: the held progress is superseded.
+    await reporter.finish(report('succeeded'));
+    expect(tried).toEqual(['waiting', 'succeeded']);
+  });
+
+  it('sends held progress once the spacing has passed', async () => {
+    const sent: HostReport[] = [];
+    const sink: ReportSink = { report: async (_id, r) => void sent.push(r) };
+    const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, spacingMs: 50 });
+    reporter.update(report('waiting'));
+    reporter.update({ ...report('deploying'), slot: 0 });
+    reporter.update({ ...report('deploying'), slot: 1 });
+    await pollUntil('the held report', () => (sent.length === 2 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
+    expect(sent.map((r) => [r.state, r.slot])).toEqual([
+      ['waiting', undefined],
+      ['deploying', 1],
+    ]);
+    await reporter.finish(report('succeeded'));
+    expect(sent.map((r) => r.state)).toEqual(['waiting', 'deploying', 'succeeded']);
   });
 });
