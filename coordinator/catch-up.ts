@@ -76,7 +76,7 @@ export class CatchUps {
     const { role, env, host, image, cluster } = request;
     const deploys = await store.listDeploys({ role, env, limit: HISTORY });
     // A rollout of another cluster says nothing of what this host should run.
-    const rollout = deploys.find((deploy) => isRollout(deploy) && rolloutApplies(deploy, cluster));
+    const rollout = newestOf(deploys.filter((deploy) => isRollout(deploy) && rolloutApplies(deploy, cluster)));
     if (!rollout) {
       const of = cluster === undefined ? '' : ` to the whole group or to cluster ${cluster}`;
       throw new ConflictError('nothing_to_catch_up', `role ${role} has no deploy in ${env}${of} among its last ${HISTORY}; there is nothing to catch up to`);
@@ -137,4 +137,14 @@ export class CatchUps {
     }
     return slotCount(Math.max(1, hosts), this.#deps.slots);
   }
+}
+
+/**
+ * The newest by sequence number (the group's creation order, one INCR in Redis), not by the list's
+ * order: that is by createdAt, each coordinator's own clock, and two coordinators' clocks differ.
+ */
+function newestOf(deploys: readonly Deploy[]): Deploy | undefined {
+  let newest = deploys[0];
+  for (const deploy of deploys) if ((deploy.seq ?? 0) > (newest?.seq ?? 0)) newest = deploy;
+  return newest;
 }
