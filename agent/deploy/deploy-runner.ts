@@ -17,6 +17,7 @@ import { HostProgress } from './host-progress.js';
 import { restorePrevious } from './restore.js';
 import type { AppliedDeploys } from './applied-deploys.js';
 import { ProgressReporter, type ReportSink } from './progress-reporter.js';
+import { reportUnread } from './unread-deploy.js';
 import { hookSteps, type DeployHooks } from './hooks.js';
 import type { DeployJob } from './deploy-job.js';
 import type { HostDeployView } from '../../shared/contract/deploy-views.js';
@@ -62,12 +63,9 @@ export interface DeployObserver {
   deployEnded(deploy: Pick<Deploy, 'role' | 'env' | 'tag'>, report: HostReport): void;
 }
 
-/**
- * A host that cannot read the deploy would never count itself out, and the deploy would
- * wait for it until its deadline: a coordinator restarting or a connection reset while a
- * whole fleet asks at once is worth about 8 s of retries.
- */
-const LOOKUP_RETRIES_MS = backoff(250, 5);
+// A coordinator restarting, or one a whole fleet asks at once, is worth ~30 s of retries, spread
+// out (0.5 s doubling to 8 s) so tries of hosts that timed out do not pile onto the same queue.
+const LOOKUP_RETRIES_MS = backoff(500, 7, 8_000);
 /** A deploy recorded before the coordinator stored its deadline gets the coordinator's default one. */
 const DEFAULT_DEPLOY_DEADLINE_MS = 30 * 60_000;
 
@@ -91,6 +89,8 @@ export class DeployRunner {
       deploy = await this.lookUp(event, signal, logger);
     } catch (error) {
       logger.error({ err: errorMessage(error) }, 'cannot take part: the deploy could not be read');
+      // Said to the coordinator when it may yet hear: the deploy need not wait for this host.
+      if (error instanceof UnreachableError) await reportUnread({ sink: this.deps.coordinator, host: this.deps.node, id: event.id, receivedAt, error, signal, logger, now: this.now });
       return null;
     }
     const { mine } = deploy;

@@ -285,10 +285,15 @@ describe('deploy runner', () => {
     const unreachable = setup({ lookupFailures: Array.from({ length: 4 }, () => new UnreachableError('coordinator is unreachable')) });
     expect(await unreachable.runner.run(event, new AbortController().signal)).toBeNull();
     expect(unreachable.calls).toEqual(['getHostView', 'getHostView', 'getHostView', 'getHostView']);
+    // It says so, so that the deploy need not wait for it until its deadline.
+    expect(unreachable.reports).toEqual([
+      expect.objectContaining({ host: 'h1', state: 'errored', error: 'could not read deploy d-test01: coordinator is unreachable' }),
+    ]);
 
     const unknown = setup({ lookupFailures: [new NotFoundError('deploy d-test01 not found')] });
     expect(await unknown.runner.run(event, new AbortController().signal)).toBeNull();
     expect(unknown.calls).toEqual(['getHostView']);
+    expect(unknown.reports).toEqual([]);
   });
 
   it("takes the deploy's own slot count and target list, fixed by the coordinator, and counts nothing itself", async () => {
