@@ -3,8 +3,9 @@
 import { errorMessage } from '../shared/contract/errors.js';
 import type { Deploy } from '../shared/contract/schemas.js';
 import type { CliContext } from './cli-context.js';
-import { PolledDeployFeed } from './watch/deploy-feed.js';
+import { EventStreamClient } from './watch/event-stream.js';
 import { followToEnd } from './watch/follow-to-end.js';
+import { StreamedDeployFeed } from './watch/streamed-deploy-feed.js';
 
 const WATCH_TIMEOUT_MS = 60 * 60_000;
 
@@ -13,7 +14,9 @@ export async function followDeployToEnd(context: CliContext, deploy: Pick<Deploy
   const json = context.json();
   const { dumb, noColor } = context.terminal;
   const out = { stdout: process.stdout, json, terminal: process.stdout.isTTY === true && !dumb, color: !noColor };
-  const final = await followToEnd(new PolledDeployFeed(context.client()), deploy.id, out, WATCH_TIMEOUT_MS);
+  // The summary once, then the deploy's events: never the whole record per tick (README, "Live CLI progress").
+  const feed = new StreamedDeployFeed(context.client(), new EventStreamClient(context.connection()));
+  const final = await followToEnd(feed, deploy.id, out, WATCH_TIMEOUT_MS);
   if (final.promotedTo && !json) process.stdout.write(`${await promotionLine(context, final.tag, final.promotedTo)}\n`);
   if (final.status !== 'succeeded') context.failed();
 }
@@ -22,7 +25,7 @@ export async function followDeployToEnd(context: CliContext, deploy: Pick<Deploy
 async function promotionLine(context: CliContext, tag: string, promotedTo: string): Promise<string> {
   const follow = `follow it with: grapevine status ${promotedTo} --wait`;
   try {
-    const promoted = await context.client().getDeploy(promotedTo);
+    const promoted = await context.client().getSummary(promotedTo);
     return `promoted: ${tag} now deploys to ${promoted.env} as ${promotedTo}; ${follow}`;
   } catch (error) {
     return `promoted: ${tag} now deploys as ${promotedTo} (its environment could not be read: ${errorMessage(error)}); ${follow}`;

@@ -1,6 +1,6 @@
 // Follows a deploy until it ends, showing its progress through one view: plain lines in
 // time order (pipes, CI logs), a live table on a terminal, or NDJSON events with --json.
-import type { Deploy } from '../shared/contract/schemas.js';
+import { FINAL_HOST_STATES, type Deploy } from '../shared/contract/schemas.js';
 import type { DeploySummary } from '../shared/contract/deploy-views.js';
 import { GrapevineError, TimeoutError } from '../shared/contract/errors.js';
 import { PolledDeployFeed, type DeployFeed, type DeployReader } from './watch/deploy-feed.js';
@@ -39,9 +39,22 @@ export function watchDeploy(client: DeployReader, id: string, print: (line: stri
   return followDeploy(new PolledDeployFeed(client), id, new PlainProgress(print, now), timeoutMs);
 }
 
-/** One line per host step and end, in time order, each a little after it happened (HOLD_BACK_MS). */
+/**
+ * Past this many hosts, plain progress names only the hosts that failed, errored or were
+ * lost, and prints the counts per state when they changed, every few seconds: an operator
+ * cannot read 10 000 hosts' steps, and a CI log should not hold them.
+ */
+export const HOST_LINES_MAX = 100;
+/** How often the counts line of a large deploy may be printed. */
+const COUNTS_EVERY_MS = 5_000;
+const TROUBLE: ReadonlySet<string> = new Set(['failed', 'errored', 'lost']);
+
+/** One line per host step and end, in time order, each a little after it happened (HOLD_BACK_MS); a large deploy in counts. */
 export class PlainProgress implements ProgressView {
   private readonly lines = new ProgressLines();
+  private readonly troubleTold = new Set<string>();
+  private lastCounts = '';
+  private countsAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly print: (line: string) => void,
@@ -49,14 +62,56 @@ export class PlainProgress implements ProgressView {
   ) {}
 
   update(deploy: Deploy): void {
-    for (const line of this.lines.take(deploy, this.now() - HOLD_BACK_MS)) this.print(line);
+    if (isLarge(deploy)) this.condensed(deploy, false);
+    else for (const line of this.lines.take(deploy, this.now() - HOLD_BACK_MS)) this.print(line);
   }
 
   end(deploy: Deploy): void {
-    for (const line of this.lines.take(deploy, Number.POSITIVE_INFINITY)) this.print(line);
+    if (isLarge(deploy)) this.condensed(deploy, true);
+    else for (const line of this.lines.take(deploy, Number.POSITIVE_INFINITY)) this.print(line);
   }
 
   abandon(): void {}
+
+  /** Each troubled host once, then the counts when they changed and the last counts line is old enough (or at the end). */
+  private condensed(deploy: Deploy, ended: boolean): void {
+    for (const report of Object.values(deploy.hosts)) {
+      if (!TROUBLE.has(report.state) || this.troubleTold.has(report.host)) continue;
+      this.troubleTold.add(report.host);
+      const at = report.endedAt ?? report.steps[report.steps.length - 1]?.at ?? this.now();
+      this.print(`${formatOffset(at - deploy.createdAt)} ${lineOf({ event: 'host.ended', deploy: deploy.id, host: report.host, state: report.state, at, ...(report.error === undefined ? {} : { error: report.error }) })}`);
+    }
+    const now = this.now();
+    const counts = countsLine(deploy);
+    if (counts === this.lastCounts || (!ended && now - this.countsAt < COUNTS_EVERY_MS)) return;
+    this.lastCounts = counts;
+    this.countsAt = now;
+    this.print(`${formatOffset((ended ? (deploy.finishedAt ?? now) : now) - deploy.createdAt)} ${counts}`);
+  }
+}
+
+/** How many hosts the deploy concerns: its targets, else those expected, else those that reported. */
+export function hostCount(deploy: Deploy): number {
+  return Math.max(deploy.targets?.length ?? 0, deploy.expectedHosts ?? 0, Object.keys(deploy.hosts).length);
+}
+
+function isLarge(deploy: Deploy): boolean {
+  return hostCount(deploy) > HOST_LINES_MAX;
+}
+
+/** `hosts: 2301 succeeded, 3333 deploying, 4366 waiting (2301 of 10000 ended)`. */
+function countsLine(deploy: Deploy): string {
+  const counts = new Map<string, number>();
+  let ended = 0;
+  for (const report of Object.values(deploy.hosts)) {
+    counts.set(report.state, (counts.get(report.state) ?? 0) + 1);
+    if (FINAL_HOST_STATES.has(report.state)) ended++;
+  }
+  const parts = [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([state, n]) => `${n} ${state}`);
+  const total = hostCount(deploy);
+  const unheard = total - Object.keys(deploy.hosts).length;
+  if (unheard > 0) parts.push(`${unheard} not heard from`);
+  return `hosts: ${parts.join(', ') || 'none reported'} (${ended} of ${total} ended)`;
 }
 
 /** The progress lines of one deploy, each printed once, in time order. */

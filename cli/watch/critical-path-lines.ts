@@ -6,6 +6,9 @@ import type { Deploy } from '../../shared/contract/schemas.js';
 
 /** A wave of many hosts names this many and counts the rest; the per-host lines name them all. */
 const WAVE_NAMES_SHOWN = 10;
+/** Up to this many hosts, a time row each; past it, the slowest this many and the rest counted. */
+const HOST_ROWS_MAX = 100;
+const SLOWEST_SHOWN = 20;
 
 export function criticalPathLines(deploy: Deploy): string[] {
   const analysis = analyzeDeploy(deploy, deploy.finishedAt ?? Date.now());
@@ -22,7 +25,10 @@ export function criticalPathLines(deploy: Deploy): string[] {
     `  ${name.padEnd(hostWidth)} ${wave.padStart(4)} ${waiting.padStart(9)} ${working.padStart(9)}`;
   lines.push(`time per host (waiting: before its slot; working: with it)`);
   lines.push(row('host', 'wave', 'waiting', 'working'));
-  for (const host of analysis.hosts) lines.push(row(host.host, host.wave === undefined ? '-' : String(host.wave), seconds(host.waitingMs), seconds(host.workingMs)));
+  const many = analysis.hosts.length > HOST_ROWS_MAX;
+  const shown = many ? [...analysis.hosts].sort((a, b) => b.waitingMs + b.workingMs - (a.waitingMs + a.workingMs)).slice(0, SLOWEST_SHOWN) : analysis.hosts;
+  if (many) lines.push(`  (the ${SLOWEST_SHOWN} slowest of ${analysis.hosts.length} hosts; every host: grapevine status ${deploy.id} --json)`);
+  for (const host of shown) lines.push(row(host.host, host.wave === undefined ? '-' : String(host.wave), seconds(host.waitingMs), seconds(host.workingMs)));
   lines.push(row('total', '', seconds(analysis.waitingMs), seconds(analysis.workingMs)));
   const slowest = analysis.slowestStep;
   lines.push(slowest === undefined ? 'slowest step: none (no host took a slot)' : `slowest step: ${slowest.step} on ${slowest.host}, ${seconds(slowest.ms)}`);

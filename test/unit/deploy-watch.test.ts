@@ -88,3 +88,28 @@ describe('deploy progress lines', () => {
     ]);
   });
 });
+
+describe('plain progress of a large deploy', () => {
+  it('names only the hosts that failed and prints the counts, not a line per host step', async () => {
+    const hosts: Deploy['hosts'] = {};
+    for (let n = 1; n <= 150; n++) {
+      const host = `h${n}`;
+      const failed = n === 7 || n === 90;
+      hosts[host] = {
+        host,
+        state: failed ? 'failed' : 'succeeded',
+        steps: [{ step: 'received', at: createdAt + n }, { step: 'slot', at: createdAt + 100 + n }],
+        endedAt: createdAt + 1_000 + n,
+        ...(failed ? { error: 'health: unhealthy' } : {}),
+      };
+    }
+    const deploy = { ...deployWith(hosts), expectedHosts: 150 };
+    const printed: string[] = [];
+    await watchDeploy({ getDeploy: async () => deploy }, deploy.id, (line) => printed.push(line), 10_000, () => createdAt + 5_000);
+    expect(printed).toEqual([
+      '  +1.01s h7           FAILED: health: unhealthy',
+      '  +1.09s h90          FAILED: health: unhealthy',
+      '  +5.00s hosts: 2 failed, 148 succeeded (150 of 150 ended)',
+    ]);
+  });
+});
