@@ -1,6 +1,6 @@
 // Sends a host's progress to the coordinator without holding up the deploy: each
-// update replaces the one not yet sent, progress goes out at most once a second (the
-// final report at once), and only the final report is awaited. A report
+// update replaces the one not yet sent, a change of state goes out at once, new steps
+// alone at most every 5 s, and only the final report is awaited. A report
 // is kept until the coordinator acknowledges it: a coordinator that is restarting or
 // cut off gets it when it is back, as long as the deploy's deadline allows.
 import type { Logger } from '../../shared/contract/logger.js';
@@ -19,19 +19,20 @@ export interface ReportDelivery {
   signal: AbortSignal;
   /** Pauses between tries; REPORT_RETRIES_MS unless given. */
   delaysMs?: readonly number[];
-  /** Least time between two progress reports; REPORT_SPACING_MS unless given. The final report never waits. */
+  /** Least time between two reports of the same state; REPORT_SPACING_MS unless given. A new state never waits. */
   spacingMs?: number;
   now?: () => number;
 }
 
 /**
- * A host's steps come fast (drain and pull take tens of milliseconds) and each report is a
- * request the coordinator verifies, stores and streams: sent one by one they were 7 requests
- * per host per deploy, the most of a coordinator's work in a large fleet. Every report
- * carries all steps with their times, so a report held back loses nothing but a second of
- * liveness on the dashboard; spaced a second apart a host sends about 4.
+ * Each report is a request the coordinator verifies, stores and streams, and a host's steps
+ * come fast (drain and pull take tens of milliseconds): sent one by one they were 7 requests
+ * per host per deploy, most of a coordinator's work in a large fleet. What an operator acts
+ * on is the state (waiting, deploying, the end), which goes out at once; the steps within a
+ * state go at most every 5 s, so a long health check still shows, and every report carries
+ * all steps with their times. A host sends about 3 reports: received, its slot, its end.
  */
-export const REPORT_SPACING_MS = 1_000;
+export const REPORT_SPACING_MS = 5_000;
 
 /**
  * From 1 s doubling to 3 s between tries, so a coordinator back from an outage has every
@@ -59,6 +60,7 @@ export class ProgressReporter {
   private pending: HostReport | undefined;
   private sending: Promise<void> | undefined;
   private lastSentAt = Number.NEGATIVE_INFINITY;
+  private lastSentState: HostReport['state'] | undefined;
   /** Set by finish(): the final report goes without waiting for its turn. */
   private finalQueued = false;
   /** Ends the wait between two progress reports early (the final report came). */
@@ -76,6 +78,7 @@ export class ProgressReporter {
 
   update(report: HostReport): void {
     this.pending = structuredClone(report);
+    if (report.state !== this.lastSentState) this.hurry?.();
     this.sending ??= this.drain().finally(() => {
       this.sending = undefined;
     });
@@ -97,12 +100,14 @@ export class ProgressReporter {
       const report = this.pending;
       this.pending = undefined;
       this.lastSentAt = this.now();
+      this.lastSentState = report.state;
       await this.send(report);
     }
   }
 
-  /** Waits out the spacing since the last report; the final report or the agent's stop cut it short. */
+  /** Waits out the spacing since the last report of the same state; a new state, the final report or the agent's stop cut it short. */
   private spaced(): Promise<void> | undefined {
+    if (this.pending?.state !== this.lastSentState) return undefined;
     const waitMs = this.lastSentAt + (this.delivery.spacingMs ?? REPORT_SPACING_MS) - this.now();
     if (waitMs <= 0) return undefined;
     const signal = this.delivery.signal;

@@ -95,33 +95,34 @@ describe('progress reporter', () => {
     expect(tried).toEqual(['cancelled']);
   });
 
-  it('spaces progress reports and sends the final one at once', async () => {
+  it('holds back new steps of the same state, and sends a new state and the final report at once', async () => {
     const { sink, tried } = flakySink([]);
     const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, spacingMs: 60_000 });
+    const deploying = (step: 'drain' | 'pull'): HostReport => ({ ...report('deploying'), steps: [{ step, at: 1 }] });
     reporter.update(report('waiting'));
     await pollUntil('the first report', () => (tried.length === 1 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
-    // Within the spacing: held back, each replacing the one before.
-    reporter.update({ ...report('deploying'), slot: 0 });
-    reporter.update({ ...report('deploying'), slot: 1 });
-    expect(tried).toEqual(['waiting']);
+    // A new state goes at once.
+    reporter.update(deploying('drain'));
+    await pollUntil('the new state', () => (tried.length === 2 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
+    // New steps of the same state wait, each replacing the one before.
+    reporter.update(deploying('pull'));
+    reporter.update(deploying('pull'));
+    expect(tried).toEqual(['waiting', 'deploying']);
     // The final report cuts the wait short and goes alone: the held progress is superseded.
     await reporter.finish(report('succeeded'));
-    expect(tried).toEqual(['waiting', 'succeeded']);
+    expect(tried).toEqual(['waiting', 'deploying', 'succeeded']);
   });
 
-  it('sends held progress once the spacing has passed', async () => {
+  it('sends held steps once the spacing has passed', async () => {
     const sent: HostReport[] = [];
     const sink: ReportSink = { report: async (_id, r) => void sent.push(r) };
     const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, spacingMs: 50 });
-    reporter.update(report('waiting'));
-    reporter.update({ ...report('deploying'), slot: 0 });
     reporter.update({ ...report('deploying'), slot: 1 });
+    reporter.update({ ...report('deploying'), slot: 1, steps: [{ step: 'drain', at: 1 }] });
+    reporter.update({ ...report('deploying'), slot: 1, steps: [{ step: 'pull', at: 2 }] });
     await pollUntil('the held report', () => (sent.length === 2 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
-    expect(sent.map((r) => [r.state, r.slot])).toEqual([
-      ['waiting', undefined],
-      ['deploying', 1],
-    ]);
+    expect(sent.map((r) => r.steps.map((s) => s.step))).toEqual([[], ['pull']]);
     await reporter.finish(report('succeeded'));
-    expect(sent.map((r) => r.state)).toEqual(['waiting', 'deploying', 'succeeded']);
+    expect(sent.map((r) => r.state)).toEqual(['deploying', 'deploying', 'succeeded']);
   });
 });

@@ -105,9 +105,10 @@ export function stopChecks(cluster: () => TestCluster): void {
     const v1Image = `${fleet.cluster.state.registry}/web:v1`;
     expect((await fleet.cli(['release', 'publish', 'web', 'v3', '--image', v1Image])).exitCode).toBe(0);
     const id = await startDeploy('v3');
-    await until('a host to start v3', async () => {
+    // Mid-rollout: a host is deploying v3 (its slot is reported at once; its later steps come with its next report).
+    await until('a host to be deploying v3', async () => {
       const deploy = await client().getDeploy(id);
-      return Object.values(deploy.hosts).some((h) => h.steps.some((s) => s.step === 'up')) ? true : undefined;
+      return Object.values(deploy.hosts).some((h) => h.state === 'deploying') ? true : undefined;
     }, ROLLOUT);
     const marked = await fleet.cli(['mark-broken', 'web', 'v3', '--reason', 'error rate doubled']);
     const markedAt = Date.now();
