@@ -15,7 +15,7 @@ import { describeBrokenMark, readBrokenMark } from './broken-mark.js';
 import { RedisSlotLease } from './slot-lease.js';
 import { CLEANUP_TIMEOUT_MS, WaitQueue } from './wait-queue.js';
 import { confirmOnReplica } from './replica-ack.js';
-import { MAX_SLICE_MS, WakeLine } from './wake-line.js';
+import { WakeLine } from './wake-line.js';
 import { zoneRuleArgs, type ZoneRule } from '../contract/zone-rule.js';
 
 export { RedisSlotLease } from './slot-lease.js';
@@ -27,10 +27,11 @@ export { RedisSlotLease } from './slot-lease.js';
  * passed: its key lapses by itself and the held hosts see it within one poll). A poll that
  * finds every place taken costs Redis four commands, whatever the slot count: the acquire
  * script, and EXISTS (the four marks: broken, stopped, freeze, gate), SCARD and ZSCORE
- * inside it; the wake-up BLPOP runs in slices of at most 2 s on the host's one connection
- * (one BLPOP per slice for every acquire waiting on that connection), so a waiting host
- * costs under one command per second. A held host pays the script and EXISTS twice more
- * plus ZSCORE (five; six with a SISMEMBER when a gate holds it).
+ * inside it; the wake-up BLPOP runs in slices (waitSliceMs) on the host's one connection
+ * (one BLPOP per slice for every acquire waiting on that connection): three a poll at the
+ * default lease, so a waiting host costs Redis about 0.7 commands a second. A held host
+ * pays the script and EXISTS twice more plus ZSCORE (five; six with a SISMEMBER when a
+ * gate holds it).
  */
 export const DEFAULT_POLL_MS = 10_000;
 /** Renewed on every arrival; clears the set of a quiet group. A waiter that finds the set gone joins again on its next poll. */
@@ -55,6 +56,15 @@ export interface RedisSlotLocksOptions {
 /** AcquireResult, with the lease's concrete type (its token is visible to tests and logs). */
 export type RedisAcquireResult = { kind: 'acquired'; lease: RedisSlotLease } | { kind: 'broken'; reason: string } | { kind: 'stopped' };
 
+
+/**
+ * The longest one wake-up BLPOP holds the host's connection: a quarter of the lease, so a
+ * renewal (due every third of it, retried until it lapses) queued behind a slice still has
+ * more than half the lease to land; never past a poll. 3.75 s at the default 15 s lease.
+ */
+export function waitSliceMs(pollMs: number, ttlMs: number): number {
+  return Math.min(pollMs, Math.floor(ttlMs / 4));
+}
 
 export class RedisSlotLocks implements SlotLocks {
   private readonly redis: Redis;
@@ -216,9 +226,8 @@ export class RedisSlotLocks implements SlotLocks {
     }
   }
 
-  /** A wake-up BLPOP holds the shared connection this long at most: well inside a lease renewal's slack. */
   private get sliceMs(): number {
-    return Math.min(this.pollMs, MAX_SLICE_MS, Math.floor(this.ttlMs / 4));
+    return waitSliceMs(this.pollMs, this.ttlMs);
   }
 
   /** Leaves the waiters set; a wake-up this host received but will not use goes to the next waiter. */

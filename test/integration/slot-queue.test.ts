@@ -5,9 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { RedisScripts } from '../../shared/redis/scripts.js';
 import { WaitQueue } from '../../shared/redis/wait-queue.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
-import { DEFAULT_POLL_MS, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
+import { DEFAULT_POLL_MS, waitSliceMs, type RedisSlotLease } from '../../shared/redis/slot-locks.js';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
-import { MAX_SLICE_MS } from '../../shared/redis/wake-line.js';
 import { silent, slotLockRedis } from '../fixtures/slot-lock-redis.js';
 
 const redis = slotLockRedis();
@@ -204,7 +203,7 @@ describe('the slot queue on a real redis-server: lost hosts, broken releases, st
       const all = [...delta.values()].reduce((sum, n) => sum + n, 0);
       console.log(
         `one waiting host, ${slots} slots, ${polls} polls: ${all} commands (${[...delta].map(([n, c]) => `${n}=${c}`).join(', ')}); ` +
-          `at the default ${DEFAULT_POLL_MS / 1000} s poll, with a wake-up BLPOP every ${MAX_SLICE_MS / 1000} s, that is ${(((all - (delta.get('blpop') ?? 0)) / Math.max(polls, 1) + DEFAULT_POLL_MS / MAX_SLICE_MS) * 1000 / DEFAULT_POLL_MS).toFixed(2)} commands/s`,
+          `at the default ${DEFAULT_POLL_MS / 1000} s poll and 15 s lease, with ${Math.ceil(DEFAULT_POLL_MS / waitSliceMs(DEFAULT_POLL_MS, 15_000))} wake-up BLPOPs a poll, that is ${(((all - (delta.get('blpop') ?? 0)) / Math.max(polls, 1) + Math.ceil(DEFAULT_POLL_MS / waitSliceMs(DEFAULT_POLL_MS, 15_000))) * 1000 / DEFAULT_POLL_MS).toFixed(2)} commands/s`,
       );
       expect(delta.get('set') ?? 0).toBe(0);
       return { polls, all };
