@@ -30,7 +30,8 @@ export interface ReportDelivery {
  * per host per deploy, most of a coordinator's work in a large fleet. What an operator acts
  * on is the state (waiting, deploying, the end), which goes out at once; the steps within a
  * state go at most every 5 s, so a long health check still shows, and every report carries
- * all steps with their times. A host sends about 3 reports: received, its slot, its end.
+ * all steps with their times. A host starts out `waiting` as if it had just said so: a
+ * host whose slot comes within 5 s first reports with it, and most hosts send 2 reports.
  */
 export const REPORT_SPACING_MS = 5_000;
 
@@ -59,8 +60,8 @@ function worthResending(error: unknown): boolean {
 export class ProgressReporter {
   private pending: HostReport | undefined;
   private sending: Promise<void> | undefined;
-  private lastSentAt = Number.NEGATIVE_INFINITY;
-  private lastSentState: HostReport['state'] | undefined;
+  private lastSentAt: number;
+  private lastSentState: HostReport['state'] = 'waiting';
   /** Set by finish(): the final report goes without waiting for its turn. */
   private finalQueued = false;
   /** Ends the wait between two progress reports early (the final report came). */
@@ -74,6 +75,7 @@ export class ProgressReporter {
     private readonly delivery: ReportDelivery,
   ) {
     this.now = delivery.now ?? Date.now;
+    this.lastSentAt = this.now();
   }
 
   update(report: HostReport): void {

@@ -55,11 +55,11 @@ describe('progress reporter', () => {
       },
     };
     const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, delaysMs: [0, 0, 0] });
-    reporter.update(report('waiting'));
+    reporter.update(report('deploying'));
     const finished = reporter.finish(report('succeeded'));
     open();
     await finished;
-    expect(tried).toEqual(['waiting', 'succeeded']);
+    expect(tried).toEqual(['deploying', 'succeeded']);
   });
 
   it('does not press a coordinator that refuses the report', async () => {
@@ -99,24 +99,28 @@ describe('progress reporter', () => {
     const { sink, tried } = flakySink([]);
     const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, spacingMs: 60_000 });
     const deploying = (step: 'drain' | 'pull'): HostReport => ({ ...report('deploying'), steps: [{ step, at: 1 }] });
+    // A host starts out waiting: saying so again can wait.
     reporter.update(report('waiting'));
-    await pollUntil('the first report', () => (tried.length === 1 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
-    // A new state goes at once.
+    // A new state goes at once, and carries what was held.
     reporter.update(deploying('drain'));
-    await pollUntil('the new state', () => (tried.length === 2 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
+    await pollUntil('the new state', () => (tried.length === 1 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
     // New steps of the same state wait, each replacing the one before.
     reporter.update(deploying('pull'));
     reporter.update(deploying('pull'));
-    expect(tried).toEqual(['waiting', 'deploying']);
+    expect(tried).toEqual(['deploying']);
     // The final report cuts the wait short and goes alone: the held progress is superseded.
     await reporter.finish(report('succeeded'));
-    expect(tried).toEqual(['waiting', 'deploying', 'succeeded']);
+    expect(tried).toEqual(['deploying', 'succeeded']);
   });
 
   it('sends held steps once the spacing has passed', async () => {
     const sent: HostReport[] = [];
     const sink: ReportSink = { report: async (_id, r) => void sent.push(r) };
     const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, spacingMs: 50 });
+    // Still waiting after the spacing: it says so.
+    reporter.update(report('waiting'));
+    await pollUntil('the waiting report', () => (sent.length === 1 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
+    sent.length = 0;
     reporter.update({ ...report('deploying'), slot: 1 });
     reporter.update({ ...report('deploying'), slot: 1, steps: [{ step: 'drain', at: 1 }] });
     reporter.update({ ...report('deploying'), slot: 1, steps: [{ step: 'pull', at: 2 }] });
