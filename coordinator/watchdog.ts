@@ -6,14 +6,17 @@
 // While the coordinator's own Serf view looks cut off (most members, or most of a deploy's
 // targets, unreachable at once), it calls nobody lost: the deadline still ends the deploy.
 // A frozen group's deploys are parked, not ended, and get their frozen time back.
+// A tick reads each running deploy's record (parsed once per change) and no report: only
+// the targets Serf calls gone have their own report read, once each until it is final,
+// and a deploy about to end past its deadline is read whole to name its unfinished hosts.
 import { ConflictError, errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
-import { FINAL_HOST_STATES, type Deploy, type HostReport } from '../shared/contract/schemas.js';
+import { FINAL_HOST_STATES, type HostReport } from '../shared/contract/schemas.js';
 import type { FleetControl, FreezeMark } from '../shared/ports/fleet-state.js';
 import type { Membership, SerfMember } from '../shared/ports/membership.js';
-import type { DeployStore } from '../shared/ports/deploy-store.js';
+import type { DeployRecord, DeployStore } from '../shared/ports/deploy-store.js';
 import { ReportRecorder } from './report-recorder.js';
-import { wholeDeploy } from './whole-deploy.js';
+import { failPastDeadline } from './past-deadline.js';
 import type { FleetEventPublisher } from './fleet-event-bus.js';
 import type { Leadership } from './leadership/coordinator-lease.js';
 
@@ -56,6 +59,8 @@ export class DeployWatchdog implements AsyncDisposable {
   #viewCutOff = false;
   /** Deploys whose targets are mostly unreachable, so judged no further until they are back. */
   readonly #heldDeploys = new Set<string>();
+  /** Per running deploy, the targets Serf calls gone whose report was read final: never read again (a final report stays final). */
+  readonly #endedGone = new Map<string, Set<string>>();
   /** Deploys past their deadline kept in progress because their group is frozen: the freeze that parks each, and the frozen time the deploy had then. */
   readonly #parkedDeploys = new Map<string, { mark: FreezeMark; frozenMs: number }>();
 
@@ -104,6 +109,9 @@ export class DeployWatchdog implements AsyncDisposable {
     const summary: TickSummary = { checked: 0, lost: [], timedOut: [] };
     if (!(await this.#leads('confirm'))) return summary;
     const ids = await store.inProgressDeployIds(MAX_DEPLOYS_PER_TICK);
+    // A deploy that ended by its hosts' reports leaves the index without passing through #check.
+    const listed = new Set(ids);
+    for (const id of this.#endedGone.keys()) if (!listed.has(id)) this.#forget(id);
     if (ids.length === 0) return summary;
     const members = await this.#members();
     for (const id of ids) {
@@ -152,48 +160,50 @@ export class DeployWatchdog implements AsyncDisposable {
 
   async #check(id: string, members: Map<string, SerfMember> | undefined, summary: TickSummary): Promise<void> {
     const { store, deadlineMs } = this.#options;
-    const deploy = await wholeDeploy(store, id);
-    if (!deploy || deploy.status !== 'in_progress') {
+    const record = await store.getRecord(id);
+    if (!record || record.status !== 'in_progress') {
       await store.dropFromInProgress(id);
-      this.#heldDeploys.delete(id);
-      this.#parkedDeploys.delete(id);
+      this.#forget(id);
       return;
     }
     summary.checked += 1;
-    const log = this.#logger.child({ deployId: id, role: deploy.role, env: deploy.env });
+    const log = this.#logger.child({ deployId: id, role: record.role, env: record.env });
     const now = this.#now();
 
     // Time a freeze parked it is given back (coordinator/freeze-routes.ts), and a frozen group's deploys wait, never end here.
-    if (now - deploy.createdAt >= deadlineMs + (deploy.frozenMs ?? 0) && !(await this.#parked(deploy, now, log))) {
-      const unfinished = unfinishedHosts(deploy);
-      const seconds = Math.round(deadlineMs / 1000);
-      const reason =
-        unfinished.length > 0
-          ? `did not finish within ${seconds} s; hosts not finished: ${unfinished.join(', ')}`
-          : `did not finish within ${seconds} s; every host reported an end but the remaining-hosts count never reached zero`;
+    if (now - record.createdAt >= deadlineMs + (record.frozenMs ?? 0) && !(await this.#parked(record, now, log))) {
       this.#heldDeploys.delete(id);
-      // Stopped first, so a tick that could not stop it leaves it in progress to try again:
-      // no waiting host may take a slot for a deploy that ended.
-      await this.#options.fleet.stopDeploy({ role: deploy.role, env: deploy.env }, id, reason, log);
-      const ended = await store.finishDeploy(id, 'failed', reason, now);
-      if (ended?.finished) {
-        this.#options.fleetEvents.publish({ kind: 'deploy.finished', at: now, actor: 'coordinator', deploy: ended.record });
-        summary.timedOut.push(id);
-        log.warn({ unfinished }, 'deploy ran past its deadline; stopped and failed');
-      }
+      if (await failPastDeadline(this.#options, id, now, log)) summary.timedOut.push(id);
       return;
     }
 
     if (!members) return;
-    if (this.#holdsJudgement(deploy, members, log)) return;
-    for (const host of deploy.targets ?? []) {
-      const report = deploy.hosts[host];
-      if (report && FINAL_HOST_STATES.has(report.state)) continue;
+    if (this.#holdsJudgement(record, members, log)) return;
+    const ended = this.#endedGone.get(id) ?? new Set<string>();
+    this.#endedGone.set(id, ended);
+    for (const host of record.targets ?? []) {
       const status = members.get(host)?.status;
       if (status !== undefined && status !== 'failed' && status !== 'left') continue;
+      if (ended.has(host)) continue;
+      // Only a target Serf calls gone costs a read: its own report, not the deploy's.
+      const report = (await store.getHostView(id, host))?.mine;
+      if (report && FINAL_HOST_STATES.has(report.state)) {
+        ended.add(host);
+        continue;
+      }
       if (!(await this.#leads())) return;
-      if (await this.#countOut(deploy, host, report, status, log)) summary.lost.push(`${id}/${host}`);
+      if (await this.#countOut(record, host, report, status, log)) {
+        summary.lost.push(`${id}/${host}`);
+        ended.add(host);
+      }
     }
+  }
+
+  /** What the watchdog kept about a deploy that is no longer in progress. */
+  #forget(id: string): void {
+    this.#heldDeploys.delete(id);
+    this.#parkedDeploys.delete(id);
+    this.#endedGone.delete(id);
   }
 
   /**
@@ -201,7 +211,7 @@ export class DeployWatchdog implements AsyncDisposable {
    * (logged once). A freeze that lapsed by itself (its `until` passed) gives the parked
    * deploy its frozen time back here, as an unfreeze does, so it is not ended at once.
    */
-  async #parked(deploy: Deploy, now: number, log: Logger): Promise<boolean> {
+  async #parked(deploy: DeployRecord, now: number, log: Logger): Promise<boolean> {
     const { fleet, store } = this.#options;
     const mark = await fleet.frozen({ role: deploy.role, env: deploy.env });
     if (mark) {
@@ -225,7 +235,7 @@ export class DeployWatchdog implements AsyncDisposable {
    * a graceful leave does not count): more likely this coordinator's view than the hosts.
    * Logged once when the hold starts and once when it ends.
    */
-  #holdsJudgement(deploy: Deploy, members: Map<string, SerfMember>, log: Logger): boolean {
+  #holdsJudgement(deploy: DeployRecord, members: Map<string, SerfMember>, log: Logger): boolean {
     const targets = deploy.targets ?? [];
     const unreachable = targets.filter((host) => {
       const status = members.get(host)?.status;
@@ -242,7 +252,7 @@ export class DeployWatchdog implements AsyncDisposable {
   }
 
   /** Counts a lost host out and stores its `lost` report; true when the report was stored. */
-  async #countOut(deploy: Deploy, host: string, last: HostReport | undefined, status: string | undefined, log: Logger): Promise<boolean> {
+  async #countOut(deploy: DeployRecord, host: string, last: HostReport | undefined, status: string | undefined, log: Logger): Promise<boolean> {
     const { fleet } = this.#options;
     const group = { role: deploy.role, env: deploy.env };
     const targets = deploy.targets?.length ?? 1;
@@ -280,12 +290,3 @@ export class DeployWatchdog implements AsyncDisposable {
 
 /** More than half: the share of unreachable members that says the observer, not they, is cut off. */
 const mostOf = (part: number, whole: number) => whole > 0 && part * 2 > whole;
-
-/** Hosts that must still end the deploy: its targets and any other reporting host without a final state. */
-function unfinishedHosts(deploy: Deploy): string[] {
-  const hosts = new Set([...(deploy.targets ?? []), ...Object.keys(deploy.hosts)]);
-  return [...hosts].filter((host) => {
-    const report = deploy.hosts[host];
-    return !report || !FINAL_HOST_STATES.has(report.state);
-  }).sort();
-}
