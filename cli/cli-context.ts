@@ -46,17 +46,25 @@ export interface CliEnv {
   terminal: { dumb: boolean; noColor: boolean };
 }
 
+/** The coordinators, token and CA file the global options and environment name; a ValidationError saying what is missing. */
+export function coordinatorConnection(globals: GlobalOptions, env: CliEnv): CoordinatorClientOptions {
+  const { coordinator = env.coordinator, caFile = env.caFile || undefined, tokenFile, token: onCommandLine } = globals;
+  if (!coordinator) throw new ValidationError('no coordinator: pass --coordinator URL or set GRAPEVINE_COORDINATOR');
+  const token = cliToken({ tokenFile, onCommandLine, env });
+  return { url: coordinator, token, caFile };
+}
+
+/** A command's output: `value` as JSON with --json, else the line for people. */
+export function printOutput(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
 export function cliContext(program: Command, env: CliEnv): CliContext {
   const globals = () => program.opts<GlobalOptions>();
   const lean = new WeakSet<Command>();
   let clientClass: typeof CoordinatorClient | undefined;
   let coordinatorClient: CoordinatorClient | undefined;
-  const connection = (): CoordinatorClientOptions => {
-    const { coordinator = env.coordinator, caFile = env.caFile || undefined, tokenFile, token: onCommandLine } = globals();
-    if (!coordinator) throw new ValidationError('no coordinator: pass --coordinator URL or set GRAPEVINE_COORDINATOR');
-    const token = cliToken({ tokenFile, onCommandLine, env });
-    return { url: coordinator, token, caFile };
-  };
+  const connection = () => coordinatorConnection(globals(), env);
   return {
     client() {
       if (coordinatorClient) return coordinatorClient;
@@ -70,9 +78,7 @@ export function cliContext(program: Command, env: CliEnv): CliContext {
     leanAction: (command) => void lean.add(command),
     isLean: (command) => lean.has(command),
     connection,
-    print(value, text) {
-      process.stdout.write(globals().json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
-    },
+    print: (value, text) => printOutput(globals().json === true, value, text),
     json: () => globals().json === true,
     failed: () => void (process.exitCode = EXIT_FAILED),
     terminal: env.terminal,

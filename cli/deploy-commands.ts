@@ -1,18 +1,17 @@
 // `grapevine release|deploy|mark-broken|rollback`: publishing releases and starting deploys.
-// `grapevine deploy` runs in every CI build, so this file imports only what starting a deploy
-// needs: the name checks (names.ts, strategy-kind.ts) and the lean create call, not the full
-// client nor the contract's schemas. Following a deploy (`--wait`) loads them when asked for.
+// A plain `grapevine deploy` (no --wait, no help, a line it can read) does not come here: main
+// runs it through lean-deploy.ts, without commander or zod. What comes here imports only what
+// starting a deploy needs: the name checks (names.ts, strategy-kind.ts) and the lean create
+// call, not the full client nor the contract's schemas. `--wait` loads them when asked for.
 import type { Command } from 'commander';
 import { ValidationError } from '../shared/contract/errors.js';
 import { clusterName, envName, imageRef, releaseTag, roleName } from '../shared/contract/names.js';
 import { parseOrThrow } from '../shared/contract/parse-input.js';
-import type { CreateDeployBody, Deploy } from '../shared/contract/schemas.js';
+import type { CreateDeployBody } from '../shared/contract/schemas.js';
 import { StrategyKind } from '../shared/contract/strategy-kind.js';
-import { createDeployCall } from '../shared/coordinator-http/create-deploy-call.js';
+import { createDeployCall, createDeployParsed } from '../shared/coordinator-http/create-deploy-call.js';
 import type { CliContext } from './cli-context.js';
-
-/** What a command prints of the deploy it started; `--wait` reads the rest. */
-type StartedDeploy = Pick<Deploy, 'id' | 'role' | 'tag' | 'env'>;
+import { deployBody, startedLine, type DeployOptions, type StartedDeployLine as StartedDeploy } from './deploy-start.js';
 
 export function registerReleaseCommands(program: Command, { client, print }: CliContext): void {
   const release = program.command('release').description('releases of a role');
@@ -52,22 +51,24 @@ export function registerDeployCommand(program: Command, context: CliContext): vo
     .option('--cluster <name>', 'only the hosts of this cluster (Serf tag cluster), a third of them at a time')
     .option('--max-per-zone <n>', 'at most N hosts of one zone (Serf tag zone) out of service at once')
     .option('--zone-at-a-time', 'hosts of only one zone out of service at once')
-    .action(async (role: string, options: { env: string; tag?: string; wait?: boolean; force?: boolean; strategy?: string; cluster?: string; maxPerZone?: string; zoneAtATime?: boolean }) => {
+    .action(async (role: string, options: DeployOptions) => {
       const wait = options.wait ?? false;
       const create = await deployCreator(context, wait);
-      const deploy = await create({
-        role: parseOrThrow(roleName, role, 'role'),
-        env: parseOrThrow(envName, options.env, '--env'),
-        ...(options.tag ? { tag: parseOrThrow(releaseTag, options.tag, '--tag') } : {}),
-        ...(options.strategy ? { strategy: parseOrThrow(StrategyKind, options.strategy, '--strategy') } : {}),
-        ...(options.force ? { force: true } : {}),
-        ...(options.cluster === undefined ? {} : { cluster: parseOrThrow(clusterName, options.cluster, '--cluster') }),
-        ...zoneOptions(options),
-      });
+      checkDeployNames(role, options);
+      const deploy = await create(deployBody(role, options));
       await finishDeploy(context, deploy, wait);
     });
   // Its action loads the full client only for --wait.
   context.leanAction(command);
+}
+
+/** Each name of the line, in the order they are reported; the lean reading (lean-deploy.ts) keeps the same rules. */
+export function checkDeployNames(role: string, options: DeployOptions): void {
+  parseOrThrow(roleName, role, 'role');
+  parseOrThrow(envName, options.env, '--env');
+  if (options.tag) parseOrThrow(releaseTag, options.tag, '--tag');
+  if (options.strategy) parseOrThrow(StrategyKind, options.strategy, '--strategy');
+  if (options.cluster !== undefined) parseOrThrow(clusterName, options.cluster, '--cluster');
 }
 
 /**
@@ -85,7 +86,7 @@ async function deployCreator(context: CliContext, wait: boolean): Promise<(body:
   const connection = context.connection();
   if (!context.json()) return (body) => createDeployCall(connection, body);
   const { Deploy } = await import('../shared/contract/schemas.js');
-  return (body) => createDeployCall(connection, body, Deploy);
+  return (body) => createDeployParsed(connection, body, Deploy);
 }
 
 export function registerMarkBrokenCommand(program: Command, { client, print }: CliContext): void {
@@ -121,21 +122,9 @@ export function registerRollbackCommand(program: Command, context: CliContext): 
 /** Prints the started deploy, or follows it to its end with `--wait` (whose watcher loads only then). */
 export async function finishDeploy(context: CliContext, deploy: StartedDeploy, wait: boolean): Promise<void> {
   if (!wait) {
-    context.print(deploy, `deploy ${deploy.id} of ${deploy.role}:${deploy.tag} to ${deploy.env} started`);
+    context.print(deploy, startedLine(deploy));
     return;
   }
   const { followDeployToEnd } = await import('./deploy-follow.js');
   await followDeployToEnd(context, deploy);
-}
-
-/** --max-per-zone N (a whole number of at least 1) or --zone-at-a-time, never both: refused before anything is sent. */
-function zoneOptions(options: { maxPerZone?: string; zoneAtATime?: boolean }): { maxPerZone?: number; zoneAtATime?: boolean } {
-  if (options.maxPerZone !== undefined && options.zoneAtATime) throw new ValidationError('--max-per-zone and --zone-at-a-time: choose one');
-  if (options.zoneAtATime) return { zoneAtATime: true };
-  if (options.maxPerZone === undefined) return {};
-  const max = Number(options.maxPerZone);
-  if (!/^\d+$/.test(options.maxPerZone.trim()) || !Number.isSafeInteger(max) || max < 1) {
-    throw new ValidationError(`--max-per-zone must be a whole number of at least 1, got ${JSON.stringify(options.maxPerZone)}`);
-  }
-  return { maxPerZone: max };
 }

@@ -19,7 +19,7 @@ import { NotificationTargetsConfig, settleNotificationTargets } from './notifica
 import { RoleStrategyConfig } from './strategy.js';
 import { clusterName } from './routing.js';
 import { zoneName } from './zone-rule.js';
-import { CoordinatorUrlSetting } from './coordinator-urls.js';
+import { CoordinatorUrlSetting } from './coordinator-url-setting.js';
 import { RedisSetting } from './redis-config.js';
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');

@@ -1,6 +1,6 @@
 // The fleet's coordinators as the CLI, the agents and their config name them: one URL,
-// several separated by commas (`--coordinator`, GRAPEVINE_COORDINATOR), or a list (config).
-import * as z from 'zod';
+// several separated by commas (`--coordinator`, GRAPEVINE_COORDINATOR), or a list (config;
+// its schema is in coordinator-url-setting.ts, so that reading a list loads no zod).
 import { ValidationError } from './errors.js';
 
 /** Each an http(s) URL, trailing slashes dropped, duplicates once; a ValidationError naming the URL that is not one. */
@@ -13,12 +13,3 @@ export function coordinatorUrls(value: string | readonly string[]): string[] {
   }
   return [...new Set(urls)];
 }
-
-/** A config's coordinator URL: one string (commas allowed) or a list; kept as given, checked with coordinatorUrls. */
-export const CoordinatorUrlSetting = z.union([z.string(), z.array(z.string()).min(1)]).superRefine((value, ctx) => {
-  try {
-    coordinatorUrls(value);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
-  }
-});

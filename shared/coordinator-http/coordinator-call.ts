@@ -3,7 +3,7 @@
 // answer's status mapped to a typed error and its body checked by the caller's schema.
 import { randomUUID } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { Agent as HttpsAgent } from 'node:https';
 import type * as z from 'zod';
 import { GrapevineError } from '../contract/errors.js';
 import { describeIssues } from '../contract/parse-input.js';
@@ -18,8 +18,12 @@ export class CoordinatorCaller {
   readonly endpoints: CoordinatorEndpoints;
   readonly #token: string;
   readonly #timeoutMs: number;
-  /** Keeps connections open between an agent's progress reports; idle ones never hold a process open. */
-  readonly #agents: { http: HttpAgent; https: HttpsAgent };
+  /** Keep connections open between an agent's progress reports; idle ones never hold a process open. */
+  readonly #http = new HttpAgent({ keepAlive: true });
+  /** Made on the first https:// request: node:https loads only for a coordinator that needs it. */
+  #https: Promise<HttpsAgent> | undefined;
+  /** The CA file's certificates, read (and refused when unreadable) when the caller is made. */
+  readonly #ca: string | undefined;
   /** Which CAs an https:// coordinator is checked against, for the error when its certificate does not verify. */
   readonly #trusted: string;
 
@@ -28,23 +32,40 @@ export class CoordinatorCaller {
     this.#token = token;
     this.#timeoutMs = timeoutMs;
     const https = this.endpoints.urls.some((base) => base.startsWith('https:'));
-    this.#agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true, ...(https && caFile ? { ca: readCaFile(caFile) } : {}) }) };
+    this.#ca = https && caFile ? readCaFile(caFile) : undefined;
     this.#trusted = caFile ? `the CAs in ${caFile}` : "Node.js's public CAs (no CA file given: --ca-file, GRAPEVINE_CA_FILE or caFile)";
   }
 
   async call<T>(method: CallMethod, path: string, schema: z.ZodType<T>, body?: unknown, timeoutMs = this.#timeoutMs): Promise<T> {
+    const { json, url } = await this.answer(method, path, body, timeoutMs);
+    const result = schema.safeParse(json);
+    if (!result.success) throw unexpectedAnswer(method, url, describeIssues(result.error));
+    return result.data;
+  }
+
+  /** The body of a successful answer, as JSON, for a caller that checks it itself; an error answer throws. */
+  async answer(method: CallMethod, path: string, body?: unknown, timeoutMs = this.#timeoutMs): Promise<{ json: unknown; url: string }> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     // One key per call, the same on every coordinator it is tried on: a retried create that
     // reached a coordinator before it died gives back that deploy, not a second one.
     if (method === 'POST') headers['idempotency-key'] = randomUUID();
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const { status, text, url } = await this.endpoints.exchange({ method, path, headers, body: payload, timeoutMs, agents: this.#agents, trusted: this.#trusted });
+    const agents = { http: this.#http, https: () => (this.#https ??= httpsAgent(this.#ca)) };
+    const { status, text, url } = await this.endpoints.exchange({ method, path, headers, body: payload, timeoutMs, agents, trusted: this.#trusted });
     // No content reads as null: only an answer whose schema allows it can be empty.
     const json = status === 204 ? null : parseJson(text);
     if (status < 200 || status > 299) throw errorFor(status, json, text, `${method} ${url}`);
-    const result = schema.safeParse(json);
-    if (!result.success) throw new GrapevineError('coordinator_error', `unexpected answer to ${method} ${url}: ${describeIssues(result.error)}`);
-    return result.data;
+    return { json, url };
   }
+}
+
+/** An answer of the right status whose body is not what was asked for: `problem` names the fields. */
+export function unexpectedAnswer(method: CallMethod, url: string, problem: string): GrapevineError {
+  return new GrapevineError('coordinator_error', `unexpected answer to ${method} ${url}: ${problem}`);
+}
+
+async function httpsAgent(ca: string | undefined): Promise<HttpsAgent> {
+  const { Agent } = await import('node:https');
+  return new Agent({ keepAlive: true, ...(ca === undefined ? {} : { ca }) });
 }

@@ -2,7 +2,6 @@
 // unreachable (never on an answer, even a 5xx: that coordinator took the request), the one
 // that answered remembered for the next request; and how a failed exchange or an error
 // answer reads as a GrapevineError a caller can act on.
-import * as z from 'zod';
 import {
   ConflictError,
   errorMessage,
@@ -59,7 +58,7 @@ export class CoordinatorEndpoints {
     try {
       const attempt = async (base: string) => {
         url = `${base}${path}`;
-        const agent = base.startsWith('https:') ? agents.https : agents.http;
+        const agent = base.startsWith('https:') ? await agents.https() : agents.http;
         // A kept-alive connection the coordinator closed while it sat idle fails on its first
         // use, before the request reached anyone: it goes once more, on a new connection.
         const answer = await retry(() => exchange({ url, method, headers, body, timeoutMs, agent, markStaleResets: true }), {
@@ -112,7 +111,8 @@ export interface FleetRequest {
   body: string | undefined;
   /** Per coordinator tried. */
   timeoutMs: number;
-  agents: { http: HttpAgent; https: HttpsAgent };
+  /** The https one made when first asked for: node:https loads only for an https:// coordinator. */
+  agents: { http: HttpAgent; https(): Promise<HttpsAgent> };
   /** Which CAs an https:// coordinator is checked against, for the error when its certificate does not verify. */
   trusted: string;
 }
@@ -129,7 +129,16 @@ export class AllUnreachableError extends Error {
   }
 }
 
-const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+/** The coordinator's `{error: {code, message}}`, checked by hand: `grapevine deploy` loads no zod to read a refusal. */
+function errorBody(json: unknown): { code: string; message: string } | undefined {
+  const error = isRecord(json) ? json.error : undefined;
+  if (!isRecord(error) || typeof error.code !== 'string' || typeof error.message !== 'string') return undefined;
+  return { code: error.code, message: error.message };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 export function describeFailure(error: unknown, timeoutMs: number): string {
   if (error instanceof ExchangeTimeoutError) return `did not answer within ${timeoutMs} ms`;
@@ -137,9 +146,9 @@ export function describeFailure(error: unknown, timeoutMs: number): string {
 }
 
 export function errorFor(status: number, json: unknown, text: string, what: string): GrapevineError {
-  const parsed = ErrorBody.safeParse(json);
-  const code = parsed.success ? parsed.data.error.code : undefined;
-  const message = parsed.success ? parsed.data.error.message : `${what} answered ${status}: ${text.slice(0, 200) || '(empty body)'}`;
+  const parsed = errorBody(json);
+  const code = parsed?.code;
+  const message = parsed ? parsed.message : `${what} answered ${status}: ${text.slice(0, 200) || '(empty body)'}`;
   switch (status) {
     case 400:
       return new ValidationError(message);
