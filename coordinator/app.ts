@@ -141,7 +141,9 @@ export function createApp(deps: AppDeps): Hono<CoordinatorEnv> {
     ...(strategies ? { planStrategy: strategyPlanner(strategies, store, now) } : {}),
   });
   // Hosts still on a release marked broken go back to the newest tag each ran that is not broken.
-  fleetEvents.subscribe('quarantine', new Quarantine({ store, starter, logger: deps.logger, now, ...(deps.quarantineGraceMs === undefined ? {} : { graceMs: deps.quarantineGraceMs }) }).read);
+  const quarantine = new Quarantine({ store, starter, logger: deps.logger, now, pending: strategies?.pendingQuarantines, ...(deps.quarantineGraceMs === undefined ? {} : { graceMs: deps.quarantineGraceMs }) });
+  fleetEvents.subscribe('quarantine', quarantine.read);
+  strategies?.runner.alsoOnTick('quarantine', quarantine.resumeDue);
   const catchUps = new CatchUps({ ...creation, locks, ...(strategies ? { liveColour: async (group) => (await strategies.colours.get(group))?.live } : {}) });
   const promoter = new Promoter({ store, starter, promote: deps.promote ?? {}, logger: deps.logger, fleetEvents });
   const reports = new ReportRecorder({ store, fleet, logger: deps.logger, now, fleetEvents });

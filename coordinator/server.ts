@@ -39,6 +39,7 @@ import { CreateOnce } from './create-once.js';
 import { RedisRequestKeys } from '../shared/redis/request-keys.js';
 import { CoordinatorGroupLocks } from './leadership/group-lock.js';
 import { RedisGroupLockStore } from '../shared/redis/group-lock-store.js';
+import { RedisPendingQuarantines } from '../shared/redis/pending-quarantines.js';
 
 /** Requests still open this long after a stop are cut: a client's keep-alive must not hold the exit. */
 const SERVER_CLOSE_MS = 1_000;
@@ -137,7 +138,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     eventFeed,
     metrics,
     auditLog,
-    strategies: { runner, colours, config: strategyConfig, canDriveLoadBalancer: traffic !== undefined },
+    strategies: { runner, colours, config: strategyConfig, canDriveLoadBalancer: traffic !== undefined, pendingQuarantines: new RedisPendingQuarantines(redis) },
     quarantineGraceMs: config.quarantine.graceMs,
     routing: {
       store: new RedisRouteStore(redis),

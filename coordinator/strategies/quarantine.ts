@@ -4,19 +4,24 @@
 // back the same way. Runs as a reader of the fleet's events: on a broken mark when nothing of the
 // group is deploying, else when that deploy ends. An operator who marks a release broken often
 // rolls back or deploys a fix at once: the quarantine waits `graceMs` and steps aside for any
-// deploy of the group created meanwhile (the canary's own rollback does not wait).
+// deploy of the group created meanwhile (the canary's own rollback does not wait). A quarantine
+// waiting out its grace is also written to Redis: if this coordinator dies meanwhile, the leader
+// takes it up a little after it was due (resumeDue), and whichever claims it first acts.
 import { errorMessage } from '../../shared/contract/errors.js';
 import type { FleetEvent } from '../../shared/contract/fleet-events.js';
 import type { Logger } from '../../shared/contract/logger.js';
 import type { CreateDeployBody, Deploy } from '../../shared/contract/schemas.js';
 import type { DeployOrigin, StartOptions } from '../deploy-starter.js';
 import type { DeployRecord, DeployStore } from '../../shared/ports/deploy-store.js';
+import type { PendingQuarantine, PendingQuarantines } from '../../shared/ports/pending-quarantines.js';
 
 /** How far back a group's history is read for what each host runs and ran. */
 const HISTORY_LIMIT = 100;
 
 /** How long a quarantine leaves to an operator's own rollback or deploy before it acts. */
 export const DEFAULT_QUARANTINE_GRACE_MS = 60_000;
+/** How long past its due time the leader leaves a pending quarantine to the coordinator whose timer it is. */
+const TAKE_OVER_AFTER_MS = 10_000;
 
 export interface QuarantineDeps {
   store: DeployStore;
@@ -25,6 +30,8 @@ export interface QuarantineDeps {
   now: () => number;
   starter: { start(request: CreateDeployBody, origin: DeployOrigin, options: StartOptions): Promise<Deploy> };
   logger: Logger;
+  /** Where quarantines waiting out their grace are kept for the other coordinator; this process's memory alone without it. */
+  pending?: PendingQuarantines | undefined;
 }
 
 export class Quarantine {
@@ -53,10 +60,7 @@ export class Quarantine {
     }
     const release = await this.#deps.store.getRelease(deploy.role, deploy.tag);
     if (!release?.broken) return;
-    const since = this.#deps.now();
-    await this.#grace();
-    if (await this.#someoneActed(deploy.role, deploy.env, since)) return;
-    await this.#quarantineGroup(deploy.role, deploy.env, deploy.tag);
+    await this.#afterGrace([deploy], deploy.tag);
   }
 
   async #afterMark(role: string, tag: string): Promise<void> {
@@ -69,15 +73,39 @@ export class Quarantine {
       if (newest?.status !== 'in_progress') idle.push(env);
     }
     if (idle.length === 0) return;
-    await this.#grace();
-    for (const env of idle) {
-      if (!(await this.#someoneActed(role, env, since))) await this.#quarantineGroup(role, env, tag);
-    }
+    await this.#afterGrace(idle.map((env) => ({ role, env })), tag, since);
   }
 
-  #grace(): Promise<void> {
-    const ms = this.#deps.graceMs ?? DEFAULT_QUARANTINE_GRACE_MS;
-    return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms).unref()) : Promise.resolve();
+  /** Quarantines every pending one a coordinator left (it died in the grace): the leader's, now and then. */
+  readonly resumeDue = async (): Promise<void> => {
+    const { pending } = this.#deps;
+    if (!pending) return;
+    const now = this.#deps.now();
+    for (const entry of await pending.all()) {
+      if (entry.dueAt + TAKE_OVER_AFTER_MS > now) continue;
+      this.#logger.warn({ role: entry.role, env: entry.env, tag: entry.tag, dueAt: entry.dueAt }, 'taking up a quarantine another coordinator left pending');
+      await this.#act(entry);
+    }
+  };
+
+  /** Each group's quarantine from `tag` once the grace is over, kept pending in Redis meanwhile. */
+  async #afterGrace(groups: { role: string; env: string }[], tag: string, since = this.#deps.now()): Promise<void> {
+    const graceMs = this.#deps.graceMs ?? DEFAULT_QUARANTINE_GRACE_MS;
+    const entries = groups.map(({ role, env }) => ({ role, env, tag, since, dueAt: since + graceMs }));
+    try {
+      for (const entry of entries) await this.#deps.pending?.add(entry);
+    } catch (error) {
+      this.#logger.warn({ err: errorMessage(error), tag }, 'could not record the pending quarantine; only this coordinator\'s timer carries it');
+    }
+    if (graceMs > 0) await new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+    for (const entry of entries) await this.#act(entry);
+  }
+
+  /** One pending quarantine, unless the other coordinator claimed it first or an operator acted in the grace. */
+  async #act(entry: PendingQuarantine): Promise<void> {
+    if (this.#deps.pending && !(await this.#deps.pending.claim(entry).catch(() => true))) return;
+    if (await this.#someoneActed(entry.role, entry.env, entry.since)) return;
+    await this.#quarantineGroup(entry.role, entry.env, entry.tag);
   }
 
   /** A deploy of the group created since `since`: an operator's rollback or fix, which the quarantine leaves to do its work. */

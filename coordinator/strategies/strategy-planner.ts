@@ -8,6 +8,7 @@ import type { ColourState } from '../../shared/ports/colour-state.js';
 import type { DeployStore } from '../../shared/ports/deploy-store.js';
 import { planStrategy, type StrategyPlan } from './strategy-plan.js';
 import type { StrategyRunner } from './strategy-runner.js';
+import type { PendingQuarantines } from '../../shared/ports/pending-quarantines.js';
 
 /** Canary and blue/green, as the coordinator's API is given them. */
 export interface AppStrategies {
@@ -17,6 +18,8 @@ export interface AppStrategies {
   config: (role: string) => RoleStrategyConfig;
   /** Whether the coordinator reaches the load balancer (config loadBalancer). */
   canDriveLoadBalancer: boolean;
+  /** Quarantines waiting out their grace, kept for the other coordinator (quarantine.ts); this process's alone without it. */
+  pendingQuarantines?: PendingQuarantines;
 }
 
 export function strategyPlanner(strategies: AppStrategies, store: Pick<DeployStore, 'getDesiredTag'>, now: () => number) {

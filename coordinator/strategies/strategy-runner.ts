@@ -8,6 +8,7 @@
 // other coordinator, and the lock keeps the two from interleaving. (A lock rather than handing
 // the decision to the leader through Redis: all the state is in Redis already, so whichever
 // coordinator holds the lock may act, and the operator gets the answer in the same request.)
+import { performance } from 'node:perf_hooks';
 import { errorMessage, GrapevineError, NotFoundError } from '../../shared/contract/errors.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import type { DeployGroup } from '../../shared/ports/fleet-state.js';
@@ -28,6 +29,8 @@ export class StrategyRunner {
   /** The one queue every change goes through. */
   #queue: Promise<unknown> = Promise.resolve();
   #ticking = false;
+  /** Other leader-only work, run after a pass at most every `everyMs`. */
+  readonly #alsoOnTick: { name: string; work: () => Promise<void>; everyMs: number; last: number }[] = [];
 
   /** With two coordinators, only the lease holder moves deploys on: checked before every pass and every deploy. */
   readonly #leadership: Leadership | undefined;
@@ -77,7 +80,17 @@ export class StrategyRunner {
         await this.#advance(id);
       }
       await this.#retireDue().catch((error: unknown) => logger.warn({ err: errorMessage(error) }, 'could not retire an old colour; trying again next tick'));
+      for (const extra of this.#alsoOnTick) {
+        if (performance.now() - extra.last < extra.everyMs) continue;
+        extra.last = performance.now();
+        await extra.work().catch((error: unknown) => logger.warn({ err: errorMessage(error), work: extra.name }, 'leader-only work failed; trying again later'));
+      }
     });
+  }
+
+  /** Runs `work` on the leader after a pass, at most every `everyMs` (the quarantines a dead coordinator left). */
+  alsoOnTick(name: string, work: () => Promise<void>, everyMs = 5_000): void {
+    this.#alsoOnTick.push({ name, work, everyMs, last: Number.NEGATIVE_INFINITY });
   }
 
   promote(id: string, actor: string): Promise<Deploy> {

@@ -134,4 +134,6 @@ export const redisKeys = {
   // Locks between coordinators (coordinator/leadership/group-lock.ts): under gv:coordinators:, which agents' ACL does not reach.
   /** One group's lock (its holder's token, with a PX): route and retire checks, rollout and catch-up creation, a strategy's steps. */
   groupLock: (role: string, env: string) => `gv:coordinators:{${role}:${env}}:lock`,
+  /** Hash of the quarantines waiting out their grace (role/env/tag -> JSON), so the leader takes up a dead coordinator's. */
+  pendingQuarantines: () => 'gv:coordinators:{quarantine}:pending',
 };
