@@ -2,7 +2,7 @@
 // in-memory store with a stand-in load balancer whose traffic the test writes: the gate closed
 // to the canary set, the step's weights, and each verdict's way out (pass opens the gate,
 // fail marks the release broken and takes the canary out of traffic, marginal pauses for
-// promote or abort).
+// promote or abort), and a promote sent to the other coordinator held to the group's lock.
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { StrategyRunner } from '../../coordinator/strategies/strategy-runner.js';
@@ -14,6 +14,9 @@ import { ListedMembers, RecordingEvents, RecordingFleet } from '../fixtures/coor
 import { FleetEventBus } from '../../coordinator/fleet-event-bus.js';
 import { CoordinatorHarness } from '../fixtures/coordinator-harness.js';
 import { InMemoryDeployStore } from '../fixtures/in-memory-deploy-store.js';
+import { CoordinatorGroupLocks } from '../../coordinator/leadership/group-lock.js';
+import type { GroupLockStore } from '../../shared/ports/group-lock.js';
+import type { DeployGroup } from '../../shared/ports/fleet-state.js';
 
 const HOSTS = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
 const WINDOW_MS = 10_000;
@@ -47,6 +50,24 @@ class StandInLoadBalancer implements TrafficControl {
   }
 }
 
+/** The group locks' store as Redis keeps it (one token per group), shared by both coordinators of a test. */
+class SharedLockStore implements GroupLockStore {
+  readonly held = new Map<string, string>();
+  async take(group: DeployGroup, token: string) {
+    const holder = this.held.get(`${group.role}/${group.env}`);
+    if (holder !== undefined) return { kind: 'held' as const, holder };
+    this.held.set(`${group.role}/${group.env}`, token);
+    return { kind: 'taken' as const };
+  }
+  async renew(group: DeployGroup, token: string) {
+    return this.held.get(`${group.role}/${group.env}`) === token;
+  }
+  async release(group: DeployGroup, token: string) {
+    if (this.held.get(`${group.role}/${group.env}`) !== token) return false;
+    return this.held.delete(`${group.role}/${group.env}`);
+  }
+}
+
 class InMemoryColours implements ColourState {
   readonly #groups = new Map<string, GroupColour>();
   async get({ role, env }: { role: string; env: string }) {
@@ -64,6 +85,10 @@ let coordinator: CoordinatorHarness;
 let fleet: RecordingFleet;
 let lb: StandInLoadBalancer;
 let runner: StrategyRunner;
+/** What a second coordinator needs to serve the same fleet: the same stores, its own runner and harness. */
+let beside: (name: string) => CoordinatorHarness;
+/** The group locks both coordinators meet at, as they would in Redis. */
+let lockStore: SharedLockStore;
 let clock: number;
 /** The judge's marginal threshold: with two metrics of weight 1, one failing scores 50. */
 let marginal: number;
@@ -82,8 +107,14 @@ beforeEach(async () => {
   const colours = new InMemoryColours();
   const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
   // The runner tells its own bus; the API's bus (the harness's) feeds the quarantine, which this file does not look at.
-  runner = new StrategyRunner({ store, fleet, traffic: lb, colours, events: new RecordingEvents(), fleetEvents: new FleetEventBus(logger), config, logger, now: () => clock });
-  coordinator = new CoordinatorHarness({ store, fleet, members: new ListedMembers(HOSTS), strategies: { runner, colours, config, canDriveLoadBalancer: true }, logger });
+  lockStore = new SharedLockStore();
+  const coordinatorNamed = (name: string) => {
+    const locks = new CoordinatorGroupLocks({ store: lockStore, name, logger, waitMs: 200, pollMs: 10 });
+    const named = new StrategyRunner({ store, fleet, traffic: lb, colours, events: new RecordingEvents(), fleetEvents: new FleetEventBus(logger), config, logger, now: () => clock }, { locks });
+    return { runner: named, coordinator: new CoordinatorHarness({ store, fleet, members: new ListedMembers(HOSTS), strategies: { runner: named, colours, config, canDriveLoadBalancer: true }, logger, groupLocks: locks }) };
+  };
+  ({ runner, coordinator } = coordinatorNamed('coordinator-1'));
+  beside = (name) => coordinatorNamed(name).coordinator;
   await coordinator.publish('web', 'v1');
   await coordinator.publish('web', 'v2');
 });
@@ -140,6 +171,24 @@ describe('a canary deploy driven by the strategy runner', () => {
     expect(promoted.status, JSON.stringify(promoted.body)).toBe(200);
     expect((promoted.body as Deploy).strategy).toMatchObject({ phase: 'rollout', decidedBy: expect.stringContaining('operator') });
     expect(fleet.gates.has(`web/production/${paused.id}`)).toBe(false);
+  });
+
+  it("promotes through the other coordinator only under the group's lock: 503 group_busy while the leader holds it for a step, nothing changed, then promoted", async () => {
+    marginal = 50;
+    const paused = await canaryInItsStep(0.3);
+    const other = beside('coordinator-2');
+    const operator = await other.tokenOf('operator');
+    // The leader is in the middle of a step of this group.
+    lockStore.held.set('web/production', 'coordinator-1/strategy-step/0a1b');
+    const busy = await other.call('POST', `/v1/deploys/${paused.id}/promote`, undefined, { token: operator });
+    expect(busy.status, JSON.stringify(busy.body)).toBe(503);
+    expect(busy.body.error).toMatchObject({ code: 'group_busy', message: expect.stringContaining('coordinator coordinator-1 for a strategy-step') });
+    expect((await coordinator.getDeploy(paused.id)).strategy?.phase).toBe('paused');
+    lockStore.held.delete('web/production');
+    const promoted = await other.call('POST', `/v1/deploys/${paused.id}/promote`, undefined, { token: operator });
+    expect(promoted.status, JSON.stringify(promoted.body)).toBe(200);
+    expect((promoted.body as Deploy).strategy).toMatchObject({ phase: 'rollout' });
+    expect(lockStore.held.size).toBe(0);
   });
 
   it('stops a paused canary an operator aborts: out of traffic, its held hosts told to stand down', async () => {
