@@ -11,6 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { errorMessage, GrapevineError, NotFoundError } from '../../shared/contract/errors.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
+import type { DeployRecord } from '../../shared/ports/deploy-store.js';
 import type { DeployGroup } from '../../shared/ports/fleet-state.js';
 import { abortCanary, advanceCanary, promoteCanary } from './canary-steps.js';
 import { advanceBlueGreen, dueToRetire, retireIfDue, switchBack, type SwitchOutcome } from './blue-green-steps.js';
@@ -127,9 +128,10 @@ export class StrategyRunner {
 
   async #advance(id: string): Promise<void> {
     const { store, logger } = this.#context;
-    const moving = (deploy: Deploy | undefined): deploy is Deploy => deploy !== undefined && deploy.status === 'in_progress' && deploy.strategy !== undefined && deploy.strategy.phase !== 'done';
+    const moving = <D extends DeployRecord>(deploy: D | undefined): deploy is D => deploy !== undefined && deploy.status === 'in_progress' && deploy.strategy !== undefined && deploy.strategy.phase !== 'done';
     try {
-      const seen = await store.getDeploy(id);
+      // The record (parsed once per change), not every host's report: a rolling deploy is passed over twice a second.
+      const seen = await store.getRecord(id);
       if (!moving(seen)) return;
       // Read again under the lock: an operator's promote or abort on the other coordinator may have come first.
       await this.#locks.hold({ role: seen.role, env: seen.env }, 'strategy-step', async () => {
