@@ -84,6 +84,16 @@ export class RedisProbe implements AsyncDisposable {
     return (await this.call('set', () => this.redis.set(key, value, 'PX', ttlMs, 'NX'))) === 'OK';
   }
 
+  /** Adds `members` to the set at `key`; how many were not there yet. */
+  async addToSet(key: string, members: string[]): Promise<number> {
+    return this.call('sadd', () => this.redis.sadd(key, ...members));
+  }
+
+  /** Takes `members` out of the set at `key`; how many were there. */
+  async removeFromSet(key: string, members: string[]): Promise<number> {
+    return this.call('srem', () => this.redis.srem(key, ...members));
+  }
+
   /** Deletes `key` only while it still holds `value` (it may have expired and been taken). */
   async deleteIfHeld(key: string, value: string): Promise<void> {
     await this.call('eval', () =>

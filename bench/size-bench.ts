@@ -147,19 +147,26 @@ export class SizeBench implements AsyncDisposable {
   }
 
   /**
-   * Holds every slot of the group, fires a deploy, and counts the commands of the N hosts
-   * while they all wait; then frees the slots so the deploy finishes on its own.
+   * Holds every place of the group as k deploying hosts hold them (k stand-in holders in its
+   * out-of-service set, which decides whether a place is free, and their slot keys), fires a
+   * deploy, and counts the commands of the N hosts while they all wait; then frees the places
+   * so the deploy finishes on its own (the waiters find them on their next poll).
    */
   private async waitingDeploy(tag: string): Promise<WaitingMeasurement> {
     const { hosts: size, signal } = this.options;
     const token = `gvbench/${randomUUID()}`;
     const keys = Array.from({ length: this.slots }, (_, i) => redisKeys.slot(SAMPLE_ROLE, ENV, i + 1));
+    const outKey = redisKeys.outOfService(SAMPLE_ROLE, ENV);
+    const holders = keys.map((_, i) => `gvbench-holder-${i + 1}`);
     const held: string[] = [];
+    let placesHeld = false;
     try {
       for (const key of keys) {
         if (!(await this.probe.setNx(key, token, HELD_SLOT_TTL_MS))) throw new RolloutFailedError(`slot key ${key} is already held: is another deploy running?`);
         held.push(key);
       }
+      await this.probe.addToSet(outKey, holders);
+      placesHeld = true;
       const started = await this.startDeploy(tag);
       const waiters = redisKeys.waiters(SAMPLE_ROLE, ENV);
       await this.poll(`all ${size} hosts to queue for a slot`, QUEUE_TIMEOUT_MS, async () => (await this.probe.zcard(waiters)) >= size);
@@ -184,11 +191,14 @@ export class SizeBench implements AsyncDisposable {
       const windowMs = Math.round(window.durationMs);
 
       for (const key of held.splice(0)) await this.probe.deleteIfHeld(key, token);
+      await this.probe.removeFromSet(outKey, holders);
+      placesHeld = false;
       await this.finishDeploy(started.id, tag);
       const rates = waitingHostRates(window.lines);
       return { deployId: started.id, windowMs, commands, origins, rates, total: totalCommands(commands) };
     } finally {
       for (const key of held) await this.probe.deleteIfHeld(key, token).catch(() => undefined);
+      if (placesHeld) await this.probe.removeFromSet(outKey, holders).catch(() => undefined);
     }
   }
 
