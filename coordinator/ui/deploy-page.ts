@@ -11,6 +11,7 @@ import { html, type Markup } from './html.js';
 import { deployStatusLabel, durationText, hostStateLabel, timeLabel } from './labels.js';
 import { CSRF_FIELD } from './session.js';
 import { strategySection } from './strategy-section.js';
+import { HOSTS_PER_PAGE, type HostsShown } from './deploy-read.js';
 
 /** Width of a lane's drawing in SVG units; the browser stretches it to the lane. */
 const LANE_UNITS = 1000;
@@ -29,7 +30,10 @@ const SEGMENTS: Array<{ className: string; label: string; steps: HostStep[] }> =
 ];
 const SEGMENT_OF = new Map(SEGMENTS.flatMap(({ className, steps }) => steps.map((step) => [step, className] as const)));
 
-export const deployLivePath = (id: string) => `/ui/deploys/${id}/live`;
+/** The live part of a page of hosts keeps to that page. */
+export const deployLivePath = (id: string, cursor?: string) => `/ui/deploys/${id}/live${cursor === undefined ? '' : `?hosts=${encodeURIComponent(cursor)}`}`;
+/** A page of many hosts waits longer between refreshes: its events never stop coming. */
+const MANY_HOSTS_GAP_MS = 2_000;
 
 export interface DeployPageView {
   deploy: Deploy;
@@ -43,6 +47,8 @@ export interface DeployPageView {
   notice?: { kind: 'ok' | 'error'; text: string };
   /** The reason typed into the form, kept when the action was refused. */
   reason?: string;
+  /** Which page of hosts `deploy.hosts` holds, and the counts over all of them. */
+  hosts?: HostsShown;
 }
 
 export function deployMain(view: DeployPageView): Markup {
@@ -50,24 +56,42 @@ export function deployMain(view: DeployPageView): Markup {
   return html`<h1>Deploy <span class="mono">${deploy.id}</span></h1>
 <p class="hint"><span class="mono">${deploy.role}:${deploy.tag}</span> to ${deploy.env}${deploy.cluster === undefined ? '' : html`, cluster <strong>${deploy.cluster}</strong>`}</p>
 <p id="live-status" class="live-status" data-live="off">Live updates need JavaScript; reload the page to see changes.</p>
-<div id="deploy-live" data-live-url="${deployLivePath(deploy.id)}">
-${deployLive(deploy, view.release, view.now)}
+<div id="deploy-live" data-live-url="${deployLivePath(deploy.id, view.hosts?.cursor)}"${view.hosts !== undefined && Math.max(view.hosts.targetCount, view.hosts.reported) > HOSTS_PER_PAGE && html` data-live-gap-ms="${MANY_HOSTS_GAP_MS}"`}>
+${deployLive(deploy, view.release, view.now, view.hosts)}
 </div>
 ${actions(view)}`;
 }
 
-export function deployLive(deploy: Deploy, release: Release | undefined, now: number): Markup {
+export function deployLive(deploy: Deploy, release: Release | undefined, now: number, hosts?: HostsShown): Markup {
   const end = deploy.finishedAt ?? now;
   const analysis = analyzeDeploy(deploy, end);
-  return html`${summary(deploy, release, analysis, now)}
+  return html`${summary(deploy, release, analysis, now, hosts)}
 ${strategySection(deploy)}
+${pageOfHosts(deploy, hosts)}
 ${timeline(deploy, analysis)}
 ${waves(analysis)}
 ${hostsTable(deploy, analysis)}`;
 }
 
-function summary(deploy: Deploy, release: Release | undefined, analysis: DeployAnalysis, now: number): Markup {
-  const targets = deploy.targets ?? [];
+/** On a deploy of more hosts than a page: which hosts are shown, and the link to the next ones. */
+function pageOfHosts(deploy: Deploy, hosts: HostsShown | undefined): Markup | undefined {
+  if (hosts === undefined || (hosts.next === undefined && hosts.cursor === undefined)) return undefined;
+  const shown = Object.keys(deploy.hosts).length;
+  return html`<p class="hint" data-host-page>Showing ${shown} of the ${hosts.reported} hosts that reported (the times and waves below are of these).
+${hosts.cursor !== undefined && html`<a href="/ui/deploys/${deploy.id}">first hosts</a>`}
+${hosts.next !== undefined && html`<a href="/ui/deploys/${deploy.id}?hosts=${encodeURIComponent(hosts.next)}" data-more-hosts>more hosts</a>`}</p>`;
+}
+
+/** `3 succeeded, 2 deploying, 1 waiting`, over every host of the deploy. */
+function countsText(hosts: HostsShown): string {
+  const parts = Object.entries(hosts.counts).map(([state, n]) => `${n} ${state}`);
+  const unheard = hosts.targetCount - hosts.reported;
+  if (unheard > 0) parts.push(`${unheard} not heard from`);
+  return parts.join(', ') || 'none reported yet';
+}
+
+function summary(deploy: Deploy, release: Release | undefined, analysis: DeployAnalysis, now: number, hosts?: HostsShown): Markup {
+  const targeted = hosts?.targetCount ?? deploy.targets?.length ?? 0;
   return html`<section aria-labelledby="outcome-heading">
 <h2 id="outcome-heading">Outcome</h2>
 <dl class="facts">
@@ -81,7 +105,7 @@ ${
     ? html`<dt>Running for</dt><dd>${durationText(Math.max(0, now - deploy.createdAt))}</dd>`
     : html`<dt>Finished</dt><dd>${timeLabel(deploy.finishedAt)}, after ${durationText(deploy.finishedAt - deploy.createdAt)}</dd>`
 }
-<dt>Hosts</dt><dd>${targets.length} targeted${deploy.slots !== undefined && html`, at most ${deploy.slots} at once`}</dd>
+<dt>Hosts</dt><dd>${targeted} targeted${deploy.slots !== undefined && html`, at most ${deploy.slots} at once`}${hosts !== undefined && html`: <span data-host-counts>${countsText(hosts)}</span>`}</dd>
 <dt>Time</dt><dd>waiting ${durationText(analysis.waitingMs)}, working ${durationText(analysis.workingMs)} (summed over hosts)${analysis.slowestStep && html`; slowest step: ${analysis.slowestStep.step} on ${analysis.slowestStep.host}, ${durationText(analysis.slowestStep.ms)}`}</dd>
 ${related(deploy)}
 </dl>

@@ -3,9 +3,11 @@
 // on record, the tag each host runs (its newest succeeded report among the group's recent
 // deploys), the desired tag, each host's health (Serf's status, and the group's
 // out-of-service set), a group's freeze, recent deploys, and each role's releases with
-// their broken marks.
+// their broken marks. Deploys are read as summaries (counts, no reports); a host's tag comes
+// from its own view of the group's recent deploys, so a refresh never reads every report.
+import type { DeploySummary } from '../../shared/contract/deploy-views.js';
 import { errorMessage } from '../../shared/contract/errors.js';
-import type { Deploy, Release } from '../../shared/contract/schemas.js';
+import type { Release } from '../../shared/contract/schemas.js';
 import type { DeployStore } from '../../shared/ports/deploy-store.js';
 import type { FleetControl, FreezeMark } from '../../shared/ports/fleet-state.js';
 import type { Membership, SerfMember } from '../../shared/ports/membership.js';
@@ -46,7 +48,7 @@ export interface FleetOverview {
   groups: GroupView[];
   /** Groups left out past MAX_GROUPS. */
   groupsLeftOut: number;
-  deploys: Deploy[];
+  deploys: DeploySummary[];
   releases: Array<{ role: string; releases: Release[] }>;
   /** Why Serf could not be asked, when it could not: hosts are then missing. */
   serfError?: string;
@@ -64,7 +66,7 @@ export async function readFleetOverview({ store, membership, fleet }: OverviewSo
       (list) => ({ list, error: undefined }),
       (error: unknown) => ({ list: [] as SerfMember[], error: errorMessage(error) }),
     ),
-    store.listDeploys({ limit: RECENT_DEPLOYS }),
+    store.listSummaries({ limit: RECENT_DEPLOYS }).then((page) => page.items as DeploySummary[]),
   ]);
 
   const hostsByGroup = new Map<string, SerfMember[]>();
@@ -102,24 +104,27 @@ export async function readFleetOverview({ store, membership, fleet }: OverviewSo
 async function readGroup({ store, fleet }: Pick<OverviewSources, 'store' | 'fleet'>, role: string, env: string, members: SerfMember[]): Promise<GroupView> {
   const [desiredTag, recent, out, frozen] = await Promise.all([
     store.getDesiredTag(role, env),
-    store.listDeploys({ role, env, limit: GROUP_DEPLOYS }),
+    store.listSummaries({ role, env, limit: GROUP_DEPLOYS }).then((page) => page.items as DeploySummary[]),
     fleet.outOfServiceHosts({ role, env }),
     fleet.frozen({ role, env }),
   ]);
   const outSet = new Set(out);
-  const hosts = members
-    .map((member): HostView => {
-      // Newest first: the first deploy this host succeeded in is what it runs.
-      const running = recent.find((deploy) => deploy.hosts[member.name]?.state === 'succeeded');
-      return {
-        name: member.name,
-        addr: member.addr,
-        serf: member.status,
-        outOfService: outSet.has(member.name),
-        ...(running ? { running: { tag: running.tag, deployId: running.id } } : {}),
-      };
-    })
-    .sort((a, b) => byHostName(a.name, b.name));
+  // Only deploys in which some host succeeded can be what a host runs.
+  const succeeded = recent.filter((deploy) => (deploy.counts.succeeded ?? 0) > 0);
+  const hosts = (
+    await Promise.all(
+      members.map(async (member): Promise<HostView> => {
+        const running = await runningDeploy(store, succeeded, member.name);
+        return {
+          name: member.name,
+          addr: member.addr,
+          serf: member.status,
+          outOfService: outSet.has(member.name),
+          ...(running ? { running: { tag: running.tag, deployId: running.id } } : {}),
+        };
+      }),
+    )
+  ).sort((a, b) => byHostName(a.name, b.name));
   const listed = new Set(hosts.map((host) => host.name));
   return {
     role,
@@ -129,4 +134,13 @@ async function readGroup({ store, fleet }: Pick<OverviewSources, 'store' | 'flee
     outOfServiceUnlisted: out.filter((host) => !listed.has(host)),
     ...(frozen ? { frozen } : {}),
   };
+}
+
+/** Newest first: the first deploy `host` succeeded in is what it runs; each look is the host's own constant-size view. */
+async function runningDeploy(store: DeployStore, deploys: readonly DeploySummary[], host: string): Promise<DeploySummary | undefined> {
+  for (const deploy of deploys) {
+    const view = await store.getHostView(deploy.id, host);
+    if (view?.mine?.state === 'succeeded') return deploy;
+  }
+  return undefined;
 }

@@ -1,7 +1,8 @@
 // The overview page (`/ui`): every group with its hosts, what each runs and how it is, recent
 // deploys, and each role's releases with their broken marks. Its body is also the live part
 // the script fetches again (`/ui/live/overview`) when the fleet's events say something changed.
-import type { Deploy, Release } from '../../shared/contract/schemas.js';
+import type { Release } from '../../shared/contract/schemas.js';
+import type { DeployRecord } from '../../shared/ports/deploy-store.js';
 import { html, type Markup } from './html.js';
 import { deployStatusLabel, durationText, timeLabel } from './labels.js';
 import type { FleetOverview, GroupView, HostView } from './fleet-overview.js';
@@ -81,7 +82,7 @@ function healthLabel(serf: string): Markup {
   return html`<span class="state health-${known ? serf : 'unknown'}"><span aria-hidden="true">${HEALTH_SYMBOLS[serf] ?? '?'}</span> ${serf}</span>`;
 }
 
-export function deploysTable(deploys: readonly Deploy[], now: number): Markup {
+export function deploysTable(deploys: readonly DeployRecord[], now: number): Markup {
   if (deploys.length === 0) return html`<p>No deploys yet.</p>`;
   return html`<div class="table-wrap"><table>
 <thead><tr><th scope="col">Deploy</th><th scope="col">Role</th><th scope="col">Environment</th><th scope="col">Tag</th><th scope="col">Status</th><th scope="col">Started by</th><th scope="col">Started</th><th scope="col" class="num">Duration</th></tr></thead>
@@ -98,7 +99,7 @@ export function deploysTable(deploys: readonly Deploy[], now: number): Markup {
 </table></div>`;
 }
 
-function deployKind(deploy: Deploy): Markup | undefined {
+function deployKind(deploy: DeployRecord): Markup | undefined {
   if (deploy.rollbackOf !== undefined) return html`<br><small class="hint">rollback of ${deploy.rollbackOf}</small>`;
   if (deploy.promotedFrom !== undefined) return html`<br><small class="hint">promotion</small>`;
   if (deploy.catchUpOf !== undefined) return html`<br><small class="hint">catch-up</small>`;

@@ -14,6 +14,7 @@ import type { FleetControl } from '../../shared/ports/fleet-state.js';
 import type { Membership } from '../../shared/ports/membership.js';
 import { credentialFor, type CoordinatorEnv, type TokenCheck } from '../auth/authenticate.js';
 import { registerAssetRoutes } from './assets/asset-routes.js';
+import { readDeployForPage } from './deploy-read.js';
 import { deployLive, deployMain, type DeployPageView } from './deploy-page.js';
 import { readFleetOverview } from './fleet-overview.js';
 import { html } from './html.js';
@@ -122,10 +123,11 @@ export function registerUiRoutes(app: Hono<CoordinatorEnv>, deps: UiRouteDeps): 
 
   async function deployPage(c: Context<CoordinatorEnv>, signed: Session, id: string, extra: Pick<DeployPageView, 'notice' | 'reason'> = {}, status: 200 | 400 | 403 | 404 | 409 | 413 | 502 | 503 = 200) {
     const events = await eventsUrl({ deploy: id });
-    const deploy = await store.getDeploy(id);
-    if (!deploy) return c.html(errorPage(`There is no deploy ${id}.`, signed.viewer), 404);
+    const read = await readDeployForPage(store, id, hostsCursor(c));
+    if (!read) return c.html(errorPage(`There is no deploy ${id}.`, signed.viewer), 404);
+    const { deploy, hosts } = read;
     const release = await store.getRelease(deploy.role, deploy.tag);
-    const view: DeployPageView = { deploy, release, now: now(), scope: signed.credential.scope, actor: signed.viewer.actor, csrf: signed.viewer.csrf, ...extra };
+    const view: DeployPageView = { deploy, hosts, release, now: now(), scope: signed.credential.scope, actor: signed.viewer.actor, csrf: signed.viewer.csrf, ...extra };
     return c.html(pageShell({ title: `Deploy ${id}`, viewer: signed.viewer, main: deployMain(view), ...(events === undefined ? {} : { events }) }), status);
   }
 
@@ -142,9 +144,10 @@ export function registerUiRoutes(app: Hono<CoordinatorEnv>, deps: UiRouteDeps): 
     const signed = await session(c, true);
     if (signed instanceof Response) return signed;
     const id = c.req.param('id');
-    const deploy = deployId.safeParse(id).success ? await store.getDeploy(id) : undefined;
-    if (!deploy) return c.text(`no deploy ${id}`, 404);
-    return c.html(deployLive(deploy, await store.getRelease(deploy.role, deploy.tag), now()).text);
+    // The summary and one page of reports: never the whole record on each of the deploy's events.
+    const read = deployId.safeParse(id).success ? await readDeployForPage(store, id, hostsCursor(c)) : undefined;
+    if (!read) return c.text(`no deploy ${id}`, 404);
+    return c.html(deployLive(read.deploy, await store.getRelease(read.deploy.role, read.deploy.tag), now(), read.hosts).text);
   });
 
   /** Runs one API route as the signed-in credential; its answer, or its refusal shown on the deploy's page. */
@@ -158,7 +161,7 @@ export function registerUiRoutes(app: Hono<CoordinatorEnv>, deps: UiRouteDeps): 
       log.warn({ action, actor: signed.viewer.actor, refusal }, 'dashboard form refused');
       return c.html(errorPage(`Nothing was done: ${refusal}.`, signed.viewer), 403);
     }
-    const deploy = deployId.safeParse(id).success ? await store.getDeploy(id) : undefined;
+    const deploy = deployId.safeParse(id).success ? await store.getRecord(id) : undefined;
     if (!deploy) return c.html(errorPage(`There is no deploy ${id}.`, signed.viewer), 404);
     const reason = typeof form.reason === 'string' ? form.reason.trim() : '';
     const [path, body] =
@@ -242,4 +245,10 @@ function errorPage(text: string, viewer?: Viewer): string {
     ...(viewer ? { viewer } : {}),
     main: html`<h1>Not done</h1><p class="notice error" role="alert">${text}</p><p><a href="/ui">Back to the fleet</a></p>`,
   });
+}
+
+/** `?hosts=` names a page of a deploy's hosts, as its "more hosts" link gave it; anything else is the first page. */
+function hostsCursor(c: Context<CoordinatorEnv>): string | undefined {
+  const cursor = c.req.query('hosts');
+  return cursor !== undefined && /^[A-Za-z0-9:._-]{1,200}$/.test(cursor) ? cursor : undefined;
 }
