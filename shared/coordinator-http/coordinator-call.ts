@@ -2,13 +2,13 @@
 // bearer token, an idempotency key on every POST, the list of coordinators tried in turn, the
 // answer's status mapped to a typed error and its body checked by the caller's schema.
 import { randomUUID } from 'node:crypto';
-import { Agent as HttpAgent } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import type * as z from 'zod';
 import { GrapevineError } from '../contract/errors.js';
 import { describeIssues } from '../contract/parse-input.js';
 import { readCaFile } from '../http/ca-file.js';
 import { parseJson } from '../http/http-exchange.js';
+import { http, https } from '../http/node-http.js';
 import type { CoordinatorClientOptions } from './coordinator-client.js';
 import { CoordinatorEndpoints, errorFor } from './coordinator-transport.js';
 
@@ -19,9 +19,10 @@ export class CoordinatorCaller {
   readonly #token: string;
   readonly #timeoutMs: number;
   /** Keep connections open between an agent's progress reports; idle ones never hold a process open. */
-  readonly #http = new HttpAgent({ keepAlive: true });
+  readonly #http = new http.Agent({ keepAlive: true });
+  #https: HttpsAgent | undefined;
   /** Made on the first https:// request: node:https loads only for a coordinator that needs it. */
-  #https: Promise<HttpsAgent> | undefined;
+  readonly #httpsAgent = (): HttpsAgent => (this.#https ??= new (https().Agent)({ keepAlive: true, ...(this.#ca === undefined ? {} : { ca: this.#ca }) }));
   /** The CA file's certificates, read (and refused when unreadable) when the caller is made. */
   readonly #ca: string | undefined;
   /** Which CAs an https:// coordinator is checked against, for the error when its certificate does not verify. */
@@ -51,7 +52,7 @@ export class CoordinatorCaller {
     // reached a coordinator before it died gives back that deploy, not a second one.
     if (method === 'POST') headers['idempotency-key'] = randomUUID();
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const agents = { http: this.#http, https: () => (this.#https ??= httpsAgent(this.#ca)) };
+    const agents = { http: this.#http, https: this.#httpsAgent };
     const { status, text, url } = await this.endpoints.exchange({ method, path, headers, body: payload, timeoutMs, agents, trusted: this.#trusted });
     // No content reads as null: only an answer whose schema allows it can be empty.
     const json = status === 204 ? null : parseJson(text);
@@ -65,7 +66,3 @@ export function unexpectedAnswer(method: CallMethod, url: string, problem: strin
   return new GrapevineError('coordinator_error', `unexpected answer to ${method} ${url}: ${problem}`);
 }
 
-async function httpsAgent(ca: string | undefined): Promise<HttpsAgent> {
-  const { Agent } = await import('node:https');
-  return new Agent({ keepAlive: true, ...(ca === undefined ? {} : { ca }) });
-}

@@ -58,7 +58,7 @@ export class CoordinatorEndpoints {
     try {
       const attempt = async (base: string) => {
         url = `${base}${path}`;
-        const agent = base.startsWith('https:') ? await agents.https() : agents.http;
+        const agent = base.startsWith('https:') ? agents.https() : agents.http;
         // A kept-alive connection the coordinator closed while it sat idle fails on its first
         // use, before the request reached anyone: it goes once more, on a new connection.
         const answer = await retry(() => exchange({ url, method, headers, body, timeoutMs, agent, markStaleResets: true }), {
@@ -112,7 +112,7 @@ export interface FleetRequest {
   /** Per coordinator tried. */
   timeoutMs: number;
   /** The https one made when first asked for: node:https loads only for an https:// coordinator. */
-  agents: { http: HttpAgent; https(): Promise<HttpsAgent> };
+  agents: { http: HttpAgent; https(): HttpsAgent };
   /** Which CAs an https:// coordinator is checked against, for the error when its certificate does not verify. */
   trusted: string;
 }

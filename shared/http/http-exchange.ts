@@ -1,8 +1,9 @@
 // One HTTP request and its whole answer over node:http(s), for the clients of Grapevine's
 // own services (the coordinator, the load balancer's relay). Each caller maps a failure to
 // its own errors.
-import { type Agent as HttpAgent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import type { Agent as HttpAgent, IncomingHttpHeaders } from 'node:http';
 import { GrapevineError } from '../contract/errors.js';
+import { http, https } from './node-http.js';
 
 export interface HttpExchange {
   url: string;
@@ -36,13 +37,13 @@ export class StaleConnectionError extends GrapevineError {
  * One request with node:http. Not fetch: it loads a second HTTP stack (undici) of about
  * 11 MB into every agent, its start-up is on the CLI's path, and a custom CA needs an Agent.
  */
-export async function exchange(request: HttpExchange): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
+export function exchange(request: HttpExchange): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
   const { method, body, agent, signal } = request;
-  const target = new URL(request.url);
-  // node:https (and with it TLS) loads only for an https:// URL: a `grapevine deploy` to a
-  // plain-http coordinator, on every CI build, does not pay for it.
-  const send = target.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
   return new Promise((resolve, reject) => {
+    const target = new URL(request.url);
+    // node:https (and with it TLS) loads only for an https:// URL: a `grapevine deploy` to a
+    // plain-http coordinator, on every CI build, does not pay for it.
+    const send = target.protocol === 'https:' ? https().request : http.request;
     const headers = body === undefined ? request.headers : { ...request.headers, 'content-length': String(Buffer.byteLength(body)) };
     const req = send(target, { method, headers, agent, ...(signal ? { signal } : {}) }, (res) => {
       const chunks: Buffer[] = [];
