@@ -14,7 +14,8 @@ let fleet: TestCluster;
 let admin: RedisClient | undefined;
 
 beforeAll(async () => {
-  fleet = await startCluster({ name: 'gvredis-cluster', subnet: '10.247.0', production: HOSTS.length, redis: 'cluster' });
+  // Its own subnet: the Sentinel file's cluster (10.247.0) may be up beside it (vitest.config.ts).
+  fleet = await startCluster({ name: 'gvredis-cluster', subnet: '10.255.0', production: HOSTS.length, redis: 'cluster' });
   admin = await connectRedis(redisSettingOf(fleet.state(), 'admin'), pino({ level: 'silent' }));
 }, 240_000);
 afterAll(async () => {
