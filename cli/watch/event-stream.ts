@@ -3,7 +3,6 @@
 // browser's EventSource would, and a silence longer than the coordinator's heartbeat taken
 // as a dead connection. Node's own http/https, so a CA file is honoured as the client does.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { UnreachableError, errorMessage } from '../../shared/contract/errors.js';
 import { readCaFile } from '../../shared/http/ca-file.js';
 import { parseJson } from '../../shared/http/http-exchange.js';
@@ -89,11 +88,12 @@ export class EventStreamClient {
     }
   }
 
-  #openAt(base: string, { path, lastEventId, silenceMs = STREAM_SILENCE_MS }: OpenStreamOptions): Promise<EventStream> {
+  async #openAt(base: string, { path, lastEventId, silenceMs = STREAM_SILENCE_MS }: OpenStreamOptions): Promise<EventStream> {
     const url = new URL(`${base}${path}`);
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'text/event-stream' };
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    // node:https (and TLS) loads only for an https:// coordinator, as the client's requests do.
+    const send = url.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
     return new Promise((resolve, reject) => {
       const request = send(url, { method: 'GET', headers, ...(this.#ca === undefined ? {} : { ca: this.#ca }) });
       const connectTimer = setTimeout(() => request.destroy(Object.assign(new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
