@@ -22,7 +22,8 @@ export async function chooseRollback(store: DeployStore, role: string, env: stri
   if (current === undefined) {
     throw new ConflictError('nothing_to_roll_back', `role ${role} was never deployed to ${env}; there is nothing to roll back`);
   }
-  const deploys = await store.listDeploys({ role, env, limit: HISTORY_LIMIT });
+  // Newest first by sequence number (the group's creation order), not by createdAt: two coordinators' clocks differ.
+  const deploys = (await store.listDeploys({ role, env, limit: HISTORY_LIMIT })).sort((a, b) => (b.seq ?? 0) - (a.seq ?? 0));
   const brokenSeen = new Set<string>();
   for (const deploy of deploys) {
     if (deploy.status !== 'succeeded' || deploy.tag === current || brokenSeen.has(deploy.tag)) continue;

@@ -91,13 +91,32 @@ describe('a rollback retried on the other coordinator', () => {
       expect(two.body.id, name).toBe(one.body.id);
       const after = await a.store.listDeploys({ ...GROUP, limit: 200 });
       expect(after.length, name).toBe(before.length + 1);
-      expect(after[0]!.id, name).toBe(one.body.id);
-      expect(after[0]!.rollbackOf, name).toBe(round % 2 === 0 ? 'v2' : 'v1');
+      // Newest by number: the list's order is each coordinator's own clock.
+      const newest = [...after].sort((x, y) => y.seq! - x.seq!)[0]!;
+      expect(newest.id, name).toBe(one.body.id);
+      expect(newest.rollbackOf, name).toBe(round % 2 === 0 ? 'v2' : 'v1');
       // Sent again later (a client's retry after a cut connection): still that rollback, nothing new.
       expect((await b.call('POST', '/v1/rollbacks', GROUP, { headers })).body.id, name).toBe(one.body.id);
       await a.succeedEverywhere(one.body as Deploy);
       expect((await a.store.listDeploys({ ...GROUP, limit: 200 })).length, name).toBe(before.length + 1);
     }
+  });
+});
+
+describe('two coordinators whose clocks are apart', () => {
+  it('a rollback goes back to the release deployed before the current one, by creation order, not by either clock', async () => {
+    const [a, b] = await twoCoordinators();
+    // The first coordinator's clock runs a day ahead: its deploys' createdAt sort after the other's.
+    a.clock += 24 * 60 * 60_000;
+    await a.publish('web', 'v3');
+    await a.succeedEverywhere(await a.deploy('web', 'production', 'v3'));
+    await a.publish('web', 'v4');
+    await b.succeedEverywhere(await b.deploy('web', 'production', 'v4'));
+    await a.publish('web', 'v5');
+    await b.succeedEverywhere(await b.deploy('web', 'production', 'v5'));
+    const rollback = await b.call('POST', '/v1/rollbacks', GROUP);
+    expect(rollback.status, JSON.stringify(rollback.body)).toBe(201);
+    expect(rollback.body).toMatchObject({ tag: 'v4', rollbackOf: 'v5' });
   });
 });
 
