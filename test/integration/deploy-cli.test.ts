@@ -2,11 +2,17 @@
 // loaded only for other lines) against the coordinator over a real Redis, served on loopback.
 // What CI and a person see: the started line and the deploy it names, the same help and
 // the same refusals as before the lean path, nothing created on a refusal, and a list of
-// coordinators tried in turn.
+// coordinators tried in turn, and an https:// coordinator checked against the CA file given.
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../dev-cluster/free-port.js';
+import { createLocalCa, issueServerCertificate } from '../../dev-cluster/local-ca.js';
 import { cliAgainstCoordinator } from '../fixtures/cli-against-coordinator.js';
 import { CoordinatorHarness, TOKEN, coordinatorOverRedis } from '../fixtures/coordinator-harness.js';
 import { redisForThisFile } from '../fixtures/redis-server.js';
@@ -70,6 +76,26 @@ describe('grapevine deploy', () => {
     expect(started.exitCode, started.stderr).toBe(0);
     expect(started.stdout).toMatch(/^deploy d-[a-z0-9]+ of web:v1 to production started$/);
     expect(await deployIds()).toHaveLength(1);
+  });
+
+  it('starts a deploy on an https:// coordinator whose certificate the CA file vouches for, and refuses one it does not', async () => {
+    const ca = await createLocalCa(join(served.dir, 'tls'), 'deploy-cli');
+    const certificate = await issueServerCertificate(ca, 'coordinator', ['127.0.0.1']);
+    const tls = { key: readFileSync(certificate.keyFile), cert: readFileSync(certificate.certFile) };
+    const server = serve({ fetch: coordinator.app.fetch, hostname: '127.0.0.1', port: 0, createServer: createHttpsServer, serverOptions: tls });
+    try {
+      await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const started = await grapevine({ GRAPEVINE_COORDINATOR: url, GRAPEVINE_CA_FILE: ca.caFile }, 'deploy', 'web', '--env', 'production');
+      expect(started.exitCode, started.stderr).toBe(0);
+      expect(started.stdout).toMatch(/^deploy d-[a-z0-9]+ of web:v1 to production started$/);
+      const untrusted = await grapevine({ GRAPEVINE_COORDINATOR: url }, 'deploy', 'web', '--env', 'production');
+      expect(untrusted.exitCode).toBe(2);
+      expect(untrusted.stderr).toMatch(new RegExp(`^grapevine: coordinator at ${url}: .*certificate.*; trusted: Node.js's public CAs`));
+      expect(await deployIds()).toHaveLength(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('prints the same help as before, and the whole deploy with --json', async () => {
