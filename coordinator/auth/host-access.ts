@@ -64,7 +64,8 @@ export class HostAccess {
     // The record alone (parsed once per change at the store): a report check needs no host's report.
     const deploy = await this.#deps.store.getRecord(id);
     if (!deploy) throw new NotFoundError(`no deploy ${id}`);
-    const view: DeployView = { id, role: deploy.role, env: deploy.env, targets: deploy.targets ?? [] };
+    const targets = new Set(deploy.targets ?? []);
+    const view: DeployView = { id, role: deploy.role, env: deploy.env, targets: { includes: (host: string) => targets.has(host) } };
     if (this.#targets.size >= TARGETS_CACHE_SIZE) this.#targets.delete(this.#targets.keys().next().value!);
     this.#targets.set(id, view);
     return view;

@@ -28,7 +28,8 @@ export interface DeployView {
   id: string;
   role: string;
   env: string;
-  targets?: readonly string[] | undefined;
+  /** The deploy's targets: a list, or for a checker that keeps them a set's membership test (10 000 names are 10 000 comparisons per report). */
+  targets?: Pick<readonly string[], 'includes'> | undefined;
 }
 
 /** A host reads a deploy that targets it, or one of a group (role and environment) its Serf tags put it in. */
