@@ -143,8 +143,9 @@ describe("a group's lock between two coordinators", () => {
   });
 
   it('is renewed while held past its TTL, so the other coordinator waits for its release', async () => {
-    const holder = locksOf('coordinator-1', { ttlMs: 300 });
-    const other = locksOf('coordinator-2', { ttlMs: 300, waitMs: 5_000 });
+    // A TTL a loaded machine's pauses stay well inside (renewed every 400 ms).
+    const holder = locksOf('coordinator-1', { ttlMs: 1_200 });
+    const other = locksOf('coordinator-2', { ttlMs: 1_200, waitMs: 15_000 });
     const key = redisKeys.groupLock('web', 'production');
     const redis = client();
     const order: string[] = [];
@@ -159,12 +160,12 @@ describe("a group's lock between two coordinators", () => {
         if (ttl > last) renewals += 1;
         last = ttl;
         return renewals >= 3 ? true : undefined;
-      }, { timeoutMs: 3_000, intervalMs: 10 });
+      }, { timeoutMs: 10_000, intervalMs: 20 });
       order.push('holder');
     });
     await otherCall;
     expect(order).toEqual(['holder', 'other']);
-  });
+  }, 30_000);
 
   it("tells a holder through its signal when another took the lock from it, and its release leaves the other's alone", async () => {
     const holder = locksOf('coordinator-1', { ttlMs: 300 });
