@@ -57,6 +57,7 @@ export class StreamedDeployFeed implements DeployFeed {
   async follow(id: string, onRecord: (deploy: Deploy) => void, { timeoutMs, signal }: FollowOptions): Promise<Deploy> {
     const reads = new FollowReads(this.reader, id, { deadline: this.#now() + timeoutMs, outageMs: this.#outageMs, now: this.#now, signal });
     let opened = 0;
+    let stream: EventStream | undefined;
     try {
       const path = `/v1/events?deploy=${encodeURIComponent(id)}`;
       const open = async (lastEventId?: string) => {
@@ -64,7 +65,7 @@ export class StreamedDeployFeed implements DeployFeed {
         return this.streams!.open({ path, ...(lastEventId === undefined ? {} : { lastEventId }) });
       };
       // Opened before the summary is read: a report stored after this is on the stream.
-      const stream = this.streams === undefined ? undefined : await this.#firstStream(open, reads);
+      stream = this.streams === undefined ? undefined : await this.#firstStream(open, reads);
       const summary = await reads.summary();
       const state = new FollowState(summary);
       await reads.fillIn(state, summary);
@@ -79,6 +80,8 @@ export class StreamedDeployFeed implements DeployFeed {
       if (!state.agreesWith(last)) await reads.pages(state);
       return state.deploy();
     } finally {
+      // An open stream would hold the CLI open after the deploy ended (one that ended before it looked, too).
+      stream?.close();
       this.requests = reads.requests + opened;
     }
   }

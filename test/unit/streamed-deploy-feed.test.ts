@@ -65,7 +65,10 @@ class ScriptedStream implements EventStream {
     if (this.drop) return undefined;
     return new Promise(() => {});
   }
-  close(): void {}
+  closed = false;
+  close(): void {
+    this.closed = true;
+  }
 }
 
 const report = (host: string, state: HostReport['state'], at: number): HostReport => ({ host, state, steps: [{ step: 'received', at: createdAt + at }] });
@@ -163,6 +166,17 @@ describe('following a deploy through its events', () => {
     await expect(feed.follow(id, () => {}, { timeoutMs: 600_000 })).rejects.toThrow(/coordinator at http:\/\/a:7700 is unreachable/);
     expect(now).toBeGreaterThanOrEqual(30_000);
     expect(now).toBeLessThanOrEqual(50_000);
+  });
+
+  it('closes the stream when the deploy had ended before it looked, so the command can exit', async () => {
+    const coordinator = new ScriptedCoordinator();
+    coordinator.store(report('h1', 'succeeded', 10));
+    coordinator.finish();
+    const stream = new ScriptedStream([], false);
+    const final = await new StreamedDeployFeed(coordinator, { open: async () => stream }).follow(id, () => {}, { timeoutMs: 5_000 });
+    expect(final.status).toBe('succeeded');
+    expect(final.hosts.h1?.state).toBe('succeeded');
+    expect(stream.closed).toBe(true);
   });
 
   it('ends at once on a refusal', async () => {
