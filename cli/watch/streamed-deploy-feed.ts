@@ -114,12 +114,20 @@ export class StreamedDeployFeed implements DeployFeed {
     let stream = first;
     let lastId: string | undefined;
     let pending: Promise<StreamMessage | undefined> | undefined;
+    let tick: Promise<typeof TICK> | undefined;
     try {
       // Bounded by the deadline: reads.pause throws past it, and every turn pauses or reads.
       for (;;) {
         pending ??= stream.next();
-        const message = await Promise.race([pending, reads.pause(this.#tickMs).then((): typeof TICK => TICK)]);
+        if (tick === undefined) {
+          tick = reads.pause(this.#tickMs).then((): typeof TICK => TICK);
+          // Raced below; left behind when following ends, when only an abort can reject it.
+          tick.catch(() => {});
+        }
+        // The tick first: on a busy stream, whose next message is always ready, the view still gets its turn.
+        const message = await Promise.race([tick, pending]);
         if (message === TICK) {
+          tick = undefined;
           onRecord(state.deploy());
           continue;
         }

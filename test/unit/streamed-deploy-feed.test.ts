@@ -179,6 +179,19 @@ describe('following a deploy through its events', () => {
     expect(stream.closed).toBe(true);
   });
 
+  it('hands the view the deploy every tick while a busy stream never pauses', async () => {
+    const coordinator = new ScriptedCoordinator();
+    const steps = Array.from({ length: 3_000 }, (_, n) => () => coordinator.store(report(`sim-${n}`, 'waiting', n)));
+    // Each message comes as network data does: a turn of the event loop apart, never a quiet moment.
+    const busy = new ScriptedStream([...steps, () => coordinator.finish()], false);
+    const next = busy.next.bind(busy);
+    busy.next = () => new Promise((resolve) => setImmediate(() => resolve(next())));
+    const seen: number[] = [];
+    const feed = new StreamedDeployFeed(coordinator, { open: async () => busy }, { tickMs: 2 });
+    await feed.follow(id, (deploy) => seen.push(Object.keys(deploy.hosts).length), { timeoutMs: 30_000 });
+    expect(seen.filter((hosts) => hosts > 0 && hosts < 3_000).length).toBeGreaterThan(0);
+  });
+
   it('ends at once on a refusal', async () => {
     const coordinator = new ScriptedCoordinator();
     coordinator.getSummary = async () => Promise.reject(new NotFoundError(`no deploy ${id}`));
