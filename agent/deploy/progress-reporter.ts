@@ -78,8 +78,9 @@ export class ProgressReporter {
     this.lastSentAt = this.now();
   }
 
+  /** `report` is kept as given, not copied: the caller hands over a fresh one each time (HostProgress's snapshot). */
   update(report: HostReport): void {
-    this.pending = structuredClone(report);
+    this.pending = report;
     if (report.state !== this.lastSentState) this.hurry?.();
     this.sending ??= this.drain().finally(() => {
       this.sending = undefined;
