@@ -60,7 +60,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   if (config.tls) readServerTls(config.tls);
   // Webhook URLs and secrets are read from their files before anything connects, as the TLS files are.
   const notificationTargets = readNotificationTargets(config.notifications ?? []);
-  const redis = await connectRedis(config.redis, logger, { autoPipelining: true });
+  const redis = await connectRedis(config.redis, logger);
   await migrateRenamedKeys(redis, logger);
 
   const serf = new SerfAgentProcess({

@@ -17,6 +17,7 @@ import { DeployWatchdog } from '../../coordinator/watchdog.js';
 import { connectRedis } from '../../shared/redis/connection.js';
 import { RedisDeployStore } from '../../shared/redis/deploy-store.js';
 import { RedisFleetState } from '../../shared/redis/fleet-state.js';
+import { WindowProfile } from './window-profile.js';
 import { coordinatorCredentials } from '../../coordinator/auth/verified-credentials.js';
 import { RedisAuditLog } from '../../shared/redis/audit-log.js';
 import { RedisFleetEventStream } from '../../shared/redis/fleet-event-stream.js';
@@ -47,7 +48,7 @@ function send(reply: CoordinatorReply): void {
 
 async function start(command: CoordinatorStart): Promise<{ redis: RedisClient; server: ServedApp; watchdog: DeployWatchdog; feed: EventFeed }> {
   const logger = pino({ level: 'warn', redact: ['token', '*.token'] }, pino.destination({ dest: command.logFile, sync: false }));
-  const redis = await connectRedis(command.redisUrl, logger, { autoPipelining: true });
+  const redis = await connectRedis(command.redisUrl, logger);
   const store = new RedisDeployStore({ redis, logger });
   const fleet = new RedisFleetState({ redis, logger, host: 'coordinator' });
   const credentials = coordinatorCredentials(redis, logger);
@@ -120,6 +121,8 @@ let rssPeak = 0;
 const sampleRss = () => void (rssPeak = Math.max(rssPeak, process.memoryUsage.rss()));
 const rssTimer = setInterval(sampleRss, RSS_SAMPLE_MS);
 let running: Awaited<ReturnType<typeof start>> | undefined;
+const profile = new WindowProfile(process.env.GRAPEVINE_BENCH_PROFILE_DIR);
+let profiled: Promise<void> = Promise.resolve();
 
 process.on('message', (command: CoordinatorCommand) => {
   if (command.type === 'start') {
@@ -132,9 +135,10 @@ process.on('message', (command: CoordinatorCommand) => {
     const cpu = process.cpuUsage();
     send({ type: 'sample', cpuMicros: cpu.user + cpu.system, rssPeakBytes: rssPeak, requests: { ...requests } });
     rssPeak = 0;
+    profiled = profile.mark();
   } else {
     clearInterval(rssTimer);
-    const stopping = running ? Promise.all([running.feed.stop(), running.server.close(500), running.watchdog.stop()]) : Promise.resolve();
+    const stopping = Promise.all([profiled.catch(() => undefined), ...(running ? [running.feed.stop(), running.server.close(500), running.watchdog.stop()] : [])]);
     void stopping.finally(() => {
       running?.redis.disconnect();
       process.exit(0);

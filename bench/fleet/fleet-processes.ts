@@ -21,10 +21,11 @@ export class ChildChannel<Command, Reply extends { type: string }> {
     private readonly onUnasked: (reply: Reply) => void = () => undefined,
   ) {
     // Only what a Node process needs: no secret travels in the environment (they go by IPC).
-    // GRAPEVINE_BENCH_PROFILE_DIR: each child writes a V8 CPU profile there (where a figure's time goes).
+    // GRAPEVINE_BENCH_PROFILE_DIR: workers write a V8 CPU profile there at exit, the coordinator one of the deploy (window-profile.ts).
     const profileDir = process.env.GRAPEVINE_BENCH_PROFILE_DIR;
-    const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-    this.process = fork(fileURLToPath(new URL(module, import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { PATH: process.env.PATH ?? '' } });
+    const execArgv = profileDir && !module.includes('coordinator') ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+    const env = { PATH: process.env.PATH ?? '', ...(profileDir ? { GRAPEVINE_BENCH_PROFILE_DIR: profileDir } : {}) };
+    this.process = fork(fileURLToPath(new URL(module, import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
     this.exited = new Promise((resolve) => this.process.once('exit', () => resolve()));
     this.process.on('message', (reply: Reply) => this.take(reply));
     this.process.once('exit', (code, signal) => {

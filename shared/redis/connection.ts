@@ -37,9 +37,9 @@ const NODE_OPTIONS = {
  * Connects as `setting` says; rejects with UnreachableError if the first connection fails,
  * leaving nothing open. A bare URL string is one server, as before.
  */
-export async function connectRedis(setting: RedisSetting, logger: Logger, options: ConnectOptions = {}): Promise<RedisClient> {
+export async function connectRedis(setting: RedisSetting, logger: Logger): Promise<RedisClient> {
   const log = logger.child({ component: 'redis' });
-  const client = newClient(setting, options);
+  const client = newClient(setting);
   let downSince: number | undefined;
   const down = (error: Error) => {
     if (downSince !== undefined) return;
@@ -66,25 +66,13 @@ export async function connectRedis(setting: RedisSetting, logger: Logger, option
   return client;
 }
 
-export interface ConnectOptions {
-  /**
-   * Commands issued in one turn of the event loop go out in one write (ioredis's auto-
-   * pipelining). For a busy server such as the coordinator, where hundreds of requests each
-   * send a command or two at once, it turns that many socket writes into one. Never on a
-   * connection that blocks (BLPOP, XREAD BLOCK): a blocked command holds up the batch behind it.
-   */
-  autoPipelining?: boolean;
-}
-
-function newClient(setting: RedisSetting, { autoPipelining = false }: ConnectOptions): RedisClient {
+function newClient(setting: RedisSetting): RedisClient {
   const target = redisTarget(setting);
-  const pipelining = { enableAutoPipelining: autoPipelining };
-  if (target.kind === 'single') return new Redis(target.url, { ...NODE_OPTIONS, ...pipelining, lazyConnect: true, retryStrategy: reconnectDelayMs });
+  if (target.kind === 'single') return new Redis(target.url, { ...NODE_OPTIONS, lazyConnect: true, retryStrategy: reconnectDelayMs });
   if (target.kind === 'cluster') {
     const { user, password, tls } = credentialsOf(target.urls[0]!);
     const nodes = target.urls.map((url) => ({ host: new URL(url).hostname.replace(/^\[|\]$/g, ''), port: Number(new URL(url).port || 6379) }));
     return new Cluster(nodes, {
-      ...pipelining,
       lazyConnect: true,
       clusterRetryStrategy: reconnectDelayMs,
       // A command's MOVED/ASK replies and a failover's CLUSTERDOWN are retried within the command timeout.
@@ -97,7 +85,6 @@ function newClient(setting: RedisSetting, { autoPipelining = false }: ConnectOpt
   const { sentinels, name, user, password, sentinelUser, sentinelPassword, tls } = target.setting;
   return new Redis({
     ...NODE_OPTIONS,
-    ...pipelining,
     lazyConnect: true,
     retryStrategy: reconnectDelayMs,
     sentinels: sentinels.map((address) => {
@@ -123,13 +110,11 @@ export function duplicateRedis(client: RedisClient, overrides: RedisOptions): Re
     // A cluster takes its per-node options under redisOptions; the offline queue is the cluster's own.
     const { enableOfflineQueue, ...nodeOverrides } = overrides;
     return client.duplicate(undefined, {
-      enableAutoPipelining: false,
       ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
       redisOptions: { ...client.options.redisOptions, ...nodeOverrides },
     });
   }
-  // A blocking read never rides in an automatic pipeline (see ConnectOptions).
-  return client.duplicate({ enableAutoPipelining: false, ...overrides });
+  return client.duplicate(overrides);
 }
 
 /**
