@@ -8,11 +8,15 @@ import LongestFirst from './test/setup/longest-first.js';
 // HAProxy and registry of docker-compose.test.yml, brought up once per run by its global setup.
 // The e2e and faults files (group 2) each bring up a cluster of their own (own name, subnet and
 // ports: dev-cluster/free-port.ts gives each worker its own band) and spend most of their time
-// waiting on start delays, soaks and health deadlines, so two run side by side, the longest
-// first (test/setup/longest-first.ts). The fuzz tests (test/fuzz/) run with the integration
+// waiting on start delays, soaks and health deadlines; they run the longest first
+// (test/setup/longest-first.ts), CLUSTERS_AT_ONCE at a time. The fuzz tests (test/fuzz/) run with the integration
 // tests: the coordinator's fuzz uses that Redis, the event batch a real Serf.
-/** e2e and faults files at once: two cores; a third cluster would wait on CPU rather than on time. */
-const CLUSTERS_AT_ONCE = 2;
+/**
+ * e2e and faults files at once. Two side by side cut the run by about ten minutes, but in a full
+ * CI run on two cores the blue/green switch case (no request answered by the colour it left) failed
+ * beside another cluster after passing alone: one at a time until that is understood.
+ */
+const CLUSTERS_AT_ONCE = 1;
 
 export default defineConfig({
   test: {

@@ -30,7 +30,8 @@ export interface ReportDelivery {
  * per host per deploy, most of a coordinator's work in a large fleet. What an operator acts
  * on is the state (waiting, deploying, the end), which goes out at once; the steps within a
  * state go at most every 5 s, so a long health check still shows, and every report carries
- * all steps with their times. A host starts out `waiting` as if it had just said so: a
+ * all steps with their times. A change of the state of the deploy's job, which the host
+ * runs, goes out at once too. A host starts out `waiting` as if it had just said so: a
  * host whose slot comes within 5 s first reports with it, and most hosts send 2 reports.
  */
 export const REPORT_SPACING_MS = 5_000;
@@ -62,6 +63,7 @@ export class ProgressReporter {
   private sending: Promise<void> | undefined;
   private lastSentAt: number;
   private lastSentState: HostReport['state'] = 'waiting';
+  private lastSentJob: string | undefined;
   /** Set by finish(): the final report goes without waiting for its turn. */
   private finalQueued = false;
   /** Ends the wait between two progress reports early (the final report came). */
@@ -81,7 +83,7 @@ export class ProgressReporter {
   /** `report` is kept as given, not copied: the caller hands over a fresh one each time (HostProgress's snapshot). */
   update(report: HostReport): void {
     this.pending = report;
-    if (report.state !== this.lastSentState) this.hurry?.();
+    if (this.isNews(report)) this.hurry?.();
     this.sending ??= this.drain().finally(() => {
       this.sending = undefined;
     });
@@ -104,13 +106,19 @@ export class ProgressReporter {
       this.pending = undefined;
       this.lastSentAt = this.now();
       this.lastSentState = report.state;
+      this.lastSentJob = report.job?.state;
       await this.send(report);
     }
   }
 
+  /** A new state of the host or of the deploy's job it runs: what an operator watches for, sent at once. */
+  private isNews(report: HostReport): boolean {
+    return report.state !== this.lastSentState || report.job?.state !== this.lastSentJob;
+  }
+
   /** Waits out the spacing since the last report of the same state; a new state, the final report or the agent's stop cut it short. */
   private spaced(): Promise<void> | undefined {
-    if (this.pending?.state !== this.lastSentState) return undefined;
+    if (this.pending && this.isNews(this.pending)) return undefined;
     const waitMs = this.lastSentAt + (this.delivery.spacingMs ?? REPORT_SPACING_MS) - this.now();
     if (waitMs <= 0) return undefined;
     const signal = this.delivery.signal;

@@ -16,6 +16,7 @@ import { RedisSlotLease } from './slot-lease.js';
 import { CLEANUP_TIMEOUT_MS, WaitQueue } from './wait-queue.js';
 import { confirmOnReplica } from './replica-ack.js';
 import { WakeLine } from './wake-line.js';
+import { RedisOutage } from './redis-outage.js';
 import { zoneRuleArgs, type ZoneRule } from '../contract/zone-rule.js';
 
 export { RedisSlotLease } from './slot-lease.js';
@@ -133,6 +134,7 @@ export class RedisSlotLocks implements SlotLocks {
     // The arrival score a wake-up hands back, so a waiter that loses a race keeps its place.
     let score = '';
     const startedAt = Date.now();
+    const outage = new RedisOutage();
 
     try {
       for (;;) {
@@ -142,7 +144,9 @@ export class RedisSlotLocks implements SlotLocks {
         const reply = await untilAborted(attempt, signal, (late) => {
           if (late.kind === 'acquired') this.releaseAbandoned(queue, late.slot, token, abandonedLeavesOut, rule, log);
           else if ((late.kind === 'queued' || late.kind === 'held') && !queued) void this.leaveQueue(queue, token, false, rule, log);
-        });
+        }).catch((error: unknown) => outage.tolerate(error, signal, log));
+        if (reply === undefined) continue;
+        outage.over();
 
         if (reply.kind === 'retry' && renamed < NUMBER_TRIES) {
           // A free number was reserved for this host: call again at once, naming it.

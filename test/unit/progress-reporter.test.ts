@@ -129,4 +129,17 @@ describe('progress reporter', () => {
     await reporter.finish(report('succeeded'));
     expect(sent.map((r) => r.state)).toEqual(['deploying', 'deploying', 'succeeded']);
   });
+
+  it("sends a change of the deploy's job at once, though the host is still waiting", async () => {
+    const { sink, tried } = flakySink([]);
+    const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, spacingMs: 60_000 });
+    const job = { service: 'migrate', state: 'running' as const, host: 'h1', attempt: 1, startedAt: 1 };
+    reporter.update({ ...report('waiting'), job });
+    await pollUntil('the job report', () => (tried.length === 1 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
+    // The same job state again waits its turn.
+    reporter.update({ ...report('waiting'), job, steps: [{ step: 'job', at: 2 }] });
+    expect(tried).toEqual(['waiting']);
+    await reporter.finish(report('succeeded'));
+    expect(tried).toEqual(['waiting', 'succeeded']);
+  });
 });
