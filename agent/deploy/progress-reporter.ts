@@ -31,7 +31,8 @@ export interface ReportDelivery {
  * on is the state (waiting, deploying, the end), which goes out at once; the steps within a
  * state go at most every 5 s, so a long health check still shows, and every report carries
  * all steps with their times. A change of the state of the deploy's job, which the host
- * runs, goes out at once too. A host starts out `waiting` as if it had just said so: a
+ * runs, goes out at once too, and so does the moment the host is out of service (drained:
+ * its `pull` step), which is what fault drills and operators look for mid-rollout. A host starts out `waiting` as if it had just said so: a
  * host whose slot comes within 5 s first reports with it, and most hosts send 2 reports.
  */
 export const REPORT_SPACING_MS = 5_000;
@@ -64,6 +65,7 @@ export class ProgressReporter {
   private lastSentAt: number;
   private lastSentState: HostReport['state'] = 'waiting';
   private lastSentJob: string | undefined;
+  private lastSentOut = false;
   /** Set by finish(): the final report goes without waiting for its turn. */
   private finalQueued = false;
   /** Ends the wait between two progress reports early (the final report came). */
@@ -107,13 +109,14 @@ export class ProgressReporter {
       this.lastSentAt = this.now();
       this.lastSentState = report.state;
       this.lastSentJob = report.job?.state;
+      this.lastSentOut = isOutOfService(report);
       await this.send(report);
     }
   }
 
-  /** A new state of the host or of the deploy's job it runs: what an operator watches for, sent at once. */
+  /** A new state of the host or of the deploy's job it runs, or the host out of service: what an operator watches for, sent at once. */
   private isNews(report: HostReport): boolean {
-    return report.state !== this.lastSentState || report.job?.state !== this.lastSentJob;
+    return report.state !== this.lastSentState || report.job?.state !== this.lastSentJob || isOutOfService(report) !== this.lastSentOut;
   }
 
   /** Waits out the spacing since the last report of the same state; a new state, the final report or the agent's stop cut it short. */
@@ -159,4 +162,9 @@ export class ProgressReporter {
       this.logger.warn({ err: errorMessage(error), state: report.state }, 'could not report progress to the coordinator; report dropped');
     }
   }
+}
+
+/** Drained and not yet back: its steps have reached `pull` (the step after the drain). */
+function isOutOfService(report: HostReport): boolean {
+  return report.steps.some((s) => s.step === 'pull');
 }

@@ -98,15 +98,15 @@ describe('progress reporter', () => {
   it('holds back new steps of the same state, and sends a new state and the final report at once', async () => {
     const { sink, tried } = flakySink([]);
     const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, spacingMs: 60_000 });
-    const deploying = (step: 'drain' | 'pull'): HostReport => ({ ...report('deploying'), steps: [{ step, at: 1 }] });
+    const deploying = (step: 'drain' | 'up'): HostReport => ({ ...report('deploying'), steps: [{ step, at: 1 }] });
     // A host starts out waiting: saying so again can wait.
     reporter.update(report('waiting'));
     // A new state goes at once, and carries what was held.
     reporter.update(deploying('drain'));
     await pollUntil('the new state', () => (tried.length === 1 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
     // New steps of the same state wait, each replacing the one before.
-    reporter.update(deploying('pull'));
-    reporter.update(deploying('pull'));
+    reporter.update(deploying('up'));
+    reporter.update(deploying('up'));
     expect(tried).toEqual(['deploying']);
     // The final report cuts the wait short and goes alone: the held progress is superseded.
     await reporter.finish(report('succeeded'));
@@ -141,5 +141,18 @@ describe('progress reporter', () => {
     expect(tried).toEqual(['waiting']);
     await reporter.finish(report('succeeded'));
     expect(tried).toEqual(['waiting', 'succeeded']);
+  });
+
+  it('sends the moment the host is out of service (drained, its pull step) at once', async () => {
+    const { sink, tried } = flakySink([]);
+    const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, spacingMs: 60_000 });
+    reporter.update({ ...report('deploying'), steps: [{ step: 'slot', at: 1 }] });
+    await pollUntil('the slot report', () => (tried.length === 1 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
+    reporter.update({ ...report('deploying'), steps: [{ step: 'slot', at: 1 }, { step: 'drain', at: 2 }] });
+    expect(tried).toHaveLength(1);
+    reporter.update({ ...report('deploying'), steps: [{ step: 'slot', at: 1 }, { step: 'drain', at: 2 }, { step: 'pull', at: 3 }] });
+    await pollUntil('the drained report', () => (tried.length === 2 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
+    await reporter.finish(report('succeeded'));
+    expect(tried).toEqual(['deploying', 'deploying', 'succeeded']);
   });
 });
