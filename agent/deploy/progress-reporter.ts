@@ -1,6 +1,6 @@
 // Sends a host's progress to the coordinator without holding up the deploy: each
 // update replaces the one not yet sent, a change of state goes out at once, new steps
-// alone at most every 5 s, and only the final report is awaited. A report
+// alone at most once a second, and only the final report is awaited. A report
 // is kept until the coordinator acknowledges it: a coordinator that is restarting or
 // cut off gets it when it is back, as long as the deploy's deadline allows.
 import type { Logger } from '../../shared/contract/logger.js';
@@ -28,14 +28,14 @@ export interface ReportDelivery {
  * Each report is a request the coordinator verifies, stores and streams, and a host's steps
  * come fast (drain and pull take tens of milliseconds): sent one by one they were 7 requests
  * per host per deploy, most of a coordinator's work in a large fleet. What an operator acts
- * on is the state (waiting, deploying, the end), which goes out at once; the steps within a
- * state go at most every 5 s, so a long health check still shows, and every report carries
- * all steps with their times. A change of the state of the deploy's job, which the host
- * runs, goes out at once too, and so does the moment the host is out of service (drained:
- * its `pull` step), which is what fault drills and operators look for mid-rollout. A host starts out `waiting` as if it had just said so: a
- * host whose slot comes within 5 s first reports with it, and most hosts send 2 reports.
+ * on goes out at once: a change of state (waiting, deploying, the end), the moment the host
+ * is out of service (drained: its `pull` step) and a change of the state of the deploy's job
+ * it runs. Other steps go at most once a second, so a step in progress (a health check that
+ * a fault drill or an operator waits on) shows within a second, and every report carries all
+ * steps with their times. A host starts out `waiting` as if it had just said so: a host whose
+ * slot comes within a second first reports with it.
  */
-export const REPORT_SPACING_MS = 5_000;
+export const REPORT_SPACING_MS = 1_000;
 
 /**
  * From 1 s doubling to 3 s between tries, so a coordinator back from an outage has every
