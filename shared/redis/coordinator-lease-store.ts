@@ -24,6 +24,6 @@ export class RedisLeaseStore implements LeaseStore {
   }
 
   drop(token: string): Promise<boolean> {
-    return this.#scripts.run('dropLease', [redisKeys.coordinatorLease()], [token], 'the coordinators\' lease');
+    return this.#scripts.run('deleteIfHeld', [redisKeys.coordinatorLease()], [token], 'the coordinators\' lease');
   }
 }

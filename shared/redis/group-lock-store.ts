@@ -22,6 +22,6 @@ export class RedisGroupLockStore implements GroupLockStore {
   }
 
   release({ role, env }: DeployGroup, token: string): Promise<boolean> {
-    return this.#scripts.run('releaseGroupLock', [redisKeys.groupLock(role, env)], [token], `the lock of ${role}/${env}`);
+    return this.#scripts.run('deleteIfHeld', [redisKeys.groupLock(role, env)], [token], `the lock of ${role}/${env}`);
   }
 }

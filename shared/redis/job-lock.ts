@@ -113,7 +113,7 @@ class RedisJobLease implements JobLease {
     this.stop();
     if (!wasHeld) return;
     try {
-      const freed = await within(this.context.scripts.run('dropJobLease', [this.context.lockKey], [this.context.token]), CALL_TIMEOUT_MS);
+      const freed = await within(this.context.scripts.run('deleteIfHeld', [this.context.lockKey], [this.context.token]), CALL_TIMEOUT_MS);
       if (freed === TIMED_OUT) this.context.logger.warn('Redis did not answer the job lease release; it lapses by itself');
     } catch (error) {
       this.context.logger.warn({ err: errorMessage(error) }, 'could not free the job lease; it lapses by itself');

@@ -25,13 +25,11 @@ const scriptFiles = {
   annotateDeploy: 'annotate-deploy-2.lua',
   claimJob: 'claim-job-5.lua',
   recordJob: 'record-job-2.lua',
-  dropJobLease: 'drop-job-lease-1.lua',
+  deleteIfHeld: 'delete-if-held-1.lua',
   createCredential: 'create-credential-2.lua',
   swapFlag: 'swap-flag-2.lua',
   holdLease: 'hold-lease-2.lua',
-  dropLease: 'drop-lease-1.lua',
   takeGroupLock: 'take-group-lock-1.lua',
-  releaseGroupLock: 'release-group-lock-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof scriptFiles;
@@ -105,17 +103,15 @@ export interface ScriptOutcomes {
   annotateDeploy: string | undefined;
   claimJob: { kind: 'done'; outcome: string } | { kind: 'claimed'; attempt: number } | { kind: 'running'; token: string } | { kind: 'broken' } | { kind: 'stopped' };
   recordJob: boolean;
-  dropJobLease: boolean;
+  deleteIfHeld: boolean;
   /** False when the id was taken. */
   createCredential: boolean;
   /** The environment's flag version after the swap, or undefined when the flag changed since it was read. */
   swapFlag: number | undefined;
   /** The coordinators' lease: held (renewed or taken) in an epoch, or another holder's token. */
   holdLease: { kind: 'renewed' | 'taken'; epoch: number } | { kind: 'other'; holder: string };
-  dropLease: boolean;
   /** A group's lock between coordinators: taken, or the holder's token ("" when it lapsed meanwhile). */
   takeGroupLock: { kind: 'taken' } | { kind: 'held'; holder: string };
-  releaseGroupLock: boolean;
 }
 
 /** What wake-next.lua returns. */
@@ -229,10 +225,8 @@ function interpretReply<S extends ScriptName>(script: S, reply: unknown, subject
       case 'takeGroupLock':
         if (code === 1) return { kind: 'taken' };
         return code === 0 ? { kind: 'held', holder: text(1) } : UNKNOWN;
-      case 'dropLease':
-      case 'releaseGroupLock':
       case 'recordJob':
-      case 'dropJobLease':
+      case 'deleteIfHeld':
       case 'createCredential':
         return code === 1 ? true : code === 0 ? false : UNKNOWN;
       case 'swapFlag': {

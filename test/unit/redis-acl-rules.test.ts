@@ -30,7 +30,7 @@ describe('Redis ACL rules', () => {
   const commandsOf = (files: (file: string) => boolean) =>
     new Set(scriptSources().filter(({ file }) => files(file)).flatMap(({ lua }) => [...lua.matchAll(/redis\.p?call\(\s*'([A-Za-z]+)'/g)].map((m) => m[1]!.toLowerCase())));
   /** The scripts of the slot locks, the wait queue, the fleet state and the job lock: what an agent runs. */
-  const agentScripts = new Set(['acquire-slot-16.lua', 'release-slot-6.lua', 'renew-slot-2.lua', 'renew-lease-1.lua', 'wake-next.lua', 'leave-queue-4.lua', 'back-in-service-3.lua', 'mark-broken.lua', 'finish-host-2.lua', 'claim-job-5.lua', 'record-job-2.lua', 'drop-job-lease-1.lua']);
+  const agentScripts = new Set(['acquire-slot-16.lua', 'release-slot-6.lua', 'renew-slot-2.lua', 'renew-lease-1.lua', 'wake-next.lua', 'leave-queue-4.lua', 'back-in-service-3.lua', 'mark-broken.lua', 'finish-host-2.lua', 'claim-job-5.lua', 'record-job-2.lua', 'delete-if-held-1.lua']);
 
   it('allow every command a Lua script calls to the users that run it: the agent its own scripts, the coordinator all', () => {
     const called = { agent: commandsOf((file) => agentScripts.has(file)), coordinator: commandsOf(() => true) };
