@@ -1,10 +1,11 @@
 // Sends a host's progress to the coordinator without holding up the deploy: each
-// update replaces the one not yet sent, a change of state goes out at once, new steps
-// alone at most once a second, and only the final report is awaited. A report
+// update replaces the one not yet sent, a change of state goes out at once (a slot just
+// taken waits a moment for the drain), new steps alone at most once a second, and only
+// the final report is awaited. A report
 // is kept until the coordinator acknowledges it: a coordinator that is restarting or
 // cut off gets it when it is back, as long as the deploy's deadline allows.
 import type { Logger } from '../../shared/contract/logger.js';
-import type { HostReport } from '../../shared/contract/schemas.js';
+import { FINAL_HOST_STATES, type HostReport } from '../../shared/contract/schemas.js';
 import { GrapevineError, NotFoundError, UnreachableError, errorMessage } from '../../shared/contract/errors.js';
 import { backoff, retry } from '../../shared/contract/waiting.js';
 
@@ -19,8 +20,10 @@ export interface ReportDelivery {
   signal: AbortSignal;
   /** Pauses between tries; REPORT_RETRIES_MS unless given. */
   delaysMs?: readonly number[];
-  /** Least time between two reports of the same state; REPORT_SPACING_MS unless given. A new state never waits. */
+  /** Least time between two reports of the same state and stage; REPORT_SPACING_MS unless given. */
   spacingMs?: number;
+  /** How long a report that is not urgent waits for what follows it; SETTLE_MS unless given. */
+  settleMs?: number;
   now?: () => number;
 }
 
@@ -28,14 +31,18 @@ export interface ReportDelivery {
  * Each report is a request the coordinator verifies, stores and streams, and a host's steps
  * come fast (drain and pull take tens of milliseconds): sent one by one they were 7 requests
  * per host per deploy, most of a coordinator's work in a large fleet. What an operator acts
- * on goes out at once: a change of state (waiting, deploying, the end), the moment the host
- * is out of service (drained: its `pull` step) and a change of the state of the deploy's job
- * it runs. Other steps go at most once a second, so a step in progress (a health check that
- * a fault drill or an operator waits on) shows within a second, and every report carries all
- * steps with their times. A host starts out `waiting` as if it had just said so: a host whose
- * slot comes within a second first reports with it.
+ * on goes out at once: the moment the host is out of service (drained: its `pull` step), the
+ * moment its new version is up and being checked (its `health` step), and a change of the
+ * state of the deploy's job it runs. The final report goes when the host has counted itself
+ * out (finish()). A slot just taken waits until no step came for SETTLE_MS, so "deploying"
+ * and "out of service" usually go as one report. Other steps go at most every
+ * REPORT_SPACING_MS, each after settling too, and every report carries all steps with their
+ * times. A host starts out `waiting` as if it had just said so. A rolling host sends 3
+ * reports: out of service, being checked, the end.
  */
-export const REPORT_SPACING_MS = 1_000;
+export const REPORT_SPACING_MS = 5_000;
+/** A drain takes tens of milliseconds here; a slower one lets the slot's report go alone. */
+export const SETTLE_MS = 250;
 
 /**
  * From 1 s doubling to 3 s between tries, so a coordinator back from an outage has every
@@ -65,7 +72,9 @@ export class ProgressReporter {
   private lastSentAt: number;
   private lastSentState: HostReport['state'] = 'waiting';
   private lastSentJob: string | undefined;
-  private lastSentOut = false;
+  private lastSentStage = 0;
+  /** When the last update came. */
+  private updatedAt = 0;
   /** Set by finish(): the final report goes without waiting for its turn. */
   private finalQueued = false;
   /** Ends the wait between two progress reports early (the final report came). */
@@ -85,7 +94,9 @@ export class ProgressReporter {
   /** `report` is kept as given, not copied: the caller hands over a fresh one each time (HostProgress's snapshot). */
   update(report: HostReport): void {
     this.pending = report;
-    if (this.isNews(report)) this.hurry?.();
+    this.updatedAt = this.now();
+    // A new state or stage ends a wait, which is then judged again.
+    if (report.state !== this.lastSentState || this.isUrgent(report)) this.hurry?.();
     this.sending ??= this.drain().finally(() => {
       this.sending = undefined;
     });
@@ -101,29 +112,45 @@ export class ProgressReporter {
 
   private async drain(): Promise<void> {
     while (this.pending) {
-      // Awaited only when there is a wait: a report due now leaves in this very turn.
-      const spacing = this.finalQueued ? undefined : this.spaced();
-      if (spacing) await spacing;
+      // A wait ends early on news (update() hurries it), so the report in hand is judged again.
+      const waitMs = this.finalQueued || this.delivery.signal.aborted ? 0 : this.waitFor(this.pending);
+      if (waitMs > 0) {
+        await this.pause(waitMs);
+        continue;
+      }
       const report = this.pending;
       this.pending = undefined;
       this.lastSentAt = this.now();
       this.lastSentState = report.state;
       this.lastSentJob = report.job?.state;
-      this.lastSentOut = isOutOfService(report);
+      this.lastSentStage = stageOf(report);
       await this.send(report);
     }
   }
 
-  /** A new state of the host or of the deploy's job it runs, or the host out of service: what an operator watches for, sent at once. */
-  private isNews(report: HostReport): boolean {
-    return report.state !== this.lastSentState || report.job?.state !== this.lastSentJob || isOutOfService(report) !== this.lastSentOut;
+  /** Out of service, being checked, or a new state of the deploy's job this host runs: sent at once. */
+  private isUrgent(report: HostReport): boolean {
+    return report.job?.state !== this.lastSentJob || stageOf(report) !== this.lastSentStage;
   }
 
-  /** Waits out the spacing since the last report of the same state; a new state, the final report or the agent's stop cut it short. */
-  private spaced(): Promise<void> | undefined {
-    if (this.pending && this.isNews(this.pending)) return undefined;
-    const waitMs = this.lastSentAt + (this.delivery.spacingMs ?? REPORT_SPACING_MS) - this.now();
-    if (waitMs <= 0) return undefined;
+  /**
+   * How long `report` may wait: nothing when urgent; a slot just taken until no step came
+   * for SETTLE_MS (the drain follows it); a final state the spacing, for finish() to send
+   * it with the count of hosts left; anything else both. A deploy has a dozen steps at most,
+   * so the settling ends.
+   */
+  private waitFor(report: HostReport): number {
+    if (this.isUrgent(report)) return 0;
+    const now = this.now();
+    const settledAt = this.updatedAt + (this.delivery.settleMs ?? SETTLE_MS);
+    const spacingMs = this.delivery.spacingMs ?? REPORT_SPACING_MS;
+    if (FINAL_HOST_STATES.has(report.state)) return this.updatedAt + spacingMs - now;
+    if (report.state !== this.lastSentState) return settledAt - now;
+    return Math.max(settledAt, this.lastSentAt + spacingMs) - now;
+  }
+
+  /** Waits `waitMs`; news, the final report or the agent's stop cut it short. */
+  private pause(waitMs: number): Promise<void> {
     const signal = this.delivery.signal;
     return new Promise((resolve) => {
       const done = () => {
@@ -164,7 +191,12 @@ export class ProgressReporter {
   }
 }
 
-/** Drained and not yet back: its steps have reached `pull` (the step after the drain). */
-function isOutOfService(report: HostReport): boolean {
-  return report.steps.some((s) => s.step === 'pull');
+/** How far the host got: 0 in service, 1 drained (its `pull` step), 2 its new version up and being checked (`health`). */
+function stageOf(report: HostReport): number {
+  let stage = 0;
+  for (const { step } of report.steps) {
+    if (step === 'health') return 2;
+    if (step === 'pull') stage = 1;
+  }
+  return stage;
 }

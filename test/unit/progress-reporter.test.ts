@@ -1,8 +1,8 @@
 // A host's reports reach the coordinator once it takes them: kept through failures until
 // acknowledged, within the deploy's deadline, and not pressed on a coordinator that refuses.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
-import { ProgressReporter, type ReportSink } from '../../agent/deploy/progress-reporter.js';
+import { ProgressReporter, SETTLE_MS, REPORT_SPACING_MS, type ReportSink } from '../../agent/deploy/progress-reporter.js';
 import type { HostReport } from '../../shared/contract/schemas.js';
 import { GrapevineError, UnreachableError, ValidationError } from '../../shared/contract/errors.js';
 import { pollUntil } from '../../shared/contract/waiting.js';
@@ -55,7 +55,8 @@ describe('progress reporter', () => {
       },
     };
     const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal, delaysMs: [0, 0, 0] });
-    reporter.update(report('deploying'));
+    // Out of service: news that goes at once.
+    reporter.update({ ...report('deploying'), steps: [{ step: 'pull', at: 1 }] });
     const finished = reporter.finish(report('succeeded'));
     open();
     await finished;
@@ -121,13 +122,45 @@ describe('progress reporter', () => {
     reporter.update(report('waiting'));
     await pollUntil('the waiting report', () => (sent.length === 1 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
     sent.length = 0;
-    reporter.update({ ...report('deploying'), slot: 1 });
-    reporter.update({ ...report('deploying'), slot: 1, steps: [{ step: 'drain', at: 1 }] });
-    reporter.update({ ...report('deploying'), slot: 1, steps: [{ step: 'pull', at: 2 }] });
+    // The slot waits for the drain; out of service, both go as one report.
+    reporter.update({ ...report('deploying'), slot: 1, steps: [{ step: 'slot', at: 1 }] });
+    reporter.update({ ...report('deploying'), slot: 1, steps: [{ step: 'slot', at: 1 }, { step: 'drain', at: 2 }] });
+    reporter.update({ ...report('deploying'), slot: 1, steps: [{ step: 'slot', at: 1 }, { step: 'drain', at: 2 }, { step: 'pull', at: 3 }] });
+    await pollUntil('the slot and drain report', () => (sent.length === 1 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
+    // A new step of the same state goes once the spacing has passed.
+    reporter.update({ ...report('deploying'), slot: 1, steps: [{ step: 'slot', at: 1 }, { step: 'drain', at: 2 }, { step: 'pull', at: 3 }, { step: 'up', at: 4 }] });
     await pollUntil('the held report', () => (sent.length === 2 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
-    expect(sent.map((r) => r.steps.map((s) => s.step))).toEqual([[], ['pull']]);
+    expect(sent.map((r) => r.steps.map((s) => s.step))).toEqual([
+      ['slot', 'drain', 'pull'],
+      ['slot', 'drain', 'pull', 'up'],
+    ]);
     await reporter.finish(report('succeeded'));
     expect(sent.map((r) => r.state)).toEqual(['deploying', 'deploying', 'succeeded']);
+  });
+
+  it('says nothing while a host only waits for its slot, and sends a slot whose drain is slow on its own', async () => {
+    vi.useFakeTimers();
+    try {
+      const { sink, tried } = flakySink([]);
+      const reporter = new ProgressReporter(sink, 'd-test01', logger, { deadlineAt: Number.POSITIVE_INFINITY, signal: new AbortController().signal });
+      reporter.update({ ...report('waiting'), steps: [{ step: 'received', at: 1 }] });
+      reporter.update({ ...report('waiting'), steps: [{ step: 'received', at: 1 }, { step: 'waiting', at: 2 }] });
+      // A waiting host reports once the spacing has passed (5 s).
+      await vi.advanceTimersByTimeAsync(REPORT_SPACING_MS - 100);
+      expect(tried).toEqual([]);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(tried).toEqual(['waiting']);
+      // The slot goes alone once the hold is over, though the drain has not ended.
+      reporter.update({ ...report('deploying'), steps: [{ step: 'slot', at: 3 }, { step: 'drain', at: 4 }] });
+      await vi.advanceTimersByTimeAsync(SETTLE_MS - 10);
+      expect(tried).toEqual(['waiting']);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(tried).toEqual(['waiting', 'deploying']);
+      await reporter.finish(report('succeeded'));
+      expect(tried).toEqual(['waiting', 'deploying', 'succeeded']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("sends a change of the deploy's job at once, though the host is still waiting", async () => {
