@@ -2,8 +2,8 @@
 // once per client, run with its keys in KEYS, and its reply turned into a typed outcome
 // (or a typed error) by one mapping. The only place that knows the reply codes.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ClientContext, Result } from 'ioredis';
 import type { RedisClient as Redis } from './connection.js';
 import { ConflictError, GrapevineError, UnreachableError, errorMessage } from '../contract/errors.js';
 
@@ -34,18 +34,12 @@ const scriptFiles = {
 
 export type ScriptName = keyof typeof scriptFiles;
 type ScriptArg = string | number;
-type ScriptCommands<Context extends ClientContext> = {
-  [S in ScriptName as `gv_${S}`]: (...args: ScriptArg[]) => Result<unknown, Context>;
-};
-
-// defineCommand adds one method per script; this tells the compiler about them.
-declare module 'ioredis' {
-  interface RedisCommander<Context extends ClientContext = { type: 'default' }> extends ScriptCommands<Context> {}
-}
 
 interface LoadedScript {
   file: string;
   lua: string;
+  /** What EVALSHA names the script by. */
+  sha: string;
   /** Fixed key count from the file name; undefined means the caller passes numkeys. */
   numberOfKeys: number | undefined;
 }
@@ -59,7 +53,7 @@ const loaded = Object.fromEntries(
   Object.entries(scriptFiles).map(([name, file]) => {
     const lua = withIncludes(readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8'));
     const keys = /-(\d+)\.lua$/.exec(file)?.[1];
-    return [name, { file, lua, numberOfKeys: keys === undefined ? undefined : Number(keys) }];
+    return [name, { file, lua, sha: createHash('sha1').update(lua).digest('hex'), numberOfKeys: keys === undefined ? undefined : Number(keys) }];
   }),
 ) as Record<ScriptName, LoadedScript>;
 
@@ -261,9 +255,16 @@ export async function callRedis<T>(what: string, call: () => Promise<T>): Promis
 
 const registered = new WeakMap<Redis, RedisScripts>();
 
-/** Every script bound to one client; `run` returns the interpreted outcome or throws a GrapevineError. */
+/**
+ * Every script run on one client; `run` returns the interpreted outcome or throws a
+ * GrapevineError. A script goes by its SHA1 (EVALSHA) and, only when Redis does not hold it
+ * yet (a fresh or restarted server), once in full (EVAL), which also loads it. Redis's script
+ * cache is the server's, so a new connection does not send the source again. ioredis's own
+ * scripts send it once per connection: 15 KB a host for the slot scripts, which a thousand
+ * agents connecting at once pay together.
+ */
 export class RedisScripts {
-  /** One registration per client, however many adapters share it. */
+  /** One instance per client, however many adapters share it. */
   static for(redis: Redis): RedisScripts {
     let scripts = registered.get(redis);
     if (!scripts) {
@@ -273,23 +274,26 @@ export class RedisScripts {
     return scripts;
   }
 
-  private constructor(private readonly redis: Redis) {
-    for (const [name, script] of Object.entries(loaded)) {
-      redis.defineCommand(`gv_${name}`, { lua: script.lua, numberOfKeys: script.numberOfKeys });
-    }
-  }
+  private constructor(private readonly redis: Redis) {}
 
   /**
    * Runs `script` with `keys` as KEYS and `args` as ARGV. Every key the script touches is
-   * in `keys`, so a client's keyPrefix (and Redis Cluster's slot check) covers them all.
+   * in `keys`, so Redis Cluster's slot check covers them all.
    */
   async run<S extends ScriptName>(script: S, keys: readonly string[], args: readonly ScriptArg[], subject: string = scriptFiles[script]): Promise<ScriptOutcomes[S]> {
-    const { file, numberOfKeys } = loaded[script];
+    const { file, lua, sha, numberOfKeys } = loaded[script];
     if (numberOfKeys !== undefined && keys.length !== numberOfKeys) {
       throw new GrapevineError('redis_script_keys', `${file} takes ${numberOfKeys} keys, was given ${keys.length}`);
     }
-    const command = this.redis[`gv_${script}`].bind(this.redis);
-    const reply = await callRedis(file, () => (numberOfKeys === undefined ? command(keys.length, ...keys, ...args) : command(...keys, ...args)));
+    const reply = await callRedis(file, async () => {
+      try {
+        return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        // NOSCRIPT: nothing ran; the full script runs it and loads it.
+        if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+        return await this.redis.eval(lua, keys.length, ...keys, ...args);
+      }
+    });
     return interpretReply(script, reply, subject);
   }
 }
