@@ -4,7 +4,7 @@
 import type { Logger } from '../../shared/contract/logger.js';
 import type { HostStep } from '../../shared/contract/schemas.js';
 import { GrapevineError, TimeoutError, errorMessage } from '../../shared/contract/errors.js';
-import { backoff, retry, untilAborted } from '../../shared/contract/waiting.js';
+import { backoff, deadlineSignal, retry, untilAborted } from '../../shared/contract/waiting.js';
 import { isInfrastructureFault } from './fault-kind.js';
 
 /** A Redis, HAProxy, Docker or registry blip is retried from 1 s, doubling up to 10 s between tries... */
@@ -38,8 +38,8 @@ export interface StepAttemptOptions {
 export async function attemptStep<T>(step: HostStep, task: (signal: AbortSignal) => Promise<T>, options: StepAttemptOptions): Promise<T> {
   const { signal, logger, now, delaysMs = STEP_RETRIES_MS, deadlineMs = STEP_DEADLINE_MS } = options;
   const startedAt = now();
-  const deadline = AbortSignal.timeout(deadlineMs);
-  const stepSignal = AbortSignal.any([signal, deadline]);
+  const deadline = deadlineSignal(signal, deadlineMs);
+  const stepSignal = deadline.signal;
   try {
     // A try that ignores the signal is left behind, not waited for: the step ends on time.
     return await retry(() => untilAborted(task(stepSignal), stepSignal, () => undefined), {
@@ -50,9 +50,11 @@ export async function attemptStep<T>(step: HostStep, task: (signal: AbortSignal)
     });
   } catch (error) {
     if (error instanceof StepFailedError) throw error;
-    if (deadline.aborted && !signal.aborted) {
+    if (deadline.timedOut && !signal.aborted) {
       throw new StepFailedError(step, new TimeoutError(`step ${step} did not finish within ${Math.round(deadlineMs / 1000)} s`, { cause: error }));
     }
     throw new StepFailedError(step, error);
+  } finally {
+    deadline.release();
   }
 }
