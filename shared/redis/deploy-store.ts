@@ -217,7 +217,8 @@ export class RedisDeployStore implements DeployStore {
       applied: outcome.applied,
       // Shallow: the parse stays shared with the cache, the record gains what the meta hash holds.
       record: outcome.expectedHosts === undefined || cached.record.expectedHosts !== undefined ? cached.record : { ...cached.record, expectedHosts: outcome.expectedHosts },
-      ...(outcome.stored === undefined ? {} : { report: parseStored(HostReport, outcome.stored, `report of ${report.host} on ${what}`) }),
+      // Stored as sent when applied; a held-back report leaves the one stored before.
+      ...(outcome.applied ? { report } : outcome.stored === undefined ? {} : { report: parseStored(HostReport, outcome.stored, `report of ${report.host} on ${what}`) }),
       tally: tallyOf(outcome, outcome.counts),
       countedDown: outcome.countedDown,
     };

@@ -88,7 +88,7 @@ export interface ScriptOutcomes {
   liftHold: { woken: number; unread: number; value: string | null };
   /** Hosts still to finish. */
   finishHost: number;
-  /** `stored`: the host's stored report JSON, or undefined when it has none (a held-back first report). */
+  /** `stored`: a held-back report's caller gets the host's stored report JSON (undefined when it has none); an applied one was stored as sent. */
   applyReport:
     | { applied: boolean; status: string; rev: number; expectedHosts: number | undefined; countedDown: boolean; targets: number; targetsEnded: number; reported: number; counts: Record<string, number>; stored: string | undefined }
     | undefined;

@@ -25,7 +25,7 @@
     {1 | 2, status, rev, expectedHosts or "", countedDown (1|0), targets, targetsEnded,
      reported, counts (state, n, ...), stored}
           1 stored, 2 held back; the meta after the update; how many hosts reported;
-          the host's stored report JSON (false when none)
+          the host's stored report JSON when held back (false when none, or applied)
    {-2}   the host's stored report is not JSON
 ]]
 local meta = redis.call('HMGET', KEYS[1], 'status', 'expectedHosts', 'countedDownAt')
@@ -69,7 +69,8 @@ if code == 1 then
 end
 
 local after = redis.call('HMGET', KEYS[1], 'status', 'rev', 'expectedHosts', 'countedDownAt', 'targets', 'targetsEnded')
-local stored = redis.call('HGET', KEYS[2], host)
+-- Stored as sent when applied: only a held-back report's caller needs the one it kept.
+local stored = code == 2 and redis.call('HGET', KEYS[2], host)
 return {
   code,
   after[1],
