@@ -202,10 +202,10 @@ export class SizeBench implements AsyncDisposable {
     }
   }
 
-  /** `grapevine deploy` as CI runs it, without --wait; spawnedAt is taken just before the process starts. */
+  /** `grapevine deploy` as CI runs it, without --wait or --json (the lean path); spawnedAt is taken just before the process starts. */
   private async startDeploy(tag: string): Promise<{ id: string; spawnedAt: number }> {
     const spawnedAt = Date.now();
-    const result = await execa(process.execPath, [CLI, 'deploy', SAMPLE_ROLE, '--env', ENV, '--tag', tag, '--json'], {
+    const result = await execa(process.execPath, [CLI, 'deploy', SAMPLE_ROLE, '--env', ENV, '--tag', tag], {
       env: this.cluster.cliEnv(),
       stdin: 'ignore',
       reject: false,
@@ -214,8 +214,9 @@ export class SizeBench implements AsyncDisposable {
     });
     this.options.signal.throwIfAborted();
     if (result.exitCode !== 0) throw new RolloutFailedError(`grapevine deploy exited ${result.exitCode}: ${result.stderr.trim()}`);
-    const id = (JSON.parse(result.stdout) as { id?: unknown }).id;
-    if (typeof id !== 'string') throw new RolloutFailedError(`grapevine deploy printed no deploy id: ${result.stdout.slice(0, 200)}`);
+    // The line it prints: `deploy ID of ROLE:TAG to ENV started`.
+    const id = /^deploy (d-[a-z0-9]+) of /m.exec(result.stdout)?.[1];
+    if (id === undefined) throw new RolloutFailedError(`grapevine deploy printed no deploy id: ${result.stdout.slice(0, 200)}`);
     return { id, spawnedAt };
   }
 
