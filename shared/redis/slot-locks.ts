@@ -113,14 +113,23 @@ export class RedisSlotLocks implements SlotLocks {
     ];
     const brokenKey = acquireKeys[0] as string;
     const holder = options.holder;
+    // Every line of this acquire and its lease goes through the deploy's logger when given.
+    const log = options.logger ? options.logger.child({ component: 'slot-locks', tag }) : this.logger.child({ role: group.role, env: group.env, tag });
+    // Asked again through an outage, as the slot request is (redis-outage.ts).
+    const outage = new RedisOutage();
     // Read once, not per poll: only this host adds itself, so a host already out of service
     // (back from a crash before it served again) counts once, not twice.
-    const wasOut = (await callRedis('reading the out-of-service set', () => this.redis.sismember(queue.outKey, holder))) === 1;
+    let wasOut: boolean | undefined;
+    while (wasOut === undefined) {
+      wasOut = await callRedis('reading the out-of-service set', () => this.redis.sismember(queue.outKey, holder)).then(
+        (member) => member === 1,
+        (error: unknown) => outage.tolerate(error, signal, log),
+      );
+    }
+    outage.over();
     // An acquire given up on must not leave a host that was serving counted out of service.
     const abandonedLeavesOut = wasOut ? '' : holder;
     const wakeKey = queue.wakeKey(token);
-    // Every line of this acquire and its lease goes through the deploy's logger when given.
-    const log = options.logger ? options.logger.child({ component: 'slot-locks', tag }) : this.logger.child({ role: group.role, env: group.env, tag });
 
     const line = WakeLine.for(this.redis, `${role}:${env}`, this.logger);
     // The number the script last reserved for this host (0: none), and how many times in a row it reserved one.
@@ -134,7 +143,6 @@ export class RedisSlotLocks implements SlotLocks {
     // The arrival score a wake-up hands back, so a waiter that loses a race keeps its place.
     let score = '';
     const startedAt = Date.now();
-    const outage = new RedisOutage();
 
     try {
       for (;;) {

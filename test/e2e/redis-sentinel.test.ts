@@ -64,6 +64,7 @@ it('goes on through a kill -9 of the Redis primary with never more than k hosts 
   const id = printed.id ?? printed.deploy?.id;
   if (id === undefined) throw new Error(`deploy --json printed no id: ${created.stdout.slice(0, 200)}`);
   let statusErrors = 0;
+  let lastSeen: Deploy | undefined;
   const rollout = until(
     'the v2 deploy to end',
     async () => {
@@ -73,6 +74,7 @@ it('goes on through a kill -9 of the Redis primary with never more than k hosts 
         throw new Error(`status exited 2: ${status.stderr.trim()}`);
       }
       const deploy = (JSON.parse(status.stdout) as { deploy?: Deploy }).deploy ?? (JSON.parse(status.stdout) as Deploy);
+      lastSeen = deploy;
       return deploy.status === 'in_progress' ? undefined : { exitCode: status.exitCode, stderr: status.stderr, deploy };
     },
     { timeoutMs: 120_000, intervalMs: 500 },
@@ -84,13 +86,16 @@ it('goes on through a kill -9 of the Redis primary with never more than k hosts 
   expect(await killProcess(primary.process)).toBe(true);
   const killedAfterMs = Date.now() - startedAt;
 
-  const second = await rollout;
+  const second = await rollout.catch((error: unknown) => {
+    // What each host had said when the wait gave up: which of them the deploy still waits for.
+    throw new Error(`${String(error)}\nlast status read:\n${lastSeen ? hostLines(lastSeen).join('\n') : 'none'}`, { cause: error });
+  });
   stop.abort();
   const seen = await sampling;
   console.log(
     `v2 over 6 hosts with the primary killed ${killedAfterMs} ms in: ${Date.now() - startedAt} ms; most out: HAProxy ${seen.haproxy}, out-of-service set ${seen.set} (k = ${K}); ${seen.samples} samples, ${seen.redisMisses} while Redis was away; ${statusErrors} status calls refused meanwhile`,
   );
-  expect(second.deploy.status).toBe('succeeded');
+  expect(second.deploy.status, `${second.deploy.reason ?? ''}\n${hostLines(second.deploy).join('\n')}`).toBe('succeeded');
   expect(Object.values(second.deploy.hosts).map((host) => host.state)).toEqual(PRODUCTION.map(() => 'succeeded'));
   expect(seen.haproxy).toBeLessThanOrEqual(K);
   expect(seen.set).toBeLessThanOrEqual(K);
@@ -104,3 +109,8 @@ it('goes on through a kill -9 of the Redis primary with never more than k hosts 
   expect(await client.exists(redisKeys.deploy(second.deploy.id))).toBe(1);
   expect(await client.call('INFO', 'replication')).toMatch(/^role:master/m);
 }, 300_000);
+
+/** One line a host: its state, its error and its steps. */
+function hostLines(deploy: Deploy): string[] {
+  return Object.values(deploy.hosts).map((host) => `${host.host} ${host.state}${host.error ? ` (${host.error})` : ''}: ${host.steps.map((s) => s.step).join(' ')}`);
+}
