@@ -1,7 +1,7 @@
 // Sends a host's progress to the coordinator without holding up the deploy: each
-// update replaces the one not yet sent, a change of state goes out at once (a slot just
-// taken waits a moment for the drain), new steps alone at most once a second, and only
-// the final report is awaited. A report
+// update replaces the one not yet sent, the host leaving service, its new version being
+// checked and its end go out at once (a slot just taken waits a moment for the drain), other
+// steps at most every 5 s, and only the final report is awaited. A report
 // is kept until the coordinator acknowledges it: a coordinator that is restarting or
 // cut off gets it when it is back, as long as the deploy's deadline allows.
 import type { Logger } from '../../shared/contract/logger.js';

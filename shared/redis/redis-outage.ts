@@ -1,9 +1,10 @@
-// A waiting host's slot request through a Redis outage. A host asks for a slot again and
-// again while it waits; when Redis is gone (killed, restarting, failing over) the request
-// times out. Ending the host's part there would turn a few seconds without Redis into
-// hosts `errored` and a deploy `partial`: instead it asks again, every half second, for up
-// to a minute of outage. Retrying is safe: a grant whose answer was lost holds a slot that
-// nobody uses until its lease lapses, which takes a host fewer out of service, never more.
+// A waiting host's slot request (and the read before its first) through a Redis outage. A
+// host asks for a slot again and again while it waits; when Redis is gone (killed,
+// restarting, failing over) the request times out. Ending the host's part there would turn
+// a few seconds without Redis into hosts `errored` and a deploy `partial`: instead it asks
+// again, every half second, for up to a minute of outage. Retrying is safe: a grant whose
+// answer was lost holds a slot that nobody uses until its lease lapses, which takes a host
+// fewer out of service, never more.
 import { UnreachableError } from '../contract/errors.js';
 import type { Logger } from '../contract/logger.js';
 import { pause } from '../contract/waiting.js';

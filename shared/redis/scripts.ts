@@ -1,5 +1,5 @@
-// The one way Grapevine runs Lua on Redis: every script in ./lua is read once, registered
-// once per client, run with its keys in KEYS, and its reply turned into a typed outcome
+// The one way Grapevine runs Lua on Redis: every script in ./lua is read once, run by its
+// SHA1 with its keys in KEYS, and its reply turned into a typed outcome
 // (or a typed error) by one mapping. The only place that knows the reply codes.
 
 import { createHash } from 'node:crypto';
