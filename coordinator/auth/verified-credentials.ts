@@ -33,10 +33,16 @@ export class VerifiedCredentials implements CredentialStore {
     this.#now = now;
   }
 
-  async verify(token: string): Promise<Credential | undefined> {
+  recall(token: string): Credential | undefined {
     const now = this.#now();
     const seen = this.#remembered.get(token);
-    if (seen && now < seen.until && !isExpired(seen.credential, now)) return seen.credential;
+    return seen && now < seen.until && !isExpired(seen.credential, now) ? seen.credential : undefined;
+  }
+
+  async verify(token: string): Promise<Credential | undefined> {
+    const recalled = this.recall(token);
+    if (recalled) return recalled;
+    const now = this.#now();
     this.#remembered.delete(token);
     const credential = await this.#store.verify(token);
     if (credential) this.#remember(token, { credential, until: now + this.#ttlMs });

@@ -26,6 +26,8 @@ export interface Credential {
 /** Reads a credential from the token a request presents: undefined when unknown, revoked or expired. */
 export interface CredentialVerifier {
   verify(token: string): Promise<Credential | undefined>;
+  /** The credential of a token verified lately and still trusted, without asking the store; undefined otherwise. */
+  recall?(token: string): Credential | undefined;
 }
 
 export interface CredentialStore extends CredentialVerifier {

@@ -3,6 +3,7 @@
 // coordinator takes effect at once.
 import { describe, expect, it } from 'vitest';
 import { VerifiedCredentials } from '../../coordinator/auth/verified-credentials.js';
+import { BOOTSTRAP_CREDENTIAL, credentialFor } from '../../coordinator/auth/authenticate.js';
 import type { Credential, CredentialStore } from '../../shared/ports/credentials.js';
 
 function countingStore(known: Map<string, Credential>) {
@@ -66,5 +67,22 @@ describe('verified credentials', () => {
     expect(await verified.verify('gv_known')).toBeUndefined();
     // The memory did not answer: the store was asked again, and said no.
     expect(asked.length).toBeGreaterThan(askedBefore);
+  });
+
+  it('recalls a verified token without the store until its TTL, and never the config token', async () => {
+    let clock = 1_000;
+    const { store, asked } = countingStore(new Map([['gv_known', host]]));
+    const verified = new VerifiedCredentials(store, { ttlMs: 5_000, now: () => clock });
+    const check = { bootstrapToken: 'config-token', verifier: verified };
+    expect(verified.recall('gv_known')).toBeUndefined();
+    expect(await credentialFor('gv_known', check)).toEqual(host);
+    expect(verified.recall('gv_known')).toEqual(host);
+    expect(await credentialFor('gv_known', check)).toEqual(host);
+    expect(await credentialFor('config-token', check)).toBe(BOOTSTRAP_CREDENTIAL);
+    expect(asked).toEqual(['gv_known']);
+    clock += 5_000;
+    expect(verified.recall('gv_known')).toBeUndefined();
+    expect(await credentialFor('gv_known', check)).toEqual(host);
+    expect(asked).toEqual(['gv_known', 'gv_known']);
   });
 });
