@@ -1,4 +1,5 @@
 // The figures of one benchmark run, computed from what the run measured (no I/O here).
+import type { CpuShares } from './cpu-steal.js';
 import type { Deploy } from '../shared/contract/schemas.js';
 import {
   criticalPath,
@@ -27,6 +28,8 @@ export interface TimedDeploy {
   rssIdle: Map<number, number>;
   rssPeak: Map<number, number>;
   memorySamples: number;
+  /** The whole machine's CPU from the CLI's start to the deploy's end (bench/cpu-steal.ts). */
+  machine: CpuShares;
 }
 
 /** The commands of N hosts all waiting for a slot. */
@@ -51,6 +54,8 @@ export interface RunFigures {
   /** The slowest host's pull → release: a wave lasts as long as its slowest host. */
   perHostWorkMaxMs: number;
   gossipMs: number;
+  /** Per cent of the machine's CPU time the hypervisor took while the deploy ran. */
+  stealPercent: number;
   waves: number;
   idealMs: number;
   overheadMs: number;
@@ -126,6 +131,7 @@ export function runFigures(inputs: RunInputs): RunFigures {
     perHostWorkMs: work,
     perHostWorkMaxMs: Math.max(...works),
     gossipMs: gossip,
+    stealPercent: timed.machine.stealPercent,
     waves,
     idealMs,
     overheadMs,

@@ -16,6 +16,7 @@ import type { ColourSwitchRun } from './colour-switch.js';
 import { colourSwitch } from './colour-cycle.js';
 import type { SizeOptions } from './cluster-bench.js';
 import { median, perHostWorkMs, slotsFor, totalCommands, waitingHostRates } from './measure.js';
+import { cpuShares, cpuTicks } from './cpu-steal.js';
 import { MemorySampler, rssBytes } from './memory-sampler.js';
 import { RedisProbe } from './redis-probe.js';
 import { ENV, RolloutFailedError, checkDeploy, checkLoadBalancer } from './rollout-checks.js';
@@ -98,6 +99,7 @@ export class SizeBench implements AsyncDisposable {
 
     const sampler = new MemorySampler(pids, 100);
     let memory: ReturnType<MemorySampler['stop']> | undefined;
+    const ticksBefore = cpuTicks();
     const window = await this.probe.window(this.agentIps(), async () => {
       sampler.start();
       try {
@@ -108,6 +110,7 @@ export class SizeBench implements AsyncDisposable {
         memory = sampler.stop();
       }
     });
+    const machine = cpuShares(ticksBefore, cpuTicks());
     const started = window.result;
     const deploy = await checkDeploy(this.cluster, started.id, tag, this.options.hosts);
     await checkLoadBalancer(this.cluster, tag, this.options.signal);
@@ -121,6 +124,7 @@ export class SizeBench implements AsyncDisposable {
       rssIdle,
       rssPeak: memory?.peaks ?? new Map(),
       memorySamples: memory?.samples ?? 0,
+      machine,
     };
   }
 

@@ -71,6 +71,7 @@ const ROWS: Array<Row | SizeRow | string> = [
   { label: 'ideal (waves × T + gossip)', unit: 'ms', value: (r) => r.idealMs },
   { label: 'overhead', unit: 'ms', value: (r) => r.overheadMs, target: overheadTarget },
   { label: 'overhead', unit: '%', value: (r) => r.overheadPct, digits: 1 },
+  { label: 'machine CPU stolen by the hypervisor meanwhile (steal)', unit: '%', value: (r) => r.stealPercent, digits: 1 },
   { label: 'slot hand-over, median', unit: 'ms', value: (r) => r.handOverMedianMs },
   { label: 'slot hand-over, max', unit: 'ms', value: (r) => r.handOverMaxMs },
   { label: 'Ansible wall (same rollout)', unit: 'ms', value: (r) => r.ansibleWallMs },

@@ -11,6 +11,7 @@ import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-cli
 import { pollUntil, within } from '../../shared/contract/waiting.js';
 import { errorMessage } from '../../shared/contract/errors.js';
 import { DEFAULT_SLOTS, slotCount } from '../../shared/contract/slot-count.js';
+import { cpuShares, cpuTicks } from '../cpu-steal.js';
 import { drawLognormal, gossipDelays, MEASURED_T, SERF_GOSSIP, seededRandom } from './distributions.js';
 import { fleetResult, type FleetRaw, type FleetResult } from './fleet-figures.js';
 import { FLEET_ENV, FLEET_REGISTRY, FLEET_ROLE, type CoordinatorCommand, type CoordinatorReply, type CoordinatorSample, type HostOutcome, type SimulatedHostSpec, type WorkerCommand, type WorkerReply } from './fleet-messages.js';
@@ -86,6 +87,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
     coordinator.send({ type: 'sample' });
     const { cpuMicros: cpuBefore, requests: requestsBefore } = await sampled;
     const before = await redis.figures();
+    const ticksBefore = cpuTicks();
     const peaks = { memory: before.usedMemory, clients: before.connectedClients };
     const gauges = setInterval(() => {
       redis.gauges().then((g) => {
@@ -142,6 +144,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
     coordinator.send({ type: 'sample' });
     const coordinatorAfter = await afterSample;
     const after = await redis.figures();
+    const machine = cpuShares(ticksBefore, cpuTicks());
     const raw: FleetRaw = {
       hosts,
       slots: deploy.slots ?? slotCount(hosts, DEFAULT_SLOTS),
@@ -161,6 +164,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
       redisClientsPeak: Math.max(peaks.clients, after.connectedClients),
       workerRssPeakBytes: workerRss,
       workerCpuMicros: workerCpu,
+      machine,
       ...(incomplete === undefined ? {} : { incomplete }),
     };
     return fleetResult(raw);

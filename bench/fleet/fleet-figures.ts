@@ -1,5 +1,6 @@
 // A fleet run's figures, from what the bench gathered: the deploy's times, the hosts'
 // outcomes, the draws, and before/after readings of the coordinator and Redis.
+import type { CpuShares } from '../cpu-steal.js';
 import { commandDelta, totalCommands, type CommandCounts } from '../measure.js';
 import type { HostOutcome } from './fleet-messages.js';
 import { handOvers, idealMakespan, percentile, type HostDraw } from './schedule.js';
@@ -25,6 +26,8 @@ export interface FleetRaw {
   redisClientsPeak: number;
   workerRssPeakBytes: number;
   workerCpuMicros: number;
+  /** The whole machine's CPU over the same window: how busy, and how much the hypervisor took. */
+  machine: CpuShares;
   /** Why the run stopped short, when it did. */
   incomplete?: string;
 }
@@ -58,6 +61,7 @@ export interface FleetResult {
   workerRssPerHostBytes: number;
   workerCpuMsPerHost: number;
   redisClientsPeak: number;
+  machine: CpuShares;
   incomplete?: string;
 }
 
@@ -105,6 +109,7 @@ export function fleetResult(raw: FleetRaw): FleetResult {
     workerRssPerHostBytes: raw.workerRssPeakBytes / hosts,
     workerCpuMsPerHost: raw.workerCpuMicros / 1000 / hosts,
     redisClientsPeak: raw.redisClientsPeak,
+    machine: raw.machine,
     ...(raw.incomplete === undefined ? {} : { incomplete: raw.incomplete }),
   };
 }

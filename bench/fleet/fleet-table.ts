@@ -63,6 +63,9 @@ const ROWS: Array<Row | string> = [
   'simulated hosts',
   { label: 'worker RSS peak per simulated host', unit: 'KB', value: (r) => r.workerRssPerHostBytes / 1024, digits: 0 },
   { label: 'worker CPU per simulated host (agent code, Redis and HTTP clients)', unit: 'ms', value: (r) => r.workerCpuMsPerHost, digits: 2 },
+  'the machine over the deploy (/proc/stat, every process)',
+  { label: 'CPU busy', unit: '%', value: (r) => r.machine.busyPercent, digits: 0 },
+  { label: 'CPU stolen by the hypervisor (steal: work waited while another guest ran)', unit: '%', value: (r) => r.machine.stealPercent, digits: 1 },
 ];
 
 function cell(row: Row, result: FleetResult): string {
