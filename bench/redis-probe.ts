@@ -3,10 +3,11 @@
 // watches a measured window through MONITOR to tell who sent what.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { within } from '../shared/contract/waiting.js';
+import { TIMED_OUT, within } from '../shared/contract/waiting.js';
 import { commandDelta, parseCommandStats, type CommandCounts, type MonitorLine } from './measure.js';
 
 const MONITOR_DRAIN_TIMEOUT_MS = 5_000;
+const MONITOR_START_TIMEOUT_MS = 10_000;
 
 /** Commands of a window by where they came from. */
 export interface CommandOrigins {
@@ -114,8 +115,7 @@ export class RedisProbe implements AsyncDisposable {
     const seen: { phase: 'before' | 'counting' | 'after'; caller: string; total: number } = { phase: 'before', caller: '', total: 0 };
     let sawEnd: () => void = () => {};
     const ended = new Promise<void>((resolve) => (sawEnd = resolve));
-    const monitor = await this.redis.monitor();
-    monitor.on('error', () => {});
+    const monitor = await this.monitor();
     monitor.on('monitor', (time: unknown, args: unknown, source: unknown) => {
       seen.total += 1;
       const words = Array.isArray(args) ? (args as unknown[]).map(String) : [];
@@ -154,6 +154,23 @@ export class RedisProbe implements AsyncDisposable {
     } finally {
       monitor.disconnect();
     }
+  }
+
+  /**
+   * A connection in MONITOR mode. Not ioredis's monitor(): it enters the mode a tick after
+   * MONITOR's OK, so a busy Redis's next line in the same read finds no command waiting, and
+   * monitor() rejects with "Command queue state error" (it stopped a 30-host run twice). The
+   * connection is in the mode all the same, and lines before the window's marker are not counted.
+   */
+  private async monitor(): Promise<Redis> {
+    const monitor = this.redis.duplicate({ monitor: true, lazyConnect: false });
+    monitor.on('error', () => {});
+    const started = new Promise<void>((resolve) => monitor.once('monitoring', () => resolve()));
+    if ((await within(started, MONITOR_START_TIMEOUT_MS)) === TIMED_OUT) {
+      monitor.disconnect();
+      throw new Error(`MONITOR did not start within ${MONITOR_START_TIMEOUT_MS / 1000} s`);
+    }
+    return monitor;
   }
 
   /** This connection's address as Redis sees it, which is not always the socket's own (NAT). */
