@@ -35,8 +35,10 @@ export function catchUpChecks(cluster: () => TestCluster): void {
     let figures: ServiceFigures | undefined;
     let catchUp: Deploy | undefined;
     let seconds = Number.NaN;
+    let agentDown = false;
     try {
       await chaos('kill-agent', BEHIND);
+      agentDown = true;
       const rollout = await fleet.deploy('web', 'production', to);
       // The coordinator may still have seen it alive (a target, then lost) or not (no target).
       expect(['succeeded', 'partial'], rollout.stderr).toContain(rollout.deploy.status);
@@ -44,6 +46,7 @@ export function catchUpChecks(cluster: () => TestCluster): void {
       expect(await fleet.lbAnswers(12)).toContain(`200 ${from} ${BEHIND}`);
 
       await chaos('restart-agent', BEHIND);
+      agentDown = false;
       const restartedAt = Date.now();
       await until(`HAProxy to answer ${to} from ${BEHIND}`, async () => ((await fleet.lbAnswers(12)).has(`200 ${to} ${BEHIND}`) ? true : undefined), {
         timeoutMs: CAUGHT_UP_MS,
@@ -56,6 +59,8 @@ export function catchUpChecks(cluster: () => TestCluster): void {
         return found && found.status !== 'in_progress' ? client().getDeploy(found.id) : undefined;
       }, { timeoutMs: CAUGHT_UP_MS, ...POLL });
     } finally {
+      // A check that failed before the restart leaves no dead agent behind for the cases after it.
+      if (agentDown) await chaos('restart-agent', BEHIND).catch(() => undefined);
       figures = await watching.stop();
       recordFault(faultRow(`agent of ${BEHIND} killed, a rollout without it, agent restarted: its catch-up (served ${to} ${seconds.toFixed(1)} s after the restart)`, K, figures, catchUp));
     }
