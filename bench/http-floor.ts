@@ -6,45 +6,23 @@
 // ("CPU per host per deploy" in the fleet table) divided by its requests per host is what
 // to hold against these.
 // Usage: node dist/bench/http-floor.js [--requests 4000] [--clients 8]
-import { fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { serve } from '@hono/node-server';
-import { Hono } from 'hono';
 import { Redis } from 'ioredis';
-import * as z from 'zod';
 import { freePort } from '../dev-cluster/free-port.js';
 import { TIMED_OUT, pollUntil, within } from '../shared/contract/waiting.js';
+import { ChildChannel } from './fleet/fleet-processes.js';
+import { HANDLERS, type FloorCommand, type FloorReply, type Handler } from './http-floor-server.js';
 
-const HANDLERS = ['empty', 'zod', 'zod + HSET'] as const;
-type Handler = (typeof HANDLERS)[number];
 const WARM_UP = 500;
 const STEP_TIMEOUT_MS = 120_000;
-const Report = z.object({ host: z.string().min(1), state: z.enum(['deploying', 'succeeded']), steps: z.array(z.object({ step: z.string(), at: z.number() })) });
 
 /** `promise`, or an error naming `what` after STEP_TIMEOUT_MS. */
 async function inTime<T>(promise: Promise<T>, what: string): Promise<T> {
   const result = await within(promise, STEP_TIMEOUT_MS);
   if (result === TIMED_OUT) throw new Error(`${what}: no answer in ${STEP_TIMEOUT_MS / 1000} s`);
   return result as T;
-}
-
-/** The measured server: answers `cpu` with its process.cpuUsage() and `stop` by exiting. */
-function runServer(handler: Handler, port: number, redisPort: number): void {
-  const redis = handler === 'zod + HSET' ? new Redis({ port: redisPort, host: '127.0.0.1' }) : undefined;
-  const app = new Hono();
-  app.post('/v1/reports', async (c) => {
-    if (handler === 'empty') return c.json({ status: 'in_progress' });
-    const report = Report.parse(await c.req.json());
-    await redis?.hset('floor:reports', report.host, JSON.stringify(report));
-    return c.json({ status: 'in_progress' });
-  });
-  serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => process.send?.({ type: 'ready' }));
-  process.on('message', (message: { type: string }) => {
-    if (message.type === 'cpu') process.send?.({ type: 'cpu', usage: process.cpuUsage() });
-    else process.exit(0);
-  });
 }
 
 function post(agent: http.Agent, port: number, body: string): Promise<void> {
@@ -63,29 +41,22 @@ function post(agent: http.Agent, port: number, body: string): Promise<void> {
 /** Server CPU (user + system) per request, in microseconds, over `requests` sent by `clients` at a time after a warm-up. */
 async function measure(handler: Handler, requests: number, clients: number, redisPort: number): Promise<number> {
   const port = await freePort();
-  const server = fork(fileURLToPath(import.meta.url), ['serve', handler, String(port), String(redisPort)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const reply = (type: string) =>
-    inTime(
-      new Promise<{ usage?: NodeJS.CpuUsage }>((resolve) => {
-        const take = (message: { type: string; usage?: NodeJS.CpuUsage }) => {
-          if (message.type !== type) return;
-          server.off('message', take);
-          resolve(message);
-        };
-        server.on('message', take);
-      }),
-      `the ${handler} server's ${type}`,
-    );
+  // The module path is ChildChannel's own folder's (bench/fleet/).
+  const server = new ChildChannel<FloorCommand, FloorReply>(`the ${handler} server`, '../http-floor-server.js');
+  const cpu = async () => {
+    const answer = server.next('cpu', STEP_TIMEOUT_MS);
+    server.send({ type: 'cpu' });
+    const reply = await answer;
+    if (reply.type !== 'cpu') throw new Error(`the ${handler} server answered ${reply.type} when asked for its CPU`);
+    return reply.usage;
+  };
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   try {
-    await reply('ready');
+    const ready = server.next('ready', STEP_TIMEOUT_MS);
+    server.send({ type: 'start', handler, port, redisPort });
+    await ready;
     const body = (i: number) => JSON.stringify({ host: `h${i}`, state: 'deploying', steps: [{ step: 'received', at: i }, { step: 'slot', at: i + 1 }, { step: 'pull', at: i + 2 }] });
     for (let i = 0; i < WARM_UP; i++) await post(agent, port, body(i));
-    const cpu = async () => {
-      const answer = reply('cpu');
-      server.send({ type: 'cpu' });
-      return (await answer).usage!;
-    };
     const before = await cpu();
     let next = 0;
     const clientsDone = Array.from({ length: clients }, async () => {
@@ -96,7 +67,7 @@ async function measure(handler: Handler, requests: number, clients: number, redi
     return (after.user - before.user + after.system - before.system) / requests;
   } finally {
     agent.destroy();
-    server.kill('SIGKILL');
+    await server.stop({ type: 'stop' });
   }
 }
 
@@ -121,9 +92,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === 'serve') runServer(process.argv[3] as Handler, Number(process.argv[4]), Number(process.argv[5]));
-else
-  main().catch((error: unknown) => {
-    console.error(`http-floor: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  });
+main().catch((error: unknown) => {
+  console.error(`http-floor: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
