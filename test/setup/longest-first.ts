@@ -1,6 +1,7 @@
 // The order test files start in. The e2e and faults files run CLUSTERS_AT_ONCE at a time
-// (vitest.config.ts; one now), each a cluster of its own for minutes; with more than one, a long
-// file started last keeps one worker busy while the others idle, so the longest start first. Vitest orders by its cache of past durations,
+// (vitest.config.ts; one now), each a cluster of its own for minutes; with more than one, a
+// long file started last keeps one worker busy while the others idle, so the longest start
+// first. Vitest orders by its cache of past durations,
 // which a fresh clone (CI) does not have: it falls back to the files' sizes, and the longest
 // files of these projects are among the smallest (each part lives in a folder of its own).
 import { relative } from 'node:path';
