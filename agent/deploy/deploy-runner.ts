@@ -8,6 +8,7 @@ import { ReleaseBrokenError, UnreachableError, errorMessage } from '../../shared
 import { deployedInstance, registerWeight, type RoleServers, type ServedInstance } from '../role-servers.js';
 import { settleFailure } from './failure-outcome.js';
 import { attemptStep } from './step-attempt.js';
+import { startBeside } from './beside.js';
 import { endSuperseded } from './superseded.js';
 import type { DeployGroup, FleetState } from '../../shared/ports/fleet-state.js';
 import type { SlotLease, SlotLocks } from '../../shared/ports/slot-locks.js';
@@ -168,15 +169,7 @@ export class DeployRunner {
     });
   }
 
-  private async takePart(
-    event: DeployEventPayload,
-    group: DeployGroup,
-    deploy: HostDeployView,
-    host: HostProgress,
-    counted: number,
-    signal: AbortSignal,
-    logger: Logger,
-  ): Promise<void> {
+  private async takePart(event: DeployEventPayload, group: DeployGroup, deploy: HostDeployView, host: HostProgress, counted: number, signal: AbortSignal, logger: Logger): Promise<void> {
     const { locks, fleet } = this.deps;
     await this.attempt('received', () => fleet.initRemaining(group, event.id, counted, logger), signal, logger);
     // Known before the host waits: a colour this host does not run ends it errored (and counted out) at once.
@@ -259,18 +252,21 @@ export class DeployRunner {
     let replaced = false;
     try {
       // The slot was taken in the same script call that found the release not broken; the
-      // check before the pull runs while the host drains, and both end before the pull.
+      // check runs while the host drains. The pull changes nothing the host serves, so it runs
+      // beside the drain: the host is out of rotation for the longer of the two, not their sum.
       await hook('before-drain');
       host.step('drain');
       await confirm('drain');
-      const [drained, checked] = await Promise.allSettled([
-        step('drain', drainNow),
-        step('drain', checkBroken),
-      ]);
-      if (drained.status === 'rejected') throw drained.reason;
-      if (checked.status === 'rejected') throw checked.reason;
+      const draining = Promise.allSettled([step('drain', drainNow), step('drain', checkBroken)]);
+      const pulled = startBeside((pullSignal) => this.attempt('pull', (s) => runtime.pull(deploy.image, { signal: s, logger }), pullSignal, logger), signal);
+      const failed = (await draining).find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed) {
+        await pulled.stop('the host goes no further than its drain');
+        throw failed.reason;
+      }
+      // Drained; what is left of the pull, if anything, is this step.
       host.step('pull');
-      await step('pull', (stepSignal) => runtime.pull(deploy.image, { signal: stepSignal, logger }));
+      await pulled.done;
       await step('pull', checkBroken);
       host.step('up');
       await confirm('up');

@@ -113,14 +113,19 @@ export class HAProxyRuntimeApi implements LoadBalancer, Pick<TrafficControl, 'se
     // so that its checks cannot put it back in rotation while its container is replaced.
     if (!current || current.admin === 'maint') return;
 
-    await this.send(`set server ${target} state drain`, (r) => r === '', log);
-    let open = 0;
+    // The drain and the first count of what it leaves open, in one exchange (HAProxy runs a
+    // line's commands in order): on a busy machine each exchange waits for two processes to run.
+    const commands = [`set server ${target} state drain`, `show stat ${backend} 4 -1`];
+    log.debug({ commands }, 'runtime api commands');
+    const [drainReply, stat] = splitReplies(await this.exchange(commands.join(';')), 2);
+    if (drainReply !== '') throw new LoadBalancerCommandError(commands[0]!, drainReply?.split('\n')[0]?.trim() || '(no reply)');
+    let open = sessionsOf(stat, backend, server, commands[1]!);
     const drained = async () => {
       open = await this.openSessions(backend, server, log);
       return open === 0 ? true : undefined;
     };
     try {
-      await pollUntil(`${backend}/${server} to drain`, drained, { timeoutMs: this.drainTimeoutMs, intervalMs: DRAIN_POLL_MS, signal, tolerate: () => false });
+      if (open > 0) await pollUntil(`${backend}/${server} to drain`, drained, { timeoutMs: this.drainTimeoutMs, intervalMs: DRAIN_POLL_MS, signal, tolerate: () => false });
     } catch (error) {
       if (!(error instanceof TimeoutError)) throw error;
       log.warn(
@@ -199,9 +204,8 @@ export class HAProxyRuntimeApi implements LoadBalancer, Pick<TrafficControl, 'se
   /** Sessions the server still serves or has queued; a vanished server has none. */
   private async openSessions(backend: string, server: string, log: Logger): Promise<number> {
     // Type 4 limits the dump to servers; -1 means all of them.
-    const reply = await this.send(`show stat ${backend} 4 -1`, (r) => r.startsWith('# pxname'), log);
-    const row = parseTable(reply.split('\n'), ',').find((r) => r.pxname === backend && r.svname === server);
-    return row ? Number(row.scur || 0) + Number(row.qcur || 0) : 0;
+    const command = `show stat ${backend} 4 -1`;
+    return sessionsOf(await this.send(command, (r) => r.startsWith('# pxname'), log), backend, server, command);
   }
 
   /** One command per connection: HAProxy answers and closes, so the reply is all it sent. */
@@ -235,6 +239,13 @@ function parseServerAddress(address: string): ServerAddress {
     );
   }
   return { ip, port };
+}
+
+/** Sessions a server serves or has queued, from `show stat`'s reply; a vanished server has none. */
+function sessionsOf(stat: string | undefined, backend: string, server: string, command: string): number {
+  if (!stat?.startsWith('# pxname')) throw new LoadBalancerCommandError(command, stat?.split('\n')[0]?.trim() || '(no reply)');
+  const row = parseTable(stat.split('\n'), ',').find((r) => r.pxname === backend && r.svname === server);
+  return row ? Number(row.scur || 0) + Number(row.qcur || 0) : 0;
 }
 
 function formatAddress({ ip, port }: ServerAddress): string {

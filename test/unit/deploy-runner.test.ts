@@ -37,6 +37,10 @@ function setup(
     hooks?: Partial<Record<HookName, Error | null>>;
     /** Told of the host's end (the agent's metrics). */
     observer?: DeployObserver;
+    /** The drain takes this long (real time), then says so in `calls`. */
+    drainMs?: number;
+    /** The pull runs until its signal stops it, then says so in `calls`. */
+    pullHangs?: boolean;
   } = {},
 ) {
   const applied = options.applied ?? new Map<string, number>();
@@ -94,13 +98,22 @@ function setup(
   let image: string | null = 'registry:5000/web:v1';
   const runtime: ContainerRuntime = {
     runningImage: async () => image,
-    pull: async (ref) => (calls.push(`pull ${ref}`), fail('pull')),
+    pull: async (ref, context) => {
+      calls.push(`pull ${ref}`);
+      if (options.pullHangs) await new Promise((resolve) => context.signal?.addEventListener('abort', resolve, { once: true }));
+      if (context.signal?.aborted) calls.push('pull stopped');
+      fail('pull');
+    },
     up: async (_role, ref) => (calls.push(`up ${ref}`), fail('up'), void (image = ref)),
     waitHealthy: async () => (calls.push('health'), image === deploy.image ? fail('health') : undefined),
     stop: async () => void calls.push('stop'),
   };
   const loadBalancer: LoadBalancer = {
-    drain: async (backend, server) => (calls.push(`drain ${backend}/${server}`), fail('drain')),
+    drain: async (backend, server) => {
+      calls.push(`drain ${backend}/${server}`);
+      fail('drain');
+      if (options.drainMs) await new Promise((resolve) => setTimeout(resolve, options.drainMs)).then(() => calls.push('drained'));
+    },
     register: async (backend, server, address) => (calls.push(`register ${backend}/${server} ${address}`), inject('register')),
     servers: async (): Promise<BackendServer[]> => [],
   };
@@ -203,7 +216,8 @@ describe('deploy runner', () => {
   it('ends errored without marking the release broken when its slot lease is lost mid-step, and puts itself back', async () => {
     const { runner, calls } = setup({ loseLockAt: 'pull' });
     const report = (await runner.run(event, new AbortController().signal))!;
-    expect(report).toMatchObject({ state: 'errored', error: 'pull: lost its slot lease: slot lock lost' });
+    // The pull runs beside the drain: the lease lost there ends the drain, the host's step then.
+    expect(report).toMatchObject({ state: 'errored', error: 'drain: lost its slot lease: slot lock lost' });
     expect(calls.some((c) => c.startsWith('markBroken'))).toBe(false);
     expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
   });
@@ -265,12 +279,21 @@ describe('deploy runner', () => {
     expect(reports).toEqual([]);
   });
 
-  it('stands down before pulling when the release is marked broken after it drained', async () => {
-    const { runner, calls } = setup({ brokenAt: 'drain' });
+  it('stands down before starting the new version when the release is marked broken while it drains, stopping the pull beside the drain', async () => {
+    const { runner, calls } = setup({ brokenAt: 'drain', pullHangs: true });
     const report = (await runner.run(event, new AbortController().signal))!;
     expect(report.state).toBe('cancelled');
-    expect(calls.some((c) => c.startsWith('pull'))).toBe(false);
+    expect(calls).toContain('pull stopped');
+    expect(calls.some((c) => c.startsWith('up'))).toBe(false);
     expect(calls.slice(-3)).toEqual(['register web/h1 10.0.0.11:8080', 'release', 'finish']);
+  });
+
+  it('pulls beside the drain: the pull starts before the drain ends, and the new version starts after both', async () => {
+    const { runner, calls } = setup({ drainMs: 50 });
+    const report = (await runner.run(event, new AbortController().signal))!;
+    expect(report.state).toBe('succeeded');
+    expect(calls.slice(3, 7)).toEqual(['drain web/h1', 'pull registry:5000/web:v2', 'drained', 'up registry:5000/web:v2']);
+    expect(report.steps.map((s) => s.step)).toEqual(['received', 'slot', 'drain', 'pull', 'up', 'health', 'register', 'release']);
   });
 
   it('asks again when the coordinator does not answer the first lookup, then takes part', async () => {
