@@ -61,6 +61,8 @@ interface Attempts {
   failures: number;
   skipRounds: number;
   refused: boolean;
+  /** The image the coordinator last said is the one to run (after a blue/green switch back, not the rollout's): not asked again. */
+  upToDate?: string | null;
 }
 
 export class CatchUp {
@@ -93,6 +95,7 @@ export class CatchUp {
       attempts = { rollout: rollout.id, failures: 0, skipRounds: 0, refused: false };
       this.attempts.set(key, attempts);
     }
+    if (attempts.upToDate === image) return undefined;
     if (attempts.refused || attempts.failures >= MAX_TRIES) return 'backing_off';
     if (attempts.skipRounds > 0) {
       attempts.skipRounds -= 1;
@@ -102,7 +105,10 @@ export class CatchUp {
     const context = { rollout: rollout.id, tag: rollout.tag, image };
     try {
       const catchUp = await coordinator.requestCatchUp({ role, env, host: node, image, ...(cluster === undefined ? {} : { cluster }) });
-      if (catchUp === null) return undefined;
+      if (catchUp === null) {
+        attempts.upToDate = image;
+        return undefined;
+      }
       log.info({ ...context, deployId: catchUp.id }, `behind the group's release ${rollout.tag}; catching up`);
       const report = await takePart(catchUp);
       if (report?.state === 'succeeded') {

@@ -85,8 +85,9 @@ export class CatchUps {
       const part = rollout.targets?.includes(host) ? `${host} is one of its targets and takes part in it` : `${host} catches up once it ends`;
       throw new ConflictError('rollout_in_progress', `deploy ${rollout.id} of ${role}:${rollout.tag} to ${env} is in progress; ${part}`);
     }
-    const release = await store.getRelease(role, rollout.tag);
-    if (!release) throw new GrapevineError('release_not_found', `role ${role} has no release ${rollout.tag}, which deploy ${rollout.id} deployed`);
+    const tag = await this.#wantedTag(role, env, rollout);
+    const release = await store.getRelease(role, tag);
+    if (!release) throw new GrapevineError('release_not_found', `role ${role} has no release ${tag}, which deploy ${rollout.id} left its group running`);
     if (release.broken) {
       throw new ConflictError('release_broken', `release ${role}:${release.tag}, the one ${env} should run, is marked broken (${release.broken.reason}); ${host} does not catch up to it`);
     }
@@ -100,6 +101,22 @@ export class CatchUps {
     const underWay = deploys.find((d) => d.catchUpOf === rollout.id && d.status === 'in_progress' && d.targets?.includes(host));
     if (underWay) return { kind: 'under_way', deploy: underWay };
     return { kind: 'create', rollout, release };
+  }
+
+  /**
+   * The tag the rollout left its group running: its own, unless it was a blue/green deploy the
+   * group was switched back from. Then the live colour runs the tag the deploy started from,
+   * and a host catching up to the switched-away release would undo the switch back.
+   */
+  async #wantedTag(role: string, env: string, rollout: Deploy): Promise<string> {
+    const { colour, strategy } = rollout;
+    if (colour === undefined || strategy?.kind !== 'blue-green') return rollout.tag;
+    const live = await this.#deps.liveColour?.({ role, env });
+    if (live === undefined || live === colour) return rollout.tag;
+    if (strategy.fromTag === undefined) {
+      throw new ConflictError('nothing_to_catch_up', `${role} in ${env} was switched back to ${live} from deploy ${rollout.id}, which recorded no tag it started from; there is nothing to catch up to`);
+    }
+    return strategy.fromTag;
   }
 
   async #create(request: CatchUpBody, rollout: Deploy, release: Release, startedBy: string | undefined): Promise<CatchUpAnswer> {

@@ -6,7 +6,11 @@ import { serve } from '@hono/node-server';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { CatchUps } from '../../coordinator/catch-up.js';
+import { CoordinatorGroupLocks } from '../../coordinator/leadership/group-lock.js';
+import { newDeployRecord } from '../../coordinator/deploy-starter.js';
 import { ConflictError } from '../../shared/contract/errors.js';
+import type { Colour } from '../../shared/contract/strategy.js';
 import { redisKeys } from '../../shared/contract/redis-keys.js';
 import type { Deploy } from '../../shared/contract/schemas.js';
 import { CoordinatorClient } from '../../shared/coordinator-http/coordinator-client.js';
@@ -164,5 +168,34 @@ describe('POST /v1/catch-ups', () => {
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+
+  it('after a blue/green switch back, catches a host up to the tag the live colour runs, not to the release switched away from', async () => {
+    await coordinator.publish('web', 'v1');
+    await coordinator.succeedEverywhere(await coordinator.deploy('web', 'production', 'v1'));
+    const v2 = await coordinator.publish('web', 'v2');
+    // v2 started on green while blue served v1, then the whole group switched to green.
+    const targets = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
+    const record = newDeployRecord({ now: coordinator.now, newId: () => 'd-bluegreen' }, v2, {
+      env: 'production', targets, slots: 2, colour: 'green',
+      strategy: { kind: 'blue-green', phase: 'done', steps: [], current: 0, fromColour: 'blue', fromTag: 'v1' },
+    });
+    const blueGreen = (await coordinator.store.createDeploy(record)) as Deploy;
+    await coordinator.succeedEverywhere({ ...blueGreen, hosts: {} });
+    let live: Colour = 'blue';
+    const catchUps = new CatchUps({
+      store: coordinator.store, membership: coordinator.members, slots: '1/3', logger, now: coordinator.now, newId: () => `d-catchup${coordinator.now()}`,
+      fleetEvents: coordinator.fleetEvents, locks: new CoordinatorGroupLocks({ name: 'coordinator', logger }), liveColour: async () => live,
+    });
+
+    // Switched back: blue serves v1, so a host whose blue runs v1 is up to date, and one that runs
+    // something else catches up to v1 on blue.
+    expect(await catchUps.request({ role: 'web', env: 'production', host: 'h6', image: image('v1') })).toEqual({ kind: 'up_to_date' });
+    const behind = await catchUps.request({ role: 'web', env: 'production', host: 'h5', image: null });
+    expect(behind).toMatchObject({ kind: 'created', deploy: { tag: 'v1', image: image('v1'), colour: 'blue', catchUpOf: 'd-bluegreen', targets: ['h5'] } });
+
+    // Switched to green again: green runs v2, the release of the rollout.
+    live = 'green';
+    expect(await catchUps.request({ role: 'web', env: 'production', host: 'h4', image: image('v1') })).toMatchObject({ kind: 'created', deploy: { tag: 'v2', colour: 'green' } });
   });
 });

@@ -77,6 +77,20 @@ describe('catching up', () => {
     expect(asked).toEqual([]);
   });
 
+  it('takes "up to date" for the image it runs (a blue/green group switched back) and asks again only when that image or the rollout changes', async () => {
+    const { catchUp, asked } = setup([null, null]);
+    const v2Succeeded = deploy('d-v2', 'v2', 'succeeded');
+    expect(await catchUp.converge('web', 'production', [v2Succeeded], image('v1'), log)).toBeUndefined();
+    expect(await catchUp.converge('web', 'production', [v2Succeeded], image('v1'), log)).toBeUndefined();
+    expect(asked).toHaveLength(1);
+    expect(await catchUp.converge('web', 'production', [v2Succeeded], image('v0'), log)).toBeUndefined();
+    expect(asked.map((body) => body.image)).toEqual([image('v1'), image('v0')]);
+    const { catchUp: next, asked: askedNext } = setup([null, catchUpOfV2]);
+    expect(await next.converge('web', 'production', [v2Succeeded], image('v1'), log)).toBeUndefined();
+    expect(await next.converge('web', 'production', [deploy('d-v3', 'v3', 'succeeded'), v2Succeeded], image('v1'), log)).toBe('caught_up');
+    expect(askedNext).toHaveLength(2);
+  });
+
   it('goes by the newest rollout, not by a catch-up of another host', () => {
     const other = deploy('d-cu', 'v2', 'succeeded', { targets: ['h1'], catchUpOf: 'd-v2' });
     expect(newestRollout([other, v2Partial])?.id).toBe('d-v2');

@@ -55,7 +55,33 @@ export function blueGreenChecks(cluster: () => TestCluster): void {
     }
     const { stdout } = await cluster().cli(['status', '--json']);
     expect((JSON.parse(stdout) as Deploy[]).some((each) => each.status === 'in_progress' && each.env === ENV)).toBe(false);
+    await noCatchUpAfterSwitchBack(cluster(), served);
   });
+}
+
+/**
+ * A reconcile round after the switch back (an agent's restart runs one at once) finds the live
+ * colour running the release it went back to: the host asks for no catch-up to the release the
+ * group was switched away from, which would put it back on the live colour.
+ */
+async function noCatchUpAfterSwitchBack(fleet: TestCluster, served: string): Promise<void> {
+  const host = fleet.state().hosts.find((each) => each.env === ENV);
+  if (!host?.metricsUrl) throw new Error(`no ${ENV} host with a metrics address in the cluster's state`);
+  const since = Date.now();
+  await fleet.chaos('restart-agent', host.name);
+  const reconciled = `grapevine_agent_release_info{role="web",env="${ENV}",tag="${served}"} 1`;
+  await until(`${host.name}'s first reconcile round after its restart`, async () => {
+    const answer = await fetch(host.metricsUrl!, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+    return answer?.ok && (await answer.text()).includes(reconciled) ? true : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 250 });
+  // The catch-up, if asked for, follows that round's first step within milliseconds.
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const { stdout } = await fleet.cli(['status', '--json']);
+  const catchUps = (JSON.parse(stdout) as Deploy[]).filter((each) => each.env === ENV && each.catchUpOf !== undefined && each.createdAt >= since);
+  expect(catchUps.map((each) => `${each.id} ${each.tag} on ${each.targets?.join(',')}`)).toEqual([]);
+  // Each answer is `STATUS TAG HOST`, `200 v1 s2`.
+  const answered = [...(await fleet.lbAnswers(12, ENV))].map((answer) => answer.split(' ').slice(0, 2).join(' '));
+  expect(new Set(answered)).toEqual(new Set([`200 ${served}`]));
 }
 
 /** The tags that answered: `v2` of `v2 h7`. */
