@@ -9,6 +9,7 @@ import { errorMessage } from '../shared/contract/errors.js';
 import type { Logger } from '../shared/contract/logger.js';
 import type { HostDeployView } from '../shared/contract/deploy-views.js';
 import { FULL_WEIGHT, otherColour, type Colour } from '../shared/contract/strategy.js';
+import { switchedBackFrom } from '../shared/contract/strategy-state.js';
 import { pause } from '../shared/contract/waiting.js';
 import type { ContainerRuntime } from '../shared/ports/container-runtime.js';
 import type { BackendServer, LoadBalancer } from '../shared/ports/load-balancer.js';
@@ -77,15 +78,21 @@ const ENDED_WITHOUT = new Set(['failed', 'cancelled']);
 /**
  * Images a host of `cluster` (none: untagged) may run now: the newest deploy's, and while that one has not succeeded
  * (in progress, partial, failed, cancelled) the newest succeeded one, which hosts the
- * rollout has not reached, or rolled back to, still run.
+ * rollout has not reached, or rolled back to, still run. A blue/green deploy the group was
+ * switched back from (`live` is the other colour) stands for the tag it started from instead.
  */
-export function acceptedImages(deploys: ReadonlyArray<Pick<HostDeployView, 'status' | 'image' | 'catchUpOf' | 'cluster'>>, cluster?: string): Set<string> {
+export function acceptedImages(deploys: ReadonlyArray<Pick<HostDeployView, 'status' | 'image' | 'catchUpOf' | 'cluster' | 'tag' | 'colour' | 'strategy'>>, cluster?: string, live?: Colour): Set<string> {
   // A catch-up brings one host to a rollout's release: the rollouts alone say what the group runs;
   // of those, only the whole group's and this host's cluster's (another cluster runs another release).
   const rollouts = deploys.filter((deploy) => deploy.catchUpOf === undefined && rolloutApplies(deploy, cluster));
   const newest = rollouts[0];
   if (!newest) return new Set();
   const accepted = new Set<string>();
+  if (switchedBackFrom(newest, live)) {
+    const fromTag = newest.strategy?.fromTag;
+    const before = rollouts.find((d) => d !== newest && d.status === 'succeeded' && (fromTag === undefined || d.tag === fromTag));
+    return before ? accepted.add(before.image) : accepted;
+  }
   if (!ENDED_WITHOUT.has(newest.status)) accepted.add(newest.image);
   if (newest.status !== 'succeeded') {
     const succeeded = rollouts.find((d) => d.status === 'succeeded');
@@ -176,7 +183,7 @@ export class Reconciler {
       await onBackInService?.({ role, env, node });
       return 'in_service';
     }
-    const accepted = acceptedImages(deploys, this.options.cluster);
+    const accepted = acceptedImages(deploys, this.options.cluster, live.colour);
     if (accepted.size === 0) return 'no_deploy';
     if (image === null) {
       log.info({ server: state }, 'out of service and no container runs; not put back');

@@ -13,6 +13,7 @@ import { slotCount } from '../shared/contract/slot-count.js';
 import { aliveHostsOf } from '../shared/ports/membership.js';
 import { newDeployRecord, type DeployCreationDeps } from './deploy-starter.js';
 import type { Colour } from '../shared/contract/strategy.js';
+import { switchedBackFrom } from '../shared/contract/strategy-state.js';
 import { rolloutApplies } from '../shared/contract/routing.js';
 import type { GroupLocks } from './leadership/group-lock.js';
 
@@ -109,14 +110,14 @@ export class CatchUps {
    * and a host catching up to the switched-away release would undo the switch back.
    */
   async #wantedTag(role: string, env: string, rollout: Deploy): Promise<string> {
-    const { colour, strategy } = rollout;
-    if (colour === undefined || strategy?.kind !== 'blue-green') return rollout.tag;
+    if (rollout.colour === undefined || rollout.strategy?.kind !== 'blue-green') return rollout.tag;
     const live = await this.#deps.liveColour?.({ role, env });
-    if (live === undefined || live === colour) return rollout.tag;
-    if (strategy.fromTag === undefined) {
+    if (!switchedBackFrom(rollout, live)) return rollout.tag;
+    const fromTag = rollout.strategy.fromTag;
+    if (fromTag === undefined) {
       throw new ConflictError('nothing_to_catch_up', `${role} in ${env} was switched back to ${live} from deploy ${rollout.id}, which recorded no tag it started from; there is nothing to catch up to`);
     }
-    return strategy.fromTag;
+    return fromTag;
   }
 
   async #create(request: CatchUpBody, rollout: Deploy, release: Release, startedBy: string | undefined): Promise<CatchUpAnswer> {

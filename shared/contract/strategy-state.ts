@@ -66,3 +66,12 @@ export const StrategyState = z.object({
   phaseAt: z.number().optional(),
 });
 export type StrategyState = z.infer<typeof StrategyState>;
+
+/**
+ * True when `rollout` is a blue/green deploy its group was switched back from (`live` is not
+ * its colour): the live colour runs the tag the deploy started from (`strategy.fromTag`), and
+ * that, not the deploy's own release, is what the group's hosts should run.
+ */
+export function switchedBackFrom(rollout: { colour?: Colour | undefined; strategy?: Pick<StrategyState, 'kind'> | undefined }, live: Colour | undefined): boolean {
+  return rollout.colour !== undefined && rollout.strategy?.kind === 'blue-green' && live !== undefined && live !== rollout.colour;
+}

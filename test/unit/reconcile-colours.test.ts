@@ -33,14 +33,20 @@ class FakeLoadBalancer implements LoadBalancer {
   }
 }
 
-function setup(over: { live: Colour; retired?: Colour | null; states: Record<string, ServerState>; running: Partial<Record<Colour, string>>; unhealthy?: Colour[] }) {
+/** v2 started on green by a blue/green deploy while blue served v1, then switched to. */
+const blueGreenV2 = [
+  { id: 'd-bg', role: 'web', env: 'staging', tag: 'v2', image: V2, status: 'succeeded', createdAt: 2, hosts: {}, colour: 'green', strategy: { kind: 'blue-green', phase: 'done', steps: [], current: 0, fromColour: 'blue', fromTag: 'v1' } },
+  deploys[1],
+] as unknown as Deploy[];
+
+function setup(over: { live: Colour; retired?: Colour | null; states: Record<string, ServerState>; running: Partial<Record<Colour, string>>; unhealthy?: Colour[]; history?: Deploy[] }) {
   const lb = new FakeLoadBalancer(over.states);
   const reconciler = new Reconciler({
     node: 'h7',
     env: 'staging',
     lb: { web: { backend: 'web-staging', colours: { blue: { address: '10.0.0.7:8080' }, green: { address: '10.0.0.7:8081' } } } },
     coordinator: {
-      listHostViews: async () => deploys.map((d) => withHostView(d, 'h7')),
+      listHostViews: async () => (over.history ?? deploys).map((d) => withHostView(d, 'h7')),
       groupColour: async () => ({ live: over.live, retired: over.retired ?? null }),
     },
     runtime: {
@@ -61,6 +67,18 @@ describe('reconcile of a role in two colours', () => {
     const { reconciler, lb } = setup({ live: 'green', states: { 'h7.blue': 'maint', 'h7.green': 'maint' }, running: { blue: V1, green: V2 } });
     expect(await reconciler.round(signal)).toEqual({ web: 'back_in_service' });
     expect(lb.registered).toEqual(['web-staging/h7.green@10.0.0.7:8081 weight 100', 'web-staging/h7.blue@10.0.0.7:8080 weight 0']);
+  });
+
+  it('after a switch back from a blue/green deploy, puts the live colour back with the release it went back to, not the one switched away from', async () => {
+    // An HAProxy reload dropped the servers: blue, live again, runs v1.
+    const back = setup({ live: 'blue', history: blueGreenV2, states: {}, running: { blue: V1, green: V2 } });
+    expect(await back.reconciler.round(signal)).toEqual({ web: 'back_in_service' });
+    expect(back.lb.registered).toEqual(['web-staging/h7.blue@10.0.0.7:8080 weight 100', 'web-staging/h7.green@10.0.0.7:8081 weight 0']);
+    // Not switched back: green is live with the deploy's release, and blue's v2 would not be put back.
+    const switched = setup({ live: 'green', history: blueGreenV2, states: {}, running: { blue: V2, green: V2 } });
+    expect(await switched.reconciler.round(signal)).toEqual({ web: 'back_in_service' });
+    const stale = setup({ live: 'blue', history: blueGreenV2, states: {}, running: { blue: V2, green: V2 } });
+    expect(await stale.reconciler.round(signal)).toEqual({ web: 'not_desired' });
   });
 
   it('changes no weight of servers found in service: a switch survives an agent restart', async () => {
