@@ -1,5 +1,5 @@
 // The order test files start in. The e2e and faults files run CLUSTERS_AT_ONCE at a time
-// (vitest.config.ts; one now), each a cluster of its own for minutes; with more than one, a
+// (vitest.config.ts; two now), each a cluster of its own for minutes; with more than one, a
 // long file started last keeps one worker busy while the others idle, so the longest start
 // first. Vitest orders by its cache of past durations,
 // which a fresh clone (CI) does not have: it falls back to the files' sizes, and the longest
