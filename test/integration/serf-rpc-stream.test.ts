@@ -138,8 +138,16 @@ describe('Serf over one persistent RPC connection', () => {
     const next = deploy('d-aftergarbage');
     await nodes[0]!.serf.client.event('deploy', next);
     await until('the next event on every agent', () => (nodes.every((node) => node.received.at(-1)?.payload === next) ? true : undefined), gossip);
-    // The garbage reached no agent's decision, and each agent said why.
-    expect(nodes.map((node, i) => node.received.length - counts[i]!)).toEqual([1, 1, 1]);
-    for (const node of nodes) expect(lines.some((line) => line.node === node.name && line.msg === 'ignored a Serf event' && line.reason === 'deploy event payload is not UTF-8 text')).toBe(true);
+    // Each agent said why it dropped the garbage; gossip need not bring it before `next`.
+    const saidWhy = (node: (typeof nodes)[number]) => lines.some((line) => line.node === node.name && line.msg === 'ignored a Serf event' && line.reason === 'deploy event payload is not UTF-8 text');
+    await until('every agent to log the garbage it dropped', () => (nodes.every(saidWhy) ? true : undefined), gossip);
+    // The garbage reached no agent's decision: since the counts, each took `next` once and nothing
+    // it could not read (an event of a case before may still arrive late, or be replayed to the
+    // agent restarted there, as once in CI).
+    for (const [i, node] of nodes.entries()) {
+      const since = node.received.slice(counts[i]);
+      expect(since.filter((event) => event.payload === next)).toHaveLength(1);
+      expect(since.filter((event) => /[\uFFFD\u0000]/.test(event.payload))).toEqual([]);
+    }
   });
 });
