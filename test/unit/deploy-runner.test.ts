@@ -10,6 +10,7 @@ import type { Deploy, HostReport } from '../../shared/contract/schemas.js';
 import { DeployStepError, LockLostError, NotFoundError, UnreachableError } from '../../shared/contract/errors.js';
 import { HookFailedError, type DeployHooks, type HookName } from '../../agent/deploy/hooks.js';
 import { withHostView } from '../fixtures/host-view.js';
+import { until } from '../fixtures/poll.js';
 
 const logger = pino({ level: 'silent' });
 const event = { v: 1 as const, role: 'web', env: 'production', id: 'd-test01' };
@@ -37,8 +38,8 @@ function setup(
     hooks?: Partial<Record<HookName, Error | null>>;
     /** Told of the host's end (the agent's metrics). */
     observer?: DeployObserver;
-    /** The drain takes this long (real time), then says so in `calls`. */
-    drainMs?: number;
+    /** The drain lasts until the pull has started (at most 2 s), then says so in `calls`. */
+    drainUntilPull?: boolean;
     /** The pull runs until its signal stops it, then says so in `calls`. */
     pullHangs?: boolean;
   } = {},
@@ -112,7 +113,10 @@ function setup(
     drain: async (backend, server) => {
       calls.push(`drain ${backend}/${server}`);
       fail('drain');
-      if (options.drainMs) await new Promise((resolve) => setTimeout(resolve, options.drainMs)).then(() => calls.push('drained'));
+      if (!options.drainUntilPull) return;
+      // A pull that waited for the drain never starts here: the deadline ends the drain first.
+      await until('the pull to start', () => (calls.some((call) => call.startsWith('pull')) ? true : undefined), { timeoutMs: 2_000, intervalMs: 5 }).catch(() => undefined);
+      calls.push('drained');
     },
     register: async (backend, server, address) => (calls.push(`register ${backend}/${server} ${address}`), inject('register')),
     servers: async (): Promise<BackendServer[]> => [],
@@ -289,7 +293,7 @@ describe('deploy runner', () => {
   });
 
   it('pulls beside the drain: the pull starts before the drain ends, and the new version starts after both', async () => {
-    const { runner, calls } = setup({ drainMs: 50 });
+    const { runner, calls } = setup({ drainUntilPull: true });
     const report = (await runner.run(event, new AbortController().signal))!;
     expect(report.state).toBe('succeeded');
     expect(calls.slice(3, 7)).toEqual(['drain web/h1', 'pull registry:5000/web:v2', 'drained', 'up registry:5000/web:v2']);
