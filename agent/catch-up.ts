@@ -106,7 +106,10 @@ export class CatchUp {
     try {
       const catchUp = await coordinator.requestCatchUp({ role, env, host: node, image, ...(cluster === undefined ? {} : { cluster }) });
       if (catchUp === null) {
+        // Once per rollout and image: the group runs this host's release though the newest
+        // rollout named another (a blue/green group switched back from it).
         attempts.upToDate = image;
+        log.info(context, `up to date: the group runs what this host runs, not ${rollout.tag}; not asking again until the rollout or the image changes`);
         return undefined;
       }
       log.info({ ...context, deployId: catchUp.id }, `behind the group's release ${rollout.tag}; catching up`);

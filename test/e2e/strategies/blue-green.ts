@@ -4,6 +4,8 @@
 // `grapevine switch` moves it back. A bounded stream of requests runs throughout: none fails,
 // and no request sent after a switch returned is answered by the colour it left. How long each
 // switch took is printed (the benchmark has the same figure as a row).
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { startTraffic, type TrafficAnswer } from '../../../dev-cluster/traffic.js';
 import type { Deploy } from '../../../shared/contract/schemas.js';
@@ -68,16 +70,22 @@ async function noCatchUpAfterSwitchBack(fleet: TestCluster, served: string): Pro
   const host = fleet.state().hosts.find((each) => each.env === ENV);
   if (!host?.metricsUrl) throw new Error(`no ${ENV} host with a metrics address in the cluster's state`);
   const since = Date.now();
+  const agentLog = join(host.dir, 'agent.log');
+  // Only what the restarted agent writes counts: the log goes on in the same file.
+  const logFrom = statSync(agentLog).size;
   await fleet.chaos('restart-agent', host.name);
   const reconciled = `grapevine_agent_release_info{role="web",env="${ENV}",tag="${served}"} 1`;
   await until(`${host.name}'s first reconcile round after its restart`, async () => {
     const answer = await fetch(host.metricsUrl!, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
     return answer?.ok && (await answer.text()).includes(reconciled) ? true : undefined;
   }, { timeoutMs: 60_000, intervalMs: 250 });
-  // The catch-up, if asked for, follows that round's first step within milliseconds.
-  await new Promise((resolve) => setTimeout(resolve, 3_000));
-  const { stdout } = await fleet.cli(['status', '--json']);
-  const catchUps = (JSON.parse(stdout) as Deploy[]).filter((each) => each.env === ENV && each.catchUpOf !== undefined && each.createdAt >= since);
+  // The round ends one way or the other: the agent logs the coordinator's "up to date", or a
+  // catch-up deploy is created.
+  const catchUps = await until(`${host.name}'s round to end: up to date, or a catch-up`, async () => {
+    const { stdout } = await fleet.cli(['status', '--json']);
+    const created = (JSON.parse(stdout) as Deploy[]).filter((each) => each.env === ENV && each.catchUpOf !== undefined && each.createdAt >= since);
+    return created.length > 0 || readFileSync(agentLog).subarray(logFrom).toString('utf8').includes('"up to date: the group runs what this host runs') ? created : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 250 });
   expect(catchUps.map((each) => `${each.id} ${each.tag} on ${each.targets?.join(',')}`)).toEqual([]);
   // Each answer is `STATUS TAG HOST`, `200 v1 s2`.
   const answered = [...(await fleet.lbAnswers(12, ENV))].map((answer) => answer.split(' ').slice(0, 2).join(' '));
