@@ -110,7 +110,8 @@ export class CatchUps {
    * and a host catching up to the switched-away release would undo the switch back.
    */
   async #wantedTag(role: string, env: string, rollout: Deploy): Promise<string> {
-    if (rollout.colour === undefined || rollout.strategy?.kind !== 'blue-green') return rollout.tag;
+    // Only a blue/green rollout is worth reading the live colour for.
+    if (rollout.strategy?.kind !== 'blue-green') return rollout.tag;
     const live = await this.#deps.liveColour?.({ role, env });
     if (!switchedBackFrom(rollout, live)) return rollout.tag;
     const fromTag = rollout.strategy.fromTag;

@@ -14,9 +14,8 @@ import {
 } from '../contract/errors.js';
 import type { Agent as HttpAgent } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
-import { exchange, ExchangeTimeoutError, StaleConnectionError } from '../http/http-exchange.js';
+import { exchangeReusing, ExchangeTimeoutError } from '../http/http-exchange.js';
 import { CertificateError, certificateProblem, schemeMismatch } from '../http/tls-failure.js';
-import { retry } from '../contract/waiting.js';
 import { coordinatorUrls } from '../contract/coordinator-urls.js';
 
 /** Errors of a connection that failed or died: that coordinator may be down, the next one is tried. */
@@ -59,12 +58,7 @@ export class CoordinatorEndpoints {
       const attempt = async (base: string) => {
         url = `${base}${path}`;
         const agent = base.startsWith('https:') ? agents.https() : agents.http;
-        // A kept-alive connection the coordinator closed while it sat idle fails on its first
-        // use, before the request reached anyone: it goes once more, on a new connection.
-        const answer = await retry(() => exchange({ url, method, headers, body, timeoutMs, agent, markStaleResets: true }), {
-          delaysMs: [0],
-          retryIf: (error) => error instanceof StaleConnectionError,
-        });
+        const answer = await exchangeReusing({ url, method, headers, body, timeoutMs, agent });
         return { status: answer.status, text: answer.text, url };
       };
       return await this.send(attempt, timeoutMs * FAILOVER_BUDGET_TIMEOUTS);

@@ -9,8 +9,7 @@ import { ForbiddenError, GrapevineError, TimeoutError, UnauthorizedError, Unreac
 import type { Logger } from '../contract/logger.js';
 import { describeIssues } from '../contract/schemas.js';
 import { readCaFile } from '../http/ca-file.js';
-import { retry } from '../contract/waiting.js';
-import { ExchangeTimeoutError, StaleConnectionError, exchange, parseJson } from '../http/http-exchange.js';
+import { ExchangeTimeoutError, exchangeReusing, parseJson } from '../http/http-exchange.js';
 import { CertificateError, certificateProblem, isPlainHttpAnswer } from '../http/tls-failure.js';
 import type { DeployContext } from '../ports/deploy-context.js';
 import type { BackendServer, LoadBalancer, RegisterOptions } from '../ports/load-balancer.js';
@@ -115,13 +114,8 @@ export class HAProxyRelayClient implements LoadBalancer, TrafficControl {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     let answer: { status: number; text: string };
     try {
-      // A kept-alive connection the relay closed while it sat idle (a host's last call was a
-      // deploy ago) fails on its first use, before the request reached anyone: it goes once
-      // more at once, on a new connection, instead of waiting for the step's retry a second later.
-      answer = await retry(() => exchange({ url, method, headers, body: payload, timeoutMs, agent: this.#agent, signal: context?.signal, markStaleResets: true }), {
-        delaysMs: [0],
-        retryIf: (error) => error instanceof StaleConnectionError,
-      });
+      // A host's last call may be a deploy ago, on a connection the relay has closed since.
+      answer = await exchangeReusing({ url, method, headers, body: payload, timeoutMs, agent: this.#agent, signal: context?.signal });
     } catch (error) {
       if (context?.signal.aborted) throw context.signal.reason;
       const problem = certificateProblem(error);

@@ -3,6 +3,7 @@
 // its own errors.
 import type { Agent as HttpAgent, IncomingHttpHeaders } from 'node:http';
 import { GrapevineError } from '../contract/errors.js';
+import { retry } from '../contract/waiting.js';
 import { http, https } from './node-http.js';
 
 export interface HttpExchange {
@@ -71,4 +72,13 @@ export function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `exchange` on a kept-alive connection: one the server closed while it sat idle fails on its
+ * first use, before the request reached anyone, and the request goes once more at once, on a
+ * new connection. A reset on a new connection is not sent again: the server may have taken it.
+ */
+export function exchangeReusing(request: Omit<HttpExchange, 'markStaleResets'>): ReturnType<typeof exchange> {
+  return retry(() => exchange({ ...request, markStaleResets: true }), { delaysMs: [0], retryIf: (error) => error instanceof StaleConnectionError });
 }
