@@ -162,6 +162,8 @@ export class RedisSlotLocks implements SlotLocks {
           renamed++;
           continue;
         }
+        // A number this call named and did not take went back: a place it kept from others may be free again.
+        const gaveBack = candidate !== 0 && reply.kind !== 'acquired';
         candidate = 0;
         renamed = 0;
 
@@ -217,8 +219,9 @@ export class RedisSlotLocks implements SlotLocks {
           if (score !== '') await this.passWakeOn(queue, rule, log);
         } else {
           heldBy = undefined;
-          // Woken, but its zone is at its cap while the group has a place: the place goes to a zone that may go.
-          if (reply.kind === 'queued' && reply.by === 'zone' && score !== '') await this.passWakeOn(queue, rule, log);
+          // Its zone is at its cap while the group has a place, and this host was woken for it or held a
+          // number another host found taken: the place goes to a zone that may go.
+          if (reply.kind === 'queued' && reply.by === 'zone' && (score !== '' || gaveBack)) await this.passWakeOn(queue, rule, log);
         }
         if (!queued) {
           queued = true;

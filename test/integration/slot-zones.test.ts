@@ -7,6 +7,7 @@ import { RedisFleetState } from '../../shared/redis/fleet-state.js';
 import type { ZoneRule } from '../../shared/contract/zone-rule.js';
 import { silent, slotLockRedis } from '../fixtures/slot-lock-redis.js';
 import { pause } from '../../shared/contract/waiting.js';
+import type { Redis } from 'ioredis';
 
 const redis = slotLockRedis();
 const { client, locks, acquired, waitFor, track } = redis;
@@ -78,9 +79,13 @@ describe('zone-aware slots on a real redis-server', () => {
     const signal = AbortSignal.timeout(25_000);
     const take = (zone: string, i: number) => locks({ pollMs: 30_000 }).acquire({ group, deployId: 'd1', slots: 3, holder: `${zone}-${i}`, tag: 'v1', signal, zone, zoneRule });
     const first = acquired(await take('a', 0));
-    // The zone-a hosts arrive first, so a single queue would put them ahead of b and c.
-    const zoneA = [track(take('a', 1)), track(take('a', 2))];
-    await waitFor('both zone-a hosts queued', async () => (await redis.admin.zcard(redisKeys.zoneWaiters(group.role, group.env, 'a'))) === 2);
+    // The zone-a hosts arrive first, so a single queue would put them ahead of b and c; a-1
+    // before a-2, so a-1 is the one woken first.
+    const zoneAQueued = (n: number) => waitFor(`${n} zone-a hosts queued`, async () => (await redis.admin.zcard(redisKeys.zoneWaiters(group.role, group.env, 'a'))) === n);
+    const zoneA = [track(take('a', 1))];
+    await zoneAQueued(1);
+    zoneA.push(track(take('a', 2)));
+    await zoneAQueued(2);
     await Promise.all(
       ['b', 'c'].flatMap((zone) =>
         [1, 2, 3].map(async (i) => {
@@ -91,9 +96,39 @@ describe('zone-aware slots on a real redis-server', () => {
     );
     expect(zoneA.some((waiter) => waiter.settled)).toBe(false);
     expect(await redis.admin.hget(redisKeys.zoneOut(group.role, group.env), 'a')).toBe('1');
-    // Zone a frees up: its waiters are woken, one at a time, without a poll.
+    // Zone a frees up: its waiters are woken in arrival order, one at a time, without a poll.
     await first.release();
-    for (const waiter of zoneA) await acquired(await waiter.promise).release();
+    for (const waiter of zoneA) {
+      const lease = acquired(await waiter.promise);
+      expect(zoneA.filter((other) => other.settled)).toHaveLength(zoneA.indexOf(waiter) + 1);
+      await lease.release();
+    }
+  }, 30_000);
+
+  it("a host whose zone filled while it held a reserved number gives the number back and wakes the waiter that found none free", async () => {
+    const group = { role: 'reserved', env: 'test' };
+    const zoneRule: ZoneRule = { kind: 'max-per-zone', max: 1 };
+    const signal = AbortSignal.timeout(10_000);
+    const take = (zone: string, holder: string, redis = client()) => locks({ redis, pollMs: 30_000 }).acquire({ group, deployId: 'd1', slots: 3, holder, tag: 'v1', signal, zone, zoneRule });
+    const a0 = acquired(await take('a', 'a-0'));
+    // A slow host: its call that names the number reserved for it waits until the test lets it go.
+    const slow = client();
+    const second = gateNamedCalls(slow);
+    const slowHost = track(take('b', 'b-slow', slow));
+    await second.reached;
+    // Zone b fills meanwhile, and zone c's host finds a place but no number: 2 is reserved, 1 and 3 held.
+    const b1 = acquired(await take('b', 'b-1'));
+    const c1 = track(take('c', 'c-1'));
+    await waitFor("zone c's host queued", async () => (await redis.admin.zcard(redisKeys.zoneWaiters(group.role, group.env, 'c'))) === 1);
+    second.open();
+    // Zone b is at its cap, so b-slow gives number 2 back; only a wake-up can bring c-1 in before its 30 s poll.
+    const c1Lease = acquired(await c1.promise);
+    expect(c1Lease.slot).toBe(2);
+    expect(slowHost.settled).toBe(false);
+    expect(await redis.admin.hgetall(redisKeys.zoneOut(group.role, group.env))).toEqual({ a: '1', b: '1', c: '1' });
+    await b1.release();
+    await acquired(await slowHost.promise).release();
+    await Promise.all([a0.release(), c1Lease.release()]);
   }, 30_000);
 
   it("a dead holder counts against its zone's cap until it serves again, and then its zone's waiter is woken", async () => {
@@ -114,3 +149,25 @@ describe('zone-aware slots on a real redis-server', () => {
     await lease.release();
   }, 30_000);
 });
+
+/**
+ * Holds the acquire script's calls that name a reserved number (its ARGV[8]) on `redis`
+ * until `open()`: a host slow between reserving a number and taking it.
+ */
+function gateNamedCalls(redis: Redis): { reached: Promise<void>; open(): void } {
+  let reach!: () => void;
+  let open!: () => void;
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const evalsha = redis.evalsha.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+  const ACQUIRE_KEYS = 16;
+  (redis as unknown as { evalsha: (...args: unknown[]) => Promise<unknown> }).evalsha = async (...args: unknown[]) => {
+    const named = args[1] === ACQUIRE_KEYS ? args[2 + ACQUIRE_KEYS + 7] : '';
+    if (named !== '' && named !== undefined) {
+      reach();
+      await opened;
+    }
+    return evalsha(...args);
+  };
+  return { reached, open };
+}
