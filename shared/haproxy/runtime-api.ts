@@ -75,7 +75,7 @@ export class HAProxyRuntimeApi implements LoadBalancer, Pick<TrafficControl, 'se
     const wanted = parseServerAddress(address);
     const weight = options.weight ?? FULL_WEIGHT;
     assertWeight(weight, server);
-    const current = (await this.#servers(backend, log)).find((s) => s.name === server);
+    const [current] = await this.#servers(backend, log, server);
     let added = false;
     if (!current) {
       const reply = await this.send(
@@ -108,7 +108,7 @@ export class HAProxyRuntimeApi implements LoadBalancer, Pick<TrafficControl, 'se
     const log = this.loggerFor(context);
     signal?.throwIfAborted();
     const target = serverRef(backend, server);
-    const current = (await this.#servers(backend, log)).find((s) => s.name === server);
+    const [current] = await this.#servers(backend, log, server);
     // By what it was told, not its health: a server DOWN by its checks still goes to maintenance,
     // so that its checks cannot put it back in rotation while its container is replaced.
     if (!current || current.admin === 'maint') return;
@@ -186,10 +186,11 @@ export class HAProxyRuntimeApi implements LoadBalancer, Pick<TrafficControl, 'se
     return context ? context.logger.child({ component: 'haproxy', address: this.address }) : this.logger;
   }
 
-  async #servers(backend: string, log: Logger): Promise<ListedServer[]> {
+  /** The backend's servers, or only the one named `server` (none when it has no such server). */
+  async #servers(backend: string, log: Logger, server?: string): Promise<ListedServer[]> {
     assertName(backend, 'backend');
     const reply = await this.send(`show servers state ${backend}`, (r) => /^1\n# /.test(r), log);
-    return parseTable(reply.split('\n').slice(1), ' ').map((row) => {
+    return parseTable(reply.split('\n').slice(1), ' ', server === undefined ? {} : { srv_name: server }).map((row) => {
       const ip = row.srv_addr === '-' || !row.srv_addr ? (row.srv_fqdn ?? '-') : row.srv_addr;
       return {
         name: row.srv_name ?? '',
@@ -244,7 +245,7 @@ function parseServerAddress(address: string): ServerAddress {
 /** Sessions a server serves or has queued, from `show stat`'s reply; a vanished server has none. */
 function sessionsOf(stat: string | undefined, backend: string, server: string, command: string): number {
   if (!stat?.startsWith('# pxname')) throw new LoadBalancerCommandError(command, stat?.split('\n')[0]?.trim() || '(no reply)');
-  const row = parseTable(stat.split('\n'), ',').find((r) => r.pxname === backend && r.svname === server);
+  const [row] = parseTable(stat.split('\n'), ',', { pxname: backend, svname: server });
   return row ? Number(row.scur || 0) + Number(row.qcur || 0) : 0;
 }
 

@@ -84,16 +84,23 @@ export function splitReplies(answer: string, count: number): Array<string | unde
 /**
  * Rows of a table whose header line starts with "# " (both `show servers state` and
  * `show stat`), keyed by column name so that added columns in later versions do no harm.
+ * With `where`, only the rows whose cells hold those values: a row becomes an object only
+ * when it matches. `show stat` has about a hundred columns, and making every row of a
+ * 90-server backend an object cost the relay 5 ms of CPU per drain, which waits on it.
  */
-export function parseTable(lines: string[], separator: string): Array<Record<string, string>> {
+export function parseTable(lines: string[], separator: string, where: Readonly<Record<string, string>> = {}): Array<Record<string, string>> {
   const headerAt = lines.findIndex((line) => line.startsWith('# '));
   if (headerAt < 0) return [];
   const columns = lines[headerAt]!.slice(2).split(separator);
-  return lines
-    .slice(headerAt + 1)
-    .filter((line) => line.trim() !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const cells = line.split(separator);
-      return Object.fromEntries(columns.map((column, i) => [column, cells[i] ?? '']));
-    });
+  const wanted = Object.entries(where).map(([column, value]) => ({ at: columns.indexOf(column), value }));
+  const rows: Array<Record<string, string>> = [];
+  for (const line of lines.slice(headerAt + 1)) {
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    const cells = line.split(separator);
+    if (!wanted.every(({ at, value }) => at >= 0 && cells[at] === value)) continue;
+    const row: Record<string, string> = {};
+    columns.forEach((column, i) => (row[column] = cells[i] ?? ''));
+    rows.push(row);
+  }
+  return rows;
 }
