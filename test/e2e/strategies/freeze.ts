@@ -39,7 +39,15 @@ export function freezeChecks(cluster: () => TestCluster): void {
       const tag = current.find((d) => d.status === 'succeeded')?.tag === 'v2' ? 'v1' : 'v2';
 
       const started = await client.createDeploy({ role: ROLE, env: ENV, tag });
-      const firstSlot = await until('the first host to take a slot', async () => ((await cluster().groupKeys(ENV)).slots.length > 0 ? Date.now() : undefined), {
+      // Every host seen holding a slot (a slot key's token starts with its holder's name).
+      const holders = new Set<string>();
+      const slotKeys = async (): Promise<string[]> => {
+        const { slots } = await cluster().groupKeys(ENV);
+        const tokens = slots.length === 0 ? [] : await redis.mget(...slots);
+        for (const token of tokens) if (token) holders.add(token.split('/')[0]!);
+        return slots;
+      };
+      const firstSlot = await until('the first host to take a slot', async () => ((await slotKeys()).length > 0 ? Date.now() : undefined), {
         timeoutMs: 60_000,
         intervalMs: 20,
       });
@@ -47,13 +55,16 @@ export function freezeChecks(cluster: () => TestCluster): void {
       frozen = true;
       console.log(`freeze: frozen ${Date.now() - firstSlot} ms after the first slot was taken`);
 
-      // The hosts mid-deploy finish their own host and release; nothing else takes a slot.
+      // The hosts mid-deploy finish their own host and release; nothing else takes a slot. A host
+      // releases its slot before its last report lands, so the wait ends when every host seen
+      // holding a slot has reported its end.
       const midDeploy = await until('the hosts mid-deploy to finish', async () => {
-        const keys = await cluster().groupKeys(ENV);
-        if (keys.slots.length > 0 || keys.out.length > 0) return undefined;
+        if ((await slotKeys()).length > 0 || (await cluster().groupKeys(ENV)).out.length > 0) return undefined;
         const deploy = await client.getDeploy(started.id);
-        return Object.values(deploy.hosts).filter((h) => h.state === 'succeeded').map((h) => h.host);
+        const succeeded = Object.values(deploy.hosts).filter((h) => h.state === 'succeeded').map((h) => h.host);
+        return [...holders].every((host) => succeeded.includes(host)) ? succeeded : undefined;
       }, { timeoutMs: 90_000, intervalMs: 100 });
+      expect(midDeploy.sort()).toEqual([...holders].sort());
       expect(midDeploy.length).toBeGreaterThanOrEqual(1);
       expect(midDeploy.length).toBeLessThan(PRODUCTION.length);
 
