@@ -41,13 +41,13 @@ export function freezeChecks(cluster: () => TestCluster): void {
       const started = await client.createDeploy({ role: ROLE, env: ENV, tag });
       // Every host seen holding a slot (a slot key's token starts with its holder's name).
       const holders = new Set<string>();
-      const slotKeys = async (): Promise<string[]> => {
-        const { slots } = await cluster().groupKeys(ENV);
-        const tokens = slots.length === 0 ? [] : await redis.mget(...slots);
+      const groupKeys = async () => {
+        const keys = await cluster().groupKeys(ENV);
+        const tokens = keys.slots.length === 0 ? [] : await redis.mget(...keys.slots);
         for (const token of tokens) if (token) holders.add(token.split('/')[0]!);
-        return slots;
+        return keys;
       };
-      const firstSlot = await until('the first host to take a slot', async () => ((await slotKeys()).length > 0 ? Date.now() : undefined), {
+      const firstSlot = await until('the first host to take a slot', async () => ((await groupKeys()).slots.length > 0 ? Date.now() : undefined), {
         timeoutMs: 60_000,
         intervalMs: 20,
       });
@@ -59,7 +59,8 @@ export function freezeChecks(cluster: () => TestCluster): void {
       // releases its slot before its last report lands, so the wait ends when every host seen
       // holding a slot has reported its end.
       const midDeploy = await until('the hosts mid-deploy to finish', async () => {
-        if ((await slotKeys()).length > 0 || (await cluster().groupKeys(ENV)).out.length > 0) return undefined;
+        const keys = await groupKeys();
+        if (keys.slots.length > 0 || keys.out.length > 0) return undefined;
         const deploy = await client.getDeploy(started.id);
         const succeeded = Object.values(deploy.hosts).filter((h) => h.state === 'succeeded').map((h) => h.host);
         return [...holders].every((host) => succeeded.includes(host)) ? succeeded : undefined;
