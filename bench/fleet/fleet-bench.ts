@@ -18,6 +18,7 @@ import { FLEET_ENV, FLEET_REGISTRY, FLEET_ROLE, type CoordinatorCommand, type Co
 import { ChildChannel } from './fleet-processes.js';
 import { startFleetRedis } from './fleet-redis.js';
 import type { HostDraw } from './schedule.js';
+import { WARM_UP_HOSTS, warmUpCoordinator } from './warm-up.js';
 
 /** The bench refuses larger fleets: 2 connections a host and the machine's file limit. */
 export const MAX_FLEET_HOSTS = 20_000;
@@ -28,6 +29,8 @@ const GAUGE_INTERVAL_MS = 250;
 /** As the agent's config default. */
 const SLOT_LEASE_MS = 15_000;
 const TAG = 'v2';
+/** The warm-up deploys' tags (warm-up.ts), one deploy each. */
+const WARM_UP_TAGS = ['w1', 'w2', 'w3', 'w4', 'w5'];
 
 export interface FleetOptions {
   hosts: number;
@@ -60,13 +63,15 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
   const workers: Array<ChildChannel<WorkerCommand, WorkerReply>> = [];
   const ended = new Map<ChildChannel<WorkerCommand, WorkerReply>, number>();
   const coordinator = new ChildChannel<CoordinatorCommand, CoordinatorReply>('the fleet coordinator', './fleet-coordinator.js', (reply) => {
-    if (reply.type !== 'deploy-event') return;
+    // The warm-up deploy's event reaches no simulated host: they are not of its environment.
+    if (reply.type !== 'deploy-event' || reply.payload.env !== FLEET_ENV) return;
     events.push(reply);
     for (const worker of workers) worker.send({ type: 'deploy', payload: reply.payload, firedAt: reply.firedAt });
   });
   try {
     const token = randomBytes(24).toString('hex');
-    coordinator.send({ type: 'start', redisUrl: redis.users.coordinator, hosts: names, token, logFile: join(dir, 'coordinator.log') });
+    const warmUpNames = Array.from({ length: Math.min(hosts, WARM_UP_HOSTS) }, (_, i) => `warm-${String(i + 1).padStart(5, '0')}`);
+    coordinator.send({ type: 'start', redisUrl: redis.users.coordinator, hosts: names, warmUpHosts: warmUpNames, token, logFile: join(dir, 'coordinator.log') });
     const ready = await coordinator.next('ready', SETUP_TIMEOUT_MS);
     if (ready.type !== 'ready') throw new Error('the coordinator answered out of turn');
     const slices = Array.from({ length: fleetWorkerCount() }, () => [] as SimulatedHostSpec[]);
@@ -81,6 +86,9 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
     await Promise.all(workers.map((worker) => worker.next('ready', SETUP_TIMEOUT_MS)));
     const client = new CoordinatorClient({ url: ready.url, token, timeoutMs: 60_000 });
     await client.publishRelease({ role: FLEET_ROLE, tag: TAG, image: `${FLEET_REGISTRY}/${FLEET_ROLE}:${TAG}` });
+    const warmUpHosts = warmUpNames.map((name, i) => ({ name, token: ready.warmUpTokens[i] as string }));
+    const warmUpMs = await warmUpCoordinator({ url: ready.url, operator: client, tags: WARM_UP_TAGS, hosts: warmUpHosts, signal: options.signal });
+    log(`fleet ${hosts}: the coordinator's ${WARM_UP_TAGS.length} warm-up deploys to ${warmUpHosts.length} hosts took ${warmUpMs} ms`);
 
     const sample = async () => (await coordinator.next('sample', 10_000).finally(() => undefined)) as CoordinatorSample;
     const sampled = sample();
@@ -165,6 +173,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
       workerRssPeakBytes: workerRss,
       workerCpuMicros: workerCpu,
       machine,
+      warmUp: { deploys: WARM_UP_TAGS.length, hosts: warmUpNames.length },
       ...(incomplete === undefined ? {} : { incomplete }),
     };
     return fleetResult(raw);

@@ -60,7 +60,7 @@ async function start(command: CoordinatorStart): Promise<{ redis: RedisClient; s
   const eventStream = new RedisFleetEventStream({ redis, logger });
   fleetEvents.subscribe('event-stream', async (event) => void (await eventStream.append(event)));
   const feed = new EventFeed({ log: eventStream, logger });
-  const membership = new SimulatedMembership(command.hosts);
+  const membership = new SimulatedMembership(command.hosts, command.warmUpHosts);
   const events: DeployEvents = {
     async fireDeploy(payload: DeployEventPayload) {
       send({ type: 'deploy-event', payload, firedAt: Date.now() });
@@ -82,20 +82,22 @@ async function start(command: CoordinatorStart): Promise<{ redis: RedisClient; s
     metrics,
     auditLog,
   });
-  const hostTokens = new Array<string>(command.hosts.length);
+  const names = [...command.hosts, ...command.warmUpHosts];
+  const tokens = new Array<string>(names.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: CREDENTIAL_CONCURRENCY }, async () => {
-      for (let i = next++; i < command.hosts.length; i = next++) {
-        const host = command.hosts[i] as string;
-        hostTokens[i] = (await credentials.create({ scope: 'host', host, name: host, createdBy: 'fleet-bench' })).token;
+      for (let i = next++; i < names.length; i = next++) {
+        const host = names[i] as string;
+        tokens[i] = (await credentials.create({ scope: 'host', host, name: host, createdBy: 'fleet-bench' })).token;
       }
     }),
   );
   // Counted by kind, so the table can say what each host asks of the coordinator.
   const server = await serveApp({
     fetch: (request) => {
-      const kind = requestKind(new URL(request.url).pathname);
+      // The URL's path ends before its query; parsing the whole URL would be the bench's cost, not the coordinator's.
+      const kind = requestKind(request.url.split('?', 1)[0] as string);
       requests[kind] = (requests[kind] ?? 0) + 1;
       return app.fetch(request);
     },
@@ -104,7 +106,7 @@ async function start(command: CoordinatorStart): Promise<{ redis: RedisClient; s
   });
   const watchdog = new DeployWatchdog({ store, membership, fleet, deadlineMs: DEADLINE_MS, logger, fleetEvents });
   watchdog.start();
-  send({ type: 'ready', url: server.url, hostTokens });
+  send({ type: 'ready', url: server.url, hostTokens: tokens.slice(0, command.hosts.length), warmUpTokens: tokens.slice(command.hosts.length) });
   return { redis, server, watchdog, feed };
 }
 

@@ -28,6 +28,8 @@ export interface FleetRaw {
   workerCpuMicros: number;
   /** The whole machine's CPU over the same window: how busy, and how much the hypervisor took. */
   machine: CpuShares;
+  /** The deploys the coordinator served before the measured one (warm-up.ts), and their hosts each. */
+  warmUp: { deploys: number; hosts: number };
   /** Why the run stopped short, when it did. */
   incomplete?: string;
 }
@@ -47,6 +49,8 @@ export interface FleetResult {
   overheadMs: number;
   createdToFiredMs: number;
   coordinatorCpuMsPerHost: number;
+  /** "D × H": the warm-up deploys before the measured one and their hosts each. */
+  warmUp: string;
   /** Requests per host over the deploy: host views (lookups, retries included), reports, and all. */
   viewsPerHost: number;
   reportsPerHost: number;
@@ -96,6 +100,7 @@ export function fleetResult(raw: FleetRaw): FleetResult {
     overheadMs: wallMs - idealMs,
     createdToFiredMs: raw.firedAt === undefined ? Number.NaN : raw.firedAt - raw.createdAt,
     coordinatorCpuMsPerHost: raw.coordinatorCpuMicros / 1000 / hosts,
+    warmUp: `${raw.warmUp.deploys} × ${raw.warmUp.hosts} hosts`,
     viewsPerHost: (raw.requests.view ?? 0) / hosts,
     reportsPerHost: (raw.requests.report ?? 0) / hosts,
     requestsPerHost: Object.values(raw.requests).reduce((a, b) => a + b, 0) / hosts,

@@ -5,6 +5,8 @@ import type { DeployEventPayload, HostState } from '../../shared/contract/schema
 
 export const FLEET_ROLE = 'web';
 export const FLEET_ENV = 'production';
+/** The warm-up deploy's environment (warm-up.ts): a group no simulated host is in. */
+export const FLEET_WARM_UP_ENV = 'staging';
 /** The registry the bench's release names; the coordinator's stand-in registry pins every tag to one digest. */
 export const FLEET_REGISTRY = '127.0.0.1:5000';
 
@@ -13,6 +15,8 @@ export interface CoordinatorStart {
   /** The coordinator user's Redis URL (a secret: it goes over IPC, never a command line). */
   redisUrl: string;
   hosts: string[];
+  /** The warm-up deploy's hosts, members of FLEET_WARM_UP_ENV. */
+  warmUpHosts: string[];
   /** The bootstrap operator's token, with which the bench publishes and deploys. */
   token: string;
   logFile: string;
@@ -31,7 +35,7 @@ export interface CoordinatorSample {
 }
 
 export type CoordinatorReply =
-  | { type: 'ready'; url: string; hostTokens: string[] }
+  | { type: 'ready'; url: string; hostTokens: string[]; warmUpTokens: string[] }
   | { type: 'deploy-event'; payload: DeployEventPayload; firedAt: number }
   | CoordinatorSample
   | { type: 'failed'; message: string };
