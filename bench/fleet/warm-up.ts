@@ -55,6 +55,8 @@ async function warmUpDeploy({ url, operator, hosts, signal }: WarmUp, tag: strin
         steps.push({ step: 'register', at }, { step: 'release', at });
         remaining -= 1;
         await client.report(deploy.id, { ...held, state: 'succeeded', steps, remaining, endedAt: Date.now() });
+        // Closed now, not by the coordinator's keep-alive timeout during the measured deploy.
+        client.close();
       }
     }),
   );

@@ -37,6 +37,12 @@ export class CoordinatorCaller {
     this.#trusted = caFile ? `the CAs in ${caFile}` : "Node.js's public CAs (no CA file given: --ca-file, GRAPEVINE_CA_FILE or caFile)";
   }
 
+  /** Closes the connections kept open for later calls; a call after it opens a new one. */
+  close(): void {
+    this.#http.destroy();
+    this.#https?.destroy();
+  }
+
   async call<T>(method: CallMethod, path: string, schema: z.ZodType<T>, body?: unknown, timeoutMs = this.#timeoutMs): Promise<T> {
     const { json, url } = await this.answer(method, path, body, timeoutMs);
     const result = schema.safeParse(json);

@@ -33,6 +33,16 @@ describe('coordinator client', () => {
     expect(seen).toEqual({ connections: 2, requests: 2, resets: 1 });
   });
 
+  it('keeps one connection between requests, and close() ends it: the next request opens another', async () => {
+    const { client, seen } = await start(() => false);
+    await client.getDeploy('d-client01');
+    await client.getDeploy('d-client01');
+    expect(seen.connections).toBe(1);
+    client.close();
+    await client.getDeploy('d-client01');
+    expect(seen).toEqual({ connections: 2, requests: 3, resets: 0 });
+  });
+
   it('does not send again what failed on a new connection: the coordinator may have taken it', async () => {
     const { client, seen } = await start(() => false);
     server!.server.removeAllListeners('request');
