@@ -171,10 +171,12 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
 
   return {
     url,
-    // Each step is bounded (about 4 s in all, the first two side by side), whatever is down.
+    // Each step is bounded (about 5 s in all, the first two side by side), whatever is down.
     async stop() {
       // Open event streams end at once (eventFeed.stop, within a second), or they would hold the server's close.
       await Promise.all([eventFeed.stop(), server.close(SERVER_CLOSE_MS), within(watchdog.stop(), WATCHDOG_STOP_MS), within(runner.stop(), WATCHDOG_STOP_MS), notifier.stop(NOTIFIER_STOP_MS)]);
+      // The events of the last requests reach the stream and the audit log (their appends wait a few ms to go together).
+      await within(fleetEvents.settled(), WATCHDOG_STOP_MS);
       // Given up once the leader-only work stopped, so the other coordinator takes over at once rather than after the TTL.
       await within(lease.stop(), WATCHDOG_STOP_MS);
       await serf.stop(SERF_LEAVE_MS);

@@ -2,13 +2,15 @@
 // strategy per XADD, so each XADD caps the length (MAXLEN ~) and, at most once a minute, the
 // same pipeline adds an XTRIM of entries past the age cap (MINID ~). Both trims are
 // approximate (whole macro nodes, 100 entries each by Redis's default), so reads also skip
-// anything older than the age cap: the log never shows an entry past it.
+// anything older than the age cap: the log never shows an entry past it. Appends are
+// gathered for a few milliseconds and sent together (append-window.ts).
 import type { RedisClient } from './connection.js';
 import { AuditEntry, matchesAuditFilter, NewAuditEntry, type AuditPage } from '../contract/audit-entry.js';
 import type { Logger } from '../contract/logger.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import type { AuditLog, AuditRead } from '../ports/audit-log.js';
 import { callRedis } from './scripts.js';
+import { AppendWindow } from './append-window.js';
 
 export interface AuditCaps {
   /** Entries kept at most (about: Redis trims whole macro nodes). */
@@ -28,6 +30,7 @@ type Fields = string[];
 
 export class RedisAuditLog implements AuditLog {
   readonly #redis: RedisClient;
+  readonly #appends: AppendWindow;
   readonly #caps: AuditCaps;
   readonly #now: () => number;
   readonly #logger: Logger;
@@ -35,6 +38,7 @@ export class RedisAuditLog implements AuditLog {
 
   constructor({ redis, caps, logger, now = Date.now }: { redis: RedisClient; caps: AuditCaps; logger: Logger; now?: () => number }) {
     this.#redis = redis;
+    this.#appends = new AppendWindow(redis);
     this.#caps = caps;
     this.#now = now;
     this.#logger = logger.child({ component: 'audit-log' });
@@ -43,18 +47,16 @@ export class RedisAuditLog implements AuditLog {
   append(entries: readonly NewAuditEntry[]): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
     const key = redisKeys.audit();
-    const pipeline = this.#redis.pipeline();
-    for (const entry of entries) pipeline.xadd(key, 'MAXLEN', '~', String(this.#caps.maxEntries), '*', ...fieldsOf(entry));
     const now = this.#now();
-    if (now >= this.#nextAgeTrimAt) {
-      this.#nextAgeTrimAt = now + AGE_TRIM_EVERY_MS;
-      pipeline.xtrim(key, 'MINID', '~', String(Math.max(0, now - this.#caps.maxAgeMs)));
-    }
-    // exec() is called here, before any await: entries reach Redis in the order of the calls.
+    const trim = now >= this.#nextAgeTrimAt;
+    if (trim) this.#nextAgeTrimAt = now + AGE_TRIM_EVERY_MS;
+    // Queued here, before any await: entries reach Redis in the order of the calls.
     return callRedis('appending to the audit log', async () => {
-      const replies = (await pipeline.exec()) ?? [];
-      const failed = replies.find(([error]) => error !== null)?.[0];
-      if (failed) throw failed;
+      await this.#appends.queue((pipeline) => {
+        for (const entry of entries) pipeline.xadd(key, 'MAXLEN', '~', String(this.#caps.maxEntries), '*', ...fieldsOf(entry));
+        if (trim) pipeline.xtrim(key, 'MINID', '~', String(Math.max(0, now - this.#caps.maxAgeMs)));
+        return entries.length + (trim ? 1 : 0);
+      });
     });
   }
 

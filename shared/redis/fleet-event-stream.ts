@@ -1,6 +1,7 @@
 // The fleet's events as one capped Redis stream (`gv:events`): each XADD trims the stream to
 // about `maxLength` entries (MAXLEN ~: Redis drops whole macro nodes, 100 entries each by
 // default, so it may hold a few more). Entries are `kind` and `event` (the FleetEvent as JSON).
+// Appends are gathered for a few milliseconds and sent together (append-window.ts).
 // New events are read with XREAD BLOCK on a connection of its own (duplicated from the
 // coordinator's, with a command timeout longer than the block), so a long wait for the
 // next event never queues the coordinator's other commands behind it.
@@ -10,6 +11,7 @@ import type { Logger } from '../contract/logger.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { FIRST_EVENT_ID, type FleetEventLog, type FleetEventTail, type StoredFleetEvent } from '../ports/fleet-event-log.js';
 import { callRedis } from './scripts.js';
+import { AppendWindow } from './append-window.js';
 
 /** Events kept by default: hours of a busy fleet's reports, about 10 MB at most. */
 export const EVENT_STREAM_MAX_LENGTH = 10_000;
@@ -22,19 +24,23 @@ export class RedisFleetEventStream implements FleetEventLog {
   readonly #redis: RedisClient;
   readonly #logger: Logger;
   readonly #maxLength: number;
+  readonly #appends: AppendWindow;
 
   constructor({ redis, logger, maxLength = EVENT_STREAM_MAX_LENGTH }: { redis: RedisClient; logger: Logger; maxLength?: number }) {
     this.#redis = redis;
+    this.#appends = new AppendWindow(redis);
     this.#logger = logger.child({ component: 'event-stream' });
     this.#maxLength = maxLength;
   }
 
+  /** Resolves with the entry's id once its window is sent (append-window.ts). */
   async append(event: FleetEvent): Promise<string> {
-    const id = await callRedis('appending to the event stream', () =>
-      this.#redis.xadd(redisKeys.events(), 'MAXLEN', '~', String(this.#maxLength), '*', 'kind', event.kind, 'event', JSON.stringify(event)),
+    const fields = ['kind', event.kind, 'event', JSON.stringify(event)];
+    const [id] = await callRedis('appending to the event stream', () =>
+      this.#appends.queue((pipeline) => (pipeline.xadd(redisKeys.events(), 'MAXLEN', '~', String(this.#maxLength), '*', ...fields), 1)),
     );
     // Never null: no NOMKSTREAM, no explicit id.
-    return id ?? FIRST_EVENT_ID;
+    return typeof id === 'string' ? id : FIRST_EVENT_ID;
   }
 
   async range(afterId: string, untilId: string, count: number): Promise<StoredFleetEvent[]> {

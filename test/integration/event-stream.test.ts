@@ -115,6 +115,8 @@ describe('the event stream on Redis', () => {
     await coordinator.publish('web', 'v2');
     const other = await coordinator.deploy('web', 'production', 'v2');
     const staging = await coordinator.deploy('web', 'staging', 'v2');
+    // The two starts are in the stream before the readers open (appends wait a few ms to go together).
+    await coordinator.fleetEvents.settled();
     const followed = await open(served, `?deploy=${staging.id}`);
     const group = await open(served, '?role=web&env=production');
 
