@@ -18,6 +18,7 @@ import { FLEET_ENV, FLEET_REGISTRY, FLEET_ROLE, type CoordinatorCommand, type Co
 import { ChildChannel } from './fleet-processes.js';
 import { startFleetRedis } from './fleet-redis.js';
 import type { HostDraw } from './schedule.js';
+import type { DeployEventPayload } from '../../shared/contract/schemas.js';
 import { WARM_UP_HOSTS, warmUpCoordinator } from './warm-up.js';
 
 /** The bench refuses larger fleets: 2 connections a host and the machine's file limit. */
@@ -29,6 +30,8 @@ const GAUGE_INTERVAL_MS = 250;
 /** As the agent's config default. */
 const SLOT_LEASE_MS = 15_000;
 const TAG = 'v2';
+/** The simulated hosts' first deploy, before the measured one. */
+const HOSTS_WARM_UP_TAG = 'v1';
 /** The warm-up deploys' tags (warm-up.ts), one deploy each. */
 const WARM_UP_TAGS = ['w1', 'w2', 'w3', 'w4', 'w5'];
 
@@ -59,7 +62,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
   const draws: HostDraw[] = names.map((_, i) => ({ readyMs: delays[i] as number, workMs: drawLognormal(MEASURED_T, random) }));
   log(`fleet ${hosts}: Redis, coordinator and ${fleetWorkerCount()} workers starting (logs in ${dir})`);
   const redis = await startFleetRedis(join(dir, 'redis'), hosts);
-  const events: Array<{ payload: unknown; firedAt: number }> = [];
+  const events: Array<{ payload: DeployEventPayload; firedAt: number }> = [];
   const workers: Array<ChildChannel<WorkerCommand, WorkerReply>> = [];
   const ended = new Map<ChildChannel<WorkerCommand, WorkerReply>, number>();
   const coordinator = new ChildChannel<CoordinatorCommand, CoordinatorReply>('the fleet coordinator', './fleet-coordinator.js', (reply) => {
@@ -85,10 +88,20 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
     }
     await Promise.all(workers.map((worker) => worker.next('ready', SETUP_TIMEOUT_MS)));
     const client = new CoordinatorClient({ url: ready.url, token, timeoutMs: 60_000 });
-    await client.publishRelease({ role: FLEET_ROLE, tag: TAG, image: `${FLEET_REGISTRY}/${FLEET_ROLE}:${TAG}` });
+    for (const tag of [HOSTS_WARM_UP_TAG, TAG]) await client.publishRelease({ role: FLEET_ROLE, tag, image: `${FLEET_REGISTRY}/${FLEET_ROLE}:${tag}` });
     const warmUpHosts = warmUpNames.map((name, i) => ({ name, token: ready.warmUpTokens[i] as string }));
     const warmUpMs = await warmUpCoordinator({ url: ready.url, operator: client, tags: WARM_UP_TAGS, hosts: warmUpHosts, signal: options.signal });
     log(`fleet ${hosts}: the coordinator's ${WARM_UP_TAGS.length} warm-up deploys to ${warmUpHosts.length} hosts took ${warmUpMs} ms`);
+    // The simulated hosts' own first deploy, not measured: its wave changes run each worker's
+    // slot and report paths for the first time, hundreds of hosts at once (fleet-worker.ts).
+    const first = await client.createDeploy({ role: FLEET_ROLE, env: FLEET_ENV, tag: HOSTS_WARM_UP_TAG });
+    await Promise.all(workers.map((worker) => worker.next('finished', options.giveUpMs)));
+    const firstEnded = await pollUntil(`the hosts' first deploy ${first.id} to end`, async () => {
+      const read = await client.getSummary(first.id);
+      return read.status === 'in_progress' ? undefined : read;
+    }, { timeoutMs: FINISHED_POLL_MS, intervalMs: 200, signal: options.signal });
+    // Whatever it ended with (a host whose lease lapsed on a saturated machine ends errored), the hosts have run their paths.
+    log(`fleet ${hosts}: the hosts' first deploy (${HOSTS_WARM_UP_TAG}, not measured) ended ${firstEnded.status} in ${(firstEnded.finishedAt ?? Date.now()) - first.createdAt} ms`);
 
     const sample = async () => (await coordinator.next('sample', 10_000).finally(() => undefined)) as CoordinatorSample;
     const sampled = sample();
@@ -158,7 +171,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
       slots: deploy.slots ?? slotCount(hosts, DEFAULT_SLOTS),
       draws,
       createdAt: deploy.createdAt,
-      firedAt: events[0]?.firedAt,
+      firedAt: events.find((event) => event.payload.id === id)?.firedAt,
       finishedAt: final?.finishedAt,
       status: final?.status ?? 'in_progress',
       outcomes,

@@ -28,7 +28,7 @@ export interface FleetRaw {
   workerCpuMicros: number;
   /** The whole machine's CPU over the same window: how busy, and how much the hypervisor took. */
   machine: CpuShares;
-  /** The deploys the coordinator served before the measured one (warm-up.ts), and their hosts each. */
+  /** The coordinator's warm-up deploys before the measured one (warm-up.ts), and their hosts each; the fleet's first deploy follows them. */
   warmUp: { deploys: number; hosts: number };
   /** Why the run stopped short, when it did. */
   incomplete?: string;
@@ -49,7 +49,7 @@ export interface FleetResult {
   overheadMs: number;
   createdToFiredMs: number;
   coordinatorCpuMsPerHost: number;
-  /** "D × H": the warm-up deploys before the measured one and their hosts each. */
+  /** What ran before the measured deploy: the coordinator's warm-up deploys and their hosts each, then the fleet's own first deploy. */
   warmUp: string;
   /** Requests per host over the deploy: host views (lookups, retries included), reports, and all. */
   viewsPerHost: number;
@@ -100,7 +100,7 @@ export function fleetResult(raw: FleetRaw): FleetResult {
     overheadMs: wallMs - idealMs,
     createdToFiredMs: raw.firedAt === undefined ? Number.NaN : raw.firedAt - raw.createdAt,
     coordinatorCpuMsPerHost: raw.coordinatorCpuMicros / 1000 / hosts,
-    warmUp: `${raw.warmUp.deploys} × ${raw.warmUp.hosts} hosts`,
+    warmUp: `${raw.warmUp.deploys} × ${raw.warmUp.hosts} hosts, then the fleet's first`,
     viewsPerHost: (raw.requests.view ?? 0) / hosts,
     reportsPerHost: (raw.requests.report ?? 0) / hosts,
     requestsPerHost: Object.values(raw.requests).reduce((a, b) => a + b, 0) / hosts,

@@ -43,7 +43,7 @@ const ROWS: Array<Row | string> = [
   { label: 'slot hand-over p99', unit: 'ms', value: (r) => r.handOverP99Ms, digits: 1 },
   { label: 'hand-overs measured', unit: '', value: (r) => r.handOvers },
   'coordinator (its own process)',
-  { label: 'deploys it served before this one (warm-up, own group)', unit: '', value: (r) => r.warmUp },
+  { label: 'deploys before this one (warm-up group; the fleet)', unit: '', value: (r) => r.warmUp },
   {
     label: 'CPU per host per deploy (process.cpuUsage / N)',
     unit: 'ms',

@@ -1,7 +1,8 @@
 // A fleet bench worker process: a slice of the simulated hosts, each with the agent's real
 // deploy logic (DeployRunner), its own Redis connection, slot locks and fleet state (the real
 // Lua scripts) and its own coordinator client, over a runtime and a load balancer that only
-// take the host's T. It delivers the deploy event to each host after the host's gossip delay.
+// take the host's T. It delivers the deploy event to each host after the host's gossip delay,
+// and answers `finished` once every host has ended; a later deploy starts its figures afresh.
 // A process entry: nothing imports it.
 import { setMaxListeners } from 'node:events';
 import type { RedisClient } from '../../shared/redis/connection.js';
@@ -74,8 +75,16 @@ async function startHosts(command: WorkerStart, logger: Logger): Promise<void> {
   hosts = made;
 }
 
+/** One deploy at a time: a new one starts the outcomes, the hosts' slot times and the CPU count afresh. */
 function deliver(payload: DeployEventPayload, firedAt: number): void {
   cpuAtDeploy = process.cpuUsage();
+  outcomes.length = 0;
+  running.clear();
+  finished = false;
+  for (const host of hosts) {
+    for (const key of Object.keys(host.times) as Array<keyof SlotTimes>) delete host.times[key];
+    host.times.waited = false;
+  }
   let ended = 0;
   const progress = setInterval(() => send({ type: 'progress', ended }), PROGRESS_MS);
   for (const host of hosts) {
