@@ -4,6 +4,7 @@ import type { CpuShares } from '../cpu-steal.js';
 import { commandDelta, totalCommands, type CommandCounts } from '../measure.js';
 import type { HostOutcome } from './fleet-messages.js';
 import { handOvers, idealMakespan, percentile, type HostDraw } from './schedule.js';
+import { SLOT_HOLD_SHARE } from './simulated-host.js';
 
 export interface FleetRaw {
   hosts: number;
@@ -78,7 +79,8 @@ export function fleetResult(raw: FleetRaw): FleetResult {
   for (const outcome of raw.outcomes) states[outcome.state ?? 'no part'] = (states[outcome.state ?? 'no part'] ?? 0) + 1;
   const missing = hosts - raw.outcomes.length;
   if (missing > 0) states['no part'] = (states['no part'] ?? 0) + missing;
-  const idealMs = idealMakespan(draws, slots);
+  // Each host holds its slot for T less the part of its drain spent beside its pull.
+  const idealMs = idealMakespan(draws.map((d) => ({ ...d, workMs: d.workMs * SLOT_HOLD_SHARE })), slots);
   const wallMs = raw.finishedAt === undefined ? Number.NaN : raw.finishedAt - raw.createdAt;
   const delta = commandDelta(raw.commandsBefore, raw.commandsAfter);
   for (const name of PROBE_COMMANDS) delta.delete(name);

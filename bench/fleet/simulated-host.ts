@@ -15,6 +15,11 @@ import type { AcquireOptions, AcquireResult, ReleaseOptions, SlotLease, SlotLock
  * compose up 845, health gate 1243, register 5 of about 2.18 s.
  */
 export const STEP_SHARES = { drain: 0.01, pull: 0.03, up: 0.39, health: 0.565, register: 0.005 } as const;
+/**
+ * A host's slot is held for T less the shorter of the drain and the pull: the agent pulls beside
+ * its drain (agent/deploy/deploy-runner.ts), so the two take the longer one's time, not their sum.
+ */
+export const SLOT_HOLD_SHARE = 1 - Math.min(STEP_SHARES.drain, STEP_SHARES.pull);
 
 export class TimedRuntime implements ContainerRuntime {
   private running: string | null = null;
