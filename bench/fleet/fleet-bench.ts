@@ -95,7 +95,15 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
     // The simulated hosts' own first deploy, not measured: its wave changes run each worker's
     // slot and report paths for the first time, hundreds of hosts at once (fleet-worker.ts).
     const first = await client.createDeploy({ role: FLEET_ROLE, env: FLEET_ENV, tag: HOSTS_WARM_UP_TAG });
-    await Promise.all(workers.map((worker) => worker.next('finished', options.giveUpMs)));
+    // An interrupt stops the hosts, whose workers then answer `finished` with what they have.
+    const stopHosts = () => workers.forEach((worker) => worker.send({ type: 'stop' }));
+    options.signal.addEventListener('abort', stopHosts, { once: true });
+    try {
+      await Promise.all(workers.map((worker) => worker.next('finished', options.giveUpMs)));
+    } finally {
+      options.signal.removeEventListener('abort', stopHosts);
+    }
+    options.signal.throwIfAborted();
     const firstEnded = await pollUntil(`the hosts' first deploy ${first.id} to end`, async () => {
       const read = await client.getSummary(first.id);
       return read.status === 'in_progress' ? undefined : read;

@@ -140,14 +140,17 @@ function bodyFor(kind: string | undefined): fc.Arbitrary<string | Uint8Array | u
   );
 }
 
+/** A field's value as query text: a generated object may carry keys (`toString`, `valueOf`) that make String() throw. */
+const queryText = (value: unknown) => encodeURIComponent(typeof value === 'string' ? value : JSON.stringify(value) ?? String(value));
+
 const query = {
   none: fc.constant(''),
   deploys: fc
     .record({ role: field(fc.constantFrom('web', 'api', '')), env: field(fc.constantFrom('production', 'staging', '')), limit: field(fc.constantFrom('1', '20', '200', '201', '0', '-1', 'abc', '1e3', '')) })
-    .map((record) => Object.entries(record).filter(([, value]) => value !== OMIT).map(([name, value]) => `${name}=${encodeURIComponent(String(value))}`).join('&')),
+    .map((record) => Object.entries(record).filter(([, value]) => value !== OMIT).map(([name, value]) => `${name}=${queryText(value)}`).join('&')),
   forget: fc
     .record({ force: field(fc.constantFrom('true', 'false', 'yes', '')), by: field(printable(20)), reason: field(printable(40)) })
-    .map((record) => Object.entries(record).filter(([, value]) => value !== OMIT).map(([name, value]) => `${name}=${encodeURIComponent(String(value))}`).join('&')),
+    .map((record) => Object.entries(record).filter(([, value]) => value !== OMIT).map(([name, value]) => `${name}=${queryText(value)}`).join('&')),
 };
 
 /** Any query string: pairs of fuzzed names and values, repeated keys, broken percent-encoding, overlong. */
