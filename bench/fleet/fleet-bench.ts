@@ -65,6 +65,8 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
   const events: Array<{ payload: DeployEventPayload; firedAt: number }> = [];
   const workers: Array<ChildChannel<WorkerCommand, WorkerReply>> = [];
   const ended = new Map<ChildChannel<WorkerCommand, WorkerReply>, number>();
+  // An interrupt stops the hosts, whose workers then answer `finished` with what they have.
+  const stopHosts = () => workers.forEach((worker) => worker.send({ type: 'stop' }));
   const coordinator = new ChildChannel<CoordinatorCommand, CoordinatorReply>('the fleet coordinator', './fleet-coordinator.js', (reply) => {
     // The warm-up deploy's event reaches no simulated host: they are not of its environment.
     if (reply.type !== 'deploy-event' || reply.payload.env !== FLEET_ENV) return;
@@ -95,8 +97,6 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
     // The simulated hosts' own first deploy, not measured: its wave changes run each worker's
     // slot and report paths for the first time, hundreds of hosts at once (fleet-worker.ts).
     const first = await client.createDeploy({ role: FLEET_ROLE, env: FLEET_ENV, tag: HOSTS_WARM_UP_TAG });
-    // An interrupt stops the hosts, whose workers then answer `finished` with what they have.
-    const stopHosts = () => workers.forEach((worker) => worker.send({ type: 'stop' }));
     options.signal.addEventListener('abort', stopHosts, { once: true });
     try {
       await Promise.all(workers.map((worker) => worker.next('finished', options.giveUpMs)));
@@ -131,9 +131,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
     let workerRss = 0;
     let workerCpu = 0;
     let deploy;
-    // An interrupt stops the hosts, whose workers then answer `finished` with what they have.
-    const onAbort = () => workers.forEach((worker) => worker.send({ type: 'stop' }));
-    options.signal.addEventListener('abort', onAbort, { once: true });
+    options.signal.addEventListener('abort', stopHosts, { once: true });
     try {
       deploy = await client.createDeploy({ role: FLEET_ROLE, env: FLEET_ENV, tag: TAG });
       log(`fleet ${hosts}: deploy ${deploy.id} created (${deploy.slots ?? '?'} slots)`);
@@ -155,7 +153,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
       }
     } finally {
       clearInterval(progress);
-      options.signal.removeEventListener('abort', onAbort);
+      options.signal.removeEventListener('abort', stopHosts);
     }
     if (options.signal.aborted) incomplete = 'interrupted';
     // Each host's times, beside the logs, for a look at what the table sums up.
