@@ -90,13 +90,18 @@ describe('six production hosts and two staging hosts', () => {
         held.push(got.lease);
       }
       const ids: string[] = [];
-      for (const tag of ['v1', 'v2']) {
+      const fire = async (tag: string) => {
         const fired = await fleet.cli(['deploy', 'web', '--env', 'production', '--tag', tag, '--json']);
         expect(fired.exitCode, fired.stderr).toBe(0);
         ids.push((JSON.parse(fired.stdout) as Deploy).id);
-      }
+      };
+      // Serf does not keep user events in order: fired at once, v2's event could reach a host
+      // first, and that host would rightly refuse v1 after it (it would deploy backwards). So v2
+      // goes out only once every host waits in v1's queue, and then reaches hosts busy with v1.
+      await fire('v1');
       const waiters = async () => (await redis.zrange(redisKeys.waiters('web', 'production'), '0', '-1')).map((token) => token.split('/')[0]);
       await until('every host to queue for the older deploy', async () => ((await waiters()).length >= PRODUCTION.length ? true : undefined), { timeoutMs: 30_000 });
+      await fire('v2');
       // The newer deploy's event has reached every host's Serf agent once each shows the
       // coordinator's event time; the handler hands it to the agent at once.
       const fired = await fleet.serfEventTime();
