@@ -8,7 +8,7 @@ import type { RedisClient as Redis } from './connection.js';
 import { redisKeys } from '../contract/redis-keys.js';
 import { zoneRuleArgs, type ZoneRule } from '../contract/zone-rule.js';
 import type { DeployGroup } from '../ports/fleet-state.js';
-import { RedisScripts, callRedis, type WakeOutcome } from './scripts.js';
+import { RedisScripts, callRedis, redisFailure, type WakeOutcome } from './scripts.js';
 
 /** A wake list outlives the gap between a waiter's queueing and its BLPOP, and no more. */
 const WAKE_TTL_MS = 30_000;
@@ -107,19 +107,36 @@ export class WaitQueue {
     let outcome: WakeOutcome = 'head-changed';
     // Bounded looks with no pause between: each settles unless another host moved a head meanwhile.
     for (let look = 0; look < tries && outcome === 'head-changed'; look++) {
-      const queues = await this.queues();
-      const heads = await Promise.all(queues.map(({ key }) => callRedis('reading the head of a queue', () => this.redis.zrange(key, '0', '0'))));
-      if (heads.every((head) => head.length === 0) && queues.length === 1) return 'nobody';
+      const heads = await this.heads();
+      if (heads.length === 1 && heads[0]?.head === '') return 'nobody';
       const keys = [this.zoneOutKey, this.waitingZonesKey];
       const args: Array<string | number> = [WAKE_TTL_MS, mode, max];
-      queues.forEach(({ key, zone }, i) => {
-        const head = heads[i]?.[0] ?? '';
+      for (const { key, zone, head } of heads) {
         keys.push(key, this.wakeKey(head));
         args.push(zone, head);
-      });
+      }
       outcome = await this.scripts.run('wakeNext', keys, args);
     }
     return outcome;
+  }
+
+  /**
+   * The head of each queue ('' when empty): the group's queue is read with the waiting zones
+   * in one round trip (a wake-up follows every release, so this is most of a host's waking);
+   * zone queues, only in a fleet with zones, after.
+   */
+  private async heads(): Promise<Array<{ key: string; zone: string; head: string }>> {
+    const replies = await callRedis('reading the waiting zones and the head of the queue', () => this.redis.pipeline().smembers(this.waitingZonesKey).zrange(this.waitersKey, '0', '0').exec());
+    const [zonesError, zones] = replies?.[0] ?? [new Error('no reply to SMEMBERS')];
+    const [headError, groupHead] = replies?.[1] ?? [new Error('no reply to ZRANGE')];
+    const failed = zonesError ?? headError;
+    if (failed) throw redisFailure(failed, 'reading the waiting zones and the head of the queue');
+    const zoneQueues = this.zoneQueues(zones as string[]);
+    const zoneHeads = await Promise.all(zoneQueues.map(({ key }) => callRedis('reading the head of a queue', () => this.redis.zrange(key, '0', '0'))));
+    return [
+      { key: this.waitersKey, zone: '', head: (groupHead as string[])[0] ?? '' },
+      ...zoneQueues.map((queue, i) => ({ ...queue, head: zoneHeads[i]?.[0] ?? '' })),
+    ];
   }
 
   /**
@@ -169,8 +186,13 @@ export class WaitQueue {
   /** The group's queue and every zone queue that had waiters, each with its zone. */
   private async queues(): Promise<Array<{ key: string; zone: string }>> {
     const zones = await callRedis('reading the waiting zones', () => this.redis.smembers(this.waitingZonesKey));
+    return [{ key: this.waitersKey, zone: '' }, ...this.zoneQueues(zones)];
+  }
+
+  /** The queue of each zone in `zones` (the waiting-zones set), in a fixed order. */
+  private zoneQueues(zones: string[]): Array<{ key: string; zone: string }> {
     const { role, env } = this.group;
-    return [{ key: this.waitersKey, zone: '' }, ...zones.filter((zone) => zone !== '').sort().map((zone) => ({ key: redisKeys.zoneWaiters(role, env, zone), zone }))];
+    return zones.filter((zone) => zone !== '').sort().map((zone) => ({ key: redisKeys.zoneWaiters(role, env, zone), zone }));
   }
 
   /** Reads one queue and the held set and runs `wake` on what it read, looking again (bounded) while hosts joined too late to be named. */

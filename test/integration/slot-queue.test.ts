@@ -178,6 +178,22 @@ describe('the slot queue on a real redis-server: lost hosts, broken releases, st
     expect(await fleet.brokenReason(group, 'v9')).toBeNull();
   });
 
+  it('a host that takes a free slot with nobody waiting wakes nobody: two script calls and no queue read', async () => {
+    const group = { role: 'nowaiter', env: 'test' };
+    const signal = AbortSignal.timeout(20_000);
+    const first = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, deployId: 'd1', slots: 3, holder: 'host-a', tag: 'v1', signal }));
+    const before = await commandCalls();
+    // Two places are still free, and no host waits for one.
+    const second = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, deployId: 'd1', slots: 3, holder: 'host-b', tag: 'v1', signal }));
+    const delta = callsDelta(before, await commandCalls());
+    // The out-of-service check, then the script that reserves a number and the one that takes it.
+    expect(delta.get('sismember')).toBe(1);
+    expect(delta.get('evalsha')).toBe(2);
+    expect(delta.get('smembers') ?? 0).toBe(0);
+    expect(delta.get('lpush') ?? 0).toBe(0);
+    await Promise.all([first.release(), second.release()]);
+  });
+
   it("a waiting host costs Redis at most five commands per poll, its scripts' commands included, whatever the slot count", async () => {
     const measure = async (slots: number) => {
       const group = { role: `cost${slots}`, env: 'test' };

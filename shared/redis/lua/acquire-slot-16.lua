@@ -46,7 +46,8 @@
 
   Output:
     {n, e, r}  slot n is now held by the token, granted with epoch e; r is 1 when a place
-               is still free for another host (the caller wakes one more), else 0
+               is still free for another host and some host waits in a queue (the caller
+               wakes one more), else 0
      0      no place is free; the token waits in its zone's queue
     -1      the release is marked broken; nothing taken, nothing queued
     -2      the deploy was stopped; nothing taken, nothing queued
@@ -181,8 +182,9 @@ if blocked == 1 then
       redis.call('ZREM', KEYS[3], token)
       redis.call('ZREM', KEYS[9], token)
       redis.call('ZREM', KEYS[8], token)
+      -- Room for one more only matters to a host that waits: with none queued, no wake-up.
       local room = 0
-      if out < k then
+      if out < k and (redis.call('ZCARD', KEYS[3]) > 0 or redis.call('SCARD', KEYS[15]) > 0) then
         room = 1
       end
       return {named, redis.call('INCR', KEYS[5]), room}
