@@ -51,7 +51,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const lb = Object.fromEntries(Object.entries(config.roles).map(([role, settings]) => [role, roleServers(settings)]));
   const runtime = new DockerComposeRuntime({ node: config.node, roles: config.roles, dockerSocket: config.dockerSocket });
   const loadBalancer = agentLoadBalancer(config, log);
-  const coordinator = new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token, caFile: config.caFile });
+  const coordinator = new CoordinatorClient({ url: config.coordinator.url, token: config.coordinator.token, caFile: config.caFile, spreadBy: config.node });
   const fleet = new RedisFleetState({ redis, host: config.node, logger: log });
   const applied = new FileAppliedDeploys(config.stateDir ?? join(dirname(config.serf.dataDir), 'agent'));
   // Only when the config asks: otherwise nothing is counted, no port is opened and prom-client is never loaded.

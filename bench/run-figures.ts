@@ -8,7 +8,9 @@ import {
   perHostWorkMs,
   phaseBreakdown,
   slotHandOversMs,
+  slotsFor,
   spread,
+  stepAt,
   totalCommands,
   wavesFor,
   type CommandCounts,
@@ -17,6 +19,7 @@ import {
   type WaitingHostRate,
 } from './measure.js';
 import type { CommandOrigins } from './redis-probe.js';
+import { idealMakespan } from './fleet/schedule.js';
 
 /** A deploy measured from just before `grapevine deploy` starts to the finishedAt the coordinator records. */
 export interface TimedDeploy {
@@ -60,6 +63,13 @@ export interface RunFigures {
   idealMs: number;
   overheadMs: number;
   overheadPct: number;
+  /**
+   * The fleet bench's ideal on this run's own hosts: a perfect k-slot schedule of each host's
+   * own T, each starting no sooner than its event came. Unlike waves × median T, a host the
+   * machine made slow is in it, so what is left over is the coordination alone.
+   */
+  idealOwnTMs: number;
+  overheadOwnTMs: number;
   handOversMs: number[];
   handOverMedianMs: number;
   handOverMaxMs: number;
@@ -118,6 +128,7 @@ export function runFigures(inputs: RunInputs): RunFigures {
   const waves = wavesFor(size);
   const idealMs = waves * work + gossip;
   const overheadMs = timed.wallMs - idealMs;
+  const idealOwnTMs = idealMakespan(ownDraws(deploy), slotsFor(size));
   const handOvers = slotHandOversMs(deploy);
   const handOverStats = spread(handOvers);
   const byPid = (map: Map<number, number>) => Object.fromEntries([...map].map(([pid, bytes]) => [String(pid), bytes]));
@@ -136,6 +147,8 @@ export function runFigures(inputs: RunInputs): RunFigures {
     idealMs,
     overheadMs,
     overheadPct: (overheadMs / idealMs) * 100,
+    idealOwnTMs,
+    overheadOwnTMs: timed.wallMs - idealOwnTMs,
     handOversMs: handOvers,
     handOverMedianMs: handOverStats.median,
     handOverMaxMs: handOverStats.max,
@@ -173,4 +186,12 @@ function originsRecord(origins: CommandOrigins): Record<keyof CommandOrigins, Re
     coordinator: Object.fromEntries(origins.coordinator),
     lua: Object.fromEntries(origins.lua),
   };
+}
+
+/** Each host as the fleet bench draws one: when its event came (after createdAt) and its T (pull → release). */
+function ownDraws(deploy: Deploy): Array<{ readyMs: number; workMs: number }> {
+  return Object.values(deploy.hosts).map((host) => ({
+    readyMs: (stepAt(host, 'received') ?? deploy.createdAt) - deploy.createdAt,
+    workMs: (stepAt(host, 'release') ?? Number.NaN) - (stepAt(host, 'pull') ?? Number.NaN),
+  }));
 }

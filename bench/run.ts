@@ -2,7 +2,7 @@
 // Grapevine on real local clusters of several sizes, against the same rollout by Ansible,
 // and the time a blue/green switch of the whole group takes, there and back.
 // With --fleet N,..., a simulated fleet per size instead (bench/fleet/); --smoke runs 3 real hosts and 300 simulated.
-// Usage: run.js [--sizes 6,12,30] [--fleet 1000,10000] [--fleet-timeout S] [--runs 3] [--smoke] [--json FILE] [--start-delay S] [--soak S] [--health-interval S] [--health-timeout S]
+// Usage: run.js [--sizes 6,12,30] [--fleet 1000,10000] [--fleet-timeout S] [--fleet-coordinators 1|2] [--runs 3] [--smoke] [--json FILE] [--start-delay S] [--soak S] [--health-interval S] [--health-timeout S]
 //               [--ansible-health-delay S] [--ansible-strategy free|linear]
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -25,6 +25,8 @@ interface BenchOptions {
   /** Simulated fleet sizes (bench/fleet/), run after the real clusters. */
   fleet: number[];
   fleetGiveUpS: number;
+  /** Coordinator processes of each simulated fleet (1 or 2). */
+  fleetCoordinators: number;
   runs: number;
   json: string | undefined;
   startDelay: number;
@@ -37,7 +39,7 @@ interface BenchOptions {
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nusage: npm run bench -- [--sizes 6,12,30] [--fleet 1000,10000] [--fleet-timeout SECONDS] [--runs 3] [--smoke] [--json FILE] [--start-delay SECONDS] [--soak SECONDS] [--health-interval SECONDS] [--health-timeout SECONDS] [--ansible-health-delay SECONDS] [--ansible-strategy free|linear]\n`,
+    `bench: ${message}\nusage: npm run bench -- [--sizes 6,12,30] [--fleet 1000,10000] [--fleet-timeout SECONDS] [--fleet-coordinators 1|2] [--runs 3] [--smoke] [--json FILE] [--start-delay SECONDS] [--soak SECONDS] [--health-interval SECONDS] [--health-timeout SECONDS] [--ansible-health-delay SECONDS] [--ansible-strategy free|linear]\n`,
   );
   process.exit(EXIT_USAGE);
 }
@@ -51,6 +53,8 @@ function parseOptions(argv: string[]): BenchOptions {
         sizes: { type: 'string' },
         fleet: { type: 'string' },
         'fleet-timeout': { type: 'string', default: String(DEFAULT_FLEET_GIVE_UP_S) },
+        // Two: the README's two coordinators over one Redis, the agents sharing them.
+        'fleet-coordinators': { type: 'string', default: '1' },
         runs: { type: 'string' },
         smoke: { type: 'boolean', default: false },
         json: { type: 'string' },
@@ -77,6 +81,8 @@ function parseOptions(argv: string[]): BenchOptions {
   if (typeof fleet === 'string') usage(fleet);
   const fleetGiveUpS = Number(parsed['fleet-timeout']);
   if (!Number.isInteger(fleetGiveUpS) || fleetGiveUpS < 10 || fleetGiveUpS > 3_600) usage('--fleet-timeout takes whole seconds from 10 to 3600');
+  const fleetCoordinators = Number(parsed['fleet-coordinators']);
+  if (fleetCoordinators !== 1 && fleetCoordinators !== 2) usage('--fleet-coordinators takes 1 or 2');
   // --fleet alone runs only the simulation; with --sizes too, both.
   const sizesText = parsed.sizes ?? (parsed.smoke ? '3' : parsed.fleet !== undefined ? '' : '6,12,30');
   const sizes = sizesText === '' ? [] : sizesText.split(',').map((s) => Number(s.trim()));
@@ -98,7 +104,7 @@ function parseOptions(argv: string[]): BenchOptions {
   }
   const ansibleStrategy = parsed['ansible-strategy'];
   if (ansibleStrategy !== 'free' && ansibleStrategy !== 'linear') usage('--ansible-strategy takes free or linear');
-  return { sizes, fleet, fleetGiveUpS, runs, json: parsed.json, startDelay, soak, healthCheckInterval, healthCheckTimeout, ansibleHealthDelay, ansibleStrategy };
+  return { sizes, fleet, fleetGiveUpS, fleetCoordinators, runs, json: parsed.json, startDelay, soak, healthCheckInterval, healthCheckTimeout, ansibleHealthDelay, ansibleStrategy };
 }
 
 function log(line: string): void {
@@ -165,8 +171,8 @@ async function main(): Promise<number> {
       ].join('\n'),
     );
   }
-  const fleet = failure === undefined && options.fleet.length > 0 ? await runFleet({ sizes: options.fleet, giveUpS: options.fleetGiveUpS, log, signal: controller.signal }) : undefined;
-  if (fleet && fleet.results.length > 0) process.stdout.write(fleetReport(fleet, startedAt));
+  const fleet = failure === undefined && options.fleet.length > 0 ? await runFleet({ sizes: options.fleet, giveUpS: options.fleetGiveUpS, coordinators: options.fleetCoordinators, log, signal: controller.signal }) : undefined;
+  if (fleet && fleet.results.length > 0) process.stdout.write(fleetReport(fleet, startedAt, options.fleetCoordinators));
   if (fleet?.failure !== undefined) failure ??= new Error(fleet.failure);
   if (options.json) {
     writeFileSync(options.json, `${JSON.stringify({ startedAt, options, cpus: cpus().length, node: process.version, sizes: results, fleet: fleet?.results ?? [] }, null, 2)}\n`);

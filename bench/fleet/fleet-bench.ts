@@ -14,8 +14,9 @@ import { DEFAULT_SLOTS, slotCount } from '../../shared/contract/slot-count.js';
 import { cpuShares, cpuTicks } from '../cpu-steal.js';
 import { drawLognormal, gossipDelays, MEASURED_T, SERF_GOSSIP, seededRandom } from './distributions.js';
 import { fleetResult, type FleetRaw, type FleetResult } from './fleet-figures.js';
-import { FLEET_ENV, FLEET_REGISTRY, FLEET_ROLE, type CoordinatorCommand, type CoordinatorReply, type CoordinatorSample, type HostOutcome, type SimulatedHostSpec, type WorkerCommand, type WorkerReply } from './fleet-messages.js';
+import { FLEET_ENV, FLEET_REGISTRY, FLEET_ROLE, type CoordinatorSample, type HostOutcome, type SimulatedHostSpec, type WorkerCommand, type WorkerReply } from './fleet-messages.js';
 import { ChildChannel } from './fleet-processes.js';
+import { FleetCoordinators } from './fleet-coordinators.js';
 import { startFleetRedis } from './fleet-redis.js';
 import type { HostDraw } from './schedule.js';
 import type { DeployEventPayload } from '../../shared/contract/schemas.js';
@@ -41,6 +42,8 @@ export interface FleetOptions {
   seed: number;
   /** The run gives up this long after the deploy was created. */
   giveUpMs: number;
+  /** Coordinator processes over the one Redis: 1, or 2 as README "Two coordinators" runs them. */
+  coordinators: number;
   log: (line: string) => void;
   signal: AbortSignal;
 }
@@ -60,14 +63,14 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
   const names = Array.from({ length: hosts }, (_, i) => hostName(i));
   const delays = gossipDelays(hosts, SERF_GOSSIP, random);
   const draws: HostDraw[] = names.map((_, i) => ({ readyMs: delays[i] as number, workMs: drawLognormal(MEASURED_T, random) }));
-  log(`fleet ${hosts}: Redis, coordinator and ${fleetWorkerCount()} workers starting (logs in ${dir})`);
+  log(`fleet ${hosts}: Redis, ${options.coordinators} coordinator(s) and ${fleetWorkerCount()} workers starting (logs in ${dir})`);
   const redis = await startFleetRedis(join(dir, 'redis'), hosts);
   const events: Array<{ payload: DeployEventPayload; firedAt: number }> = [];
   const workers: Array<ChildChannel<WorkerCommand, WorkerReply>> = [];
   const ended = new Map<ChildChannel<WorkerCommand, WorkerReply>, number>();
   // An interrupt stops the hosts, whose workers then answer `finished` with what they have.
   const stopHosts = () => workers.forEach((worker) => worker.send({ type: 'stop' }));
-  const coordinator = new ChildChannel<CoordinatorCommand, CoordinatorReply>('the fleet coordinator', './fleet-coordinator.js', (reply) => {
+  const coordinators = new FleetCoordinators(options.coordinators, (reply) => {
     // The warm-up deploy's event reaches no simulated host: they are not of its environment.
     if (reply.type !== 'deploy-event' || reply.payload.env !== FLEET_ENV) return;
     events.push(reply);
@@ -76,9 +79,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
   try {
     const token = randomBytes(24).toString('hex');
     const warmUpNames = Array.from({ length: Math.min(hosts, WARM_UP_HOSTS) }, (_, i) => `warm-${String(i + 1).padStart(5, '0')}`);
-    coordinator.send({ type: 'start', redisUrl: redis.users.coordinator, hosts: names, warmUpHosts: warmUpNames, token, logFile: join(dir, 'coordinator.log') });
-    const ready = await coordinator.next('ready', SETUP_TIMEOUT_MS);
-    if (ready.type !== 'ready') throw new Error('the coordinator answered out of turn');
+    const ready = await coordinators.start({ redisUrl: redis.users.coordinator, hosts: names, warmUpHosts: warmUpNames, token }, dir, SETUP_TIMEOUT_MS);
     const slices = Array.from({ length: fleetWorkerCount() }, () => [] as SimulatedHostSpec[]);
     names.forEach((name, i) => slices[i % slices.length]?.push({ name, token: ready.hostTokens[i] as string, workMs: draws[i]!.workMs, delayMs: draws[i]!.readyMs }));
     for (const [i, slice] of slices.entries()) {
@@ -86,13 +87,14 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
         if (reply.type === 'progress') ended.set(worker, reply.ended);
       });
       workers.push(worker);
-      worker.send({ type: 'start', hosts: slice, redisUrl: redis.users.agent, coordinatorUrl: ready.url, slotLeaseMs: SLOT_LEASE_MS, logFile: join(dir, `worker-${i + 1}.log`) });
+      worker.send({ type: 'start', hosts: slice, redisUrl: redis.users.agent, coordinatorUrl: ready.urls.join(','), slotLeaseMs: SLOT_LEASE_MS, logFile: join(dir, `worker-${i + 1}.log`) });
     }
     await Promise.all(workers.map((worker) => worker.next('ready', SETUP_TIMEOUT_MS)));
-    const client = new CoordinatorClient({ url: ready.url, token, timeoutMs: 60_000 });
+    // The bench deploys through the first, as the CLI does.
+    const client = new CoordinatorClient({ url: ready.urls[0] as string, token, timeoutMs: 60_000 });
     for (const tag of [HOSTS_WARM_UP_TAG, TAG]) await client.publishRelease({ role: FLEET_ROLE, tag, image: `${FLEET_REGISTRY}/${FLEET_ROLE}:${tag}` });
     const warmUpHosts = warmUpNames.map((name, i) => ({ name, token: ready.warmUpTokens[i] as string }));
-    const warmUpMs = await warmUpCoordinator({ url: ready.url, operator: client, tags: WARM_UP_TAGS, hosts: warmUpHosts, signal: options.signal });
+    const warmUpMs = await warmUpCoordinator({ urls: ready.urls, operator: client, tags: WARM_UP_TAGS, hosts: warmUpHosts, signal: options.signal });
     log(`fleet ${hosts}: the coordinator's ${WARM_UP_TAGS.length} warm-up deploys to ${warmUpHosts.length} hosts took ${warmUpMs} ms`);
     // The simulated hosts' own first deploy, not measured: its wave changes run each worker's
     // slot and report paths for the first time, hundreds of hosts at once (fleet-worker.ts).
@@ -111,10 +113,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
     // Whatever it ended with (a host whose lease lapsed on a saturated machine ends errored), the hosts have run their paths.
     log(`fleet ${hosts}: the hosts' first deploy (${HOSTS_WARM_UP_TAG}, not measured) ended ${firstEnded.status} in ${(firstEnded.finishedAt ?? Date.now()) - first.createdAt} ms`);
 
-    const sample = async () => (await coordinator.next('sample', 10_000).finally(() => undefined)) as CoordinatorSample;
-    const sampled = sample();
-    coordinator.send({ type: 'sample' });
-    const { cpuMicros: cpuBefore, requests: requestsBefore } = await sampled;
+    const coordinatorsBefore = await coordinators.sample();
     const before = await redis.figures();
     const ticksBefore = cpuTicks();
     const peaks = { memory: before.usedMemory, clients: before.connectedClients };
@@ -167,9 +166,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
       return undefined;
     });
     clearInterval(gauges);
-    const afterSample = sample();
-    coordinator.send({ type: 'sample' });
-    const coordinatorAfter = await afterSample;
+    const coordinatorsAfter = await coordinators.sample();
     const after = await redis.figures();
     const machine = cpuShares(ticksBefore, cpuTicks());
     const raw: FleetRaw = {
@@ -181,9 +178,7 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
       finishedAt: final?.finishedAt,
       status: final?.status ?? 'in_progress',
       outcomes,
-      coordinatorCpuMicros: coordinatorAfter.cpuMicros - cpuBefore,
-      coordinatorRssPeakBytes: coordinatorAfter.rssPeakBytes,
-      requests: Object.fromEntries(Object.entries(coordinatorAfter.requests).map(([kind, n]) => [kind, n - (requestsBefore[kind] ?? 0)])),
+      ...coordinatorFigures(coordinatorsBefore, coordinatorsAfter),
       commandsBefore: before.commands,
       commandsAfter: after.commands,
       redisCpuSeconds: after.cpuSeconds - before.cpuSeconds,
@@ -197,7 +192,29 @@ export async function benchFleet(options: FleetOptions): Promise<FleetResult> {
     };
     return fleetResult(raw);
   } finally {
-    await Promise.all([...workers.map((worker) => worker.stop({ type: 'stop' })), coordinator.stop({ type: 'stop' })]);
+    await Promise.all([...workers.map((worker) => worker.stop({ type: 'stop' })), coordinators.stop()]);
     await within(redis.stop(), 10_000);
   }
+}
+
+/** The coordinators' part of the raw figures over the deploy: CPU summed and each, RSS at its highest, requests by kind. */
+function coordinatorFigures(before: CoordinatorSample[], after: CoordinatorSample[]): Pick<FleetRaw, 'coordinatorCpuMicros' | 'coordinatorCpuMicrosEach' | 'coordinatorRssPeakBytes' | 'requests' | 'requestsEach'> {
+  const each = after.map((sample, i) => sample.cpuMicros - (before[i]?.cpuMicros ?? 0));
+  const requests: Record<string, number> = {};
+  const requestsEach = after.map((sample, i) => {
+    let total = 0;
+    for (const [kind, n] of Object.entries(sample.requests)) {
+      const served = n - (before[i]?.requests[kind] ?? 0);
+      requests[kind] = (requests[kind] ?? 0) + served;
+      total += served;
+    }
+    return total;
+  });
+  return {
+    coordinatorCpuMicros: each.reduce((a, b) => a + b, 0),
+    coordinatorCpuMicrosEach: each,
+    coordinatorRssPeakBytes: Math.max(...after.map((sample) => sample.rssPeakBytes)),
+    requests,
+    requestsEach,
+  };
 }

@@ -46,7 +46,7 @@ function send(reply: CoordinatorReply): void {
   process.send?.(reply);
 }
 
-async function start(command: CoordinatorStart): Promise<{ redis: RedisClient; server: ServedApp; watchdog: DeployWatchdog; feed: EventFeed }> {
+async function start(command: CoordinatorStart): Promise<{ redis: RedisClient; server: ServedApp; watchdog: DeployWatchdog | undefined; feed: EventFeed }> {
   const logger = pino({ level: 'warn', redact: ['token', '*.token'] }, pino.destination({ dest: command.logFile, sync: false }));
   const redis = await connectRedis(command.redisUrl, logger);
   const store = new RedisDeployStore({ redis, logger });
@@ -82,7 +82,8 @@ async function start(command: CoordinatorStart): Promise<{ redis: RedisClient; s
     metrics,
     auditLog,
   });
-  const names = [...command.hosts, ...command.warmUpHosts];
+  // A second coordinator finds the credentials the first made in Redis.
+  const names = command.second ? [] : [...command.hosts, ...command.warmUpHosts];
   const tokens = new Array<string>(names.length);
   let next = 0;
   await Promise.all(
@@ -104,8 +105,9 @@ async function start(command: CoordinatorStart): Promise<{ redis: RedisClient; s
     host: '127.0.0.1',
     port: await freePort(),
   });
-  const watchdog = new DeployWatchdog({ store, membership, fleet, deadlineMs: DEADLINE_MS, logger, fleetEvents });
-  watchdog.start();
+  // The lease holder's work: one watchdog for the fleet, on the first coordinator.
+  const watchdog = command.second ? undefined : new DeployWatchdog({ store, membership, fleet, deadlineMs: DEADLINE_MS, logger, fleetEvents });
+  watchdog?.start();
   send({ type: 'ready', url: server.url, hostTokens: tokens.slice(0, command.hosts.length), warmUpTokens: tokens.slice(command.hosts.length) });
   return { redis, server, watchdog, feed };
 }
@@ -140,7 +142,7 @@ process.on('message', (command: CoordinatorCommand) => {
     profiled = profile.mark();
   } else {
     clearInterval(rssTimer);
-    const stopping = Promise.all([profiled.catch(() => undefined), ...(running ? [running.feed.stop(), running.server.close(500), running.watchdog.stop()] : [])]);
+    const stopping = Promise.all([profiled.catch(() => undefined), ...(running ? [running.feed.stop(), running.server.close(500), running.watchdog?.stop()] : [])]);
     void stopping.finally(() => {
       running?.redis.disconnect();
       process.exit(0);

@@ -16,10 +16,15 @@ export interface FleetRaw {
   finishedAt: number | undefined;
   status: string;
   outcomes: HostOutcome[];
+  /** Summed over the coordinators; `coordinatorCpuMicrosEach` has each one's, the first first. */
   coordinatorCpuMicros: number;
+  coordinatorCpuMicrosEach: number[];
+  /** The highest of the coordinators'. */
   coordinatorRssPeakBytes: number;
   /** HTTP requests the coordinator served over the deploy, by kind. */
   requests: Record<string, number>;
+  /** All requests each coordinator served over the deploy. */
+  requestsEach: number[];
   commandsBefore: CommandCounts;
   commandsAfter: CommandCounts;
   redisCpuSeconds: number;
@@ -50,6 +55,8 @@ export interface FleetResult {
   overheadMs: number;
   createdToFiredMs: number;
   coordinatorCpuMsPerHost: number;
+  /** Each coordinator's CPU per host of the fleet, and its share of the requests (a percentage). */
+  coordinatorsEach: Array<{ cpuMsPerHost: number; requestShare: number }>;
   /** What ran before the measured deploy: the coordinator's warm-up deploys and their hosts each, then the fleet's own first deploy. */
   warmUp: string;
   /** Requests per host over the deploy: host views (lookups, retries included), reports, and all. */
@@ -102,6 +109,10 @@ export function fleetResult(raw: FleetRaw): FleetResult {
     overheadMs: wallMs - idealMs,
     createdToFiredMs: raw.firedAt === undefined ? Number.NaN : raw.firedAt - raw.createdAt,
     coordinatorCpuMsPerHost: raw.coordinatorCpuMicros / 1000 / hosts,
+    coordinatorsEach: raw.coordinatorCpuMicrosEach.map((micros, i) => ({
+      cpuMsPerHost: micros / 1000 / hosts,
+      requestShare: (100 * (raw.requestsEach[i] ?? 0)) / Math.max(1, raw.requestsEach.reduce((a, b) => a + b, 0)),
+    })),
     warmUp: `${raw.warmUp.deploys} × ${raw.warmUp.hosts} hosts, then the fleet's first`,
     viewsPerHost: (raw.requests.view ?? 0) / hosts,
     reportsPerHost: (raw.requests.report ?? 0) / hosts,

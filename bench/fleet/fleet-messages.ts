@@ -20,6 +20,11 @@ export interface CoordinatorStart {
   /** The bootstrap operator's token, with which the bench publishes and deploys. */
   token: string;
   logFile: string;
+  /**
+   * A second coordinator over the same Redis: it makes no credentials (the first made them)
+   * and runs no watchdog (only the lease holder does); it serves every request.
+   */
+  second?: boolean;
 }
 
 export type CoordinatorCommand = CoordinatorStart | { type: 'sample' } | { type: 'stop' };

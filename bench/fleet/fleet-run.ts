@@ -23,6 +23,7 @@ export function parseFleetSizes(text: string): number[] | string {
 export interface FleetRunOptions {
   sizes: number[];
   giveUpS: number;
+  coordinators: number;
   log: (line: string) => void;
   signal: AbortSignal;
 }
@@ -38,7 +39,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
   for (const hosts of options.sizes) {
     if (options.signal.aborted) return { results, failure: 'interrupted' };
     try {
-      const result = await benchFleet({ hosts, seed: SEED + hosts, giveUpMs: options.giveUpS * 1000, log: options.log, signal: options.signal });
+      const result = await benchFleet({ hosts, seed: SEED + hosts, giveUpMs: options.giveUpS * 1000, coordinators: options.coordinators, log: options.log, signal: options.signal });
       results.push(result);
       options.log(`fleet ${hosts}: ${result.status}, wall ${Math.round(result.wallMs)} ms, ideal ${Math.round(result.idealMs)} ms`);
       if (result.status !== 'succeeded' || result.incomplete !== undefined) {
@@ -51,13 +52,13 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRun> {
   return { results };
 }
 
-export function fleetReport(run: FleetRun, startedAt: string): string {
+export function fleetReport(run: FleetRun, startedAt: string, coordinators: number): string {
   const t = MEASURED_T;
   const g = SERF_GOSSIP;
   return [
     '',
     `Grapevine fleet simulation, ${startedAt} (${cpus().length} CPUs, Node ${process.version}; ${fleetWorkerCount()} worker processes of simulated hosts,`,
-    'real Redis, coordinator (own process) and agent deploy logic with its Lua scripts; one rolling deploy per size.',
+    `real Redis, ${coordinators === 1 ? 'coordinator (own process)' : `${coordinators} coordinators (own processes, the hosts sharing them)`} and agent deploy logic with its Lua scripts; one rolling deploy per size.`,
     `T per host: lognormal, median ${t.medianMs} ms, sigma ${t.sigma}, bounded to ${t.minMs}–${t.maxMs} ms; event delivery: push gossip every ${g.intervalMs} ms`,
     `to ${g.fanout} random members, ${g.retransmitMult} × log10(n+1) sends per host (Serf's defaults), ${g.linkMs} ms a hop.`,
     ...(run.failure === undefined ? [] : [`Incomplete: ${run.failure}.`]),

@@ -42,7 +42,7 @@ const ROWS: Array<Row | string> = [
   { label: 'slot hand-over p50 (release → next grant of the slot)', unit: 'ms', value: (r) => r.handOverP50Ms, digits: 1 },
   { label: 'slot hand-over p99', unit: 'ms', value: (r) => r.handOverP99Ms, digits: 1 },
   { label: 'hand-overs measured', unit: '', value: (r) => r.handOvers },
-  'coordinator (its own process)',
+  'coordinator (a process of its own; with --fleet-coordinators 2, both summed)',
   { label: 'deploys before this one (warm-up group; the fleet)', unit: '', value: (r) => r.warmUp },
   {
     label: 'CPU per host per deploy (process.cpuUsage / N)',
@@ -50,6 +50,11 @@ const ROWS: Array<Row | string> = [
     value: (r) => r.coordinatorCpuMsPerHost,
     digits: 2,
     target: { text: `≤ ${COORDINATOR_CPU_TARGET_MS} ms`, met: (r) => r.coordinatorCpuMsPerHost <= COORDINATOR_CPU_TARGET_MS },
+  },
+  {
+    label: 'each coordinator: CPU per host of the fleet (share of the requests)',
+    unit: 'ms',
+    value: (r) => r.coordinatorsEach.map((c) => `${c.cpuMsPerHost.toFixed(2)} (${c.requestShare.toFixed(0)} %)`).join(' / '),
   },
   { label: 'HTTP requests per host (all)', unit: 'req', value: (r) => r.requestsPerHost, digits: 1 },
   { label: '  of which host-view lookups (retries included)', unit: 'req', value: (r) => r.viewsPerHost, digits: 1 },

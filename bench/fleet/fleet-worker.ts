@@ -64,7 +64,7 @@ async function startHosts(command: WorkerStart, logger: Logger): Promise<void> {
           fleet: new RedisFleetState({ redis, host: spec.name, logger: log }),
           runtime: new TimedRuntime(spec.workMs),
           loadBalancer: new TimedLoadBalancer(spec.workMs),
-          coordinator: new CoordinatorClient({ url: command.coordinatorUrl, token: spec.token }),
+          coordinator: new CoordinatorClient({ url: command.coordinatorUrl, token: spec.token, spreadBy: spec.name }),
           applied: new MemoryAppliedDeploys(),
           logger: log,
         });

@@ -18,7 +18,8 @@ const CONCURRENCY = 32;
 const END_TIMEOUT_MS = 60_000;
 
 export interface WarmUp {
-  url: string;
+  /** Every coordinator: each host asks first the one its name picks, as an agent does. */
+  urls: readonly string[];
   operator: CoordinatorClient;
   /** One deploy per tag, in turn; each is published first. */
   tags: readonly string[];
@@ -36,7 +37,7 @@ export async function warmUpCoordinator(warmUp: WarmUp): Promise<number> {
   return Date.now() - startedAt;
 }
 
-async function warmUpDeploy({ url, operator, hosts, signal }: WarmUp, tag: string): Promise<void> {
+async function warmUpDeploy({ urls, operator, hosts, signal }: WarmUp, tag: string): Promise<void> {
   const deploy = await operator.createDeploy({ role: FLEET_ROLE, env: FLEET_WARM_UP_ENV, tag });
   let remaining = hosts.length;
   let next = 0;
@@ -44,7 +45,7 @@ async function warmUpDeploy({ url, operator, hosts, signal }: WarmUp, tag: strin
     Array.from({ length: Math.min(CONCURRENCY, hosts.length) }, async () => {
       for (let i = next++; i < hosts.length && !signal.aborted; i = next++) {
         const { name, token } = hosts[i]!;
-        const client = new CoordinatorClient({ url, token });
+        const client = new CoordinatorClient({ url: urls, token, spreadBy: name });
         await client.getHostView(deploy.id, name);
         const at = Date.now();
         const held = { host: name, slot: 1 + (i % (deploy.slots ?? 1)), epoch: i + 1, counted: hosts.length };

@@ -28,8 +28,8 @@ export class CoordinatorCaller {
   /** Which CAs an https:// coordinator is checked against, for the error when its certificate does not verify. */
   readonly #trusted: string;
 
-  constructor({ url, token, timeoutMs = 10_000, caFile }: CoordinatorClientOptions) {
-    this.endpoints = new CoordinatorEndpoints(url);
+  constructor({ url, token, timeoutMs = 10_000, caFile, spreadBy }: CoordinatorClientOptions) {
+    this.endpoints = new CoordinatorEndpoints(url, spreadBy);
     this.#token = token;
     this.#timeoutMs = timeoutMs;
     const https = this.endpoints.urls.some((base) => base.startsWith('https:'));

@@ -37,6 +37,12 @@ export interface CoordinatorClientOptions {
   caFile?: string | undefined;
   /** Per request, connecting included; 10 s unless set. */
   timeoutMs?: number;
+  /**
+   * The caller's own name (an agent's host name): with several URLs, the first one tried is
+   * picked by it, so a fleet's agents share the coordinators instead of all asking the first.
+   * Unset (the CLI), the first URL is tried first.
+   */
+  spreadBy?: string;
 }
 
 export interface DeployListFilter {

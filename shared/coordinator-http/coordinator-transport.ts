@@ -32,14 +32,17 @@ export function isUnreachable(error: unknown): boolean {
  * is unreachable, to each other once (bounded: every URL at most once, and no new try once
  * `budgetMs` has passed). A request that failed after it may have reached a coordinator is
  * tried again only where it is safe twice: reads, and writes the coordinator makes idempotent
- * (deploy creation carries an idempotency key, a host's report its state).
+ * (deploy creation carries an idempotency key, a host's report its state). The first request
+ * goes to the first URL, or with `spreadBy` (an agent's host name) to the URL that name
+ * picks: every coordinator serves agents, so the fleet's requests are shared among them.
  */
 export class CoordinatorEndpoints {
   readonly urls: readonly string[];
-  #current = 0;
+  #current: number;
 
-  constructor(urls: string | readonly string[]) {
+  constructor(urls: string | readonly string[], spreadBy?: string) {
     this.urls = coordinatorUrls(urls);
+    this.#current = spreadBy === undefined ? 0 : spreadIndex(spreadBy, this.urls.length);
   }
 
   /** The URL the next request goes to first. */
@@ -92,6 +95,19 @@ export class CoordinatorEndpoints {
     }
     throw new AllUnreachableError(failures);
   }
+}
+
+/**
+ * Which of `count` coordinators a caller named `name` asks first: FNV-1a of the name, its bits
+ * mixed (murmur3's finaliser: FNV's low bits alone follow the names' last characters), so a
+ * host keeps its coordinator across restarts and a fleet's names spread evenly.
+ */
+export function spreadIndex(name: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193);
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  return ((hash ^ (hash >>> 16)) >>> 0) % count;
 }
 
 /** Past this many request timeouts, no other coordinator of the list is tried. */
