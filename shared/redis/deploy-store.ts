@@ -201,7 +201,7 @@ export class RedisDeployStore implements DeployStore {
       [redisKeys.deployMeta(id), redisKeys.deployHosts(id), redisKeys.deployCounts(id), redisKeys.deployTargets(id), redisKeys.deployUnsuccessful(id)],
       [
         report.host,
-        JSON.stringify(report),
+        storedReport(report),
         report.state,
         report.counted === undefined ? '' : report.counted,
         report.remaining === 0 ? '1' : '0',
@@ -233,4 +233,9 @@ export class RedisDeployStore implements DeployStore {
     await this.dropFromInProgress(id);
     return outcome && { finished: outcome.finished, record: parseStored(DeployRecordSchema, outcome.record, what) };
   }
+}
+
+/** A report as stored, its state first: the report script reads a stored report's state off its front, without decoding it. */
+function storedReport({ state, ...rest }: HostReport): string {
+  return JSON.stringify({ state, ...rest });
 }

@@ -94,6 +94,21 @@ describe("a deploy's counts", () => {
     expect(await redis.client.hgetall(redisKeys.deployCounts(deploy.id))).toMatchObject({ succeeded: '1', deploying: '0', lost: '2' });
   });
 
+  it('read the state a stored report leaves off its front, and decode one stored with its state elsewhere', async () => {
+    const deploy = await newDeploy(2);
+    await store().applyReport(deploy.id, report('h1', 'deploying'), 1);
+    // Stored with its state first: what the report script reads without decoding.
+    expect(await redis.client.hget(redisKeys.deployHosts(deploy.id), 'h1')).toMatch(/^\{"state":"deploying",/);
+    // h2's report as a coordinator before this one stored it: its state after the steps.
+    await redis.client.hset(redisKeys.deployHosts(deploy.id), 'h2', JSON.stringify({ host: 'h2', steps: [{ step: 'received', at: 1 }], state: 'deploying' }));
+    await redis.client.hincrby(redisKeys.deployCounts(deploy.id), 'deploying', 1);
+    await store().applyReport(deploy.id, report('h1', 'succeeded'), 2);
+    await store().applyReport(deploy.id, report('h2', 'failed'), 2);
+    const counts = await redis.client.hgetall(redisKeys.deployCounts(deploy.id));
+    expect(counts).toEqual({ deploying: '0', succeeded: '1', failed: '1' });
+    expect(await redis.client.hgetall(redisKeys.deployUnsuccessful(deploy.id))).toEqual({ h2: 'failed' });
+  });
+
   it("give an agent its own view, and lists summaries page by page without repeats or gaps", async () => {
     const deploy = await newDeploy(3);
     await store().applyReport(deploy.id, report('h2', 'deploying', { counted: 3 }), 1);
