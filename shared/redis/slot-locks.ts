@@ -132,7 +132,7 @@ export class RedisSlotLocks implements SlotLocks {
     const wakeKey = queue.wakeKey(token);
 
     const line = WakeLine.for(this.redis, `${role}:${env}`, this.logger);
-    // The number the script last reserved for this host (0: none), and how many times in a row it reserved one.
+    // The number the script last reserved for this host, or a release handed it (0: none), and how many times in a row the script reserved one.
     let candidate = 0;
     let renamed = 0;
     // Whether the token joined the waiters or the held set (either is left at the end).
@@ -232,8 +232,10 @@ export class RedisSlotLocks implements SlotLocks {
             log.warn({ err: error }, 'onWait callback threw');
           }
         }
-        const wake = await line.wait(wakeKey, this.pollMs, this.sliceMs, signal);
-        score = wake !== undefined && wake.trim() !== '' && Number.isFinite(Number(wake)) ? wake : '';
+        const wake = handedOver(await line.wait(wakeKey, this.pollMs, this.sliceMs, signal), slots);
+        score = wake.score;
+        // A release handed over the number it freed: the next call names it and takes the slot in one.
+        if (wake.slot !== undefined) candidate = wake.slot;
         signal.throwIfAborted();
       }
     } finally {
@@ -276,4 +278,17 @@ export class RedisSlotLocks implements SlotLocks {
       (error: unknown) => log.warn({ err: error }, 'could not release a slot taken after the caller gave up; it frees when its TTL ends'),
     );
   }
+}
+
+/**
+ * What a wake-up hands the woken host: its arrival score (to keep its place if it must queue
+ * again), and from a release the slot number it freed (wake-next.lua: `SCORE` or
+ * `SCORE:NUMBER`). Anything else (none, an unfreeze's wake-up with no number, a number past
+ * the slot count) hands over less, never more.
+ */
+export function handedOver(wake: string | undefined, slots: number): { score: string; slot?: number } {
+  const [score = '', number] = (wake ?? '').trim().split(':');
+  const kept = score !== '' && Number.isFinite(Number(score)) ? score : '';
+  const slot = Number(number);
+  return Number.isSafeInteger(slot) && slot >= 1 && slot <= slots ? { score: kept, slot } : { score: kept };
 }

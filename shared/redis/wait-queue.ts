@@ -73,7 +73,8 @@ export class WaitQueue {
     const keys = [slotKey, this.leasesKey, this.freeSlotsKey, this.outKey, this.outZonesKey, this.zoneOutKey];
     const released = await this.scripts.run('releaseSlot', keys, [token, slot, leavingOut]);
     if (!released) return { released: false };
-    return { released: true, wake: await this.wakeNext(rule) };
+    // The woken waiter is handed the number freed here, so its next call takes the slot outright.
+    return { released: true, wake: await this.wakeNext(rule, WAKE_TRIES, slot) };
   }
 
   /**
@@ -101,8 +102,9 @@ export class WaitQueue {
   /**
    * Wakes the oldest head of the zone queues whose zone `rule` lets go now, looking again
    * (at most `tries` times) while a head moves under it. Without a rule, the oldest head.
+   * `freed`, a slot number a release just freed, goes to the woken host with its wake-up.
    */
-  async wakeNext(rule?: ZoneRule, tries = WAKE_TRIES): Promise<WakeOutcome> {
+  async wakeNext(rule?: ZoneRule, tries = WAKE_TRIES, freed?: number): Promise<WakeOutcome> {
     const [mode, max] = zoneRuleArgs(rule);
     let outcome: WakeOutcome = 'head-changed';
     // Bounded looks with no pause between: each settles unless another host moved a head meanwhile.
@@ -110,7 +112,7 @@ export class WaitQueue {
       const heads = await this.heads();
       if (heads.length === 1 && heads[0]?.head === '') return 'nobody';
       const keys = [this.zoneOutKey, this.waitingZonesKey];
-      const args: Array<string | number> = [WAKE_TTL_MS, mode, max];
+      const args: Array<string | number> = [WAKE_TTL_MS, mode, max, freed ?? ''];
       for (const { key, zone, head } of heads) {
         keys.push(key, this.wakeKey(head));
         args.push(zone, head);

@@ -138,7 +138,7 @@ describe('the slot queue on a real redis-server: lost hosts, broken releases, st
     const scripts = RedisScripts.for(redis.admin);
     await redis.admin.zadd(waitersKey, '5', 'token-now-head');
     const wakeNext = (readHead: string) =>
-      scripts.run('wakeNext', [queue.zoneOutKey, queue.waitingZonesKey, waitersKey, queue.wakeKey(readHead)], [30_000, '', 0, '', readHead]);
+      scripts.run('wakeNext', [queue.zoneOutKey, queue.waitingZonesKey, waitersKey, queue.wakeKey(readHead)], [30_000, '', 0, '', '', readHead]);
 
     // The caller read token-gone at the head, which has left since: nobody is woken.
     const before = await commandCalls();
@@ -176,6 +176,23 @@ describe('the slot queue on a real redis-server: lost hosts, broken releases, st
 
     await expect(fleet.finishHost(group, 'd-never01', 'host-a')).rejects.toMatchObject({ code: 'deploy_counter_missing' });
     expect(await fleet.brokenReason(group, 'v9')).toBeNull();
+  });
+
+  it('a release hands the freed number to the waiter it wakes, which takes the slot in one script call', async () => {
+    const group = { role: 'handover', env: 'test' };
+    const signal = AbortSignal.timeout(20_000);
+    const holder = acquired(await locks({ ttlMs: 60_000 }).acquire({ group, deployId: 'd1', slots: 1, holder: 'host-a', tag: 'v1', signal }));
+    const waiter = track(locks({ ttlMs: 60_000 }).acquire({ group, deployId: 'd1', slots: 1, holder: 'host-b', tag: 'v1', signal }));
+    await waitFor('host-b waiting', async () => (await waiters(group)) === 1);
+    await waitFor('host-b blocked on its wake list', async () => /blocked_clients:1\r?\n/.test(await redis.admin.info('clients')));
+    const before = await commandCalls();
+    await holder.release();
+    const taken = acquired(await waiter.promise);
+    const delta = callsDelta(before, await commandCalls());
+    // The release, the wake-up, and the waiter's one acquire naming the number it was handed.
+    expect(taken.slot).toBe(holder.slot);
+    expect(delta.get('evalsha')).toBe(3);
+    await taken.release();
   });
 
   it('a host that takes a free slot with nobody waiting wakes nobody: two script calls and no queue read', async () => {

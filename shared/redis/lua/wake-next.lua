@@ -17,12 +17,15 @@
     ARGV[1]          wake list TTL in milliseconds
     ARGV[2]          zone rule: "" none, "max" at most ARGV[3] out per zone, "one" one zone at a time
     ARGV[3]          the per-zone cap for "max"
-    ARGV[2i+2]       zone of queue i
-    ARGV[2i+3]       token of the head of queue i the caller read, or ""
+    ARGV[4]          the slot number the caller's release just freed, or "": handed to the
+                     woken host, which names it in its next call and so takes the slot in one
+    ARGV[2i+3]       zone of queue i
+    ARGV[2i+4]       token of the head of queue i the caller read, or ""
 
   Output:
     1  nobody waits whose zone may go
-    2  the oldest such head was woken (and left its queue)
+    2  the oldest such head was woken (and left its queue); its wake list got its arrival
+       score, followed by ":" and ARGV[4] when that is a number
     3  that head is no longer the one the caller read: look again
 ]]
 local rule = ARGV[2]
@@ -40,7 +43,7 @@ end
 local best, bestScore = nil, nil
 for i = 1, (#KEYS - 2) / 2 do
   local queue = KEYS[2 * i + 1]
-  local zone = ARGV[2 * i + 2]
+  local zone = ARGV[2 * i + 3]
   local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
   if not head[1] then
     if zone ~= '' then
@@ -55,10 +58,14 @@ if not best then
 end
 local queue = KEYS[2 * best + 1]
 local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
-if head[1] ~= ARGV[2 * best + 3] then
+if head[1] ~= ARGV[2 * best + 4] then
   return 3
 end
 redis.call('ZREM', queue, head[1])
-redis.call('LPUSH', KEYS[2 * best + 2], head[2])
+local wake = head[2]
+if ARGV[4] ~= '' then
+  wake = wake .. ':' .. ARGV[4]
+end
+redis.call('LPUSH', KEYS[2 * best + 2], wake)
 redis.call('PEXPIRE', KEYS[2 * best + 2], ARGV[1])
 return 2
