@@ -19,6 +19,8 @@ export interface SerfAgentOptions {
 }
 
 const MAX_RESTARTS = 5;
+/** Serf's last lines of output kept, for the error when it exits while starting (it says why there). */
+const KEPT_OUTPUT_LINES = 4;
 const START_TIMEOUT_MS = 15_000;
 /** A graceful leave that takes longer than this ends with SIGKILL. */
 const STOP_TIMEOUT_MS = 5_000;
@@ -35,6 +37,7 @@ export class SerfAgentProcess {
   private restarts = 0;
   private readonly configFile: string;
   private readonly keyringFile: string;
+  private lastOutput: string[] = [];
 
   constructor(private readonly options: SerfAgentOptions) {
     const { serf } = options;
@@ -104,8 +107,8 @@ export class SerfAgentProcess {
     this.child = child;
     // Lets whoever started this agent end an orphaned serf by its id if the agent is killed.
     if (child.pid !== undefined) writeFileSync(join(serf.dataDir, 'serf.pid'), `${child.pid}\n`);
-    child.stdout?.on('data', (chunk: Buffer) => logger.debug({ serf: chunk.toString().trim() }, 'serf output'));
-    child.stderr?.on('data', (chunk: Buffer) => logger.warn({ serf: chunk.toString().trim() }, 'serf output'));
+    child.stdout?.on('data', (chunk: Buffer) => (this.keep(chunk), logger.debug({ serf: chunk.toString().trim() }, 'serf output')));
+    child.stderr?.on('data', (chunk: Buffer) => (this.keep(chunk), logger.warn({ serf: chunk.toString().trim() }, 'serf output')));
     void child.then((result) => {
       // During start() the exit fails the start (waitForRpc), which stops the agent: no restart.
       if (this.stopping || !this.started) return;
@@ -122,10 +125,16 @@ export class SerfAgentProcess {
     });
   }
 
+  /** Keeps Serf's last few lines (no secret: Serf prints no key or token). */
+  private keep(chunk: Buffer): void {
+    const lines = chunk.toString().split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    this.lastOutput = [...this.lastOutput, ...lines.map((line) => line.slice(0, 300))].slice(-KEPT_OUTPUT_LINES);
+  }
+
   private async waitForRpc(): Promise<void> {
-    // An agent that exits during start ends the wait at once.
+    // An agent that exits during start ends the wait at once, saying what Serf said last.
     const exited = new AbortController();
-    void this.child?.then(() => exited.abort(new Error('serf agent exited')));
+    void this.child?.then(() => exited.abort(new Error(`serf agent exited${this.lastOutput.length > 0 ? `; it said: ${this.lastOutput.join(' | ')}` : ''}`)));
     try {
       await pollUntil('its RPC to answer', async () => (await this.client.members(), true), { timeoutMs: START_TIMEOUT_MS, signal: exited.signal });
       this.started = true;

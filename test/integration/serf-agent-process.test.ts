@@ -48,6 +48,8 @@ describe('serf agent process', () => {
       const failure = await serf.start().catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(UnreachableError);
       expect((failure as Error).message).toMatch(/did not start: serf agent exited/);
+      // What Serf said is in the error: why it could not start.
+      expect((failure as Error).message).toMatch(/it said: .*address already in use/);
       // The port is free again, so a serf started now would stay up. A restart would come 1 s after the exit: past that, still no serf.
       taken.close();
       await pause(1_500);
