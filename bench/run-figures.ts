@@ -128,7 +128,7 @@ export function runFigures(inputs: RunInputs): RunFigures {
   const waves = wavesFor(size);
   const idealMs = waves * work + gossip;
   const overheadMs = timed.wallMs - idealMs;
-  const idealOwnTMs = idealMakespan(ownDraws(deploy), slotsFor(size));
+  const idealOwnTMs = idealMakespan(ownDraws(deploy, works), slotsFor(size));
   const handOvers = slotHandOversMs(deploy);
   const handOverStats = spread(handOvers);
   const byPid = (map: Map<number, number>) => Object.fromEntries([...map].map(([pid, bytes]) => [String(pid), bytes]));
@@ -188,10 +188,10 @@ function originsRecord(origins: CommandOrigins): Record<keyof CommandOrigins, Re
   };
 }
 
-/** Each host as the fleet bench draws one: when its event came (after createdAt) and its T (pull → release). */
-function ownDraws(deploy: Deploy): Array<{ readyMs: number; workMs: number }> {
-  return Object.values(deploy.hosts).map((host) => ({
+/** Each host as the fleet bench draws one: when its event came (after createdAt) and its T, `works` (perHostWorkMs, in the same order). */
+function ownDraws(deploy: Deploy, works: number[]): Array<{ readyMs: number; workMs: number }> {
+  return Object.values(deploy.hosts).map((host, i) => ({
     readyMs: (stepAt(host, 'received') ?? deploy.createdAt) - deploy.createdAt,
-    workMs: (stepAt(host, 'release') ?? Number.NaN) - (stepAt(host, 'pull') ?? Number.NaN),
+    workMs: works[i] as number,
   }));
 }

@@ -23,10 +23,6 @@ export class FleetCoordinators {
     this.channels = Array.from({ length: count }, (_, i) => new ChildChannel<CoordinatorCommand, CoordinatorReply>(i === 0 ? 'the fleet coordinator' : `fleet coordinator ${i + 1}`, './fleet-coordinator.js', onUnasked));
   }
 
-  get count(): number {
-    return this.channels.length;
-  }
-
   /** Starts the first (it makes the credentials), then the others; resolves once each serves. */
   async start(command: Omit<CoordinatorStart, 'type' | 'logFile' | 'second'>, dir: string, timeoutMs: number): Promise<StartedCoordinators> {
     const urls: string[] = [];

@@ -74,7 +74,7 @@ export class WaitQueue {
     const released = await this.scripts.run('releaseSlot', keys, [token, slot, leavingOut]);
     if (!released) return { released: false };
     // The woken waiter is handed the number freed here, so its next call takes the slot outright.
-    return { released: true, wake: await this.wakeNext(rule, WAKE_TRIES, slot) };
+    return { released: true, wake: await this.wakeNext(rule, slot) };
   }
 
   /**
@@ -101,14 +101,14 @@ export class WaitQueue {
 
   /**
    * Wakes the oldest head of the zone queues whose zone `rule` lets go now, looking again
-   * (at most `tries` times) while a head moves under it. Without a rule, the oldest head.
+   * (at most WAKE_TRIES times) while a head moves under it. Without a rule, the oldest head.
    * `freed`, a slot number a release just freed, goes to the woken host with its wake-up.
    */
-  async wakeNext(rule?: ZoneRule, tries = WAKE_TRIES, freed?: number): Promise<WakeOutcome> {
+  async wakeNext(rule?: ZoneRule, freed?: number): Promise<WakeOutcome> {
     const [mode, max] = zoneRuleArgs(rule);
     let outcome: WakeOutcome = 'head-changed';
     // Bounded looks with no pause between: each settles unless another host moved a head meanwhile.
-    for (let look = 0; look < tries && outcome === 'head-changed'; look++) {
+    for (let look = 0; look < WAKE_TRIES && outcome === 'head-changed'; look++) {
       const heads = await this.heads();
       if (heads.length === 1 && heads[0]?.head === '') return 'nobody';
       const keys = [this.zoneOutKey, this.waitingZonesKey];
